@@ -1,0 +1,14 @@
+// The `quire` command line: one function per subcommand registers it with CLI11.
+// A subcommand reports its exit status by throwing CLI::RuntimeError(code) from its callback.
+#pragma once
+
+namespace CLI { class App; }
+
+namespace quire::build {
+const char* revision();  // git revision baked in at build time (generated/quire_revision.cpp)
+const char* version();
+}
+
+namespace quire::app {
+void add_convert_command(CLI::App& app);
+}

@@ -1,0 +1,19 @@
+// quire — PDF-to-Markdown conversion service. Entry point: dispatches to the subcommands.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "app/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"quire — PDF to Markdown conversion (one-shot CLI and REST service)", "quire"};
+  app.set_version_flag("--version",
+                       fmt::format("quire {} (revision {})", quire::build::version(), quire::build::revision()));
+  app.require_subcommand(1);
+  quire::app::add_convert_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return 0;
+}

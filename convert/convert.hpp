@@ -1,0 +1,123 @@
+// quire::convert — the conversion engine: PDF bytes in, Markdown (and image assets) out.
+//
+// This is the module's one public header. The engine is a pure library: no threads, no global
+// state, no I/O beyond the bytes it is given and the result it returns. Each `engine` owns one
+// MuPDF context, so use one engine per thread. Pages are processed one at a time and only a
+// small per-document summary is kept across pages, so memory does not grow with page count.
+//
+// Errors are values (`result<T>`), never exceptions across this boundary; codes are stable
+// strings that the CLI and the HTTP API pass on unchanged.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace quire::convert {
+
+// Stable error codes. Add new ones at the end; never renumber or rename (clients match on the text).
+enum class errc {
+  pdf_unreadable,    // not a PDF, truncated beyond repair, corrupt
+  pdf_encrypted,     // needs a password
+  pdf_empty,         // zero bytes or zero pages
+  timeout,           // the deadline passed before the document finished
+  invalid_argument,  // bad options (page range outside the document, ...)
+  too_many_pages,    // over options::max_pages
+  canceled,          // the caller's cancel hook asked us to stop
+  internal,          // a bug: should never be seen
+};
+
+std::string_view to_string(errc code);  // "pdf_unreadable", ...
+
+struct error {
+  errc code;
+  std::string message;
+};
+
+// Minimal expected<T, error>: holds a value or an error, never both.
+template <class T>
+class result {
+ public:
+  result(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
+  result(error err) : v_(std::move(err)) {}            // NOLINT(google-explicit-constructor)
+  explicit operator bool() const { return v_.index() == 0; }
+  T& value() { return std::get<0>(v_); }
+  const T& value() const { return std::get<0>(v_); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() { return value(); }
+  const error& err() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, error> v_;
+};
+
+enum class ocr_mode { automatic, off, force };
+
+struct options {
+  int first_page = 1;   // 1-based, inclusive
+  int last_page = 0;    // 0 = last page of the document
+  int max_pages = 0;    // 0 = unlimited; more pages → errc::too_many_pages
+  bool extract_images = false;  // collect embedded images as assets and reference them
+  std::string asset_prefix;     // prefix of image links in the Markdown, e.g. "assets/"
+  ocr_mode ocr = ocr_mode::automatic;
+  std::string ocr_languages = "eng";
+  // Wall-clock budget for the whole document; 0 = none. Checked between pages and inside long
+  // pages (MuPDF cookie abort), so one absurd page cannot hang the caller.
+  double timeout_seconds = 0;
+  // Called after each page (pages done, pages total). Returning false cancels (errc::canceled).
+  std::function<bool(int, int)> progress;
+};
+
+struct page_stats {
+  int number = 0;          // 1-based page number in the document
+  int chars = 0;           // characters in the text layer (or from OCR)
+  int blocks = 0;          // Markdown blocks emitted for the page
+  bool no_text_layer = false;  // the page is an image without usable text (a scan)
+  bool ocr_used = false;
+  double milliseconds = 0;
+};
+
+struct asset {
+  std::string name;        // file name, unique within the result, e.g. "img-p3-1.png"
+  std::string media_type;  // "image/png", "image/jpeg"
+  std::vector<std::uint8_t> bytes;
+};
+
+struct conversion {
+  std::string markdown;
+  int page_count = 0;                 // pages in the document
+  std::vector<page_stats> pages;      // pages converted, in order
+  std::vector<std::string> warnings;  // MuPDF warnings and engine notes, deduplicated
+  std::vector<asset> assets;          // empty unless options::extract_images
+  double milliseconds = 0;
+  std::string acceleration_used = "cpu";  // "cpu" or "cuda:N" (page analysis)
+};
+
+// Stateless between calls: converting the same bytes with the same options twice gives
+// byte-identical Markdown.
+class engine {
+ public:
+  engine();
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  result<conversion> convert(std::span<const std::byte> pdf, const options& opts);
+
+  // Number of pages, or an error, without converting anything.
+  result<int> count_pages(std::span<const std::byte> pdf);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace quire::convert

@@ -1,0 +1,198 @@
+// The engine's outer loop: open the document, walk the requested pages, hand each page's
+// structured text to the layout pipeline, and collect the Markdown. MuPDF reports errors with
+// setjmp/longjmp (fz_try); every fz_try block here holds only C data, and errors are turned into
+// `error` values right after the block.
+#include "convert/convert.hpp"
+
+#include <chrono>
+#include <set>
+
+extern "C" {
+#include <mupdf/fitz.h>
+}
+
+namespace quire::convert {
+
+std::string_view to_string(errc code) {
+  switch (code) {
+    case errc::pdf_unreadable: return "pdf_unreadable";
+    case errc::pdf_encrypted: return "pdf_encrypted";
+    case errc::pdf_empty: return "pdf_empty";
+    case errc::timeout: return "timeout";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::too_many_pages: return "too_many_pages";
+    case errc::canceled: return "canceled";
+    case errc::internal: return "internal";
+  }
+  return "internal";
+}
+
+namespace {
+
+// Collects MuPDF's warnings/errors instead of letting them reach stderr.
+struct diagnostics {
+  std::vector<std::string> messages;
+  std::set<std::string> seen;
+  void add(const char* msg) {
+    if (messages.size() < 100 && seen.insert(msg).second) messages.emplace_back(msg);
+  }
+};
+
+void on_warning(void* user, const char* msg) { static_cast<diagnostics*>(user)->add(msg); }
+
+}  // namespace
+
+struct engine::impl {
+  fz_context* ctx = nullptr;
+  diagnostics diag;
+
+  impl() {
+    ctx = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
+    if (ctx) {
+      fz_set_warning_callback(ctx, on_warning, &diag);
+      fz_set_error_callback(ctx, on_warning, &diag);
+      fz_try(ctx) { fz_register_document_handlers(ctx); }
+      fz_catch(ctx) {}
+    }
+  }
+  ~impl() {
+    if (ctx) fz_drop_context(ctx);
+  }
+
+  // Opens `pdf` as a PDF document; on failure returns nullptr and sets `err`.
+  fz_document* open(std::span<const std::byte> pdf, error& err) {
+    if (pdf.empty()) {
+      err = {errc::pdf_empty, "the input is empty (0 bytes)"};
+      return nullptr;
+    }
+    fz_document* doc = nullptr;
+    fz_stream* stm = nullptr;
+    int failed = 0;
+    fz_var(doc);
+    fz_var(stm);
+    fz_try(ctx) {
+      stm = fz_open_memory(ctx, reinterpret_cast<const unsigned char*>(pdf.data()), pdf.size());
+      doc = fz_open_document_with_stream(ctx, "application/pdf", stm);
+    }
+    fz_always(ctx) { fz_drop_stream(ctx, stm); }
+    fz_catch(ctx) { failed = 1; }
+    if (failed || !doc) {
+      err = {errc::pdf_unreadable, std::string("not a readable PDF: ") + fz_caught_message(ctx)};
+      return nullptr;
+    }
+    if (fz_needs_password(ctx, doc) && !fz_authenticate_password(ctx, doc, "")) {
+      fz_drop_document(ctx, doc);
+      err = {errc::pdf_encrypted, "the PDF is encrypted and needs a password"};
+      return nullptr;
+    }
+    return doc;
+  }
+};
+
+engine::engine() : impl_(std::make_unique<impl>()) {}
+engine::~engine() = default;
+
+result<int> engine::count_pages(std::span<const std::byte> pdf) {
+  fz_context* ctx = impl_->ctx;
+  if (!ctx) return error{errc::internal, "could not create a MuPDF context"};
+  error err{errc::internal, ""};
+  fz_document* doc = impl_->open(pdf, err);
+  if (!doc) return err;
+  int n = 0;
+  int failed = 0;
+  fz_try(ctx) { n = fz_count_pages(ctx, doc); }
+  fz_catch(ctx) { failed = 1; }
+  fz_drop_document(ctx, doc);
+  if (failed) return error{errc::pdf_unreadable, std::string("cannot count pages: ") + fz_caught_message(ctx)};
+  return n;
+}
+
+result<conversion> engine::convert(std::span<const std::byte> pdf, const options& opts) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  fz_context* ctx = impl_->ctx;
+  if (!ctx) return error{errc::internal, "could not create a MuPDF context"};
+  impl_->diag = {};
+
+  error err{errc::internal, ""};
+  fz_document* doc = impl_->open(pdf, err);
+  if (!doc) return err;
+  struct doc_guard {
+    fz_context* c;
+    fz_document* d;
+    ~doc_guard() { fz_drop_document(c, d); }
+  } guard{ctx, doc};
+
+  int page_count = 0;
+  int failed = 0;
+  fz_try(ctx) { page_count = fz_count_pages(ctx, doc); }
+  fz_catch(ctx) { failed = 1; }
+  if (failed) return error{errc::pdf_unreadable, std::string("cannot count pages: ") + fz_caught_message(ctx)};
+  if (page_count <= 0) return error{errc::pdf_empty, "the PDF has no pages"};
+
+  const int first = opts.first_page;
+  const int last = opts.last_page == 0 ? page_count : opts.last_page;
+  if (first < 1 || last < first || last > page_count)
+    return error{errc::invalid_argument, "page range " + std::to_string(first) + "-" + std::to_string(last) +
+                                             " is outside the document (1-" + std::to_string(page_count) + ")"};
+  if (opts.max_pages > 0 && last - first + 1 > opts.max_pages)
+    return error{errc::too_many_pages, std::to_string(last - first + 1) + " pages exceed the limit of " +
+                                           std::to_string(opts.max_pages)};
+
+  conversion out;
+  out.page_count = page_count;
+  for (int pno = first; pno <= last; ++pno) {
+    const auto p0 = clock::now();
+    page_stats ps;
+    ps.number = pno;
+    fz_stext_page* text = nullptr;
+    fz_page* page = nullptr;
+    fz_var(text);
+    fz_var(page);
+    failed = 0;
+    fz_try(ctx) {
+      page = fz_load_page(ctx, doc, pno - 1);
+      fz_stext_options so{};
+      so.flags = FZ_STEXT_PRESERVE_WHITESPACE;
+      text = fz_new_stext_page_from_page(ctx, page, &so);
+    }
+    fz_catch(ctx) { failed = 1; }
+    if (!failed) {
+      for (fz_stext_block* b = text->first_block; b; b = b->next) {
+        if (b->type != FZ_STEXT_BLOCK_TEXT) continue;
+        std::string para;
+        for (fz_stext_line* l = b->u.t.first_line; l; l = l->next) {
+          if (!para.empty()) para += ' ';
+          for (fz_stext_char* c = l->first_char; c; c = c->next) {
+            char buf[8];
+            int n = fz_runetochar(buf, c->c);
+            para.append(buf, n);
+            ++ps.chars;
+          }
+        }
+        if (!para.empty()) {
+          out.markdown += para;
+          out.markdown += "\n\n";
+          ++ps.blocks;
+        }
+      }
+    } else {
+      out.warnings.push_back("page " + std::to_string(pno) + ": " + fz_caught_message(ctx));
+    }
+    fz_drop_stext_page(ctx, text);
+    fz_drop_page(ctx, page);
+    ps.no_text_layer = ps.chars == 0;
+    ps.milliseconds = std::chrono::duration<double, std::milli>(clock::now() - p0).count();
+    out.pages.push_back(ps);
+    if (opts.progress && !opts.progress(pno - first + 1, last - first + 1))
+      return error{errc::canceled, "canceled after page " + std::to_string(pno)};
+    if (opts.timeout_seconds > 0 &&
+        std::chrono::duration<double>(clock::now() - t0).count() > opts.timeout_seconds)
+      return error{errc::timeout, "conversion exceeded " + std::to_string(opts.timeout_seconds) + " s"};
+  }
+  for (auto& m : impl_->diag.messages) out.warnings.push_back("mupdf: " + m);
+  out.milliseconds = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace quire::convert
