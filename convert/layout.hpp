@@ -1,0 +1,98 @@
+// The engine's internal page model, shared by the pipeline stages:
+//
+//   extract (MuPDF stext + vector paths + images, or OCR words)  → page_model
+//   analyse (furniture, columns, tables, lists, code, headings)  → blocks
+//   render  (blocks → Markdown)
+//
+// Coordinates are PDF points in MuPDF's space (origin top-left, y grows downwards).
+// Not part of the public API (see convert.hpp); stages include this header.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace quire::convert::layout {
+
+struct rect {
+  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  float width() const { return x1 - x0; }
+  float height() const { return y1 - y0; }
+  bool empty() const { return x1 <= x0 || y1 <= y0; }
+};
+
+// A run of characters on one line sharing font, size and style.
+struct span {
+  std::string text;   // UTF-8, ligatures expanded, NFC-ish normalised by the extractor
+  rect box;
+  float size = 0;     // font size in points
+  float baseline = 0;
+  std::string font;   // font name as MuPDF reports it (subset prefix stripped)
+  bool bold = false;
+  bool italic = false;
+  bool mono = false;
+  bool superscript = false;  // raised and smaller than its neighbours
+  int link = -1;             // index into page_model::links, or -1
+};
+
+struct line {
+  std::vector<span> spans;
+  rect box;
+  int block = -1;  // the MuPDF stext block the line came from (a hint, not a decision)
+};
+
+// A link annotation (or URI action) and where it sits on the page.
+struct link {
+  rect box;
+  std::string uri;
+};
+
+// Straight vector strokes and thin filled rectangles: table rules, underlines, horizontal rules.
+struct rule {
+  rect box;
+  bool horizontal = true;
+};
+
+// Small filled shapes (dots, squares, circles) left of text: list bullets drawn as vectors.
+struct mark {
+  rect box;
+  bool filled = true;
+};
+
+struct image {
+  rect box;
+  int asset = -1;  // index into conversion::assets when images are extracted, else -1
+};
+
+struct page_model {
+  int number = 0;  // 1-based
+  float width = 0, height = 0;
+  std::vector<line> lines;  // in MuPDF's extraction order
+  std::vector<rule> rules;
+  std::vector<mark> marks;
+  std::vector<rect> fills;  // larger filled rectangles (cell shading, code block backgrounds)
+  std::vector<image> images;
+  std::vector<link> links;
+  bool from_ocr = false;
+};
+
+// Output blocks, in reading order, before rendering.
+enum class block_kind { heading, paragraph, list_item, code, table, image, footnote, rule, quote };
+
+struct table_cell {
+  std::string text;  // inline Markdown (emphasis, code, links already rendered; '|' escaped)
+};
+
+struct block {
+  block_kind kind = block_kind::paragraph;
+  int page = 0;
+  rect box;
+  std::string text;       // inline Markdown for headings, paragraphs, list items, quotes, footnotes
+  int level = 0;          // heading level 1..6, list/quote nesting depth (0 = top)
+  bool ordered = false;   // list_item: numbered
+  std::string marker;     // list_item: "1." / "3)" / "-" ; footnote: its label
+  std::string language;   // code: info string when known
+  std::vector<std::vector<table_cell>> rows;  // table: rows[0] is the header row
+  std::vector<float> column_x;                // table: left edge of each column (for merging)
+};
+
+}  // namespace quire::convert::layout
