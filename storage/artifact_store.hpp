@@ -1,0 +1,134 @@
+// quire::storage::artifact_store — the data root: the bytes of every job, written atomically and
+// durably, verified by sha256 when read. No database access here (see storage/maintenance.hpp
+// for the operations that need both the rows and the files).
+//
+// Layout (one data root per lane, a Docker volume in production):
+//   <root>/.quire-root.json            marker: {"format":1,"profile":"prod","root_id":"…","created_at":"…"}
+//   <root>/jobs/<id[0:2]>/<id>/        one directory per job, sharded by the first two id chars
+//        input.pdf  result.md  assets/<name>  manifest.json
+//   <root>/tmp/                        temp files; same filesystem, so rename() is atomic
+//
+// Every write goes: create temp in tmp/ → write → fsync(file) → rename into place →
+// fsync(destination dir). A reader therefore sees the old file or the new file, never a torn one,
+// and after a crash at any step a committed write survives. Leftover temp files are removed by
+// reconcile_tmp(). Readers verify size and sha256 against what the database recorded.
+//
+// Thread safety: all methods may be called concurrently (no shared mutable state besides the
+// fault hook, which is for tests and must be set before use).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/error.hpp"
+
+namespace quire::storage {
+
+struct root_marker {
+  int format = 1;
+  std::string profile;
+  std::string root_id;     // random, identifies this data root (shown in /v1/info, logs)
+  std::string created_at;  // ISO 8601 UTC
+};
+
+struct file_info {
+  std::int64_t bytes = 0;
+  std::string sha256;      // lowercase hex
+};
+
+// The steps of one atomic write, in order. The fault hook sees each one before it happens.
+enum class write_step { create_temp, write_data, fsync_file, rename, fsync_dir };
+std::string_view to_string(write_step s);
+
+// Test hook: called before each step; returning true makes the write stop right there as if the
+// process had died (nothing is cleaned up; the call returns io_error "injected fault at <step>").
+using fault_hook = std::function<bool(write_step)>;
+
+class artifact_store;
+
+// Streams one file into place: append() any number of times, then commit(). Destroying it without
+// commit() removes the temp file (an aborted upload leaves nothing behind).
+class atomic_writer {
+ public:
+  ~atomic_writer();
+  atomic_writer(atomic_writer&&) noexcept;
+  atomic_writer& operator=(atomic_writer&&) = delete;
+  status append(std::span<const std::byte> data);
+  status append(std::string_view data);
+  result<file_info> commit();  // fsync, rename, fsync dir; returns size + sha256 of what was written
+  const std::filesystem::path& target() const;
+
+ private:
+  friend class artifact_store;
+  struct impl;
+  explicit atomic_writer(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+class artifact_store {
+ public:
+  // Opens the data root for `profile`. create=true: make the directory (and jobs/, tmp/) and write
+  // the marker if absent (first initialisation). Errors: data_root_missing (create=false),
+  // data_root_not_writable, data_root_profile_mismatch, data_root_corrupt.
+  static result<artifact_store> open(const std::filesystem::path& root, const std::string& profile,
+                                     bool create = true);
+
+  const std::filesystem::path& root() const { return root_; }
+  const root_marker& marker() const { return marker_; }
+
+  // Writes and removes a probe file in tmp/ (data_root_not_writable): for periodic readiness.
+  status check_writable() const;
+
+  std::filesystem::path job_dir(std::string_view job_id) const;             // jobs/ab/abcd…/
+  std::filesystem::path file_path(std::string_view job_id, std::string_view name) const;
+
+  // `name` is relative to the job dir: "input.pdf", "result.md", "assets/img-p3-1.png",
+  // "manifest.json". No "..", no absolute paths (invalid_argument).
+  result<atomic_writer> begin_write(std::string_view job_id, std::string_view name) const;
+  result<file_info> write_file(std::string_view job_id, std::string_view name, std::string_view bytes) const;
+  result<file_info> write_manifest(std::string_view job_id, const nlohmann::json& manifest) const;
+
+  // Reads a file and checks it against the recorded size/sha256 (either may be empty/negative to
+  // skip): artifact_missing when absent, artifact_corrupt when it differs.
+  result<std::string> read_verified(std::string_view job_id, std::string_view name,
+                                    std::string_view expected_sha256, std::int64_t expected_bytes = -1) const;
+  // Same check without keeping the bytes (streams through the hash).
+  result<file_info> verify(std::string_view job_id, std::string_view name, std::string_view expected_sha256,
+                           std::int64_t expected_bytes = -1) const;
+  result<nlohmann::json> read_manifest(std::string_view job_id) const;
+  bool exists(std::string_view job_id, std::string_view name) const;
+
+  // Deletions are idempotent (absent is success) and fsync the parent directory.
+  status remove_file(std::string_view job_id, std::string_view name) const;
+  status remove_job(std::string_view job_id) const;
+
+  // Every job directory present (ids), in no particular order, with its newest mtime.
+  struct job_dir_entry {
+    std::string job_id;
+    std::filesystem::file_time_type modified;
+  };
+  result<std::vector<job_dir_entry>> list_job_dirs() const;
+  // Removes temp files older than `grace` (a crashed write); returns how many.
+  result<std::int64_t> reconcile_tmp(std::chrono::seconds grace) const;
+
+  void set_fault_hook_for_testing(fault_hook hook) { hook_ = std::make_shared<fault_hook>(std::move(hook)); }
+
+ private:
+  friend class atomic_writer;
+  artifact_store(std::filesystem::path root, root_marker m) : root_(std::move(root)), marker_(std::move(m)) {}
+  std::filesystem::path root_;
+  root_marker marker_;
+  std::shared_ptr<fault_hook> hook_;
+};
+
+}  // namespace quire::storage

@@ -1,0 +1,50 @@
+// quire::storage maintenance — the operations that need both the job rows and the data root:
+// retention sweeps, data-root reconciliation and artifact verification. Each is safe to run
+// concurrently from several replicas and to interrupt at any point (it only ever deletes files
+// whose row says they are no longer needed, or that have no row after a grace period).
+// The service's retention-sweeper actor calls these periodically; `quire sweep` runs them once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "storage/artifact_store.hpp"
+#include "storage/error.hpp"
+#include "storage/job_store.hpp"
+
+namespace quire::storage {
+
+struct retention_report {
+  std::int64_t inputs_deleted = 0;    // raw inputs removed (job rows stay)
+  std::int64_t jobs_expired = 0;      // rows turned into tombstones, job dirs removed
+  std::int64_t tombstones_deleted = 0;
+  std::int64_t idempotency_keys_deleted = 0;
+  std::vector<std::string> file_errors;  // deletions that failed (retried by the next run)
+};
+
+// Runs sweep batches until nothing is left or max_batches is reached.
+result<retention_report> run_retention(job_store& jobs, const artifact_store& files,
+                                       const retention_policy& policy, int batch = 500,
+                                       int max_batches = 100);
+
+struct reconcile_report {
+  std::int64_t orphan_dirs_removed = 0;    // job dirs with no row, older than the grace period
+  std::int64_t tombstone_dirs_removed = 0; // dirs of expired rows (sweeper crashed mid-way)
+  std::int64_t stale_inputs_removed = 0;   // input.pdf of rows whose input was swept
+  std::int64_t temp_files_removed = 0;
+  std::vector<std::string> artifact_missing;  // succeeded jobs whose result is absent or corrupt
+};
+
+struct reconcile_options {
+  // A job dir without a row is only removed once it is this old: the accept path writes the
+  // input BEFORE committing the row, so a young dir without a row may be an upload in flight.
+  std::chrono::seconds orphan_grace{std::chrono::hours(1)};
+  bool verify_results = true;  // hash every succeeded job's result.md (reads every result)
+};
+
+result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,
+                                   const reconcile_options& opts = {});
+
+}  // namespace quire::storage
