@@ -1,0 +1,288 @@
+# Docker helpers for the operator scripts (up, deploy, verify, recover, backup, restore) and the
+# container tests. Source it after common.sh; it defines variables and functions only.
+# shellcheck shell=bash
+
+# Debian's docker client (20.10) has BuildKit built in; another client on PATH may lack buildx.
+QUIRE_DOCKER_BIN=${QUIRE_DOCKER_BIN:-/usr/bin/docker}
+QUIRE_DOCKER_PKGS=(docker.io docker-compose cgroupfs-mount iptables debootstrap ca-certificates curl)
+QUIRE_PROJECT=${QUIRE_PROJECT:-quire}
+QUIRE_STATE_DIR=${QUIRE_STATE_DIR:-/var/lib/quire}
+QUIRE_BASE_IMAGE=${QUIRE_BASE_IMAGE:-debian:bookworm-slim}
+# Local fallback when no registry can serve QUIRE_BASE_IMAGE: built once with debootstrap, reused by tag.
+QUIRE_LOCAL_BASE_IMAGE=${QUIRE_LOCAL_BASE_IMAGE:-quire-base:bookworm}
+QUIRE_DEBIAN_MIRROR=${QUIRE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+QUIRE_IMAGE_REPO=${QUIRE_IMAGE_REPO:-quire}
+QUIRE_DB_IMAGE_DEFAULT=quire-postgres:15
+QUIRE_PROD_PORT=${QUIRE_PROD_PORT:-8085}
+QUIRE_EVAL_PORT=${QUIRE_EVAL_PORT:-8086}
+export QUIRE_PROD_PORT QUIRE_EVAL_PORT
+
+dk() { DOCKER_BUILDKIT=1 "$QUIRE_DOCKER_BIN" "$@"; }
+
+# lane_port LANE: the host port a lane publishes.
+lane_port() {
+  case $1 in
+    prod) echo "$QUIRE_PROD_PORT" ;;
+    eval) echo "$QUIRE_EVAL_PORT" ;;
+    *) die "unknown lane: $1 (prod or eval)" ;;
+  esac
+}
+lane_url() { echo "http://127.0.0.1:$(lane_port "$1")"; }
+check_lane() { [[ $1 == prod || $1 == eval ]] || die "unknown lane: $1 (prod or eval)"; }
+
+# ---- the engine ----------------------------------------------------------------------------------
+
+# ensure_docker: install the engine, docker-compose 1.29 and debootstrap when missing; start dockerd.
+ensure_docker() {
+  ensure_packages "${QUIRE_DOCKER_PKGS[@]}"
+  if dk info >/dev/null 2>&1; then return 0; fi
+  [ "$(id -u)" -eq 0 ] || die "the docker engine is not running and starting it needs root"
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    systemctl start docker >&2 || log "systemctl start docker failed; starting dockerd directly"
+  fi
+  if ! dk info >/dev/null 2>&1; then
+    if ! mountpoint -q /sys/fs/cgroup/memory && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+      cgroupfs-mount >&2 || log "cgroupfs-mount failed (continuing)"
+    fi
+    if ! pgrep -x dockerd >/dev/null; then
+      mkdir -p "$QUIRE_STATE_DIR"
+      log "starting dockerd (log: $QUIRE_STATE_DIR/dockerd.log)"
+      setsid nohup /usr/sbin/dockerd >>"$QUIRE_STATE_DIR/dockerd.log" 2>&1 </dev/null &
+    fi
+  fi
+  local i
+  for i in $(seq 1 60); do
+    dk info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  tail -n 30 "$QUIRE_STATE_DIR/dockerd.log" >&2 2>/dev/null || true
+  die "the docker engine did not come up within 60 s"
+}
+
+image_exists() { dk image inspect "$1" >/dev/null 2>&1; }
+
+# ---- images -------------------------------------------------------------------------------------
+
+# resolve_base_image: prints the base image to build on. QUIRE_BASE_IMAGE when it is present or can be
+# pulled; otherwise a debootstrapped bookworm (minbase, with -updates and -security) imported as
+# QUIRE_LOCAL_BASE_IMAGE, built once and reused. QUIRE_OFFLINE=1 skips the pull attempt.
+resolve_base_image() {
+  if image_exists "$QUIRE_BASE_IMAGE"; then echo "$QUIRE_BASE_IMAGE"; return 0; fi
+  if [ "${QUIRE_OFFLINE:-0}" != 1 ] && [ "$QUIRE_BASE_IMAGE" != "$QUIRE_LOCAL_BASE_IMAGE" ]; then
+    if timeout 60 "$QUIRE_DOCKER_BIN" pull -q "$QUIRE_BASE_IMAGE" >/dev/null 2>&1; then
+      echo "$QUIRE_BASE_IMAGE"; return 0
+    fi
+    log "cannot pull $QUIRE_BASE_IMAGE (no registry?): using a debootstrapped base image"
+  fi
+  if ! image_exists "$QUIRE_LOCAL_BASE_IMAGE"; then
+    build_debootstrap_base "$QUIRE_LOCAL_BASE_IMAGE" >&2
+  fi
+  echo "$QUIRE_LOCAL_BASE_IMAGE"
+}
+
+# build_debootstrap_base TAG: Debian bookworm minbase as a docker image (about 1-2 minutes).
+build_debootstrap_base() {
+  local tag=$1 dir
+  command -v debootstrap >/dev/null || ensure_packages debootstrap
+  dir=$(mktemp -d /tmp/quire-rootfs.XXXXXX)
+  log "debootstrap bookworm into $dir (once; reused as $tag)"
+  if ! debootstrap --variant=minbase bookworm "$dir" "$QUIRE_DEBIAN_MIRROR" >"$dir.log" 2>&1; then
+    tail -n 30 "$dir.log" >&2; rm -rf "$dir" "$dir.log"; die "debootstrap failed"
+  fi
+  local mirror=$QUIRE_DEBIAN_MIRROR security=${QUIRE_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+  cat >"$dir/etc/apt/sources.list" <<EOF
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb $security bookworm-security main
+EOF
+  # Same container-friendly apt/dpkg settings as the official slim image.
+  printf 'path-exclude /usr/share/doc/*\npath-include /usr/share/doc/*/copyright\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\npath-exclude /usr/share/info/*\n' \
+    >"$dir/etc/dpkg/dpkg.cfg.d/quire-slim"
+  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$dir/etc/apt/apt.conf.d/90quire"
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/usr/share/man/* "$dir"/usr/share/doc/*/changelog*
+  tar -C "$dir" --numeric-owner -c . | dk import \
+    -c 'ENV LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c 'CMD ["/bin/bash"]' - "$tag" >/dev/null || { rm -rf "$dir" "$dir.log"; die "docker import failed"; }
+  rm -rf "$dir" "$dir.log"
+  log "base image $tag ready"
+}
+
+# source_revision: the revision an image built now would carry (git HEAD, short form as app/revision.cmake).
+source_revision() { git -C "$QUIRE_ROOT" rev-parse --short=12 HEAD; }
+
+# build_context_tar: the committed tree at HEAD as a tar stream (deterministic: the same revision
+# always gives the same context; uncommitted edits never leak into an image).
+build_context_tar() { git -C "$QUIRE_ROOT" archive --format=tar HEAD; }
+
+# build_db_image [TAG]: the PostgreSQL 15 image from Debian's package.
+build_db_image() {
+  local tag=${1:-$QUIRE_DB_IMAGE_DEFAULT} base
+  base=$(resolve_base_image)
+  log "building $tag on $base"
+  dk build -q -t "$tag" --build-arg "BASE_IMAGE=$base" -f "$QUIRE_ROOT/docker/postgres/Dockerfile" \
+    "$QUIRE_ROOT/docker/postgres" >/dev/null || die "building $tag failed"
+}
+
+# build_service_image [--gpu]: builds the service image for the committed HEAD; tags it
+# QUIRE_IMAGE_REPO:REVISION (and :gpu-REVISION with --gpu). Prints the tag.
+build_service_image() {
+  local variant=cpu
+  [ "${1:-}" = --gpu ] && variant=gpu
+  local rev base tag target=runtime
+  rev=$(source_revision)
+  tag="$QUIRE_IMAGE_REPO:$rev"
+  if [ "$variant" = gpu ]; then tag="$QUIRE_IMAGE_REPO:gpu-$rev"; target=runtime-gpu; fi
+  if image_exists "$tag" && [ "${QUIRE_REBUILD:-0}" != 1 ]; then
+    log "image $tag already built (QUIRE_REBUILD=1 rebuilds)"
+    echo "$tag"; return 0
+  fi
+  base=$(resolve_base_image)
+  log "building $tag (revision $rev, base $base, target $target)"
+  local args=(--build-arg "BASE_IMAGE=$base" --build-arg "QUIRE_REVISION=$rev"
+    --build-arg "BUILD_PKGS=${QUIRE_BUILD_PKGS[*]}"
+    --build-arg "ALLOW_PACKAGE_DRIFT=${QUIRE_ALLOW_PACKAGE_DRIFT:-0}"
+    --build-arg "CREATED=$(git -C "$QUIRE_ROOT" log -1 --format=%cI HEAD)"
+    --target "$target" -t "$tag" -f docker/Dockerfile)
+  if [ "$variant" = gpu ]; then
+    [ -x /usr/local/cuda/bin/nvcc ] || die "the GPU image needs a CUDA toolkit in /usr/local/cuda"
+    build_gpu_context_tar | dk build "${args[@]}" - >&2 || die "building $tag failed"
+  else
+    build_context_tar | dk build "${args[@]}" - >&2 || die "building $tag failed"
+  fi
+  echo "$tag"
+}
+
+# build_gpu_context_tar: the source tree plus the CUDA parts the builder needs (under cuda/).
+build_gpu_context_tar() {
+  local dir
+  dir=$(mktemp -d /tmp/quire-gpuctx.XXXXXX)
+  git -C "$QUIRE_ROOT" archive --format=tar HEAD | tar -C "$dir" -x
+  mkdir -p "$dir/cuda"
+  (cd /usr/local/cuda && cp -a bin nvvm include targets "$dir/cuda/") 2>/dev/null \
+    || die "copying /usr/local/cuda into the build context failed"
+  tar -C "$dir" -c .
+  rm -rf "$dir"
+}
+
+# ---- compose --------------------------------------------------------------------------------------
+
+# The state file holds, per project, the image and expected revision of each lane (written by deploy).
+state_file() { echo "$QUIRE_STATE_DIR/$QUIRE_PROJECT.env"; }
+
+# state_get KEY [DEFAULT]
+state_get() {
+  local f v
+  f=$(state_file)
+  [ -f "$f" ] || { echo "${2:-}"; return 0; }
+  v=$(sed -n "s/^$1=//p" "$f" | tail -n 1)
+  echo "${v:-${2:-}}"
+}
+
+# state_set KEY VALUE: atomic rewrite of the state file.
+state_set() {
+  local f tmp
+  f=$(state_file)
+  mkdir -p "$QUIRE_STATE_DIR"
+  tmp=$(mktemp "$f.XXXXXX")
+  { [ -f "$f" ] && grep -v "^$1=" "$f" || true; echo "$1=$2"; } >"$tmp"
+  mv -f "$tmp" "$f"
+}
+
+# compose_args: -f arguments (base file + overrides from QUIRE_COMPOSE_OVERRIDES, colon-separated).
+compose_args() {
+  local args=(-p "$QUIRE_PROJECT" -f "$QUIRE_ROOT/docker/compose.yaml") o
+  if [ -n "${QUIRE_COMPOSE_OVERRIDES:-}" ]; then
+    local IFS=:
+    for o in $QUIRE_COMPOSE_OVERRIDES; do args+=(-f "$o"); done
+  fi
+  printf '%s\n' "${args[@]}"
+}
+
+# state_init: creates the project's state file once, with random database passwords and API keys
+# (mode 600). Idempotent: existing values are kept.
+state_init() {
+  local f k
+  f=$(state_file)
+  mkdir -p "$QUIRE_STATE_DIR"
+  [ -f "$f" ] || { (umask 077; : >"$f"); log "created state file $f"; }
+  chmod 600 "$f"
+  for k in QUIRE_DB_SUPERUSER_PASSWORD QUIRE_DB_PROD_PASSWORD QUIRE_DB_EVAL_PASSWORD; do
+    [ -n "$(state_get "$k")" ] || state_set "$k" "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  done
+  for k in QUIRE_PROD_API_KEYS QUIRE_EVAL_API_KEYS; do
+    [ -n "$(state_get "$k")" ] || state_set "$k" "qk_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  done
+  [ -n "$(state_get QUIRE_DB_IMAGE)" ] || state_set QUIRE_DB_IMAGE "$QUIRE_DB_IMAGE_DEFAULT"
+}
+
+# api_key LANE: the first API key of the lane (from the state file).
+api_key() { local k; k=$(state_get "QUIRE_${1^^}_API_KEYS"); echo "${k%%,*}"; }
+
+# dc ARGS...: docker-compose for this project. Values come from the state file (--env-file); variables
+# set in the calling environment win (tests use that to inject faults).
+dc() {
+  local args=()
+  mapfile -t args < <(compose_args)
+  [ -f "$(state_file)" ] || state_init
+  DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock} \
+    docker-compose --env-file "$(state_file)" "${args[@]}" "$@"
+}
+
+# container_id SERVICE: the id of the service's container ("" when none).
+container_id() { dc ps -q "$1" 2>/dev/null | head -n 1; }
+
+# health_of SERVICE: healthy | unhealthy | starting | exited | missing | running (no healthcheck).
+health_of() {
+  local id
+  id=$(container_id "$1")
+  [ -n "$id" ] || { echo missing; return 0; }
+  dk inspect -f '{{if .State.Health}}{{if eq .State.Status "running"}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}{{else}}{{.State.Status}}{{end}}' "$id" 2>/dev/null || echo missing
+}
+
+# wait_health SERVICE WANT TIMEOUT_S: waits until health_of SERVICE is WANT; returns 1 on timeout.
+wait_health() {
+  local svc=$1 want=$2 timeout=$3 t0 h
+  t0=$(date +%s)
+  while :; do
+    h=$(health_of "$svc")
+    [ "$h" = "$want" ] && return 0
+    [ $(( $(date +%s) - t0 )) -ge "$timeout" ] && { log "$svc is $h after ${timeout}s (wanted $want)"; return 1; }
+    sleep 2
+  done
+}
+
+# readyz LANE: prints the /readyz body; returns 0 iff HTTP 200.
+readyz() {
+  local body code
+  body=$(curl -sS --max-time 5 -w '\n%{http_code}' "$(lane_url "$1")/readyz" 2>/dev/null) || { echo '{"error":"unreachable"}'; return 2; }
+  code=${body##*$'\n'}
+  echo "${body%$'\n'*}"
+  [ "$code" = 200 ]
+}
+
+# wait_ready LANE TIMEOUT_S: waits for /readyz 200 on the lane's port.
+wait_ready() {
+  local lane=$1 timeout=$2 t0 body=""
+  t0=$(date +%s)
+  while :; do
+    if body=$(readyz "$lane"); then return 0; fi
+    [ $(( $(date +%s) - t0 )) -ge "$timeout" ] && { log "$lane not ready after ${timeout}s: $body"; return 1; }
+    sleep 2
+  done
+}
+
+# wait_reason LANE REASON TIMEOUT_S: waits until /readyz is 503 and lists REASON.
+wait_reason() {
+  local lane=$1 reason=$2 timeout=$3 t0 body=""
+  t0=$(date +%s)
+  while :; do
+    if ! body=$(readyz "$lane") && grep -q "\"$reason\"" <<<"$body"; then return 0; fi
+    [ $(( $(date +%s) - t0 )) -ge "$timeout" ] && { log "$lane never reported $reason in ${timeout}s: $body"; return 1; }
+    sleep 2
+  done
+}
+
+# host_gpu_available: 0 when the host shows an NVIDIA GPU and the container toolkit is installed.
+host_gpu_available() {
+  command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 && command -v nvidia-container-runtime >/dev/null
+}
