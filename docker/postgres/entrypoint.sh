@@ -30,6 +30,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   log "initialising an empty data directory in $PGDATA"
   pwfile=$(mktemp)
   printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+  # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a word list, as in the official image
   initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
     --encoding=UTF8 --locale=en_US.UTF-8 ${POSTGRES_INITDB_ARGS:-} >/dev/null
   rm -f "$pwfile"

@@ -50,8 +50,8 @@ ensure_docker() {
       setsid nohup /usr/sbin/dockerd >>"$QUIRE_STATE_DIR/dockerd.log" 2>&1 </dev/null &
     fi
   fi
-  local i
-  for i in $(seq 1 60); do
+  local _
+  for _ in $(seq 1 60); do
     dk info >/dev/null 2>&1 && return 0
     sleep 1
   done
@@ -184,7 +184,8 @@ state_set() {
   f=$(state_file)
   mkdir -p "$QUIRE_STATE_DIR"
   tmp=$(mktemp "$f.XXXXXX")
-  { [ -f "$f" ] && grep -v "^$1=" "$f" || true; echo "$1=$2"; } >"$tmp"
+  if [ -f "$f" ]; then grep -v "^$1=" "$f" >"$tmp" || true; fi
+  echo "$1=$2" >>"$tmp"
   mv -f "$tmp" "$f"
 }
 
