@@ -143,12 +143,24 @@ build_service_image() {
     --build-arg "ALLOW_PACKAGE_DRIFT=${QUIRE_ALLOW_PACKAGE_DRIFT:-0}"
     --build-arg "CREATED=$(git -C "$QUIRE_ROOT" log -1 --format=%cI HEAD)"
     --target "$target" -t "$tag" -f docker/Dockerfile)
+  local logf t0
+  mkdir -p "$QUIRE_STATE_DIR"
+  logf="$QUIRE_STATE_DIR/build-${tag//[:\/]/-}.log"
+  log "build log: $logf"
+  t0=$(date +%s)
+  local ctx=build_context_tar
   if [ "$variant" = gpu ]; then
     [ -x /usr/local/cuda/bin/nvcc ] || die "the GPU image needs a CUDA toolkit in /usr/local/cuda"
-    build_gpu_context_tar | dk build "${args[@]}" - >&2 || die "building $tag failed"
-  else
-    build_context_tar | dk build "${args[@]}" - >&2 || die "building $tag failed"
+    ctx=build_gpu_context_tar
   fi
+  if [ "${QUIRE_VERBOSE:-0}" = 1 ]; then
+    "$ctx" | dk build --progress=plain "${args[@]}" - 2>&1 | tee "$logf" >&2
+    [ "${PIPESTATUS[1]}" -eq 0 ] || die "building $tag failed (log: $logf)"
+  elif ! "$ctx" | dk build --progress=plain "${args[@]}" - >"$logf" 2>&1; then
+    tail -n 60 "$logf" >&2
+    die "building $tag failed (log: $logf)"
+  fi
+  log "built $tag in $(( $(date +%s) - t0 ))s, $(dk image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
   echo "$tag"
 }
 
