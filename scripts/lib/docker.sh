@@ -4,7 +4,7 @@
 
 # Debian's docker client (20.10) has BuildKit built in; another client on PATH may lack buildx.
 QUIRE_DOCKER_BIN=${QUIRE_DOCKER_BIN:-/usr/bin/docker}
-QUIRE_DOCKER_PKGS=(docker.io docker-compose cgroupfs-mount iptables debootstrap ca-certificates curl)
+QUIRE_DOCKER_PKGS=(docker.io docker-compose cgroupfs-mount iptables debootstrap ca-certificates curl jq git)
 QUIRE_PROJECT=${QUIRE_PROJECT:-quire}
 QUIRE_STATE_DIR=${QUIRE_STATE_DIR:-/var/lib/quire}
 QUIRE_BASE_IMAGE=${QUIRE_BASE_IMAGE:-debian:bookworm-slim}
@@ -201,12 +201,17 @@ state_set() {
   mv -f "$tmp" "$f"
 }
 
-# compose_args: -f arguments (base file + overrides from QUIRE_COMPOSE_OVERRIDES, colon-separated).
+# compose_args: -f arguments: the base file, then the overrides named (colon-separated, relative to
+# the repository root or absolute) by QUIRE_COMPOSE_OVERRIDES, else by the state file.
 compose_args() {
-  local args=(-p "$QUIRE_PROJECT" -f "$QUIRE_ROOT/docker/compose.yaml") o
-  if [ -n "${QUIRE_COMPOSE_OVERRIDES:-}" ]; then
+  local args=(-p "$QUIRE_PROJECT" -f "$QUIRE_ROOT/docker/compose.yaml") o list
+  list=${QUIRE_COMPOSE_OVERRIDES-$(state_get QUIRE_COMPOSE_OVERRIDES "")}
+  if [ -n "$list" ]; then
     local IFS=:
-    for o in $QUIRE_COMPOSE_OVERRIDES; do args+=(-f "$o"); done
+    for o in $list; do
+      [[ $o == /* ]] || o="$QUIRE_ROOT/$o"
+      args+=(-f "$o")
+    done
   fi
   printf '%s\n' "${args[@]}"
 }
@@ -298,4 +303,42 @@ wait_reason() {
 # host_gpu_available: 0 when the host shows an NVIDIA GPU and the container toolkit is installed.
 host_gpu_available() {
   command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 && command -v nvidia-container-runtime >/dev/null
+}
+
+# ---- lanes ----------------------------------------------------------------------------------------
+
+# migrate_lane LANE: applies pending migrations to the lane's database with the lane's own image
+# (a one-off container; the database must be healthy).
+migrate_lane() {
+  local lane=$1
+  log "migrating the $lane database"
+  dc run --rm --no-deps -T quire-"$lane" migrate >&2 || die "quire migrate failed for the $lane lane"
+}
+
+# convert_pdf LANE PDF OUT_MD: uploads PDF through the lane's API, waits for the job, downloads the
+# Markdown to OUT_MD. Prints the job JSON (final state) on stdout; non-zero on any failure.
+convert_pdf() {
+  local lane=$1 pdf=$2 out=$3 url key resp id status t0
+  url=$(lane_url "$lane"); key=$(api_key "$lane")
+  resp=$(curl -sS --max-time 60 -H "X-API-Key: $key" -F "file=@$pdf;type=application/pdf" \
+    "$url/v1/convert/jobs?wait_seconds=20") || { log "upload to $lane failed"; return 1; }
+  id=$(jq -r '.job.job_id // empty' <<<"$resp" 2>/dev/null)
+  [ -n "$id" ] || { log "upload to $lane refused: $resp"; return 1; }
+  t0=$(date +%s)
+  while :; do
+    status=$(jq -r '.job.status // empty' <<<"$resp" 2>/dev/null)
+    case $status in
+      succeeded) break ;;
+      failed|canceled|expired) log "job $id on $lane ended $status: $resp"; return 1 ;;
+    esac
+    [ $(( $(date +%s) - t0 )) -lt "${QUIRE_CONVERT_TIMEOUT:-300}" ] || { log "job $id on $lane still $status"; return 1; }
+    resp=$(curl -sS --max-time 40 -H "X-API-Key: $key" "$url/v1/convert/jobs/$id?wait_seconds=20") \
+      || { log "polling job $id failed"; sleep 2; resp='{}'; }
+  done
+  mkdir -p "$(dirname "$out")"
+  curl -sS --fail --max-time 60 -H "X-API-Key: $key" -o "$out.tmp" "$url/v1/convert/jobs/$id/result/markdown" \
+    || { log "downloading the Markdown of job $id failed"; return 1; }
+  [ -s "$out.tmp" ] || { log "job $id produced empty Markdown"; return 1; }
+  mv -f "$out.tmp" "$out"
+  jq -c '.job' <<<"$resp"
 }
