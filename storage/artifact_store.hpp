@@ -125,6 +125,8 @@ class artifact_store {
 
  private:
   friend class atomic_writer;
+  result<file_info> verify_into(std::string_view job_id, std::string_view name, std::string_view sha256,
+                                std::int64_t expected_bytes, std::string* keep) const;
   artifact_store(std::filesystem::path root, root_marker m) : root_(std::move(root)), marker_(std::move(m)) {}
   std::filesystem::path root_;
   root_marker marker_;

@@ -16,8 +16,6 @@
 
 #include "storage/error.hpp"
 
-namespace pqxx { class connection; }
-
 namespace quire::storage {
 
 struct migration {
@@ -43,13 +41,10 @@ result<migrate_report> migrate(const std::string& database_url);  // embedded_mi
 // message lists every file), database_ahead, database_unreachable.
 status check_schema(const std::string& database_url, const std::vector<migration>& ms);
 status check_schema(const std::string& database_url);
-status check_schema(pqxx::connection& c, const std::vector<migration>& ms);
 
 // The deployment record binds a database to one profile. bind: insert if absent (first start),
 // then compare. check: compare only (database_unbound when absent).
 status bind_deployment(const std::string& database_url, const std::string& profile);
 status check_deployment(const std::string& database_url, const std::string& profile);
-status check_deployment(pqxx::connection& c, const std::string& profile);
-status bind_deployment(pqxx::connection& c, const std::string& profile);
 
 }  // namespace quire::storage

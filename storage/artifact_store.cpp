@@ -1,0 +1,401 @@
+// artifact_store: the data root. Atomic durable writes (temp → fsync → rename → fsync dir),
+// sha256-verified reads, the root marker, and crash-safe deletion (rename into tmp/ first).
+#include "storage/artifact_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/chrono.h>
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "storage/internal.hpp"
+#include "storage/job_store.hpp"
+
+namespace fs = std::filesystem;
+
+namespace quire::storage {
+
+using detail::make_error;
+
+std::string_view to_string(write_step s) {
+  switch (s) {
+    case write_step::create_temp: return "create_temp";
+    case write_step::write_data: return "write_data";
+    case write_step::fsync_file: return "fsync_file";
+    case write_step::rename: return "rename";
+    case write_step::fsync_dir: return "fsync_dir";
+  }
+  return "create_temp";
+}
+
+namespace {
+
+constexpr const char* marker_name = ".quire-root.json";
+
+error io_error(std::string_view what, const fs::path& p, int err = errno) {
+  return make_error(errc::io_error, fmt::format("{} {}: {}", what, p.string(), std::strerror(err)));
+}
+
+// fsync a directory so that entries created, renamed or removed in it survive a power loss.
+bool fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// mkdir -p that also fsyncs the parent of every directory it creates: a new job directory must
+// itself be durable before a file renamed into it can be.
+status make_dirs_durable(const fs::path& dir) {
+  if (fs::is_directory(dir)) return ok_v;
+  if (auto s = make_dirs_durable(dir.parent_path()); !s) return s;
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", dir);
+  if (!fsync_dir(dir.parent_path())) return io_error("fsync", dir.parent_path());
+  return ok_v;
+}
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.front() == '/' || name.back() == '/') return false;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    auto end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    auto part = name.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+std::string temp_name() { return detail::base32_lower(detail::random_bytes(10)) + ".tmp"; }
+
+std::string utc_now_iso() {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(
+                                                  std::chrono::system_clock::now())));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+struct atomic_writer::impl {
+  fs::path temp, target;
+  std::shared_ptr<fault_hook> hook;
+  int fd = -1;
+  detail::sha256_hasher hash;
+  std::int64_t bytes = 0;
+  bool done = false;     // committed, or "crashed" by the fault hook: leave the temp file alone
+  bool failed = false;
+
+  bool fault(write_step s) {
+    if (hook && *hook && (*hook)(s)) {
+      done = true;  // a simulated death: nothing gets cleaned up
+      return true;
+    }
+    return false;
+  }
+  error injected(write_step s) {
+    return make_error(errc::io_error, fmt::format("injected fault at {}", to_string(s)));
+  }
+  ~impl() {
+    if (fd >= 0) ::close(fd);
+    if (!done && !temp.empty()) ::unlink(temp.c_str());
+  }
+};
+
+atomic_writer::atomic_writer(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+atomic_writer::atomic_writer(atomic_writer&&) noexcept = default;
+atomic_writer::~atomic_writer() = default;
+const fs::path& atomic_writer::target() const { return impl_->target; }
+
+status atomic_writer::append(std::string_view data) {
+  auto& p = *impl_;
+  if (p.done || p.failed || p.fd < 0) return make_error(errc::invalid_argument, "writer is closed");
+  if (p.fault(write_step::write_data)) return p.injected(write_step::write_data);
+  const char* at = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(p.fd, at, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      p.failed = true;
+      return io_error("write", p.temp);
+    }
+    at += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  p.hash.update(data.data(), data.size());
+  p.bytes += static_cast<std::int64_t>(data.size());
+  return ok_v;
+}
+
+status atomic_writer::append(std::span<const std::byte> data) {
+  return append(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
+result<file_info> atomic_writer::commit() {
+  auto& p = *impl_;
+  if (p.done || p.failed || p.fd < 0) return make_error(errc::invalid_argument, "writer is closed");
+  if (p.fault(write_step::fsync_file)) return p.injected(write_step::fsync_file);
+  if (::fsync(p.fd) != 0) {
+    p.failed = true;
+    return io_error("fsync", p.temp);
+  }
+  ::close(p.fd);
+  p.fd = -1;
+  if (auto s = make_dirs_durable(p.target.parent_path()); !s) return s.err();
+  if (p.fault(write_step::rename)) return p.injected(write_step::rename);
+  if (::rename(p.temp.c_str(), p.target.c_str()) != 0) {
+    p.failed = true;
+    return io_error("rename into", p.target);
+  }
+  p.done = true;  // the temp name no longer exists
+  if (p.fault(write_step::fsync_dir)) return p.injected(write_step::fsync_dir);
+  if (!fsync_dir(p.target.parent_path())) return io_error("fsync", p.target.parent_path());
+  return file_info{p.bytes, p.hash.hex_digest()};
+}
+
+// ---------------------------------------------------------------------------------------------
+result<artifact_store> artifact_store::open(const fs::path& root, const std::string& profile, bool create) {
+  if (profile.empty()) return make_error(errc::invalid_argument, "data root: profile is empty");
+  std::error_code ec;
+  if (!fs::exists(root, ec)) {
+    if (!create) return make_error(errc::data_root_missing, fmt::format("data root {} does not exist", root.string()));
+    if (auto s = make_dirs_durable(root); !s)
+      return make_error(errc::data_root_not_writable, s.err().message);
+  }
+  if (!fs::is_directory(root, ec))
+    return make_error(errc::data_root_missing, fmt::format("data root {} is not a directory", root.string()));
+  for (const char* sub : {"jobs", "tmp"})
+    if (auto s = make_dirs_durable(root / sub); !s) return make_error(errc::data_root_not_writable, s.err().message);
+
+  const fs::path marker_path = root / marker_name;
+  if (!fs::exists(marker_path, ec)) {
+    if (!create)
+      return make_error(errc::data_root_missing, fmt::format("data root {} is not initialised (no {})",
+                                                             root.string(), marker_name));
+    // Publish with link(): it fails if the marker appeared meanwhile, so two processes
+    // initialising the same root at once agree on one marker instead of overwriting each other.
+    nlohmann::json m{{"format", 1}, {"profile", profile},
+                     {"root_id", detail::base32_lower(detail::random_bytes(10))}, {"created_at", utc_now_iso()}};
+    const fs::path temp = root / "tmp" / temp_name();
+    {
+      int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0) return make_error(errc::data_root_not_writable, io_error("create", temp).message);
+      std::string text = m.dump(2) + "\n";
+      bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+      ::close(fd);
+      if (!ok) {
+        ::unlink(temp.c_str());
+        return make_error(errc::data_root_not_writable, io_error("write", temp).message);
+      }
+    }
+    int rc = ::link(temp.c_str(), marker_path.c_str());
+    int err = errno;
+    ::unlink(temp.c_str());
+    if (rc != 0 && err != EEXIST) return make_error(errc::data_root_not_writable, io_error("link", marker_path, err).message);
+    fsync_dir(root);
+  }
+  root_marker marker;
+  try {
+    std::ifstream in(marker_path);
+    auto j = nlohmann::json::parse(in);
+    marker.format = j.at("format").get<int>();
+    marker.profile = j.at("profile").get<std::string>();
+    marker.root_id = j.at("root_id").get<std::string>();
+    marker.created_at = j.at("created_at").get<std::string>();
+  } catch (const std::exception& e) {
+    return make_error(errc::data_root_corrupt, fmt::format("{}: {}", marker_path.string(), e.what()));
+  }
+  if (marker.profile != profile)
+    return make_error(errc::data_root_profile_mismatch,
+                      fmt::format("data root {} belongs to profile '{}', this service is '{}'", root.string(),
+                                  marker.profile, profile));
+  artifact_store store(root, std::move(marker));
+  if (auto s = store.check_writable(); !s) return s.err();
+  return store;
+}
+
+status artifact_store::check_writable() const {
+  const fs::path probe = root_ / "tmp" / (".probe-" + temp_name());
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error(errc::data_root_not_writable, io_error("create", probe).message);
+  bool ok = ::write(fd, "ok", 2) == 2;
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (!ok) return make_error(errc::data_root_not_writable, io_error("write", probe).message);
+  return ok_v;
+}
+
+fs::path artifact_store::job_dir(std::string_view id) const {
+  return root_ / "jobs" / std::string(id.substr(0, 2)) / std::string(id);
+}
+
+fs::path artifact_store::file_path(std::string_view id, std::string_view name) const {
+  return job_dir(id) / std::string(name);
+}
+
+result<atomic_writer> artifact_store::begin_write(std::string_view id, std::string_view name) const {
+  if (!is_valid_job_id(id)) return make_error(errc::invalid_argument, "malformed job id");
+  if (!valid_name(name)) return make_error(errc::invalid_argument, fmt::format("bad artifact name '{}'", name));
+  auto p = std::make_unique<atomic_writer::impl>();
+  p->target = file_path(id, name);
+  p->hook = hook_;
+  if (p->fault(write_step::create_temp)) return p->injected(write_step::create_temp);
+  p->temp = root_ / "tmp" / temp_name();
+  p->fd = ::open(p->temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (p->fd < 0) {
+    auto e = io_error("create", p->temp);
+    p->temp.clear();
+    return e;
+  }
+  return atomic_writer(std::move(p));
+}
+
+result<file_info> artifact_store::write_file(std::string_view id, std::string_view name, std::string_view bytes) const {
+  auto w = begin_write(id, name);
+  if (!w) return w.err();
+  if (auto s = w->append(bytes); !s) return s.err();
+  return w->commit();
+}
+
+result<file_info> artifact_store::write_manifest(std::string_view id, const nlohmann::json& manifest) const {
+  return write_file(id, "manifest.json", manifest.dump(2) + "\n");
+}
+
+result<file_info> artifact_store::verify(std::string_view id, std::string_view name, std::string_view sha,
+                                         std::int64_t expected_bytes) const {
+  return verify_into(id, name, sha, expected_bytes, nullptr);
+}
+
+result<std::string> artifact_store::read_verified(std::string_view id, std::string_view name, std::string_view sha,
+                                                  std::int64_t expected_bytes) const {
+  std::string out;
+  auto r = verify_into(id, name, sha, expected_bytes, &out);
+  if (!r) return r.err();
+  return out;
+}
+
+result<file_info> artifact_store::verify_into(std::string_view id, std::string_view name, std::string_view sha,
+                                              std::int64_t expected_bytes, std::string* keep) const {
+  if (!is_valid_job_id(id) || !valid_name(name))
+    return make_error(errc::invalid_argument, fmt::format("bad artifact {}/{}", id, name));
+  const fs::path path = file_path(id, name);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      return make_error(errc::artifact_missing, fmt::format("{} of job {} is missing", name, id));
+    return io_error("open", path);
+  }
+  detail::sha256_hasher h;
+  std::int64_t total = 0;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      auto e = io_error("read", path);
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    h.update(buf, static_cast<std::size_t>(n));
+    if (keep) keep->append(buf, static_cast<std::size_t>(n));
+    total += n;
+  }
+  ::close(fd);
+  file_info info{total, h.hex_digest()};
+  if (expected_bytes >= 0 && total != expected_bytes)
+    return make_error(errc::artifact_corrupt,
+                      fmt::format("{} of job {} has {} bytes, {} recorded", name, id, total, expected_bytes));
+  if (!sha.empty() && info.sha256 != sha)
+    return make_error(errc::artifact_corrupt,
+                      fmt::format("{} of job {} has sha256 {}, {} recorded", name, id, info.sha256, sha));
+  return info;
+}
+
+result<nlohmann::json> artifact_store::read_manifest(std::string_view id) const {
+  auto r = read_verified(id, "manifest.json", "", -1);
+  if (!r) return r.err();
+  try {
+    return nlohmann::json::parse(*r);
+  } catch (const std::exception& e) {
+    return make_error(errc::artifact_corrupt, fmt::format("manifest of job {}: {}", id, e.what()));
+  }
+}
+
+bool artifact_store::exists(std::string_view id, std::string_view name) const {
+  std::error_code ec;
+  return is_valid_job_id(id) && valid_name(name) && fs::exists(file_path(id, name), ec);
+}
+
+status artifact_store::remove_file(std::string_view id, std::string_view name) const {
+  if (!is_valid_job_id(id) || !valid_name(name)) return make_error(errc::invalid_argument, "bad artifact name");
+  const fs::path path = file_path(id, name);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return ok_v;
+    return io_error("unlink", path);
+  }
+  if (!fsync_dir(path.parent_path())) return io_error("fsync", path.parent_path());
+  return ok_v;
+}
+
+status artifact_store::remove_job(std::string_view id) const {
+  if (!is_valid_job_id(id)) return make_error(errc::invalid_argument, "malformed job id");
+  const fs::path dir = job_dir(id);
+  // Rename the whole directory into tmp/ first (atomic), then delete it there: a crash mid-way
+  // leaves either the intact job dir or debris in tmp/ that reconcile_tmp() clears, never a
+  // half-deleted job that looks alive.
+  const fs::path grave = root_ / "tmp" / ("rm-" + temp_name());
+  if (::rename(dir.c_str(), grave.c_str()) != 0) {
+    if (errno == ENOENT) return ok_v;
+    return io_error("rename", dir);
+  }
+  fsync_dir(dir.parent_path());
+  std::error_code ec;
+  fs::remove_all(grave, ec);
+  if (ec) return make_error(errc::io_error, fmt::format("remove {}: {}", grave.string(), ec.message()));
+  return ok_v;
+}
+
+result<std::vector<artifact_store::job_dir_entry>> artifact_store::list_job_dirs() const {
+  std::vector<job_dir_entry> out;
+  std::error_code ec;
+  for (const auto& shard : fs::directory_iterator(root_ / "jobs", ec)) {
+    if (!shard.is_directory()) continue;
+    for (const auto& d : fs::directory_iterator(shard.path(), ec)) {
+      auto name = d.path().filename().string();
+      if (!d.is_directory() || !is_valid_job_id(name)) continue;
+      std::error_code tec;
+      auto t = fs::last_write_time(d.path(), tec);
+      out.push_back({name, tec ? fs::file_time_type::clock::now() : t});
+    }
+    if (ec) break;
+  }
+  if (ec) return make_error(errc::io_error, fmt::format("list {}: {}", (root_ / "jobs").string(), ec.message()));
+  return out;
+}
+
+result<std::int64_t> artifact_store::reconcile_tmp(std::chrono::seconds grace) const {
+  std::int64_t removed = 0;
+  std::error_code ec;
+  const auto cutoff = fs::file_time_type::clock::now() - grace;
+  for (const auto& e : fs::directory_iterator(root_ / "tmp", ec)) {
+    std::error_code tec;
+    auto t = fs::last_write_time(e.path(), tec);
+    if (tec || t > cutoff) continue;
+    fs::remove_all(e.path(), tec);
+    if (!tec) ++removed;
+  }
+  if (ec) return make_error(errc::io_error, fmt::format("list {}: {}", (root_ / "tmp").string(), ec.message()));
+  return removed;
+}
+
+}  // namespace quire::storage

@@ -1,0 +1,47 @@
+// Private: the state shared by job_store.cpp (transitions) and job_queries.cpp (reads, retention).
+#pragma once
+
+#include <mutex>
+#include <pqxx/pqxx>
+
+#include "storage/internal.hpp"
+#include "storage/job_store.hpp"
+
+namespace quire::storage {
+
+// Timestamps cross the wire as integer microseconds since the epoch: exact, and no timezone or
+// text-format parsing on either side.
+#define QUIRE_US(col) "(extract(epoch FROM " col ") * 1000000)::int8"
+#define QUIRE_TS(param) "(timestamptz 'epoch' + (" param ")::int8 * interval '1 microsecond')"
+
+struct job_store::impl {
+  store_options opts;
+  std::mutex mutex;                          // one statement at a time on the connection
+  std::unique_ptr<pqxx::connection> conn;    // null after a broken connection: reconnect lazily
+  std::optional<std::string> pinned_clock;   // quire.now for tests, re-applied on reconnect
+
+  // Runs fn(connection) under the mutex, (re)connecting first; maps exceptions to errors.
+  template <class T, class F>
+  result<T> run(F&& fn);
+  error map_exception(const std::exception& e);
+  void connect();                            // throws
+};
+
+// SELECT list of a job row (optionally qualified, e.g. "j.") and its parser.
+std::string job_columns(const char* qualifier = "");
+job_record parse_job(const pqxx::row& r);
+time_point from_us(std::int64_t us);
+std::int64_t to_us(time_point t);
+
+template <class T, class F>
+result<T> job_store::impl::run(F&& fn) {
+  std::lock_guard lock(mutex);
+  try {
+    if (!conn || !conn->is_open()) connect();
+    return fn(*conn);
+  } catch (const std::exception& e) {
+    return map_exception(e);
+  }
+}
+
+}  // namespace quire::storage

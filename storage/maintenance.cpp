@@ -1,0 +1,93 @@
+// Retention and reconciliation: the rows decide, the files follow. Every deletion here is of a
+// file whose row says it is no longer needed (or that has had no row for a grace period), so an
+// interrupted run loses nothing and the next run finishes the job.
+#include "storage/maintenance.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "storage/internal.hpp"
+
+namespace quire::storage {
+
+result<retention_report> run_retention(job_store& jobs, const artifact_store& files, const retention_policy& policy,
+                                       int batch, int max_batches) {
+  retention_report rep;
+  for (int i = 0; i < max_batches; ++i) {
+    auto b = jobs.sweep(policy, batch);
+    if (!b) return b.err();
+    for (const auto& id : b->inputs_to_delete) {
+      if (auto s = files.remove_file(id, "input.pdf"); s)
+        ++rep.inputs_deleted;
+      else
+        rep.file_errors.push_back(s.err().message);
+    }
+    for (const auto& id : b->jobs_expired) {
+      if (auto s = files.remove_job(id); s)
+        ++rep.jobs_expired;
+      else
+        rep.file_errors.push_back(s.err().message);
+    }
+    rep.tombstones_deleted += b->tombstones_deleted;
+    rep.idempotency_keys_deleted += b->idempotency_keys_deleted;
+    if (!b->more) break;
+  }
+  return rep;
+}
+
+result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files, const reconcile_options& opts) {
+  reconcile_report rep;
+  auto tmp = files.reconcile_tmp(opts.orphan_grace);
+  if (!tmp) return tmp.err();
+  rep.temp_files_removed = *tmp;
+
+  auto dirs = files.list_job_dirs();
+  if (!dirs) return dirs.err();
+  const auto cutoff = std::filesystem::file_time_type::clock::now() - opts.orphan_grace;
+  constexpr std::size_t chunk = 500;
+  for (std::size_t i = 0; i < dirs->size(); i += chunk) {
+    std::vector<std::string> ids;
+    for (std::size_t k = i; k < std::min(dirs->size(), i + chunk); ++k) ids.push_back((*dirs)[k].job_id);
+    auto rows = jobs.statuses_of(ids);
+    if (!rows) return rows.err();
+    for (std::size_t k = i; k < std::min(dirs->size(), i + chunk); ++k) {
+      const auto& d = (*dirs)[k];
+      auto it = rows->find(d.job_id);
+      if (it == rows->end()) {
+        // No row: a crash between writing the input and committing the row, or an upload still
+        // in flight. Only the old ones are orphans.
+        if (d.modified <= cutoff && files.remove_job(d.job_id)) ++rep.orphan_dirs_removed;
+      } else if (it->second == job_status::expired) {
+        if (files.remove_job(d.job_id)) ++rep.tombstone_dirs_removed;
+      }
+    }
+  }
+
+  // Inputs the sweeper marked deleted but did not get to delete (crash after its commit).
+  // Cheap check: only the rows of directories that still hold an input.
+  for (const auto& d : *dirs) {
+    if (!files.exists(d.job_id, "input.pdf")) continue;
+    auto j = jobs.get(d.job_id);
+    if (j && j->input_deleted && j->status != job_status::expired && files.remove_file(d.job_id, "input.pdf"))
+      ++rep.stale_inputs_removed;
+  }
+
+  if (opts.verify_results) {
+    std::string after;
+    for (;;) {
+      auto page = jobs.succeeded_after(after, 500);
+      if (!page) return page.err();
+      if (page->empty()) break;
+      for (const auto& [id, sha] : *page) {
+        auto v = files.verify(id, "result.md", sha);
+        if (!v && (v.err().code == errc::artifact_missing || v.err().code == errc::artifact_corrupt))
+          rep.artifact_missing.push_back(fmt::format("{}: {}", id, v.err().message));
+      }
+      after = page->back().first;
+    }
+  }
+  return rep;
+}
+
+}  // namespace quire::storage
