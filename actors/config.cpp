@@ -1,0 +1,147 @@
+// Strict parsing of QUIRE_* settings; see config.hpp and docs/configuration.md.
+#include "actors/config.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace quire::actors {
+namespace {
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// Parses a non-negative integer within [lo, hi]; false on junk, sign or overflow.
+bool parse_uint(const std::string& text, std::uint64_t lo, std::uint64_t hi, std::uint64_t& out) {
+  std::string t = trim(text);
+  if (t.empty() || t.size() > 19) return false;
+  std::uint64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+void add_keys(const std::string& text, char sep, std::vector<std::string>& keys) {
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, sep)) {
+    item = trim(item);
+    if (!item.empty() && item[0] != '#') keys.push_back(item);
+  }
+}
+
+}  // namespace
+
+std::string service_config::effective_acceleration_policy() const {
+  if (!acceleration_policy.empty()) return acceleration_policy;
+  return profile == "prod" ? "gpu_required" : "cpu_only";
+}
+
+env_lookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
+  std::string t = trim(text);
+  auto colon = t.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string h = t.substr(0, colon);
+  std::uint64_t p = 0;
+  if (!parse_uint(t.substr(colon + 1), 1, 65535, p)) return false;
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  host = h.empty() ? "0.0.0.0" : h;
+  port = static_cast<std::uint16_t>(p);
+  return true;
+}
+
+service_config load_config(const env_lookup& env, std::vector<config_error>& errors) {
+  service_config c;
+  auto str = [&](const char* name, std::string& out) {
+    if (auto v = env(name)) out = trim(*v);
+  };
+  auto num = [&](const char* name, std::uint64_t lo, std::uint64_t hi, auto& out) {
+    auto v = env(name);
+    if (!v || trim(*v).empty()) return;
+    std::uint64_t parsed = 0;
+    if (!parse_uint(*v, lo, hi, parsed)) {
+      errors.push_back({name, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                  "], got '" + *v + "'"});
+      return;
+    }
+    using T = std::decay_t<decltype(out)>;
+    if constexpr (std::is_integral_v<T>)
+      out = static_cast<T>(parsed);
+    else
+      out = T(static_cast<typename T::rep>(parsed));
+  };
+
+  str("QUIRE_PROFILE", c.profile);
+  if (c.profile != "prod" && c.profile != "eval")
+    errors.push_back({"QUIRE_PROFILE", "expected 'prod' or 'eval', got '" + c.profile + "'"});
+  str("QUIRE_DATA_ROOT", c.data_root);
+  str("QUIRE_PROD_DATA_ROOT", c.prod_data_root);
+  str("QUIRE_EVAL_DATA_ROOT", c.eval_data_root);
+  str("QUIRE_DATABASE_URL", c.database_url);
+  str("QUIRE_EXPECTED_REVISION", c.expected_revision);
+  if (auto v = env("QUIRE_LISTEN"); v && !trim(*v).empty()) {
+    if (!parse_listen(*v, c.listen_host, c.listen_port))
+      errors.push_back({"QUIRE_LISTEN", "expected host:port, got '" + *v + "'"});
+  }
+  if (auto v = env("QUIRE_API_KEYS")) add_keys(*v, ',', c.api_keys);
+  if (auto v = env("QUIRE_API_KEYS_FILE"); v && !trim(*v).empty()) {
+    std::ifstream f(trim(*v));
+    if (!f) {
+      errors.push_back({"QUIRE_API_KEYS_FILE", "cannot read '" + *v + "'"});
+    } else {
+      std::stringstream ss;
+      ss << f.rdbuf();
+      add_keys(ss.str(), '\n', c.api_keys);
+    }
+  }
+  num("QUIRE_MAX_UPLOAD_BYTES", 1, std::uint64_t{1} << 40, c.max_upload_bytes);
+  num("QUIRE_CPU_CONVERTERS", 0, 256, c.cpu_converters);
+  str("QUIRE_GPUS", c.gpus);
+  str("QUIRE_ACCELERATION_POLICY", c.acceleration_policy);
+  if (!c.acceleration_policy.empty() && c.acceleration_policy != "gpu_required" &&
+      c.acceleration_policy != "gpu_prefer" && c.acceleration_policy != "cpu_only")
+    errors.push_back({"QUIRE_ACCELERATION_POLICY",
+                      "expected gpu_required, gpu_prefer or cpu_only, got '" + c.acceleration_policy + "'"});
+  num("QUIRE_HTTP_THREADS", 1, 256, c.http_threads);
+  num("QUIRE_MAX_CONCURRENT_UPLOADS", 1, 100000, c.max_concurrent_uploads);
+  num("QUIRE_MAX_QUEUE_DEPTH", 1, 100000000, c.max_queue_depth);
+  num("QUIRE_MAX_ATTEMPTS", 1, 100, c.max_attempts);
+  num("QUIRE_MAX_PAGES", 1, 1000000, c.max_pages);
+  num("QUIRE_WORKER_MEMORY_BYTES", 64ull << 20, std::uint64_t{1} << 44, c.worker_memory_bytes);
+  num("QUIRE_DOCUMENT_TIMEOUT_SECONDS", 1, 86400, c.document_timeout);
+  num("QUIRE_REQUEST_TIMEOUT_SECONDS", 1, 3600, c.request_timeout);
+  num("QUIRE_IDLE_TIMEOUT_SECONDS", 1, 3600, c.idle_timeout);
+  num("QUIRE_LEASE_SECONDS", 2, 3600, c.lease);
+  num("QUIRE_HEARTBEAT_SECONDS", 1, 3600, c.heartbeat);
+  num("QUIRE_READINESS_INTERVAL_SECONDS", 1, 3600, c.readiness_interval);
+  num("QUIRE_POLL_INTERVAL_SECONDS", 1, 3600, c.poll_interval);
+  num("QUIRE_SHUTDOWN_GRACE_SECONDS", 0, 3600, c.shutdown_grace);
+  num("QUIRE_RETRY_BACKOFF_SECONDS", 0, 3600, c.retry_backoff);
+  num("QUIRE_SWEEP_INTERVAL_SECONDS", 1, 86400, c.sweep_interval);
+  num("QUIRE_INPUT_RETENTION_HOURS", 0, 100000, c.input_retention);
+  num("QUIRE_RESULT_RETENTION_HOURS", 0, 100000, c.result_retention);
+  num("QUIRE_TOMBSTONE_RETENTION_HOURS", 0, 100000, c.tombstone_retention);
+  str("QUIRE_WORKER_BINARY", c.worker_binary);
+  if (c.heartbeat >= c.lease)
+    errors.push_back({"QUIRE_HEARTBEAT_SECONDS", "must be shorter than QUIRE_LEASE_SECONDS"});
+  return c;
+}
+
+}  // namespace quire::actors

@@ -1,0 +1,72 @@
+// quire::actors — service configuration, read once from QUIRE_* environment variables.
+//
+// Every variable, its default and its meaning is listed in docs/configuration.md; keep the two in
+// sync. Parsing is strict: a malformed value is an error naming the variable (the service refuses to
+// start rather than guess), while a missing value takes its documented default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quire::actors {
+
+struct service_config {
+  std::string profile = "eval";              // QUIRE_PROFILE: prod | eval
+  std::string data_root;                     // QUIRE_DATA_ROOT (required for serve)
+  std::string prod_data_root;                // QUIRE_PROD_DATA_ROOT (collision check)
+  std::string eval_data_root;                // QUIRE_EVAL_DATA_ROOT (collision check)
+  std::string database_url;                  // QUIRE_DATABASE_URL
+  std::string expected_revision;             // QUIRE_EXPECTED_REVISION ("" = not pinned)
+  std::string listen_host = "0.0.0.0";       // QUIRE_LISTEN host part
+  std::uint16_t listen_port = 8080;          // QUIRE_LISTEN port part
+  std::vector<std::string> api_keys;         // QUIRE_API_KEYS (comma list) + QUIRE_API_KEYS_FILE
+  std::uint64_t max_upload_bytes = 50ull << 20;  // QUIRE_MAX_UPLOAD_BYTES
+  int cpu_converters = 1;                    // QUIRE_CPU_CONVERTERS
+  std::string gpus;                          // QUIRE_GPUS ("" = none, "all", or "0,1")
+  std::string acceleration_policy;           // QUIRE_ACCELERATION_POLICY (default per profile)
+  int http_threads = 4;                      // QUIRE_HTTP_THREADS
+  int max_concurrent_uploads = 32;           // QUIRE_MAX_CONCURRENT_UPLOADS
+  int max_queue_depth = 1000;                // QUIRE_MAX_QUEUE_DEPTH (queued jobs before 503)
+  int max_attempts = 3;                      // QUIRE_MAX_ATTEMPTS
+  int max_pages = 2000;                      // QUIRE_MAX_PAGES per document
+  std::uint64_t worker_memory_bytes = 4ull << 30;  // QUIRE_WORKER_MEMORY_BYTES (RLIMIT_AS)
+  std::chrono::seconds document_timeout{600};      // QUIRE_DOCUMENT_TIMEOUT_SECONDS (default/max)
+  std::chrono::seconds request_timeout{30};        // QUIRE_REQUEST_TIMEOUT_SECONDS
+  std::chrono::seconds idle_timeout{60};           // QUIRE_IDLE_TIMEOUT_SECONDS
+  std::chrono::seconds lease{60};                  // QUIRE_LEASE_SECONDS
+  std::chrono::seconds heartbeat{10};              // QUIRE_HEARTBEAT_SECONDS
+  std::chrono::seconds readiness_interval{5};      // QUIRE_READINESS_INTERVAL_SECONDS
+  std::chrono::seconds poll_interval{2};           // QUIRE_POLL_INTERVAL_SECONDS (claim fallback)
+  std::chrono::seconds shutdown_grace{25};         // QUIRE_SHUTDOWN_GRACE_SECONDS
+  std::chrono::seconds retry_backoff{5};           // QUIRE_RETRY_BACKOFF_SECONDS (first retry)
+  std::chrono::seconds sweep_interval{300};        // QUIRE_SWEEP_INTERVAL_SECONDS
+  std::chrono::hours input_retention{24};          // QUIRE_INPUT_RETENTION_HOURS
+  std::chrono::hours result_retention{24 * 7};     // QUIRE_RESULT_RETENTION_HOURS
+  std::chrono::hours tombstone_retention{24 * 30}; // QUIRE_TOMBSTONE_RETENTION_HOURS
+  std::string worker_binary;                 // QUIRE_WORKER_BINARY ("" = this executable)
+
+  // The effective policy: the explicit setting, else gpu_required for prod and cpu_only for eval.
+  std::string effective_acceleration_policy() const;
+};
+
+struct config_error {
+  std::string variable;  // e.g. "QUIRE_LISTEN"
+  std::string message;
+};
+
+// Reads one variable; returns nullopt when unset. Tests pass a map-backed lookup.
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+env_lookup process_env();
+
+// Parses every QUIRE_* setting. On error, `errors` lists each bad variable and the result is
+// meaningless. Never throws.
+service_config load_config(const env_lookup& env, std::vector<config_error>& errors);
+
+// "host:port" → parts; accepts "[v6]:port" and ":port" (all interfaces).
+bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port);
+
+}  // namespace quire::actors

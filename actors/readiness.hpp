@@ -1,0 +1,75 @@
+// quire::actors — the readiness contract (fail closed).
+//
+// A lane is ready only when every check passes. Each failing check contributes one reason with a
+// stable code (clients and operators match on the text; never rename). The pure check functions
+// below are what the readiness supervisor actor runs at startup, periodically and on events; they
+// are plain functions so they can be tested without actors, a database or a network.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/config.hpp"
+
+namespace quire::actors {
+
+enum class reason {
+  unknown_service_revision,    // the binary carries no revision
+  stale_revision,              // running revision != QUIRE_EXPECTED_REVISION
+  profile_mismatch,            // QUIRE_PROFILE disagrees with the lane the data root belongs to
+  data_root_missing,
+  data_root_not_writable,
+  data_root_profile_mismatch,  // .quire-root.json names another profile
+  data_root_collision,         // prod and eval roots resolve to the same path
+  database_unreachable,
+  database_profile_mismatch,   // the database belongs to another lane
+  schema_version_mismatch,     // pending (or unknown newer) migrations
+  gpu_unavailable,             // the acceleration policy needs a GPU and none works
+  converters_not_ready,        // no converter can take work
+  draining,                    // SIGTERM received
+};
+
+std::string_view to_string(reason r);
+
+struct failing_check {
+  reason code;
+  std::string message;
+};
+
+struct readiness_snapshot {
+  bool ready = false;                 // true iff reasons is empty and the first check has run
+  std::vector<failing_check> reasons;
+  std::int64_t checked_at_ms = 0;     // unix epoch milliseconds of the last evaluation
+};
+
+// Builds a snapshot from the failures of one evaluation round.
+readiness_snapshot make_snapshot(std::vector<failing_check> failures, std::int64_t now_ms);
+
+// --- the individual checks; each appends its failures to `out` ---
+
+void check_revision(std::string_view running, std::string_view expected, std::vector<failing_check>& out);
+
+// Profile vs data-root wiring, marker and prod/eval collision. Initialises the root (marker
+// `.quire-root.json`, `jobs/`, `tmp/`) on first use when the directory exists and is empty of a marker.
+void check_data_root(const service_config& cfg, std::vector<failing_check>& out);
+
+// What the database probe found (see storage); nullopt fields mean "could not tell".
+struct database_probe {
+  bool reachable = false;
+  std::string error;                       // when unreachable
+  std::optional<std::string> profile;      // the lane recorded in the database
+  int schema_version = 0;                  // applied
+  int expected_schema_version = 0;         // known to this binary
+};
+void check_database(const service_config& cfg, const database_probe& db, std::vector<failing_check>& out);
+
+void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out);
+void check_converters(int configured, int live, std::vector<failing_check>& out);
+
+// The marker file's profile, or nullopt when absent/unreadable.
+std::optional<std::string> read_root_marker_profile(const std::string& data_root);
+
+}  // namespace quire::actors

@@ -1,0 +1,247 @@
+// Spawning and supervising `quire worker`; see worker_process.hpp for the protocol.
+#include "actors/worker_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace quire::actors {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+bool write_all(int fd, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // EPIPE: the child is gone (SIGPIPE is ignored by serve)
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+worker_process::worker_process(std::vector<std::string> argv, std::uint64_t memory_limit_bytes)
+    : argv_(std::move(argv)), memory_limit_(memory_limit_bytes) {}
+
+worker_process::~worker_process() { stop(std::chrono::milliseconds(500)); }
+
+bool worker_process::start(std::string& error, std::chrono::milliseconds ready_timeout) {
+  stop(std::chrono::milliseconds(0));
+  int jobs[2], events[2];
+  if (::pipe2(jobs, O_CLOEXEC) != 0) {
+    error = std::string("pipe: ") + std::strerror(errno);
+    return false;
+  }
+  if (::pipe2(events, O_CLOEXEC) != 0) {
+    error = std::string("pipe: ") + std::strerror(errno);
+    ::close(jobs[0]);
+    ::close(jobs[1]);
+    return false;
+  }
+  // Everything the child needs is prepared before fork: between fork and exec only
+  // async-signal-safe calls are allowed (the service is multi-threaded).
+  std::vector<char*> args;
+  for (auto& a : argv_) args.push_back(a.data());
+  args.push_back(nullptr);
+  rlimit as{static_cast<rlim_t>(memory_limit_), static_cast<rlim_t>(memory_limit_)};
+  const pid_t parent = ::getpid();
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    for (int fd : {jobs[0], jobs[1], events[0], events[1]}) ::close(fd);
+    return false;
+  }
+  if (pid == 0) {
+    // Die with the service rather than convert for nobody after a kill -9 of the parent.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    int in = ::fcntl(jobs[0], F_DUPFD, 10);
+    int out = ::fcntl(events[1], F_DUPFD, 10);
+    if (in < 0 || out < 0 || ::dup2(in, 3) < 0 || ::dup2(out, 4) < 0) ::_exit(127);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(2, 1);  // stray prints go to the log, never into the event stream
+    ::syscall(SYS_close_range, 5u, ~0u, 0u);
+    ::signal(SIGPIPE, SIG_DFL);
+    if (memory_limit_ > 0) ::setrlimit(RLIMIT_AS, &as);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(jobs[0]);
+  ::close(events[1]);
+  pid_ = pid;
+  to_child_ = jobs[1];
+  from_child_ = events[0];
+  buffer_.clear();
+
+  std::string line;
+  auto until = steady::now() + ready_timeout;
+  for (;;) {
+    auto st = read_line(line, until);
+    if (st == read_status::line) {
+      auto msg = nlohmann::json::parse(line, nullptr, false);
+      if (!msg.is_discarded() && msg.value("event", "") == "ready") return true;
+      continue;
+    }
+    error = st == read_status::timeout ? "worker did not become ready in time" : "worker exited at start";
+    kill_now();
+    if (st == read_status::eof) error += " (" + describe_exit(last_status_) + ")";
+    return false;
+  }
+}
+
+worker_process::read_status worker_process::read_line(std::string& line, steady::time_point until) {
+  for (;;) {
+    auto nl = buffer_.find('\n');
+    if (nl != std::string::npos) {
+      line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return read_status::line;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now()).count();
+    if (left <= 0) return read_status::timeout;
+    pollfd p{from_child_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return read_status::timeout;
+    char buf[65536];
+    ssize_t n = ::read(from_child_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return read_status::eof;
+    buffer_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+worker_outcome worker_process::run(const worker_job& job, const std::function<bool(int, int)>& tick) {
+  worker_outcome out;
+  if (pid_ <= 0) {
+    out.code = "worker_unavailable";
+    out.message = "no worker process";
+    return out;
+  }
+  nlohmann::json msg = {{"job_id", job.job_id}, {"input", job.input_path}, {"output_dir", job.output_dir},
+                        {"options", job.options}};
+  const auto started = steady::now();
+  const bool limited = job.timeout.count() > 0;
+  const auto deadline = started + job.timeout;
+  if (!write_all(to_child_, msg.dump() + "\n")) {
+    kill_now();
+    out.code = "worker_crashed";
+    out.message = "worker closed its job pipe (" + describe_exit(last_status_) + ")";
+    return out;
+  }
+  int done = 0, total = 0;
+  std::string line;
+  for (;;) {
+    auto slice = steady::now() + std::chrono::milliseconds(200);
+    if (limited && deadline < slice) slice = deadline;
+    auto st = read_line(line, slice);
+    if (st == read_status::eof) {
+      kill_now();
+      out.outcome = worker_outcome::kind::crashed;
+      out.code = "worker_crashed";
+      out.message = "worker died during the conversion: " + describe_exit(last_status_);
+      return out;
+    }
+    if (st == read_status::line) {
+      auto ev = nlohmann::json::parse(line, nullptr, false);
+      if (ev.is_discarded()) continue;
+      const auto kind = ev.value("event", "");
+      if (kind == "progress") {
+        done = ev.value("pages_done", done);
+        total = ev.value("pages_total", total);
+      } else if (kind == "done") {
+        if (ev.value("ok", false)) {
+          out.outcome = worker_outcome::kind::succeeded;
+          out.result = std::move(ev);
+        } else {
+          out.outcome = worker_outcome::kind::failed;
+          out.code = ev.value("code", "internal");
+          out.message = ev.value("message", "");
+          if (out.code == "timeout") out.outcome = worker_outcome::kind::timed_out;
+        }
+        return out;
+      }
+    }
+    if (limited && steady::now() >= deadline) {
+      kill_now();
+      out.outcome = worker_outcome::kind::timed_out;
+      out.code = "timeout";
+      out.message = "document_timeout_seconds (" + std::to_string(job.timeout.count() / 1000) + " s) exceeded";
+      return out;
+    }
+    if (!tick(done, total)) {
+      kill_now();
+      out.outcome = worker_outcome::kind::canceled;
+      out.code = "canceled";
+      out.message = "canceled while converting";
+      return out;
+    }
+  }
+}
+
+void worker_process::kill_now() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    last_status_ = status;
+  }
+  pid_ = -1;
+  close_fd(to_child_);
+  close_fd(from_child_);
+  buffer_.clear();
+}
+
+void worker_process::stop(std::chrono::milliseconds grace) {
+  if (pid_ <= 0) return;
+  close_fd(to_child_);  // EOF on fd 3: the worker exits after its current job
+  auto until = steady::now() + grace;
+  while (steady::now() < until) {
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      last_status_ = status;
+      pid_ = -1;
+      close_fd(from_child_);
+      return;
+    }
+    ::usleep(10000);
+  }
+  kill_now();
+}
+
+std::string worker_process::describe_exit(int status) const {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGKILL ? "SIGKILL"
+                       : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE" : "signal";
+    return std::string("killed by ") + name + " (" + std::to_string(sig) + ")";
+  }
+  if (WIFEXITED(status)) {
+    int code = WEXITSTATUS(status);
+    if (code == 3) return "exit status 3 (out of memory)";
+    return "exit status " + std::to_string(code);
+  }
+  return "unknown status";
+}
+
+}  // namespace quire::actors

@@ -1,0 +1,84 @@
+// quire::actors — one crash-isolated conversion worker (`quire worker`) and its pipe protocol.
+//
+// The converter actor owns one worker_process: a long-lived child that converts one job at a time,
+// so a segfault, abort, out-of-memory (RLIMIT_AS) or runaway page in MuPDF kills only the child.
+// Protocol: newline-delimited JSON. The parent writes jobs to the child's fd 3; the child writes
+// events to its fd 4 (stdout is redirected to stderr so stray prints cannot corrupt the stream):
+//   child → {"event":"ready","pid":N}                                        once, at start
+//   parent → {"job_id","input","output_dir","options":{…}}                   one job
+//   child → {"event":"progress","pages_done":N,"pages_total":M}             after each page
+//   child → {"event":"done","ok":true,"page_count":N,"warnings":[…],"assets":[{name,media_type}],…}
+//        or {"event":"done","ok":false,"code":"pdf_unreadable","message":"…"}
+// The child writes result.md and assets/ into output_dir; the parent publishes them durably.
+// Plain POSIX (fork/exec, poll, waitpid): call it from a detached actor, never the CAF scheduler.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace quire::actors {
+
+struct worker_job {
+  std::string job_id;
+  std::string input_path;
+  std::string output_dir;
+  nlohmann::json options;                 // see cmd_worker.cpp: first_page, last_page, max_pages, …
+  std::chrono::milliseconds timeout{0};   // wall time for the whole document; 0 = none
+};
+
+struct worker_outcome {
+  enum class kind {
+    succeeded,   // result in `result`, files in output_dir
+    failed,      // the engine refused the document: `code` (pdf_unreadable, too_many_pages, …)
+    crashed,     // the child died mid-job (signal, OOM, exit): retryable
+    timed_out,   // the wall-time limit passed; the child was killed
+    canceled,    // the tick callback asked to stop; the child was killed
+  };
+  kind outcome = kind::crashed;
+  std::string code;     // stable error code for failed/crashed/timed_out ("worker_crashed", "timeout", …)
+  std::string message;
+  nlohmann::json result;  // the "done" message when succeeded
+};
+
+class worker_process {
+ public:
+  // `argv` is the full command (argv[0] = binary). memory_limit_bytes = RLIMIT_AS of the child (0 = none).
+  worker_process(std::vector<std::string> argv, std::uint64_t memory_limit_bytes);
+  ~worker_process();
+  worker_process(const worker_process&) = delete;
+  worker_process& operator=(const worker_process&) = delete;
+
+  // Spawns the child and waits (up to `ready_timeout`) for its ready event.
+  bool start(std::string& error, std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  // Runs one job to its end. `tick(pages_done, pages_total)` is called on every progress event and
+  // at least every 200 ms; returning false cancels (the child is killed). After crashed, timed_out
+  // or canceled the child is gone: call start() again.
+  worker_outcome run(const worker_job& job, const std::function<bool(int, int)>& tick);
+
+  // Closes the job pipe (the child exits at EOF), waits up to `grace`, then SIGKILLs. Idempotent.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
+
+ private:
+  void kill_now();
+  std::string describe_exit(int status) const;
+  enum class read_status { line, timeout, eof };
+  read_status read_line(std::string& line, std::chrono::steady_clock::time_point until);
+  std::vector<std::string> argv_;
+  std::uint64_t memory_limit_;
+  pid_t pid_ = -1;
+  int to_child_ = -1;
+  int from_child_ = -1;
+  std::string buffer_;
+  int last_status_ = 0;
+};
+
+}  // namespace quire::actors

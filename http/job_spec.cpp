@@ -1,0 +1,114 @@
+// Job spec validation; see job_spec.hpp. The accepted shape is documented in docs/api.md.
+#include "http/job_spec.hpp"
+
+#include <set>
+
+namespace quire::http {
+namespace {
+
+using json = nlohmann::json;
+
+bool fail(spec_problem& p, std::string field, std::string message) {
+  p = {std::move(field), std::move(message)};
+  return false;
+}
+
+bool only_known(const json& obj, const std::string& prefix, const std::set<std::string>& known, spec_problem& p) {
+  if (!obj.is_object()) return fail(p, prefix.empty() ? "$" : prefix, "must be an object");
+  for (const auto& [k, v] : obj.items())
+    if (!known.count(k)) return fail(p, prefix.empty() ? k : prefix + "." + k, "unknown field");
+  return true;
+}
+
+bool get_int(const json& obj, const std::string& key, const std::string& path, long lo, long hi, long& out,
+             spec_problem& p) {
+  if (!obj.contains(key)) return true;
+  const auto& v = obj[key];
+  if (!v.is_number_integer()) return fail(p, path, "must be an integer");
+  long x = v.get<long>();
+  if (x < lo || x > hi)
+    return fail(p, path, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  out = x;
+  return true;
+}
+
+bool get_bool(const json& obj, const std::string& key, const std::string& path, bool& out, spec_problem& p) {
+  if (!obj.contains(key)) return true;
+  if (!obj[key].is_boolean()) return fail(p, path, "must be a boolean");
+  out = obj[key].get<bool>();
+  return true;
+}
+
+bool get_enum(const json& obj, const std::string& key, const std::string& path, const std::set<std::string>& allowed,
+              std::string& out, spec_problem& p) {
+  if (!obj.contains(key)) return true;
+  const auto& v = obj[key];
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  if (!v.is_string() || !allowed.count(v.get<std::string>())) return fail(p, path, "must be one of: " + list);
+  out = v.get<std::string>();
+  return true;
+}
+
+}  // namespace
+
+std::optional<json> validate_job_spec(const std::string& text, const spec_limits& limits, spec_problem& p) {
+  json in = json::object();
+  if (!text.empty()) {
+    in = json::parse(text, nullptr, false);
+    if (in.is_discarded()) {
+      fail(p, "job_spec", "is not valid JSON");
+      return std::nullopt;
+    }
+  }
+  if (!only_known(in, "", {"conversion", "execution", "retention"}, p)) return std::nullopt;
+
+  json conv = in.value("conversion", json::object());
+  json exec = in.value("execution", json::object());
+  json ret = in.value("retention", json::object());
+  long first = 1, last = 0, timeout = limits.max_timeout_seconds, priority = 0;
+  bool images = false, pin = false;
+  std::string ocr = "auto", langs = "eng", policy = limits.default_policy;
+
+  if (!only_known(conv, "conversion", {"first_page", "last_page", "extract_images", "ocr", "ocr_languages"}, p) ||
+      !get_int(conv, "first_page", "conversion.first_page", 1, 1000000, first, p) ||
+      !get_int(conv, "last_page", "conversion.last_page", 0, 1000000, last, p) ||
+      !get_bool(conv, "extract_images", "conversion.extract_images", images, p) ||
+      !get_enum(conv, "ocr", "conversion.ocr", {"auto", "off", "force"}, ocr, p))
+    return std::nullopt;
+  if (conv.contains("ocr_languages")) {
+    const auto& v = conv["ocr_languages"];
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 64 ||
+        v.get<std::string>().find_first_not_of("abcdefghijklmnopqrstuvwxyz_+") != std::string::npos) {
+      fail(p, "conversion.ocr_languages", "must be tesseract language codes joined by '+', e.g. \"eng+deu\"");
+      return std::nullopt;
+    }
+    langs = v.get<std::string>();
+  }
+  if (last != 0 && last < first) {
+    fail(p, "conversion.last_page", "must be 0 (end of document) or >= first_page");
+    return std::nullopt;
+  }
+  if (!only_known(exec, "execution", {"acceleration_policy", "document_timeout_seconds", "priority"}, p) ||
+      !get_enum(exec, "acceleration_policy", "execution.acceleration_policy",
+                {"gpu_required", "gpu_prefer", "cpu_only"}, policy, p) ||
+      !get_int(exec, "document_timeout_seconds", "execution.document_timeout_seconds", 1,
+               limits.max_timeout_seconds, timeout, p) ||
+      !get_int(exec, "priority", "execution.priority", -100, 100, priority, p))
+    return std::nullopt;
+  if (policy == "gpu_required" && !limits.lane_has_gpu) {
+    fail(p, "execution.acceleration_policy", "gpu_required, but this lane has no GPU converter");
+    return std::nullopt;
+  }
+  if (!only_known(ret, "retention", {"pin"}, p) || !get_bool(ret, "pin", "retention.pin", pin, p))
+    return std::nullopt;
+
+  return json{{"conversion",
+               {{"first_page", first}, {"last_page", last}, {"extract_images", images}, {"ocr", ocr},
+                {"ocr_languages", langs}}},
+              {"execution",
+               {{"acceleration_policy", policy}, {"document_timeout_seconds", timeout}, {"priority", priority}}},
+              {"retention", {{"pin", pin}}}};
+}
+
+}  // namespace quire::http

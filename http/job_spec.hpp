@@ -1,0 +1,29 @@
+// quire::http — strict validation of the `job_spec` JSON of POST /v1/convert/jobs.
+//
+// Unknown fields are rejected, types and ranges checked, and the first problem is reported with
+// its JSON path (e.g. "execution.document_timeout_seconds"). A valid spec comes back canonical:
+// every field present with its default, so the same request always fingerprints the same.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace quire::http {
+
+struct spec_limits {
+  int max_timeout_seconds = 600;      // QUIRE_DOCUMENT_TIMEOUT_SECONDS
+  std::string default_policy = "cpu_only";
+  bool lane_has_gpu = false;          // gpu_required jobs are refused on a lane without one
+};
+
+struct spec_problem {
+  std::string field;    // JSON path of the offending field
+  std::string message;
+};
+
+// `text` empty means "no job_spec given" (all defaults).
+std::optional<nlohmann::json> validate_job_spec(const std::string& text, const spec_limits& limits,
+                                                spec_problem& problem);
+
+}  // namespace quire::http

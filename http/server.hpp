@@ -1,0 +1,26 @@
+// quire::http — the RESTinio listener in front of `api` (api.hpp).
+//
+// Accepts connections on QUIRE_LISTEN; a small I/O thread set parses HTTP, and every request is
+// handled on a separate pool of handler threads (QUIRE_HTTP_THREADS), because job routes block on
+// the database, fsync and long polls. Bodies are bounded (a little over QUIRE_MAX_UPLOAD_BYTES so an
+// oversized upload still gets a 413), as are request and idle times.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "http/api.hpp"
+
+namespace quire::http {
+
+class server {
+ public:
+  virtual ~server() = default;
+  // Stops accepting, finishes in-flight requests, joins every thread. Idempotent.
+  virtual void stop() = 0;
+};
+
+// Binds and starts serving; throws std::runtime_error when the address cannot be bound.
+std::unique_ptr<server> start_server(api& handler, const actors::service_config& cfg);
+
+}  // namespace quire::http

@@ -1,0 +1,98 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+#include <fstream>
+#include <map>
+
+#include "actors/config.hpp"
+
+using namespace quire::actors;
+
+namespace {
+env_lookup env_of(std::map<std::string, std::string> m) {
+  return [m](const std::string& k) -> std::optional<std::string> {
+    auto it = m.find(k);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  };
+}
+}  // namespace
+
+TEST_CASE("defaults apply when nothing is set") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({}), errors);
+  CHECK(errors.empty());
+  CHECK(c.profile == "eval");
+  CHECK(c.listen_port == 8080);
+  CHECK(c.max_upload_bytes == 50ull * 1024 * 1024);
+  CHECK(c.cpu_converters == 1);
+  CHECK(c.effective_acceleration_policy() == "cpu_only");
+}
+
+TEST_CASE("prod defaults to gpu_required unless overridden") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({{"QUIRE_PROFILE", "prod"}}), errors);
+  CHECK(c.effective_acceleration_policy() == "gpu_required");
+  c = load_config(env_of({{"QUIRE_PROFILE", "prod"}, {"QUIRE_ACCELERATION_POLICY", "gpu_prefer"}}), errors);
+  CHECK(errors.empty());
+  CHECK(c.effective_acceleration_policy() == "gpu_prefer");
+}
+
+TEST_CASE("values are parsed strictly and each bad variable is named") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({{"QUIRE_LISTEN", "127.0.0.1:9123"},
+                               {"QUIRE_API_KEYS", " a1 , b2,,"},
+                               {"QUIRE_MAX_UPLOAD_BYTES", "1000"},
+                               {"QUIRE_CPU_CONVERTERS", "3"}}),
+                       errors);
+  CHECK(errors.empty());
+  CHECK(c.listen_host == "127.0.0.1");
+  CHECK(c.listen_port == 9123);
+  CHECK(c.api_keys == std::vector<std::string>{"a1", "b2"});
+  CHECK(c.max_upload_bytes == 1000);
+  CHECK(c.cpu_converters == 3);
+
+  errors.clear();
+  load_config(env_of({{"QUIRE_LISTEN", "nonsense"},
+                      {"QUIRE_CPU_CONVERTERS", "-1"},
+                      {"QUIRE_PROFILE", "staging"},
+                      {"QUIRE_LEASE_SECONDS", "5"},
+                      {"QUIRE_HEARTBEAT_SECONDS", "9"},
+                      {"QUIRE_MAX_UPLOAD_BYTES", "12abc"}}),
+              errors);
+  std::vector<std::string> vars;
+  for (auto& e : errors) vars.push_back(e.variable);
+  CHECK(vars == std::vector<std::string>{"QUIRE_PROFILE", "QUIRE_LISTEN", "QUIRE_MAX_UPLOAD_BYTES",
+                                         "QUIRE_CPU_CONVERTERS", "QUIRE_HEARTBEAT_SECONDS"});
+}
+
+TEST_CASE("listen addresses") {
+  std::string h;
+  std::uint16_t p = 0;
+  CHECK(parse_listen(":8081", h, p));
+  CHECK(h == "0.0.0.0");
+  CHECK(p == 8081);
+  CHECK(parse_listen("[::1]:80", h, p));
+  CHECK(h == "::1");
+  CHECK_FALSE(parse_listen("host:0", h, p));
+  CHECK_FALSE(parse_listen("host:70000", h, p));
+  CHECK_FALSE(parse_listen("host", h, p));
+}
+
+TEST_CASE("API keys from a file, one per line, comments skipped") {
+  char path[] = "/tmp/quire-keys-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(path) << "# operators\nk-one\n\n  k-two  \n";
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({{"QUIRE_API_KEYS", "k-env"}, {"QUIRE_API_KEYS_FILE", path}}), errors);
+  CHECK(errors.empty());
+  CHECK(c.api_keys == std::vector<std::string>{"k-env", "k-one", "k-two"});
+  std::remove(path);
+  load_config(env_of({{"QUIRE_API_KEYS_FILE", path}}), errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].variable == "QUIRE_API_KEYS_FILE");
+}

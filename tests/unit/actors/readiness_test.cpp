@@ -1,0 +1,130 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "actors/readiness.hpp"
+
+using namespace quire::actors;
+namespace fs = std::filesystem;
+
+namespace {
+std::vector<std::string> codes(const std::vector<failing_check>& f) {
+  std::vector<std::string> out;
+  for (auto& x : f) out.emplace_back(to_string(x.code));
+  return out;
+}
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    char t[] = "/tmp/quire-ready-XXXXXX";
+    path = mkdtemp(t);
+  }
+  ~temp_dir() { fs::remove_all(path); }
+};
+}  // namespace
+
+TEST_CASE("revision checks") {
+  std::vector<failing_check> f;
+  check_revision("abc123", "", f);
+  check_revision("abc123", "abc123", f);
+  CHECK(f.empty());
+  check_revision("unknown", "", f);
+  check_revision("abc123", "def456", f);
+  CHECK(codes(f) == std::vector<std::string>{"unknown_service_revision", "stale_revision"});
+}
+
+TEST_CASE("a fresh data root is initialised with a marker, and a foreign marker is refused") {
+  temp_dir d;
+  service_config c;
+  c.profile = "eval";
+  c.data_root = d.path.string();
+  std::vector<failing_check> f;
+  check_data_root(c, f);
+  CHECK(f.empty());
+  CHECK(read_root_marker_profile(c.data_root) == std::optional<std::string>("eval"));
+  CHECK(fs::is_directory(d.path / "jobs"));
+
+  c.profile = "prod";
+  check_data_root(c, f);
+  CHECK(codes(f) == std::vector<std::string>{"data_root_profile_mismatch"});
+}
+
+TEST_CASE("missing and unwritable data roots") {
+  service_config c;
+  std::vector<failing_check> f;
+  check_data_root(c, f);  // unset
+  c.data_root = "/nonexistent/quire/root";
+  check_data_root(c, f);
+  c.data_root = "/proc/self";  // exists, but nothing can be created under it, even by root
+  check_data_root(c, f);
+  CHECK(codes(f) == std::vector<std::string>{"data_root_missing", "data_root_missing", "data_root_not_writable"});
+}
+
+TEST_CASE("prod and eval roots that resolve to one path collide") {
+  temp_dir d;
+  fs::create_directory(d.path / "real");
+  fs::create_directory_symlink(d.path / "real", d.path / "alias");
+  service_config c;
+  c.profile = "eval";
+  c.data_root = (d.path / "real").string();
+  c.prod_data_root = (d.path / "alias").string();
+  c.eval_data_root = (d.path / "real/../real").string();
+  std::vector<failing_check> f;
+  check_data_root(c, f);
+  CHECK(codes(f) == std::vector<std::string>{"data_root_collision"});
+}
+
+TEST_CASE("a lane pointed at the other lane's root is a profile mismatch") {
+  temp_dir d;
+  fs::create_directory(d.path / "prod");
+  fs::create_directory(d.path / "eval");
+  service_config c;
+  c.profile = "prod";
+  c.data_root = (d.path / "eval").string();
+  c.prod_data_root = (d.path / "prod").string();
+  c.eval_data_root = (d.path / "eval").string();
+  std::vector<failing_check> f;
+  check_data_root(c, f);
+  CHECK(codes(f) == std::vector<std::string>{"profile_mismatch"});
+  f.clear();
+  c.data_root = (d.path / "prod").string();
+  check_data_root(c, f);
+  CHECK(f.empty());
+}
+
+TEST_CASE("database, gpu and converter checks") {
+  service_config c;
+  c.profile = "eval";
+  std::vector<failing_check> f;
+  database_probe db;
+  db.reachable = true;
+  db.profile = "eval";
+  db.schema_version = 3;
+  db.expected_schema_version = 3;
+  check_database(c, db, f);
+  CHECK(f.empty());
+  db.profile = "prod";
+  db.schema_version = 2;
+  check_database(c, db, f);
+  database_probe down;
+  down.error = "connection refused";
+  check_database(c, down, f);
+  CHECK(codes(f) == std::vector<std::string>{"database_profile_mismatch", "schema_version_mismatch",
+                                             "database_unreachable"});
+  f.clear();
+  check_gpu(c, 0, f);  // eval: cpu_only
+  CHECK(f.empty());
+  c.profile = "prod";
+  check_gpu(c, 0, f);
+  check_gpu(c, 1, f);
+  check_converters(0, 0, f);
+  check_converters(2, 0, f);
+  check_converters(2, 1, f);
+  CHECK(codes(f) == std::vector<std::string>{"gpu_unavailable", "converters_not_ready", "converters_not_ready"});
+  auto s = make_snapshot(f, 42);
+  CHECK_FALSE(s.ready);
+  CHECK(make_snapshot({}, 1).ready);
+}

@@ -1,0 +1,29 @@
+#include <catch2/catch.hpp>
+
+#include "http/multipart.hpp"
+
+using namespace quire::http;
+
+TEST_CASE("boundary from the content type") {
+  CHECK(form_boundary("multipart/form-data; boundary=abc") == std::optional<std::string>("abc"));
+  CHECK(form_boundary("Multipart/Form-Data; charset=x; boundary=\"a b\"") == std::optional<std::string>("a b"));
+  CHECK_FALSE(form_boundary("application/pdf"));
+  CHECK_FALSE(form_boundary("multipart/form-data"));
+}
+
+TEST_CASE("parts keep binary bodies intact") {
+  std::string payload("a\0b\r\n--notit\r\nc", 15);
+  std::string body = "preamble\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.pdf\"\r\n"
+                     "Content-Type: Application/PDF\r\n\r\n" + payload + "\r\n--B\r\n"
+                     "Content-Disposition: form-data; name=\"job_spec\"\r\n\r\n{}\r\n--B--\r\n";
+  auto parts = parse_form(body, "B");
+  REQUIRE(parts);
+  REQUIRE(parts->size() == 2);
+  CHECK((*parts)[0].name == "file");
+  CHECK((*parts)[0].filename == "x.pdf");
+  CHECK((*parts)[0].content_type == "application/pdf");
+  CHECK((*parts)[0].body == payload);
+  CHECK((*parts)[1].body == "{}");
+  CHECK_FALSE(parse_form("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated", "B"));
+  CHECK_FALSE(parse_form("no delimiter", "B"));
+}
