@@ -1,0 +1,107 @@
+// Table detection entry points: detect (ruled first, then aligned), cross-page merging and
+// GFM rendering. The detectors live in tables_ruled.cpp and tables_aligned.cpp.
+#include "convert/tables.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "convert/tables_internal.hpp"
+
+namespace quire::convert::tables {
+namespace {
+
+// Cell text reduced to what a reader compares: no Markdown emphasis, no case, no spacing.
+std::string comparable(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '*' || c == '_' || c == '`' || c == '\\' || std::isspace(static_cast<unsigned char>(c))) continue;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+bool same_row(const std::vector<layout::table_cell>& a, const std::vector<layout::table_cell>& b) {
+  if (a.size() != b.size()) return false;
+  bool any = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto x = comparable(a[i].text), y = comparable(b[i].text);
+    if (x != y) return false;
+    any = any || !x.empty();
+  }
+  return any;
+}
+
+// One cell on one line: line breaks become spaces, an unescaped '|' is escaped.
+std::string pipe_safe(const std::string& s) {
+  std::string out;
+  bool escaped = false;
+  for (char c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+    if (c == '|' && !escaped) out += '\\';
+    out += c;
+    escaped = c == '\\' && !escaped;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<detected> detect(const layout::page_model& page, float body_font_size) {
+  float em = body_font_size;
+  if (em <= 0) {
+    std::vector<float> sizes;
+    for (const auto& ln : page.lines)
+      for (const auto& sp : ln.spans) sizes.push_back(sp.size);
+    em = detail::median(sizes);
+    if (em <= 0) em = 10;
+  }
+  std::vector<bool> used(page.lines.size(), false);
+  auto out = detail::detect_ruled(page, em, used);
+  auto aligned = detail::detect_aligned(page, em, used);
+  out.insert(out.end(), std::make_move_iterator(aligned.begin()), std::make_move_iterator(aligned.end()));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const detected& a, const detected& b) { return a.table.box.y0 < b.table.box.y0; });
+  return out;
+}
+
+bool try_merge(layout::block& previous, const layout::block& next) {
+  if (previous.kind != layout::block_kind::table || next.kind != layout::block_kind::table) return false;
+  if (previous.rows.empty() || next.rows.empty()) return false;
+  const std::size_t ncols = previous.rows.front().size();
+  if (next.rows.front().size() != ncols) return false;
+  const bool repeated_header = same_row(previous.rows.front(), next.rows.front());
+  if (!repeated_header) {
+    // without a repeated header the columns must sit where they sat on the previous page
+    if (previous.column_x.size() != next.column_x.size() || previous.column_x.empty()) return false;
+    for (std::size_t i = 0; i < previous.column_x.size(); ++i)
+      if (std::fabs(previous.column_x[i] - next.column_x[i]) > 10) return false;
+  }
+  for (std::size_t r = repeated_header ? 1 : 0; r < next.rows.size(); ++r) previous.rows.push_back(next.rows[r]);
+  return true;
+}
+
+std::string to_markdown(const layout::block& table) {
+  std::size_t ncols = 0;
+  for (const auto& row : table.rows) ncols = std::max(ncols, row.size());
+  if (table.rows.empty() || ncols == 0) return {};
+  std::string out;
+  auto emit = [&](const std::vector<layout::table_cell>& row) {
+    out += '|';
+    for (std::size_t c = 0; c < ncols; ++c) {
+      const std::string text = c < row.size() ? pipe_safe(row[c].text) : std::string();
+      out += ' ';
+      out += text;
+      out += text.empty() ? "|" : " |";
+    }
+    out += '\n';
+  };
+  emit(table.rows.front());
+  out += '|';
+  for (std::size_t c = 0; c < ncols; ++c) out += " --- |";
+  out += '\n';
+  for (std::size_t r = 1; r < table.rows.size(); ++r) emit(table.rows[r]);
+  return out;
+}
+
+}  // namespace quire::convert::tables

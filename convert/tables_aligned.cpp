@@ -1,0 +1,364 @@
+// Strategy 2: tables without a grid, found from column alignment.
+//
+//  1. Visual rows (bands) of the lines no ruled table took. A band whose words leave a gap of at
+//     least 0.8 em somewhere is "split"; runs of split bands (with narrow single-fragment bands
+//     between them: wrapped cells, empty cells) close together vertically form candidate regions.
+//  2. Columns are the vertical gutters that no word of the region's split bands covers. Narrow
+//     gutters (two adjacent cells, e.g. a right-aligned number followed by a left-aligned word,
+//     that the PDF merged into one span) are kept only when the text beside them is aligned.
+//  3. Bands become rows: horizontal rules separate rows; leading bands above a rule (or bold
+//     leading bands) form the header; a band continues the row above when row gaps are bimodal
+//     and its gap is the small one, or when it fills only a few of the cells the band above filled.
+//  4. Rejections, because a spurious table costs more than a missed one: at least 3 rows and 2
+//     columns; not mostly monospace (code); first column not list markers (lists drawn with the
+//     marker apart from the text); not two columns of prose (a two-column page); columns aligned.
+#include <algorithm>
+#include <cmath>
+
+#include "convert/tables_internal.hpp"
+
+namespace quire::convert::tables::detail {
+namespace {
+
+struct hint {
+  float y, x0, x1;
+};
+
+// Horizontal rules (and shaded-row edges) that may separate rows or underline a header row.
+std::vector<hint> row_hints(const layout::page_model& page, float em) {
+  std::vector<hint> out;
+  for (const auto& r : page.rules)
+    if (r.box.width() >= 3 * em && r.box.width() >= 3 * r.box.height())
+      out.push_back({(r.box.y0 + r.box.y1) / 2, r.box.x0, r.box.x1});
+  const float page_area = std::max(1.0f, page.width * page.height);
+  for (const auto& f : page.fills) {
+    if (f.width() < 3 * em || f.width() * f.height() > 0.3f * page_area) continue;
+    out.push_back({f.y0, f.x0, f.x1});
+    out.push_back({f.y1, f.x0, f.x1});
+  }
+  return out;
+}
+
+bool rule_between(const std::vector<hint>& hints, float y_top, float y_bottom, float x0, float x1) {
+  for (const auto& h : hints) {
+    if (h.y < y_top - 1 || h.y > y_bottom + 1) continue;
+    const float overlap = std::min(h.x1, x1) - std::max(h.x0, x0);
+    if (overlap >= 0.5f * (x1 - x0)) return true;
+  }
+  return false;
+}
+
+// Widest gap between consecutive words of a band (0 with fewer than two words).
+float widest_gap(const band& b) {
+  float best = 0, right = -1e9f;
+  for (const auto& w : b.words) {
+    if (right > -1e8f) best = std::max(best, w.span.box.x0 - right);
+    right = std::max(right, w.span.box.x1);
+  }
+  return best;
+}
+
+struct gutter {
+  float x0, x1;
+};
+
+// Share of the bands whose word nearest the gutter on one side has its edge near the median.
+float aligned_share(const std::vector<const band*>& bands, const gutter& g, bool left_side) {
+  std::vector<float> edges;
+  for (const band* b : bands) {
+    float best = left_side ? -1e9f : 1e9f;
+    bool found = false;
+    for (const auto& w : b->words) {
+      if (left_side && w.span.box.x1 <= g.x0 + 0.5f && w.span.box.x1 > best) best = w.span.box.x1, found = true;
+      if (!left_side && w.span.box.x0 >= g.x1 - 0.5f && w.span.box.x0 < best) best = w.span.box.x0, found = true;
+    }
+    if (found) edges.push_back(best);
+  }
+  if (edges.size() < 2) return 0;
+  const float m = median(edges);
+  const auto near = std::count_if(edges.begin(), edges.end(), [&](float e) { return std::fabs(e - m) <= 1.5f; });
+  return static_cast<float>(near) / static_cast<float>(edges.size());
+}
+
+// Vertical gutters of a region. Strict gutters are free of words in every split band; soft ones
+// may be crossed by a few words, because word boxes inside a merged span are estimates and a
+// right-aligned cell can sit a space away from the next cell. Narrow gutters need aligned text on
+// their sides (strict: either side; soft: both sides), or in-cell word spaces would split cells.
+std::vector<gutter> find_gutters(const std::vector<const band*>& split, float em) {
+  std::vector<std::pair<float, int>> events;
+  for (const band* b : split)
+    for (const auto& w : b->words) {
+      events.emplace_back(w.span.box.x0, +1);
+      events.emplace_back(w.span.box.x1, -1);
+    }
+  std::sort(events.begin(), events.end());
+  std::vector<gutter> out;
+  if (events.empty()) return out;
+  const int tolerance = std::max<int>(1, static_cast<int>(split.size()) / 8);
+  // walk the coverage count; collect maximal runs with count <= tolerance, and whether the run
+  // also holds a stretch with count == 0 (then the strict rule applies to that stretch)
+  int count = 0;
+  float soft_from = -1, strict_from = -1;
+  gutter strict_best{0, 0};
+  auto close_soft = [&](float x) {
+    if (soft_from < 0) return;
+    const gutter soft{soft_from, x};
+    if (strict_best.x1 - strict_best.x0 >= 0.12f * em) {
+      const bool wide = strict_best.x1 - strict_best.x0 >= 0.8f * em;
+      if (wide || aligned_share(split, strict_best, true) >= 0.8f || aligned_share(split, strict_best, false) >= 0.8f)
+        out.push_back(strict_best);
+    } else if (soft.x1 - soft.x0 >= 0.12f * em && aligned_share(split, soft, true) >= 0.7f &&
+               aligned_share(split, soft, false) >= 0.7f) {
+      out.push_back(soft);
+    }
+    soft_from = -1;
+    strict_best = {0, 0};
+  };
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const float x = events[i].first;
+    if (count == 0 && strict_from >= 0 && x - strict_from > strict_best.x1 - strict_best.x0) strict_best = {strict_from, x};
+    strict_from = -1;
+    count += events[i].second;
+    if (count <= tolerance && soft_from < 0 && i + 1 < events.size()) soft_from = x;
+    if (count > tolerance) close_soft(x);
+    if (count == 0) strict_from = x;
+  }
+  return out;
+}
+
+int column_of(const std::vector<gutter>& gutters, float x) {
+  int c = 0;
+  for (const auto& g : gutters)
+    if (x > (g.x0 + g.x1) / 2) ++c;
+  return c;
+}
+
+std::size_t filled(const std::vector<cell_words>& row) {
+  return static_cast<std::size_t>(std::count_if(row.begin(), row.end(), [](const cell_words& c) { return !c.empty(); }));
+}
+
+float bold_share(const band& b) {
+  std::size_t bold = 0, all = 0;
+  for (const auto& w : b.words) {
+    all += w.span.text.size();
+    if (w.span.bold) bold += w.span.text.size();
+  }
+  return all ? static_cast<float>(bold) / static_cast<float>(all) : 0;
+}
+
+// The checks that keep paragraphs, lists, code and page columns out (see the file comment).
+bool looks_like_table(const word_grid& grid, const std::vector<gutter>& gutters) {
+  const std::size_t ncols = grid.front().size();
+  std::size_t words = 0, mono = 0, cells = 0, nonempty = 0;
+  std::vector<std::size_t> col_words(ncols, 0), col_cells(ncols, 0), col_markers(ncols, 0);
+  for (const auto& row : grid) {
+    for (std::size_t c = 0; c < ncols; ++c) {
+      ++cells;
+      if (row[c].empty()) continue;
+      ++nonempty;
+      ++col_cells[c];
+      col_words[c] += row[c].size();
+      if (row[c].size() == 1 && is_list_marker(row[c].front().span.text)) ++col_markers[c];
+      for (const auto& w : row[c]) {
+        ++words;
+        if (w.span.mono) ++mono;
+      }
+    }
+  }
+  if (2 * mono >= words) return false;                // code block
+  if (2 * nonempty < cells) return false;             // mostly empty: scattered text, not a grid
+  if (col_cells[0] && 10 * col_markers[0] >= 6 * col_cells[0]) return false;  // a list
+  std::size_t prose_cols = 0;
+  for (std::size_t c = 0; c < ncols; ++c)
+    if (col_cells[c] && col_words[c] >= 6 * col_cells[c]) ++prose_cols;
+  if (prose_cols >= 2) return false;  // two columns of running text
+  if (ncols == 2 && prose_cols == 1) {
+    // "1  Footnote text ..." / "a)  item text ...": a short label column beside prose
+    std::size_t short_labels = 0;
+    for (const auto& row : grid)
+      if (row[0].size() == 1 && row[0].front().span.text.size() <= 3) ++short_labels;
+    if (10 * short_labels >= 8 * col_cells[0]) return false;
+  }
+  // every column's cells share a left, right or centre edge in most body rows
+  for (std::size_t c = 0; c < ncols; ++c) {
+    std::vector<float> l, r, m;
+    for (std::size_t i = 1; i < grid.size(); ++i) {
+      const auto& cell = grid[i][c];
+      if (cell.empty()) continue;
+      // first visual line of the cell
+      float x0 = cell.front().span.box.x0, x1 = cell.front().span.box.x1;
+      for (const auto& w : cell)
+        if (w.line == cell.front().line || std::fabs(w.span.box.y0 - cell.front().span.box.y0) < 1) {
+          x0 = std::min(x0, w.span.box.x0);
+          x1 = std::max(x1, w.span.box.x1);
+        }
+      l.push_back(x0);
+      r.push_back(x1);
+      m.push_back((x0 + x1) / 2);
+    }
+    if (l.size() < 2) continue;
+    auto share = [](const std::vector<float>& v) {
+      const float med = median(v);
+      return static_cast<float>(std::count_if(v.begin(), v.end(), [&](float e) { return std::fabs(e - med) <= 2.5f; })) /
+             static_cast<float>(v.size());
+    };
+    if (std::max({share(l), share(r), share(m)}) < 0.6f) return false;
+  }
+  (void)gutters;
+  return true;
+}
+
+// Turns the bands of one region into a table, or returns false.
+bool build_region(const layout::page_model& page, const std::vector<band>& bands, std::size_t first,
+                  std::size_t last, const std::vector<bool>& split, const std::vector<hint>& hints, float em,
+                  detected& out) {
+  std::vector<const band*> split_bands;
+  for (std::size_t b = first; b <= last; ++b)
+    if (split[b]) split_bands.push_back(&bands[b]);
+  if (split_bands.size() < 2) return false;
+  const auto gutters = find_gutters(split_bands, em);
+  const std::size_t ncols = gutters.size() + 1;
+  if (ncols < 2) return false;
+  float rx0 = 1e9f, rx1 = -1e9f;
+  for (const band* b : split_bands) rx0 = std::min(rx0, b->x0), rx1 = std::max(rx1, b->x1);
+
+  // a single-fragment band inside the region must not straddle a gutter
+  auto fits = [&](const band& b) {
+    for (const auto& w : b.words)
+      for (const auto& g : gutters)
+        if (w.span.box.x0 < g.x0 - 1 && w.span.box.x1 > g.x1 + 1) return false;
+    return b.x0 >= rx0 - em && b.x1 <= rx1 + em;
+  };
+  std::vector<std::size_t> members;
+  for (std::size_t b = first; b <= last; ++b) {
+    if (!split[b] && !fits(bands[b])) {
+      if (members.empty()) continue;  // a leading line that belongs to the text above
+      break;
+    }
+    members.push_back(b);
+  }
+  if (members.size() < 3 && split_bands.size() < 3) return false;
+
+  std::vector<std::vector<cell_words>> band_cells;
+  for (std::size_t b : members) {
+    std::vector<cell_words> cells(ncols);
+    for (const auto& w : bands[b].words) cells[column_of(gutters, w.cx())].push_back(w);
+    band_cells.push_back(std::move(cells));
+  }
+  const std::size_t n = members.size();
+  auto between = [&](std::size_t i) {  // rule between member i-1 and i
+    return rule_between(hints, bands[members[i - 1]].y1 - 1, bands[members[i]].y0 + 1, rx0, rx1);
+  };
+
+  // header: bands above the first rule near the top, or leading bold bands
+  std::size_t header_end = 0;  // index of the last header band
+  bool header_found = false;
+  for (std::size_t i = 1; i < n && i <= 3; ++i)
+    if (between(i)) {
+      header_end = i - 1;
+      header_found = true;
+      break;
+    }
+  if (!header_found) {
+    std::size_t k = 0;
+    while (k < n && k < 4 && bold_share(bands[members[k]]) >= 0.6f) ++k;
+    if (k >= 1 && k < n && bold_share(bands[members[k]]) < 0.6f) header_end = k - 1;
+  }
+
+  // row gaps after the header: bimodal gaps mean padded rows with wrapped lines inside them
+  std::vector<float> gaps;
+  for (std::size_t i = header_end + 2; i < n; ++i)
+    if (!between(i)) gaps.push_back(bands[members[i]].y0 - bands[members[i - 1]].y1);
+  std::sort(gaps.begin(), gaps.end());
+  float threshold = -1;
+  {
+    float best = 0;
+    for (std::size_t i = 1; i < gaps.size(); ++i) {
+      const float jump = gaps[i] - gaps[i - 1];
+      if (jump > best && gaps.size() - i >= 2) best = jump, threshold = (gaps[i] + gaps[i - 1]) / 2;
+    }
+    if (best < 1.5f) threshold = -1;
+  }
+
+  word_grid grid;
+  for (std::size_t i = 0; i < n; ++i) {
+    bool new_row;
+    if (i == 0) {
+      new_row = true;
+    } else if (i <= header_end) {
+      new_row = false;
+    } else if (i == header_end + 1 || between(i)) {
+      new_row = true;
+    } else if (threshold >= 0) {
+      new_row = bands[members[i]].y0 - bands[members[i - 1]].y1 > threshold;
+    } else {
+      const std::size_t k = filled(band_cells[i]);
+      bool subset = true;
+      for (std::size_t c = 0; c < ncols; ++c)
+        if (!band_cells[i][c].empty() && band_cells[i - 1][c].empty()) subset = false;
+      const bool sparse = k == 1 || 2 * k < ncols;
+      new_row = !(sparse && subset);
+    }
+    if (new_row) {
+      grid.push_back(band_cells[i]);
+    } else {
+      for (std::size_t c = 0; c < ncols; ++c)
+        grid.back()[c].insert(grid.back()[c].end(), band_cells[i][c].begin(), band_cells[i][c].end());
+    }
+  }
+  if (grid.size() < 3 || !looks_like_table(grid, gutters)) return false;
+  std::vector<float> column_x{rx0};
+  for (const auto& g : gutters) column_x.push_back(g.x1);
+  return finish_table(page, std::move(grid), column_x, 3, out);
+}
+
+}  // namespace
+
+std::vector<detected> detect_aligned(const layout::page_model& page, float em, std::vector<bool>& used) {
+  std::vector<detected> out;
+  std::vector<int> ids;
+  for (std::size_t i = 0; i < page.lines.size(); ++i)
+    if (!used[i] && !page.lines[i].spans.empty()) ids.push_back(static_cast<int>(i));
+  const auto bands = build_bands(page, ids);
+  const auto hints = row_hints(page, em);
+  std::vector<bool> split(bands.size());
+  for (std::size_t b = 0; b < bands.size(); ++b) split[b] = widest_gap(bands[b]) >= 0.8f * em;
+
+  std::size_t i = 0;
+  while (i < bands.size()) {
+    if (!split[i]) {
+      ++i;
+      continue;
+    }
+    // leading narrow bands sitting right on top of the first split band (a header wrapped upwards)
+    std::size_t first = i;
+    while (first > 0 && i - first < 3 && !split[first - 1] && bands[first].y0 - bands[first - 1].y1 <= 0.35f * em)
+      --first;
+    float rx0 = bands[i].x0, rx1 = bands[i].x1;
+    std::size_t last = i, j = i + 1;
+    while (j < bands.size()) {
+      const float gap = bands[j].y0 - bands[j - 1].y1;
+      const bool ruled = rule_between(hints, bands[j - 1].y1 - 1, bands[j].y0 + 1, rx0, rx1);
+      if (gap > (ruled ? 2.5f : 1.2f) * em) break;
+      if (split[j]) {
+        last = j;
+        rx0 = std::min(rx0, bands[j].x0);
+        rx1 = std::max(rx1, bands[j].x1);
+      } else if (bands[j].x1 - bands[j].x0 > 0.6f * (rx1 - rx0) || bands[j].x0 < rx0 - em || bands[j].x1 > rx1 + em) {
+        break;  // a full-width line: the paragraph after the table
+      }
+      ++j;
+    }
+    // trailing narrow bands hugging the last row (wrapped last-row cells)
+    while (last + 1 < bands.size() && last + 1 < j && bands[last + 1].y0 - bands[last].y1 <= 0.35f * em) ++last;
+    detected d;
+    if (build_region(page, bands, first, last, split, hints, em, d)) {
+      for (int line : d.lines) used[line] = true;
+      out.push_back(std::move(d));
+    }
+    i = last + 1;
+  }
+  return out;
+}
+
+}  // namespace quire::convert::tables::detail

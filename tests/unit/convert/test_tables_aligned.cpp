@@ -1,0 +1,187 @@
+// Tables without a grid, found from column alignment, and the text that must never become one.
+#include <catch2/catch.hpp>
+
+#include "test_tables_util.hpp"
+
+using namespace quire::convert;
+using test_tables::page_builder;
+using test_tables::row_texts;
+
+TEST_CASE("an unruled table with a bold header row is found from its columns", "[tables][aligned]") {
+  page_builder p;
+  float y = p.paragraph(72, 80, 3);
+  y += 8;
+  p.text(72, y, "Plate", true);
+  p.text(150, y, "Location", true);
+  p.text_right(300, y, "Thickness", true);
+  p.text(320, y, "Inspector", true);
+  const char* rows[4][4] = {{"P-101", "starboard", "17.1", "Nakamura"},
+                            {"P-102", "keel", "8.2", "Albrecht"},
+                            {"P-103", "port", "19.75", "Brennan"},
+                            {"P-104", "bow", "6.7", "Mensah"}};
+  for (auto& r : rows) {
+    y += 12;
+    p.text(72, y, r[0]);
+    p.text(150, y, r[1]);
+    p.text_right(300, y, r[2]);
+    p.text(320, y, r[3]);
+  }
+  p.paragraph(72, y + 24, 2);
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 5);
+  CHECK(row_texts(t, 0) == std::vector<std::string>{"**Plate**", "**Location**", "**Thickness**", "**Inspector**"});
+  CHECK(row_texts(t, 3) == std::vector<std::string>{"P-103", "port", "19.75", "Brennan"});
+  CHECK(found[0].lines.size() == 20);
+}
+
+TEST_CASE("a header wrapped over two lines above a rule is one header row", "[tables][aligned]") {
+  // Word/LibreOffice from DOCX: bottom-aligned header cells, a rule under the header
+  page_builder p;
+  p.text(200, 100, "Weight");
+  p.text(72, 112, "Station");
+  p.text(140, 112, "Due");
+  p.text(200, 112, "(kg)");
+  p.text(260, 112, "Grade");
+  p.hrule(72, 320, 125);
+  const char* rows[3][4] = {{"Wexcombe", "Nov", "370.28", "B"}, {"Marden", "Feb", "197.58", "A+"}, {"Penrose", "Oct", "234.23", "A"}};
+  float y = 128;
+  for (auto& r : rows) {
+    for (int c = 0; c < 4; ++c) p.text(c == 0 ? 72 : c == 1 ? 140 : c == 2 ? 200 : 260, y, r[c]);
+    y += 16;
+  }
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 4);
+  CHECK(row_texts(t, 0) == std::vector<std::string>{"Station", "Due", "Weight (kg)", "Grade"});
+  CHECK(row_texts(t, 1) == std::vector<std::string>{"Wexcombe", "Nov", "370.28", "B"});
+}
+
+TEST_CASE("cells wrapped on an even line pitch continue their row", "[tables][aligned]") {
+  // groff tbl: no padding between rows, so a text row that fills fewer than half the cells, all
+  // of them under filled cells of the row above, is the wrapped rest of those cells
+  page_builder p;
+  const float xs[6] = {90, 150, 200, 250, 340, 380};
+  auto row = [&](float y, std::vector<const char*> cells) {
+    for (std::size_t c = 0; c < cells.size(); ++c)
+      if (*cells[c]) p.text(xs[c], y, cells[c]);
+  };
+  row(100, {"Site", "Orders", "Ratio", "Contact", "Grade", "State"});
+  p.hrule(90, 430, 112);
+  row(114, {"Gorsey", "3775", "0.57", "E.", "B", "rejected"});
+  row(126, {"Bank", "", "", "Nakamura", "", ""});
+  row(138, {"Yelverton", "4616", "0.69", "N. Kowal", "A", "on hold"});
+  row(150, {"Cresswell", "3366", "0.42", "D. Havel", "B", "draft"});
+  row(162, {"Eskdale", "", "0.69", "M. Ferrand", "D", "archived"});
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 5);
+  CHECK(row_texts(t, 1) == std::vector<std::string>{"Gorsey Bank", "3775", "0.57", "E. Nakamura", "B", "rejected"});
+  CHECK(row_texts(t, 3) == std::vector<std::string>{"Cresswell", "3366", "0.42", "D. Havel", "B", "draft"});
+  // a row with an empty cell is still a row of its own
+  CHECK(row_texts(t, 4) == std::vector<std::string>{"Eskdale", "", "0.69", "M. Ferrand", "D", "archived"});
+}
+
+TEST_CASE("padded rows with wrapped lines are grouped by the larger row gap", "[tables][aligned]") {
+  page_builder p;
+  p.text(72, 100, "Station");
+  p.text(160, 100, "Due");
+  p.text(240, 100, "State");
+  float y = 118;
+  const char* rows[4][3] = {{"Wexcombe", "4 Nov", "approved"}, {"Marden", "16 Feb", "on hold"},
+                            {"Penrose", "26 Oct", "draft"}, {"Aldwick", "18 Jul", "approved"}};
+  for (auto& r : rows) {
+    p.text(72, y, r[0]);
+    p.text(160, y, r[1]);
+    p.text(240, y, r[2]);
+    p.text(160, y + 12, "2023");  // the date wraps inside its cell
+    y += 12 + 12 + 5;             // two lines plus cell padding
+  }
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 5);
+  CHECK(row_texts(t, 2) == std::vector<std::string>{"Marden", "16 Feb 2023", "on hold"});
+}
+
+TEST_CASE("a right-aligned number merged with the next cell's word is split at the gutter", "[tables][aligned]") {
+  // LibreOffice: a right-aligned cell followed closely by a left-aligned one comes out as one span
+  page_builder p;
+  const char* rows[5][3] = {{"Plate", "Thickness Condition", "Inspector"}, {"P-101", "17.1 monitor", "Nakamura"},
+                            {"P-102", "8.2 replace", "Albrecht"}, {"P-103", "19.7 sound", "Brennan"},
+                            {"P-104", "6.7 pitted", "Mensah"}};
+  const char* left[5] = {"Thickness", "17.1", "8.2", "19.7", "6.7"};
+  float y = 100;
+  for (auto& r : rows) {
+    p.text(72, y, r[0]);
+    // place the merged span so that its first word ends at x = 200 and the second starts near 204
+    const std::string first = left[&r - rows];
+    const float x = 200 - p.width_of(first);
+    p.text(x, y, r[1]);
+    p.text(320, y, r[2]);
+    y += 12;
+  }
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 5);
+  REQUIRE(t.rows[0].size() == 4);
+  CHECK(row_texts(t, 1) == std::vector<std::string>{"P-101", "17.1", "monitor", "Nakamura"});
+  CHECK(row_texts(t, 0) == std::vector<std::string>{"Plate", "Thickness", "Condition", "Inspector"});
+}
+
+TEST_CASE("paragraphs are not tables", "[tables][aligned]") {
+  page_builder p;
+  p.paragraph(72, 100, 12);
+  CHECK(tables::detect(p.page, 10).empty());
+}
+
+TEST_CASE("a numbered list with markers apart from the text is not a table", "[tables][aligned]") {
+  page_builder p;
+  float y = 100;
+  const char* items[] = {"No access token leaves the site", "Warm dashboards go on the second list",
+                         "Ask two of the trainees about it", "Ask the apprentices about the snapshot"};
+  int n = 1;
+  for (const char* it : items) {
+    p.text(84, y, std::to_string(n++) + ".");
+    p.text(108, y, it);
+    y += 16;
+  }
+  p.text(120, y, "–");  // a nested bullet item
+  p.text(144, y, "No shard leaves the site without a label");
+  CHECK(tables::detect(p.page, 10).empty());
+}
+
+TEST_CASE("a two-column page of running text is not a table", "[tables][aligned]") {
+  page_builder p;
+  const std::string left = "the committee decided to tighten the humidity probes";
+  const std::string right = "nobody on the board could say why the balloon was so";
+  for (int i = 0; i < 10; ++i) {
+    p.text(72, 100 + 12.0f * i, left);
+    p.text(320, 100 + 12.0f * i, right);
+  }
+  CHECK(tables::detect(p.page, 10).empty());
+}
+
+TEST_CASE("aligned monospace code is not a table", "[tables][aligned]") {
+  page_builder p;
+  const char* lhs[] = {"interval", "channels", "upload_host", "retries"};
+  const char* rhs[] = {"= 600", "= wind_speed", "= collector.local", "= 3"};
+  for (int i = 0; i < 4; ++i) {
+    p.text(72, 100 + 12.0f * i, lhs[i], false, true);
+    p.text(180, 100 + 12.0f * i, rhs[i], false, true);
+  }
+  CHECK(tables::detect(p.page, 10).empty());
+}
+
+TEST_CASE("two aligned rows are too few for a table without rules", "[tables][aligned]") {
+  page_builder p;
+  p.text(72, 100, "Name");
+  p.text(200, 100, "Value");
+  p.text(72, 112, "alpha");
+  p.text(200, 112, "1");
+  CHECK(tables::detect(p.page, 10).empty());
+}
