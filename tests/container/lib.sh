@@ -1,0 +1,81 @@
+# Helpers for the container tests (sourced by run.sh after scripts/lib/{common,docker}.sh).
+# shellcheck shell=bash
+
+fail() { log "ASSERTION FAILED: $*"; return 1; }
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
+
+# api LANE METHOD PATH [curl args...]: prints "BODY\nHTTP_CODE".
+api() {
+  local lane=$1 method=$2 path=$3; shift 3
+  curl -sS --max-time 60 -X "$method" -H "X-API-Key: $(api_key "$lane")" -w '\n%{http_code}' "$@" \
+    "$(lane_url "$lane")$path"
+}
+body_of() { printf '%s\n' "${1%$'\n'*}"; }
+code_of() { printf '%s\n' "${1##*$'\n'}"; }
+
+# submit LANE PDF [extra curl args]: prints the job id (202 or 200 expected).
+submit() {
+  local lane=$1 pdf=$2 r code; shift 2
+  r=$(api "$lane" POST /v1/convert/jobs -F "file=@$pdf;type=application/pdf" "$@") || return 1
+  code=$(code_of "$r")
+  [ "$code" = 202 ] || [ "$code" = 200 ] || { fail "submit to $lane answered $code: $(body_of "$r")"; return 1; }
+  body_of "$r" | jq -r .job.job_id
+}
+
+# job_status LANE ID: the job's status ("" when the API does not answer).
+job_status() {
+  local r
+  r=$(api "$1" GET "/v1/convert/jobs/$2" 2>/dev/null) || { echo ""; return 0; }
+  [ "$(code_of "$r")" = 200 ] || { echo ""; return 0; }
+  body_of "$r" | jq -r '.job.status // empty'
+}
+
+# wait_terminal LANE TIMEOUT ID...: waits until every job is succeeded|failed|canceled; fails on timeout.
+wait_terminal() {
+  local lane=$1 timeout=$2 t0 id st pending; shift 2
+  t0=$(date +%s)
+  while :; do
+    pending=0
+    for id in "$@"; do
+      st=$(job_status "$lane" "$id")
+      case $st in succeeded|failed|canceled) ;; *) pending=$((pending + 1)) ;; esac
+    done
+    [ "$pending" = 0 ] && return 0
+    [ $(( $(date +%s) - t0 )) -lt "$timeout" ] || { fail "$pending job(s) on $lane not finished after ${timeout}s"; return 1; }
+    sleep 2
+  done
+}
+
+# markdown_sha LANE ID: sha256 of the job's Markdown as served.
+markdown_sha() {
+  curl -sS --fail --max-time 30 -H "X-API-Key: $(api_key "$1")" "$(lane_url "$1")/v1/convert/jobs/$2/result/markdown" \
+    | sha256sum | cut -d' ' -f1
+}
+
+# sql LANE QUERY: runs QUERY in the lane database (superuser), tab-separated rows.
+sql() { dc exec -T db psql -U postgres -d "quire_$1" -AtF $'\t' -v ON_ERROR_STOP=1 -c "$2" | tr -d '\r'; }
+
+# make_pdf OUT PAGES: a text PDF of PAGES pages (slow enough to convert to be caught in flight).
+make_pdf() {
+  local out=$1 pages=$2 dir i l
+  dir=$(mktemp -d /tmp/quire-ct-pdf.XXXXXX)
+  for i in $(seq 1 "$pages"); do
+    {
+      printf '%%%%MediaBox 0 0 612 792\n%%%%Font F1 Helvetica-Bold\n%%%%Font F2 Helvetica\n'
+      printf 'BT /F1 16 Tf 72 740 Td (Section %d of the persistence test) Tj ET\n' "$i"
+      printf 'BT /F2 10 Tf 72 715 Td 12 TL\n'
+      for l in $(seq 1 50); do
+        printf '(Line %d of page %d: quire keeps every accepted job across crashes and restarts.) Tj T*\n' "$l" "$i"
+      done
+      printf 'ET\n'
+    } >"$dir/page$i.txt"
+  done
+  local files=()
+  for i in $(seq 1 "$pages"); do files+=("page$i.txt"); done
+  (cd "$dir" && mutool create -o "$out" "${files[@]}")
+  rm -rf "$dir"
+}
+
+# main_pid SERVICE: the host pid of the container's main process.
+main_pid() { dk inspect -f '{{.State.Pid}}' "$(container_id "$1")"; }
+restart_count() { dk inspect -f '{{.RestartCount}}' "$(container_id "$1")"; }

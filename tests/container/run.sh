@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# tests/container/run.sh — the container tests (scripts/test --only container runs them; CI too).
+#
+#   tests/container/run.sh [--only CASES] [--keep]
+#
+# CASES (comma list, default all, run in this order): lint, startup, gates, persistence, deploy,
+# backup, retention. They drive the real images and the real Compose stack through the operator scripts,
+# on a project of their own (QUIRE_PROJECT=quirect, ports 18085/18086, a throwaway state dir) so an
+# operator's stack on the same host is never touched. Needs root (installs and starts Docker when
+# missing). --keep leaves the stack and state dir up for inspection. Exits non-zero on any failure.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib/common.sh
+source "$here/../../scripts/lib/common.sh"
+export QUIRE_PROJECT=${QUIRE_CT_PROJECT:-quirect}
+export QUIRE_PROD_PORT=${QUIRE_CT_PROD_PORT:-18085} QUIRE_EVAL_PORT=${QUIRE_CT_EVAL_PORT:-18086}
+export QUIRE_STATE_DIR=${QUIRE_CT_STATE_DIR:-$(mktemp -d /tmp/quire-ct-state.XXXXXX)}
+# Short leases so a job caught in a crash is rescued in seconds; a fast readiness loop.
+export QUIRE_LEASE_SECONDS=8 QUIRE_HEARTBEAT_SECONDS=2 QUIRE_READINESS_INTERVAL_SECONDS=2 QUIRE_SWEEP_INTERVAL_SECONDS=2
+# shellcheck source=scripts/lib/docker.sh
+source "$QUIRE_ROOT/scripts/lib/docker.sh"
+# shellcheck source=tests/container/lib.sh
+source "$here/lib.sh"
+
+only="lint,startup,gates,persistence,deploy,backup,retention" keep=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --only) only=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+wants() { [[ ",$only," == *",$1,"* ]]; }
+S=$QUIRE_ROOT/scripts
+work=$(mktemp -d /tmp/quire-ct-work.XXXXXX)
+
+cleanup() {
+  local rc=$?
+  if [ "$rc" != 0 ] && dk info >/dev/null 2>&1; then
+    log "---- stack state at failure ----"
+    dc ps >&2 || true
+    dc logs --tail 60 >&2 || true
+  fi
+  if [ "$keep" = 1 ]; then
+    log "kept: project $QUIRE_PROJECT, state $QUIRE_STATE_DIR, work $work"
+  else
+    dc down -v --remove-orphans >/dev/null 2>&1 || true
+    rm -rf "$QUIRE_STATE_DIR" "$work"
+  fi
+}
+trap cleanup EXIT
+
+ensure_docker
+ensure_packages jq curl mupdf-tools shellcheck
+results=()
+run_case() {  # run_case NAME: runs case_NAME, records the verdict; stops at the first failure
+  local t0 rc=0
+  wants "$1" || return 0
+  log "===== container test: $1"
+  t0=$(date +%s)
+  set +e
+  ( set -e; "case_$1" )
+  rc=$?
+  set -e
+  results+=("$1 $( [ "$rc" = 0 ] && echo PASS || echo FAIL ) $(( $(date +%s) - t0 ))s")
+  log "===== $1: $( [ "$rc" = 0 ] && echo PASS || echo FAIL ) in $(( $(date +%s) - t0 ))s"
+  if [ "$rc" != 0 ]; then printf '  %s\n' "${results[@]}" >&2; exit 1; fi
+}
+
+# ---- lint: scripts and compose files ---------------------------------------------------------------
+case_lint() {
+  local f
+  (cd "$QUIRE_ROOT" && shellcheck -x scripts/up scripts/deploy scripts/verify scripts/recover scripts/backup \
+    scripts/restore scripts/images scripts/lib/docker.sh docker/postgres/entrypoint.sh \
+    docker/postgres/initdb.d/10-quire-lanes.sh docker/check-packages.sh docker/runtime-deps.sh \
+    tests/container/run.sh tests/container/lib.sh)
+  for f in up deploy verify recover backup restore images; do
+    "$S/$f" --help | grep -q "scripts/$f" || fail "scripts/$f --help"
+    if "$S/$f" --no-such-flag >/dev/null 2>&1; then fail "scripts/$f accepted an unknown flag"; fi
+  done
+  state_init
+  dc config -q
+  QUIRE_COMPOSE_OVERRIDES=docker/compose.gpu.yaml dc config -q
+  QUIRE_COMPOSE_OVERRIDES=docker/compose.prod-cpu.yaml dc config -q
+  # The lanes are wired as the design says.
+  local cfg
+  cfg=$(dc config)
+  grep -q 'condition: service_healthy' <<<"$cfg" || fail "lanes do not wait for a healthy db"
+  [ "$(grep -c 'restart: unless-stopped' <<<"$cfg")" = 3 ] || fail "restart policy missing"
+  grep -q 'published: 8085\|:8085:8085\|target: 8085' <<<"$cfg" || fail "prod lane port"
+  grep -q 'published: 8086\|:8086:8086\|target: 8086' <<<"$cfg" || fail "eval lane port"
+  # A missing secret is a configuration error, not a silent default.
+  if QUIRE_DB_PROD_PASSWORD='' docker-compose -p x -f "$QUIRE_ROOT/docker/compose.yaml" config -q 2>/dev/null; then
+    fail "compose accepted a missing database password"
+  fi
+}
+
+# ---- startup: scripts/up from nothing --------------------------------------------------------------
+case_startup() {
+  dc down -v --remove-orphans >/dev/null 2>&1 || true
+  rm -f "$QUIRE_ROOT/out/sample-eval.md"
+  "$S/up" --timeout 240
+  grep -qi "sample document" "$QUIRE_ROOT/out/sample-eval.md" || fail "the sample Markdown lacks the title"
+  local img rev body
+  img=$(state_get QUIRE_EVAL_IMAGE); rev=$(source_revision)
+  assert_eq "$img" "$QUIRE_IMAGE_REPO:$rev" "eval image"
+  assert_eq "$(dk image inspect -f '{{index .Config.Labels "org.opencontainers.image.revision"}}' "$img")" "$rev" "revision label"
+  assert_eq "$(dk image inspect -f '{{.Config.User}}' "$img")" "quire:quire" "image user"
+  dk image inspect -f '{{json .Config.Healthcheck.Test}}' "$img" | grep -q '"quire","healthcheck"' || fail "HEALTHCHECK"
+  if dk run --rm --entrypoint sh "$img" -c 'command -v cc || command -v c++ || command -v cmake'; then
+    fail "the runtime image contains a compiler"
+  fi
+  dk run --rm --entrypoint cat "$img" /usr/share/quire/runtime-packages.txt | grep -q '^libc6=' || fail "package record"
+  assert_eq "$(health_of quire-eval)" healthy "eval container health"
+  if host_gpu_available; then
+    wait_ready prod 60
+  else
+    body=$(readyz prod || true)
+    assert_eq "$(jq -r '[.reasons[].code] | join(",")' <<<"$body")" gpu_unavailable "prod reasons without a GPU"
+    # Fail closed: a lane that is not ready refuses jobs.
+    local r
+    r=$(api prod POST /v1/convert/jobs -F "file=@$QUIRE_ROOT/docker/sample/sample.pdf;type=application/pdf")
+    assert_eq "$(code_of "$r")" 503 "job submission to a not-ready lane"
+  fi
+  local ev
+  ev=$("$S/verify" --lane eval --evidence "$work/verify.json")
+  assert_eq "$(jq -r .verdict "$ev")" pass "verify verdict"
+  jq -e '.lanes[0].job.job_id and .host.cpus and .lanes[0].timings_ms.conversion > 0' "$ev" >/dev/null || fail "evidence content"
+  # Idempotent: a second up changes nothing and succeeds.
+  local before
+  before=$(container_id quire-eval)
+  "$S/up" --no-sample --timeout 120
+  assert_eq "$(container_id quire-eval)" "$before" "second up recreated the eval container"
+}
+
+# ---- readiness gates --------------------------------------------------------------------------------
+case_gates() {
+  local ov=$work/eval-on-prod-volume.yaml r
+  printf 'version: "3.9"\nservices:\n  quire-eval:\n    volumes:\n      - prod-data:/data/eval\n' >"$ov"
+  log "gate: the eval lane given the prod volume"
+  QUIRE_COMPOSE_OVERRIDES=$ov dc up -d --no-deps quire-eval >&2
+  wait_reason eval data_root_profile_mismatch 90
+  wait_health quire-eval unhealthy 60
+  r=$(api eval POST /v1/convert/jobs -F "file=@$QUIRE_ROOT/docker/sample/sample.pdf;type=application/pdf")
+  assert_eq "$(code_of "$r")" 503 "a not-ready lane must refuse jobs"
+  dc up -d --no-deps quire-eval >&2
+  wait_ready eval 90
+
+  log "gate: a stale expected revision"
+  QUIRE_EVAL_EXPECTED_REVISION=000000000000 dc up -d --no-deps quire-eval >&2
+  wait_reason eval stale_revision 90
+  dc up -d --no-deps quire-eval >&2
+  wait_ready eval 90
+
+  log "gate: the database stopped"
+  dc stop db >&2
+  wait_reason eval database_unreachable 90
+  wait_health quire-eval unhealthy 60
+  dc start db >&2
+  wait_health db healthy 90
+  wait_ready eval 120
+  assert_eq "$(wait_health quire-eval healthy 60 && echo ok)" ok "eval health after the database came back"
+}
+
+# ---- persistence: SIGKILL mid-flight, down/up, db restart --------------------------------------------
+case_persistence() {
+  local pdf=$work/long.pdf ids=() id i pid before st running=0 t0
+  make_pdf "$pdf" 40
+  for i in 1 2 3 4 5; do ids+=("$(submit eval "$pdf")"); done
+  ids+=("$(submit eval "$QUIRE_ROOT/docker/sample/sample.pdf")")
+  printf '%s\n' "${ids[@]}" >"$work/persistence-jobs"
+  log "submitted ${#ids[@]} jobs: ${ids[*]}"
+  t0=$(date +%s)
+  while [ "$running" = 0 ] && [ $(( $(date +%s) - t0 )) -lt 60 ]; do
+    for id in "${ids[@]}"; do [ "$(job_status eval "$id")" = running ] && running=1; done
+    sleep 0.5
+  done
+  [ "$running" = 1 ] || fail "no job was seen running"
+  before=$(restart_count quire-eval)
+  pid=$(main_pid quire-eval)
+  log "SIGKILL to the eval container's main process (pid $pid) with jobs in flight"
+  kill -9 "$pid"
+  t0=$(date +%s)
+  until [ "$(restart_count quire-eval)" -gt "$before" ]; do
+    [ $(( $(date +%s) - t0 )) -lt 60 ] || fail "the restart policy did not bring the eval lane back"
+    sleep 1
+  done
+  wait_ready eval 120
+  wait_terminal eval 300 "${ids[@]}"
+  for id in "${ids[@]}"; do
+    st=$(job_status eval "$id")
+    assert_eq "$st" succeeded "job $id"
+    assert_eq "$(sql eval "SELECT count(*) FROM job_events WHERE job_id = '$id' AND to_status = 'succeeded'")" 1 \
+      "succeeded events of job $id (exactly once)"
+    assert_eq "$(markdown_sha eval "$id")" "$(sql eval "SELECT result_sha256 FROM jobs WHERE id = '$id'")" "result of $id"
+    echo "$id $(markdown_sha eval "$id")" >>"$work/persistence-results"
+  done
+  local retried
+  retried=$(sql eval "SELECT count(*) FROM job_events WHERE from_status = 'running' AND to_status = 'queued' AND job_id IN ($(printf "'%s'," "${ids[@]}" | sed 's/,$//'))")
+  log "jobs handed back to the queue by the crash: $retried"
+  [ "$retried" -ge 1 ] || fail "no job was rescued after the crash (was one in flight?)"
+  [ "$(sql eval "SELECT count(*) FROM jobs")" -ge "${#ids[@]}" ] || fail "accepted jobs lost"
+
+  log "docker-compose down + up keeps finished results"
+  dc down >&2
+  dc up -d >&2
+  wait_ready eval 180
+  while read -r id sha; do assert_eq "$(markdown_sha eval "$id")" "$sha" "result of $id after down/up"; done <"$work/persistence-results"
+
+  log "a db restart keeps finished results"
+  dc restart db >&2
+  wait_health db healthy 90
+  wait_ready eval 120
+  while read -r id sha; do assert_eq "$(markdown_sha eval "$id")" "$sha" "result of $id after a db restart"; done <"$work/persistence-results"
+}
+
+case_retention() {
+  # shellcheck source=tests/container/retention.sh
+  source "$here/retention.sh"
+  retention_case
+}
+
+# ---- deploy of a new revision, automatic rollback ----------------------------------------------------
+case_deploy() {
+  local src=$work/src new_rev old_img new_img out
+  old_img=$(state_get QUIRE_EVAL_IMAGE)
+  git clone -q --no-hardlinks "$QUIRE_ROOT" "$src"
+  git -C "$src" -c user.name="container test" -c user.email=ct@quire.invalid commit -q --allow-empty -m "container test: a new revision"
+  new_rev=$(git -C "$src" rev-parse --short=12 HEAD)
+  log "deploying the new revision $new_rev to the eval lane"
+  "$src/scripts/deploy" --lane eval --timeout 180
+  new_img=$(state_get QUIRE_EVAL_IMAGE)
+  assert_eq "$new_img" "$QUIRE_IMAGE_REPO:$new_rev" "deployed image"
+  assert_eq "$(state_get QUIRE_EVAL_EXPECTED_REVISION)" "$new_rev" "expected revision"
+  assert_eq "$(state_get QUIRE_EVAL_PREVIOUS_IMAGE)" "$old_img" "previous image recorded"
+  assert_eq "$(curl -sS "$(lane_url eval)/v1/info" | jq -r .revision)" "$new_rev" "/v1/info revision"
+  while read -r id sha; do assert_eq "$(markdown_sha eval "$id")" "$sha" "result of $id after deploy"; done <"$work/persistence-results"
+
+  log "a deploy whose lane never becomes ready rolls back"
+  printf 'FROM %s\nENV QUIRE_LISTEN=not-an-address\n' "$new_img" | dk build -q -t "$QUIRE_IMAGE_REPO:ct-broken" - >/dev/null
+  if out=$("$S/deploy" --lane eval --image "$QUIRE_IMAGE_REPO:ct-broken" --timeout 45 2>&1); then
+    echo "$out" >&2; fail "deploy of a broken image succeeded"
+  fi
+  grep -q "ROLLED BACK" <<<"$out" || { echo "$out" >&2; fail "deploy did not report the rollback"; }
+  assert_eq "$(state_get QUIRE_EVAL_IMAGE)" "$new_img" "image after rollback"
+  wait_ready eval 60
+  assert_eq "$(curl -sS "$(lane_url eval)/v1/info" | jq -r .revision)" "$new_rev" "/v1/info revision after rollback"
+  dk rmi "$QUIRE_IMAGE_REPO:ct-broken" >/dev/null 2>&1 || true
+}
+
+# ---- backup -> wipe -> restore -------------------------------------------------------------------------
+case_backup() {
+  local dir
+  [ -s "$work/persistence-results" ] || { ids=("$(submit eval "$QUIRE_ROOT/docker/sample/sample.pdf")"); wait_terminal eval 120 "${ids[@]}"; echo "${ids[0]} $(markdown_sha eval "${ids[0]}")" >"$work/persistence-results"; }
+  dir=$("$S/backup" --out "$work/backup")
+  jq -e '.files | length == 5' "$dir/manifest.json" >/dev/null || fail "backup manifest"
+  wait_ready eval 120
+  log "wiping the stack (volumes included)"
+  dc down -v >&2
+  if dk volume inspect "${QUIRE_PROJECT}_eval-data" >/dev/null 2>&1; then fail "the eval volume survived the wipe"; fi
+  "$S/restore" --from "$dir"
+  while read -r id sha; do
+    assert_eq "$(job_status eval "$id")" succeeded "job $id after restore"
+    assert_eq "$(markdown_sha eval "$id")" "$sha" "result of $id after restore"
+  done <"$work/persistence-results"
+  # Restoring over a live stack needs --yes.
+  if "$S/restore" --from "$dir" >/dev/null 2>&1; then fail "restore replaced a live stack without --yes"; fi
+}
+
+for c in lint startup gates persistence deploy backup retention; do run_case "$c"; done
+log "container tests:"
+printf '  %s\n' "${results[@]}" >&2
