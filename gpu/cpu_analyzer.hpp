@@ -1,0 +1,12 @@
+// Internal: the CPU reference's per-page pixel work, exposed so the device self-test and tests can
+// compare a single page's raw statistics. Callers outside gpu/ use make_cpu_analyzer().
+#pragma once
+
+#include "gpu/detail/raw.hpp"
+
+namespace quire::gpu::detail {
+
+// Pixel statistics of one validated raster with resolved params.
+PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& resolved);
+
+}  // namespace quire::gpu::detail

@@ -1,0 +1,255 @@
+// The CUDA PageAnalyzer: batches pages into chunks (pages_per_launch), each chunk one set of kernel
+// launches on one of two streams, so the host packs chunk i+1 into pinned memory and post-processes
+// chunk i-1 while the GPU works on chunk i. Buffers grow to the largest chunk seen and are reused.
+#include "gpu/cuda_analyzer.hpp"
+#include "gpu/cuda_kernels.cuh"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace quire::gpu {
+namespace cuda {
+
+std::string error_text(cudaError_t e) {
+  return std::string(cudaGetErrorName(e)) + " (" + cudaGetErrorString(e) + ")";
+}
+
+namespace {
+
+void check(cudaError_t e, int device, const char* what) {
+  if (e == cudaSuccess) return;
+  cudaGetLastError();  // clear a non-sticky error so the next call starts clean
+  throw std::runtime_error("quire_gpu cuda:" + std::to_string(device) + " " + what + ": " + error_text(e));
+}
+
+// Upper bounds of what a page can produce: runs of >= L pixels need a gap between them; 8-connected
+// components need a background pixel between them in both directions.
+struct Caps {
+  unsigned long long hruns, vruns, comps;
+};
+Caps capacities(int w, int h, int min_len) {
+  return Caps{(unsigned long long)h * (w / (min_len + 1) + 1), (unsigned long long)w * (h / (min_len + 1) + 1),
+              (unsigned long long)((w + 1) / 2) * ((h + 1) / 2)};
+}
+
+template <class T>
+void device_alloc(T*& p, unsigned long long count, int dev) {
+  if (p) cudaFree(p);
+  p = nullptr;
+  check(cudaMalloc(reinterpret_cast<void**>(&p), std::max<unsigned long long>(1, count) * sizeof(T)), dev, "cudaMalloc");
+}
+template <class T>
+void host_alloc(T*& p, unsigned long long count, int dev) {
+  if (p) cudaFreeHost(p);
+  p = nullptr;
+  check(cudaHostAlloc(reinterpret_cast<void**>(&p), std::max<unsigned long long>(1, count) * sizeof(T), cudaHostAllocDefault),
+        dev, "cudaHostAlloc");
+}
+
+// One chunk in flight: its stream, device buffers and pinned host buffers.
+struct Slot {
+  cudaStream_t stream = nullptr;
+  unsigned long long pixel_cap = 0, hrun_cap = 0, vrun_cap = 0, comp_cap = 0;
+  int page_cap = 0;
+  PixelBuffers buf{};
+  std::uint8_t* d_gray = nullptr;
+  PageDesc* d_desc = nullptr;
+  PageCounters* d_counters = nullptr;
+  detail::Run *d_hruns = nullptr, *d_vruns = nullptr;
+  detail::Component* d_comps = nullptr;
+  std::uint8_t* h_gray = nullptr;
+  std::uint8_t* h_mask = nullptr;
+  PageDesc* h_desc = nullptr;
+  PageCounters* h_counters = nullptr;
+  detail::Run *h_hruns = nullptr, *h_vruns = nullptr;
+  detail::Component* h_comps = nullptr;
+  std::vector<std::size_t> inputs;  // input index of each page of the chunk
+  bool busy = false;
+
+  void release() {
+    for (void* p : {(void*)d_gray, (void*)buf.ink, (void*)buf.hlen, (void*)buf.vlen, (void*)buf.label,
+                    (void*)buf.count, (void*)buf.x0, (void*)buf.y0, (void*)buf.x1, (void*)buf.y1, (void*)d_desc,
+                    (void*)d_counters, (void*)d_hruns, (void*)d_vruns, (void*)d_comps})
+      if (p) cudaFree(p);
+    for (void* p : {(void*)h_gray, (void*)h_mask, (void*)h_desc, (void*)h_counters, (void*)h_hruns, (void*)h_vruns,
+                    (void*)h_comps})
+      if (p) cudaFreeHost(p);
+    *this = Slot{stream};
+  }
+};
+
+class CudaAnalyzer final : public PageAnalyzer {
+ public:
+  CudaAnalyzer(int device, const AnalysisParams& p) : dev_(device), p_(resolve_params(p)) {
+    check(cudaSetDevice(dev_), dev_, "cudaSetDevice");
+    for (Slot& s : slots_) check(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), dev_, "cudaStreamCreate");
+  }
+  ~CudaAnalyzer() override {
+    cudaSetDevice(dev_);
+    for (Slot& s : slots_) {
+      if (s.stream) cudaStreamSynchronize(s.stream);
+      s.release();
+      if (s.stream) cudaStreamDestroy(s.stream);
+    }
+    cudaGetLastError();
+  }
+
+  std::string name() const override { return "cuda:" + std::to_string(dev_); }
+
+  std::vector<PageAnalysis> analyze(const std::vector<Raster>& pages) override {
+    for (const Raster& r : pages) detail::validate(r);
+    check(cudaSetDevice(dev_), dev_, "cudaSetDevice");
+    for (Slot& s : slots_) {  // a previous call that threw may have left work in flight
+      if (s.busy) cudaStreamSynchronize(s.stream);
+      s.busy = false;
+    }
+    std::vector<PageAnalysis> out(pages.size());
+    const std::size_t per_launch = std::size_t(p_.pages_per_launch);
+    int next = 0;
+    for (std::size_t first = 0; first < pages.size(); first += per_launch) {
+      Slot& s = slots_[next];
+      if (s.busy) finish(s, out);
+      enqueue(s, pages, first, std::min(pages.size(), first + per_launch));
+      next ^= 1;
+    }
+    for (int k = 0; k < 2; ++k, next ^= 1)
+      if (slots_[next].busy) finish(slots_[next], out);
+    return out;
+  }
+
+ private:
+  void reserve(Slot& s, int pages, unsigned long long pixels, const Caps& caps) {
+    if (pages > s.page_cap) {
+      device_alloc(s.d_desc, pages, dev_);
+      device_alloc(s.d_counters, pages, dev_);
+      host_alloc(s.h_desc, pages, dev_);
+      host_alloc(s.h_counters, pages, dev_);
+      s.page_cap = pages;
+    }
+    if (pixels > s.pixel_cap) {
+      device_alloc(s.d_gray, pixels, dev_);
+      device_alloc(s.buf.ink, pixels, dev_);
+      device_alloc(s.buf.hlen, pixels, dev_);
+      device_alloc(s.buf.vlen, pixels, dev_);
+      device_alloc(s.buf.label, pixels, dev_);
+      device_alloc(s.buf.count, pixels, dev_);
+      device_alloc(s.buf.x0, pixels, dev_);
+      device_alloc(s.buf.y0, pixels, dev_);
+      device_alloc(s.buf.x1, pixels, dev_);
+      device_alloc(s.buf.y1, pixels, dev_);
+      host_alloc(s.h_gray, pixels, dev_);
+      if (p_.keep_mask) host_alloc(s.h_mask, pixels, dev_);
+      s.buf.gray = s.d_gray;
+      s.pixel_cap = pixels;
+    }
+    if (caps.hruns > s.hrun_cap) device_alloc(s.d_hruns, caps.hruns, dev_), host_alloc(s.h_hruns, caps.hruns, dev_), s.hrun_cap = caps.hruns;
+    if (caps.vruns > s.vrun_cap) device_alloc(s.d_vruns, caps.vruns, dev_), host_alloc(s.h_vruns, caps.vruns, dev_), s.vrun_cap = caps.vruns;
+    if (caps.comps > s.comp_cap) device_alloc(s.d_comps, caps.comps, dev_), host_alloc(s.h_comps, caps.comps, dev_), s.comp_cap = caps.comps;
+  }
+
+  void enqueue(Slot& s, const std::vector<Raster>& pages, std::size_t first, std::size_t last) {
+    const int n = int(last - first);
+    std::vector<PageDesc> desc(n);
+    unsigned long long pixels = 0;
+    Caps total{0, 0, 0};
+    long long max_pixels = 0;
+    int max_w = 0, max_h = 0;
+    for (int k = 0; k < n; ++k) {
+      const Raster& r = pages[first + k];
+      const Caps c = capacities(r.width, r.height, p_.min_rule_length);
+      desc[k] = PageDesc{pixels, total.hruns, total.vruns, total.comps, std::uint32_t(c.hruns), std::uint32_t(c.vruns),
+                         std::uint32_t(c.comps), r.width, r.height};
+      pixels += (unsigned long long)r.width * r.height;
+      total.hruns += c.hruns, total.vruns += c.vruns, total.comps += c.comps;
+      max_pixels = std::max(max_pixels, (long long)r.width * r.height);
+      max_w = std::max(max_w, r.width), max_h = std::max(max_h, r.height);
+    }
+    reserve(s, n, pixels, total);
+    // Pack the pages tightly into pinned memory so one DMA moves the whole chunk.
+    for (int k = 0; k < n; ++k) {
+      const Raster& r = pages[first + k];
+      std::uint8_t* dst = s.h_gray + desc[k].pixel;
+      if (r.stride == r.width) std::memcpy(dst, r.pixels, std::size_t(r.width) * r.height);
+      else
+        for (int y = 0; y < r.height; ++y)
+          std::memcpy(dst + std::size_t(y) * r.width, r.pixels + std::size_t(y) * r.stride, std::size_t(r.width));
+    }
+    std::copy(desc.begin(), desc.end(), s.h_desc);
+    s.inputs.clear();
+    for (std::size_t i = first; i < last; ++i) s.inputs.push_back(i);
+
+    check(cudaMemcpyAsync(s.d_desc, s.h_desc, n * sizeof(PageDesc), cudaMemcpyHostToDevice, s.stream), dev_, "copy descriptors");
+    check(cudaMemcpyAsync(s.d_gray, s.h_gray, pixels, cudaMemcpyHostToDevice, s.stream), dev_, "copy pixels");
+    check(cudaMemsetAsync(s.d_counters, 0, n * sizeof(PageCounters), s.stream), dev_, "clear counters");
+    const StageParams sp{p_.threshold, p_.min_contrast, p_.min_rule_length, p_.max_rule_thickness};
+    check(launch_pipeline(s.d_desc, n, max_pixels, max_w, max_h, s.buf, s.d_counters, s.d_hruns, s.d_vruns, s.d_comps,
+                          sp, s.stream),
+          dev_, "kernel launch");
+    check(cudaMemcpyAsync(s.h_counters, s.d_counters, n * sizeof(PageCounters), cudaMemcpyDeviceToHost, s.stream), dev_,
+          "copy counters");
+    if (p_.keep_mask)
+      check(cudaMemcpyAsync(s.h_mask, s.buf.ink, pixels, cudaMemcpyDeviceToHost, s.stream), dev_, "copy mask");
+    s.busy = true;
+  }
+
+  void finish(Slot& s, std::vector<PageAnalysis>& out) {
+    s.busy = false;
+    check(cudaStreamSynchronize(s.stream), dev_, "pipeline");
+    const int n = int(s.inputs.size());
+    // Second round trip: the list lengths are known only now; copy just the filled parts.
+    for (int k = 0; k < n; ++k) {
+      const PageDesc& d = s.h_desc[k];
+      const PageCounters& c = s.h_counters[k];
+      if (c.nh > d.hcap || c.nv > d.vcap || c.nc > d.ccap)
+        throw std::logic_error("quire_gpu: list capacity exceeded (a bound in capacities() is wrong)");
+      if (c.nh) check(cudaMemcpyAsync(s.h_hruns + d.hrun, s.d_hruns + d.hrun, c.nh * sizeof(detail::Run), cudaMemcpyDeviceToHost, s.stream), dev_, "copy runs");
+      if (c.nv) check(cudaMemcpyAsync(s.h_vruns + d.vrun, s.d_vruns + d.vrun, c.nv * sizeof(detail::Run), cudaMemcpyDeviceToHost, s.stream), dev_, "copy runs");
+      if (c.nc) check(cudaMemcpyAsync(s.h_comps + d.comp, s.d_comps + d.comp, c.nc * sizeof(detail::Component), cudaMemcpyDeviceToHost, s.stream), dev_, "copy components");
+    }
+    check(cudaStreamSynchronize(s.stream), dev_, "copy results");
+    for (int k = 0; k < n; ++k) {
+      const PageDesc& d = s.h_desc[k];
+      const PageCounters& c = s.h_counters[k];
+      detail::PageRaw raw;
+      raw.width = d.width;
+      raw.height = d.height;
+      std::copy(c.histogram, c.histogram + 256, raw.histogram.begin());
+      raw.threshold = c.threshold;
+      raw.ink_pixels = (long long)c.ink;
+      raw.hruns.assign(s.h_hruns + d.hrun, s.h_hruns + d.hrun + c.nh);
+      raw.vruns.assign(s.h_vruns + d.vrun, s.h_vruns + d.vrun + c.nv);
+      raw.components.assign(s.h_comps + d.comp, s.h_comps + d.comp + c.nc);
+      if (p_.keep_mask) raw.mask.assign(s.h_mask + d.pixel, s.h_mask + d.pixel + (unsigned long long)d.width * d.height);
+      out[s.inputs[k]] = detail::finish_page(std::move(raw), p_);
+    }
+  }
+
+  int dev_;
+  AnalysisParams p_;
+  Slot slots_[2];
+};
+
+}  // namespace
+}  // namespace cuda
+
+std::unique_ptr<PageAnalyzer> make_cuda_analyzer(int device, const AnalysisParams& params, std::string* error) {
+  auto fail = [&](std::string why) -> std::unique_ptr<PageAnalyzer> {
+    if (error) *error = std::move(why);
+    return nullptr;
+  };
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // no driver / no device: clear it and report, never crash
+    return fail("no usable CUDA driver: " + cuda::error_text(e));
+  }
+  if (device < 0 || device >= count) return fail("no CUDA device " + std::to_string(device) + " (" + std::to_string(count) + " visible)");
+  try {
+    return std::make_unique<cuda::CudaAnalyzer>(device, params);
+  } catch (const std::exception& ex) {
+    return fail(ex.what());
+  }
+}
+
+}  // namespace quire::gpu

@@ -1,0 +1,368 @@
+// Shared post-processing: from the per-page pixel statistics (PageRaw) to the public PageAnalysis.
+// Both backends end here, so everything in this file is backend-independent by construction. It is
+// O(runs + components) per page; the pixel-heavy work stays in the backends.
+#include "gpu/detail/raw.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+
+namespace quire::gpu {
+
+AnalysisParams resolve_params(const AnalysisParams& in) {
+  AnalysisParams p = in;
+  if (p.dpi <= 0 || p.dpi > 2400) throw std::invalid_argument("quire_gpu: dpi must be in 1..2400");
+  if (p.threshold < -1 || p.threshold > 256) throw std::invalid_argument("quire_gpu: threshold must be -1 or 0..256");
+  if (p.pages_per_launch <= 0) throw std::invalid_argument("quire_gpu: pages_per_launch must be > 0");
+  if (p.cpu_threads < 0) throw std::invalid_argument("quire_gpu: cpu_threads must be >= 0");
+  if (p.min_rule_length <= 0) p.min_rule_length = std::max(8, p.dpi / 2);
+  if (p.max_rule_thickness <= 0) p.max_rule_thickness = std::max(2, p.dpi / 30);
+  if (p.max_text_height <= 0) p.max_text_height = std::max(8, 2 * p.dpi / 5);
+  if (p.max_text_width <= 0) p.max_text_width = std::max(16, p.dpi);
+  if (p.speck_pixels <= 0) p.speck_pixels = std::max(1, p.dpi / 75);
+  if (p.figure_gap <= 0) p.figure_gap = std::max(2, p.dpi / 10);
+  if (p.text_cell <= 0) p.text_cell = std::max(4, p.dpi / 12);
+  return p;
+}
+
+const char* to_string(PageKind k) {
+  switch (k) {
+    case PageKind::blank: return "blank";
+    case PageKind::text: return "text";
+    case PageKind::mixed: return "mixed";
+    case PageKind::image_only: return "image_only";
+  }
+  return "?";
+}
+
+bool ComponentStats::operator==(const ComponentStats& o) const {
+  return total == o.total && specks == o.specks && text_like == o.text_like && figure_like == o.figure_like &&
+         text_ink == o.text_ink && figure_ink == o.figure_ink && median_text_height == o.median_text_height;
+}
+
+bool PageAnalysis::operator==(const PageAnalysis& o) const {
+  return width == o.width && height == o.height && histogram == o.histogram && threshold == o.threshold &&
+         ink_pixels == o.ink_pixels && horizontal_rules == o.horizontal_rules &&
+         vertical_rules == o.vertical_rules && components == o.components && figures == o.figures &&
+         text_blocks == o.text_blocks && kind == o.kind && mask == o.mask;
+}
+
+namespace {
+std::string box_str(const Box& b) {
+  std::ostringstream s;
+  s << "[" << b.x0 << "," << b.y0 << "-" << b.x1 << "," << b.y1 << "]";
+  return s.str();
+}
+template <class T, class F>
+std::string first_diff(const char* what, const std::vector<T>& a, const std::vector<T>& b, F show) {
+  std::ostringstream s;
+  if (a.size() != b.size()) {
+    s << what << ": " << a.size() << " vs " << b.size() << " entries";
+    return s.str();
+  }
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!(a[i] == b[i])) {
+      s << what << "[" << i << "]: " << show(a[i]) << " vs " << show(b[i]);
+      return s.str();
+    }
+  return {};
+}
+}  // namespace
+
+std::string describe_difference(const PageAnalysis& a, const PageAnalysis& b) {
+  std::ostringstream s;
+  if (a.width != b.width || a.height != b.height) {
+    s << "size " << a.width << "x" << a.height << " vs " << b.width << "x" << b.height;
+    return s.str();
+  }
+  if (a.histogram != b.histogram) return "histogram differs";
+  if (a.threshold != b.threshold) {
+    s << "threshold " << a.threshold << " vs " << b.threshold;
+    return s.str();
+  }
+  if (a.ink_pixels != b.ink_pixels) {
+    s << "ink_pixels " << a.ink_pixels << " vs " << b.ink_pixels;
+    return s.str();
+  }
+  auto rule = [](const RulingLine& r) { return box_str(r.box); };
+  auto region = [](const Region& r) {
+    return box_str(r.box) + " n=" + std::to_string(r.components) + " ink=" + std::to_string(r.ink_pixels);
+  };
+  for (auto d : {first_diff("horizontal_rules", a.horizontal_rules, b.horizontal_rules, rule),
+                 first_diff("vertical_rules", a.vertical_rules, b.vertical_rules, rule),
+                 first_diff("figures", a.figures, b.figures, region),
+                 first_diff("text_blocks", a.text_blocks, b.text_blocks, region)})
+    if (!d.empty()) return d;
+  const auto& c = a.components;
+  const auto& d = b.components;
+  if (!(c == d)) {
+    s << "components total/specks/text/figure/text_ink/figure_ink/median " << c.total << "/" << c.specks << "/"
+      << c.text_like << "/" << c.figure_like << "/" << c.text_ink << "/" << c.figure_ink << "/"
+      << c.median_text_height << " vs " << d.total << "/" << d.specks << "/" << d.text_like << "/"
+      << d.figure_like << "/" << d.text_ink << "/" << d.figure_ink << "/" << d.median_text_height;
+    return s.str();
+  }
+  if (a.kind != b.kind) return std::string("kind ") + to_string(a.kind) + " vs " + to_string(b.kind);
+  if (a.mask != b.mask) {
+    std::size_t i = 0;
+    while (i < a.mask.size() && i < b.mask.size() && a.mask[i] == b.mask[i]) ++i;
+    s << "mask differs at pixel " << i;
+    return s.str();
+  }
+  return {};
+}
+
+int DeviceReport::healthy_count() const {
+  int n = 0;
+  for (const auto& d : devices) n += d.healthy ? 1 : 0;
+  return n;
+}
+
+std::string DeviceReport::summary() const {
+  std::ostringstream s;
+  if (!cuda_compiled) return "built without CUDA";
+  if (!driver_ok) return "no usable CUDA driver: " + error;
+  s << devices.size() << " CUDA device(s), driver " << driver_version << ", runtime " << runtime_version;
+  for (const auto& d : devices) {
+    s << "\n  cuda:" << d.index << " " << d.name << " sm_" << d.cc_major << d.cc_minor << " " << d.multiprocessors
+      << " SMs " << (d.total_memory >> 20) << " MiB (" << (d.free_memory >> 20) << " free) "
+      << (d.healthy ? "healthy" : "FAILED: " + d.error);
+  }
+  return s.str();
+}
+
+namespace detail {
+
+void validate(const Raster& r) {
+  if (!r.pixels) throw std::invalid_argument("quire_gpu: raster has no pixels");
+  if (r.width <= 0 || r.height <= 0) throw std::invalid_argument("quire_gpu: raster size must be positive");
+  if (r.width > 65535 || r.height > 65535) throw std::invalid_argument("quire_gpu: raster side above 65535");
+  if (r.stride < r.width) throw std::invalid_argument("quire_gpu: raster stride below width");
+  if ((long long)r.width * r.height > kMaxPagePixels) throw std::invalid_argument("quire_gpu: raster above 2^28 pixels");
+}
+
+namespace {
+
+// Groups runs (sorted by fixed, then start) into lines: a run continues an open line when it lies in
+// the next row/column and overlaps or touches it (touching keeps slightly skewed scanned lines
+// together). Lines thicker than max_thickness are filled areas, not rules, and are dropped.
+std::vector<RulingLine> group_runs(std::vector<Run>& runs, bool horizontal, int max_thickness) {
+  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
+    return a.fixed != b.fixed ? a.fixed < b.fixed : a.start < b.start;
+  });
+  struct Open {
+    int first, last, start, end;
+  };
+  std::vector<Open> open, next, done;
+  std::size_t i = 0;
+  while (i < runs.size()) {
+    const int row = runs[i].fixed;
+    next.clear();
+    std::vector<bool> taken(open.size(), false);
+    for (; i < runs.size() && runs[i].fixed == row; ++i) {
+      const Run& r = runs[i];
+      bool joined = false;
+      for (std::size_t k = 0; k < open.size() && !joined; ++k) {
+        Open& o = open[k];
+        if (taken[k] || o.last != row - 1 || r.start > o.end + 1 || r.end < o.start - 1) continue;
+        taken[k] = true;
+        joined = true;
+        next.push_back({o.first, row, std::min(o.start, r.start), std::max(o.end, r.end)});
+      }
+      if (!joined) next.push_back({row, row, r.start, r.end});
+    }
+    for (std::size_t k = 0; k < open.size(); ++k)
+      if (!taken[k]) done.push_back(open[k]);
+    open.swap(next);
+  }
+  done.insert(done.end(), open.begin(), open.end());
+  std::vector<RulingLine> lines;
+  for (const Open& o : done) {
+    if (o.last - o.first + 1 > max_thickness) continue;
+    RulingLine l;
+    l.horizontal = horizontal;
+    l.box = horizontal ? Box{o.start, o.first, o.end, o.last} : Box{o.first, o.start, o.last, o.end};
+    lines.push_back(l);
+  }
+  std::sort(lines.begin(), lines.end(), [horizontal](const RulingLine& a, const RulingLine& b) {
+    if (horizontal) return a.box.y0 != b.box.y0 ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
+    return a.box.x0 != b.box.x0 ? a.box.x0 < b.box.x0 : a.box.y0 < b.box.y0;
+  });
+  return lines;
+}
+
+// Small union-find over indices; union keeps the smaller index as root (deterministic).
+struct UnionFind {
+  std::vector<int> parent;
+  explicit UnionFind(int n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
+  int find(int x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  }
+  void unite(int a, int b) {
+    a = find(a), b = find(b);
+    if (a == b) return;
+    if (a > b) std::swap(a, b);
+    parent[b] = a;
+  }
+};
+
+Box component_box(const Component& c) { return Box{c.x0, c.y0, c.x1, c.y1}; }
+bool intersects(const Box& a, const Box& b) { return a.x0 <= b.x1 && b.x0 <= a.x1 && a.y0 <= b.y1 && b.y0 <= a.y1; }
+Box grow(const Box& b, int g) { return Box{b.x0 - g, b.y0 - g, b.x1 + g, b.y1 + g}; }
+void merge_into(Box& a, const Box& b) {
+  a.x0 = std::min(a.x0, b.x0), a.y0 = std::min(a.y0, b.y0);
+  a.x1 = std::max(a.x1, b.x1), a.y1 = std::max(a.y1, b.y1);
+}
+bool by_position(const Region& a, const Region& b) {
+  return a.box.y0 != b.box.y0 ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
+}
+
+enum class Cls { speck, text, figure };
+
+}  // namespace
+
+PageAnalysis finish_page(PageRaw raw, const AnalysisParams& p) {
+  PageAnalysis out;
+  out.width = raw.width;
+  out.height = raw.height;
+  out.histogram = raw.histogram;
+  out.threshold = raw.threshold;
+  out.ink_pixels = raw.ink_pixels;
+  out.mask = std::move(raw.mask);
+  out.horizontal_rules = group_runs(raw.hruns, true, p.max_rule_thickness);
+  out.vertical_rules = group_runs(raw.vruns, false, p.max_rule_thickness);
+
+  auto& comps = raw.components;
+  std::sort(comps.begin(), comps.end(), [](const Component& a, const Component& b) { return a.root < b.root; });
+  // What is left of a ruling line after the thin-line pixels were removed (the small squares where
+  // a grid's lines cross) lies inside a rule's box: it belongs to the rule, not to the text.
+  auto inside_rule = [&](const Component& c) {
+    const Box b = component_box(c);
+    for (const auto* rules : {&out.horizontal_rules, &out.vertical_rules})
+      for (const RulingLine& r : *rules) {
+        const Box g = grow(r.box, 1);
+        if (b.x0 >= g.x0 && b.x1 <= g.x1 && b.y0 >= g.y0 && b.y1 <= g.y1) return true;
+      }
+    return false;
+  };
+  comps.erase(std::remove_if(comps.begin(), comps.end(), inside_rule), comps.end());
+  const int n = int(comps.size());
+  std::vector<Cls> cls(n);
+  ComponentStats& st = out.components;
+  st.total = n;
+  std::vector<int> figure_idx;
+  for (int i = 0; i < n; ++i) {
+    const Component& c = comps[i];
+    const int w = c.x1 - c.x0 + 1, h = c.y1 - c.y0 + 1;
+    if (int(c.pixels) <= p.speck_pixels) cls[i] = Cls::speck, ++st.specks;
+    else if (h > p.max_text_height || w > p.max_text_width) cls[i] = Cls::figure, ++st.figure_like, figure_idx.push_back(i);
+    else cls[i] = Cls::text, ++st.text_like;
+  }
+
+  // Figures: grown boxes of figure-like components, merged until no two overlap (a chart's bars, a
+  // photo's blobs become one crop box), then every other component touching a figure is absorbed
+  // (axis labels, halftone dots). The crop box is the union of the member components' real boxes.
+  std::vector<Box> grown;
+  std::vector<Box> real;
+  for (int i : figure_idx) grown.push_back(grow(component_box(comps[i]), p.figure_gap)), real.push_back(component_box(comps[i]));
+  for (bool merged = true; merged;) {
+    merged = false;
+    for (std::size_t a = 0; a < grown.size(); ++a)
+      for (std::size_t b = a + 1; b < grown.size(); ++b)
+        if (intersects(grown[a], grown[b])) {
+          merge_into(grown[a], grown[b]);
+          merge_into(real[a], real[b]);
+          grown.erase(grown.begin() + b);
+          real.erase(real.begin() + b);
+          merged = true;
+          --b;
+        }
+  }
+  std::vector<Region> figs(grown.size());
+  for (std::size_t f = 0; f < figs.size(); ++f) figs[f].kind = RegionKind::figure, figs[f].box = real[f];
+  std::vector<int> owner(n, -1);
+  for (int i = 0; i < n; ++i) {
+    const Box b = component_box(comps[i]);
+    for (std::size_t f = 0; f < grown.size(); ++f)
+      if (intersects(grown[f], b)) {
+        owner[i] = int(f);
+        merge_into(figs[f].box, b);
+        figs[f].components += 1;
+        figs[f].ink_pixels += comps[i].pixels;
+        st.figure_ink += comps[i].pixels;
+        break;
+      }
+  }
+
+  // Text blocks: text-like components outside figures, marked on a coarse grid (one extra cell to the
+  // right so the gap between words closes) and grouped by 4-connected cells.
+  const int cell = p.text_cell;
+  const int gw = (raw.width + cell - 1) / cell, gh = (raw.height + cell - 1) / cell;
+  std::vector<char> marked(std::size_t(gw) * gh, 0);
+  std::vector<int> heights;
+  for (int i = 0; i < n; ++i) {
+    if (cls[i] != Cls::text || owner[i] >= 0) continue;
+    const Component& c = comps[i];
+    st.text_ink += c.pixels;
+    heights.push_back(c.y1 - c.y0 + 1);
+    const int cx1 = std::min(gw - 1, c.x1 / cell + 1);
+    for (int cy = c.y0 / cell; cy <= c.y1 / cell; ++cy)
+      for (int cx = c.x0 / cell; cx <= cx1; ++cx) marked[std::size_t(cy) * gw + cx] = 1;
+  }
+  if (!heights.empty()) {
+    std::nth_element(heights.begin(), heights.begin() + heights.size() / 2, heights.end());
+    st.median_text_height = heights[heights.size() / 2];
+  }
+  UnionFind uf(gw * gh);
+  for (int cy = 0; cy < gh; ++cy)
+    for (int cx = 0; cx < gw; ++cx) {
+      const int k = cy * gw + cx;
+      if (!marked[k]) continue;
+      if (cx > 0 && marked[k - 1]) uf.unite(k, k - 1);
+      if (cy > 0 && marked[k - gw]) uf.unite(k, k - gw);
+    }
+  std::vector<int> block_of(std::size_t(gw) * gh, -1);
+  for (int i = 0; i < n; ++i) {
+    if (cls[i] != Cls::text || owner[i] >= 0) continue;
+    const Component& c = comps[i];
+    const int root = uf.find((c.y0 / cell) * gw + c.x0 / cell);
+    int& b = block_of[root];
+    if (b < 0) {
+      b = int(out.text_blocks.size());
+      out.text_blocks.push_back(Region{RegionKind::text, component_box(c), 0, 0});
+    }
+    Region& r = out.text_blocks[b];
+    merge_into(r.box, component_box(c));
+    r.components += 1;
+    r.ink_pixels += c.pixels;
+  }
+  std::sort(out.text_blocks.begin(), out.text_blocks.end(), by_position);
+  std::sort(figs.begin(), figs.end(), by_position);
+  out.figures = std::move(figs);
+
+  // Long thin runs inside a figure are part of the picture (a chart's axes, streaks in a photo), not
+  // a table grid: only rules outside every figure are reported.
+  auto in_figure = [&](const RulingLine& r) {
+    for (const Region& f : out.figures) {
+      const Box g = grow(f.box, p.figure_gap);
+      if (r.box.x0 >= g.x0 && r.box.x1 <= g.x1 && r.box.y0 >= g.y0 && r.box.y1 <= g.y1) return true;
+    }
+    return false;
+  };
+  for (auto* rules : {&out.horizontal_rules, &out.vertical_rules})
+    rules->erase(std::remove_if(rules->begin(), rules->end(), in_figure), rules->end());
+
+  // Page kind from non-speck ink (specks absorbed by a figure count as figure ink: halftones).
+  const long long content = st.text_ink + st.figure_ink;
+  const bool ruled = !out.horizontal_rules.empty() || !out.vertical_rules.empty();
+  if (content == 0) out.kind = ruled ? PageKind::text : PageKind::blank;
+  else if (st.figure_ink * 10 >= content * 9) out.kind = PageKind::image_only;
+  else if (!out.figures.empty()) out.kind = PageKind::mixed;
+  else out.kind = PageKind::text;
+  return out;
+}
+
+}  // namespace detail
+}  // namespace quire::gpu

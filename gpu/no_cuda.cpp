@@ -1,0 +1,19 @@
+// Built instead of the .cu files when nvcc is absent or QUIRE_WITH_CUDA=OFF: the CUDA entry points
+// still exist and report, truthfully, that this build has no GPU support, so callers (policy, the
+// readiness check) need no #ifdefs and gpu_required fails closed.
+#include "gpu/page_analysis.hpp"
+
+namespace quire::gpu {
+
+DeviceReport discover_devices(bool /*self_test*/) {
+  DeviceReport r;
+  r.error = "built without CUDA";
+  return r;
+}
+
+std::unique_ptr<PageAnalyzer> make_cuda_analyzer(int /*device*/, const AnalysisParams& /*params*/, std::string* error) {
+  if (error) *error = "built without CUDA";
+  return nullptr;
+}
+
+}  // namespace quire::gpu

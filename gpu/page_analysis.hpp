@@ -1,0 +1,193 @@
+// quire_gpu — page-raster analysis on the GPU, with a CPU reference that gives identical results.
+//
+// What this module offers (the only header a caller needs):
+//
+//   * PageAnalyzer: one interface, two implementations.
+//       make_cpu_analyzer(params)           the reference (always available)
+//       make_cuda_analyzer(device, params)  CUDA kernels, many pages per launch (nullptr when unusable)
+//     Both return bit-identical PageAnalysis values for the same rasters: every pixel-level decision is
+//     integer arithmetic, and the post-processing from pixel statistics to regions is one shared C++
+//     function (detail::finish_page), so only the pixel work differs between the two.
+//
+//   * Per page: a deterministic Otsu threshold (histogram and class variances in integers), ink
+//     coverage, horizontal and vertical ruling lines (long thin runs of ink: table grids that exist only
+//     in the raster, scans), connected-component statistics split into text-like and figure-like
+//     ink, figure crop boxes, coarse text blocks, and a page kind (blank / text / mixed / image_only).
+//
+//   * Device discovery and health: discover_devices() lists visible CUDA devices with memory and runs
+//     a self-test on each (the full CUDA pipeline on a small synthetic page, compared against the CPU
+//     reference). A failing device is listed with its error, never dropped. With no driver, no device
+//     or a build without nvcc it returns a report that says so; it never crashes.
+//
+//   * Policy: select_analyzer(policy, ...) turns gpu_required / gpu_prefer / cpu_only into an analyzer
+//     plus what was used ("cuda:0", "cpu") and a warning when it fell back.
+//
+// Rasters are 8-bit grayscale, 0 = black, 255 = white, row-major with a stride (MuPDF's gray pixmaps).
+// The module depends on CUDA (optional) and the C++17 standard library only, so it builds standalone
+// on a GPU host (`cmake -S gpu -B build`).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace quire::gpu {
+
+// A view of one grayscale page; the caller owns the pixels for the duration of analyze().
+struct Raster {
+  const std::uint8_t* pixels = nullptr;
+  int width = 0;
+  int height = 0;
+  int stride = 0;  // bytes per row, >= width
+};
+
+// Everything in pixels scales with dpi when left at 0 (see resolve_params()).
+struct AnalysisParams {
+  int dpi = 150;
+  int threshold = -1;          // fixed threshold (ink iff value < threshold); -1 = Otsu per page
+  int min_contrast = 48;       // Otsu class means closer than this: a flat page, no ink at all
+  int min_rule_length = 0;     // a run of ink at least this long may be a ruling line (0: dpi/2)
+  int max_rule_thickness = 0;  // ... if the line it forms is at most this thick (0: max(2, dpi/30))
+  int max_text_height = 0;     // a component taller than this is figure-like (0: 2*dpi/5, ~29pt)
+  int max_text_width = 0;      // ... or wider than this (0: dpi)
+  int speck_pixels = 0;        // components this small are noise (0: max(1, dpi/75))
+  int figure_gap = 0;          // figure-like parts closer than this join one figure (0: dpi/10)
+  int text_cell = 0;           // grid cell for grouping text into blocks (0: dpi/12)
+  bool keep_mask = false;      // return the binarised page (PageAnalysis::mask)
+  int pages_per_launch = 8;    // CUDA: pages per kernel launch; two launches in flight
+  int cpu_threads = 1;         // CPU: pages analysed in parallel (0: all cores)
+};
+
+// The params with every 0 replaced by its dpi-derived default; validates ranges (throws
+// std::invalid_argument on nonsense such as dpi <= 0).
+AnalysisParams resolve_params(const AnalysisParams& p);
+
+struct Box {  // inclusive pixel coordinates
+  int x0 = 0, y0 = 0, x1 = -1, y1 = -1;
+  int width() const { return x1 - x0 + 1; }
+  int height() const { return y1 - y0 + 1; }
+  long long area() const { return (long long)width() * height(); }
+  bool operator==(const Box& o) const { return x0 == o.x0 && y0 == o.y0 && x1 == o.x1 && y1 == o.y1; }
+};
+
+// A ruling line: the bounding box of a group of long runs in adjacent rows (horizontal) or columns
+// (vertical). length() runs along the line, thickness() across it.
+struct RulingLine {
+  Box box;
+  bool horizontal = true;
+  int length() const { return horizontal ? box.width() : box.height(); }
+  int thickness() const { return horizontal ? box.height() : box.width(); }
+  bool operator==(const RulingLine& o) const { return box == o.box && horizontal == o.horizontal; }
+};
+
+enum class RegionKind { text, figure };
+
+struct Region {
+  RegionKind kind = RegionKind::text;
+  Box box;                  // a figure's box is its crop box
+  int components = 0;       // connected components inside
+  long long ink_pixels = 0; // ink of those components
+  bool operator==(const Region& o) const {
+    return kind == o.kind && box == o.box && components == o.components && ink_pixels == o.ink_pixels;
+  }
+};
+
+// Connected components (8-connected) of the ink that is not part of a thin ruling line.
+struct ComponentStats {
+  int total = 0;              // not counting the leftovers of ruling lines (grid crossings)
+  int specks = 0;             // <= speck_pixels: noise, dust, halftone dots
+  int text_like = 0;          // glyph-sized
+  int figure_like = 0;        // taller or wider than a glyph
+  long long text_ink = 0;     // pixels of text-like components outside figures
+  long long figure_ink = 0;   // pixels inside figure regions (figure-like and absorbed parts)
+  int median_text_height = 0; // of text-like components; a proxy for the body font size
+  bool operator==(const ComponentStats& o) const;
+};
+
+enum class PageKind {
+  blank,       // no ink beyond specks and no ruling lines
+  text,        // text-like ink only (rules allowed)
+  mixed,       // text and figures
+  image_only,  // >= 90% of the ink lies in figures: a scan or a full-page picture
+};
+const char* to_string(PageKind k);
+
+struct PageAnalysis {
+  int width = 0, height = 0;
+  std::array<std::uint32_t, 256> histogram{};
+  int threshold = 0;         // ink iff pixel < threshold (0: nothing is ink)
+  long long ink_pixels = 0;  // after binarisation, rules included
+  double ink_coverage() const { return width && height ? double(ink_pixels) / (double(width) * height) : 0.0; }
+  std::vector<RulingLine> horizontal_rules;  // outside figures, sorted by (y0, x0)
+  std::vector<RulingLine> vertical_rules;    // outside figures, sorted by (x0, y0)
+  ComponentStats components;
+  std::vector<Region> figures;      // crop boxes, sorted by (y0, x0)
+  std::vector<Region> text_blocks;  // coarse blocks of text-like ink, sorted by (y0, x0)
+  PageKind kind = PageKind::blank;
+  std::vector<std::uint8_t> mask;   // width*height, 1 = ink; only with keep_mask
+  bool operator==(const PageAnalysis& o) const;
+  bool operator!=(const PageAnalysis& o) const { return !(*this == o); }
+};
+
+// First difference between two analyses in words ("" when equal); for tests and the benchmark.
+std::string describe_difference(const PageAnalysis& a, const PageAnalysis& b);
+
+class PageAnalyzer {
+ public:
+  virtual ~PageAnalyzer() = default;
+  // Analyses a batch; results are in input order. Throws std::invalid_argument on a bad raster
+  // (null pixels, non-positive size, stride < width, more than 2^28 pixels) and std::runtime_error
+  // when the device fails mid-batch (a converter should then mark itself unhealthy).
+  virtual std::vector<PageAnalysis> analyze(const std::vector<Raster>& pages) = 0;
+  virtual std::string name() const = 0;  // "cpu" or "cuda:<index>"
+};
+
+std::unique_ptr<PageAnalyzer> make_cpu_analyzer(const AnalysisParams& params = {});
+// nullptr when CUDA is not compiled in or the device cannot be used; *error (if given) says why.
+std::unique_ptr<PageAnalyzer> make_cuda_analyzer(int device, const AnalysisParams& params = {},
+                                                 std::string* error = nullptr);
+
+// ---- devices ----
+struct DeviceInfo {
+  int index = -1;
+  std::string name;
+  int cc_major = 0, cc_minor = 0;
+  int multiprocessors = 0;
+  std::size_t total_memory = 0, free_memory = 0;
+  bool healthy = false;   // the self-test ran and matched the CPU reference
+  std::string error;      // why not healthy
+};
+
+struct DeviceReport {
+  bool cuda_compiled = false;  // built with nvcc
+  bool driver_ok = false;      // cudaGetDeviceCount succeeded
+  int driver_version = 0, runtime_version = 0;
+  std::string error;           // "no CUDA driver (cudaErrorInsufficientDriver)", "built without CUDA", ...
+  std::vector<DeviceInfo> devices;
+  int healthy_count() const;
+  std::string summary() const;  // one line per device, for logs and /v1/info
+};
+
+// Lists visible devices; with self_test each one runs the analysis pipeline on a small synthetic page
+// and is healthy only if the result equals the CPU reference. Never throws.
+DeviceReport discover_devices(bool self_test = true);
+
+// ---- policy ----
+enum class AccelerationPolicy { gpu_required, gpu_prefer, cpu_only };
+bool parse_policy(const std::string& s, AccelerationPolicy* out);  // "gpu_required" | "gpu_prefer" | "cpu_only"
+
+struct AnalyzerSelection {
+  std::unique_ptr<PageAnalyzer> analyzer;  // nullptr only under gpu_required with no healthy device
+  std::string acceleration_used;           // "cuda:<i>" | "cpu" | "" (nothing)
+  std::string warning;                     // set when gpu_prefer fell back to the CPU
+  std::string error;                       // set when analyzer is nullptr (gpu_not_available)
+};
+
+// device < 0: the first healthy device of `report`. `report` comes from discover_devices().
+AnalyzerSelection select_analyzer(AccelerationPolicy policy, const DeviceReport& report, int device = -1,
+                                  const AnalysisParams& params = {});
+
+}  // namespace quire::gpu

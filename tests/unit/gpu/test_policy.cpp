@@ -1,0 +1,85 @@
+// Device discovery and acceleration policy. Runs everywhere: on a CI machine without a GPU the
+// discovery must report the missing driver and the policy must fail closed or fall back as asked.
+#include "gpu_test.hpp"
+
+#include "gpu/page_analysis.hpp"
+
+using namespace quire::gpu;
+
+namespace {
+DeviceReport no_driver() {
+  DeviceReport r;
+  r.cuda_compiled = true;
+  r.error = "cudaErrorInsufficientDriver (CUDA driver version is insufficient for CUDA runtime version)";
+  return r;
+}
+DeviceReport broken_device() {
+  DeviceReport r;
+  r.cuda_compiled = true;
+  r.driver_ok = true;
+  DeviceInfo d;
+  d.index = 0;
+  d.name = "Test GPU";
+  d.error = "probe kernel: cudaErrorNoKernelImageForDevice";
+  r.devices.push_back(d);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("policy names parse", "[gpu][policy]") {
+  AccelerationPolicy p{};
+  CHECK(parse_policy("gpu_required", &p));
+  CHECK(p == AccelerationPolicy::gpu_required);
+  CHECK(parse_policy("gpu_prefer", &p));
+  CHECK(p == AccelerationPolicy::gpu_prefer);
+  CHECK(parse_policy("cpu_only", &p));
+  CHECK(p == AccelerationPolicy::cpu_only);
+  CHECK_FALSE(parse_policy("gpu", &p));
+}
+
+TEST_CASE("gpu_required without a working GPU refuses; gpu_prefer falls back with a warning", "[gpu][policy]") {
+  for (const DeviceReport& r : {no_driver(), broken_device()}) {
+    const AnalyzerSelection req = select_analyzer(AccelerationPolicy::gpu_required, r);
+    CHECK(req.analyzer == nullptr);
+    CHECK(req.acceleration_used.empty());
+    CHECK(req.error.rfind("gpu_not_available", 0) == 0);
+
+    const AnalyzerSelection pref = select_analyzer(AccelerationPolicy::gpu_prefer, r);
+    REQUIRE(pref.analyzer != nullptr);
+    CHECK(pref.acceleration_used == "cpu");
+    CHECK(pref.analyzer->name() == "cpu");
+    CHECK_FALSE(pref.warning.empty());
+    CHECK(pref.error.empty());
+  }
+  // The broken device is named with its error, not hidden.
+  const AnalyzerSelection req = select_analyzer(AccelerationPolicy::gpu_required, broken_device());
+  CHECK(req.error.find("NoKernelImage") != std::string::npos);
+  CHECK(broken_device().summary().find("FAILED") != std::string::npos);
+}
+
+TEST_CASE("cpu_only always uses the CPU, with no warning", "[gpu][policy]") {
+  const AnalyzerSelection s = select_analyzer(AccelerationPolicy::cpu_only, broken_device());
+  REQUIRE(s.analyzer != nullptr);
+  CHECK(s.acceleration_used == "cpu");
+  CHECK(s.warning.empty());
+}
+
+TEST_CASE("discovery never throws and is self-consistent on this machine", "[gpu][devices]") {
+  const DeviceReport r = discover_devices(true);
+  CHECK_FALSE(r.summary().empty());
+  if (!r.cuda_compiled || !r.driver_ok) {
+    CHECK(r.devices.empty());
+    CHECK_FALSE(r.error.empty());
+  }
+  for (const DeviceInfo& d : r.devices) CHECK(d.healthy == d.error.empty());
+  const AnalyzerSelection s = select_analyzer(AccelerationPolicy::gpu_required, r);
+  if (r.healthy_count() > 0) {
+    REQUIRE(s.analyzer != nullptr);
+    CHECK(s.acceleration_used.rfind("cuda:", 0) == 0);
+  } else {
+    CHECK(s.analyzer == nullptr);
+  }
+  std::string why;
+  CHECK(make_cuda_analyzer(4096, {}, &why) == nullptr);
+  CHECK_FALSE(why.empty());
+}
