@@ -8,6 +8,7 @@
 // Not part of the public API (see convert.hpp); stages include this header.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,22 @@ struct rect {
   float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
   float width() const { return x1 - x0; }
   float height() const { return y1 - y0; }
+  float cx() const { return (x0 + x1) / 2; }
+  float cy() const { return (y0 + y1) / 2; }
   bool empty() const { return x1 <= x0 || y1 <= y0; }
+  void include(const rect& r) {
+    if (r.x1 < r.x0) return;  // an "unset" rect adds nothing
+    if (x1 < x0) {
+      *this = r;
+      return;
+    }
+    x0 = std::min(x0, r.x0), y0 = std::min(y0, r.y0);
+    x1 = std::max(x1, r.x1), y1 = std::max(y1, r.y1);
+  }
+  static rect none() { return {1e9f, 1e9f, -1e9f, -1e9f}; }
 };
+
+inline float overlap(float a0, float a1, float b0, float b1) { return std::min(a1, b1) - std::max(a0, b0); }
 
 // A run of characters on one line sharing font, size and style.
 struct span {
@@ -31,13 +46,35 @@ struct span {
   bool italic = false;
   bool mono = false;
   bool superscript = false;  // raised and smaller than its neighbours
+  bool subscript = false;    // lowered and smaller than its neighbours
   int link = -1;             // index into page_model::links, or -1
 };
 
+// One visual line segment: characters on one baseline with no wide gap between them. Text in
+// two columns or two table cells on the same baseline gives two lines.
 struct line {
   std::vector<span> spans;
   rect box;
-  int block = -1;  // the MuPDF stext block the line came from (a hint, not a decision)
+  float size = 0;       // dominant font size (by characters, superscripts excluded)
+  float baseline = 0;   // dominant baseline
+  int block = -1;       // the MuPDF stext block the line came from (a hint, not a decision)
+  int chars = 0;        // non-space characters
+  float char_width = 0; // mean advance of the line's characters (monospace cell width for code)
+
+  std::string text() const {
+    std::string s;
+    for (const auto& sp : spans) s += sp.text;
+    return s;
+  }
+  bool all(bool span::*flag) const {  // every non-blank span has the flag
+    bool any = false;
+    for (const auto& sp : spans) {
+      if (sp.text.find_first_not_of(' ') == std::string::npos) continue;
+      if (!(sp.*flag)) return false;
+      any = true;
+    }
+    return any;
+  }
 };
 
 // A link annotation (or URI action) and where it sits on the page.
@@ -52,10 +89,11 @@ struct rule {
   bool horizontal = true;
 };
 
-// Small filled shapes (dots, squares, circles) left of text: list bullets drawn as vectors.
+// Small shapes (dots, squares, circles) left of text: list bullets drawn as vectors.
 struct mark {
   rect box;
   bool filled = true;
+  bool round = false;
 };
 
 struct image {
@@ -73,6 +111,7 @@ struct page_model {
   std::vector<image> images;
   std::vector<link> links;
   bool from_ocr = false;
+  int chars = 0;            // non-space characters on the page
 };
 
 // Output blocks, in reading order, before rendering.
@@ -93,6 +132,9 @@ struct block {
   std::string language;   // code: info string when known
   std::vector<std::vector<table_cell>> rows;  // table: rows[0] is the header row
   std::vector<float> column_x;                // table: left edge of each column (for merging)
+  int quote = 0;           // blockquote depth
+  int region = 0;          // the page region (column) the block came from
+  bool continues = false;  // paragraph/list item: does not end a sentence
 };
 
 }  // namespace quire::convert::layout

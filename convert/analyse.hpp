@@ -1,0 +1,73 @@
+// Stage 2 of the pipeline: page models → blocks in reading order.
+//
+// The engine streams pages through a small look-ahead window. Each page is first *observed*
+// (document statistics: body font size, line spacing, heading styles, running header/footer
+// candidates, vocabulary for hyphen repair), and analysed once the window holds the pages after
+// it, so the decisions that need other pages (furniture, heading levels) see them. Everything
+// kept across pages is a bounded summary; page models are dropped once analysed.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "convert/layout.hpp"
+
+namespace quire::convert {
+
+struct outline_entry {
+  std::string key;  // text::key of the title
+  int level = 1;    // 1-based depth in the outline
+  int page = 0;     // 1-based target page, 0 when unknown
+  float y = -1;     // target y on that page, -1 when unknown
+  bool used = false;
+};
+
+struct heading_style {
+  float size = 0;
+  bool bold = false, italic = false;
+  int count = 0;   // times seen as a candidate
+  int level = 0;   // assigned when first emitted (0 = not yet)
+};
+
+class doc_context {
+ public:
+  int page_count = 0;
+  std::vector<outline_entry> outline;
+
+  // Stage 2a: called for every page as it enters the window, in page order.
+  void observe(const layout::page_model& page);
+  // Stage 2b: called for every page, in page order, once the pages after it were observed.
+  std::vector<layout::block> analyse(layout::page_model& page);
+
+  float body_size() const;
+  float line_gap() const;  // typical vertical gap between lines of a body paragraph
+  bool known_word(const std::string& lower) const { return words_.count(lower) != 0; }
+
+  // refs seen so far (superscript numbers in body text), for telling footnotes from lists
+  std::set<std::string> footnote_refs;
+  // x of the markers of the open (nested) lists, outermost first; survives page breaks
+  std::vector<float> list_stack;
+
+ private:
+  friend struct page_analyser;
+  std::map<int, long> size_chars_;   // size (quarter points) → characters
+  std::map<int, long> gap_count_;    // body line gap (quarter points) → count
+  struct band_hit {
+    int page;
+    float y;
+  };
+  std::unordered_map<std::string, std::vector<band_hit>> band_;  // signature → where it was seen
+  std::vector<heading_style> styles_;
+  std::unordered_set<std::string> words_;
+  int observed_pages_ = 0;
+
+  void note_heading_style(float size, bool bold, bool italic);
+  int level_for(float size, bool bold, bool italic);
+  bool repeated_in_band(const std::string& sig, int page, float y) const;
+};
+
+}  // namespace quire::convert

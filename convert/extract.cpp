@@ -1,0 +1,690 @@
+// Stage 1: one MuPDF page → layout::page_model. See extract.hpp.
+//
+// MuPDF reports errors with longjmp. The device callbacks below run inside MuPDF's own fz_try
+// frames, so they must not let a MuPDF error escape through C++ frames that own objects: every
+// MuPDF call in them that can throw sits in its own fz_try holding only C data.
+#include "convert/extract.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <unordered_map>
+
+
+namespace quire::convert {
+namespace {
+
+using layout::rect;
+
+struct font_style {
+  std::string name;
+  bool bold = false, italic = false, mono = false;
+};
+
+bool name_has(const std::string& name, const char* what) {
+  auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); };
+  std::string n, w(what);
+  for (char c : name) n += lower(c);
+  for (auto& c : w) c = lower(c);
+  return n.find(w) != std::string::npos;
+}
+
+font_style classify_font(fz_context* ctx, fz_font* font) {
+  font_style s;
+  const char* raw = font ? fz_font_name(ctx, font) : "";
+  s.name = raw ? raw : "";
+  if (auto plus = s.name.find('+'); plus == 6) s.name.erase(0, 7);  // subset prefix ABCDEF+
+  s.bold = (font && fz_font_is_bold(ctx, font)) || name_has(s.name, "bold") || name_has(s.name, "black") ||
+           name_has(s.name, "heavy") || name_has(s.name, "semibold") || name_has(s.name, "demi");
+  s.italic = (font && fz_font_is_italic(ctx, font)) || name_has(s.name, "italic") ||
+             name_has(s.name, "oblique") || name_has(s.name, "-ital") || name_has(s.name, "-it");
+  if (name_has(s.name, "-it") && !name_has(s.name, "-ital") && !name_has(s.name, "italic")) {
+    // "-It" suffix (Minion-It) but not "-Italic": only trust it when it ends the name
+    auto pos = s.name.rfind('-');
+    std::string tail = pos == std::string::npos ? "" : s.name.substr(pos + 1);
+    s.italic = s.italic && (tail == "It" || tail == "BoldIt" || tail == "It1" || (font && fz_font_is_italic(ctx, font)));
+  }
+  s.mono = (font && fz_font_is_monospaced(ctx, font)) || name_has(s.name, "mono") ||
+           name_has(s.name, "courier") || name_has(s.name, "consol") || name_has(s.name, "menlo") ||
+           name_has(s.name, "inconsolata") || name_has(s.name, "typewriter") || name_has(s.name, "code");
+  return s;
+}
+
+// ---- the collecting device ----
+
+struct collected {
+  std::vector<layout::rule> rules;
+  std::vector<layout::mark> marks;
+  std::vector<rect> fills;
+  std::vector<layout::image> images;
+  std::vector<asset>* assets = nullptr;
+  bool want_images = false;
+  int page_number = 0;
+  int image_count = 0;
+  float page_w = 0, page_h = 0;
+};
+
+struct subpath {
+  std::vector<fz_point> pts;
+  bool curve = false;
+  bool closed = false;
+};
+
+struct path_walk {
+  fz_matrix ctm;
+  std::vector<subpath> subs;
+  fz_point cur{0, 0};
+  void add(float x, float y) {
+    if (subs.empty()) subs.emplace_back();
+    subs.back().pts.push_back(fz_transform_point_xy(x, y, ctm));
+    cur = {x, y};
+  }
+};
+
+void walk_moveto(fz_context*, void* arg, float x, float y) {
+  auto* w = static_cast<path_walk*>(arg);
+  w->subs.emplace_back();
+  w->add(x, y);
+}
+void walk_lineto(fz_context*, void* arg, float x, float y) { static_cast<path_walk*>(arg)->add(x, y); }
+void walk_curveto(fz_context*, void* arg, float x1, float y1, float x2, float y2, float x3, float y3) {
+  auto* w = static_cast<path_walk*>(arg);
+  w->add(x1, y1);
+  w->add(x2, y2);
+  w->add(x3, y3);
+  w->subs.back().curve = true;
+}
+void walk_closepath(fz_context*, void* arg) {
+  auto* w = static_cast<path_walk*>(arg);
+  if (!w->subs.empty()) w->subs.back().closed = true;
+}
+void walk_quadto(fz_context*, void* arg, float x1, float y1, float x2, float y2) {
+  auto* w = static_cast<path_walk*>(arg);
+  w->add(x1, y1);
+  w->add(x2, y2);
+  w->subs.back().curve = true;
+}
+void walk_rectto(fz_context*, void* arg, float x1, float y1, float x2, float y2) {
+  auto* w = static_cast<path_walk*>(arg);
+  w->subs.emplace_back();
+  w->add(x1, y1);
+  w->add(x2, y1);
+  w->add(x2, y2);
+  w->add(x1, y2);
+  w->subs.back().closed = true;
+}
+
+const fz_path_walker path_walker = {walk_moveto, walk_lineto, walk_curveto, walk_closepath,
+                                    walk_quadto, nullptr,     nullptr,      walk_rectto};
+
+rect bounds(const subpath& s) {
+  rect r = rect::none();
+  for (auto p : s.pts) r.include({p.x, p.y, p.x, p.y});
+  return r;
+}
+
+// Approximate luminance (0 black .. 1 white); MuPDF errors are caught (treated as black).
+float luminance(fz_context* ctx, fz_colorspace* cs, const float* color) {
+  float rgb[3] = {0, 0, 0};
+  int failed = 0;
+  fz_try(ctx) {
+    if (cs) fz_convert_color(ctx, cs, color, fz_device_rgb(ctx), rgb, nullptr, fz_default_color_params);
+  }
+  fz_catch(ctx) { failed = 1; }
+  if (failed) return 0;
+  return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
+}
+
+struct collect_device {
+  fz_device super;
+  fz_device* text;
+  collected* out;
+  const std::optional<std::chrono::steady_clock::time_point>* deadline;
+};
+
+// Called first thing in every callback, before any C++ object exists in the frame, so the
+// longjmp of fz_throw skips no destructor.
+void check_deadline(fz_context* ctx, fz_device* dev) {
+  auto* d = reinterpret_cast<collect_device*>(dev);
+  if (*d->deadline && std::chrono::steady_clock::now() > **d->deadline)
+    fz_throw(ctx, FZ_ERROR_GENERIC, "page exceeded the conversion deadline");
+}
+
+bool walk(fz_context* ctx, const fz_path* path, fz_matrix ctm, path_walk& w) {
+  w.ctm = ctm;
+  int failed = 0;
+  fz_try(ctx) { fz_walk_path(ctx, path, &path_walker, &w); }
+  fz_catch(ctx) { failed = 1; }
+  return !failed;
+}
+
+void add_shape(collected& c, const rect& b, bool filled, bool curve, float lum) {
+  const float w = b.width(), h = b.height();
+  if (w >= 0.9f * c.page_w && h >= 0.9f * c.page_h) return;  // page background
+  if (lum > 0.93f) return;                                    // white on white: invisible
+  if (h <= 3.0f && w >= 4.0f) {
+    c.rules.push_back({b, true});
+  } else if (w <= 3.0f && h >= 4.0f) {
+    c.rules.push_back({b, false});
+  } else if (w >= 1.2f && h >= 1.2f && w <= 10.0f && h <= 10.0f && w <= 2.2f * h && h <= 2.2f * w) {
+    c.marks.push_back({b, filled, curve});
+  } else if (filled && w > 10.0f && h > 4.0f) {
+    if (c.fills.size() < 2000) c.fills.push_back(b);
+  }
+}
+
+void dev_fill_path(fz_context* ctx, fz_device* dev, const fz_path* path, int, fz_matrix ctm, fz_colorspace* cs,
+                   const float* color, float alpha, fz_color_params) {
+  check_deadline(ctx, dev);
+  auto* d = reinterpret_cast<collect_device*>(dev);
+  if (alpha <= 0.05f) return;
+  path_walk w;
+  if (!walk(ctx, path, ctm, w)) return;
+  const float lum = luminance(ctx, cs, color);
+  for (const auto& s : w.subs) {
+    if (s.pts.size() < 2) continue;
+    add_shape(*d->out, bounds(s), true, s.curve, lum);
+  }
+}
+
+void dev_stroke_path(fz_context* ctx, fz_device* dev, const fz_path* path, const fz_stroke_state* stroke,
+                     fz_matrix ctm, fz_colorspace* cs, const float* color, float alpha, fz_color_params) {
+  check_deadline(ctx, dev);
+  auto* d = reinterpret_cast<collect_device*>(dev);
+  if (alpha <= 0.05f) return;
+  path_walk w;
+  if (!walk(ctx, path, ctm, w)) return;
+  const float lum = luminance(ctx, cs, color);
+  if (lum > 0.93f) return;
+  const float scale = std::sqrt(std::fabs(ctm.a * ctm.d - ctm.b * ctm.c));
+  const float lw = std::max(0.3f, (stroke ? stroke->linewidth : 1.0f) * (scale > 0 ? scale : 1.0f));
+  collected& c = *d->out;
+  for (const auto& s : w.subs) {
+    if (s.pts.size() < 2) continue;
+    rect b = bounds(s);
+    if (s.curve) {
+      if (b.width() <= 10 && b.height() <= 10 && b.width() >= 1.2f && b.height() >= 1.2f)
+        c.marks.push_back({b, false, true});
+      continue;
+    }
+    if (b.width() <= 10 && b.height() <= 10 && b.width() >= 2.0f && b.height() >= 2.0f && s.closed) {
+      c.marks.push_back({b, false, false});  // a small hollow square
+      continue;
+    }
+    const size_t n = s.pts.size();
+    const size_t segs = s.closed ? n : n - 1;
+    for (size_t i = 0; i < segs; ++i) {
+      fz_point a = s.pts[i], e = s.pts[(i + 1) % n];
+      const float dx = std::fabs(a.x - e.x), dy = std::fabs(a.y - e.y);
+      if (dy < 0.6f && dx >= 4.0f) {
+        const float y = (a.y + e.y) / 2;
+        c.rules.push_back({{std::min(a.x, e.x), y - lw / 2, std::max(a.x, e.x), y + lw / 2}, true});
+      } else if (dx < 0.6f && dy >= 4.0f) {
+        const float x = (a.x + e.x) / 2;
+        c.rules.push_back({{x - lw / 2, std::min(a.y, e.y), x + lw / 2, std::max(a.y, e.y)}, false});
+      }
+    }
+  }
+}
+
+void dev_fill_image(fz_context* ctx, fz_device* dev, fz_image* img, fz_matrix ctm, float alpha, fz_color_params) {
+  check_deadline(ctx, dev);
+  auto* d = reinterpret_cast<collect_device*>(dev);
+  collected& c = *d->out;
+  if (alpha <= 0.05f) return;
+  fz_rect r = fz_transform_rect(fz_unit_rect, ctm);
+  rect b{r.x0, r.y0, r.x1, r.y1};
+  if (b.width() < 8 || b.height() < 8 || c.images.size() >= 500) return;
+  layout::image im{b, -1};
+  if (c.want_images && c.assets && img && img->w >= 16 && img->h >= 16) {
+    fz_buffer* buf = nullptr;
+    const char* type = "image/png";
+    const char* ext = "png";
+    fz_var(buf);
+    fz_var(type);
+    fz_var(ext);
+    fz_try(ctx) {
+      fz_compressed_buffer* cb = fz_compressed_image_buffer(ctx, img);
+      if (cb && cb->params.type == FZ_IMAGE_JPEG && cb->buffer &&
+          (img->colorspace == fz_device_rgb(ctx) || img->colorspace == fz_device_gray(ctx) || img->n <= 3)) {
+        buf = fz_keep_buffer(ctx, cb->buffer);
+        type = "image/jpeg";
+        ext = "jpg";
+      } else {
+        buf = fz_new_buffer_from_image_as_png(ctx, img, fz_default_color_params);
+      }
+    }
+    fz_catch(ctx) { buf = nullptr; }
+    if (buf) {
+      unsigned char* data = nullptr;
+      size_t len = fz_buffer_storage(ctx, buf, &data);
+      asset a;
+      a.name = "img-p" + std::to_string(c.page_number) + "-" + std::to_string(++c.image_count) + "." + ext;
+      a.media_type = type;
+      a.bytes.assign(data, data + len);
+      fz_drop_buffer(ctx, buf);
+      im.asset = static_cast<int>(c.assets->size());
+      c.assets->push_back(std::move(a));
+    }
+  }
+  c.images.push_back(im);
+}
+
+// Text goes to the structured-text device unchanged.
+void dev_fill_text(fz_context* ctx, fz_device* dev, const fz_text* text, fz_matrix ctm, fz_colorspace* cs,
+                   const float* color, float alpha, fz_color_params cp) {
+  check_deadline(ctx, dev);
+  fz_fill_text(ctx, reinterpret_cast<collect_device*>(dev)->text, text, ctm, cs, color, alpha, cp);
+}
+void dev_stroke_text(fz_context* ctx, fz_device* dev, const fz_text* text, const fz_stroke_state* st, fz_matrix ctm,
+                     fz_colorspace* cs, const float* color, float alpha, fz_color_params cp) {
+  check_deadline(ctx, dev);
+  fz_stroke_text(ctx, reinterpret_cast<collect_device*>(dev)->text, text, st, ctm, cs, color, alpha, cp);
+}
+// Text used as a clip is still text on the page; it reaches the stext device as "ignored" text so
+// that the clip stack of the text device stays empty (this device keeps its own).
+void dev_clip_text(fz_context* ctx, fz_device* dev, const fz_text* text, fz_matrix ctm, fz_rect) {
+  check_deadline(ctx, dev);
+  fz_ignore_text(ctx, reinterpret_cast<collect_device*>(dev)->text, text, ctm);
+}
+void dev_clip_stroke_text(fz_context* ctx, fz_device* dev, const fz_text* text, const fz_stroke_state*,
+                          fz_matrix ctm, fz_rect) {
+  check_deadline(ctx, dev);
+  fz_ignore_text(ctx, reinterpret_cast<collect_device*>(dev)->text, text, ctm);
+}
+void dev_ignore_text(fz_context* ctx, fz_device* dev, const fz_text* text, fz_matrix ctm) {
+  check_deadline(ctx, dev);
+  fz_ignore_text(ctx, reinterpret_cast<collect_device*>(dev)->text, text, ctm);
+}
+
+fz_device* new_collect_device(fz_context* ctx, fz_device* text, collected* out,
+                              const std::optional<std::chrono::steady_clock::time_point>* deadline) {
+  auto* d = fz_new_derived_device(ctx, collect_device);
+  d->super.fill_path = dev_fill_path;
+  d->super.stroke_path = dev_stroke_path;
+  d->super.fill_image = dev_fill_image;
+  d->super.fill_text = dev_fill_text;
+  d->super.stroke_text = dev_stroke_text;
+  d->super.clip_text = dev_clip_text;
+  d->super.clip_stroke_text = dev_clip_stroke_text;
+  d->super.ignore_text = dev_ignore_text;
+  d->text = text;
+  d->out = out;
+  d->deadline = deadline;
+  return &d->super;
+}
+
+// ---- characters → line segments ----
+
+struct rawc {
+  int c;
+  float x0, x1, y0, y1;  // y0/y1: a size-normalised box around the baseline
+  float oy;              // baseline
+  float size;
+  int font;              // index into the page's font table
+  int link;
+  bool space;
+};
+
+struct raw_line {
+  std::vector<int> chars;  // indices into the page's rawc table
+  float y0 = 1e9f, y1 = -1e9f;
+  int block = -1;
+};
+
+// Maps a code point to what the Markdown should carry: -1 drop, else the (possibly replaced) one.
+int map_char(int c) {
+  if (c == '\t' || c == 0xA0 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F || c == 0x205F || c == 0x3000) return ' ';
+  if (c < 32 || c == 0x7F || c == 0xFFFD || c == 0xFEFF || (c >= 0x200B && c <= 0x200D) || c == 0x2060) return -1;
+  if (c >= 0xE000 && c <= 0xF8FF) {
+    switch (c) {  // Symbol/Wingdings bullets mapped into the private use area
+      case 0xF0B7: case 0xF06C: case 0xF0A8: return 0x2022;
+      case 0xF0A7: case 0xF06E: return 0x25AA;
+      case 0xF0D8: case 0xF0E8: return 0x27A2;
+      case 0xF0FC: return 0x2713;
+      case 0xF02D: return '-';
+      default: return -1;
+    }
+  }
+  return c;
+}
+
+struct page_fonts {
+  std::vector<font_style> styles;
+  std::unordered_map<fz_font*, int> index;
+  int get(fz_context* ctx, fz_font* f) {
+    auto it = index.find(f);
+    if (it != index.end()) return it->second;
+    int i = static_cast<int>(styles.size());
+    styles.push_back(classify_font(ctx, f));
+    index.emplace(f, i);
+    return i;
+  }
+};
+
+void append_utf8(std::string& s, int c) {
+  char buf[8];
+  int n = fz_runetochar(buf, c);
+  s.append(buf, n);
+}
+
+// Builds one line segment from chars[begin,end) of a row (sorted by x).
+layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>& idx, size_t begin, size_t end,
+                          const page_fonts& fonts) {
+  layout::line ln;
+  // dominant size (by character count, quantised to 0.25 pt) and its median baseline
+  std::vector<std::pair<float, int>> sizes;
+  for (size_t i = begin; i < end; ++i) {
+    const rawc& c = chars[idx[i]];
+    if (c.space) continue;
+    float q = std::round(c.size * 4) / 4;
+    auto it = std::find_if(sizes.begin(), sizes.end(), [&](auto& p) { return std::fabs(p.first - q) < 0.01f; });
+    if (it == sizes.end()) sizes.push_back({q, 1});
+    else ++it->second;
+  }
+  float dom = 0;
+  int best = -1;
+  for (auto& [s, n] : sizes)
+    if (n > best || (n == best && s > dom)) best = n, dom = s;
+  std::vector<float> bases;
+  for (size_t i = begin; i < end; ++i) {
+    const rawc& c = chars[idx[i]];
+    if (!c.space && std::fabs(std::round(c.size * 4) / 4 - dom) < 0.01f) bases.push_back(c.oy);
+  }
+  std::sort(bases.begin(), bases.end());
+  const float base = bases.empty() ? chars[idx[begin]].oy : bases[bases.size() / 2];
+  ln.size = dom;
+  ln.baseline = base;
+  ln.box = rect::none();
+
+  std::vector<float> advances;
+  float prev_x1 = -1e9f;
+  bool space_pending = false;
+  layout::span cur;
+  bool have = false;
+  auto flush = [&] {
+    if (have && !cur.text.empty()) ln.spans.push_back(std::move(cur));
+    cur = layout::span{};
+    have = false;
+  };
+  for (size_t i = begin; i < end; ++i) {
+    const rawc& c = chars[idx[i]];
+    if (c.space) {
+      if (have) space_pending = true;
+      continue;
+    }
+    const bool small = c.size < 0.88f * dom;
+    const bool sup = small && c.oy < base - 0.18f * dom;
+    const bool sub = small && !sup && c.oy > base + 0.08f * dom;
+    const font_style& fs = fonts.styles[c.font];
+    const float gap = c.x0 - prev_x1;
+    if (!space_pending && have && gap > 0.18f * std::max(dom, c.size) && !sup && !sub && !cur.superscript &&
+        !cur.subscript)
+      space_pending = true;
+    const bool same = have && cur.font == fs.name && std::fabs(cur.size - c.size) < 0.3f && cur.bold == fs.bold &&
+                      cur.italic == fs.italic && cur.mono == fs.mono && cur.superscript == sup &&
+                      cur.subscript == sub && cur.link == c.link;
+    if (!same) {
+      std::string carry = space_pending ? " " : "";
+      // the space goes to whichever span is not emphasised, so markers hug the words
+      if (have && space_pending) {
+        cur.text += ' ';
+        carry.clear();
+      }
+      flush();
+      cur.font = fs.name;
+      cur.size = c.size;
+      cur.bold = fs.bold;
+      cur.italic = fs.italic;
+      cur.mono = fs.mono;
+      cur.superscript = sup;
+      cur.subscript = sub;
+      cur.link = c.link;
+      cur.baseline = c.oy;
+      cur.box = rect::none();
+      cur.text = carry;
+      have = true;
+    } else if (space_pending) {
+      cur.text += ' ';
+    }
+    space_pending = false;
+    append_utf8(cur.text, c.c);
+    cur.box.include({c.x0, c.y0, c.x1, c.y1});
+    ln.box.include({c.x0, c.y0, c.x1, c.y1});
+    prev_x1 = c.x1;
+    ++ln.chars;
+    if (!sup && !sub) advances.push_back(c.x1 - c.x0);
+  }
+  flush();
+  if (!advances.empty()) {
+    std::sort(advances.begin(), advances.end());
+    ln.char_width = advances[advances.size() / 2];
+  }
+  return ln;
+}
+
+void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout::link>& links,
+                 layout::page_model& out) {
+  page_fonts fonts;
+  std::vector<rawc> chars;
+  std::vector<raw_line> raws;
+  int block_no = 0;
+  for (fz_stext_block* b = text->first_block; b; b = b->next, ++block_no) {
+    if (b->type != FZ_STEXT_BLOCK_TEXT) continue;
+    for (fz_stext_line* l = b->u.t.first_line; l; l = l->next) {
+      if (std::fabs(l->dir.y) > 0.1f || l->dir.x < 0) {
+        // rotated or vertical text: counted, but not laid out (watermarks, rotated labels)
+        for (fz_stext_char* ch = l->first_char; ch; ch = ch->next)
+          if (ch->c > ' ') ++out.chars;
+        continue;
+      }
+      raw_line rl;
+      rl.block = block_no;
+      for (fz_stext_char* ch = l->first_char; ch; ch = ch->next) {
+        int c = map_char(ch->c);
+        if (c < 0) continue;
+        rawc r;
+        r.c = c;
+        r.space = c == ' ';
+        r.size = ch->size > 0 ? ch->size : 1;
+        r.x0 = std::min(ch->quad.ul.x, ch->quad.ll.x);
+        r.x1 = std::max(ch->quad.ur.x, ch->quad.lr.x);
+        r.oy = ch->origin.y;
+        r.y0 = r.oy - 0.75f * r.size;
+        r.y1 = r.oy + 0.22f * r.size;
+        r.font = fonts.get(ctx, ch->font);
+        r.link = -1;
+        const float cx = (r.x0 + r.x1) / 2, cy = r.oy - 0.3f * r.size;
+        for (size_t k = 0; k < links.size(); ++k) {
+          const rect& lb = links[k].box;
+          if (cx >= lb.x0 - 0.5f && cx <= lb.x1 + 0.5f && cy >= lb.y0 - 1 && cy <= lb.y1 + 1) {
+            r.link = static_cast<int>(k);
+            break;
+          }
+        }
+        if (!r.space) {
+          rl.y0 = std::min(rl.y0, r.y0);
+          rl.y1 = std::max(rl.y1, r.y1);
+          ++out.chars;
+        }
+        rl.chars.push_back(static_cast<int>(chars.size()));
+        chars.push_back(r);
+      }
+      if (rl.y1 > rl.y0) raws.push_back(std::move(rl));
+    }
+  }
+  // rows: raw lines that overlap vertically by half the smaller height (superscripts join
+  // their line; neighbouring lines of a paragraph do not)
+  std::vector<int> order(raws.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return raws[a].y0 < raws[b].y0; });
+  std::vector<int> parent(raws.size());
+  std::iota(parent.begin(), parent.end(), 0);
+  auto find = [&](int x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  for (size_t i = 0; i < order.size(); ++i) {
+    const raw_line& a = raws[order[i]];
+    for (size_t j = i + 1; j < order.size(); ++j) {
+      const raw_line& b = raws[order[j]];
+      if (b.y0 >= a.y1) break;
+      const float ov = layout::overlap(a.y0, a.y1, b.y0, b.y1);
+      const float minh = std::min(a.y1 - a.y0, b.y1 - b.y0);
+      if (ov >= 0.5f * minh) parent[find(order[j])] = find(order[i]);
+    }
+  }
+  std::vector<std::vector<int>> row_members;  // raw lines of each row
+  std::unordered_map<int, int> row_of;
+  std::vector<int> row_block;
+  for (int i : order) {
+    int r = find(i);
+    auto it = row_of.find(r);
+    if (it == row_of.end()) {
+      it = row_of.emplace(r, static_cast<int>(row_members.size())).first;
+      row_members.emplace_back();
+      row_block.push_back(raws[i].block);
+    }
+    row_members[it->second].push_back(i);
+  }
+  for (size_t ri = 0; ri < row_members.size(); ++ri) {
+    // Merge the row's raw lines by x, keeping each raw line's own (logical) character order:
+    // expanded ligatures and combining marks share or reverse x positions within a line.
+    std::vector<int> row;
+    {
+      const auto& mem = row_members[ri];
+      std::vector<size_t> pos(mem.size(), 0);
+      for (;;) {
+        int best = -1;
+        float bx = 0;
+        for (size_t m = 0; m < mem.size(); ++m) {
+          const auto& cl = raws[mem[m]].chars;
+          if (pos[m] >= cl.size()) continue;
+          const float x = chars[cl[pos[m]]].x0;
+          if (best < 0 || x < bx - 0.01f) best = static_cast<int>(m), bx = x;
+        }
+        if (best < 0) break;
+        const auto& cl = raws[mem[best]].chars;
+        // take the whole run of this line that stays left of the other lines' next characters
+        float limit = 1e9f;
+        for (size_t m = 0; m < mem.size(); ++m) {
+          if (static_cast<int>(m) == best || pos[m] >= raws[mem[m]].chars.size()) continue;
+          limit = std::min(limit, chars[raws[mem[m]].chars[pos[m]]].x0);
+        }
+        do {
+          row.push_back(cl[pos[best]++]);
+        } while (pos[best] < cl.size() && chars[cl[pos[best]]].x0 <= limit);
+      }
+    }
+    // drop overprinted duplicates (fake bold, shadows)
+    std::vector<int> kept;
+    kept.reserve(row.size());
+    for (int i : row) {
+      const rawc& c = chars[i];
+      bool dup = false;
+      for (size_t k = kept.size(); k-- > 0 && kept.size() - k <= 3;) {
+        const rawc& p = chars[kept[k]];
+        if (p.c == c.c && std::fabs(p.x0 - c.x0) < 0.15f * c.size && std::fabs(p.oy - c.oy) < 0.15f * c.size) {
+          dup = !c.space;
+          break;
+        }
+      }
+      if (!dup) kept.push_back(i);
+    }
+    // split at gaps too wide for a word space
+    size_t start = 0;
+    float last_x1 = -1e9f, last_size = 0;
+    bool saw_space = false;
+    bool any = false;
+    auto emit = [&](size_t b, size_t e) {
+      while (b < e && chars[kept[b]].space) ++b;
+      while (e > b && chars[kept[e - 1]].space) --e;
+      if (b >= e) return;
+      layout::line ln = make_segment(chars, kept, b, e, fonts);
+      ln.block = row_block[ri];
+      if (!ln.spans.empty()) out.lines.push_back(std::move(ln));
+    };
+    for (size_t k = 0; k < kept.size(); ++k) {
+      const rawc& c = chars[kept[k]];
+      if (c.space) {
+        saw_space = true;
+        continue;
+      }
+      if (any) {
+        const float gap = c.x0 - last_x1;
+        const float em = std::max(last_size, c.size);
+        if (gap > (saw_space ? 1.8f : 0.5f) * em || gap < -2.0f * em) {
+          emit(start, k);
+          start = k;
+        }
+      }
+      any = true;
+      saw_space = false;
+      last_x1 = std::max(last_x1, c.x1);
+      if (c.x1 < last_x1 - 2.0f * c.size) last_x1 = c.x1;
+      last_size = c.size;
+    }
+    emit(start, kept.size());
+  }
+}
+
+}  // namespace
+
+bool extract_page(fz_context* ctx, fz_page* page, int number, const extract_options& options,
+                  std::vector<asset>& assets, layout::page_model& out, std::string& error) {
+  out = layout::page_model{};
+  out.number = number;
+  collected col;
+  col.assets = &assets;
+  col.want_images = options.images;
+  col.page_number = number;
+
+  fz_stext_page* text = nullptr;
+  fz_device* tdev = nullptr;
+  fz_device* cdev = nullptr;
+  fz_link* links = nullptr;
+  fz_rect bounds{0, 0, 0, 0};
+  int failed = 0;
+  fz_var(text);
+  fz_var(tdev);
+  fz_var(cdev);
+  fz_var(links);
+  fz_try(ctx) {
+    bounds = fz_bound_page(ctx, page);
+    col.page_w = bounds.x1 - bounds.x0;
+    col.page_h = bounds.y1 - bounds.y0;
+    text = fz_new_stext_page(ctx, bounds);
+    fz_stext_options so{};
+    so.flags = FZ_STEXT_PRESERVE_WHITESPACE | FZ_STEXT_INHIBIT_SPACES;
+    tdev = fz_new_stext_device(ctx, text, &so);
+    cdev = new_collect_device(ctx, tdev, &col, &options.deadline);
+    fz_run_page(ctx, page, cdev, fz_identity, nullptr);
+    fz_close_device(ctx, cdev);
+    fz_close_device(ctx, tdev);
+    links = fz_load_links(ctx, page);
+  }
+  fz_always(ctx) {
+    fz_drop_device(ctx, cdev);
+    fz_drop_device(ctx, tdev);
+  }
+  fz_catch(ctx) { failed = 1; }
+  if (failed) error = fz_caught_message(ctx);
+
+  out.width = bounds.x1 - bounds.x0;
+  out.height = bounds.y1 - bounds.y0;
+  for (fz_link* l = links; l; l = l->next) {
+    if (!l->uri || !fz_is_external_link(ctx, l->uri)) continue;
+    out.links.push_back({{l->rect.x0, l->rect.y0, l->rect.x1, l->rect.y1}, l->uri});
+  }
+  fz_drop_link(ctx, links);
+  if (text && !failed) build_lines(ctx, text, out.links, out);
+  fz_drop_stext_page(ctx, text);
+  out.rules = std::move(col.rules);
+  out.marks = std::move(col.marks);
+  out.fills = std::move(col.fills);
+  out.images = std::move(col.images);
+  return !failed;
+}
+
+}  // namespace quire::convert

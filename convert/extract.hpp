@@ -1,0 +1,37 @@
+// Stage 1 of the pipeline: one MuPDF page → layout::page_model.
+//
+// Runs the page once through a device that forwards text to MuPDF's structured-text device and
+// keeps vector paths (table rules, drawn bullets, shaded backgrounds), images and link
+// annotations itself. Characters are regrouped into visual line segments: rows by vertical
+// overlap (so superscripts stay on their line), split at gaps too wide to be a word space (so
+// two columns or two table cells on one baseline become two lines).
+#pragma once
+
+extern "C" {
+#include <mupdf/fitz.h>
+}
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "convert/convert.hpp"
+#include "convert/layout.hpp"
+
+namespace quire::convert {
+
+struct extract_options {
+  bool images = false;  // encode embedded images into `assets`
+  // Past this point the page is abandoned (checked at every drawing operation), so one absurd
+  // page cannot hang the caller.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+// Fills `out` from `page`. MuPDF errors are caught inside and reported as false + `error` (the
+// model then holds whatever was collected before the error). `assets` receives the page's images
+// when options.images is set.
+bool extract_page(fz_context* ctx, fz_page* page, int number, const extract_options& options,
+                  std::vector<asset>& assets, layout::page_model& out, std::string& error);
+
+}  // namespace quire::convert

@@ -1,0 +1,179 @@
+#include "convert/inline.hpp"
+
+#include "convert/text.hpp"
+
+namespace quire::convert {
+namespace {
+
+bool all_digits(std::string_view s) {
+  if (s.empty() || s.size() > 3) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+bool has_alnum(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    int c = text::next_cp(s, i);
+    if (text::is_alpha(c) || text::is_digit(c)) return true;
+  }
+  return false;
+}
+
+std::string collapse_spaces(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool sp = false;
+  for (char c : s) {
+    if (c == ' ' || c == '\t' || c == '\n') {
+      sp = true;
+      continue;
+    }
+    if (sp && !out.empty()) out += ' ';
+    sp = false;
+    out += c;
+  }
+  if (sp && !out.empty()) out += ' ';
+  return out;
+}
+
+std::string code_span(std::string_view s) {
+  std::string fence = "`";
+  while (std::string_view(s).find(fence) != std::string_view::npos) fence += '`';
+  std::string body(s);
+  bool pad = !body.empty() && (body.front() == '`' || body.back() == '`');
+  return fence + (pad ? " " : "") + body + (pad ? " " : "") + fence;
+}
+
+std::string link_target(const std::string& uri) {
+  std::string out;
+  for (char c : uri) {
+    if (c == ' ') out += "%20";
+    else if (c == '(') out += "%28";
+    else if (c == ')') out += "%29";
+    else if (c == '<' || c == '>') out += c == '<' ? "%3C" : "%3E";
+    else out += c;
+  }
+  return out;
+}
+
+struct segment {
+  std::string text;
+  bool bold = false, italic = false, mono = false, ref = false;
+  int link = -1;
+};
+
+}  // namespace
+
+std::string plain_text(const std::vector<layout::span>& spans) {
+  std::string s;
+  for (const auto& sp : spans) s += sp.text;
+  return std::string(text::trim(collapse_spaces(s)));
+}
+
+std::string render_inline(const std::vector<layout::span>& spans, const std::vector<layout::link>& links,
+                          const inline_options& opt, std::set<std::string>* refs) {
+  // 1. segments: runs of equal style; superscript numbers after a word are references
+  std::vector<segment> segs;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const auto& sp = spans[i];
+    std::string_view t = sp.text;
+    if (sp.superscript) {
+      std::string_view core = text::trim(t);
+      bool after_word = !segs.empty() && !segs.back().text.empty() && segs.back().text.back() != ' ';
+      if (all_digits(core) && after_word) {
+        segment r;
+        r.text = std::string(core);
+        r.ref = true;
+        segs.push_back(r);
+        if (t.size() && t.back() == ' ') segs.push_back(segment{" "});
+        if (refs) refs->insert(std::string(core));
+        continue;
+      }
+    }
+    segment s;
+    s.text = std::string(t);
+    s.bold = opt.emphasis && sp.bold;
+    s.italic = opt.emphasis && sp.italic;
+    s.mono = sp.mono;
+    s.link = sp.link >= 0 && sp.link < static_cast<int>(links.size()) ? sp.link : -1;
+    if (!segs.empty()) {
+      segment& p = segs.back();
+      bool blank = text::trim(s.text).empty();
+      if (!p.ref && p.link == s.link &&
+          ((p.bold == s.bold && p.italic == s.italic && p.mono == s.mono) || (blank && !p.mono))) {
+        p.text += s.text;
+        continue;
+      }
+    }
+    segs.push_back(std::move(s));
+  }
+  // whitespace-only segments take no style
+  for (auto& s : segs)
+    if (!s.ref && text::trim(s.text).empty()) s.bold = s.italic = s.mono = false;
+
+  // 2. render, links grouping consecutive segments with the same target
+  std::string out;
+  bool at_start = opt.block_start;
+  auto render_seg = [&](const segment& s) -> std::string {
+    if (s.ref) return "[^" + s.text + "]";
+    std::string t = collapse_spaces(s.text);
+    size_t b = 0, e = t.size();
+    while (b < e && t[b] == ' ') ++b;
+    while (e > b && t[e - 1] == ' ') --e;
+    std::string lead = t.substr(0, b), core = t.substr(b, e - b), trail = t.substr(e);
+    if (core.empty()) return t;
+    std::string body;
+    if (s.mono) {
+      body = code_span(core);
+    } else {
+      body = text::escape_markdown(core, at_start && out.empty() && lead.empty());
+      if (opt.table_cell) {
+        std::string esc;
+        for (char c : body) {
+          if (c == '|') esc += '\\';
+          esc += c;
+        }
+        body = esc;
+      }
+      if ((s.bold || s.italic) && has_alnum(core)) {
+        const char* m = s.bold && s.italic ? "***" : s.bold ? "**" : "*";
+        body = m + body + m;
+      }
+    }
+    return lead + body + trail;
+  };
+  for (size_t i = 0; i < segs.size();) {
+    if (segs[i].link < 0) {
+      out += render_seg(segs[i]);
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    std::string inner;
+    while (j < segs.size() && segs[j].link == segs[i].link) inner += render_seg(segs[j++]);
+    const std::string& uri = links[segs[i].link].uri;
+    std::string_view core = text::trim(inner);
+    size_t lead = inner.find_first_not_of(' ');
+    std::string pre = lead == std::string::npos ? "" : inner.substr(0, lead);
+    size_t last = inner.find_last_not_of(' ');
+    std::string post = last == std::string::npos ? "" : inner.substr(last + 1);
+    if (core.empty()) {
+      out += inner;
+    } else if (core == uri || ("mailto:" + std::string(core)) == uri) {
+      out += pre + "<" + uri + ">" + post;
+    } else {
+      out += pre + "[" + std::string(core) + "](" + link_target(uri) + ")" + post;
+    }
+    i = j;
+  }
+  return std::string(text::trim(out));
+}
+
+std::string render_inline(const std::vector<layout::span>& spans, const layout::page_model& page) {
+  inline_options o;
+  o.block_start = false;
+  return render_inline(spans, page.links, o, nullptr);
+}
+
+}  // namespace quire::convert

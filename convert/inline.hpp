@@ -1,0 +1,32 @@
+// Inline Markdown from styled spans: emphasis, inline code, links, footnote references,
+// escaping. Used for paragraph, heading, list item and table cell text.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "convert/layout.hpp"
+
+namespace quire::convert {
+
+struct inline_options {
+  bool emphasis = true;     // off in headings (the heading style is the emphasis)
+  bool block_start = true;  // escape what would start a block at the beginning
+  bool table_cell = false;  // escape '|'
+};
+
+// Renders `spans` (already joined: the caller puts the spaces between lines and pieces).
+// Superscript numbers right after a word become footnote references `[^n]`; their labels are
+// added to `refs`.
+std::string render_inline(const std::vector<layout::span>& spans, const std::vector<layout::link>& links,
+                          const inline_options& options, std::set<std::string>* refs);
+
+// The same for text that does not start a block (table cells, captions): spans of `page` with
+// emphasis, code, links and escaping; '|' is left to the caller.
+std::string render_inline(const std::vector<layout::span>& spans, const layout::page_model& page);
+
+// Plain text of spans (no Markdown), whitespace collapsed.
+std::string plain_text(const std::vector<layout::span>& spans);
+
+}  // namespace quire::convert

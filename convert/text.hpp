@@ -1,0 +1,37 @@
+// Small Unicode and Markdown helpers shared by the pipeline stages (UTF-8 in, UTF-8 out).
+// Letter case covers Latin, Greek and Cyrillic, which is what the heuristics need.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace quire::convert::text {
+
+// Decodes the code point at s[i] and advances i; invalid bytes decode as U+FFFD.
+int next_cp(std::string_view s, size_t& i);
+// The last code point of s (0 when empty).
+int last_cp(std::string_view s);
+int first_cp(std::string_view s);
+void append_cp(std::string& s, int c);
+
+bool is_space(int c);
+bool is_digit(int c);
+bool is_upper(int c);
+bool is_lower(int c);
+bool is_alpha(int c);
+int to_lower(int c);
+
+std::string_view trim(std::string_view s);
+// Lower-cased letters and digits, other runs collapsed to one space: for matching titles/signatures.
+std::string key(std::string_view s);
+// Like key(), but every digit run becomes '#' (page numbers differ from page to page).
+std::string signature(std::string_view s);
+
+// True when s ends a sentence: . ! ? : (optionally followed by closing quotes or brackets).
+bool ends_sentence(std::string_view s);
+
+// Escapes Markdown syntax in plain text. `line_start` also escapes what would start a block
+// (#, >, list markers, ...).
+std::string escape_markdown(std::string_view s, bool line_start);
+
+}  // namespace quire::convert::text
