@@ -1,0 +1,49 @@
+// quire::convert::raster — a page rendered to an 8-bit grayscale image, for OCR and raster
+// analysis, plus the few measurements OCR needs on it (ink threshold, stroke width).
+// Not part of the public API (see convert.hpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+extern "C" {
+struct fz_context;
+struct fz_page;
+}
+
+namespace quire::convert::raster {
+
+// Row-major 8-bit gray (0 = black), `width` bytes per row, and the transform back to PDF points:
+// point = origin + pixel / scale.
+struct image {
+  std::vector<unsigned char> pixels;
+  int width = 0, height = 0;
+  float scale = 1;            // pixels per point
+  float x0 = 0, y0 = 0;       // page origin in points
+  unsigned char ink = 128;    // gray levels below this are ink (set by render, Otsu's method)
+
+  unsigned char at(int x, int y) const { return pixels[static_cast<size_t>(y) * width + x]; }
+};
+
+// Renders `page` at `dpi`, lowered as needed so the raster holds at most `max_pixels` pixels (huge
+// pages must not exhaust memory). Returns false with `error` set on failure.
+bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out, std::string& error);
+
+// Otsu's threshold over the whole image: separates ink from paper whatever the scan's contrast.
+unsigned char otsu_threshold(const image& img);
+
+// Mean horizontal run length of ink inside the pixel box [x0,x1)×[y0,y1): an estimate of the
+// stroke width, which tells bold type from regular at the same size. 0 when the box has no ink.
+float stroke_width(const image& img, int x0, int y0, int x1, int y1);
+
+struct box {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // pixels, exclusive right/bottom
+};
+
+// Looks for a list bullet drawn left of a text line: inside `region`, exactly one compact,
+// solid, roughly square blob of ink about a third to a full x-height across (`x_height` in
+// pixels), sitting at mid x-height above `baseline`. OCR engines often drop such dots, yet they
+// are what makes the line a list item. Returns the blob's box, or an empty box (x1 == x0).
+box find_bullet(const image& img, box region, float x_height, float baseline);
+
+}  // namespace quire::convert::raster

@@ -1,0 +1,243 @@
+// OCR: pages that exist only as pixels must come back as text in the layout model.
+//
+// The tests build their own scans in-process: a PDF page is written with MuPDF (base-14 fonts at
+// known positions), rendered to a grayscale pixmap, and that pixmap becomes the only content of
+// a new PDF page — exactly what a scanner produces. Recognition must then recover the words, their
+// positions in points, and a heading that is larger than the body.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "convert/ocr.hpp"
+#include "convert/raster.hpp"
+
+extern "C" {
+#include <mupdf/fitz.h>
+#include <mupdf/pdf.h>
+}
+
+using namespace quire::convert;
+
+namespace {
+
+constexpr float kPageW = 612, kPageH = 792;
+
+// Owns a MuPDF context and the documents made in it.
+struct mupdf {
+  fz_context* ctx = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
+  fz_document* doc = nullptr;
+  fz_page* page = nullptr;
+
+  mupdf() {
+    fz_register_document_handlers(ctx);
+    fz_set_warning_callback(ctx, [](void*, const char*) {}, nullptr);
+    fz_set_error_callback(ctx, [](void*, const char*) {}, nullptr);
+  }
+  ~mupdf() {
+    fz_drop_page(ctx, page);
+    fz_drop_document(ctx, doc);
+    fz_drop_context(ctx);
+  }
+};
+
+// Adds a page with `contents` (a PDF content stream) to `doc`; fonts /F1 Helvetica and
+// /F2 Helvetica-Bold, and the image `img` (if any) as /Im0.
+void add_page(fz_context* ctx, pdf_document* doc, const char* contents, fz_image* img) {
+  pdf_obj* res = pdf_new_dict(ctx, doc, 2);
+  pdf_obj* fonts = pdf_dict_puts_dict(ctx, res, "Font", 2);
+  const char* names[] = {"Helvetica", "Helvetica-Bold"};
+  const char* keys[] = {"F1", "F2"};
+  for (int i = 0; i < 2; ++i) {
+    fz_font* font = fz_new_base14_font(ctx, names[i]);
+    pdf_dict_puts_drop(ctx, fonts, keys[i], pdf_add_simple_font(ctx, doc, font, PDF_SIMPLE_ENCODING_LATIN));
+    fz_drop_font(ctx, font);
+  }
+  if (img) {
+    pdf_obj* xobj = pdf_dict_puts_dict(ctx, res, "XObject", 1);
+    pdf_dict_puts_drop(ctx, xobj, "Im0", pdf_add_image(ctx, doc, img));
+  }
+  fz_buffer* buf = fz_new_buffer_from_copied_data(ctx, reinterpret_cast<const unsigned char*>(contents),
+                                                  std::strlen(contents));
+  pdf_obj* page = pdf_add_page(ctx, doc, fz_make_rect(0, 0, kPageW, kPageH), 0, res, buf);
+  pdf_insert_page(ctx, doc, -1, page);
+  pdf_drop_obj(ctx, page);
+  fz_drop_buffer(ctx, buf);
+  pdf_drop_obj(ctx, res);
+}
+
+// Makes a one-page "scan" of `contents` at `dpi` and loads it into m.doc / m.page.
+// Returns false on any MuPDF error.
+bool make_scan(mupdf& m, const char* contents, int dpi) {
+  fz_context* ctx = m.ctx;
+  pdf_document *vector_doc = nullptr, *scan_doc = nullptr;
+  fz_page* vector_page = nullptr;
+  fz_pixmap* pix = nullptr;
+  fz_image* img = nullptr;
+  fz_buffer* bytes = nullptr;
+  fz_output* out = nullptr;
+  fz_stream* stm = nullptr;
+  int failed = 0;
+  fz_var(vector_doc), fz_var(scan_doc), fz_var(vector_page), fz_var(pix), fz_var(img), fz_var(bytes);
+  fz_var(out), fz_var(stm);
+  fz_try(ctx) {
+    vector_doc = pdf_create_document(ctx);
+    add_page(ctx, vector_doc, contents, nullptr);
+    vector_page = fz_load_page(ctx, &vector_doc->super, 0);
+    const float s = dpi / 72.0f;
+    pix = fz_new_pixmap_from_page(ctx, vector_page, fz_scale(s, s), fz_device_gray(ctx), 0);
+    img = fz_new_image_from_pixmap(ctx, pix, nullptr);
+    scan_doc = pdf_create_document(ctx);
+    add_page(ctx, scan_doc, "q 612 0 0 792 0 0 cm /Im0 Do Q", img);
+    bytes = fz_new_buffer(ctx, 1 << 16);
+    out = fz_new_output_with_buffer(ctx, bytes);
+    pdf_write_options opts = pdf_default_write_options;
+    pdf_write_document(ctx, scan_doc, out, &opts);
+    fz_close_output(ctx, out);
+    stm = fz_open_buffer(ctx, bytes);
+    m.doc = fz_open_document_with_stream(ctx, "application/pdf", stm);
+    m.page = fz_load_page(ctx, m.doc, 0);
+  }
+  fz_always(ctx) {
+    fz_drop_stream(ctx, stm);
+    fz_drop_output(ctx, out);
+    fz_drop_buffer(ctx, bytes);
+    fz_drop_image(ctx, img);
+    fz_drop_pixmap(ctx, pix);
+    fz_drop_page(ctx, vector_page);
+    pdf_drop_document(ctx, scan_doc);
+    pdf_drop_document(ctx, vector_doc);
+  }
+  fz_catch(ctx) { failed = 1; }
+  return !failed && m.page;
+}
+
+// A heading, two body lines and a bulleted list item whose bullet is a filled circle (no glyph).
+const char* kLetter =
+    "BT /F2 24 Tf 72 700 Td (Harvest Report) Tj ET\n"
+    "BT /F1 12 Tf 72 660 Td (The orchard crew picked seven hundred apples before noon.) Tj ET\n"
+    "BT /F1 12 Tf 72 644 Td (Nobody could explain why the pears were still green.) Tj ET\n"
+    "0 g 84 603.5 m 84 605.4 82.4 607 80.5 607 c 78.6 607 77 605.4 77 603.5 c\n"
+    "77 601.6 78.6 600 80.5 600 c 82.4 600 84 601.6 84 603.5 c f\n"
+    "BT /F1 12 Tf 92 600 Td (Check the ladders every morning) Tj ET\n";
+
+std::string all_text(const layout::page_model& page) {
+  std::string s;
+  for (const auto& l : page.lines)
+    for (const auto& sp : l.spans) s += sp.text + "\n";
+  return s;
+}
+
+const layout::span* find_span(const layout::page_model& page, const std::string& needle) {
+  for (const auto& l : page.lines)
+    for (const auto& sp : l.spans)
+      if (sp.text.find(needle) != std::string::npos) return &sp;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("OCR recovers the text, positions and heading size of an image-only page") {
+  mupdf m;
+  REQUIRE(make_scan(m, kLetter, 200));
+  layout::page_model page;
+  page.width = kPageW, page.height = kPageH;
+  std::string error;
+  const bool ok = ocr::recognize_page(m.ctx, m.page, "eng", page, error);
+  if (!ocr::available()) {  // built without Tesseract or without the eng model: a clear refusal
+    CHECK_FALSE(ok);
+    CHECK_FALSE(error.empty());
+    return;
+  }
+  REQUIRE(ok);
+  INFO(all_text(page));
+  CHECK(page.from_ocr);
+
+  const layout::span* heading = find_span(page, "Harvest Report");
+  const layout::span* body = find_span(page, "seven hundred apples");
+  const layout::span* second = find_span(page, "pears were still green");
+  const layout::span* item = find_span(page, "Check the ladders");
+  REQUIRE(heading);
+  REQUIRE(body);
+  REQUIRE(second);
+  REQUIRE(item);
+
+  // Boxes in PDF points (top-left origin): the heading's baseline is at 792 - 700 = 92.
+  CHECK(heading->box.x0 == Approx(72).margin(3));
+  CHECK(heading->baseline == Approx(92).margin(3));
+  CHECK(body->baseline == Approx(132).margin(3));
+  CHECK(body->box.y0 < body->baseline);
+  CHECK(body->box.x1 > 300);
+  CHECK(body->box.x1 < kPageW);
+
+  // Sizes: the 12 pt body is estimated near 12 pt and both body lines get the same size; the
+  // 24 pt heading stands out clearly.
+  CHECK(body->size == Approx(12).margin(2.5));
+  CHECK(second->size == body->size);
+  CHECK(heading->size > 1.5f * body->size);
+  CHECK(heading->bold);
+  CHECK_FALSE(body->bold);
+
+  // The vector-drawn dot is not text to Tesseract; OCR must still report the line as bulleted.
+  CHECK(item->text.rfind("\xE2\x80\xA2 ", 0) == 0);
+}
+
+TEST_CASE("one recognizer serves several pages and language changes") {
+  if (!ocr::available()) return;  // the refusal path is covered above
+  mupdf m;
+  REQUIRE(make_scan(m, "BT /F1 14 Tf 72 700 Td (Granite quarry inspection notes) Tj ET", 150));
+  ocr::recognizer rec;
+  std::string error;
+  for (int round = 0; round < 2; ++round) {
+    layout::page_model page;
+    REQUIRE(rec.recognize(m.ctx, m.page, "eng", page, error));
+    CHECK(find_span(page, "quarry inspection"));
+    // The model was left empty: the page size comes from the render.
+    CHECK(page.width == Approx(kPageW).margin(1));
+    CHECK(page.height == Approx(kPageH).margin(1));
+  }
+  layout::page_model page;
+  CHECK_FALSE(rec.recognize(m.ctx, m.page, "eng+zzqmissing", page, error));
+  CHECK(error.find("zzqmissing") != std::string::npos);
+  CHECK(page.lines.empty());
+  REQUIRE(rec.recognize(m.ctx, m.page, "eng", page, error));  // still usable after the failure
+  CHECK(find_span(page, "Granite"));
+}
+
+TEST_CASE("a missing or malformed OCR language is a clear error, not a crash") {
+  mupdf m;
+  REQUIRE(make_scan(m, "BT /F1 12 Tf 72 700 Td (text) Tj ET", 100));
+  layout::page_model page;
+  std::string error;
+  CHECK_FALSE(ocr::recognize_page(m.ctx, m.page, "zzqmissing", page, error));
+  if (ocr::available()) {
+    CHECK(error.find("zzqmissing") != std::string::npos);
+    CHECK(error.find("not installed") != std::string::npos);
+    CHECK(ocr::check_languages("eng").empty());
+    CHECK(ocr::check_languages("eng+zzqmissing").find("'zzqmissing'") != std::string::npos);
+    CHECK(ocr::check_languages("../../etc/passwd").find("invalid OCR language") != std::string::npos);
+    CHECK(ocr::check_languages("eng+").find("invalid OCR language") != std::string::npos);
+  } else {
+    CHECK(error.find("Tesseract") != std::string::npos);
+  }
+  CHECK(page.lines.empty());
+  CHECK_FALSE(page.from_ocr);
+}
+
+TEST_CASE("pages render at the requested resolution, huge ones capped in pixels") {
+  mupdf m;
+  REQUIRE(make_scan(m, "BT /F1 12 Tf 72 700 Td (text) Tj ET", 100));
+  raster::image img;
+  std::string error;
+  REQUIRE(raster::render(m.ctx, m.page, 300, 40'000'000, img, error));
+  CHECK(img.scale == Approx(300 / 72.0));
+  CHECK(img.width == 2550);
+  CHECK(img.height == 3300);
+  CHECK(img.pixels.size() == static_cast<size_t>(img.width) * img.height);
+
+  REQUIRE(raster::render(m.ctx, m.page, 300, 1'000'000, img, error));
+  CHECK(static_cast<long>(img.width) * img.height <= 1'002'000);  // rounding to whole pixels
+  CHECK(img.scale < 300 / 72.0);
+  CHECK(static_cast<float>(img.width) / img.height == Approx(kPageW / kPageH).epsilon(0.01));
+}
