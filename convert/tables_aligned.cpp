@@ -63,65 +63,59 @@ struct gutter {
 };
 
 // Share of the bands whose word nearest the gutter on one side has its edge near the median.
-float aligned_share(const std::vector<const band*>& bands, const gutter& g, bool left_side) {
-  std::vector<float> edges;
+// Interpolated edges (pulled in by `pull`, see find_gutters) get a wider tolerance.
+float aligned_share(const std::vector<const band*>& bands, const gutter& g, bool left_side, float pull) {
+  std::vector<std::pair<float, bool>> edges;  // (edge, interpolated)
   for (const band* b : bands) {
+    // a band with a word across the gutter has no cell boundary there: it neither confirms
+    // nor contradicts the alignment
     float best = left_side ? -1e9f : 1e9f;
-    bool found = false;
+    bool found = false, across = false, estimated = false;
     for (const auto& w : b->words) {
-      if (left_side && w.span.box.x1 <= g.x0 + 0.5f && w.span.box.x1 > best) best = w.span.box.x1, found = true;
-      if (!left_side && w.span.box.x0 >= g.x1 - 0.5f && w.span.box.x0 < best) best = w.span.box.x0, found = true;
+      const float x0 = w.span.box.x0 + (w.exact_x0 ? 0 : pull), x1 = w.span.box.x1 - (w.exact_x1 ? 0 : pull);
+      if (x0 < g.x0 - 0.5f && x1 > g.x1 + 0.5f) across = true;
+      if (left_side && x1 <= g.x0 + 0.5f && x1 > best) best = x1, found = true, estimated = !w.exact_x1;
+      if (!left_side && x0 >= g.x1 - 0.5f && x0 < best) best = x0, found = true, estimated = !w.exact_x0;
     }
-    if (found) edges.push_back(best);
+    if (found && !across) edges.emplace_back(best, estimated);
   }
-  if (edges.size() < 2) return 0;
-  const float m = median(edges);
-  const auto near = std::count_if(edges.begin(), edges.end(), [&](float e) { return std::fabs(e - m) <= 1.5f; });
+  if (edges.size() < 3) return 0;
+  std::vector<float> xs;
+  for (const auto& e : edges) xs.push_back(e.first);
+  const float m = median(xs);
+  const auto near = std::count_if(edges.begin(), edges.end(), [&](const std::pair<float, bool>& e) {
+    return std::fabs(e.first - m) <= 1.5f + (e.second ? 2 * pull : 0.0f);
+  });
   return static_cast<float>(near) / static_cast<float>(edges.size());
 }
 
-// Vertical gutters of a region. Strict gutters are free of words in every split band; soft ones
-// may be crossed by a few words, because word boxes inside a merged span are estimates and a
-// right-aligned cell can sit a space away from the next cell. Narrow gutters need aligned text on
-// their sides (strict: either side; soft: both sides), or in-cell word spaces would split cells.
+// Vertical gutters of a region: x ranges that no word of its split bands covers. Word edges
+// interpolated inside a span are uncertain by a fraction of an em, so they are pulled in before
+// the sweep; a right-aligned cell a space away from the next cell (merged into one span by the
+// PDF) then still leaves a gutter. Narrow gutters need aligned text beside them, or in-cell word
+// spaces would split cells: both sides aligned, or one side and a gap of at least 0.4 em.
 std::vector<gutter> find_gutters(const std::vector<const band*>& split, float em) {
-  std::vector<std::pair<float, int>> events;
+  const float pull = 0.15f * em;
+  std::vector<std::pair<float, float>> spans;
   for (const band* b : split)
     for (const auto& w : b->words) {
-      events.emplace_back(w.span.box.x0, +1);
-      events.emplace_back(w.span.box.x1, -1);
+      const float x0 = w.span.box.x0 + (w.exact_x0 ? 0 : pull), x1 = w.span.box.x1 - (w.exact_x1 ? 0 : pull);
+      spans.emplace_back(std::min(x0, x1), std::max(x0, x1));
     }
-  std::sort(events.begin(), events.end());
+  std::sort(spans.begin(), spans.end());
   std::vector<gutter> out;
-  if (events.empty()) return out;
-  const int tolerance = std::max<int>(1, static_cast<int>(split.size()) / 8);
-  // walk the coverage count; collect maximal runs with count <= tolerance, and whether the run
-  // also holds a stretch with count == 0 (then the strict rule applies to that stretch)
-  int count = 0;
-  float soft_from = -1, strict_from = -1;
-  gutter strict_best{0, 0};
-  auto close_soft = [&](float x) {
-    if (soft_from < 0) return;
-    const gutter soft{soft_from, x};
-    if (strict_best.x1 - strict_best.x0 >= 0.12f * em) {
-      const bool wide = strict_best.x1 - strict_best.x0 >= 0.8f * em;
-      if (wide || aligned_share(split, strict_best, true) >= 0.8f || aligned_share(split, strict_best, false) >= 0.8f)
-        out.push_back(strict_best);
-    } else if (soft.x1 - soft.x0 >= 0.12f * em && aligned_share(split, soft, true) >= 0.7f &&
-               aligned_share(split, soft, false) >= 0.7f) {
-      out.push_back(soft);
+  if (spans.empty()) return out;
+  float right = spans.front().second;
+  for (const auto& [x0, x1] : spans) {
+    const float width = x0 - right;
+    if (width >= 0.12f * em) {
+      const gutter g{right, x0};
+      const bool left_aligned = aligned_share(split, g, true, pull) >= 0.8f;
+      const bool right_aligned = aligned_share(split, g, false, pull) >= 0.8f;
+      if (width >= 0.8f * em || (left_aligned && right_aligned) || ((left_aligned || right_aligned) && width >= 0.4f * em))
+        out.push_back(g);
     }
-    soft_from = -1;
-    strict_best = {0, 0};
-  };
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const float x = events[i].first;
-    if (count == 0 && strict_from >= 0 && x - strict_from > strict_best.x1 - strict_best.x0) strict_best = {strict_from, x};
-    strict_from = -1;
-    count += events[i].second;
-    if (count <= tolerance && soft_from < 0 && i + 1 < events.size()) soft_from = x;
-    if (count > tolerance) close_soft(x);
-    if (count == 0) strict_from = x;
+    right = std::max(right, x1);
   }
   return out;
 }

@@ -18,6 +18,8 @@ struct word {
   int line = -1;              // index into page.lines
   int span_index = -1;        // index into page.lines[line].spans
   bool space_before = false;  // whitespace separated it from the previous word of its line
+  bool exact_x0 = true;       // left edge is the span's edge (else interpolated)
+  bool exact_x1 = true;       // right edge is the span's edge (else interpolated)
   float cx() const { return (span.box.x0 + span.box.x1) / 2; }
 };
 

@@ -117,6 +117,8 @@ std::vector<word> split_words(const layout::page_model& page, int line_index) {
       w.span.text = sp.text.substr(offs[k], offs[e] - offs[k]);
       w.span.box.x0 = x0;
       w.span.box.x1 = pos;
+      w.exact_x0 = k == 0;
+      w.exact_x1 = e == cps.size();
       w.line = line_index;
       w.span_index = static_cast<int>(si);
       // a gap between spans wider than a quarter em is a word space even without a space glyph
@@ -170,15 +172,21 @@ std::vector<band> build_bands(const layout::page_model& page, const std::vector<
   return bands;
 }
 
+bool same_style(const layout::span& a, const layout::span& b) {
+  return a.bold == b.bold && a.italic == b.italic && a.mono == b.mono && a.link == b.link;
+}
+
 std::string cell_text(const cell_words& words, const layout::page_model& page) {
+  // groups: consecutive words sharing a style (across spans and wrapped lines), so a bold
+  // header wrapped over two lines renders as one **…** run
   std::string out;
   std::size_t i = 0;
   while (i < words.size()) {
-    // a group: consecutive words of the same span joined by single spaces
     std::size_t e = i + 1;
     std::string text = words[i].span.text;
-    while (e < words.size() && words[e].line == words[i].line && words[e].span_index == words[i].span_index) {
-      text += (words[e].space_before ? " " : "") + words[e].span.text;
+    while (e < words.size() && same_style(words[e].span, words[i].span)) {
+      const bool glue = words[e].line == words[e - 1].line && !words[e].space_before;
+      text += (glue ? "" : " ") + words[e].span.text;
       ++e;
     }
     const bool glue = i > 0 && words[i].line == words[i - 1].line && !words[i].space_before;
