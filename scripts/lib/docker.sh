@@ -169,9 +169,17 @@ build_gpu_context_tar() {
   local dir
   dir=$(mktemp -d /tmp/quire-gpuctx.XXXXXX)
   git -C "$QUIRE_ROOT" archive --format=tar HEAD | tar -C "$dir" -x
-  mkdir -p "$dir/cuda"
-  (cd /usr/local/cuda && cp -a bin nvvm include targets "$dir/cuda/") 2>/dev/null \
-    || die "copying /usr/local/cuda into the build context failed"
+  # Only what nvcc and a static cudart link need (about 220 MB, not the whole toolkit).
+  local cuda
+  cuda=$(readlink -f /usr/local/cuda)
+  mkdir -p "$dir/cuda/lib" "$dir/cuda/targets/x86_64-linux"
+  cp -a "$cuda/bin" "$cuda/nvvm" "$cuda/include" "$dir/cuda/" || die "copying $cuda into the build context failed"
+  cp -a "$cuda"/lib/libcudart* "$cuda/lib/libcudadevrt.a" "$cuda/lib/libculibos.a" "$dir/cuda/lib/" \
+    || die "copying the CUDA runtime libraries failed"
+  [ -d "$cuda/lib/stubs" ] && cp -a "$cuda/lib/stubs" "$dir/cuda/lib/"
+  ln -s lib "$dir/cuda/lib64"
+  ln -s ../../include "$dir/cuda/targets/x86_64-linux/include"
+  ln -s ../../lib "$dir/cuda/targets/x86_64-linux/lib"
   tar -C "$dir" -c .
   rm -rf "$dir"
 }
