@@ -126,6 +126,33 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
   return raw;
 }
 
+void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn) {
+  unsigned t = threads > 0 ? unsigned(threads) : std::max(1u, std::thread::hardware_concurrency());
+  t = unsigned(std::min<std::size_t>(t, n));
+  if (t <= 1) {
+    for (std::size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  // Items are independent: workers take the next index until none is left.
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mu;
+  std::vector<std::thread> pool;
+  for (unsigned k = 0; k < t; ++k)
+    pool.emplace_back([&] {
+      for (std::size_t i; (i = next.fetch_add(1)) < n;) {
+        try {
+          fn(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(failure_mu);
+          if (!failure) failure = std::current_exception();
+        }
+      }
+    });
+  for (auto& th : pool) th.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace detail
 
 namespace {
@@ -137,30 +164,8 @@ class CpuAnalyzer final : public PageAnalyzer {
   std::vector<PageAnalysis> analyze(const std::vector<Raster>& pages) override {
     for (const Raster& r : pages) detail::validate(r);
     std::vector<PageAnalysis> out(pages.size());
-    unsigned threads = p_.cpu_threads > 0 ? unsigned(p_.cpu_threads) : std::max(1u, std::thread::hardware_concurrency());
-    threads = std::min<unsigned>(threads, unsigned(pages.size()));
-    if (threads <= 1) {
-      for (std::size_t i = 0; i < pages.size(); ++i) out[i] = detail::finish_page(detail::analyze_page_cpu(pages[i], p_), p_);
-      return out;
-    }
-    // Pages are independent: workers take the next page index until none is left.
-    std::atomic<std::size_t> next{0};
-    std::exception_ptr failure;
-    std::mutex failure_mu;
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t)
-      pool.emplace_back([&] {
-        for (std::size_t i; (i = next.fetch_add(1)) < pages.size();) {
-          try {
-            out[i] = detail::finish_page(detail::analyze_page_cpu(pages[i], p_), p_);
-          } catch (...) {
-            std::lock_guard<std::mutex> lock(failure_mu);
-            if (!failure) failure = std::current_exception();
-          }
-        }
-      });
-    for (auto& t : pool) t.join();
-    if (failure) std::rethrow_exception(failure);
+    detail::parallel_for(pages.size(), p_.cpu_threads,
+                         [&](std::size_t i) { out[i] = detail::finish_page(detail::analyze_page_cpu(pages[i], p_), p_); });
     return out;
   }
 

@@ -208,7 +208,9 @@ class CudaAnalyzer final : public PageAnalyzer {
       if (c.nc) check(cudaMemcpyAsync(s.h_comps + d.comp, s.d_comps + d.comp, c.nc * sizeof(detail::Component), cudaMemcpyDeviceToHost, s.stream), dev_, "copy components");
     }
     check(cudaStreamSynchronize(s.stream), dev_, "copy results");
-    for (int k = 0; k < n; ++k) {
+    // The O(runs + components) post-processing runs on the host, on cpu_threads threads, while the
+    // GPU already works on the other slot's chunk.
+    detail::parallel_for(std::size_t(n), p_.cpu_threads, [&](std::size_t k) {
       const PageDesc& d = s.h_desc[k];
       const PageCounters& c = s.h_counters[k];
       detail::PageRaw raw;
@@ -222,7 +224,7 @@ class CudaAnalyzer final : public PageAnalyzer {
       raw.components.assign(s.h_comps + d.comp, s.h_comps + d.comp + c.nc);
       if (p_.keep_mask) raw.mask.assign(s.h_mask + d.pixel, s.h_mask + d.pixel + (unsigned long long)d.width * d.height);
       out[s.inputs[k]] = detail::finish_page(std::move(raw), p_);
-    }
+    });
   }
 
   int dev_;

@@ -58,7 +58,8 @@ struct AnalysisParams {
   int text_cell = 0;           // grid cell for grouping text into blocks (0: dpi/12)
   bool keep_mask = false;      // return the binarised page (PageAnalysis::mask)
   int pages_per_launch = 8;    // CUDA: pages per kernel launch; two launches in flight
-  int cpu_threads = 1;         // CPU: pages analysed in parallel (0: all cores)
+  int cpu_threads = 1;         // host threads (0: all cores): CPU backend per page; CUDA backend
+                               // for the host-side post-processing of each chunk
 };
 
 // The params with every 0 replaced by its dpi-derived default; validates ranges (throws

@@ -9,6 +9,7 @@
 #include "gpu/page_analysis.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #if defined(__CUDACC__)
@@ -91,6 +92,10 @@ QUIRE_HD inline bool component_pixel(bool ink, int hlen, int vlen, int min_rule_
 
 // Raster validation shared by both backends (throws std::invalid_argument).
 void validate(const Raster& r);
+
+// Runs fn(0..n-1) on up to `threads` threads (0: all cores); rethrows the first exception.
+// The CPU analyzer uses it per page; the CUDA analyzer for the host-side finish_page() of a chunk.
+void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn);
 
 // Pixel work -> public result: sorts runs and components, groups runs into ruling lines, classifies
 // components, builds figure regions and text blocks, decides the page kind. Resolved params only.
