@@ -89,11 +89,30 @@ float aligned_share(const std::vector<const band*>& bands, const gutter& g, bool
   return static_cast<float>(near) / static_cast<float>(edges.size());
 }
 
+// Whether some band has a real span edge (not an interpolated word edge) beside the gutter: text
+// that the PDF drew as separate runs. Without one, a narrow gutter may be a word space that merely
+// lines up (initials of the same width, two-digit days) and is not trusted.
+bool exact_evidence(const std::vector<const band*>& bands, const gutter& g, float pull) {
+  for (const band* b : bands) {
+    const word *left = nullptr, *right = nullptr;
+    bool across = false;
+    for (const auto& w : b->words) {
+      const float x0 = w.span.box.x0 + (w.exact_x0 ? 0 : pull), x1 = w.span.box.x1 - (w.exact_x1 ? 0 : pull);
+      if (x0 < g.x0 - 0.5f && x1 > g.x1 + 0.5f) across = true;
+      if (x1 <= g.x0 + 0.5f && (!left || w.span.box.x1 > left->span.box.x1)) left = &w;
+      if (x0 >= g.x1 - 0.5f && (!right || w.span.box.x0 < right->span.box.x0)) right = &w;
+    }
+    if (!across && left && right && (left->exact_x1 || right->exact_x0)) return true;
+  }
+  return false;
+}
+
 // Vertical gutters of a region: x ranges that no word of its split bands covers. Word edges
 // interpolated inside a span are uncertain by a fraction of an em, so they are pulled in before
 // the sweep; a right-aligned cell a space away from the next cell (merged into one span by the
 // PDF) then still leaves a gutter. Narrow gutters need aligned text beside them, or in-cell word
-// spaces would split cells: both sides aligned, or one side and a gap of at least 0.4 em.
+// spaces would split cells: both sides aligned, or one side and a gap of at least 0.4 em, and
+// at least one row where the PDF itself separated the two texts.
 std::vector<gutter> find_gutters(const std::vector<const band*>& split, float em) {
   const float pull = 0.15f * em;
   std::vector<std::pair<float, float>> spans;
@@ -112,8 +131,9 @@ std::vector<gutter> find_gutters(const std::vector<const band*>& split, float em
       const gutter g{right, x0};
       const bool left_aligned = aligned_share(split, g, true, pull) >= 0.8f;
       const bool right_aligned = aligned_share(split, g, false, pull) >= 0.8f;
-      if (width >= 0.8f * em || (left_aligned && right_aligned) || ((left_aligned || right_aligned) && width >= 0.4f * em))
-        out.push_back(g);
+      const bool narrow_ok = exact_evidence(split, g, pull) &&
+                             ((left_aligned && right_aligned) || ((left_aligned || right_aligned) && width >= 0.4f * em));
+      if (width >= 0.8f * em || narrow_ok) out.push_back(g);
     }
     right = std::max(right, x1);
   }

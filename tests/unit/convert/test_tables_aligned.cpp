@@ -108,20 +108,22 @@ TEST_CASE("padded rows with wrapped lines are grouped by the larger row gap", "[
 }
 
 TEST_CASE("a right-aligned number merged with the next cell's word is split at the gutter", "[tables][aligned]") {
-  // LibreOffice: a right-aligned cell followed closely by a left-aligned one comes out as one span
+  // LibreOffice: a right-aligned cell followed closely by a left-aligned one comes out as one
+  // span; the header row, drawn as separate runs, shows that the gap is a cell boundary
   page_builder p;
-  const char* rows[5][3] = {{"Plate", "Thickness Condition", "Inspector"}, {"P-101", "17.1 monitor", "Nakamura"},
-                            {"P-102", "8.2 replace", "Albrecht"}, {"P-103", "19.7 sound", "Brennan"},
-                            {"P-104", "6.7 pitted", "Mensah"}};
-  const char* left[5] = {"Thickness", "17.1", "8.2", "19.7", "6.7"};
-  float y = 100;
-  for (auto& r : rows) {
-    p.text(72, y, r[0]);
-    // place the merged span so that its first word ends at x = 200 and the second starts near 204
-    const std::string first = left[&r - rows];
-    const float x = 200 - p.width_of(first);
-    p.text(x, y, r[1]);
-    p.text(320, y, r[2]);
+  const char* rows[4][2] = {{"17.1 monitor", "Nakamura"}, {"8.2 replace", "Albrecht"}, {"19.7 sound", "Brennan"},
+                            {"6.7 pitted", "Mensah"}};
+  const char* left[4] = {"17.1", "8.2", "19.7", "6.7"};
+  p.text(72, 100, "Plate");
+  p.text_right(200, 100, "Thick");
+  p.text(203.5f, 100, "Condition");
+  p.text(320, 100, "Inspector");
+  float y = 112;
+  for (int i = 0; i < 4; ++i) {
+    p.text(72, y, "P-10" + std::to_string(i + 1));
+    // the merged span starts where its first word must start to end at x = 200
+    p.text(200 - p.width_of(left[i]), y, rows[i][0]);
+    p.text(320, y, rows[i][1]);
     y += 12;
   }
   const auto found = tables::detect(p.page, 10);
@@ -129,8 +131,24 @@ TEST_CASE("a right-aligned number merged with the next cell's word is split at t
   const auto& t = found[0].table;
   REQUIRE(t.rows.size() == 5);
   REQUIRE(t.rows[0].size() == 4);
+  CHECK(row_texts(t, 0) == std::vector<std::string>{"Plate", "Thick", "Condition", "Inspector"});
   CHECK(row_texts(t, 1) == std::vector<std::string>{"P-101", "17.1", "monitor", "Nakamura"});
-  CHECK(row_texts(t, 0) == std::vector<std::string>{"Plate", "Thickness", "Condition", "Inspector"});
+}
+
+TEST_CASE("word spaces that happen to line up do not split a cell", "[tables][aligned]") {
+  // initials of equal width put every surname at the same x; nothing in the PDF separates them
+  page_builder p;
+  const char* names[5] = {"C. Moreau", "K. Albrecht", "F. Castell", "H. Brennan", "N. Kowal"};
+  for (int i = 0; i < 5; ++i) {
+    const float y = 100 + 12.0f * i;
+    p.text(72, y, "P-14" + std::to_string(i));
+    p.text(150, y, "sound");
+    p.text(250, y, names[i]);
+  }
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  REQUIRE(found[0].table.rows[0].size() == 3);
+  CHECK(found[0].table.rows[1][2].text == "K. Albrecht");
 }
 
 TEST_CASE("paragraphs are not tables", "[tables][aligned]") {
