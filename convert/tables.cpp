@@ -21,6 +21,18 @@ std::string comparable(const std::string& s) {
   return out;
 }
 
+// A row whose every non-empty cell is one bold run: how header rows of most producers look.
+bool bold_row(const std::vector<layout::table_cell>& row) {
+  bool any = false;
+  for (const auto& c : row) {
+    if (c.text.empty()) continue;
+    const auto& t = c.text;
+    if (t.size() < 5 || t.compare(0, 2, "**") != 0 || t.compare(t.size() - 2, 2, "**") != 0) return false;
+    any = true;
+  }
+  return any;
+}
+
 bool same_row(const std::vector<layout::table_cell>& a, const std::vector<layout::table_cell>& b) {
   if (a.size() != b.size()) return false;
   bool any = false;
@@ -72,10 +84,18 @@ bool try_merge(layout::block& previous, const layout::block& next) {
   if (next.rows.front().size() != ncols) return false;
   const bool repeated_header = same_row(previous.rows.front(), next.rows.front());
   if (!repeated_header) {
-    // without a repeated header the columns must sit where they sat on the previous page
+    // a bold first row unlike the previous header is the header of another table
+    if (bold_row(next.rows.front()) && !bold_row(previous.rows.back())) return false;
+    // without a repeated header the columns must sit where they sat on the previous page; a
+    // column's left edge may move when its widest text (often the header) is not on this page
     if (previous.column_x.size() != next.column_x.size() || previous.column_x.empty()) return false;
-    for (std::size_t i = 0; i < previous.column_x.size(); ++i)
-      if (std::fabs(previous.column_x[i] - next.column_x[i]) > 10) return false;
+    float sum = 0;
+    for (std::size_t i = 0; i < previous.column_x.size(); ++i) {
+      const float d = std::fabs(previous.column_x[i] - next.column_x[i]);
+      if (d > 40) return false;
+      sum += d;
+    }
+    if (sum > 10 * static_cast<float>(previous.column_x.size())) return false;
   }
   for (std::size_t r = repeated_header ? 1 : 0; r < next.rows.size(); ++r) previous.rows.push_back(next.rows[r]);
   return true;

@@ -92,7 +92,7 @@ float aligned_share(const std::vector<const band*>& bands, const gutter& g, bool
 // Whether some band has a real span edge (not an interpolated word edge) beside the gutter: text
 // that the PDF drew as separate runs. Without one, a narrow gutter may be a word space that merely
 // lines up (initials of the same width, two-digit days) and is not trusted.
-bool exact_evidence(const std::vector<const band*>& bands, const gutter& g, float pull) {
+bool exact_evidence(const std::vector<const band*>& bands, const gutter& g, float pull, float em) {
   for (const band* b : bands) {
     const word *left = nullptr, *right = nullptr;
     bool across = false;
@@ -102,7 +102,10 @@ bool exact_evidence(const std::vector<const band*>& bands, const gutter& g, floa
       if (x1 <= g.x0 + 0.5f && (!left || w.span.box.x1 > left->span.box.x1)) left = &w;
       if (x0 >= g.x1 - 0.5f && (!right || w.span.box.x0 < right->span.box.x0)) right = &w;
     }
-    if (!across && left && right && (left->exact_x1 || right->exact_x0)) return true;
+    // only a band whose own gap is narrow here defines the gutter; a band with far-apart words
+    // (a short cell beside an empty stretch) says nothing about it
+    if (across || !left || !right || right->span.box.x0 - left->span.box.x1 >= 0.8f * em) continue;
+    if (left->exact_x1 || right->exact_x0) return true;
   }
   return false;
 }
@@ -131,7 +134,7 @@ std::vector<gutter> find_gutters(const std::vector<const band*>& split, float em
       const gutter g{right, x0};
       const bool left_aligned = aligned_share(split, g, true, pull) >= 0.8f;
       const bool right_aligned = aligned_share(split, g, false, pull) >= 0.8f;
-      const bool narrow_ok = exact_evidence(split, g, pull) &&
+      const bool narrow_ok = exact_evidence(split, g, pull, em) &&
                              ((left_aligned && right_aligned) || ((left_aligned || right_aligned) && width >= 0.4f * em));
       if (width >= 0.8f * em || narrow_ok) out.push_back(g);
     }
@@ -243,8 +246,17 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
         if (w.span.box.x0 < g.x0 - 1 && w.span.box.x1 > g.x1 + 1) return false;
     return b.x0 >= rx0 - em && b.x1 <= rx1 + em;
   };
+  // a leading line (a header wrapped upwards) must keep out of the gutters entirely; a caption or
+  // the end of a paragraph right above the table does not
+  auto clear_of_gutters = [&](const band& b) {
+    for (const auto& w : b.words)
+      for (const auto& g : gutters)
+        if (std::min(w.span.box.x1, g.x1) - std::max(w.span.box.x0, g.x0) > 0.3f * em) return false;
+    return true;
+  };
   std::vector<std::size_t> members;
   for (std::size_t b = first; b <= last; ++b) {
+    if (!split[b] && members.empty() && !clear_of_gutters(bands[b])) continue;
     if (!split[b] && !fits(bands[b])) {
       if (members.empty()) continue;  // a leading line that belongs to the text above
       break;

@@ -68,3 +68,10 @@ TEST_CASE("tables with other columns are not merged", "[tables][merge]") {
   CHECK_FALSE(tables::try_merge(prev, moved));
   CHECK(prev.rows.size() == 2);
 }
+
+TEST_CASE("a bold first row that differs from the previous header starts another table", "[tables][merge]") {
+  auto prev = table_of({{"**Site**", "**Units**"}, {"Yelverton", "3789"}}, {72, 150});
+  const auto other = table_of({{"**Station**", "**Lead**"}, {"Farrowby", "123"}}, {72, 152});
+  CHECK_FALSE(tables::try_merge(prev, other));
+  CHECK(prev.rows.size() == 2);
+}
