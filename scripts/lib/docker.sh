@@ -238,7 +238,8 @@ state_init() {
   for k in QUIRE_PROD_API_KEYS QUIRE_EVAL_API_KEYS; do
     [ -n "$(state_get "$k")" ] || state_set "$k" "qk_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   done
-  [ -n "$(state_get QUIRE_DB_IMAGE)" ] || state_set QUIRE_DB_IMAGE "$QUIRE_DB_IMAGE_DEFAULT"
+  # QUIRE_DB_IMAGE=postgres:15 at the first start selects the official image (needs a registry).
+  [ -n "$(state_get QUIRE_DB_IMAGE)" ] || state_set QUIRE_DB_IMAGE "${QUIRE_DB_IMAGE:-$QUIRE_DB_IMAGE_DEFAULT}"
 }
 
 # api_key LANE: the first API key of the lane (from the state file).
