@@ -233,6 +233,20 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
   for (std::size_t b = first; b <= last; ++b)
     if (split[b]) split_bands.push_back(&bands[b]);
   if (split_bands.size() < 2) return false;
+  // cells of one table row share a baseline; the lines of two page columns side by side drift
+  // against each other (other leading, headings in between)
+  std::size_t level = 0;
+  for (const band* b : split_bands) {
+    float lo = 1e9f, hi = -1e9f;
+    for (int id : b->lines) {
+      const auto& spans = page.lines[id].spans;
+      const float base = spans.empty() ? page.lines[id].box.y1 : spans.front().baseline;
+      lo = std::min(lo, base);
+      hi = std::max(hi, base);
+    }
+    if (hi - lo <= 1.0f) ++level;
+  }
+  if (10 * level < 7 * split_bands.size()) return false;
   const auto gutters = find_gutters(split_bands, em);
   const std::size_t ncols = gutters.size() + 1;
   if (ncols < 2) return false;

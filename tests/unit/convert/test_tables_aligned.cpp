@@ -203,3 +203,15 @@ TEST_CASE("two aligned rows are too few for a table without rules", "[tables][al
   p.text(200, 112, "1");
   CHECK(tables::detect(p.page, 10).empty());
 }
+
+TEST_CASE("two page columns whose lines drift against each other are not a table", "[tables][aligned]") {
+  // short lines (a heading, a reference list) would pass the prose check; the baselines do not
+  page_builder p;
+  const char* left[] = {"Sensitivity to the threshold", "Lowering the threshold", "raises the detections", "and the false alarms"};
+  const char* right[] = {"4. K. Albrecht and D. Havel.", "Homogenisation of series", "in complex terrain.", "Climatology, 2019."};
+  for (int i = 0; i < 4; ++i) {
+    p.text(72, 100 + 14.0f * i, left[i]);
+    p.text(320, 103 + 14.0f * i, right[i]);
+  }
+  CHECK(tables::detect(p.page, 10).empty());
+}
