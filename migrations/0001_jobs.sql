@@ -62,7 +62,7 @@ CREATE TABLE jobs (
     status <> 'succeeded' OR (result_sha256 IS NOT NULL AND result_bytes IS NOT NULL)),
   CONSTRAINT result_only_when_succeeded CHECK (
     (result_sha256 IS NULL) = (result_bytes IS NULL)
-    AND (result_sha256 IS NULL OR status = 'succeeded' OR expired_from = 'succeeded')),
+    AND (result_sha256 IS NULL OR status = 'succeeded' OR coalesce(expired_from, '') = 'succeeded')),
   CONSTRAINT failed_has_error CHECK (
     status <> 'failed' OR (error_code IS NOT NULL AND error_message IS NOT NULL AND error_retryable IS NOT NULL)),
   CONSTRAINT error_complete CHECK ((error_code IS NULL) = (error_message IS NULL)),

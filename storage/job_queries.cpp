@@ -226,11 +226,11 @@ result<sweep_batch> job_store::sweep(const retention_policy& p, int batch) {
     {
       pqxx::work w(c);
       auto r = w.exec_params(
-          "UPDATE jobs j SET input_deleted_at = quire_now() FROM ("
+          "WITH c AS MATERIALIZED ("
           " SELECT id FROM jobs WHERE profile = $1 AND finished_at IS NOT NULL AND NOT pinned"
           " AND input_deleted_at IS NULL AND finished_at <= quire_now() - $2::int8 * interval '1 second'"
-          " ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED) c"
-          " WHERE j.id = c.id RETURNING j.id",
+          " ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+          " UPDATE jobs j SET input_deleted_at = quire_now() FROM c WHERE j.id = c.id RETURNING j.id",
           profile, s(p.input_ttl), batch);
       w.commit();
       for (const auto& row : r) out.inputs_to_delete.push_back(row[0].as<std::string>());
@@ -241,12 +241,13 @@ result<sweep_batch> job_store::sweep(const retention_policy& p, int batch) {
       // retention takes effect at once.
       pqxx::work w(c);
       auto r = w.exec_params(
-          "UPDATE jobs j SET status = 'expired', expired_from = j.status, status_reason = 'retention',"
-          " input_deleted_at = coalesce(j.input_deleted_at, quire_now()), updated_at = quire_now() FROM ("
+          "WITH c AS MATERIALIZED ("
           " SELECT id FROM jobs WHERE profile = $1 AND status IN ('succeeded', 'failed', 'canceled') AND NOT pinned"
           " AND least(expires_at, finished_at + $2::int8 * interval '1 second') <= quire_now()"
-          " ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED) c"
-          " WHERE j.id = c.id AND j.status IN ('succeeded', 'failed', 'canceled') RETURNING j.id",
+          " ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+          " UPDATE jobs j SET status = 'expired', expired_from = j.status, status_reason = 'retention',"
+          " input_deleted_at = coalesce(j.input_deleted_at, quire_now()), updated_at = quire_now()"
+          " FROM c WHERE j.id = c.id AND j.status IN ('succeeded', 'failed', 'canceled') RETURNING j.id",
           profile, s(p.result_ttl), batch);
       w.commit();
       for (const auto& row : r) out.jobs_expired.push_back(row[0].as<std::string>());
@@ -255,10 +256,11 @@ result<sweep_batch> job_store::sweep(const retention_policy& p, int batch) {
     {
       pqxx::work w(c);
       auto r = w.exec_params(
-          "DELETE FROM jobs WHERE id IN ("
+          "WITH c AS MATERIALIZED ("
           " SELECT id FROM jobs WHERE profile = $1 AND status = 'expired' AND NOT pinned"
           " AND finished_at <= quire_now() - $2::int8 * interval '1 second'"
-          " ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED)",
+          " ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+          " DELETE FROM jobs j USING c WHERE j.id = c.id",
           profile, s(p.tombstone_ttl), batch);
       w.commit();
       out.tombstones_deleted = r.affected_rows();
@@ -267,9 +269,10 @@ result<sweep_batch> job_store::sweep(const retention_policy& p, int batch) {
     {
       pqxx::work w(c);
       auto r = w.exec_params(
-          "DELETE FROM idempotency_keys WHERE (api_key_id, key) IN ("
+          "WITH c AS MATERIALIZED ("
           " SELECT api_key_id, key FROM idempotency_keys WHERE expires_at <= quire_now()"
-          " LIMIT $1 FOR UPDATE SKIP LOCKED)",
+          " LIMIT $1 FOR UPDATE SKIP LOCKED)"
+          " DELETE FROM idempotency_keys k USING c WHERE k.api_key_id = c.api_key_id AND k.key = c.key",
           batch);
       w.commit();
       out.idempotency_keys_deleted = r.affected_rows();

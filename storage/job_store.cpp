@@ -42,12 +42,15 @@ void prepare_all(pqxx::connection& c) {
   c.prepare("get_job", "SELECT " + cols + " FROM jobs WHERE id = $1 AND profile = $2");
   c.prepare("classify", "SELECT status, lease_owner, attempt FROM jobs WHERE id = $1 AND profile = $2");
   c.prepare("claim",
-            "UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $1,"
+            // MATERIALIZED: the locking subquery must run exactly once. Inlined into a join it
+            // can be rescanned, and every rescan with SKIP LOCKED picks more rows than LIMIT.
+            "WITH c AS MATERIALIZED ("
+            "  SELECT id FROM jobs WHERE status = 'queued' AND profile = $3 AND next_attempt_at <= quire_now()"
+            "  ORDER BY priority DESC, created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)"
+            " UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $1,"
             " lease_expires_at = quire_now() + $2::int8 * interval '1 millisecond', heartbeat_at = quire_now(),"
             " started_at = quire_now(), updated_at = quire_now(), status_reason = 'claimed', pages_done = 0"
-            " FROM (SELECT id FROM jobs WHERE status = 'queued' AND profile = $3 AND next_attempt_at <= quire_now()"
-            "       ORDER BY priority DESC, created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) c"
-            " WHERE j.id = c.id AND j.status = 'queued' RETURNING " + jcols);
+            " FROM c WHERE j.id = c.id AND j.status = 'queued' RETURNING " + jcols);
   const char* lease_match = " WHERE id = $1 AND profile = $4 AND status = 'running' AND lease_owner = $2 AND attempt = $3";
   c.prepare("renew",
             std::string("UPDATE jobs SET lease_expires_at = quire_now() + $5::int8 * interval '1 millisecond',"
@@ -88,7 +91,10 @@ void prepare_all(pqxx::connection& c) {
             " WHERE id = $1 AND profile = $2 AND status IN ('queued', 'running') RETURNING " + cols);
   const std::string rescue_retry = "(j.attempt < j.max_attempts)";
   c.prepare("rescue",
-            "UPDATE jobs j SET status = CASE WHEN " + rescue_retry + " THEN 'queued' ELSE 'failed' END,"
+            "WITH c AS MATERIALIZED ("
+            "  SELECT id FROM jobs WHERE status = 'running' AND profile = $1 AND lease_expires_at < quire_now()"
+            "  ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            " UPDATE jobs j SET status = CASE WHEN " + rescue_retry + " THEN 'queued' ELSE 'failed' END,"
             " next_attempt_at = CASE WHEN " + rescue_retry + " THEN " + backoff_sql("$3", "$4") +
             " ELSE j.next_attempt_at END,"
             " finished_at = CASE WHEN " + rescue_retry + " THEN NULL ELSE quire_now() END,"
@@ -97,9 +103,7 @@ void prepare_all(pqxx::connection& c) {
             " error_message = format('lease of %s expired during attempt %s', j.lease_owner, j.attempt),"
             " error_retryable = true, updated_at = quire_now(),"
             " lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL"
-            " FROM (SELECT id FROM jobs WHERE status = 'running' AND profile = $1 AND lease_expires_at < quire_now()"
-            "       ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) c"
-            " WHERE j.id = c.id AND j.status = 'running' RETURNING j.id");
+            " FROM c WHERE j.id = c.id AND j.status = 'running' RETURNING j.id");
 }
 
 // Why a lease-holder transition matched no row.

@@ -1,0 +1,230 @@
+// Idempotency (replay, conflict, scope, expiry, concurrent same key), listing with a stable
+// cursor, counts for metrics, and LISTEN/NOTIFY wake-ups, against a real PostgreSQL.
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "pg_fixture.hpp"
+
+using namespace quire::storage;
+using namespace quire::storage::testing;
+using namespace std::chrono_literals;
+
+namespace {
+const time_point t0 = time_point{} + std::chrono::hours(24 * 365 * 56);
+}
+
+TEST_CASE("idempotency: same key + payload replays, another payload conflicts, keys are per API key") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  REQUIRE(s->set_clock_for_testing(t0));
+  auto r1 = request("pdf-1");
+  r1.idempotency_key = "k1";
+  auto first = s->submit(r1);
+  REQUIRE(first);
+  CHECK_FALSE(first->replayed);
+
+  auto r2 = request("pdf-1");  // a new id, same payload
+  r2.idempotency_key = "k1";
+  auto replay = s->submit(r2);
+  REQUIRE(replay);
+  CHECK(replay->replayed);
+  CHECK(replay->job.id == r1.id);
+  CHECK(s->get(r2.id).err().code == errc::job_not_found);  // the second id was not used
+
+  auto r3 = request("pdf-2");
+  r3.idempotency_key = "k1";
+  auto conflict = s->submit(r3);
+  REQUIRE_FALSE(conflict);
+  CHECK(conflict.err().code == errc::idempotency_conflict);
+
+  auto r4 = request("pdf-1");
+  r4.idempotency_key = "k1";
+  r4.spec = {{"ocr", "off"}};  // same file, different spec: a different payload
+  CHECK(s->submit(r4).err().code == errc::idempotency_conflict);
+
+  auto r5 = request("pdf-2");
+  r5.idempotency_key = "k1";
+  r5.api_key_id = "key-b";  // another client's key space
+  auto other = s->submit(r5);
+  REQUIRE(other);
+  CHECK_FALSE(other->replayed);
+
+  // 24 h later the key is forgotten: the same key makes a new job.
+  REQUIRE(s->set_clock_for_testing(t0 + 24h + 1s));
+  auto r6 = request("pdf-2");
+  r6.idempotency_key = "k1";
+  auto fresh = s->submit(r6);
+  REQUIRE(fresh);
+  CHECK_FALSE(fresh->replayed);
+  CHECK(fresh->job.id == r6.id);
+}
+
+TEST_CASE("payload fingerprints ignore key order and depend on spec and file") {
+  nlohmann::json a = nlohmann::json::parse(R"({"b":1,"a":{"y":2,"x":3}})");
+  nlohmann::json b = nlohmann::json::parse(R"({"a":{"x":3,"y":2},"b":1})");
+  CHECK(payload_fingerprint(a, sha_of("f")) == payload_fingerprint(b, sha_of("f")));
+  CHECK(payload_fingerprint(a, sha_of("f")) != payload_fingerprint(a, sha_of("g")));
+  CHECK(payload_fingerprint(a, sha_of("f")) != payload_fingerprint({{"b", 2}}, sha_of("f")));
+}
+
+TEST_CASE("concurrent submits with one idempotency key create exactly one job") {
+  migrated_db db;
+  constexpr int n = 8;
+  std::vector<std::string> got(n);
+  std::atomic<int> replays{0}, errors{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < n; ++i)
+    ts.emplace_back([&, i] {
+      auto s = job_store::open(options_for(db.url()));
+      if (!s) {
+        ++errors;
+        return;
+      }
+      auto r = request("same");
+      r.idempotency_key = "race";
+      auto res = (*s)->submit(r);
+      if (!res) {
+        ++errors;
+        return;
+      }
+      got[i] = res->job.id;
+      if (res->replayed) ++replays;
+    });
+  for (auto& t : ts) t.join();
+  CHECK(errors == 0);
+  CHECK(replays == n - 1);
+  CHECK(std::set<std::string>(got.begin(), got.end()).size() == 1);
+  auto s = open_store(db.url());
+  CHECK(s->counts()->by_status[job_status::queued] == 1);
+}
+
+TEST_CASE("list: filters and a stable keyset cursor") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) {
+    REQUIRE(s->set_clock_for_testing(t0 + std::chrono::seconds(i / 2)));  // pairs share created_at
+    auto r = request(std::to_string(i));
+    if (i % 5 == 0) r.api_key_id = "key-b";
+    ids.push_back(submit_ok(*s, r).id);
+  }
+  REQUIRE(s->cancel(ids[3], "x"));
+
+  // Page through 7 at a time while new jobs arrive: the original 25 come out once each, in order.
+  std::vector<std::string> seen;
+  std::optional<std::string> cursor;
+  int pages = 0;
+  do {
+    auto p = s->list({}, 7, cursor);
+    REQUIRE(p);
+    for (auto& j : p->jobs) seen.push_back(j.id);
+    cursor = p->next_cursor;
+    REQUIRE(s->set_clock_for_testing(t0 + 1h));
+    submit_ok(*s, request("late"));  // newer than everything: must not shift later pages
+    ++pages;
+  } while (cursor && pages < 10);
+  std::vector<std::string> original;
+  for (auto& id : seen)
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) original.push_back(id);
+  REQUIRE(original.size() == 25);
+  CHECK(std::set<std::string>(original.begin(), original.end()).size() == 25);
+  CHECK(original.front() == ids[24]);  // newest first
+  CHECK(original.back() == std::min(ids[0], ids[1]));  // ties on created_at: id DESC
+
+  job_filter canceled;
+  canceled.statuses = {job_status::canceled};
+  auto pc = s->list(canceled, 100, std::nullopt);
+  REQUIRE(pc);
+  REQUIRE(pc->jobs.size() == 1);
+  CHECK(pc->jobs[0].id == ids[3]);
+  CHECK_FALSE(pc->next_cursor);
+
+  job_filter by_key;
+  by_key.api_key_id = "key-b";
+  by_key.created_before = t0 + 10s;
+  auto pk = s->list(by_key, 100, std::nullopt);
+  REQUIRE(pk);
+  CHECK(pk->jobs.size() == 4);  // i = 0, 5, 10, 15 (20 is at t0+10s, not before it)
+
+  CHECK(s->list({}, 10, std::string("garbage")).err().code == errc::invalid_argument);
+  CHECK(s->list({}, 0, std::nullopt).err().code == errc::invalid_argument);
+}
+
+TEST_CASE("counts cover every status and expired leases") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  REQUIRE(s->set_clock_for_testing(t0));
+  for (int i = 0; i < 4; ++i) submit_ok(*s, request(std::to_string(i)));
+  auto c = s->claim("w", 2, 1min);
+  REQUIRE(c);
+  REQUIRE(s->complete((*c)[0].lease, {1, sha_of("x"), 1}));
+  REQUIRE(s->set_clock_for_testing(t0 + 2min));
+  auto n = s->counts();
+  REQUIRE(n);
+  CHECK(n->by_status.size() == 6);
+  CHECK(n->by_status[job_status::queued] == 2);
+  CHECK(n->by_status[job_status::running] == 1);
+  CHECK(n->by_status[job_status::succeeded] == 1);
+  CHECK(n->by_status[job_status::failed] == 0);
+  CHECK(n->leases_expired == 1);
+  CHECK(n->oldest_queued_age_seconds == Approx(120.0));
+
+  // Another profile's store sees none of them.
+  auto eval = open_store(db.url(), "eval");
+  CHECK(eval->counts()->by_status[job_status::queued] == 0);
+  CHECK(eval->claim("w", 10, 1min)->empty());
+}
+
+TEST_CASE("LISTEN/NOTIFY wakes an idle coordinator when work arrives") {
+  migrated_db db;
+  auto l = work_listener::open(db.url(), "prod");
+  REQUIRE(l);
+  auto idle = (*l)->wait(200ms);
+  REQUIRE(idle);
+  CHECK_FALSE(*idle);
+
+  auto s = open_store(db.url());
+  std::thread producer([&] {
+    std::this_thread::sleep_for(150ms);
+    submit_ok(*s, request());
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto woke = (*l)->wait(10s);
+  auto waited = std::chrono::steady_clock::now() - start;
+  producer.join();
+  REQUIRE(woke);
+  CHECK(*woke);
+  CHECK(waited < 5s);  // woken by the notification, not by the timeout
+
+  // Work for another profile does not wake this listener.
+  auto eval = open_store(db.url(), "eval");
+  submit_ok(*eval, request());
+  auto other = (*l)->wait(300ms);
+  REQUIRE(other);
+  CHECK_FALSE(*other);
+
+  // A job that goes back to queued (retry) is announced too.
+  auto c = s->claim("w", 1, 1min);
+  REQUIRE(c->size() == 1);
+  REQUIRE(s->release((*c)[0].lease, "drain"));
+  auto requeued = (*l)->wait(5s);
+  REQUIRE(requeued);
+  CHECK(*requeued);
+}
+
+TEST_CASE("operator views answer") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  submit_ok(*s, request());
+  auto c = s->claim("w", 1, 1min);
+  REQUIRE(s->fail((*c)[0].lease, {"worker_crashed", "boom", true}));
+  pqxx::connection conn(db.url());
+  pqxx::read_transaction t(conn);
+  CHECK(t.exec1("SELECT sum(jobs) FROM quire_overview")[0].as<long>() == 1);
+  CHECK(t.exec1("SELECT count(*) FROM quire_retrying")[0].as<long>() == 1);
+  CHECK(t.exec1("SELECT count(*) FROM quire_recent_failures WHERE reason = 'worker_crashed'")[0].as<long>() == 1);
+  CHECK(t.exec1("SELECT count(*) FROM quire_job_history")[0].as<long>() == 3);
+  CHECK(t.exec1("SELECT count(*) FROM quire_running")[0].as<long>() == 0);
+  CHECK(t.exec1("SELECT count(*) FROM quire_stuck")[0].as<long>() == 0);
+}

@@ -1,0 +1,270 @@
+// The data root: marker, layout, verified reads, and durability under fault injection — a write
+// interrupted at each step (in-process, and by SIGKILL of a forked writer) leaves either the old
+// file or the new one, never a torn one; leftovers are temp files that reconcile_tmp() removes.
+#include <catch2/catch.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "storage/artifact_store.hpp"
+#include "storage/internal.hpp"
+#include "storage/job_store.hpp"
+
+using namespace quire::storage;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    char tmpl[] = "/tmp/quire-artifacts.XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::size_t count_entries(const fs::path& dir) {
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
+const write_step steps[] = {write_step::create_temp, write_step::write_data, write_step::fsync_file,
+                            write_step::rename, write_step::fsync_dir};
+}  // namespace
+
+TEST_CASE("first open initialises the root: marker, jobs/, tmp/, reopening keeps the marker") {
+  temp_dir d;
+  const auto root = d.path / "lane";
+  auto a = artifact_store::open(root, "prod");
+  REQUIRE(a);
+  CHECK(fs::is_directory(root / "jobs"));
+  CHECK(fs::is_directory(root / "tmp"));
+  auto marker = nlohmann::json::parse(slurp(root / ".quire-root.json"));
+  CHECK(marker["profile"] == "prod");
+  CHECK(marker["root_id"] == a->marker().root_id);
+  CHECK(a->marker().root_id.size() == 16);
+  CHECK(a->marker().created_at.size() == 20);
+  auto b = artifact_store::open(root, "prod", false);
+  REQUIRE(b);
+  CHECK(b->marker().root_id == a->marker().root_id);
+  CHECK(count_entries(root / "tmp") == 0);  // no probe or temp left behind
+}
+
+TEST_CASE("opening fails closed: missing, other profile, corrupt marker") {
+  temp_dir d;
+  auto missing = artifact_store::open(d.path / "nope", "prod", false);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.err().code == errc::data_root_missing);
+
+  auto uninit = artifact_store::open(d.path, "prod", false);  // exists, never initialised
+  REQUIRE_FALSE(uninit);
+  CHECK(uninit.err().code == errc::data_root_missing);
+
+  REQUIRE(artifact_store::open(d.path / "p", "prod"));
+  auto other = artifact_store::open(d.path / "p", "eval");
+  REQUIRE_FALSE(other);
+  CHECK(other.err().code == errc::data_root_profile_mismatch);
+
+  REQUIRE(artifact_store::open(d.path / "c", "prod"));
+  std::ofstream(d.path / "c" / ".quire-root.json") << "{ not json";
+  auto corrupt = artifact_store::open(d.path / "c", "prod");
+  REQUIRE_FALSE(corrupt);
+  CHECK(corrupt.err().code == errc::data_root_corrupt);
+
+  std::ofstream(d.path / "file") << "x";
+  auto not_dir = artifact_store::open(d.path / "file", "prod");
+  REQUIRE_FALSE(not_dir);
+  CHECK(not_dir.err().code == errc::data_root_missing);
+}
+
+TEST_CASE("jobs are sharded by id, names are confined to the job directory") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  CHECK(s->job_dir(id) == d.path / "jobs" / id.substr(0, 2) / id);
+  auto w = s->write_file(id, "assets/img-p1-1.png", "png");
+  REQUIRE(w);
+  CHECK(slurp(s->file_path(id, "assets/img-p1-1.png")) == "png");
+  for (const char* bad : {"../escape", "/abs", "a/../../b", "", "a//b", "dir/", "sp ace"})
+    CHECK(s->write_file(id, bad, "x").err().code == errc::invalid_argument);
+  CHECK(s->write_file("not-an-id", "input.pdf", "x").err().code == errc::invalid_argument);
+}
+
+TEST_CASE("reads are verified by size and sha256") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  auto info = s->write_file(id, "result.md", "# hello\n");
+  REQUIRE(info);
+  CHECK(info->bytes == 8);
+  CHECK(info->sha256 == detail::sha256_hex("# hello\n"));
+  auto ok = s->read_verified(id, "result.md", info->sha256, info->bytes);
+  REQUIRE(ok);
+  CHECK(*ok == "# hello\n");
+  CHECK(s->verify(id, "result.md", info->sha256)->bytes == 8);
+
+  std::ofstream(s->file_path(id, "result.md"), std::ios::trunc) << "# hellO\n";  // bit rot
+  CHECK(s->read_verified(id, "result.md", info->sha256).err().code == errc::artifact_corrupt);
+  std::ofstream(s->file_path(id, "result.md"), std::ios::trunc) << "# hello";  // truncated
+  CHECK(s->read_verified(id, "result.md", "", info->bytes).err().code == errc::artifact_corrupt);
+  fs::remove(s->file_path(id, "result.md"));
+  CHECK(s->read_verified(id, "result.md", info->sha256).err().code == errc::artifact_missing);
+  CHECK(s->read_verified(new_job_id(), "result.md", info->sha256).err().code == errc::artifact_missing);
+
+  REQUIRE(s->write_manifest(id, {{"job_id", id}, {"files", {"result.md"}}}));
+  auto m = s->read_manifest(id);
+  REQUIRE(m);
+  CHECK((*m)["job_id"] == id);
+}
+
+TEST_CASE("streamed writes commit atomically, an abandoned writer leaves nothing") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  {
+    auto w = s->begin_write(id, "input.pdf");
+    REQUIRE(w);
+    REQUIRE(w->append(std::string_view("%PDF-1.7\n")));
+    CHECK_FALSE(fs::exists(s->file_path(id, "input.pdf")));  // invisible until commit
+    CHECK(count_entries(d.path / "tmp") == 1);
+  }  // destroyed without commit: an aborted upload
+  CHECK(count_entries(d.path / "tmp") == 0);
+  CHECK_FALSE(fs::exists(s->file_path(id, "input.pdf")));
+
+  auto w = s->begin_write(id, "input.pdf");
+  REQUIRE(w);
+  std::string big(3 << 20, 'x');
+  REQUIRE(w->append(std::string_view(big.data(), big.size() / 2)));
+  REQUIRE(w->append(std::string_view(big.data() + big.size() / 2, big.size() - big.size() / 2)));
+  auto info = w->commit();
+  REQUIRE(info);
+  CHECK(info->bytes == static_cast<std::int64_t>(big.size()));
+  CHECK(info->sha256 == detail::sha256_hex(big));
+  CHECK(slurp(s->file_path(id, "input.pdf")) == big);
+  CHECK(count_entries(d.path / "tmp") == 0);
+  CHECK_FALSE(w->commit());  // a writer commits once
+}
+
+TEST_CASE("fault injection: a write interrupted at any step leaves the old or the new file") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  const std::string old_text = "old result\n", new_text = std::string(100000, 'n');
+  for (auto step : steps) {
+    INFO("interrupted at " << to_string(step));
+    s->set_fault_hook_for_testing(nullptr);
+    REQUIRE(s->write_file(id, "result.md", old_text));
+    int seen = 0;
+    s->set_fault_hook_for_testing([&](write_step at) {
+      // write_data is hit once per append: interrupt after the first chunk to tear a write.
+      if (at == write_step::write_data && step == write_step::write_data) return ++seen == 2;
+      return at == step;
+    });
+    auto w = s->begin_write(id, "result.md");
+    bool failed = !w;
+    if (w) {
+      failed |= !w->append(std::string_view(new_text.data(), 50000));
+      if (!failed) failed |= !w->append(std::string_view(new_text.data() + 50000, 50000));
+      if (!failed) failed |= !w->commit();
+    }
+    CHECK(failed);
+    const auto now = slurp(s->file_path(id, "result.md"));
+    if (step == write_step::fsync_dir)
+      CHECK(now == new_text);  // renamed: the new file is in place (fsync of the dir is what was cut)
+    else
+      CHECK(now == old_text);
+    s->set_fault_hook_for_testing(nullptr);
+    // Whatever the crash left in tmp/ is debris that reconciliation clears.
+    CHECK(s->reconcile_tmp(0s).value() <= 1);
+    CHECK(count_entries(d.path / "tmp") == 0);
+  }
+}
+
+TEST_CASE("fault injection: a writer SIGKILLed at each step leaves the old or the new file") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  const std::string old_text = "old input", new_text = std::string(1 << 20, 'N');
+  for (auto step : steps) {
+    INFO("killed at " << to_string(step));
+    REQUIRE(s->write_file(id, "input.pdf", old_text));
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      auto child = *s;
+      int chunks = 0;
+      child.set_fault_hook_for_testing([&](write_step at) {
+        if (at == step && (at != write_step::write_data || ++chunks == 3)) raise(SIGKILL);
+        return false;
+      });
+      auto w = child.begin_write(id, "input.pdf");
+      for (int i = 0; i < 4 && w; ++i)
+        (void)w->append(std::string_view(new_text.data() + i * (new_text.size() / 4), new_text.size() / 4));
+      if (w) (void)w->commit();
+      _exit(0);  // not reached: every step kills
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    REQUIRE(WIFSIGNALED(st));
+    const auto now = slurp(s->file_path(id, "input.pdf"));
+    CHECK((now == old_text || now == new_text));
+    if (step == write_step::fsync_dir) CHECK(now == new_text);
+    else CHECK(now == old_text);
+    CHECK(s->verify(id, "input.pdf", detail::sha256_hex(now)));
+    s->reconcile_tmp(0s);
+    CHECK(count_entries(d.path / "tmp") == 0);
+  }
+}
+
+TEST_CASE("removal is idempotent and goes through tmp/ (never a half-deleted job dir)") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  REQUIRE(s->write_file(id, "input.pdf", "i"));
+  REQUIRE(s->write_file(id, "result.md", "r"));
+  REQUIRE(s->write_file(id, "assets/a.png", "a"));
+  REQUIRE(s->remove_file(id, "input.pdf"));
+  REQUIRE(s->remove_file(id, "input.pdf"));  // already gone: fine
+  CHECK_FALSE(s->exists(id, "input.pdf"));
+  auto dirs = s->list_job_dirs();
+  REQUIRE(dirs);
+  REQUIRE(dirs->size() == 1);
+  CHECK((*dirs)[0].job_id == id);
+  REQUIRE(s->remove_job(id));
+  REQUIRE(s->remove_job(id));
+  CHECK_FALSE(fs::exists(s->job_dir(id)));
+  CHECK(count_entries(d.path / "tmp") == 0);
+  CHECK(s->list_job_dirs()->empty());
+}
+
+TEST_CASE("reconcile_tmp keeps young temp files (writes in flight) and removes old ones") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  std::ofstream(d.path / "tmp" / "young.tmp") << "y";
+  std::ofstream(d.path / "tmp" / "old.tmp") << "o";
+  fs::last_write_time(d.path / "tmp" / "old.tmp", fs::file_time_type::clock::now() - 2h);
+  CHECK(s->reconcile_tmp(1h).value() == 1);
+  CHECK(fs::exists(d.path / "tmp" / "young.tmp"));
+  CHECK_FALSE(fs::exists(d.path / "tmp" / "old.tmp"));
+}
