@@ -18,6 +18,7 @@ AnalysisParams resolve_params(const AnalysisParams& in) {
   if (p.cpu_threads < 0) throw std::invalid_argument("quire_gpu: cpu_threads must be >= 0");
   if (p.min_rule_length <= 0) p.min_rule_length = std::max(8, p.dpi / 2);
   if (p.max_rule_thickness <= 0) p.max_rule_thickness = std::max(2, p.dpi / 30);
+  if (p.rule_gap <= 0) p.rule_gap = std::max(2, p.dpi / 10);
   if (p.max_text_height <= 0) p.max_text_height = std::max(8, 2 * p.dpi / 5);
   if (p.max_text_width <= 0) p.max_text_width = std::max(16, p.dpi);
   if (p.speck_pixels <= 0) p.speck_pixels = std::max(1, p.dpi / 75);
@@ -37,7 +38,8 @@ const char* to_string(PageKind k) {
 }
 
 bool ComponentStats::operator==(const ComponentStats& o) const {
-  return total == o.total && specks == o.specks && text_like == o.text_like && figure_like == o.figure_like &&
+  return total == o.total && specks == o.specks && line_like == o.line_like && text_like == o.text_like &&
+         figure_like == o.figure_like &&
          text_ink == o.text_ink && figure_ink == o.figure_ink && median_text_height == o.median_text_height;
 }
 
@@ -97,9 +99,9 @@ std::string describe_difference(const PageAnalysis& a, const PageAnalysis& b) {
   const auto& c = a.components;
   const auto& d = b.components;
   if (!(c == d)) {
-    s << "components total/specks/text/figure/text_ink/figure_ink/median " << c.total << "/" << c.specks << "/"
-      << c.text_like << "/" << c.figure_like << "/" << c.text_ink << "/" << c.figure_ink << "/"
-      << c.median_text_height << " vs " << d.total << "/" << d.specks << "/" << d.text_like << "/"
+    s << "components total/specks/lines/text/figure/text_ink/figure_ink/median " << c.total << "/" << c.specks
+      << "/" << c.line_like << "/" << c.text_like << "/" << c.figure_like << "/" << c.text_ink << "/" << c.figure_ink << "/"
+      << c.median_text_height << " vs " << d.total << "/" << d.specks << "/" << d.line_like << "/" << d.text_like << "/"
       << d.figure_like << "/" << d.text_ink << "/" << d.figure_ink << "/" << d.median_text_height;
     return s.str();
   }
@@ -147,7 +149,7 @@ namespace {
 // Groups runs (sorted by fixed, then start) into lines: a run continues an open line when it lies in
 // the next row/column and overlaps or touches it (touching keeps slightly skewed scanned lines
 // together). Lines thicker than max_thickness are filled areas, not rules, and are dropped.
-std::vector<RulingLine> group_runs(std::vector<Run>& runs, bool horizontal, int max_thickness) {
+std::vector<RulingLine> group_runs(std::vector<Run>& runs, bool horizontal, int max_thickness, int max_gap) {
   std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
     return a.fixed != b.fixed ? a.fixed < b.fixed : a.start < b.start;
   });
@@ -177,9 +179,40 @@ std::vector<RulingLine> group_runs(std::vector<Run>& runs, bool horizontal, int 
     open.swap(next);
   }
   done.insert(done.end(), open.begin(), open.end());
-  std::vector<RulingLine> lines;
+  done.erase(std::remove_if(done.begin(), done.end(),
+                            [&](const Open& o) { return o.last - o.first + 1 > max_thickness; }),
+             done.end());
+
+  // Chain collinear segments: per-cell borders leave small gaps where lines cross, and a skewed
+  // scanned line steps sideways with a gap of a pixel or two, a light grey line fades in places. A
+  // segment continues a chain when it starts at most max_gap after the chain's last segment ends and
+  // lies within two pixels of that segment across the line (comparing with the last piece, not the
+  // whole box, keeps a skewed line from swallowing a parallel rule a few pixels away).
+  std::sort(done.begin(), done.end(), [](const Open& a, const Open& b) {
+    return a.start != b.start ? a.start < b.start : a.first < b.first;
+  });
+  struct Chain {
+    Open box, tail;
+  };
+  std::vector<Chain> chains;
   for (const Open& o : done) {
-    if (o.last - o.first + 1 > max_thickness) continue;
+    Chain* into = nullptr;
+    for (Chain& c : chains)
+      if (o.start > c.tail.end && o.start - c.tail.end - 1 <= max_gap && o.first <= c.tail.last + 2 &&
+          o.last >= c.tail.first - 2) {
+        into = &c;
+        break;
+      }
+    if (!into) {
+      chains.push_back({o, o});
+      continue;
+    }
+    into->box = {std::min(into->box.first, o.first), std::max(into->box.last, o.last), into->box.start, o.end};
+    into->tail = o;
+  }
+  std::vector<RulingLine> lines;
+  for (const Chain& c : chains) {
+    const Open& o = c.box;
     RulingLine l;
     l.horizontal = horizontal;
     l.box = horizontal ? Box{o.start, o.first, o.end, o.last} : Box{o.first, o.start, o.last, o.end};
@@ -219,7 +252,7 @@ bool by_position(const Region& a, const Region& b) {
   return a.box.y0 != b.box.y0 ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
 }
 
-enum class Cls { speck, text, figure };
+enum class Cls { speck, line, text, figure };
 
 }  // namespace
 
@@ -231,8 +264,8 @@ PageAnalysis finish_page(PageRaw raw, const AnalysisParams& p) {
   out.threshold = raw.threshold;
   out.ink_pixels = raw.ink_pixels;
   out.mask = std::move(raw.mask);
-  out.horizontal_rules = group_runs(raw.hruns, true, p.max_rule_thickness);
-  out.vertical_rules = group_runs(raw.vruns, false, p.max_rule_thickness);
+  out.horizontal_rules = group_runs(raw.hruns, true, p.max_rule_thickness, p.rule_gap);
+  out.vertical_rules = group_runs(raw.vruns, false, p.max_rule_thickness, p.rule_gap);
 
   auto& comps = raw.components;
   std::sort(comps.begin(), comps.end(), [](const Component& a, const Component& b) { return a.root < b.root; });
@@ -257,6 +290,8 @@ PageAnalysis finish_page(PageRaw raw, const AnalysisParams& p) {
     const Component& c = comps[i];
     const int w = c.x1 - c.x0 + 1, h = c.y1 - c.y0 + 1;
     if (int(c.pixels) <= p.speck_pixels) cls[i] = Cls::speck, ++st.specks;
+    else if (std::min(w, h) <= p.max_rule_thickness && std::max(w, h) > p.max_text_height)
+      cls[i] = Cls::line, ++st.line_like;  // a stroke too broken or too light to be a rule
     else if (h > p.max_text_height || w > p.max_text_width) cls[i] = Cls::figure, ++st.figure_like, figure_idx.push_back(i);
     else cls[i] = Cls::text, ++st.text_like;
   }

@@ -51,6 +51,7 @@ struct AnalysisParams {
   int min_contrast = 48;       // Otsu class means closer than this: a flat page, no ink at all
   int min_rule_length = 0;     // a run of ink at least this long may be a ruling line (0: dpi/2)
   int max_rule_thickness = 0;  // ... if the line it forms is at most this thick (0: max(2, dpi/30))
+  int rule_gap = 0;            // collinear rule pieces this close join into one line (0: dpi/10)
   int max_text_height = 0;     // a component taller than this is figure-like (0: 2*dpi/5, ~29pt)
   int max_text_width = 0;      // ... or wider than this (0: dpi)
   int speck_pixels = 0;        // components this small are noise (0: max(1, dpi/75))
@@ -75,7 +76,9 @@ struct Box {  // inclusive pixel coordinates
 };
 
 // A ruling line: the bounding box of a group of long runs in adjacent rows (horizontal) or columns
-// (vertical). length() runs along the line, thickness() across it.
+// (vertical), with collinear pieces joined across small gaps (crossings drawn per cell, skewed scans:
+// such a box can be a few pixels thicker than max_rule_thickness). length() runs along the line,
+// thickness() across it.
 struct RulingLine {
   Box box;
   bool horizontal = true;
@@ -100,6 +103,8 @@ struct Region {
 struct ComponentStats {
   int total = 0;              // not counting the leftovers of ruling lines (grid crossings)
   int specks = 0;             // <= speck_pixels: noise, dust, halftone dots
+  int line_like = 0;          // thin strokes longer than a glyph that are not rules (broken or
+                              // light-grey table borders); neither text nor figure
   int text_like = 0;          // glyph-sized
   int figure_like = 0;        // taller or wider than a glyph
   long long text_ink = 0;     // pixels of text-like components outside figures

@@ -98,6 +98,38 @@ TEST_CASE("short or thick bars are not rules", "[gpu][cpu]") {
   CHECK(a.figures[0].ink_pixels == 8000);
 }
 
+TEST_CASE("rule pieces across small gaps and skew steps join into one line", "[gpu][cpu]") {
+  GrayImage img(900, 400);
+  img.fill({50, 100, 249, 101}, 0);   // two pieces with a 3-pixel gap (borders drawn per cell)
+  img.fill({253, 100, 449, 101}, 0);
+  img.fill({50, 200, 249, 200}, 0);   // a skewed scan line: steps of one row with 2-pixel gaps
+  img.fill({252, 201, 449, 201}, 0);
+  img.fill({452, 202, 649, 202}, 0);
+  img.fill({50, 300, 249, 300}, 0);   // ... and a parallel rule 4 rows below the last piece stays apart
+  img.fill({252, 301, 449, 301}, 0);
+  img.fill({50, 305, 449, 305}, 0);
+  img.fill({500, 100, 599, 101}, 0);  // 50 pixels after the first line: beyond rule_gap (15), separate
+  const PageAnalysis a = analyze_one(img);
+  REQUIRE(a.horizontal_rules.size() == 5);
+  CHECK(a.horizontal_rules[0].box == Box{50, 100, 449, 101});
+  CHECK(a.horizontal_rules[1].box == Box{500, 100, 599, 101});
+  CHECK(a.horizontal_rules[2].box == Box{50, 200, 649, 202});
+  CHECK(a.horizontal_rules[3].box == Box{50, 300, 449, 301});
+  CHECK(a.horizontal_rules[4].box == Box{50, 305, 449, 305});
+}
+
+TEST_CASE("a thin stroke too broken to be a rule is line-like, not a figure", "[gpu][cpu]") {
+  GrayImage img(400, 400);
+  for (int k = 0; k < 3; ++k) img.fill({100 + k, 50 + 50 * k, 100 + k, 99 + 50 * k}, 0);  // 3 x 150, runs of 50
+  const PageAnalysis a = analyze_one(img);
+  CHECK(a.vertical_rules.empty());
+  CHECK(a.components.total == 1);
+  CHECK(a.components.line_like == 1);
+  CHECK(a.components.figure_like == 0);
+  CHECK(a.figures.empty());
+  CHECK(a.text_blocks.empty());
+}
+
 TEST_CASE("a ruled grid yields its lines and only the cell contents as components", "[gpu][cpu]") {
   GrayImage img(700, 400);
   for (int r = 0; r < 4; ++r) img.fill({100, 100 + 60 * r, 551, 101 + 60 * r}, 0);
