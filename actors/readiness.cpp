@@ -156,20 +156,6 @@ void check_data_root(const service_config& cfg, std::vector<failing_check>& out)
                                                            "' but this lane is '" + cfg.profile + "'"});
 }
 
-void check_database(const service_config& cfg, const database_probe& db, std::vector<failing_check>& out) {
-  if (!db.reachable) {
-    out.push_back({reason::database_unreachable, db.error.empty() ? "database unreachable" : db.error});
-    return;
-  }
-  if (db.profile && *db.profile != cfg.profile)
-    out.push_back({reason::database_profile_mismatch,
-                   "database belongs to profile '" + *db.profile + "' but this lane is '" + cfg.profile + "'"});
-  if (db.schema_version != db.expected_schema_version)
-    out.push_back({reason::schema_version_mismatch,
-                   "schema version " + std::to_string(db.schema_version) + ", this binary needs " +
-                       std::to_string(db.expected_schema_version) + " (run quire migrate)"});
-}
-
 void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out) {
   if (cfg.effective_acceleration_policy() == "gpu_required" && working_gpus <= 0)
     out.push_back({reason::gpu_unavailable, "acceleration policy gpu_required but no working GPU converter"});

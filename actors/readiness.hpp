@@ -56,16 +56,6 @@ void check_revision(std::string_view running, std::string_view expected, std::ve
 // `.quire-root.json`, `jobs/`, `tmp/`) on first use when the directory exists and is empty of a marker.
 void check_data_root(const service_config& cfg, std::vector<failing_check>& out);
 
-// What the database probe found (see storage); nullopt fields mean "could not tell".
-struct database_probe {
-  bool reachable = false;
-  std::string error;                       // when unreachable
-  std::optional<std::string> profile;      // the lane recorded in the database
-  int schema_version = 0;                  // applied
-  int expected_schema_version = 0;         // known to this binary
-};
-void check_database(const service_config& cfg, const database_probe& db, std::vector<failing_check>& out);
-
 void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out);
 void check_converters(int configured, int live, std::vector<failing_check>& out);
 

@@ -197,6 +197,18 @@ worker_outcome worker_process::run(const worker_job& job, const std::function<bo
   }
 }
 
+bool worker_process::check_alive() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+  last_status_ = status;
+  pid_ = -1;
+  close_fd(to_child_);
+  close_fd(from_child_);
+  buffer_.clear();
+  return false;
+}
+
 void worker_process::kill_now() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);

@@ -57,6 +57,10 @@ class worker_process {
   // Spawns the child and waits (up to `ready_timeout`) for its ready event.
   bool start(std::string& error, std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
   bool running() const { return pid_ > 0; }
+  // Reaps the child if it died while idle; false when it is gone (call start() again).
+  bool check_alive();
+  // How the last child ended ("killed by SIGSEGV (11)", …).
+  std::string last_exit() const { return describe_exit(last_status_); }
   pid_t pid() const { return pid_; }
 
   // Runs one job to its end. `tick(pages_done, pages_total)` is called on every progress event and

@@ -95,26 +95,10 @@ TEST_CASE("a lane pointed at the other lane's root is a profile mismatch") {
   CHECK(f.empty());
 }
 
-TEST_CASE("database, gpu and converter checks") {
+TEST_CASE("gpu and converter checks") {
   service_config c;
   c.profile = "eval";
   std::vector<failing_check> f;
-  database_probe db;
-  db.reachable = true;
-  db.profile = "eval";
-  db.schema_version = 3;
-  db.expected_schema_version = 3;
-  check_database(c, db, f);
-  CHECK(f.empty());
-  db.profile = "prod";
-  db.schema_version = 2;
-  check_database(c, db, f);
-  database_probe down;
-  down.error = "connection refused";
-  check_database(c, down, f);
-  CHECK(codes(f) == std::vector<std::string>{"database_profile_mismatch", "schema_version_mismatch",
-                                             "database_unreachable"});
-  f.clear();
   check_gpu(c, 0, f);  // eval: cpu_only
   CHECK(f.empty());
   c.profile = "prod";

@@ -1,0 +1,196 @@
+// One converter's work for one claimed job (runs in the converter's detached actor thread):
+// feed the worker, keep the lease alive with progress, publish the result durably, then record the
+// outcome. Retry policy: a crash, timeout or lost worker is retryable (the store requeues with
+// backoff until max_attempts, so a poison PDF ends `failed` and never loops); an engine refusal
+// (unreadable, encrypted, empty, too many pages) fails at once.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "actors/metrics.hpp"
+#include "actors/runtime_state.hpp"
+#include "actors/worker_process.hpp"
+
+namespace quire::actors {
+namespace {
+
+namespace fs = std::filesystem;
+using steady = std::chrono::steady_clock;
+
+bool retryable_code(const std::string& code) {
+  return code == "worker_crashed" || code == "timeout" || code == "worker_unavailable" || code == "internal";
+}
+
+std::string read_file(const fs::path& p, bool& ok) {
+  std::ifstream f(p, std::ios::binary);
+  ok = static_cast<bool>(f);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json worker_options(const storage::job_record& j, const service_config& cfg) {
+  const auto& conv = j.spec.value("conversion", nlohmann::json::object());
+  return {{"first_page", conv.value("first_page", 1)},
+          {"last_page", conv.value("last_page", 0)},
+          {"max_pages", cfg.max_pages},
+          {"extract_images", conv.value("extract_images", false)},
+          {"asset_prefix", "assets/"},
+          {"ocr", conv.value("ocr", "auto")},
+          {"ocr_languages", conv.value("ocr_languages", "eng")}};
+}
+
+}  // namespace
+
+void set_live(converter_ctx& c, bool live) {
+  if (live == c.counted_live) return;
+  c.counted_live = live;
+  c.st->live_converters.fetch_add(live ? 1 : -1);
+  service_metrics().set("quire_converters_live", {}, c.st->live_converters.load());
+}
+
+bool ensure_worker(converter_ctx& c) {
+  if (c.worker && c.worker->running()) return true;
+  if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes);
+  std::string err;
+  bool ok = c.worker->start(err);
+  if (!ok) std::fprintf(stderr, "quire serve: converter %d: cannot start worker: %s\n", c.index, err.c_str());
+  set_live(c, ok);
+  return ok;
+}
+
+void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
+  auto& st = *c.st;
+  auto& m = service_metrics();
+  const auto& job = claimed.job;
+  storage::lease lease = claimed.lease;
+  const auto lease_for = std::chrono::duration_cast<std::chrono::milliseconds>(st.cfg.lease);
+  const auto started = steady::now();
+
+  auto fail = [&](const std::string& code, const std::string& message, bool retryable) {
+    auto r = c.store->fail(lease, {code, message, retryable});
+    if (!r && r.err().code != storage::errc::job_canceled && r.err().code != storage::errc::lease_lost)
+      std::fprintf(stderr, "quire serve: job %s: recording failure: %s\n", job.id.c_str(), r.err().message.c_str());
+  };
+
+  if (!ensure_worker(c)) {
+    c.store->release(lease, "worker_unavailable");
+    if (st.recheck_readiness) st.recheck_readiness();
+    return;
+  }
+  const fs::path staging = c.files->root() / "tmp" / ("work-" + job.id + "-" + std::to_string(lease.attempt));
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+
+  worker_job wj;
+  wj.job_id = job.id;
+  wj.input_path = c.files->file_path(job.id, "input.pdf").string();
+  wj.output_dir = staging.string();
+  wj.options = worker_options(job, st.cfg);
+  const int timeout_s = job.spec.value("execution", nlohmann::json::object())
+                            .value("document_timeout_seconds", static_cast<int>(st.cfg.document_timeout.count()));
+  wj.timeout = std::chrono::seconds(timeout_s);
+
+  // Heartbeat: progress doubles as lease renewal. Stop when canceled, when the lease is gone, or
+  // when the drain grace is over (then the job is handed back below).
+  auto last_beat = steady::now() - std::chrono::hours(1);
+  int last_done = -1;
+  bool stop_canceled = false, stop_lost = false;
+  auto tick = [&](int done, int total) {
+    if (st.hand_back.load()) return false;
+    if (st.take_cancel(job.id)) {
+      stop_canceled = true;
+      return false;
+    }
+    const bool due = steady::now() - last_beat >= st.cfg.heartbeat;
+    if (due || done != last_done) {
+      auto r = c.store->progress(lease, done, total > 0 ? std::optional<int>(total) : std::nullopt, lease_for);
+      if (r) {
+        lease = *r;
+        last_beat = steady::now();
+        last_done = done;
+        st.notify_change();
+      } else if (r.err().code == storage::errc::job_canceled) {
+        stop_canceled = true;
+        return false;
+      } else if (r.err().code == storage::errc::lease_lost || r.err().code == storage::errc::job_not_found) {
+        stop_lost = true;
+        return false;
+      }  // database hiccup: keep converting; the lease has slack (heartbeat < lease)
+    }
+    return true;
+  };
+
+  auto outcome = c.worker->run(wj, tick);
+  const double seconds = std::chrono::duration<double>(steady::now() - started).count();
+  using kind = worker_outcome::kind;
+
+  if (outcome.outcome == kind::succeeded) {
+    bool ok = false;
+    std::string md = read_file(staging / "result.md", ok);
+    if (!ok) {
+      fail("internal", "worker reported success but wrote no result.md", true);
+    } else {
+      nlohmann::json assets = nlohmann::json::array();
+      bool published = true;
+      for (const auto& a : outcome.result.value("assets", nlohmann::json::array())) {
+        const auto name = a.value("name", "");
+        bool read_ok = false;
+        auto bytes = read_file(staging / "assets" / name, read_ok);
+        auto info = read_ok ? c.files->write_file(job.id, "assets/" + name, bytes)
+                            : storage::result<storage::file_info>(storage::error{storage::errc::io_error, "missing asset", {}});
+        if (!info) { published = false; break; }
+        assets.push_back({{"name", name}, {"media_type", a.value("media_type", "")},
+                          {"size_bytes", info->bytes}, {"sha256", info->sha256}});
+      }
+      auto info = published ? c.files->write_file(job.id, "result.md", md)
+                            : storage::result<storage::file_info>(storage::error{storage::errc::io_error, "asset publish failed", {}});
+      if (!info) {
+        fail("io_error", "cannot publish the result: " + info.err().message, true);
+      } else {
+        const int pages = outcome.result.value("page_count", 0);
+        nlohmann::json manifest = {{"job_id", job.id},
+                                   {"profile", st.cfg.profile},
+                                   {"attempt", lease.attempt},
+                                   {"input", {{"size_bytes", job.input_bytes}, {"sha256", job.input_sha256},
+                                              {"filename", job.source_filename}}},
+                                   {"job_spec", job.spec},
+                                   {"result", {{"name", "result.md"}, {"media_type", "text/markdown"},
+                                               {"size_bytes", info->bytes}, {"sha256", info->sha256}}},
+                                   {"page_count", pages},
+                                   {"pages_converted", outcome.result.value("pages_converted", 0)},
+                                   {"warnings", outcome.result.value("warnings", nlohmann::json::array())},
+                                   {"assets", assets},
+                                   {"acceleration_used", outcome.result.value("acceleration_used", "cpu")},
+                                   {"revision", st.revision}};
+        c.files->write_manifest(job.id, manifest);
+        auto done = c.store->complete(lease, {info->bytes, info->sha256, pages});
+        if (done) {
+          m.add("quire_conversions_total", {{"outcome", "succeeded"}});
+          m.add("quire_pages_converted_total", {}, outcome.result.value("pages_converted", 0));
+          m.observe("quire_conversion_duration_seconds", {}, seconds);
+        }  // else canceled or lease lost meanwhile: the late finish is discarded by the store
+      }
+    }
+  } else if (outcome.outcome == kind::failed) {
+    m.add("quire_conversions_total", {{"outcome", "failed"}});
+    m.observe("quire_conversion_duration_seconds", {}, seconds);
+    fail(outcome.code, outcome.message, retryable_code(outcome.code));
+  } else if (outcome.outcome == kind::canceled) {
+    if (!stop_canceled && !stop_lost) c.store->release(lease, "draining");  // hand back (drain)
+    ensure_worker(c);
+  } else {  // crashed or timed out: the worker is gone
+    const bool timed_out = outcome.outcome == kind::timed_out;
+    m.add("quire_worker_crashes_total", {{"cause", timed_out ? "timeout" : "crash"}});
+    m.add("quire_conversions_total", {{"outcome", timed_out ? "timeout" : "crashed"}});
+    fail(timed_out ? "timeout" : "worker_crashed", outcome.message, true);
+    if (!ensure_worker(c) && st.recheck_readiness) st.recheck_readiness();
+  }
+  fs::remove_all(staging, ec);
+  st.notify_change();
+}
+
+}  // namespace quire::actors

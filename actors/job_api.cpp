@@ -1,0 +1,340 @@
+// Job operations behind the v1 routes; see job_api.hpp. Durability order on submit: the input is
+// fsync'ed and renamed into the job dir first, then the row is committed, then 202 is answered.
+#include "actors/job_api.hpp"
+
+#include <ctime>
+
+#include "actors/metrics.hpp"
+
+namespace quire::actors {
+namespace {
+
+using json = nlohmann::json;
+using storage::errc;
+
+std::string iso(const storage::time_point& t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+json opt_time(const std::optional<storage::time_point>& t) { return t ? json(iso(*t)) : json(nullptr); }
+
+}  // namespace
+
+store_pool::lease store_pool::borrow(storage::error& err) {
+  std::unique_lock l(mu_);
+  cv_.wait(l, [&] { return !idle_.empty() || out_ < size_; });
+  if (!idle_.empty()) {
+    auto s = std::move(idle_.back());
+    idle_.pop_back();
+    ++out_;
+    return lease(*this, std::move(s));
+  }
+  ++out_;
+  l.unlock();
+  auto opened = storage::job_store::open(opts_);
+  if (!opened) {
+    err = opened.err();
+    std::lock_guard g(mu_);
+    --out_;
+    cv_.notify_one();
+    return lease(*this, nullptr);
+  }
+  return lease(*this, std::move(*opened));
+}
+
+void store_pool::put_back(std::unique_ptr<storage::job_store> s) {
+  if (!s) return;  // a failed open already gave its slot back
+  std::lock_guard l(mu_);
+  --out_;
+  idle_.push_back(std::move(s));
+  cv_.notify_one();
+}
+
+json job_json(const storage::job_record& j) {
+  const std::string self = "/v1/convert/jobs/" + j.id;
+  json error = nullptr;
+  if (j.error) error = {{"code", j.error->code}, {"message", j.error->message}, {"retryable", j.error->retryable}};
+  json links = {{"self", self}, {"cancel", self + "/cancel"}};
+  if (j.status == storage::job_status::succeeded) {
+    links["result"] = self + "/result";
+    links["markdown"] = self + "/result/markdown";
+  }
+  return {{"job_id", j.id},
+          {"status", std::string(storage::to_string(j.status))},
+          {"progress", {{"pages_done", j.pages_done}, {"pages_total", j.pages_total ? json(*j.pages_total) : json(nullptr)}}},
+          {"attempts", j.attempt},
+          {"max_attempts", j.max_attempts},
+          {"priority", j.priority},
+          {"job_spec", j.spec},
+          {"source_filename", j.source_filename},
+          {"input_bytes", j.input_bytes},
+          {"error", error},
+          {"created_at", iso(j.created_at)},
+          {"started_at", opt_time(j.started_at)},
+          {"finished_at", opt_time(j.finished_at)},
+          {"expires_at", opt_time(j.expires_at)},
+          {"pinned", j.pinned},
+          {"links", links}};
+}
+
+api_error to_api_error(const storage::error& e) {
+  switch (e.code) {
+    case errc::job_not_found: return {"job_not_found", e.message};
+    case errc::job_expired: return {"job_expired", e.message};
+    case errc::idempotency_conflict: return {"idempotency_conflict", e.message};
+    case errc::artifact_missing: return {"artifact_missing", e.message};
+    case errc::artifact_corrupt: return {"artifact_corrupt", e.message};
+    case errc::database_unreachable: return {"database_unavailable", e.message};
+    case errc::invalid_argument: return {"validation_error", e.message};
+    default: return {"internal_error", std::string(storage::to_string(e.code)) + ": " + e.message};
+  }
+}
+
+job_api::job_api(shared_state& st) : st_(st), pool_(st.store_opts, st.cfg.http_threads) {}
+
+const storage::artifact_store* job_api::files(api_error& err) {
+  std::lock_guard l(files_mu_);
+  if (!files_) {
+    auto opened = storage::artifact_store::open(st_.cfg.data_root, st_.cfg.profile, false);
+    if (!opened) {
+      err = {"internal_error", "data root: " + opened.err().message};
+      return nullptr;
+    }
+    files_.emplace(std::move(*opened));
+  }
+  return &*files_;
+}
+
+template <class T>
+static api_result<T> fail_with(const api_error& e) {
+  return {std::nullopt, e};
+}
+
+api_result<submitted> job_api::submit(const submission& s) {
+  api_error err;
+  auto* fs = files(err);
+  if (!fs) return fail_with<submitted>(err);
+  const std::string id = storage::new_job_id();
+  auto writer = fs->begin_write(id, "input.pdf");
+  if (!writer) return fail_with<submitted>(to_api_error(writer.err()));
+  if (auto a = writer->append(std::string_view(s.pdf)); !a) return fail_with<submitted>(to_api_error(a.err()));
+  auto info = writer->commit();
+  if (!info) return fail_with<submitted>(to_api_error(info.err()));
+
+  storage::submit_request req;
+  req.id = id;
+  req.api_key_id = s.api_key_id;
+  if (!s.idempotency_key.empty()) req.idempotency_key = s.idempotency_key;
+  req.spec = s.job_spec;
+  req.source_filename = s.filename;
+  req.input_bytes = info->bytes;
+  req.input_sha256 = info->sha256;
+  req.priority = s.job_spec["execution"].value("priority", 0);
+  req.max_attempts = st_.cfg.max_attempts;
+  req.pinned = s.job_spec["retention"].value("pin", false);
+
+  storage::error db_err{errc::internal, "", {}};
+  auto store = pool_.borrow(db_err);
+  if (!store) {
+    fs->remove_job(id);
+    return fail_with<submitted>(to_api_error(db_err));
+  }
+  auto res = store->submit(req);
+  if (!res) {
+    fs->remove_job(id);  // never committed: nothing refers to the input
+    return fail_with<submitted>(to_api_error(res.err()));
+  }
+  if (res->replayed) fs->remove_job(id);  // the original job owns its own input
+  else {
+    service_metrics().add("quire_jobs_submitted_total", {});
+    st_.queued.fetch_add(1);
+    if (st_.wake_coordinator) st_.wake_coordinator();
+  }
+  return api_result<submitted>::ok({job_json(res->job), res->replayed});
+}
+
+api_result<storage::job_record> job_api::load(const std::string& id, const std::string& key, bool expired_is_error) {
+  if (!storage::is_valid_job_id(id)) return fail_with<storage::job_record>({"job_not_found", "no job " + id});
+  storage::error db_err{errc::internal, "", {}};
+  auto store = pool_.borrow(db_err);
+  if (!store) return fail_with<storage::job_record>(to_api_error(db_err));
+  auto j = store->get(id);
+  if (!j) return fail_with<storage::job_record>(to_api_error(j.err()));
+  // Jobs are visible only to the key that submitted them (when keys are in use).
+  if (!key.empty() && j->api_key_id != key) return fail_with<storage::job_record>({"job_not_found", "no job " + id});
+  if (expired_is_error && j->status == storage::job_status::expired)
+    return fail_with<storage::job_record>({"job_expired", "job " + id + " has expired; its files were removed",
+                                           {{"expired_from", j->expired_from ? std::string(storage::to_string(*j->expired_from)) : ""}}});
+  return api_result<storage::job_record>::ok(std::move(*j));
+}
+
+api_result<json> job_api::get_job(const std::string& id, const std::string& key) {
+  auto j = load(id, key, true);
+  if (!j) return fail_with<json>(*j.error);
+  return api_result<json>::ok(job_json(*j.value));
+}
+
+api_result<json> job_api::wait_job(const std::string& id, const std::string& key, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    std::uint64_t seen;
+    {
+      std::lock_guard l(st_.change_mu);
+      seen = st_.change_seq;
+    }
+    auto j = load(id, key, true);
+    if (!j) return fail_with<json>(*j.error);
+    if (storage::is_terminal(j.value->status) || std::chrono::steady_clock::now() >= deadline)
+      return api_result<json>::ok(job_json(*j.value));
+    // Woken by any state change in this process; the 250 ms cap covers jobs run by other replicas.
+    std::unique_lock l(st_.change_mu);
+    st_.change_cv.wait_until(l, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(250)),
+                             [&] { return st_.change_seq != seen; });
+  }
+}
+
+api_result<job_page> job_api::list_jobs(const list_query& q, const std::string& key) {
+  storage::job_filter f;
+  if (q.status) f.statuses.push_back(*storage::parse_job_status(*q.status));
+  if (!key.empty()) f.api_key_id = key;
+  storage::error db_err{errc::internal, "", {}};
+  auto store = pool_.borrow(db_err);
+  if (!store) return fail_with<job_page>(to_api_error(db_err));
+  auto page = store->list(f, q.limit, q.cursor.empty() ? std::nullopt : std::optional<std::string>(q.cursor));
+  if (!page) {
+    if (page.err().code == errc::invalid_argument) return fail_with<job_page>({"validation_error", "cursor: " + page.err().message, {{"field", "cursor"}}});
+    return fail_with<job_page>(to_api_error(page.err()));
+  }
+  job_page out;
+  for (const auto& j : page->jobs) out.jobs.push_back(job_json(j));
+  out.next_cursor = page->next_cursor.value_or("");
+  return api_result<job_page>::ok(std::move(out));
+}
+
+api_result<json> job_api::cancel_job(const std::string& id, const std::string& key) {
+  auto j = load(id, key, true);
+  if (!j) return fail_with<json>(*j.error);
+  storage::error db_err{errc::internal, "", {}};
+  auto store = pool_.borrow(db_err);
+  if (!store) return fail_with<json>(to_api_error(db_err));
+  auto r = store->cancel(id, "client");
+  if (!r) {
+    if (r.err().code == errc::illegal_transition) {
+      std::string cur = r.err().current_status ? std::string(storage::to_string(*r.err().current_status)) : "";
+      return fail_with<json>({"job_not_cancelable", "job is already " + cur, {{"status", cur}}});
+    }
+    return fail_with<json>(to_api_error(r.err()));
+  }
+  if (j.value->status == storage::job_status::running) {
+    // The converter running it here stops at its next tick; elsewhere, at its next heartbeat.
+    std::lock_guard l(st_.cancel_mu);
+    st_.cancel_requested.insert(id);
+  }
+  st_.notify_change();
+  return api_result<json>::ok(job_json(*r));
+}
+
+api_result<result_view> job_api::get_result(const std::string& id, const std::string& key, bool with_markdown) {
+  auto j = load(id, key, true);
+  if (!j) return fail_with<result_view>(*j.error);
+  const auto& job = *j.value;
+  const auto status = std::string(storage::to_string(job.status));
+  if (job.status == storage::job_status::queued || job.status == storage::job_status::running)
+    return fail_with<result_view>({"job_not_finished", "job is " + status, {{"status", status}}});
+  if (job.status != storage::job_status::succeeded) {
+    json details = {{"status", status}};
+    if (job.error) details["error"] = {{"code", job.error->code}, {"message", job.error->message}};
+    return fail_with<result_view>({"job_not_succeeded", "job is " + status, details});
+  }
+  api_error err;
+  auto* fs = files(err);
+  if (!fs) return fail_with<result_view>(err);
+  result_view out;
+  const auto sha = job.result_sha256.value_or("");
+  const auto bytes = job.result_bytes.value_or(-1);
+  if (with_markdown) {
+    auto md = fs->read_verified(id, "result.md", sha, bytes);
+    if (!md) return fail_with<result_view>(to_api_error(md.err()));
+    out.markdown = std::move(*md);
+  } else if (auto v = fs->verify(id, "result.md", sha, bytes); !v) {
+    return fail_with<result_view>(to_api_error(v.err()));
+  }
+  auto manifest = fs->read_manifest(id);
+  json m = manifest ? *manifest : json::object();
+  out.metadata = {{"job_id", id},
+                  {"media_type", "text/markdown"},
+                  {"size_bytes", bytes},
+                  {"sha256", sha},
+                  {"page_count", job.pages_total ? json(*job.pages_total) : m.value("page_count", json(nullptr))},
+                  {"warnings", m.value("warnings", json::array())},
+                  {"assets", m.value("assets", json::array())},
+                  {"acceleration_used", m.value("acceleration_used", "cpu")},
+                  {"expires_at", opt_time(job.expires_at)}};
+  return api_result<result_view>::ok(std::move(out));
+}
+
+api_result<result_view> job_api::get_artifact(const std::string& id, const std::string& key, const std::string& name) {
+  auto r = get_result(id, key, false);
+  if (!r) return r;
+  for (const auto& a : r.value->metadata["assets"]) {
+    if (a.value("name", "") != name) continue;
+    api_error err;
+    auto* fs = files(err);
+    if (!fs) return fail_with<result_view>(err);
+    auto bytes = fs->read_verified(id, "assets/" + name, a.value("sha256", ""), a.value("size_bytes", -1));
+    if (!bytes) return fail_with<result_view>(to_api_error(bytes.err()));
+    result_view out;
+    out.metadata = {{"media_type", a.value("media_type", "application/octet-stream")}};
+    out.markdown = std::move(*bytes);
+    return api_result<result_view>::ok(std::move(out));
+  }
+  return fail_with<result_view>({"artifact_not_found", "job " + id + " has no artifact " + name});
+}
+
+readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* store) {
+  std::vector<failing_check> f;
+  if (st.draining.load()) f.push_back({reason::draining, "SIGTERM received: finishing or handing back running jobs"});
+  check_revision(st.revision, st.cfg.expected_revision, f);
+  check_data_root(st.cfg, f);
+  if (!store) {
+    f.push_back({reason::database_unreachable, "cannot connect to the database"});
+  } else if (auto p = store->ping(); !p) {
+    f.push_back({reason::database_unreachable, p.err().message});
+  } else {
+    if (auto s = store->check_schema(); !s) {
+      f.push_back({reason::schema_version_mismatch, s.err().message});
+    } else if (auto d = store->bind_deployment(); !d) {  // first start records our profile
+      if (d.err().code == errc::database_profile_mismatch) f.push_back({reason::database_profile_mismatch, d.err().message});
+      else if (d.err().code == errc::database_unreachable) f.push_back({reason::database_unreachable, d.err().message});
+      else f.push_back({reason::schema_version_mismatch, d.err().message});  // e.g. table absent before migration
+    }
+    if (auto c = store->counts(); c) {
+      auto& m = service_metrics();
+      for (const auto& [status, n] : c->by_status)
+        m.set("quire_jobs", {{"state", std::string(storage::to_string(status))}}, static_cast<double>(n));
+      const auto q = c->by_status.count(storage::job_status::queued) ? c->by_status.at(storage::job_status::queued) : 0;
+      m.set("quire_queue_depth", {}, static_cast<double>(q));
+      st.queued.store(q);
+    }
+  }
+  check_gpu(st.cfg, 0, f);  // GPU converters arrive with the GPU issue: none work yet
+  check_converters(st.cfg.cpu_converters, st.live_converters.load(), f);
+
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+  auto snap = make_snapshot(std::move(f), now);
+  auto& m = service_metrics();
+  m.set("quire_ready", {}, snap.ready ? 1 : 0);
+  m.clear("quire_readiness_failing");
+  for (const auto& r : snap.reasons) m.set("quire_readiness_failing", {{"reason", std::string(to_string(r.code))}}, 1);
+  return snap;
+}
+
+}  // namespace quire::actors

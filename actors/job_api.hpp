@@ -1,0 +1,37 @@
+// Internal to actors/: the job operations of `service`, run on the HTTP handler threads against a
+// pool of database connections and the data root (no CAF here; the coordinator is only woken).
+#pragma once
+
+#include <mutex>
+#include <optional>
+
+#include "actors/runtime_state.hpp"
+#include "actors/service.hpp"
+
+namespace quire::actors {
+
+class job_api {
+ public:
+  explicit job_api(shared_state& st);
+  api_result<submitted> submit(const submission& s);
+  api_result<nlohmann::json> get_job(const std::string& id, const std::string& key);
+  api_result<nlohmann::json> wait_job(const std::string& id, const std::string& key, std::chrono::milliseconds wait);
+  api_result<job_page> list_jobs(const list_query& q, const std::string& key);
+  api_result<nlohmann::json> cancel_job(const std::string& id, const std::string& key);
+  api_result<result_view> get_result(const std::string& id, const std::string& key, bool with_markdown);
+  api_result<result_view> get_artifact(const std::string& id, const std::string& key, const std::string& name);
+
+ private:
+  // The job row, or the API error for a missing/foreign/expired job.
+  api_result<storage::job_record> load(const std::string& id, const std::string& key, bool expired_is_error);
+  const storage::artifact_store* files(api_error& err);
+  shared_state& st_;
+  store_pool pool_;
+  std::mutex files_mu_;
+  std::optional<storage::artifact_store> files_;
+};
+
+// Maps a storage error to the API's error codes.
+api_error to_api_error(const storage::error& e);
+
+}  // namespace quire::actors

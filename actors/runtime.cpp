@@ -1,0 +1,361 @@
+// The CAF side of the runtime: the actor system and its actors. Every actor here is detached
+// (its own thread) because each one blocks: on the database, the disk or a worker process.
+//   readiness  re-evaluates the readiness contract every QUIRE_READINESS_INTERVAL_SECONDS and on events
+//   coordinator claims queued jobs for idle converters (woken by the notifier, by submits and by a
+//              poll tick), rescues expired leases, and stops claiming when draining or not ready
+//   notifier   LISTENs for new work (storage::work_listener) and wakes the coordinator
+//   converter  one per CPU slot; supervises a `quire worker` child and runs one job at a time
+//   sweeper    retention and data-root reconciliation every QUIRE_SWEEP_INTERVAL_SECONDS
+#include "actors/runtime.hpp"
+
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "actors/job_api.hpp"
+#include "actors/metrics.hpp"
+#include "actors/runtime_state.hpp"
+#include "actors/worker_process.hpp"
+#include "storage/maintenance.hpp"
+
+using quire_claimed_ptr = std::shared_ptr<quire::storage::claimed_job>;
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quire_claimed_ptr)
+
+namespace quire::actors {
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
+
+void log(const std::string& msg) { std::fprintf(stderr, "quire serve: %s\n", msg.c_str()); }
+
+std::unique_ptr<storage::job_store> open_store(shared_state* st) {
+  auto s = storage::job_store::open(st->store_opts);
+  if (!s) return nullptr;
+  return std::move(*s);
+}
+
+caf::behavior readiness_actor(caf::event_based_actor* self, shared_state* st) {
+  auto store = std::make_shared<std::unique_ptr<storage::job_store>>();
+  auto evaluate = [=] {
+    if (!*store) *store = open_store(st);
+    auto before = st->get_snapshot();
+    auto snap = evaluate_readiness(*st, store->get());
+    if (before.ready != snap.ready) {
+      std::string why;
+      for (const auto& r : snap.reasons) why += " " + std::string(to_string(r.code));
+      log(snap.ready ? "ready" : "not ready:" + why);
+    }
+    st->set_snapshot(std::move(snap));
+  };
+  self->send(self, tick_atom::value);
+  return {
+      [=](tick_atom) {
+        evaluate();
+        self->delayed_send(self, st->cfg.readiness_interval, tick_atom::value);
+      },
+      [=](recheck_atom) { evaluate(); },
+  };
+}
+
+caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<converter_ctx> c) {
+  self->send(self, tick_atom::value);
+  return {
+      [=](tick_atom) {
+        // Runs in this actor's own thread, which is also the worker's PDEATHSIG parent thread.
+        if (!c->store) c->store = open_store(c->st);
+        if (!c->files) {
+          auto f = storage::artifact_store::open(c->st->cfg.data_root, c->st->cfg.profile, false);
+          if (f) c->files.emplace(std::move(*f));
+        }
+        if (c->worker && c->worker->running() && !c->worker->check_alive()) {
+          log("converter " + std::to_string(c->index) + ": idle worker died (" + c->worker->last_exit() + ")");
+          service_metrics().add("quire_worker_crashes_total", {{"cause", "idle"}});
+          set_live(*c, false);
+          if (c->st->recheck_readiness) c->st->recheck_readiness();
+        }
+        bool was_live = c->counted_live;
+        ensure_worker(*c);
+        if (was_live != c->counted_live && c->st->recheck_readiness) c->st->recheck_readiness();
+        self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+      },
+      [=](run_atom, const quire_claimed_ptr& job) {
+        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!c->store) c->store = open_store(c->st);
+        if (!c->files) {
+          auto f = storage::artifact_store::open(c->st->cfg.data_root, c->st->cfg.profile, false);
+          if (f) c->files.emplace(std::move(*f));
+        }
+        if (c->store && c->files) {
+          run_claimed_job(*c, *job);
+        } else if (c->store) {
+          c->store->release(job->lease, "data_root_unavailable");
+        }  // no database: the lease expires and the job is rescued
+        self->send(sender, done_atom::value, c->index);
+      },
+  };
+}
+
+struct coordinator_state {
+  std::vector<caf::actor> converters;
+  std::vector<bool> busy;
+  std::unique_ptr<storage::job_store> store;
+};
+
+caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, std::vector<caf::actor> converters) {
+  auto s = std::make_shared<coordinator_state>();
+  s->converters = std::move(converters);
+  s->busy.assign(s->converters.size(), false);
+  auto claim = [=] {
+    if (st->draining.load() || !st->get_snapshot().ready) return;
+    int idle = 0;
+    for (bool b : s->busy) idle += b ? 0 : 1;
+    if (idle == 0) return;
+    if (!s->store) s->store = open_store(st);
+    if (!s->store) return;
+    auto lease_for = std::chrono::duration_cast<std::chrono::milliseconds>(st->cfg.lease);
+    auto claimed = s->store->claim(st->instance, idle, lease_for);
+    if (!claimed) return;
+    std::size_t next = 0;
+    for (auto& job : *claimed) {
+      while (next < s->busy.size() && s->busy[next]) ++next;
+      if (next == s->busy.size()) {  // cannot happen (claimed <= idle); never strand a lease
+        s->store->release(job.lease, "no_converter");
+        continue;
+      }
+      s->busy[next] = true;
+      st->running.fetch_add(1);
+      st->queued.fetch_sub(1);
+      self->send(s->converters[next], run_atom::value, std::make_shared<storage::claimed_job>(std::move(job)));
+    }
+  };
+  auto rescue = [=] {
+    if (!s->store) s->store = open_store(st);
+    if (!s->store) return;
+    if (auto r = s->store->rescue_expired(); r && !r->empty()) {
+      service_metrics().add("quire_lease_rescues_total", {}, static_cast<double>(r->size()));
+      log("rescued " + std::to_string(r->size()) + " expired lease(s)");
+    }
+  };
+  self->send(self, tick_atom::value);
+  return {
+      [=](tick_atom) {
+        rescue();
+        claim();
+        self->delayed_send(self, st->cfg.poll_interval, tick_atom::value);
+      },
+      [=](wake_atom) { claim(); },
+      [=](done_atom, int index) {
+        if (index >= 0 && static_cast<std::size_t>(index) < s->busy.size()) s->busy[index] = false;
+        st->running.fetch_sub(1);
+        st->notify_change();
+        claim();
+      },
+  };
+}
+
+caf::behavior notifier_actor(caf::event_based_actor* self, shared_state* st, caf::actor coordinator) {
+  auto listener = std::make_shared<std::unique_ptr<storage::work_listener>>();
+  self->send(self, tick_atom::value);
+  return {
+      [=](tick_atom) {
+        if (!*listener) {
+          auto l = storage::work_listener::open(st->cfg.database_url, st->cfg.profile);
+          if (!l) {
+            self->delayed_send(self, std::chrono::seconds(2), tick_atom::value);
+            return;
+          }
+          *listener = std::move(*l);
+        }
+        // Short waits keep this actor responsive to its exit message.
+        auto r = (*listener)->wait(std::chrono::milliseconds(500));
+        if (!r) listener->reset();
+        else if (*r) self->send(coordinator, wake_atom::value);
+        self->send(self, tick_atom::value);
+      },
+  };
+}
+
+caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
+  auto store = std::make_shared<std::unique_ptr<storage::job_store>>();
+  auto first = std::make_shared<bool>(true);
+  self->delayed_send(self, std::chrono::seconds(10), tick_atom::value);
+  return {
+      [=](tick_atom) {
+        if (!*store) *store = open_store(st);
+        auto files = storage::artifact_store::open(st->cfg.data_root, st->cfg.profile, false);
+        if (*store && files && st->get_snapshot().ready) {
+          storage::retention_policy p;
+          p.input_ttl = st->cfg.input_retention;
+          p.result_ttl = st->cfg.result_retention;
+          p.tombstone_ttl = st->cfg.tombstone_retention;
+          auto r = storage::run_retention(**store, *files, p);
+          if (r && (r->inputs_deleted || r->jobs_expired || r->tombstones_deleted))
+            log("retention: " + std::to_string(r->inputs_deleted) + " inputs, " + std::to_string(r->jobs_expired) +
+                " jobs expired, " + std::to_string(r->tombstones_deleted) + " tombstones removed");
+          storage::reconcile_options ro;
+          ro.verify_results = *first;  // hash every result once per start, not every sweep
+          auto rec = storage::reconcile(**store, *files, ro);
+          if (rec && !rec->artifact_missing.empty())
+            log(std::to_string(rec->artifact_missing.size()) + " succeeded job(s) have a missing or corrupt result");
+          *first = false;
+        }
+        self->delayed_send(self, st->cfg.sweep_interval, tick_atom::value);
+      },
+  };
+}
+
+std::string hostname() {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+class runtime_impl final : public runtime {
+ public:
+  runtime_impl(const service_config& cfg, std::string revision, std::vector<std::string> worker_argv) {
+    st_.cfg = cfg;
+    st_.revision = std::move(revision);
+    st_.instance = hostname() + "/" + std::to_string(::getpid()) + "/" + storage::new_job_id().substr(0, 6);
+    st_.store_opts.database_url = cfg.database_url;
+    st_.store_opts.profile = cfg.profile;
+    st_.store_opts.backoff_base = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_backoff);
+    st_.store_opts.result_ttl = cfg.result_retention;
+    st_.snapshot = make_snapshot({{reason::converters_not_ready, "starting"}}, 0);
+    st_.snapshot.ready = false;
+    api_ = std::make_unique<job_api>(st_);
+
+    sys_cfg_.set("logger.verbosity", caf::atom("quiet"));
+    sys_ = std::make_unique<caf::actor_system>(sys_cfg_);
+    supervisor_ = sys_->spawn<caf::detached>(readiness_actor, &st_);
+    std::vector<caf::actor> convs;
+    for (int i = 0; i < cfg.cpu_converters; ++i) {
+      auto ctx = std::make_shared<converter_ctx>();
+      ctx->index = i;
+      ctx->st = &st_;
+      ctx->worker_argv = worker_argv;
+      convs.push_back(sys_->spawn<caf::detached>(converter_actor, ctx));
+    }
+    converters_ = convs;
+    coordinator_ = sys_->spawn<caf::detached>(coordinator_actor, &st_, std::move(convs));
+    notifier_ = sys_->spawn<caf::detached>(notifier_actor, &st_, coordinator_);
+    sweeper_ = sys_->spawn<caf::detached>(sweeper_actor, &st_);
+    st_.wake_coordinator = [this] {
+      std::lock_guard l(handles_mu_);
+      if (coordinator_) caf::anon_send(coordinator_, wake_atom::value);
+    };
+    st_.recheck_readiness = [this] {
+      std::lock_guard l(handles_mu_);
+      if (supervisor_) caf::anon_send(supervisor_, recheck_atom::value);
+    };
+  }
+
+  ~runtime_impl() override { shutdown(); }
+
+  readiness_snapshot readiness() const override { return const_cast<shared_state&>(st_).get_snapshot(); }
+
+  nlohmann::json info() const override {
+    return {{"api_version", "v1"},
+            {"service", "quire"},
+            {"revision", st_.revision},
+            {"expected_revision", st_.cfg.expected_revision},
+            {"profile", st_.cfg.profile},
+            {"instance", st_.instance},
+            {"acceleration_policy", st_.cfg.effective_acceleration_policy()},
+            {"capabilities",
+             {{"cpu_converters", st_.cfg.cpu_converters},
+              {"live_converters", st_.live_converters.load()},
+              {"gpu_converters", 0},
+              {"max_upload_bytes", st_.cfg.max_upload_bytes},
+              {"max_pages", st_.cfg.max_pages},
+              {"max_document_timeout_seconds", st_.cfg.document_timeout.count()},
+              {"input_types", {"application/pdf"}},
+              {"output_types", {"text/markdown"}},
+              {"auth", st_.cfg.api_keys.empty() ? "disabled" : "api_key"}}}};
+  }
+
+  api_result<submitted> submit(const submission& s) override { return api_->submit(s); }
+  api_result<nlohmann::json> get_job(const std::string& id, const std::string& k) override { return api_->get_job(id, k); }
+  api_result<nlohmann::json> wait_job(const std::string& id, const std::string& k, std::chrono::milliseconds w) override {
+    return api_->wait_job(id, k, w);
+  }
+  api_result<job_page> list_jobs(const list_query& q, const std::string& k) override { return api_->list_jobs(q, k); }
+  api_result<nlohmann::json> cancel_job(const std::string& id, const std::string& k) override {
+    return api_->cancel_job(id, k);
+  }
+  api_result<result_view> get_result(const std::string& id, const std::string& k, bool md) override {
+    return api_->get_result(id, k, md);
+  }
+  api_result<result_view> get_artifact(const std::string& id, const std::string& k, const std::string& n) override {
+    return api_->get_artifact(id, k, n);
+  }
+  std::int64_t queued_jobs() const override { return st_.queued.load(); }
+
+  void begin_drain() override {
+    if (st_.draining.exchange(true)) return;
+    // Publish `draining` at once instead of waiting for the next readiness round.
+    auto snap = st_.get_snapshot();
+    snap.ready = false;
+    snap.reasons.insert(snap.reasons.begin(), {reason::draining, "SIGTERM received"});
+    st_.set_snapshot(snap);
+    st_.recheck_readiness();
+  }
+
+  bool wait_idle(std::chrono::milliseconds grace) override {
+    auto until = std::chrono::steady_clock::now() + grace;
+    while (st_.running.load() > 0) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+
+  void hand_back() override { st_.hand_back.store(true); }
+  int running_jobs() const override { return st_.running.load(); }
+
+  void shutdown() override {
+    if (!sys_) return;
+    st_.draining.store(true);
+    st_.hand_back.store(true);
+    {
+      std::lock_guard l(handles_mu_);
+      for (auto* a : {&notifier_, &sweeper_, &coordinator_, &supervisor_})
+        if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+      for (auto& c : converters_) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+      // ~actor_system waits for every actor: no strong handle may outlive it.
+      notifier_ = sweeper_ = coordinator_ = supervisor_ = nullptr;
+      converters_.clear();
+    }
+    sys_.reset();
+  }
+
+ private:
+  shared_state st_;
+  std::unique_ptr<job_api> api_;
+  caf::actor_system_config sys_cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::mutex handles_mu_;
+  caf::actor supervisor_, coordinator_, notifier_, sweeper_;
+  std::vector<caf::actor> converters_;
+};
+
+}  // namespace
+
+runtime::~runtime() = default;
+
+std::unique_ptr<runtime> runtime::start(const service_config& cfg, std::string revision,
+                                        std::vector<std::string> worker_argv, std::string& error) {
+  try {
+    return std::make_unique<runtime_impl>(cfg, std::move(revision), std::move(worker_argv));
+  } catch (const std::exception& e) {
+    error = e.what();
+    return nullptr;
+  }
+}
+
+}  // namespace quire::actors

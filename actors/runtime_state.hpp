@@ -1,0 +1,116 @@
+// Internal to actors/: what the actors and the API side of the runtime share, without CAF types.
+// Every member is thread-safe; the actors write it, HTTP threads read it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/config.hpp"
+#include "actors/readiness.hpp"
+#include "storage/artifact_store.hpp"
+#include "storage/job_store.hpp"
+
+namespace quire::actors {
+
+// A fixed set of job_store connections borrowed by HTTP threads (each store serialises its calls).
+class store_pool {
+ public:
+  store_pool(storage::store_options opts, int size) : opts_(std::move(opts)), size_(size) {}
+  class lease {
+   public:
+    lease(store_pool& p, std::unique_ptr<storage::job_store> s) : pool_(p), store_(std::move(s)) {}
+    ~lease() { pool_.put_back(std::move(store_)); }
+    storage::job_store* operator->() { return store_.get(); }
+    explicit operator bool() const { return store_ != nullptr; }
+   private:
+    store_pool& pool_;
+    std::unique_ptr<storage::job_store> store_;
+  };
+  // Blocks while every connection is in use; an empty lease when the database is unreachable.
+  lease borrow(storage::error& err);
+
+ private:
+  void put_back(std::unique_ptr<storage::job_store> s);
+  storage::store_options opts_;
+  int size_;
+  int out_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<storage::job_store>> idle_;
+};
+
+struct shared_state {
+  service_config cfg;
+  std::string revision;
+  std::string instance;                // "host/pid": lease owner prefix, shown in /v1/info
+  storage::store_options store_opts;
+
+  std::mutex snap_mu;
+  readiness_snapshot snapshot;         // starts not ready (never checked)
+  std::atomic<bool> draining{false};
+  std::atomic<bool> hand_back{false};  // drain grace is over: converters release their jobs
+  std::atomic<int> live_converters{0};
+  std::atomic<int> running{0};
+  std::atomic<std::int64_t> queued{0};
+
+  std::mutex cancel_mu;
+  std::set<std::string> cancel_requested;  // job ids canceled through this process's API
+
+  // Notified whenever a job handled by this process changes state (long polls wait on it).
+  std::mutex change_mu;
+  std::condition_variable change_cv;
+  std::uint64_t change_seq = 0;
+  void notify_change() {
+    { std::lock_guard l(change_mu); ++change_seq; }
+    change_cv.notify_all();
+  }
+
+  std::function<void()> wake_coordinator;   // set by the runtime; safe to call from any thread
+  std::function<void()> recheck_readiness;
+
+  readiness_snapshot get_snapshot() {
+    std::lock_guard l(snap_mu);
+    return snapshot;
+  }
+  void set_snapshot(readiness_snapshot s) {
+    std::lock_guard l(snap_mu);
+    snapshot = std::move(s);
+  }
+  bool take_cancel(const std::string& id) {
+    std::lock_guard l(cancel_mu);
+    return cancel_requested.erase(id) > 0;
+  }
+  bool is_canceled(const std::string& id) {
+    std::lock_guard l(cancel_mu);
+    return cancel_requested.count(id) > 0;
+  }
+};
+
+// Runs every readiness check once (blocking: database, disk) and returns the snapshot.
+readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* store);
+
+// The job record as the API shows it (docs/api.md).
+nlohmann::json job_json(const storage::job_record& j);
+
+// Claim → convert → publish → complete, for one claimed job, in the calling (detached) thread.
+struct converter_ctx {
+  int index = 0;
+  shared_state* st = nullptr;
+  std::unique_ptr<storage::job_store> store;
+  std::optional<storage::artifact_store> files;
+  std::unique_ptr<class worker_process> worker;
+  std::vector<std::string> worker_argv;
+  bool counted_live = false;  // contributes to shared_state::live_converters
+};
+void set_live(converter_ctx& c, bool live);
+bool ensure_worker(converter_ctx& c);
+void run_claimed_job(converter_ctx& c, const storage::claimed_job& job);
+
+}  // namespace quire::actors

@@ -1,0 +1,104 @@
+// `quire serve` — the REST service. Configuration comes from QUIRE_* environment variables
+// (docs/configuration.md). Exit codes: 0 after a clean drain, 1 when it cannot start (bad address),
+// 2 on invalid configuration.
+//
+// Signals: the first SIGTERM (or SIGINT) starts the drain — /readyz answers `draining` at once,
+// nothing new is claimed or accepted, running jobs get QUIRE_SHUTDOWN_GRACE_SECONDS to finish and
+// are then handed back (lease released, job queued again) so another replica or the next start
+// picks them up. A second signal skips the rest of the grace period; nothing accepted is lost
+// either way (the database holds every accepted job).
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+
+#include "actors/runtime.hpp"
+#include "app/commands.hpp"
+#include "http/server.hpp"
+
+namespace quire::app {
+namespace {
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("quire") : p.string();
+}
+
+int run_serve() {
+  // Block the shutdown signals before any thread exists, so every thread inherits the mask and
+  // only sigtimedwait() below sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a worker dying mid-write must not kill the service
+
+  std::vector<actors::config_error> errors;
+  auto cfg = actors::load_config(actors::process_env(), errors);
+  for (const auto& e : errors) std::fprintf(stderr, "quire serve: config: %s: %s\n", e.variable.c_str(), e.message.c_str());
+  if (!errors.empty()) return 2;
+
+  std::string revision = quire::build::revision();
+  std::vector<std::string> worker_argv{cfg.worker_binary.empty() ? self_exe() : cfg.worker_binary, "worker"};
+  std::string error;
+  auto rt = actors::runtime::start(cfg, revision, worker_argv, error);
+  if (!rt) {
+    std::fprintf(stderr, "quire serve: cannot start: %s\n", error.c_str());
+    return 1;
+  }
+  http::api api(*rt, cfg);
+  std::unique_ptr<http::server> server;
+  try {
+    server = http::start_server(api, cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "quire serve: %s\n", e.what());
+    rt->shutdown();
+    return 1;
+  }
+  std::fprintf(stderr, "quire serve: revision %s, profile %s, listening on %s:%u, %d CPU converter(s)\n",
+               revision.c_str(), cfg.profile.c_str(), cfg.listen_host.c_str(), cfg.listen_port, cfg.cpu_converters);
+
+  int sig = 0;
+  while ((sig = sigwaitinfo(&set, nullptr)) < 0) {
+  }
+  std::fprintf(stderr, "quire serve: %s: draining (grace %llds, %d job(s) running)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+               static_cast<long long>(cfg.shutdown_grace.count()), rt->running_jobs());
+  rt->begin_drain();
+  const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace;
+  bool hurry = false;
+  while (rt->running_jobs() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timespec slice{0, 100 * 1000 * 1000};
+    if (sigtimedwait(&set, nullptr, &slice) > 0) {
+      hurry = true;
+      break;
+    }
+  }
+  if (rt->running_jobs() > 0) {
+    std::fprintf(stderr, "quire serve: %s: handing back %d running job(s)\n", hurry ? "second signal" : "grace over",
+                 rt->running_jobs());
+    rt->hand_back();
+    if (!rt->wait_idle(std::chrono::seconds(10)))
+      std::fprintf(stderr, "quire serve: some jobs did not stop; their leases will expire and be rescued\n");
+  }
+  server->stop();
+  rt->shutdown();
+  std::fprintf(stderr, "quire serve: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Run the REST service (configuration from QUIRE_* environment variables)");
+  cmd->callback([] {
+    int rc = run_serve();
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace quire::app

@@ -1,0 +1,165 @@
+// `quire worker` — the crash-isolated conversion process that `quire serve` spawns (internal).
+//
+// Reads one job per line from fd 3 and writes events to fd 4 (protocol: actors/worker_process.hpp);
+// exits 0 when fd 3 closes. Writes result.md and assets/ into the job's output_dir; the parent
+// publishes them durably. Interrupts are ignored: the parent alone decides when a worker ends.
+//
+// For the service's crash tests only, QUIRE_WORKER_TEST_HOOKS=1 makes a PDF containing one of
+// these comments misbehave on purpose: %QUIRE_TEST_SEGFAULT, %QUIRE_TEST_ABORT, %QUIRE_TEST_HANG,
+// %QUIRE_TEST_OOM, %QUIRE_TEST_SLOW (4 s before converting). Without the variable they are inert.
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "app/commands.hpp"
+#include "convert/convert.hpp"
+
+namespace quire::app {
+namespace {
+
+constexpr int kJobsFd = 3;
+constexpr int kEventsFd = 4;
+
+bool emit(const nlohmann::json& event) {
+  std::string line = event.dump() + "\n";
+  std::size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(kEventsFd, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool read_line(std::string& buffer, std::string& line) {
+  for (;;) {
+    auto nl = buffer.find('\n');
+    if (nl != std::string::npos) {
+      line = buffer.substr(0, nl);
+      buffer.erase(0, nl + 1);
+      return true;
+    }
+    char buf[4096];
+    ssize_t n = ::read(kJobsFd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    buffer.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+void test_hooks(const std::vector<char>& pdf) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("QUIRE_WORKER_TEST_HOOKS");
+    return v && std::strcmp(v, "1") == 0;
+  }();
+  if (!enabled) return;
+  std::string_view text(pdf.data(), pdf.size());
+  if (text.find("%QUIRE_TEST_SEGFAULT") != std::string_view::npos) ::raise(SIGSEGV);
+  if (text.find("%QUIRE_TEST_ABORT") != std::string_view::npos) std::abort();
+  if (text.find("%QUIRE_TEST_HANG") != std::string_view::npos)
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  if (text.find("%QUIRE_TEST_OOM") != std::string_view::npos) {
+    std::vector<std::vector<char>> hog;
+    for (;;) hog.emplace_back(64 << 20, 'x');  // RLIMIT_AS turns this into bad_alloc
+  }
+  if (text.find("%QUIRE_TEST_SLOW") != std::string_view::npos) std::this_thread::sleep_for(std::chrono::seconds(4));
+}
+
+nlohmann::json fail(const std::string& code, const std::string& message) {
+  return {{"event", "done"}, {"ok", false}, {"code", code}, {"message", message}};
+}
+
+nlohmann::json run_job(convert::engine& engine, const nlohmann::json& job) {
+  namespace fs = std::filesystem;
+  std::ifstream in(job.value("input", ""), std::ios::binary);
+  if (!in) return fail("input_missing", "cannot open the job's input.pdf");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  test_hooks(bytes);
+
+  const auto& o = job.value("options", nlohmann::json::object());
+  convert::options opts;
+  opts.first_page = o.value("first_page", 1);
+  opts.last_page = o.value("last_page", 0);
+  opts.max_pages = o.value("max_pages", 0);
+  opts.extract_images = o.value("extract_images", false);
+  opts.asset_prefix = o.value("asset_prefix", "assets/");
+  const auto ocr = o.value("ocr", "auto");
+  opts.ocr = ocr == "off" ? convert::ocr_mode::off : ocr == "force" ? convert::ocr_mode::force : convert::ocr_mode::automatic;
+  opts.ocr_languages = o.value("ocr_languages", "eng");
+  opts.progress = [](int done, int total) {
+    emit({{"event", "progress"}, {"pages_done", done}, {"pages_total", total}});
+    return true;
+  };
+  auto res = engine.convert(std::as_bytes(std::span(bytes)), opts);
+  if (!res) return fail(std::string(convert::to_string(res.err().code)), res.err().message);
+
+  const fs::path out = job.value("output_dir", "");
+  std::error_code ec;
+  fs::create_directories(out / "assets", ec);
+  nlohmann::json assets = nlohmann::json::array();
+  for (const auto& a : res->assets) {
+    std::ofstream f(out / "assets" / a.name, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(a.bytes.data()), static_cast<std::streamsize>(a.bytes.size()));
+    if (!f.flush()) return fail("io_error", "cannot write asset " + a.name);
+    assets.push_back({{"name", a.name}, {"media_type", a.media_type}});
+  }
+  std::ofstream md(out / "result.md", std::ios::binary | std::ios::trunc);
+  md.write(res->markdown.data(), static_cast<std::streamsize>(res->markdown.size()));
+  if (!md.flush()) return fail("io_error", "cannot write result.md");
+  return {{"event", "done"},
+          {"ok", true},
+          {"page_count", res->page_count},
+          {"pages_converted", static_cast<int>(res->pages.size())},
+          {"warnings", res->warnings},
+          {"assets", assets},
+          {"milliseconds", res->milliseconds},
+          {"acceleration_used", res->acceleration_used}};
+}
+
+int run_worker() {
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGTERM, SIG_IGN);
+  if (::fcntl(kJobsFd, F_GETFD) < 0 || ::fcntl(kEventsFd, F_GETFD) < 0) {
+    std::fprintf(stderr, "quire worker: internal command, started by `quire serve` (needs fds 3 and 4)\n");
+    return 2;
+  }
+  try {
+    convert::engine engine;
+    if (!emit({{"event", "ready"}, {"pid", ::getpid()}})) return 1;
+    std::string buffer, line;
+    while (read_line(buffer, line)) {
+      auto job = nlohmann::json::parse(line, nullptr, false);
+      nlohmann::json result = job.is_discarded() ? fail("internal", "malformed job message") : run_job(engine, job);
+      if (!emit(result)) return 1;
+    }
+  } catch (const std::bad_alloc&) {
+    ::_exit(3);  // RLIMIT_AS: the parent reports "out of memory"
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_worker_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("worker", "Internal: the isolated conversion process run by `quire serve`");
+  cmd->group("");  // hidden from --help
+  cmd->callback([] {
+    int rc = run_worker();
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace quire::app
