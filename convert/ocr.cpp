@@ -302,7 +302,7 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
     // with letters are kept whatever their confidence: on ruled tables Tesseract reports real
     // cell text ("C. Moreau") at confidence 0, and a garbled word still scores better than none.
     if (!has_alnum(w.text) && w.text != kBullet && w.confidence < 60) continue;
-    split_before.push_back(rule_pending || lead);
+    split_before.push_back(rule_pending || lead || w.rule_before);
     rule_pending = trail;
     kept.push_back(std::move(w));
   }
@@ -348,8 +348,12 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
         if (w->stroke > 0) strokes.emplace_back(w->stroke, n);
         if (const float em = word_em(*w); em > 0) ems.emplace_back(em, n);
       }
+      // Two estimates: from the word boxes, and from Tesseract's x-height for the line. Both go
+      // wrong the same way — too large, when a box or a row takes in a rule, shading or a speck
+      // — so the smaller is the better one.
       const float em = ems.empty() ? line_em : weighted_median(ems);
-      s->raw_size = (em > 0 ? em : xh / kXHeightPerEm) / geo.scale;
+      const float from_xh = xh / kXHeightPerEm;
+      s->raw_size = (em > 0 ? std::min(em, from_xh) : from_xh) / geo.scale;
       s->stroke_ratio = xh > 0 ? weighted_median(strokes) / xh : 0;
       if (s == segs.begin()) break;
     }
@@ -470,9 +474,20 @@ struct recognizer::impl {
         w.text = text.get();
         w.confidence = it->Confidence(level);
         it->BoundingBox(level, &w.x0, &w.y0, &w.x1, &w.y1);
+        // In ruled tables the box often takes in a piece of the rule, which would inflate the
+        // size estimate and the stroke; cut it off.
+        raster::box b{w.x0, w.y0, w.x1, w.y1};
+        raster::trim_rules(img, b);
+        w.x0 = b.x0, w.y0 = b.y0, w.x1 = b.x1, w.y1 = b.y1;
         w.block = block;
         w.line = line;
         w.stroke = raster::stroke_width(img, w.x0, w.y0, w.x1, w.y1);
+        if (!words.empty() && words.back().line == line && w.x0 > words.back().x1) {
+          const detail::word& prev = words.back();
+          const int pad = static_cast<int>(0.3f * std::max(w.x_height, 4.f));
+          w.rule_before = raster::vertical_rule(img, prev.x1, w.x0, std::min(prev.y0, w.y0) - pad,
+                                                std::max(prev.y1, w.y1) + pad);
+        }
         words.push_back(std::move(w));
       } while (it->Next(level));
     it.reset();

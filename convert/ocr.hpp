@@ -81,6 +81,7 @@ struct word {
   bool has_baseline = false;
   float baseline_x0 = 0, baseline_y0 = 0, baseline_x1 = 0, baseline_y1 = 0;
   float stroke = 0;  // median ink run length inside the box (pixels), 0 = unknown
+  bool rule_before = false;  // a vertical table rule separates it from the previous word
 };
 
 struct geometry {

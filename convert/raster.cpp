@@ -70,6 +70,7 @@ bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out
     std::copy_n(samples + static_cast<size_t>(y) * stride, w, out.pixels.data() + static_cast<size_t>(y) * w);
   fz_drop_pixmap(ctx, pix);
   out.ink = otsu_threshold(out);
+  out.faint = faint_threshold(out);
   return true;
 }
 
@@ -95,6 +96,22 @@ unsigned char otsu_threshold(const image& img) {
   // Pixels <= best_t form the dark class; `ink` is an exclusive bound. A blank page has one
   // class only: keep the conventional mid-gray so paper never counts as ink.
   return best < 0 ? 128 : static_cast<unsigned char>(std::min(best_t + 1, 255));
+}
+
+unsigned char faint_threshold(const image& img) {
+  std::array<long, 256> hist{};
+  for (unsigned char p : img.pixels) ++hist[p];
+  long seen = 0;
+  int paper = 255;
+  for (int g = 0; g < 256; ++g) {
+    seen += hist[g];
+    if (2 * seen >= static_cast<long>(img.pixels.size())) {
+      paper = g;
+      break;
+    }
+  }
+  const int gap = std::max(12, (paper - static_cast<int>(img.ink)) / 4);
+  return static_cast<unsigned char>(std::clamp(paper - gap, static_cast<int>(img.ink), 255));
 }
 
 float stroke_width(const image& img, int x0, int y0, int x1, int y1) {
@@ -186,6 +203,118 @@ box find_bullet(const image& img, box region, float x_height, float baseline) {
   // 'o') that a misread bullet could be confused with stay below about 55%.
   if (!sized || !square || fill < 0.65f || !mid_height) return none;
   return {region.x0 + found.x0, region.y0 + found.y0, region.x0 + found.x1, region.y0 + found.y1};
+}
+
+namespace {
+
+bool dark(const image& img, int x, int y) {
+  return x >= 0 && y >= 0 && x < img.width && y < img.height && img.at(x, y) < img.ink;
+}
+bool faint(const image& img, int x, int y) {
+  return x >= 0 && y >= 0 && x < img.width && y < img.height && img.at(x, y) < img.faint;
+}
+
+// How far outside the box a rule must continue (pixels; rules run on for the whole cell).
+constexpr int kReach = 4;
+
+// The thickest line still taken for a rule: 1.5 pt. Anything thicker is a shaded cell or a
+// letter, and is left alone.
+int max_rule(const image& img) { return std::max(3, static_cast<int>(1.5f * img.scale + 0.5f)); }
+
+}  // namespace
+
+void trim_rules(const image& img, box& b) {
+  b.x0 = std::clamp(b.x0, 0, img.width), b.x1 = std::clamp(b.x1, 0, img.width);
+  b.y0 = std::clamp(b.y0, 0, img.height), b.y1 = std::clamp(b.y1, 0, img.height);
+  const int thick = max_rule(img);
+  // A line of the box (row or column) as a set of pixels, walked by index.
+  auto count_row = [&](int y) {
+    int n = 0;
+    for (int x = b.x0; x < b.x1; ++x) n += dark(img, x, y);
+    return n;
+  };
+  auto count_col = [&](int x) {
+    int n = 0;
+    for (int y = b.y0; y < b.y1; ++y) n += dark(img, x, y);
+    return n;
+  };
+  // Rules are judged with the faint threshold (thin rules scan light gray), blank lines with the
+  // ink threshold (no text on them). A rule runs on: marked on each of the first kReach pixels past the box edge, on this line or a
+  // neighbouring one (rules are a few pixels thick and may slope). Letters of the next word or
+  // line are not that close and continuous.
+  auto runs_on = [&](int x, int y, int dx, int dy) {
+    for (int k = 1; k <= kReach; ++k)
+      if (!faint(img, x + k * dx, y + k * dy)) return false;
+    return true;
+  };
+  auto faint_row = [&](int y) {
+    int n = 0;
+    for (int x = b.x0; x < b.x1; ++x) n += faint(img, x, y);
+    return n;
+  };
+  auto faint_col = [&](int x) {
+    int n = 0;
+    for (int y = b.y0; y < b.y1; ++y) n += faint(img, x, y);
+    return n;
+  };
+  auto rule_row = [&](int y) {
+    if (2 * faint_row(y) < b.x1 - b.x0) return false;
+    for (int d = -1; d <= 1; ++d)
+      if (runs_on(b.x0, y + d, -1, 0) || runs_on(b.x1 - 1, y + d, 1, 0)) return true;
+    return false;
+  };
+  auto rule_col = [&](int x) {
+    if (5 * faint_col(x) < 3 * (b.y1 - b.y0)) return false;
+    for (int d = -1; d <= 1; ++d)
+      if (runs_on(x + d, b.y0, 0, -1) || runs_on(x + d, b.y1 - 1, 0, 1)) return true;
+    return false;
+  };
+  // From one edge inwards: lines without ink go; a thin run of rule lines goes too when blank
+  // lines or the text follow it. `edge` moves by `step` (+1 from the top/left, -1 from the
+  // bottom/right); `far` is the opposite edge.
+  auto trim = [&](int& edge, int step, int far_edge, auto count, auto is_rule) {
+    auto at = [&](int k) { return step > 0 ? edge + k : edge - 1 - k; };
+    const int size = std::abs(far_edge - edge);
+    int k = 0;
+    while (k < size - 2 && count(at(k)) == 0) ++k;
+    int r = k;
+    while (r < size - 2 && r - k <= thick && is_rule(at(r))) ++r;
+    if (r > k && r - k <= thick) {
+      k = r;
+      while (k < size - 2 && count(at(k)) == 0) ++k;
+    }
+    edge = step > 0 ? edge + k : edge - k;
+  };
+  for (int pass = 0; pass < 2; ++pass) {  // a rule cut from one side can unmask one on the other
+    trim(b.y0, +1, b.y1, count_row, rule_row);
+    trim(b.y1, -1, b.y0, count_row, rule_row);
+    trim(b.x0, +1, b.x1, count_col, rule_col);
+    trim(b.x1, -1, b.x0, count_col, rule_col);
+  }
+}
+
+bool vertical_rule(const image& img, int x0, int x1, int y0, int y1) {
+  if (y1 <= y0 || x1 - x0 < 3) return false;
+  const int thick = max_rule(img);
+  // A rule is a thin band of columns that are (faintly) inked on nearly every row, with unmarked
+  // columns on both sides. A shaded cell marks the whole gap and is no rule.
+  auto full = [&](int x) {
+    int rows = 0;
+    for (int y = y0; y < y1; ++y) rows += faint(img, x, y);
+    return 20 * rows >= 17 * (y1 - y0);
+  };
+  int run = 0;
+  bool open_left = false;  // the run started after an unmarked column
+  for (int x = x0; x < x1; ++x) {
+    if (full(x)) {
+      if (run == 0) open_left = x > x0;
+      ++run;
+    } else {
+      if (run > 0 && run <= thick && open_left) return true;
+      run = 0;
+    }
+  }
+  return false;
 }
 
 }  // namespace quire::convert::raster

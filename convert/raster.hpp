@@ -21,6 +21,9 @@ struct image {
   float scale = 1;            // pixels per point
   float x0 = 0, y0 = 0;       // page origin in points
   unsigned char ink = 128;    // gray levels below this are ink (set by render, Otsu's method)
+  // Gray levels below this are faint marks: table rules in scans are often thin and come out
+  // light gray, far above the ink threshold of the text (set by render from the paper level).
+  unsigned char faint = 200;
 
   unsigned char at(int x, int y) const { return pixels[static_cast<size_t>(y) * width + x]; }
 };
@@ -31,6 +34,9 @@ bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out
 
 // Otsu's threshold over the whole image: separates ink from paper whatever the scan's contrast.
 unsigned char otsu_threshold(const image& img);
+
+// The faint-mark threshold: a quarter of the way from the paper's gray (the median pixel) to ink.
+unsigned char faint_threshold(const image& img);
 
 // Mean horizontal run length of ink inside the pixel box [x0,x1)×[y0,y1): an estimate of the
 // stroke width, which tells bold type from regular at the same size. 0 when the box has no ink.
@@ -45,5 +51,15 @@ struct box {
 // pixels), sitting at mid x-height above `baseline`. OCR engines often drop such dots, yet they
 // are what makes the line a list item. Returns the blob's box, or an empty box (x1 == x0).
 box find_bullet(const image& img, box region, float x_height, float baseline);
+
+// Shrinks a word box that swallowed part of a table rule: edge rows (columns) that are mostly ink
+// and whose ink runs on outside the box are rules, not letters, and are cut off together with the
+// blank rows they leave. Letters never continue past their word's box; rules do.
+void trim_rules(const image& img, box& b);
+
+// Whether a vertical rule crosses the pixel rows [y0,y1) somewhere in the columns [x0,x1): a
+// column (give or take one pixel, for skew) that is ink on nearly every row. Used between two
+// words of a line, where it means a table rule separates two cells.
+bool vertical_rule(const image& img, int x0, int x1, int y0, int y1);
 
 }  // namespace quire::convert::raster

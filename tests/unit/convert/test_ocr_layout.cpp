@@ -172,3 +172,53 @@ TEST_CASE("stroke width tells heavy strokes from light ones; Otsu finds the ink"
   CHECK(raster::stroke_width(img, 55, 0, 120, 40) == Approx(6).margin(0.6));
   CHECK(raster::stroke_width(img, 0, 36, 120, 40) == 0);  // no ink
 }
+
+TEST_CASE("a word box is cut free of the table rules it swallowed, and only of those") {
+  // Text ink (a block standing in for letters) under a faint horizontal rule that runs on past
+  // both sides of the box, with a blank row between them.
+  auto img = blank(300, 120);
+  img.ink = 128, img.faint = 230, img.scale = 300 / 72.0f;
+  for (int x = 0; x < 300; ++x)
+    for (int y = 20; y < 23; ++y) img.pixels[static_cast<size_t>(y) * 300 + x] = 200;  // light gray rule
+  fill(img, 60, 30, 140, 60);
+  raster::box b{60, 20, 140, 60};
+  raster::trim_rules(img, b);
+  CHECK(b.y0 == 30);
+  CHECK(b.y1 == 60);
+  CHECK(b.x0 == 60);
+  CHECK(b.x1 == 140);
+
+  // A letter's top edge that does not continue past the box is kept (a 'T' bar, say).
+  auto letter = blank(300, 120);
+  letter.ink = 128, letter.faint = 230, letter.scale = 300 / 72.0f;
+  fill(letter, 60, 30, 140, 34);
+  fill(letter, 95, 30, 105, 60);
+  raster::box t{60, 30, 140, 60};
+  raster::trim_rules(letter, t);
+  CHECK(t.y0 == 30);
+  CHECK(t.x0 == 60);
+
+  // A shaded cell (every row faintly marked, well beyond rule thickness) is not a rule either.
+  auto shaded = blank(300, 120);
+  shaded.ink = 128, shaded.faint = 230, shaded.scale = 300 / 72.0f;
+  for (auto& p : shaded.pixels) p = 215;
+  fill(shaded, 60, 40, 140, 60);
+  raster::box s{60, 30, 140, 60};
+  raster::trim_rules(shaded, s);
+  CHECK(s.y0 == 40);  // only the rows without ink go
+  CHECK(s.y1 == 60);
+}
+
+TEST_CASE("a thin vertical rule in the gap between two words is found; shading or nothing is not") {
+  auto img = blank(300, 100);
+  img.ink = 128, img.faint = 230, img.scale = 300 / 72.0f;
+  for (int y = 0; y < 100; ++y)
+    for (int x = 150; x < 153; ++x) img.pixels[static_cast<size_t>(y) * 300 + x] = 200;
+  CHECK(raster::vertical_rule(img, 130, 170, 20, 80));
+  CHECK_FALSE(raster::vertical_rule(img, 100, 140, 20, 80));  // nothing in this gap
+
+  auto shaded = blank(300, 100);
+  shaded.ink = 128, shaded.faint = 230, shaded.scale = 300 / 72.0f;
+  for (auto& p : shaded.pixels) p = 215;
+  CHECK_FALSE(raster::vertical_rule(shaded, 130, 170, 20, 80));
+}
