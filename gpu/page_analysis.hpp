@@ -141,6 +141,9 @@ struct PageAnalysis {
 // First difference between two analyses in words ("" when equal); for tests and the benchmark.
 std::string describe_difference(const PageAnalysis& a, const PageAnalysis& b);
 
+// One analyzer per converter/thread: analyze() is not re-entrant (the CUDA one owns streams and
+// buffers that it reuses from call to call), but separate analyzers may run concurrently, also on
+// the same device.
 class PageAnalyzer {
  public:
   virtual ~PageAnalyzer() = default;
