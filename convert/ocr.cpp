@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 
 #ifdef QUIRE_HAVE_TESSERACT
 #include <tesseract/baseapi.h>
+#include <tesseract/ocrclass.h>
 #include <tesseract/resultiterator.h>
 #endif
 
@@ -413,6 +416,8 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
 
 struct recognizer::impl {
   settings cfg;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  bool timed_out = false;  // set by the last recognise()
   std::unique_ptr<tesseract::TessBaseAPI> api;
   std::string languages;  // the spec `api` was initialised with
 
@@ -443,7 +448,15 @@ struct recognizer::impl {
     std::vector<detail::word> words;
     api->SetImage(img.pixels.data(), img.width, img.height, 1, img.width);
     api->SetSourceResolution(static_cast<int>(std::lround(img.scale * 72)));
-    if (api->Recognize(nullptr) != 0) {
+    tesseract::ETEXT_DESC monitor;
+    timed_out = false;
+    if (deadline) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      monitor.set_deadline_msecs(static_cast<int32_t>(std::clamp<long long>(left.count(), 1, INT32_MAX)));
+    }
+    const int status = api->Recognize(&monitor);
+    if (deadline && (monitor.deadline_exceeded() || std::chrono::steady_clock::now() > *deadline)) timed_out = true;
+    if (status != 0 || timed_out) {
       api->Clear();
       return words;
     }
@@ -558,9 +571,17 @@ bool recognizer::recognize(fz_context* ctx, fz_page* page, const std::string& la
     return false;
   }
   if (!impl_->ensure(languages, error)) return false;
+  if (impl_->deadline && std::chrono::steady_clock::now() >= *impl_->deadline) {
+    error = "OCR stopped at the deadline";
+    return false;
+  }
   raster::image img;
   if (!raster::render(ctx, page, impl_->cfg.dpi, impl_->cfg.max_pixels, img, error)) return false;
   std::vector<detail::word> words = impl_->recognise(img);
+  if (impl_->timed_out) {
+    error = "OCR stopped at the deadline";
+    return false;
+  }
   detail::place_words(std::move(words), {img.scale, img.x0, img.y0}, out);
   if (out.width <= 0 || out.height <= 0) {
     out.width = static_cast<float>(img.width / img.scale);
@@ -574,6 +595,7 @@ bool recognizer::recognize(fz_context* ctx, fz_page* page, const std::string& la
 
 struct recognizer::impl {
   settings cfg;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 recognizer::recognizer(settings s) : impl_(std::make_unique<impl>()) { impl_->cfg = s; }
@@ -586,6 +608,8 @@ bool recognizer::recognize(fz_context*, fz_page*, const std::string& languages, 
 }
 
 #endif
+
+void recognizer::set_deadline(std::optional<std::chrono::steady_clock::time_point> when) { impl_->deadline = when; }
 
 bool recognize_page(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out,
                     std::string& error) {

@@ -241,3 +241,21 @@ TEST_CASE("pages render at the requested resolution, huge ones capped in pixels"
   CHECK(img.scale < 300 / 72.0);
   CHECK(static_cast<float>(img.width) / img.height == Approx(kPageW / kPageH).epsilon(0.01));
 }
+
+TEST_CASE("OCR stops at the deadline and works again once it is lifted") {
+  if (!ocr::available()) return;  // nothing runs without Tesseract
+  mupdf m;
+  REQUIRE(make_scan(m, kLetter, 200));
+  ocr::recognizer rec;
+  layout::page_model page;
+  std::string error;
+  rec.set_deadline(std::chrono::steady_clock::now() - std::chrono::seconds(1));  // already passed
+  CHECK_FALSE(rec.recognize(m.ctx, m.page, "eng", page, error));
+  CHECK(error.find("deadline") != std::string::npos);
+  rec.set_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(2));  // passes mid-page
+  CHECK_FALSE(rec.recognize(m.ctx, m.page, "eng", page, error));
+  CHECK(page.lines.empty());
+  rec.set_deadline(std::nullopt);
+  REQUIRE(rec.recognize(m.ctx, m.page, "eng", page, error));
+  CHECK(find_span(page, "Harvest Report"));
+}
