@@ -15,6 +15,7 @@
 #include "convert/raster.hpp"
 
 #ifdef QUIRE_HAVE_TESSERACT
+#include <dlfcn.h>
 #include <tesseract/baseapi.h>
 #include <tesseract/ocrclass.h>
 #include <tesseract/resultiterator.h>
@@ -443,11 +444,22 @@ struct recognizer::impl {
     return true;
   }
 
+  // Tesseract's LSTM loops ask OpenMP for a fixed thread count, which the usual
+  // omp_set_num_threads cannot lower; with no active parallel levels allowed they run on the
+  // calling thread. The symbol is looked up at run time because it exists only when this
+  // Tesseract build uses OpenMP (Debian's does), and quire itself has no OpenMP dependency.
+  static void serialise_openmp() {
+    using setter = void (*)(int);
+    static const auto set_levels = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "omp_set_max_active_levels"));
+    if (set_levels) set_levels(0);
+  }
+
   // Runs Tesseract on the raster and collects its words with their line and block structure.
   std::vector<detail::word> recognise(const raster::image& img) {
     std::vector<detail::word> words;
     api->SetImage(img.pixels.data(), img.width, img.height, 1, img.width);
     api->SetSourceResolution(static_cast<int>(std::lround(img.scale * 72)));
+    if (!cfg.parallel) serialise_openmp();
     tesseract::ETEXT_DESC monitor;
     timed_out = false;
     if (deadline) {
