@@ -235,7 +235,8 @@ int doc_context::level_for(float size, bool bold, bool italic) {
   for (auto& o : styles_) {
     if (&o == self) continue;
     const bool heading_like = o.size >= 1.12f * body || ((o.bold || o.italic) && o.size >= 0.8f * body);
-    if (!heading_like) continue;
+    // a style seen once and never used for a heading is an accident (a formula, a drop cap)
+    if (!heading_like || (o.count < 2 && !o.level)) continue;
     if (above(o)) {
       bool dup = false;
       for (auto& c : classes)
@@ -251,6 +252,8 @@ int doc_context::level_for(float size, bool bold, bool italic) {
   if (level >= min_level_below && max_level_above + 1 < min_level_below) level = max_level_above + 1;
   level = std::clamp(level, 1, 6);
   self->level = level;
+  if (getenv("QDBG"))
+    for (auto& o : styles_) fprintf(stderr, "style %.2f b%d i%d n%d L%d%s\n", o.size, o.bold, o.italic, o.count, o.level, &o == self ? " <-" : "");
   return level;
 }
 
@@ -434,6 +437,8 @@ struct page_analyser {
     const int x_start = static_cast<int>(L + 0.2f * W), x_end = static_cast<int>(R - 0.2f * W);
     std::vector<int> cover(std::max(0, x_end - x_start + 1), 0);
     for (const auto& u : us) {
+      // units wider than a column could be span the columns anyway (titles, abstracts)
+      if (u.box.width() > 0.6f * W) continue;
       int a = std::max(x_start, static_cast<int>(std::ceil(u.box.x0 + 1)));
       int b = std::min(x_end, static_cast<int>(std::floor(u.box.x1 - 1)));
       for (int x = a; x <= b; ++x) ++cover[x - x_start];
@@ -460,8 +465,8 @@ struct page_analyser {
     rect lb = rect::none(), rb = rect::none();
     for (const auto& u : us) {
       if (u.piece < 0) continue;
-      if (u.box.x1 <= best0 + 1) lw.push_back(u.box.width()), lb.include(u.box);
-      else if (u.box.x0 >= best1 - 1) rw.push_back(u.box.width()), rb.include(u.box);
+      if (u.box.x1 <= best0 + 3) lw.push_back(u.box.width()), lb.include(u.box);
+      else if (u.box.x0 >= best1 - 3) rw.push_back(u.box.width()), rb.include(u.box);
     }
     if (lw.size() < 4 || rw.size() < 4) return false;
     auto median = [](std::vector<float> v) {
@@ -480,12 +485,31 @@ struct page_analyser {
       return std::fabs(a.box.y0 - b.box.y0) > 1.0f ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
     };
     float g0, g1;
-    if (depth > 3 || us.size() < 8 || !find_gutter(us, g0, g1)) {
+    bool gut = us.size() >= 8 && find_gutter(us, g0, g1);
+    if (getenv("QDBG")) fprintf(stderr, "order_units depth=%d n=%zu gutter=%d %.1f-%.1f\n", depth, us.size(), gut, g0, g1);
+    if (depth > 3 || !gut) {
       std::sort(us.begin(), us.end(), by_y);
       regions.push_back(std::move(us));
       return;
     }
     std::sort(us.begin(), us.end(), by_y);
+    // a unit beside the gutter is column content only when the other column has text near the
+    // same height; above or below the columns it is ordinary full-width flow
+    auto side = [&](const unit& u) { return u.box.x1 <= g0 + 3 ? 0 : u.box.x0 >= g1 - 3 ? 1 : 2; };
+    std::vector<int> sides(us.size());
+    for (size_t i = 0; i < us.size(); ++i) {
+      int sd = side(us[i]);
+      if (sd < 2) {
+        const float reach = 3.0f * std::max(body, us[i].box.height());
+        bool partner = false;
+        for (size_t j = 0; j < us.size() && !partner; ++j) {
+          if (side(us[j]) != 1 - sd) continue;
+          partner = us[j].box.y0 < us[i].box.y1 + reach && us[j].box.y1 > us[i].box.y0 - reach;
+        }
+        if (!partner) sd = 2;
+      }
+      sides[i] = sd;
+    }
     std::vector<unit> left, right, spanning;
     auto flush = [&] {
       if (!left.empty()) order_units(std::move(left), regions, depth + 1);
@@ -493,17 +517,23 @@ struct page_analyser {
       left.clear();
       right.clear();
     };
-    for (const auto& u : us) {
-      const bool is_left = u.box.x1 <= g0 + 1, is_right = u.box.x0 >= g1 - 1;
+    for (size_t i = 0; i < us.size(); ++i) {
+      const unit& u = us[i];
+      const bool is_left = sides[i] == 0, is_right = sides[i] == 1;
       if (!is_left && !is_right) {
-        // a unit across the gutter closes the section above it
+        // a unit across the gutter closes the section above it; consecutive ones form one region
         flush();
-        regions.push_back({u});
+        spanning.push_back(u);
         continue;
+      }
+      if (!spanning.empty()) {
+        regions.push_back(std::move(spanning));
+        spanning.clear();
       }
       (is_left ? left : right).push_back(u);
     }
     flush();
+    if (!spanning.empty()) regions.push_back(std::move(spanning));
   }
 
   // ---------------------------------------------------------------- 4. rows, unruled tables, lines
@@ -813,9 +843,11 @@ struct page_analyser {
     return out;
   }
 
-  std::string inline_md(const std::vector<const fline*>& lines, bool strip_marker, bool emphasis) {
+  std::string inline_md(const std::vector<const fline*>& lines, bool strip_marker, bool emphasis,
+                        bool block_start = true) {
     inline_options o;
     o.emphasis = emphasis;
+    o.block_start = block_start;
     return render_inline(join_spans(lines, strip_marker), page.links, o, &dc.footnote_refs);
   }
 
@@ -911,6 +943,14 @@ struct page_analyser {
       out += ln;
     }
     return out;
+  }
+
+  bool outline_has(const std::string& plain) const {
+    if (dc.outline.empty()) return false;
+    std::string k = text::key(plain);
+    for (const auto& e : dc.outline)
+      if (!e.used && e.key == k && (!e.page || e.page == page.number)) return true;
+    return false;
   }
 
   // outline entry for a heading-like text on this page
@@ -1040,7 +1080,7 @@ struct page_analyser {
         } else {
           b.level = dc.level_for(size, all_bold, all_italic);
         }
-        b.text = inline_md(lines, false, false);
+        b.text = inline_md(lines, false, false, false);
         out.push_back(std::move(b));
         return;
       }
@@ -1139,7 +1179,7 @@ struct page_analyser {
         dc.list_stack.clear();
         continue;
       }
-      const fline& f = flines[e.index];
+      fline& f = flines[e.index];
       const fline* prev = st.lines.empty() ? nullptr : st.lines.back();
       const float gap = prev ? f.box.y0 - prev->box.y1 : 0;
       if (f.mono && f.size < 1.1f * body) {
@@ -1151,6 +1191,9 @@ struct page_analyser {
         st.kind = 3;
         st.lines.push_back(&f);
         continue;
+      }
+      if (f.marker == 2 && (f.size >= 1.15f * body || (f.bold && outline_has(f.plain)))) {
+        f.marker = 0;  // a numbered heading ("2. Methods"), not a list item
       }
       if (f.marker) {
         // a wrapped paragraph line that happens to start with "3. " is not an item
