@@ -10,6 +10,11 @@ int main(int argc, char** argv) {
                        fmt::format("quire {} (revision {})", quire::build::version(), quire::build::revision()));
   app.require_subcommand(1);
   quire::app::add_convert_command(app);
+#ifdef QUIRE_HAVE_SERVE
+  quire::app::add_serve_command(app);
+#endif
+  quire::app::add_worker_command(app);
+  quire::app::add_healthcheck_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

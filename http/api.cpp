@@ -266,11 +266,17 @@ response api::dispatch(const request& req, context& ctx) {
   }
   (void)kOpenRoutes;
 
-  // --- everything else waits for readiness (fail closed) ---
+  // --- everything else waits for readiness (fail closed). While only draining, reads and
+  // cancels still work: clients can follow the jobs that are finishing. ---
   if (auto snap = svc_.readiness(); !snap.ready) {
-    json reasons = json::array();
-    for (const auto& f : snap.reasons) reasons.push_back(std::string(actors::to_string(f.code)));
-    return error_response("not_ready", "this lane is not ready", cid, {{"reasons", reasons}});
+    bool only_draining = !snap.reasons.empty();
+    for (const auto& f : snap.reasons) only_draining = only_draining && f.code == actors::reason::draining;
+    const bool new_work = route == "/v1/convert/jobs" && req.method == "POST";
+    if (!only_draining || new_work) {
+      json reasons = json::array();
+      for (const auto& f : snap.reasons) reasons.push_back(std::string(actors::to_string(f.code)));
+      return error_response("not_ready", "this lane is not ready", cid, {{"reasons", reasons}});
+    }
   }
   if (route == "/v1/info") return json_response(200, svc_.info());
   if (route == "/openapi.json") {

@@ -85,6 +85,14 @@ TEST_CASE("health routes are open and everything else waits for readiness") {
   CHECK(header(r, "Retry-After") == "5");
   CHECK(a.handle(req("GET", "/v1/info")).status == 503);
 
+  // Draining alone: new work is refused, reads still answer.
+  svc.snap = actors::make_snapshot({{actors::reason::draining, "SIGTERM"}}, 6);
+  auto post = req("POST", "/v1/convert/jobs", {{"content-type", "application/pdf"}});
+  post.body = kPdf;
+  CHECK(a.handle(post).status == 503);
+  CHECK(a.handle(req("GET", "/v1/convert/jobs/j1")).status == 200);
+  CHECK(svc.submissions.empty());
+
   svc.snap = actors::make_snapshot({}, 6);
   CHECK(a.handle(req("GET", "/readyz")).status == 200);
   CHECK(a.handle(req("GET", "/v1/convert/jobs/j1")).status == 200);
