@@ -128,7 +128,9 @@ bool needs_ocr(const layout::page_model& page) {
 namespace detail {
 namespace {
 
-constexpr const char* kBullet = "\xE2\x80\xA2";  // U+2022, what the pipeline knows as a list bullet
+constexpr const char* kBullet = "\xE2\x80\xA2";      // U+2022 •, a list bullet to the pipeline
+constexpr const char* kRingBullet = "\xE2\x97\xA6";  // U+25E6 ◦, the usual second-level bullet
+bool is_bullet(const std::string& s) { return s == kBullet || s == kRingBullet; }
 
 // x-height as a fraction of the em for common text faces (Times 0.45, Helvetica/Arial 0.52,
 // DejaVu 0.55): the em — the font size — is estimated from the x-height, which every line of
@@ -150,18 +152,23 @@ int count_chars(const std::string& s) {  // UTF-8 code points, spaces excluded
   return n;
 }
 
-// Letters or digits, in any script: ASCII alphanumerics, or any non-ASCII code point outside
-// the General Punctuation block (U+2000..U+206F: quotes, dashes, bullets).
+// Letters or digits, in any script: ASCII alphanumerics, or a code point from U+00C0 up that is
+// not punctuation or a symbol (general punctuation, arrows, math, box drawing, shapes, dingbats:
+// U+2000..U+2BFF; Latin-1's ×, ÷). Tesseract reads bullets and rules as '»', '©', '°', '=': those
+// must not count as text.
 bool has_alnum(const std::string& s) {
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       if (std::isalnum(c)) return true;
+      ++i;
       continue;
     }
-    if ((c & 0xC0) == 0x80) continue;  // continuation byte
-    const bool general_punct = c == 0xE2 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xFE) == 0x80;
-    if (!general_punct) return true;
+    const int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    unsigned cp = len == 1 ? c : c & (0xFF >> (len + 1));
+    for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    i += len;
+    if (cp >= 0xC0 && cp != 0xD7 && cp != 0xF7 && !(cp >= 0x2000 && cp <= 0x2BFF)) return true;
   }
   return false;
 }
@@ -305,7 +312,7 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
     // Punctuation-only words that are also doubtful are marks on the paper, not text. Words
     // with letters are kept whatever their confidence: on ruled tables Tesseract reports real
     // cell text ("C. Moreau") at confidence 0, and a garbled word still scores better than none.
-    if (!has_alnum(w.text) && w.text != kBullet && w.confidence < 60) continue;
+    if (!has_alnum(w.text) && !is_bullet(w.text) && w.confidence < 60) continue;
     split_before.push_back(rule_pending || lead || w.rule_before);
     rule_pending = trail;
     kept.push_back(std::move(w));
@@ -330,7 +337,7 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
     segment cur;
     for (size_t k = i; k < j; ++k) {
       const word& w = kept[k];
-      const bool after_bullet = !cur.words.empty() && cur.words.back()->text == kBullet;
+      const bool after_bullet = !cur.words.empty() && is_bullet(cur.words.back()->text);
       const bool wide = static_cast<float>(w.x0 - cur.x1) > kWideGap * xh;
       if (!cur.words.empty() && !after_bullet && (wide || split_before[k])) {
         segs.push_back(std::move(cur));
@@ -535,17 +542,21 @@ struct recognizer::impl {
                                ? w.baseline_y0 + (w.x0 - w.baseline_x0) * (w.baseline_y1 - w.baseline_y0) /
                                                      (w.baseline_x1 - w.baseline_x0)
                                : w.baseline_y0;
-        // Sometimes the dot is read, as '@', 'e', '°' or '«': a one-glyph first word whose ink is
-        // a bullet-shaped blob is then the bullet.
-        if (detail::count_chars(w.text) == 1) {
+        // Sometimes the mark is read, as '@', 'e', 'o', '°o', '«' or "=»": a short first word
+        // whose ink is one bullet-shaped blob is then the bullet.
+        // Two-letter words ("to", "an") are two blobs, never one bullet-shaped one.
+        const int glyphs = detail::count_chars(w.text);
+        if (glyphs <= 2 || (glyphs <= 3 && !detail::has_alnum(w.text))) {
           int right = w.x1 + static_cast<int>(0.3f * xh);
           if (i + 1 < words.size() && words[i + 1].line == w.line) right = std::min(right, words[i + 1].x0 - 1);
           const raster::box around{static_cast<int>(w.x0 - 0.3f * xh), static_cast<int>(base - 1.5f * xh), right,
                                    static_cast<int>(base + 0.4f * xh)};
-          const raster::box b = raster::find_bullet(img, around, xh, base);
+          bool hollow = false;
+          const raster::box b = raster::find_bullet(img, around, xh, base, &hollow);
           if (b.x1 > b.x0) {
             detail::word bullet = w;
-            bullet.text = detail::kBullet;
+            bullet.text = hollow ? detail::kRingBullet : detail::kBullet;
+            bullet.x0 = b.x0, bullet.y0 = b.y0, bullet.x1 = b.x1, bullet.y1 = b.y1;
             bullet.confidence = 100;
             out.push_back(std::move(bullet));
             continue;
@@ -557,10 +568,11 @@ struct recognizer::impl {
         const bool clear = std::none_of(words.begin(), words.end(), [&](const detail::word& o) {
           return &o != &w && o.x1 > region.x0 && o.x0 < region.x1 && o.y1 > region.y0 && o.y0 < region.y1;
         });
-        const raster::box b = clear ? raster::find_bullet(img, region, xh, base) : raster::box{};
+        bool hollow = false;
+        const raster::box b = clear ? raster::find_bullet(img, region, xh, base, &hollow) : raster::box{};
         if (b.x1 > b.x0) {
           detail::word bullet = w;
-          bullet.text = detail::kBullet;
+          bullet.text = hollow ? detail::kRingBullet : detail::kBullet;
           bullet.confidence = 100;
           bullet.x0 = b.x0, bullet.y0 = b.y0, bullet.x1 = b.x1, bullet.y1 = b.y1;
           bullet.stroke = 0;

@@ -147,7 +147,7 @@ float stroke_width(const image& img, int x0, int y0, int x1, int y1) {
   return 64;
 }
 
-box find_bullet(const image& img, box region, float x_height, float baseline) {
+box find_bullet(const image& img, box region, float x_height, float baseline, bool* hollow) {
   const box none{};
   region.x0 = std::clamp(region.x0, 0, img.width), region.x1 = std::clamp(region.x1, 0, img.width);
   region.y0 = std::clamp(region.y0, 0, img.height), region.y1 = std::clamp(region.y1, 0, img.height);
@@ -199,10 +199,26 @@ box find_bullet(const image& img, box region, float x_height, float baseline) {
   const bool sized = bw >= 0.25f * x_height && bh >= 0.25f * x_height && bw <= 1.1f * x_height && bh <= 1.1f * x_height;
   const bool square = std::max(bw, bh) <= 1.6f * std::min(bw, bh);
   const bool mid_height = cy >= baseline - 0.85f * x_height && cy <= baseline - 0.15f * x_height;
-  // A filled disc covers 79% of its box, a square all of it; letters with counters ('a', 'e',
-  // 'o') that a misread bullet could be confused with stay below about 55%.
-  if (!sized || !square || fill < 0.65f || !mid_height) return none;
-  return {region.x0 + found.x0, region.y0 + found.y0, region.x0 + found.x1, region.y0 + found.y1};
+  if (!sized || !square || !mid_height) return none;
+  const box abs{region.x0 + found.x0, region.y0 + found.y0, region.x0 + found.x1, region.y0 + found.y1};
+  // A ring: an empty middle third, and clearly smaller than an 'o' (a full x-height tall).
+  const int cx0 = abs.x0 + (abs.x1 - abs.x0) / 3, cx1 = abs.x1 - (abs.x1 - abs.x0) / 3;
+  const int cy0 = abs.y0 + (abs.y1 - abs.y0) / 3, cy1 = abs.y1 - (abs.y1 - abs.y0) / 3;
+  int inked = 0, total = 0;
+  for (int y = cy0; y < cy1; ++y)
+    for (int x = cx0; x < cx1; ++x) inked += img.at(x, y) < img.ink, ++total;
+  if (total > 0 && 10 * inked <= total) {
+    if (fill < 0.2f || bw > 0.85f * x_height || bh > 0.85f * x_height) return none;
+    if (hollow) *hollow = true;
+    return abs;
+  }
+  // A filled disc covers 79% of its box, a square all of it; letters with counters ('a', 'e')
+  // that a misread bullet could be confused with stay below about 55%.
+  if (fill >= 0.65f) {
+    if (hollow) *hollow = false;
+    return abs;
+  }
+  return none;
 }
 
 namespace {

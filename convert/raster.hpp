@@ -47,10 +47,12 @@ struct box {
 };
 
 // Looks for a list bullet drawn left of a text line: inside `region`, exactly one compact,
-// solid, roughly square blob of ink about a third to a full x-height across (`x_height` in
-// pixels), sitting at mid x-height above `baseline`. OCR engines often drop such dots, yet they
-// are what makes the line a list item. Returns the blob's box, or an empty box (x1 == x0).
-box find_bullet(const image& img, box region, float x_height, float baseline);
+// roughly square blob of ink about a third to a full x-height across (`x_height` in pixels),
+// sitting at mid x-height above `baseline` — solid (a dot or square), or a small ring (the
+// second-level "◦"; `hollow` says which). OCR engines drop such marks or read them as 'o', 'e' or
+// '@', yet they are what makes the line a list item. Returns the blob's box, or an empty box
+// (x1 == x0).
+box find_bullet(const image& img, box region, float x_height, float baseline, bool* hollow = nullptr);
 
 // Shrinks a word box that swallowed part of a table rule: edge rows (columns) that are mostly ink
 // and whose ink runs on outside the box are rules, not letters, and are cut off together with the

@@ -91,10 +91,14 @@ TEST_CASE("speckle and doubtful punctuation are dropped; bullets and real punctu
       make_word("=", 1, 300, 400, 320, 410),  // a smudge read as '=' with low confidence
       make_word("-", 2, 300, 520, 320, 524),  make_word("dash", 2, 340, 500, 420, 540),
   };
+  words.push_back(make_word("=\xC2\xBB", 3, 300, 600, 330, 620));  // "=»": symbols, not letters
+  words.back().confidence = 45;
+  words.push_back(make_word("\xC3\xA9t\xC3\xA9", 4, 300, 700, 360, 740));  // "été": letters
+  words.back().confidence = 45;
   words[2].confidence = 31;
   layout::page_model page;
   ocr::detail::place_words(words, {300 / 72.0f, 0, 0}, page);
-  CHECK(texts(page) == std::vector<std::string>{"\xE2\x80\xA2 Sort", "- dash"});
+  CHECK(texts(page) == std::vector<std::string>{"\xE2\x80\xA2 Sort", "- dash", "\xC3\xA9t\xC3\xA9"});
 }
 
 TEST_CASE("automatic mode OCRs image-covered pages with no text layer only") {
@@ -132,6 +136,12 @@ void fill(raster::image& img, int x0, int y0, int x1, int y1) {
     for (int x = x0; x < x1; ++x) img.pixels[static_cast<size_t>(y) * img.width + x] = 0;
 }
 
+raster::image img_with_dot() {
+  auto img = blank(200, 100);
+  fill(img, 40, 44, 52, 56);
+  return img;
+}
+
 }  // namespace
 
 TEST_CASE("a bullet is one solid blob at mid x-height; other marks are not") {
@@ -159,6 +169,22 @@ TEST_CASE("a bullet is one solid blob at mid x-height; other marks are not") {
   auto rule = blank(200, 100);
   fill(rule, 40, 0, 44, 100);  // a vertical table rule running through the region
   CHECK(raster::find_bullet(rule, region, xh, base).x1 == 0);
+
+  // A small ring ("◦") is a bullet too, and says it is hollow; an 'o' (a full x-height tall) is not.
+  auto ring = blank(200, 100);
+  fill(ring, 40, 44, 52, 56);
+  for (int y = 47; y < 53; ++y)
+    for (int x = 43; x < 49; ++x) ring.pixels[static_cast<size_t>(y) * 200 + x] = 255;
+  bool hollow = false;
+  CHECK(raster::find_bullet(ring, region, xh, base, &hollow).x1 == 52);
+  CHECK(hollow);
+  auto letter_o = blank(200, 100);
+  fill(letter_o, 40, 40, 60, 60);
+  for (int y = 44; y < 56; ++y)
+    for (int x = 44; x < 56; ++x) letter_o.pixels[static_cast<size_t>(y) * 200 + x] = 255;
+  CHECK(raster::find_bullet(letter_o, region, xh, base).x1 == 0);
+  CHECK(raster::find_bullet(img_with_dot(), region, xh, base, &hollow).x1 > 0);
+  CHECK_FALSE(hollow);
 }
 
 TEST_CASE("stroke width tells heavy strokes from light ones; Otsu finds the ink") {
