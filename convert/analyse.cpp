@@ -16,6 +16,7 @@
 #include <regex>
 
 #include "convert/inline.hpp"
+#include "convert/tables.hpp"
 #include "convert/text.hpp"
 
 namespace quire::convert {
@@ -106,16 +107,10 @@ struct fline {
   int quote = 0;
 };
 
-struct table_t {
-  rect box;
-  std::vector<std::vector<std::vector<const line*>>> cells;  // [row][col] → pieces
-  std::vector<float> col_x;
-};
-
 struct unit {  // something placed in the page flow
   rect box;
   int piece = -1;  // index into page.lines
-  int table = -1;  // index into tables
+  int table = -1;  // index into table_blocks
   int image = -1;  // index into page.images
   int rule = -1;   // index into standalone horizontal rules
 };
@@ -252,8 +247,6 @@ int doc_context::level_for(float size, bool bold, bool italic) {
   if (level >= min_level_below && max_level_above + 1 < min_level_below) level = max_level_above + 1;
   level = std::clamp(level, 1, 6);
   self->level = level;
-  if (getenv("QDBG"))
-    for (auto& o : styles_) fprintf(stderr, "style %.2f b%d i%d n%d L%d%s\n", o.size, o.bold, o.italic, o.count, o.level, &o == self ? " <-" : "");
   return level;
 }
 
@@ -274,7 +267,7 @@ struct page_analyser {
   float body, lgap;
   std::vector<char> furniture;
   std::vector<char> claimed;
-  std::vector<table_t> tables;
+  std::vector<block> table_blocks;
   std::vector<layout::rule> hrules;  // standalone horizontal rules (not table or box)
   std::vector<layout::rule> vrules;  // standalone vertical rules (quote bars)
   std::vector<fline> flines;
@@ -349,7 +342,9 @@ struct page_analyser {
     return out;
   }
 
-  void find_ruled_tables() {
+  // Rules that form boxes or grids (tables, framed code) are taken; the others are thematic
+  // breaks (horizontal) or blockquote bars (vertical).
+  void classify_rules() {
     std::vector<seg> hs, vs;
     for (const auto& r : page.rules) {
       if (r.horizontal) hs.push_back({r.box.cy(), r.box.x0, r.box.x1});
@@ -384,40 +379,44 @@ struct page_analyser {
       if (ys.size() < 2 || xs.size() < 2) continue;
       for (int i : hi) h_used[i] = 1;
       for (int j : vi) v_used[j] = 1;
-      if (xs.size() < 3) continue;  // a box around something (code, a note), not a table
-      rect box{xs.front(), ys.front(), xs.back(), ys.back()};
-      table_t t;
-      t.box = box;
-      t.col_x.assign(xs.begin(), xs.end() - 1);
-      const size_t rows = ys.size() - 1, cols = xs.size() - 1;
-      t.cells.assign(rows, std::vector<std::vector<const line*>>(cols));
-      int filled = 0;
-      for (size_t i = 0; i < page.lines.size(); ++i) {
-        if (furniture[i] || claimed[i]) continue;
-        const line& l = page.lines[i];
-        const float cx = l.box.cx(), cy = l.box.cy();
-        if (cx < box.x0 || cx > box.x1 || cy < box.y0 || cy > box.y1) continue;
-        size_t c = std::upper_bound(xs.begin(), xs.end(), cx) - xs.begin();
-        size_t r = std::upper_bound(ys.begin(), ys.end(), cy) - ys.begin();
-        c = std::clamp<size_t>(c, 1, cols) - 1;
-        r = std::clamp<size_t>(r, 1, rows) - 1;
-        if (t.cells[r][c].empty()) ++filled;
-        t.cells[r][c].push_back(&l);
-        claimed[i] = 1;
-      }
-      if (filled < 2) {  // nothing tabular inside: give the text back
-        for (auto& row : t.cells)
-          for (auto& cell : row)
-            for (const line* l : cell) claimed[l - page.lines.data()] = 0;
-        continue;
-      }
-      tables.push_back(std::move(t));
     }
     // rules that belong to no box or grid: horizontal rules and quote bars
+    auto in_table = [&](float x, float y) {
+      for (const auto& t : table_blocks)
+        if (x >= t.box.x0 - 3 && x <= t.box.x1 + 3 && y >= t.box.y0 - 3 && y <= t.box.y1 + 3) return true;
+      return false;
+    };
     for (int i = 0; i < nh; ++i)
-      if (!h_used[i]) hrules.push_back({{hs[i].a, hs[i].pos - 0.5f, hs[i].b, hs[i].pos + 0.5f}, true});
+      if (!h_used[i] && !in_table((hs[i].a + hs[i].b) / 2, hs[i].pos))
+        hrules.push_back({{hs[i].a, hs[i].pos - 0.5f, hs[i].b, hs[i].pos + 0.5f}, true});
     for (int j = 0; j < nv; ++j)
-      if (!v_used[j]) vrules.push_back({{vs[j].pos - 0.5f, vs[j].a, vs[j].pos + 0.5f, vs[j].b}, false});
+      if (!v_used[j] && !in_table(vs[j].pos, (vs[j].a + vs[j].b) / 2)) vrules.push_back({{vs[j].pos - 0.5f, vs[j].a, vs[j].pos + 0.5f, vs[j].b}, false});
+  }
+
+  // Tables (convert/tables.hpp) on the page without its furniture; their text leaves the flow.
+  void find_tables() {
+    page_model body_page;
+    body_page.number = page.number;
+    body_page.width = page.width;
+    body_page.height = page.height;
+    body_page.rules = page.rules;
+    body_page.marks = page.marks;
+    body_page.fills = page.fills;
+    body_page.links = page.links;
+    body_page.from_ocr = page.from_ocr;
+    std::vector<int> original;
+    for (size_t i = 0; i < page.lines.size(); ++i)
+      if (!furniture[i]) {
+        original.push_back(static_cast<int>(i));
+        body_page.lines.push_back(page.lines[i]);
+      }
+    for (auto& d : tables::detect(body_page, body)) {
+      if (d.table.rows.empty()) continue;
+      for (int k : d.lines)
+        if (k >= 0 && k < static_cast<int>(original.size())) claimed[original[k]] = 1;
+      d.table.page = page.number;
+      table_blocks.push_back(std::move(d.table));
+    }
   }
 
   // ---------------------------------------------------------------- 3. columns
@@ -484,9 +483,8 @@ struct page_analyser {
     auto by_y = [](const unit& a, const unit& b) {
       return std::fabs(a.box.y0 - b.box.y0) > 1.0f ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
     };
-    float g0, g1;
+    float g0 = 0, g1 = 0;
     bool gut = us.size() >= 8 && find_gutter(us, g0, g1);
-    if (getenv("QDBG")) fprintf(stderr, "order_units depth=%d n=%zu gutter=%d %.1f-%.1f\n", depth, us.size(), gut, g0, g1);
     if (depth > 3 || !gut) {
       std::sort(us.begin(), us.end(), by_y);
       regions.push_back(std::move(us));
@@ -569,138 +567,6 @@ struct page_analyser {
                 [&](int a, int b) { return page.lines[a].box.x0 < page.lines[b].box.x0; });
     std::sort(rows.begin(), rows.end(), [](const row_t& a, const row_t& b) { return a.box.y0 < b.box.y0; });
     return rows;
-  }
-
-  bool looks_like_marker(const line& l) const {
-    std::string t(text::trim(l.text()));
-    if (t.empty()) return false;
-    size_t i = 0;
-    int c = text::next_cp(t, i);
-    if (i == t.size() && is_bullet_glyph(c)) return true;
-    std::string label;
-    char d;
-    return t.size() <= 5 && ordered_marker(t + " ", label, d) == t.size();
-  }
-
-  bool row_tableish(const row_t& r, float region_w) const {
-    if (r.pieces.size() < 2) return false;
-    int mono = 0;
-    for (int p : r.pieces) {
-      const line& l = page.lines[p];
-      if (l.box.width() > 0.5f * region_w) return false;  // prose
-      if (style_mono(l)) ++mono;
-    }
-    if (mono == static_cast<int>(r.pieces.size())) return false;  // code
-    if (looks_like_marker(page.lines[r.pieces[0]])) {
-      // "1." + text, "•" + text: a list item, unless the row has more cells
-      if (r.pieces.size() == 2) return false;
-    }
-    return true;
-  }
-
-  // Finds tables made of aligned rows in one region; returns the rows they used.
-  void find_aligned_tables(std::vector<row_t>& rows, std::vector<char>& in_table, std::vector<table_t>& found,
-                           float region_w) {
-    const size_t n = rows.size();
-    in_table.assign(n, 0);
-    for (size_t i = 0; i < n; ++i) {
-      if (!row_tableish(rows[i], region_w)) continue;
-      size_t j = i;
-      rect ext = rows[i].box;
-      float pitch_sum = 0;
-      int pitch_n = 0;
-      while (j + 1 < n) {
-        const row_t& r = rows[j + 1];
-        const float gap = r.box.y0 - rows[j].box.y1;
-        const float sz = page.lines[r.pieces[0]].size;
-        if (gap > 1.3f * sz) break;
-        if (pitch_n >= 2 && gap > 2.5f * (pitch_sum / pitch_n) + 0.3f * sz) break;
-        if (row_tableish(r, region_w)) {
-          // fine
-        } else if (r.pieces.size() == 1) {
-          const line& l = page.lines[r.pieces[0]];
-          if (l.box.width() > 0.4f * std::max(ext.width(), 1.0f) || l.box.x0 < ext.x0 - 2 || l.box.x1 > ext.x1 + 2 ||
-              style_mono(l))
-            break;
-        } else {
-          break;
-        }
-        pitch_sum += std::max(0.0f, gap);
-        ++pitch_n;
-        ext.include(r.box);
-        ++j;
-      }
-      table_t t;
-      if (j > i && build_aligned_table(rows, i, j, t)) {
-        for (size_t k = i; k <= j; ++k) in_table[k] = 1;
-        found.push_back(std::move(t));
-        i = j;
-      }
-    }
-  }
-
-  bool build_aligned_table(const std::vector<row_t>& rows, size_t i, size_t j, table_t& t) const {
-    // columns: gaps in the union of the pieces' x-extents
-    std::vector<std::pair<float, float>> iv;
-    rect box = rect::none();
-    int multi = 0;
-    for (size_t k = i; k <= j; ++k) {
-      if (rows[k].pieces.size() >= 2) ++multi;
-      for (int p : rows[k].pieces) {
-        iv.push_back({page.lines[p].box.x0, page.lines[p].box.x1});
-        box.include(page.lines[p].box);
-      }
-    }
-    if (multi < 2) return false;
-    std::sort(iv.begin(), iv.end());
-    std::vector<std::pair<float, float>> merged;
-    const float min_gap = 0.25f * body;
-    for (auto& x : iv) {
-      if (!merged.empty() && x.first <= merged.back().second + min_gap)
-        merged.back().second = std::max(merged.back().second, x.second);
-      else
-        merged.push_back(x);
-    }
-    const size_t cols = merged.size();
-    if (cols < 2) return false;
-    if (cols == 2 && multi < 3) return false;
-    if (static_cast<size_t>(multi) * 2 < j - i + 1) return false;
-    // every column must be used by at least two rows (one stray piece is not a column)
-    std::vector<int> used(cols, 0);
-    std::vector<std::vector<std::vector<const line*>>> grid;
-    std::vector<float> row_top;
-    for (size_t k = i; k <= j; ++k) {
-      std::vector<std::vector<const line*>> cells(cols);
-      for (int p : rows[k].pieces) {
-        const line& l = page.lines[p];
-        size_t c = 0;
-        while (c + 1 < cols && l.box.cx() > merged[c].second) ++c;
-        cells[c].push_back(&l);
-      }
-      for (size_t c = 0; c < cols; ++c)
-        if (!cells[c].empty()) ++used[c];
-      grid.push_back(std::move(cells));
-      row_top.push_back(rows[k].box.y0);
-    }
-    for (size_t c = 0; c < cols; ++c)
-      if (used[c] < 2) return false;
-    // continuation rows: first column empty and fewer than half the cells filled → part of the row above
-    std::vector<std::vector<std::vector<const line*>>> out;
-    for (auto& r : grid) {
-      size_t filled = 0;
-      for (auto& c : r) filled += !c.empty();
-      if (!out.empty() && r[0].empty() && filled * 2 < cols) {
-        for (size_t c = 0; c < cols; ++c)
-          for (const line* l : r[c]) out.back()[c].push_back(l);
-        continue;
-      }
-      out.push_back(std::move(r));
-    }
-    if (out.size() < 2) return false;
-    t.box = box;
-    t.cells = std::move(out);
-    for (auto& m : merged) t.col_x.push_back(m.first);
-    return true;
   }
 
   fline make_fline(const std::vector<int>& pieces) const {
@@ -849,59 +715,6 @@ struct page_analyser {
     o.emphasis = emphasis;
     o.block_start = block_start;
     return render_inline(join_spans(lines, strip_marker), page.links, o, &dc.footnote_refs);
-  }
-
-  std::string cell_md(const std::vector<const line*>& pieces) {
-    // pieces of one cell: rows top to bottom, left to right
-    std::vector<const line*> ps = pieces;
-    std::sort(ps.begin(), ps.end(), [](const line* a, const line* b) {
-      if (layout::overlap(a->box.y0, a->box.y1, b->box.y0, b->box.y1) > 0.5f * std::min(a->box.height(), b->box.height()))
-        return a->box.x0 < b->box.x0;
-      return a->box.y0 < b->box.y0;
-    });
-    std::vector<fline> fl;
-    for (const line* l : ps) {
-      fline f;
-      f.pieces.push_back(l);
-      f.box = l->box;
-      fl.push_back(std::move(f));
-    }
-    std::vector<const fline*> ptrs;
-    for (auto& f : fl) ptrs.push_back(&f);
-    inline_options o;
-    o.table_cell = true;
-    o.block_start = false;
-    return render_inline(join_spans(ptrs, false), page.links, o, &dc.footnote_refs);
-  }
-
-  block table_block(const table_t& t) {
-    block b;
-    b.kind = block_kind::table;
-    b.page = page.number;
-    b.box = t.box;
-    b.column_x = t.col_x;
-    for (const auto& row : t.cells) {
-      std::vector<layout::table_cell> r;
-      bool any = false;
-      for (const auto& cell : row) {
-        r.push_back({cell_md(cell)});
-        any = any || !r.back().text.empty();
-      }
-      if (any) b.rows.push_back(std::move(r));
-    }
-    // drop columns empty in every row
-    if (!b.rows.empty()) {
-      const size_t cols = b.rows[0].size();
-      for (size_t c = cols; c-- > 0;) {
-        bool empty = true;
-        for (auto& r : b.rows) empty = empty && r[c].text.empty();
-        if (empty && b.rows[0].size() > 1) {
-          for (auto& r : b.rows) r.erase(r.begin() + c);
-          if (c < b.column_x.size()) b.column_x.erase(b.column_x.begin() + c);
-        }
-      }
-    }
-    return b;
   }
 
   std::string code_text(const std::vector<const fline*>& lines) const {
@@ -1148,7 +961,7 @@ struct page_analyser {
     for (const auto& e : flow) {
       if (e.kind == 1) {
         flush();
-        block b = table_block(tables[e.index]);
+        block b = table_blocks[e.index];
         b.region = region;
         if (!b.rows.empty()) out.push_back(std::move(b));
         dc.list_stack.clear();
@@ -1243,7 +1056,8 @@ struct page_analyser {
   // ---------------------------------------------------------------- driver
   void run() {
     find_furniture();
-    find_ruled_tables();
+    find_tables();
+    classify_rules();
     // units for column analysis
     std::vector<unit> us;
     for (size_t i = 0; i < page.lines.size(); ++i)
@@ -1252,7 +1066,7 @@ struct page_analyser {
         if (b.x1 < 0 || b.x0 > page.width || b.y1 < 0 || b.y0 > page.height) continue;
         us.push_back({b, static_cast<int>(i), -1, -1, -1});
       }
-    for (size_t t = 0; t < tables.size(); ++t) us.push_back({tables[t].box, -1, static_cast<int>(t), -1, -1});
+    for (size_t t = 0; t < table_blocks.size(); ++t) us.push_back({table_blocks[t].box, -1, static_cast<int>(t), -1, -1});
     for (size_t k = 0; k < page.images.size(); ++k)
       if (page.images[k].asset >= 0) us.push_back({page.images[k].box, -1, -1, static_cast<int>(k), -1});
     for (size_t k = 0; k < hrules.size(); ++k) {
@@ -1284,15 +1098,7 @@ struct page_analyser {
       region_left = rb.x0;
       region_right = rb.x1;
       auto rows = make_rows(pieces);
-      std::vector<char> in_table;
-      std::vector<table_t> found;
-      find_aligned_tables(rows, in_table, found, std::max(rb.width(), 1.0f));
-      for (auto& t : found) {
-        flow.push_back({1, static_cast<int>(tables.size()), t.box.y0});
-        tables.push_back(std::move(t));
-      }
       for (size_t k = 0; k < rows.size(); ++k) {
-        if (in_table[k]) continue;
         fline f = make_fline(rows[k].pieces);
         detect_marker(f);
         f.quote = quote_depth(f);

@@ -1,5 +1,6 @@
 #include "convert/render.hpp"
 
+#include "convert/tables.hpp"
 #include "convert/text.hpp"
 
 #include <algorithm>
@@ -38,13 +39,6 @@ std::string prefix_lines(const std::string& s, const std::string& prefix, const 
   return out;
 }
 
-bool same_row(const std::vector<layout::table_cell>& a, const std::vector<layout::table_cell>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (text::key(a[i].text) != text::key(b[i].text)) return false;
-  return true;
-}
-
 }  // namespace
 
 bool markdown_writer::merge_into_pending(block& b) {
@@ -52,10 +46,7 @@ bool markdown_writer::merge_into_pending(block& b) {
   block& p = *pending_;
   const bool boundary = b.page != p.page || b.region != p.region;
   if (!boundary) return false;
-  if (p.kind == block_kind::table && b.kind == block_kind::table && !p.rows.empty() && !b.rows.empty() &&
-      p.rows[0].size() == b.rows[0].size()) {
-    size_t start = same_row(p.rows[0], b.rows[0]) ? 1 : 0;
-    for (size_t i = start; i < b.rows.size(); ++i) p.rows.push_back(std::move(b.rows[i]));
+  if (p.kind == block_kind::table && b.kind == block_kind::table && tables::try_merge(p, b)) {
     p.page = b.page;
     p.region = b.region;
     return true;
@@ -144,22 +135,10 @@ void markdown_writer::write(const block& b) {
       body = fence + "\n" + b.text + "\n" + fence;
       break;
     }
-    case block_kind::table: {
-      size_t cols = 0;
-      for (auto& r : b.rows) cols = std::max(cols, r.size());
-      auto row = [&](const std::vector<layout::table_cell>* r) {
-        std::string s = "|";
-        for (size_t c = 0; c < cols; ++c) {
-          std::string cell = r && c < r->size() ? (*r)[c].text : "";
-          s += " " + cell + " |";
-        }
-        return s;
-      };
-      body = row(&b.rows[0]) + "\n|";
-      for (size_t c = 0; c < cols; ++c) body += "---|";
-      for (size_t i = 1; i < b.rows.size(); ++i) body += "\n" + row(&b.rows[i]);
+    case block_kind::table:
+      body = tables::to_markdown(b);
+      while (!body.empty() && body.back() == '\n') body.pop_back();
       break;
-    }
     case block_kind::image:
       if (b.level >= 0 && b.level < static_cast<int>(assets_.size())) body = "![](" + prefix_ + assets_[b.level].name + ")";
       break;
