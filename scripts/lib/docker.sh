@@ -128,6 +128,12 @@ build_db_image() {
 build_service_image() {
   local variant=cpu
   [ "${1:-}" = --gpu ] && variant=gpu
+  # QUIRE_SERVICE_IMAGE names a prebuilt image to use instead of building HEAD (e.g. one built by CI).
+  if [ -n "${QUIRE_SERVICE_IMAGE:-}" ]; then
+    image_exists "$QUIRE_SERVICE_IMAGE" || die "QUIRE_SERVICE_IMAGE=$QUIRE_SERVICE_IMAGE does not exist"
+    log "using the prebuilt image $QUIRE_SERVICE_IMAGE (QUIRE_SERVICE_IMAGE)"
+    echo "$QUIRE_SERVICE_IMAGE"; return 0
+  fi
   local rev base tag target=runtime
   rev=$(source_revision)
   tag="$QUIRE_IMAGE_REPO:$rev"
