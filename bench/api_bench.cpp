@@ -1,0 +1,189 @@
+// api_bench — load driver for a running `quire serve` (see bench/api_bench.sh and bench/README.md).
+//
+//   api_bench submit --port P --pdf FILE [--clients 64] [--seconds 10] [--key K]
+//       64 clients each submit the PDF in a loop (one connection per request, like most clients);
+//       prints submit latency p50/p90/p99/max and accepted jobs/s as JSON.
+//   api_bench e2e --port P --key K FILE... [--repeat R]
+//       submits every FILE R times as fast as it can, then waits until every job is terminal;
+//       prints jobs/s and pages/s from first submit to last success.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct reply {
+  int status = 0;
+  std::string body;
+};
+
+reply request(int port, const std::string& method, const std::string& target, const std::string& key,
+              const std::string& content_type = {}, const std::string& body = {}) {
+  reply r;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return r;
+  }
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!key.empty()) req += "X-API-Key: " + key + "\r\n";
+  if (!content_type.empty()) req += "Content-Type: " + content_type + "\r\n";
+  if (method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  for (std::size_t off = 0; off < req.size();) {
+    ssize_t n = ::send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    off += static_cast<std::size_t>(n);
+  }
+  std::string raw;
+  char buf[16384];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  if (raw.size() > 12) r.status = std::atoi(raw.c_str() + 9);
+  auto p = raw.find("\r\n\r\n");
+  if (p != std::string::npos) r.body = raw.substr(p + 4);
+  return r;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+double pct(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+int run_submit(int port, const std::string& pdf, int clients, double seconds, const std::string& key) {
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<double> lat_ms;
+  std::atomic<long> accepted{0}, refused{0}, errors{0};
+  std::vector<std::thread> threads;
+  const auto start = clock_type::now();
+  for (int i = 0; i < clients; ++i)
+    threads.emplace_back([&] {
+      std::vector<double> mine;
+      while (!stop.load()) {
+        auto t0 = clock_type::now();
+        auto r = request(port, "POST", "/v1/convert/jobs", key, "application/pdf", pdf);
+        mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+        if (r.status == 202) ++accepted;
+        else if (r.status == 503) ++refused;
+        else ++errors;
+      }
+      std::lock_guard l(mu);
+      lat_ms.insert(lat_ms.end(), mine.begin(), mine.end());
+    });
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
+  nlohmann::json out = {{"clients", clients},
+                        {"seconds", elapsed},
+                        {"requests", lat_ms.size()},
+                        {"accepted", accepted.load()},
+                        {"refused_503", refused.load()},
+                        {"errors", errors.load()},
+                        {"accepted_per_second", static_cast<double>(accepted.load()) / elapsed},
+                        {"latency_ms", {{"p50", pct(lat_ms, 0.50)}, {"p90", pct(lat_ms, 0.90)},
+                                        {"p99", pct(lat_ms, 0.99)}, {"max", pct(lat_ms, 1.0)}}}};
+  std::printf("%s\n", out.dump(2).c_str());
+  return errors.load() == 0 ? 0 : 1;
+}
+
+int run_e2e(int port, const std::vector<std::string>& files, int repeat, const std::string& key) {
+  std::vector<std::string> pdfs;
+  for (const auto& f : files) pdfs.push_back(slurp(f));
+  std::vector<std::string> ids;
+  const auto start = clock_type::now();
+  for (int r = 0; r < repeat; ++r)
+    for (const auto& pdf : pdfs) {
+      auto res = request(port, "POST", "/v1/convert/jobs", key, "application/pdf", pdf);
+      auto j = nlohmann::json::parse(res.body, nullptr, false);
+      if (res.status != 202 || j.is_discarded()) {
+        std::fprintf(stderr, "submit failed: %d %s\n", res.status, res.body.c_str());
+        return 1;
+      }
+      ids.push_back(j["job"]["job_id"].get<std::string>());
+    }
+  long pages = 0, failed = 0;
+  for (const auto& id : ids) {
+    for (;;) {
+      auto res = request(port, "GET", "/v1/convert/jobs/" + id + "?wait_seconds=20", key);
+      auto j = nlohmann::json::parse(res.body, nullptr, false);
+      if (j.is_discarded()) continue;
+      auto st = j["job"].value("status", "");
+      if (st == "succeeded") {
+        pages += j["job"]["progress"].value("pages_done", 0);
+        break;
+      }
+      if (st == "failed" || st == "canceled") {
+        ++failed;
+        break;
+      }
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
+  nlohmann::json out = {{"jobs", ids.size()}, {"failed", failed}, {"pages", pages}, {"seconds", elapsed},
+                        {"jobs_per_second", static_cast<double>(ids.size()) / elapsed},
+                        {"pages_per_second", static_cast<double>(pages) / elapsed}};
+  std::printf("%s\n", out.dump(2).c_str());
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: api_bench submit|e2e --port P [options] (see the source header)\n");
+    return 2;
+  }
+  std::string mode = argv[1], key, pdf;
+  int port = 0, clients = 64, repeat = 1;
+  double seconds = 10;
+  std::vector<std::string> files;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--port") port = std::atoi(next().c_str());
+    else if (a == "--clients") clients = std::atoi(next().c_str());
+    else if (a == "--seconds") seconds = std::atof(next().c_str());
+    else if (a == "--repeat") repeat = std::atoi(next().c_str());
+    else if (a == "--key") key = next();
+    else if (a == "--pdf") pdf = next();
+    else files.push_back(a);
+  }
+  if (port <= 0) return 2;
+  if (mode == "submit") return run_submit(port, slurp(pdf), clients, seconds, key);
+  if (mode == "e2e") return run_e2e(port, files, repeat, key);
+  return 2;
+}
