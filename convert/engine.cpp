@@ -12,6 +12,7 @@
 
 #include "convert/analyse.hpp"
 #include "convert/extract.hpp"
+#include "convert/ocr.hpp"
 #include "convert/render.hpp"
 #include "convert/text.hpp"
 
@@ -50,6 +51,7 @@ void on_warning(void* user, const char* msg) { static_cast<diagnostics*>(user)->
 struct engine::impl {
   fz_context* ctx = nullptr;
   diagnostics diag;
+  std::unique_ptr<ocr::recognizer> recognizer;  // created on the first page that needs OCR
 
   impl() {
     ctx = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
@@ -147,6 +149,14 @@ std::vector<outline_entry> load_outline(fz_context* ctx, fz_document* doc) {
   return out;
 }
 
+// A page whose text layer is empty, or a few stray characters on a page-sized image (a scan).
+bool no_text_layer(const layout::page_model& m) {
+  double image_area = 0;
+  for (const auto& im : m.images) image_area += double(im.box.width()) * im.box.height();
+  const double page_area = double(m.width) * m.height;
+  return m.chars == 0 || (m.chars < 20 && page_area > 0 && image_area > 0.5 * page_area);
+}
+
 // How many pages are observed ahead of the one being analysed (running headers, heading styles).
 constexpr size_t kLookahead = 8;
 
@@ -225,18 +235,33 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     if (!failed) {
       if (!extract_page(ctx, page, pno, xo, out.assets, h.model, message)) failed = 1;
     }
+    h.stats.chars = h.model.chars;
+    h.stats.no_text_layer = !failed && no_text_layer(h.model);
+    if (!failed && (opts.ocr == ocr_mode::force || (opts.ocr == ocr_mode::automatic && ocr::needs_ocr(h.model)))) {
+      // a scan: recognise the page raster and run the same pipeline on the words
+      if (!impl_->recognizer) impl_->recognizer = std::make_unique<ocr::recognizer>();
+      impl_->recognizer->set_deadline(xo.deadline);
+      layout::page_model scanned;
+      scanned.number = pno;
+      scanned.width = h.model.width;
+      scanned.height = h.model.height;
+      std::string why;
+      if (impl_->recognizer->recognize(ctx, page, opts.ocr_languages, scanned, why)) {
+        h.model.lines = std::move(scanned.lines);
+        h.model.chars = scanned.chars;
+        h.model.from_ocr = true;
+        h.stats.ocr_used = true;
+        h.stats.chars = h.model.chars;
+      } else {
+        out.warnings.push_back("page " + std::to_string(pno) + ": OCR failed: " + why);
+      }
+    }
     fz_drop_page(ctx, page);
     if (xo.deadline && clock::now() > *xo.deadline)
       return error{errc::timeout, "conversion exceeded " + std::to_string(opts.timeout_seconds) + " s (page " +
                                       std::to_string(pno) + ")"};
     if (failed) out.warnings.push_back("page " + std::to_string(pno) + ": " + message);
-    h.stats.chars = h.model.chars;
-    double image_area = 0;
-    for (const auto& im : h.model.images) image_area += double(im.box.width()) * im.box.height();
-    const double page_area = double(h.model.width) * h.model.height;
-    h.stats.no_text_layer =
-        h.model.chars == 0 || (h.model.chars < 20 && page_area > 0 && image_area > 0.5 * page_area);
-    if (h.stats.no_text_layer)
+    if (h.stats.no_text_layer && !h.stats.ocr_used)
       out.warnings.push_back("page " + std::to_string(pno) + " has no text layer (scanned image?)");
     h.stats.milliseconds = std::chrono::duration<double, std::milli>(clock::now() - p0).count();
     dc.observe(h.model);
