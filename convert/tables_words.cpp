@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "convert/inline.hpp"
 #include "convert/tables_internal.hpp"
 
 namespace quire::convert::tables::detail {
@@ -40,39 +41,6 @@ float glyph_weight(char32_t c, bool mono) {
 }
 
 bool is_space(char32_t c) { return c == ' ' || c == '\t' || c == 0xA0 || c == 0x2009 || c == 0x202F; }
-
-// Escapes what would break a pipe-table cell or be read as Markdown syntax.
-std::string escape_cell(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|' || c == '\\' || c == '*' || c == '_' || c == '`' || c == '[' || c == ']' || c == '<')
-      out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-// Inline Markdown for a run of words from one span: emphasis, code and link of that span.
-std::string render_group(const std::string& text, const layout::span& style, const layout::page_model& page) {
-  std::string t = style.mono ? text : escape_cell(text);
-  if (style.mono) {
-    std::string fence = text.find('`') != std::string::npos ? "``" : "`";
-    t = fence + t + fence;
-    // a pipe inside a code span still ends a GFM cell unless escaped
-    std::string esc;
-    for (char c : t) esc += c == '|' ? std::string("\\|") : std::string(1, c);
-    t = esc;
-  } else if (style.bold && style.italic) {
-    t = "***" + t + "***";
-  } else if (style.bold) {
-    t = "**" + t + "**";
-  } else if (style.italic) {
-    t = "*" + t + "*";
-  }
-  if (style.link >= 0 && style.link < static_cast<int>(page.links.size()) && !page.links[style.link].uri.empty())
-    t = "[" + t + "](" + page.links[style.link].uri + ")";
-  return t;
-}
 
 }  // namespace
 
@@ -172,29 +140,22 @@ std::vector<band> build_bands(const layout::page_model& page, const std::vector<
   return bands;
 }
 
-bool same_style(const layout::span& a, const layout::span& b) {
-  return a.bold == b.bold && a.italic == b.italic && a.mono == b.mono && a.link == b.link;
-}
-
 std::string cell_text(const cell_words& words, const layout::page_model& page) {
-  // groups: consecutive words sharing a style (across spans and wrapped lines), so a bold
-  // header wrapped over two lines renders as one **…** run
-  std::string out;
-  std::size_t i = 0;
-  while (i < words.size()) {
-    std::size_t e = i + 1;
-    std::string text = words[i].span.text;
-    while (e < words.size() && same_style(words[e].span, words[i].span)) {
-      const bool glue = words[e].line == words[e - 1].line && !words[e].space_before;
-      text += (glue ? "" : " ") + words[e].span.text;
-      ++e;
-    }
+  // the engine's inline renderer does emphasis, code, links and escaping; it takes the spaces
+  // as given, so each word carries the space that separated it from the previous one (wrapped
+  // lines of a cell are joined with a space)
+  std::vector<layout::span> spans;
+  spans.reserve(words.size());
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    layout::span s = words[i].span;
     const bool glue = i > 0 && words[i].line == words[i - 1].line && !words[i].space_before;
-    if (!out.empty() && !glue) out += ' ';
-    out += render_group(text, words[i].span, page);
-    i = e;
+    if (i > 0 && !glue) s.text.insert(s.text.begin(), ' ');
+    spans.push_back(std::move(s));
   }
-  return out;
+  inline_options options;
+  options.block_start = false;
+  options.table_cell = true;
+  return render_inline(spans, page.links, options, nullptr);
 }
 
 bool is_list_marker(const std::string& text) {
