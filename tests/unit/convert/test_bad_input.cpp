@@ -26,3 +26,80 @@ TEST_CASE("bytes that are not a PDF are pdf_unreadable") {
   CHECK(r.err().code == errc::pdf_unreadable);
   CHECK(to_string(r.err().code) == "pdf_unreadable");
 }
+
+// ---- damaged and hostile PDFs (built in memory, then broken on purpose) ----
+
+#include "pdf_builder.hpp"
+
+namespace {
+std::string good_pdf() {
+  return quire::test::make_pdf({{quire::test::text_at("F1", 11, 72, 700, "A readable page of text.")}});
+}
+}  // namespace
+
+TEST_CASE("an encrypted PDF that needs a password is pdf_encrypted") {
+  quire::test::build_options o;
+  o.user_password = "secret";
+  auto r = convert_text(quire::test::make_pdf({{quire::test::text_at("F1", 11, 72, 700, "Hidden.")}}, o));
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == errc::pdf_encrypted);
+}
+
+TEST_CASE("a PDF with zero pages is pdf_empty") {
+  const std::string pdf =
+      "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+      "2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+      "trailer\n<< /Root 1 0 R >>\n%%EOF\n";
+  auto r = convert_text(pdf);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == errc::pdf_empty);
+}
+
+TEST_CASE("a corrupt xref table is repaired and the text still comes out, with a warning") {
+  std::string pdf = good_pdf();
+  const auto at = pdf.rfind("startxref");
+  REQUIRE(at != std::string::npos);
+  pdf.replace(at, std::string::npos, "startxref\n999999\n%%EOF\n");  // points nowhere
+  auto r = convert_text(pdf);
+  REQUIRE(r);
+  CHECK(r->markdown.find("A readable page of text.") != std::string::npos);
+  CHECK_FALSE(r->warnings.empty());  // MuPDF's repair notes are captured, not printed
+}
+
+TEST_CASE("truncated or garbage PDFs fail with a stable code and never crash") {
+  const std::string pdf = good_pdf();
+  for (size_t keep : {size_t{9}, size_t{40}, pdf.size() / 3, pdf.size() / 2}) {
+    auto r = convert_text(pdf.substr(0, keep));
+    if (!r) {
+      const auto code = r.err().code;
+      CHECK((code == errc::pdf_unreadable || code == errc::pdf_empty));
+      CHECK_FALSE(r.err().message.empty());
+    }
+  }
+  auto r = convert_text("%PDF-1.7\n" + std::string(2000, '\x13') + "\n%%EOF\n");
+  REQUIRE_FALSE(r);
+  CHECK((r.err().code == errc::pdf_unreadable || r.err().code == errc::pdf_empty));
+}
+
+TEST_CASE("a conversion past its deadline stops with timeout") {
+  std::string content;
+  for (int i = 0; i < 4000; ++i) content += quire::test::text_at("F1", 6, 72, 700 - (i % 100) * 6, "busy page text");
+  const std::string pdf = quire::test::make_pdf({{content}, {content}});
+  engine e;
+  options o;
+  o.timeout_seconds = 1e-6;
+  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), o);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == errc::timeout);
+}
+
+TEST_CASE("a page range outside the document is invalid_argument") {
+  engine e;
+  const std::string pdf = good_pdf();
+  options o;
+  o.first_page = 2;
+  o.last_page = 5;
+  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), o);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == errc::invalid_argument);
+}

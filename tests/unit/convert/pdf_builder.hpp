@@ -1,0 +1,113 @@
+// Builds small PDFs in memory for the engine tests, the way `mutool create` does: each page is a
+// content stream with exact fonts and positions. Fonts: F1 Helvetica, F2 Helvetica-Bold,
+// F3 Courier, F4 Helvetica-Oblique, F5 Times-Roman (WinAnsi encoding, so "\225" is a bullet).
+// Coordinates in content streams are PDF's (origin bottom left, 612 x 792 page).
+#pragma once
+
+extern "C" {
+#include <mupdf/fitz.h>
+#include <mupdf/pdf.h>
+}
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace quire::test {
+
+struct link_spec {
+  float x0, y0, x1, y1;  // PDF coordinates
+  std::string uri;
+};
+
+struct page_spec {
+  std::string content;
+  std::vector<link_spec> links;
+};
+
+struct build_options {
+  std::string user_password;  // non-empty: encrypt (AES-256)
+};
+
+// Text helpers for content streams.
+inline std::string text_at(const char* font, float size, float x, float y, const std::string& s) {
+  return "BT /" + std::string(font) + " " + std::to_string(size) + " Tf " + std::to_string(x) + " " +
+         std::to_string(y) + " Td (" + s + ") Tj ET\n";
+}
+
+inline std::string make_pdf(const std::vector<page_spec>& pages, const build_options& opts = {}) {
+  fz_context* ctx = fz_new_context(nullptr, nullptr, FZ_STORE_UNLIMITED);
+  if (!ctx) throw std::runtime_error("no MuPDF context");
+  std::string bytes;
+  pdf_document* doc = nullptr;
+  fz_buffer* out_buf = nullptr;
+  fz_output* out = nullptr;
+  fz_var(doc);
+  fz_var(out_buf);
+  fz_var(out);
+  int failed = 0;
+  fz_try(ctx) {
+    doc = pdf_create_document(ctx);
+    const char* names[] = {"Helvetica", "Helvetica-Bold", "Courier", "Helvetica-Oblique", "Times-Roman"};
+    pdf_obj* fonts[5];
+    for (int i = 0; i < 5; ++i) {
+      fz_font* f = fz_new_base14_font(ctx, names[i]);
+      fonts[i] = pdf_add_simple_font(ctx, doc, f, PDF_SIMPLE_ENCODING_LATIN);
+      fz_drop_font(ctx, f);
+    }
+    for (size_t p = 0; p < pages.size(); ++p) {
+      pdf_obj* res = pdf_new_dict(ctx, doc, 1);
+      pdf_obj* fd = pdf_dict_put_dict(ctx, res, PDF_NAME(Font), 5);
+      for (int i = 0; i < 5; ++i) pdf_dict_puts(ctx, fd, ("F" + std::to_string(i + 1)).c_str(), fonts[i]);
+      fz_buffer* contents = fz_new_buffer_from_copied_data(
+          ctx, reinterpret_cast<const unsigned char*>(pages[p].content.data()), pages[p].content.size());
+      pdf_obj* page = pdf_add_page(ctx, doc, fz_make_rect(0, 0, 612, 792), 0, res, contents);
+      fz_drop_buffer(ctx, contents);
+      pdf_drop_obj(ctx, res);
+      if (!pages[p].links.empty()) {
+        pdf_obj* annots = pdf_dict_put_array(ctx, page, PDF_NAME(Annots), 1);
+        for (const auto& l : pages[p].links) {
+          pdf_obj* a = pdf_add_new_dict(ctx, doc, 4);
+          pdf_dict_put(ctx, a, PDF_NAME(Type), PDF_NAME(Annot));
+          pdf_dict_put(ctx, a, PDF_NAME(Subtype), PDF_NAME(Link));
+          pdf_dict_put_rect(ctx, a, PDF_NAME(Rect), fz_make_rect(l.x0, l.y0, l.x1, l.y1));
+          pdf_obj* act = pdf_dict_put_dict(ctx, a, PDF_NAME(A), 2);
+          pdf_dict_put(ctx, act, PDF_NAME(S), PDF_NAME(URI));
+          pdf_dict_put_text_string(ctx, act, PDF_NAME(URI), l.uri.c_str());
+          pdf_array_push(ctx, annots, a);
+          pdf_drop_obj(ctx, a);
+        }
+      }
+      pdf_insert_page(ctx, doc, -1, page);
+      pdf_drop_obj(ctx, page);
+    }
+    for (int i = 0; i < 5; ++i) pdf_drop_obj(ctx, fonts[i]);
+    pdf_write_options wo = pdf_default_write_options;
+    if (!opts.user_password.empty()) {
+      wo.do_encrypt = PDF_ENCRYPT_AES_256;
+      fz_strlcpy(wo.upwd_utf8, opts.user_password.c_str(), sizeof wo.upwd_utf8);
+      fz_strlcpy(wo.opwd_utf8, "owner-password", sizeof wo.opwd_utf8);
+      wo.permissions = -1;
+    }
+    out_buf = fz_new_buffer(ctx, 4096);
+    out = fz_new_output_with_buffer(ctx, out_buf);
+    pdf_write_document(ctx, doc, out, &wo);
+    fz_close_output(ctx, out);
+  }
+  fz_always(ctx) {
+    fz_drop_output(ctx, out);
+    pdf_drop_document(ctx, doc);
+  }
+  fz_catch(ctx) { failed = 1; }
+  if (!failed) {
+    unsigned char* data = nullptr;
+    size_t len = fz_buffer_storage(ctx, out_buf, &data);
+    bytes.assign(reinterpret_cast<const char*>(data), len);
+  }
+  fz_drop_buffer(ctx, out_buf);
+  fz_drop_context(ctx);
+  if (failed) throw std::runtime_error("could not build the test PDF");
+  return bytes;
+}
+
+}  // namespace quire::test

@@ -1,0 +1,222 @@
+// The conversion rules, one small generated PDF each (see pdf_builder.hpp).
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "convert/convert.hpp"
+#include "pdf_builder.hpp"
+
+using namespace quire::convert;
+using quire::test::make_pdf;
+using quire::test::page_spec;
+using quire::test::text_at;
+
+namespace {
+
+result<conversion> run(const std::string& pdf, options opts = {}) {
+  engine e;
+  return e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), opts);
+}
+
+std::string md(const std::vector<page_spec>& pages) {
+  auto r = run(make_pdf(pages));
+  REQUIRE(r);
+  return r->markdown;
+}
+
+bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+// A paragraph of `n` body lines (11 pt Helvetica, 14 pt apart) starting at y.
+std::string body_lines(float y, const std::vector<std::string>& lines, float x = 72) {
+  std::string s;
+  for (const auto& l : lines) {
+    s += text_at("F1", 11, x, y, l);
+    y -= 14;
+  }
+  return s;
+}
+
+const std::vector<std::string> kProse = {
+    "The morning crew checked the slipway and wrote down what they saw on the",
+    "east quay before the tide turned, and the duty manager signed the sheet.",
+};
+
+}  // namespace
+
+TEST_CASE("headings come from font size and weight relative to the body text") {
+  std::string c = text_at("F2", 22, 72, 720, "Harbour Handbook");
+  c += body_lines(690, kProse);
+  c += text_at("F2", 16, 72, 640, "Tides and moorings");
+  c += body_lines(615, kProse);
+  c += text_at("F2", 13, 72, 570, "Checking a mooring line");
+  c += body_lines(545, kProse);
+  c += body_lines(500, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "# Harbour Handbook\n"));
+  CHECK(has(out, "\n## Tides and moorings\n"));
+  CHECK(has(out, "\n### Checking a mooring line\n"));
+  // body text never becomes a heading
+  CHECK_FALSE(has(out, "# The morning crew"));
+}
+
+TEST_CASE("paragraph lines are joined and a line-end hyphen of a known word is removed") {
+  std::string c = body_lines(700, {"We replaced the anemometer at the coastal station in March, and",
+                                   "the new anemo-", "meter has worked since."});
+  c += body_lines(640, {"The anemometer is checked every week by the site engineer."});
+  c += body_lines(600, {"Keep the salt-", "stained ropes apart."});
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "in March, and the new anemometer has worked since."));
+  CHECK(has(out, "salt-stained ropes"));  // not a known word without the hyphen: the hyphen stays
+  CHECK(has(out, "\n\nThe anemometer is checked"));
+}
+
+TEST_CASE("running headers, footers and page numbers are removed") {
+  std::vector<page_spec> pages;
+  const char* topics[] = {"the refit of the hull", "the new crane rails", "the paint shop roster"};
+  for (int p = 1; p <= 3; ++p) {
+    std::string c = text_at("F1", 9, 72, 760, "Saltash Shipyard Bulletin");
+    c += body_lines(690, {std::string("This page is about ") + topics[p - 1] + "."});
+    c += text_at("F1", 9, 280, 40, "Page " + std::to_string(p) + " of 3");
+    pages.push_back({c});
+  }
+  const std::string out = md(pages);
+  INFO(out);
+  CHECK_FALSE(has(out, "Saltash Shipyard Bulletin"));
+  CHECK_FALSE(has(out, "of 3"));
+  CHECK(has(out, "This page is about the new crane rails."));
+}
+
+TEST_CASE("bare page numbers at the bottom are removed, numbers in the text are kept") {
+  std::string c = body_lines(700, {"There were 17 cranes on the quay."});
+  c += text_at("F1", 10, 300, 40, "7");
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "There were 17 cranes"));
+  CHECK_FALSE(has(out, "\n7\n"));
+}
+
+TEST_CASE("glyph bullets, numbered items, nesting by indentation and continuation lines") {
+  std::string c = body_lines(720, {"The checklist:"});
+  c += text_at("F1", 11, 72, 700, "\225") + text_at("F1", 11, 86, 700, "Rinse the buckets");
+  c += text_at("F1", 11, 72, 686, "\225") + text_at("F1", 11, 86, 686, "Check the ropes for wear and replace the");
+  c += text_at("F1", 11, 86, 672, "frayed ones before the next tide");
+  c += text_at("F1", 11, 100, 658, "1.") + text_at("F1", 11, 114, 658, "Starboard lines first");
+  c += text_at("F1", 11, 100, 644, "2.") + text_at("F1", 11, 114, 644, "Port lines second");
+  c += text_at("F1", 11, 72, 630, "\225") + text_at("F1", 11, 86, 630, "Sign the sheet");
+  c += body_lines(600, {"That is all for the morning round."});
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "- Rinse the buckets\n- Check the ropes for wear and replace the frayed ones before the next tide\n"
+                 "  1. Starboard lines first\n  2. Port lines second\n- Sign the sheet\n"));
+  CHECK(has(out, "\n\nThat is all for the morning round."));
+}
+
+TEST_CASE("bullets drawn as vector shapes are list markers") {
+  std::string c;
+  const char* items[] = {"Wash the deck", "Coil the ropes", "Lock the shed"};
+  for (int i = 0; i < 3; ++i) {
+    const float y = 700 - 16.0f * i;
+    c += "0 0 0 rg 76 " + std::to_string(y + 2) + " 3.5 3.5 re f\n";  // a small filled square
+    c += text_at("F1", 11, 88, y, items[i]);
+  }
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "- Wash the deck\n- Coil the ropes\n- Lock the shed"));
+}
+
+TEST_CASE("monospace lines become a fenced block with their indentation; inline monospace becomes code") {
+  std::string c = text_at("F1", 11, 72, 720, "Call ") + text_at("F3", 11, 98, 720, "refill()") +
+                  text_at("F1", 11, 155, 720, " before use.");
+  c += text_at("F3", 10, 72, 690, "func refill() {");
+  c += text_at("F3", 10, 96, 677, "level = max");  // 4 cells of 6 pt
+  c += text_at("F3", 10, 72, 664, "}");
+  c += body_lines(630, {"After the listing."});
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "Call `refill()` before use."));
+  CHECK(has(out, "```\nfunc refill() {\n    level = max\n}\n```"));
+}
+
+TEST_CASE("two columns are read column by column") {
+  std::string c = text_at("F2", 18, 72, 740, "Two Column Bulletin");
+  // two justified columns of prose, 10 pt, about 230 pt wide each, paragraphs of unequal length
+  std::vector<std::string> left, right;
+  for (int i = 0; i < 14; ++i) {
+    left.push_back(i == 6 ? "the end of the first paragraph " + std::to_string(i) + "."
+                          : "left column line " + std::to_string(i) + " of the running text goes on");
+    right.push_back(i == 9 ? "a short last line " + std::to_string(i) + "."
+                           : "right column line " + std::to_string(i) + " continues the article text");
+  }
+  for (int i = 0; i < 14; ++i) {
+    c += text_at("F5", 10, 72, 700 - 13.0f * i, left[i]);
+    c += text_at("F5", 10, 320, 700 - 13.0f * i, right[i]);
+  }
+  const std::string out = md({{c}});
+  INFO(out);
+  const auto l9 = out.find("left column line 13"), r0 = out.find("right column line 0");
+  REQUIRE(l9 != std::string::npos);
+  REQUIRE(r0 != std::string::npos);
+  CHECK(l9 < r0);
+}
+
+TEST_CASE("bold and italic spans and link annotations") {
+  // each run ends with its space, as word processors write them
+  std::string c = text_at("F1", 11, 72, 700, "Read the ") + text_at("F2", 11, 120, 700, "safety rules ") +
+                  text_at("F1", 11, 196, 700, "and the ") + text_at("F4", 11, 238, 700, "notes ") +
+                  text_at("F1", 11, 272, 700, "on the ") + text_at("F1", 11, 306, 700, "website ") +
+                  text_at("F1", 11, 350, 700, "today.");
+  page_spec p{c, {{305, 696, 346, 710, "https://example.com/rules"}}};
+  const std::string out = md({p});
+  INFO(out);
+  CHECK(has(out, "Read the **safety rules** and the *notes* on the [website](https://example.com/rules) today."));
+}
+
+TEST_CASE("superscript references and small notes at the page bottom become footnotes") {
+  std::string c = body_lines(700, {"The crane was inspected in May."});
+  c += "BT /F1 7 Tf 233 705 Td (1) Tj ET\n";  // raised, smaller
+  c += body_lines(686, {"Nothing else happened on the quay that week."});
+  c += text_at("F1", 8, 72, 80, "1") + text_at("F1", 8, 80, 80, "By the harbour master.");
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "inspected in May.[^1]"));
+  CHECK(has(out, "[^1]: By the harbour master."));
+}
+
+TEST_CASE("pages without a text layer are flagged and reported") {
+  std::string c = "0.5 g 72 72 400 600 re f\n";
+  options o;
+  o.ocr = ocr_mode::off;
+  auto r = run(make_pdf({{c}}), o);
+  REQUIRE(r);
+  REQUIRE(r->pages.size() == 1);
+  CHECK(r->pages[0].no_text_layer);
+  bool warned = false;
+  for (auto& w : r->warnings) warned = warned || has(w, "no text layer");
+  CHECK(warned);
+}
+
+TEST_CASE("the same bytes and options give byte-identical output") {
+  std::string c = text_at("F2", 18, 72, 720, "Determinism") + body_lines(690, kProse);
+  const std::string pdf = make_pdf({{c}, {c}});
+  auto a = run(pdf), b = run(pdf);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->markdown == b->markdown);
+}
+
+TEST_CASE("a page range converts only those pages") {
+  std::vector<page_spec> pages;
+  for (int p = 1; p <= 3; ++p) pages.push_back({body_lines(700, {"Only page " + std::to_string(p) + " is here."})});
+  options o;
+  o.first_page = 2;
+  o.last_page = 2;
+  auto r = run(make_pdf(pages), o);
+  REQUIRE(r);
+  CHECK(r->page_count == 3);
+  REQUIRE(r->pages.size() == 1);
+  CHECK(r->pages[0].number == 2);
+  CHECK(has(r->markdown, "Only page 2"));
+  CHECK_FALSE(has(r->markdown, "Only page 1"));
+}
