@@ -281,6 +281,25 @@ struct page_analyser {
   }
 
   // ---------------------------------------------------------------- 1. furniture
+  // A short line at the very top or bottom of the page, far from everything else: a running
+  // header or footer even when it appears only once (first pages often have none).
+  bool isolated_at_edge(int i) const {
+    const line& l = page.lines[i];
+    const bool top = l.box.y1 <= 0.075f * page.height, bottom = l.box.y0 >= 0.93f * page.height;
+    if (!top && !bottom) return false;
+    float nearest = 1e9f;
+    for (size_t j = 0; j < page.lines.size(); ++j) {
+      const line& o = page.lines[j];
+      if (static_cast<int>(j) == i || o.chars == 0) continue;
+      if (layout::overlap(l.box.y0, l.box.y1, o.box.y0, o.box.y1) > 0) continue;  // same row
+      if (top && o.box.y0 >= l.box.y1) nearest = std::min(nearest, o.box.y0 - l.box.y1);
+      if (bottom && o.box.y1 <= l.box.y0) nearest = std::min(nearest, l.box.y0 - o.box.y1);
+      if (top && o.box.y1 < l.box.y0) return false;  // something above a "header" is not furniture
+      if (bottom && o.box.y0 > l.box.y1 && !is_page_number(o.text())) return false;
+    }
+    return nearest >= 2.2f * body;
+  }
+
   void find_furniture() {
     const int n = static_cast<int>(page.lines.size());
     std::vector<char> cand(n, 0);
@@ -290,6 +309,7 @@ struct page_analyser {
       std::string t = l.text();
       if (is_page_number(t)) cand[i] = 1;
       else if (dc.page_count > 1 && dc.repeated_in_band(text::signature(t), page.number, l.box.cy())) cand[i] = 2;
+      else if (l.chars <= 60 && l.size <= 1.05f * body && isolated_at_edge(i)) cand[i] = 3;
     }
     // a candidate is furniture only when everything on its row is a candidate too
     for (int i = 0; i < n; ++i) {
