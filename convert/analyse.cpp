@@ -828,6 +828,11 @@ struct page_analyser {
     if (prev.bold != f.bold && (prev.box.x1 < region_right - 3.0f * f.size || first.size > 1.1f * body)) return false;
     if (prev.mono != f.mono) return false;
     const float tol = 0.7f * f.size;
+    // hanging indent after a label piece ("1" + note text, "Note:" + text): wrapped lines align
+    // with the text after the label
+    if (first.pieces.size() >= 2 && first.pieces[0]->chars <= 4 &&
+        std::fabs(f.box.x0 - first.pieces[1]->box.x0) <= tol && (blk.size() == 1 || std::fabs(f.box.x0 - blk[1]->box.x0) <= tol))
+      return true;
     if (blk.size() >= 2) {
       const float cont_x = blk[1]->box.x0;
       if (std::fabs(f.box.x0 - cont_x) <= tol) return true;

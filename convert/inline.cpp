@@ -20,6 +20,8 @@ bool has_alnum(std::string_view s) {
   return false;
 }
 
+// Runs of whitespace become one space (a leading or trailing one is kept: it separates words
+// from the neighbouring segments).
 std::string collapse_spaces(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -29,7 +31,7 @@ std::string collapse_spaces(std::string_view s) {
       sp = true;
       continue;
     }
-    if (sp && !out.empty()) out += ' ';
+    if (sp) out += ' ';
     sp = false;
     out += c;
   }
