@@ -55,23 +55,23 @@ markdown_sha() {
 # sql LANE QUERY: runs QUERY in the lane database (superuser), tab-separated rows.
 sql() { dc exec -T db psql -U postgres -d "quire_$1" -AtF $'\t' -v ON_ERROR_STOP=1 -c "$2" | tr -d '\r'; }
 
-# make_pdf OUT PAGES: a text PDF of PAGES pages (slow enough to convert to be caught in flight).
+# make_pdf OUT PAGES: a text PDF of PAGES pages (10 distinct pages, repeated), slow enough to
+# convert that a crash can catch it in flight.
 make_pdf() {
-  local out=$1 pages=$2 dir i l
+  local out=$1 pages=$2 dir i l files=()
   dir=$(mktemp -d /tmp/quire-ct-pdf.XXXXXX)
-  for i in $(seq 1 "$pages"); do
+  for i in $(seq 0 9); do
     {
       printf '%%%%MediaBox 0 0 612 792\n%%%%Font F1 Helvetica-Bold\n%%%%Font F2 Helvetica\n'
       printf 'BT /F1 16 Tf 72 740 Td (Section %d of the persistence test) Tj ET\n' "$i"
       printf 'BT /F2 10 Tf 72 715 Td 12 TL\n'
       for l in $(seq 1 50); do
-        printf '(Line %d of page %d: quire keeps every accepted job across crashes and restarts.) Tj T*\n' "$l" "$i"
+        printf '(Line %d of section %d: quire keeps every accepted job across crashes and restarts.) Tj T*\n' "$l" "$i"
       done
       printf 'ET\n'
     } >"$dir/page$i.txt"
   done
-  local files=()
-  for i in $(seq 1 "$pages"); do files+=("page$i.txt"); done
+  for i in $(seq 1 "$pages"); do files+=("page$((i % 10)).txt"); done
   (cd "$dir" && mutool create -o "$out" "${files[@]}")
   rm -rf "$dir"
 }
