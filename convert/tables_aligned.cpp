@@ -234,17 +234,33 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
     if (split[b]) split_bands.push_back(&bands[b]);
   if (split_bands.size() < 2) return false;
   // cells of one table row share a baseline; the lines of two page columns side by side drift
-  // against each other (other leading, headings in between)
-  std::size_t level = 0;
+  // against each other (other leading, headings in between). A scanned page is skewed: there the
+  // baselines of a row may climb steadily, by the page's slope, but not scatter.
+  struct point {
+    float x, base;
+  };
+  std::vector<std::vector<point>> rows_pts;
+  std::vector<float> slopes;
   for (const band* b : split_bands) {
-    float lo = 1e9f, hi = -1e9f;
+    std::vector<point> pts;
     for (int id : b->lines) {
-      const auto& spans = page.lines[id].spans;
-      const float base = spans.empty() ? page.lines[id].box.y1 : spans.front().baseline;
-      lo = std::min(lo, base);
-      hi = std::max(hi, base);
+      const auto& ln = page.lines[id];
+      const float base = ln.spans.empty() ? ln.box.y1 : ln.spans.front().baseline;
+      pts.push_back({(ln.box.x0 + ln.box.x1) / 2, base});
     }
-    if (hi - lo <= 1.0f) ++level;
+    std::sort(pts.begin(), pts.end(), [](const point& p, const point& q) { return p.x < q.x; });
+    if (pts.size() >= 2 && pts.back().x - pts.front().x > em)
+      slopes.push_back((pts.back().base - pts.front().base) / (pts.back().x - pts.front().x));
+    rows_pts.push_back(std::move(pts));
+  }
+  const float slope = page.from_ocr ? median(slopes) : 0.0f;
+  const float tolerance = page.from_ocr ? 0.25f * em : 1.0f;
+  std::size_t level = 0;
+  for (const auto& pts : rows_pts) {
+    float worst = 0;
+    for (const auto& p : pts)
+      worst = std::max(worst, std::fabs(p.base - (pts.front().base + slope * (p.x - pts.front().x))));
+    if (worst <= tolerance) ++level;
   }
   if (10 * level < 7 * split_bands.size()) return false;
   const auto gutters = find_gutters(split_bands, em);

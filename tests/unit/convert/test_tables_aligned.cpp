@@ -215,3 +215,22 @@ TEST_CASE("two page columns whose lines drift against each other are not a table
   }
   CHECK(tables::detect(p.page, 10).empty());
 }
+
+TEST_CASE("a table on a skewed scan is found: its rows climb by the page's slope", "[tables][aligned]") {
+  page_builder p;
+  p.page.from_ocr = true;
+  const char* rows[4][3] = {{"Station", "Length", "State"}, {"Rushmere", "340.27", "approved"},
+                            {"Yelverton", "294.20", "on hold"}, {"Varley", "183.30", "draft"}};
+  const float xs[3] = {72, 200, 300};
+  const float slope = 0.012f;  // about 0.7 degrees
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 3; ++c) {
+      const float y = 100 + 14.0f * r + slope * (xs[c] - 72);
+      const int id = p.text(xs[c], y, rows[r][c]);
+      p.page.lines[id].spans[0].baseline = y + 10;
+    }
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  REQUIRE(found[0].table.rows.size() == 4);
+  CHECK(row_texts(found[0].table, 2) == std::vector<std::string>{"Yelverton", "294.20", "on hold"});
+}
