@@ -272,6 +272,7 @@ struct page_analyser {
   std::vector<layout::rule> vrules;  // standalone vertical rules (quote bars)
   std::vector<fline> flines;
   std::vector<block> out;
+  bool found_gutter = false;
 
   page_analyser(doc_context& d, page_model& p) : dc(d), page(p) {
     body = dc.body_size();
@@ -449,7 +450,9 @@ struct page_analyser {
       if (u.piece >= 0) ++text_units;
     }
     const float W = R - L;
-    if (W < 150 || text_units < 8) return false;
+    // the columns of the previous page, if any: a page continuing them needs less evidence
+    const bool known = dc.gutter_x1 > dc.gutter_x0;
+    if (W < 150 || text_units < (known ? 4 : 8)) return false;
     const int n = static_cast<int>(us.size());
     int best_cover = n + 1;
     float best0 = 0, best1 = 0;
@@ -487,7 +490,9 @@ struct page_analyser {
       if (u.box.x1 <= best0 + 3) lw.push_back(u.box.width()), lb.include(u.box);
       else if (u.box.x0 >= best1 - 3) rw.push_back(u.box.width()), rb.include(u.box);
     }
-    if (lw.size() < 4 || rw.size() < 4) return false;
+    const bool same_as_before = known && best0 <= dc.gutter_x0 + 8 && best1 >= dc.gutter_x1 - 8;
+    const size_t need = same_as_before ? 2 : 4;
+    if (lw.size() < need || rw.size() < need) return false;
     auto median = [](std::vector<float> v) {
       std::sort(v.begin(), v.end());
       return v[v.size() / 2];
@@ -504,7 +509,8 @@ struct page_analyser {
       return std::fabs(a.box.y0 - b.box.y0) > 1.0f ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
     };
     float g0 = 0, g1 = 0;
-    bool gut = us.size() >= 8 && find_gutter(us, g0, g1);
+    bool gut = us.size() >= 4 && find_gutter(us, g0, g1);
+    if (gut && depth == 0) found_gutter = true, dc.gutter_x0 = g0, dc.gutter_x1 = g1;
     if (depth > 3 || !gut) {
       std::sort(us.begin(), us.end(), by_y);
       regions.push_back(std::move(us));
@@ -1107,6 +1113,7 @@ struct page_analyser {
     }
     std::vector<std::vector<unit>> regions;
     order_units(std::move(us), regions, 0);
+    if (!found_gutter) dc.gutter_x0 = dc.gutter_x1 = 0;
 
     for (size_t ri = 0; ri < regions.size(); ++ri) {
       const auto& region = regions[ri];

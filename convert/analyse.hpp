@@ -51,6 +51,8 @@ class doc_context {
   std::set<std::string> footnote_refs;
   // x of the markers of the open (nested) lists, outermost first; survives page breaks
   std::vector<float> list_stack;
+  // the column gutter of the previous page (x0 == x1 when it had none)
+  float gutter_x0 = 0, gutter_x1 = 0;
 
  private:
   friend struct page_analyser;
