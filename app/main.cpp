@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
                        fmt::format("quire {} (revision {})", quire::build::version(), quire::build::revision()));
   app.require_subcommand(1);
   quire::app::add_convert_command(app);
+  quire::app::add_storage_commands(app);  // migrate, sweep (cmd_migrate.cpp)
 #ifdef QUIRE_HAVE_SERVE
   quire::app::add_serve_command(app);
 #endif

@@ -40,6 +40,7 @@ void prepare_all(pqxx::connection& c) {
             " VALUES ($1, $2, $3, $4, quire_now(), quire_now() + $5::int8 * interval '1 second')"
             " ON CONFLICT DO NOTHING RETURNING job_id");
   c.prepare("get_job", "SELECT " + cols + " FROM jobs WHERE id = $1 AND profile = $2");
+  c.prepare("announce", "SELECT pg_notify('quire_work', $1)");
   c.prepare("classify", "SELECT status, lease_owner, attempt FROM jobs WHERE id = $1 AND profile = $2");
   c.prepare("claim",
             // MATERIALIZED: the locking subquery must run exactly once. Inlined into a join it
@@ -135,6 +136,19 @@ status validate_lease(const lease& l) {
   return ok_v;
 }
 
+// Wakes idle coordinators (work_listener) after a commit that made a job claimable. Sent as its
+// own autocommit statement, never inside the writing transaction: there, NOTIFY's database-wide
+// lock is held through the WAL flush and serialises all committing writers. Best effort: the
+// job is already durable, and listeners also wake on a timeout, so a lost NOTIFY only delays.
+void announce_work(pqxx::connection& c, const std::string& profile) {
+  try {
+    pqxx::nontransaction n(c);
+    n.exec_prepared("announce", profile);
+  } catch (const std::exception&) {
+    // A broken connection is noticed (and replaced) by the next call.
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -223,6 +237,7 @@ result<submit_result> job_store::submit(const submit_request& req) {
       pqxx::work w(c);
       auto r = insert(w);
       w.commit();
+      announce_work(c, o.profile);
       return submit_result{parse_job(r[0]), false};
     }
     const auto fp = payload_fingerprint(req.spec, req.input_sha256);
@@ -249,6 +264,7 @@ result<submit_result> job_store::submit(const submit_request& req) {
         continue;
       }
       w.commit();
+      announce_work(c, o.profile);
       return submit_result{parse_job(r[0]), false};
     }
     return make_error(errc::internal, "submit: idempotency key kept changing under us");
@@ -328,7 +344,9 @@ result<job_record> job_store::fail(const lease& l, const job_error_info& e) {
                              ms(o.backoff_base), ms(o.backoff_max), secs(o.result_ttl));
     if (r.empty()) return classify_lease_failure(w, l, o.profile);
     w.commit();
-    return parse_job(r[0]);
+    auto job = parse_job(r[0]);
+    if (job.status == job_status::queued) announce_work(c, o.profile);
+    return job;
   });
 }
 
@@ -340,6 +358,7 @@ result<job_record> job_store::release(const lease& l, std::string_view reason) {
                              std::string(reason.empty() ? "released" : reason));
     if (r.empty()) return classify_lease_failure(w, l, impl_->opts.profile);
     w.commit();
+    announce_work(c, impl_->opts.profile);
     return parse_job(r[0]);
   });
 }
@@ -372,6 +391,7 @@ result<std::vector<std::string>> job_store::rescue_expired(int limit) {
     pqxx::work w(c);
     auto r = w.exec_prepared("rescue", o.profile, limit, ms(o.backoff_base), ms(o.backoff_max), secs(o.result_ttl));
     w.commit();
+    if (!r.empty()) announce_work(c, o.profile);
     std::vector<std::string> ids;
     for (const auto& row : r) ids.push_back(row[0].as<std::string>());
     return ids;

@@ -252,8 +252,9 @@ class job_store {
   std::unique_ptr<impl> impl_;
 };
 
-// Wakes idle coordinators when work arrives (LISTEN quire_work; the database NOTIFYs on every
-// insert of, or transition to, a queued job of the profile). Owns its own connection.
+// Wakes idle coordinators when work arrives (LISTEN quire_work; a NOTIFY follows every
+// commit that makes a job of the profile claimable: submit, retry, release, rescue; sent by
+// job_store right after its commit). Owns its own connection.
 class work_listener {
  public:
   static result<std::unique_ptr<work_listener>> open(const std::string& database_url,
