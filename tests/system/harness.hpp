@@ -1,0 +1,69 @@
+// Helpers for the service's system tests: the real `quire` binary (QUIRE_BIN) against the real
+// PostgreSQL that scripts/test starts (QUIRE_TEST_DATABASE_URL). Each test makes its own database
+// and data root, runs `quire serve` as a child process and talks HTTP to it over loopback.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace quire::systest {
+
+std::string env_or_skip(const char* name);  // throws a clear error when the variable is unset
+std::string quire_bin();
+std::string slurp(const std::string& path);
+std::string run_capture(const std::string& shell_command, int* exit_code = nullptr);
+
+// A new empty database on the test server; returns its URL.
+std::string fresh_database(const std::string& prefix);
+// Applies the embedded migrations and binds the database to `profile` (what `quire migrate` does).
+int quire_migrate(const std::string& url, const std::string& profile);
+std::string temp_dir(const std::string& prefix);
+int free_port();
+
+struct http_response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercased names
+  std::string body;
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+http_response http(int port, const std::string& method, const std::string& target,
+                   const std::map<std::string, std::string>& headers = {}, const std::string& body = {});
+// multipart/form-data with a "file" part and an optional "job_spec" part.
+http_response submit(int port, const std::string& pdf, const std::string& job_spec = {},
+                     std::map<std::string, std::string> headers = {}, const std::string& query = {});
+
+class service {
+ public:
+  service(std::map<std::string, std::string> env);  // QUIRE_* settings; QUIRE_LISTEN is added
+  ~service();
+  void start();
+  bool wait_ready(std::chrono::seconds timeout);
+  // Polls /readyz until `pred(body)` holds; false on timeout.
+  bool wait_readyz(const std::function<bool(const nlohmann::json&)>& pred, std::chrono::seconds timeout);
+  std::vector<std::string> failing_reasons();
+  void signal(int sig);
+  void kill9();
+  int wait_exit(std::chrono::seconds timeout);  // exit status, -1 on timeout, 128+sig when signaled
+  std::vector<pid_t> worker_pids() const;
+  nlohmann::json wait_job(const std::string& id, const std::vector<std::string>& states, std::chrono::seconds timeout);
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string log() const;
+  std::map<std::string, std::string> env;
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+  std::string log_path_;
+};
+
+// A PDF from the public corpus, optionally with a test-hook marker appended (see cmd_worker.cpp).
+std::string sample_pdf(const std::string& hook = {});
+std::string sample_pdf_path();
+
+}  // namespace quire::systest

@@ -1,0 +1,126 @@
+// Crash isolation and durability: worker crashes, poison PDFs, timeouts, OOM, kill -9 of the
+// service, and the SIGTERM drain.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <thread>
+
+#include "lane.hpp"
+
+using namespace quire::systest;
+using namespace std::chrono_literals;
+
+TEST_CASE("a worker killed mid-job is retried and succeeds") {
+  lane l("workerkill", {{"QUIRE_CPU_CONVERTERS", "1"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  auto id = job_id_of(submit(l.svc.port(), sample_pdf("QUIRE_TEST_SLOW")));
+  REQUIRE(l.svc.wait_job(id, {"running"}, 30s).value("status", "") == "running");
+  auto workers = l.svc.worker_pids();
+  REQUIRE(workers.size() == 1);
+  ::kill(workers[0], SIGKILL);
+  auto job = l.svc.wait_job(id, {"succeeded", "failed"}, 60s);
+  CHECK(job.value("status", "") == "succeeded");
+  CHECK(job["attempts"] == 2);
+  auto metrics = http(l.svc.port(), "GET", "/metrics").body;
+  CHECK(metrics.find("quire_worker_crashes_total{cause=\"crash\"} 1") != std::string::npos);
+  CHECK(l.svc.worker_pids().size() == 1);  // respawned
+}
+
+TEST_CASE("poison PDFs end failed after max_attempts while other jobs keep flowing") {
+  lane l("poison", {{"QUIRE_CPU_CONVERTERS", "2"},
+                    {"QUIRE_MAX_ATTEMPTS", "3"},
+                    {"QUIRE_WORKER_MEMORY_BYTES", "536870912"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  const int port = l.svc.port();
+  auto segv = job_id_of(submit(port, sample_pdf("QUIRE_TEST_SEGFAULT")));
+  auto abrt = job_id_of(submit(port, sample_pdf("QUIRE_TEST_ABORT")));
+  auto oom = job_id_of(submit(port, sample_pdf("QUIRE_TEST_OOM")));
+  auto hang = job_id_of(submit(port, sample_pdf("QUIRE_TEST_HANG"), R"({"execution":{"document_timeout_seconds":2}})"));
+  std::vector<std::string> good;
+  for (int i = 0; i < 4; ++i) good.push_back(job_id_of(submit(port, sample_pdf())));
+
+  for (const auto& id : good) CHECK(l.svc.wait_job(id, {"succeeded", "failed"}, 90s).value("status", "") == "succeeded");
+  for (const auto& id : {segv, abrt, oom}) {
+    auto j = l.svc.wait_job(id, {"failed", "succeeded"}, 90s);
+    CHECK(j.value("status", "") == "failed");
+    CHECK(j["attempts"] == 3);
+    CHECK(j["error"]["code"] == "worker_crashed");
+  }
+  auto h = l.svc.wait_job(hang, {"failed", "succeeded"}, 90s);
+  CHECK(h.value("status", "") == "failed");
+  CHECK(h["error"]["code"] == "timeout");
+  CHECK(l.svc.failing_reasons().empty());  // converters respawned; the lane stays ready
+  auto metrics = http(port, "GET", "/metrics").body;
+  CHECK(metrics.find("quire_conversions_total{outcome=\"succeeded\"} 4") != std::string::npos);
+}
+
+TEST_CASE("kill -9 of the service while jobs run and every accepted job finishes exactly once") {
+  lane l("kill9", {{"QUIRE_CPU_CONVERTERS", "2"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(job_id_of(submit(l.svc.port(), sample_pdf("QUIRE_TEST_SLOW"))));
+  for (int i = 0; i < 3; ++i) ids.push_back(job_id_of(submit(l.svc.port(), sample_pdf())));
+  for (auto& id : ids) REQUIRE(id.size() == 26);
+  REQUIRE(l.svc.wait_job(ids[0], {"running"}, 30s).value("status", "") == "running");
+  l.svc.kill9();
+  std::this_thread::sleep_for(300ms);
+  l.svc.start();  // same database and data root; leases of the dead process expire and are rescued
+  REQUIRE(l.svc.wait_ready(30s));
+  int rc = 0;
+  const auto expected = run_capture(quire_bin() + " convert '" + sample_pdf_path() + "' 2>/dev/null", &rc);
+  for (const auto& id : ids) {
+    auto j = l.svc.wait_job(id, {"succeeded", "failed"}, 120s);
+    CHECK(j.value("status", "") == "succeeded");
+    if (j.value("status", "") != "succeeded") continue;
+    auto md = http(l.svc.port(), "GET", "/v1/convert/jobs/" + id + "/result/markdown");
+    CHECK(md.status == 200);
+    CHECK(md.body == expected);
+  }
+  // Exactly once: one `complete` transition per job in the audit trail.
+  auto out = run_capture("psql -At '" + l.db + "' -c \"select count(*) from job_events where to_status = 'succeeded'\"", &rc);
+  CHECK(rc == 0);
+  CHECK(std::stoi(out) == static_cast<int>(ids.size()));
+  CHECK(l.svc.log().find("rescued") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM drains at once and running jobs finish in the grace period and exit 0") {
+  lane l("drain", {{"QUIRE_CPU_CONVERTERS", "1"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  auto running = job_id_of(submit(l.svc.port(), sample_pdf("QUIRE_TEST_SLOW")));
+  auto waiting = job_id_of(submit(l.svc.port(), sample_pdf()));
+  REQUIRE(l.svc.wait_job(running, {"running"}, 30s).value("status", "") == "running");
+  l.svc.signal(SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  auto ready = http(l.svc.port(), "GET", "/readyz");
+  CHECK(ready.status == 503);
+  CHECK(ready.json()["reasons"][0]["code"] == "draining");
+  CHECK(submit(l.svc.port(), sample_pdf()).status == 503);
+  CHECK(http(l.svc.port(), "GET", "/v1/convert/jobs/" + waiting).status == 200);  // reads still work
+  CHECK(l.svc.wait_exit(30s) == 0);
+  // The running job finished; the queued one was never claimed and is still queued.
+  auto rc = 0;
+  auto out = run_capture("psql -At '" + l.db + "' -c \"select id || ' ' || status from jobs order by created_at\"", &rc);
+  CHECK(out.find(running + " succeeded") != std::string::npos);
+  CHECK(out.find(waiting + " queued") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM with a short grace hands the running job back and it finishes after restart") {
+  lane l("handback", {{"QUIRE_CPU_CONVERTERS", "1"}, {"QUIRE_SHUTDOWN_GRACE_SECONDS", "1"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  auto id = job_id_of(submit(l.svc.port(), sample_pdf("QUIRE_TEST_SLOW")));
+  REQUIRE(l.svc.wait_job(id, {"running"}, 30s).value("status", "") == "running");
+  l.svc.signal(SIGTERM);
+  CHECK(l.svc.wait_exit(20s) == 0);
+  int rc = 0;
+  auto out = run_capture("psql -At '" + l.db + "' -c \"select status from jobs where id = '" + id + "'\"", &rc);
+  CHECK(out.rfind("queued", 0) == 0);
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  CHECK(l.svc.wait_job(id, {"succeeded", "failed"}, 60s).value("status", "") == "succeeded");
+}
