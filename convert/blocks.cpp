@@ -1,0 +1,547 @@
+// Stage 2, step 5: merged lines → blocks. A small state machine walks one region's lines top to
+// bottom: monospace lines make code blocks, a marker (glyph, number, drawn bullet) starts a list
+// item whose wrapped lines follow it, other lines make paragraphs until the spacing, indent or
+// style says a new block starts. Finished paragraphs become headings (outline, size, weight),
+// footnote definitions (small, labelled with a referenced number) or paragraphs.
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "convert/inline.hpp"
+#include "convert/page_analyser.hpp"
+#include "convert/text.hpp"
+
+namespace quire::convert {
+
+using layout::block;
+using layout::block_kind;
+using layout::line;
+using layout::page_model;
+using layout::rect;
+using layout::span;
+
+namespace {
+
+bool is_bullet_glyph(int c) {
+  switch (c) {
+    case 0x2022: case 0x25E6: case 0x25AA: case 0x25AB: case 0x2023: case 0x25CF: case 0x25CB: case 0x25A0:
+    case 0x25A1: case 0x00B7: case 0x2043: case 0x27A2: case 0x25BA: case 0x25B8: case 0x2713: case 0x2714:
+    case 0x2756: case 0x25C6: case 0x25C7: case 0x2219: case 0x2013: case 0x2014: case '-': case '*': case 0x2192:
+    case 0x25B6: case 0x2605: case 0x2666: case 0x29BF: case 0x25C9:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool roman(std::string_view s) {
+  if (s.empty() || s.size() > 6) return false;
+  for (char c : s)
+    if (!std::strchr("ivxlcIVXLC", c)) return false;
+  return true;
+}
+
+// Recognises "1." "12)" "(3)" "a." "iv)" "A." at the start of `s`; returns its length (0 none).
+size_t ordered_marker(std::string_view s, std::string& label, char& delim) {
+  size_t i = 0;
+  bool paren = false;
+  if (i < s.size() && s[i] == '(') paren = true, ++i;
+  size_t b = i;
+  while (i < s.size() && std::isalnum(static_cast<unsigned char>(s[i])) && i - b < 6) ++i;
+  if (i == b || i >= s.size()) return 0;
+  std::string_view tok = s.substr(b, i - b);
+  bool digits = std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; });
+  bool letter = tok.size() == 1 && std::isalpha(static_cast<unsigned char>(tok[0]));
+  if (!(digits && tok.size() <= 3) && !letter && !roman(tok)) return 0;
+  char d = s[i];
+  if (paren ? d != ')' : (d != '.' && d != ')')) return 0;
+  ++i;
+  if (i < s.size() && s[i] != ' ') return 0;
+  if (!digits && d == '.' && i >= s.size()) return 0;
+  label = std::string(tok);
+  delim = d;
+  return i;
+}
+
+}  // namespace
+
+page_analyser::fline page_analyser::make_fline(const std::vector<int>& pieces) const {
+  fline f;
+  for (int p : pieces) f.pieces.push_back(&page.lines[p]);
+  bool bold = true, italic = true, mono = true;
+  std::map<int, int> sizes;
+  for (const line* l : f.pieces) {
+    f.box.include(l->box);
+    if (!f.plain.empty()) f.plain += ' ';
+    f.plain += l->text();
+    f.chars += l->chars;
+    sizes[quarter(l->size)] += l->chars;
+    bold = bold && style_bold(*l);
+    italic = italic && style_italic(*l);
+    mono = mono && style_mono(*l);
+  }
+  int best = -1;
+  for (auto& [q, n] : sizes)
+    if (n > best) best = n, f.size = q / 4.0f;
+  f.baseline = f.pieces.front()->baseline;
+  f.bold = bold;
+  f.italic = italic;
+  f.mono = mono;
+  f.text_x = f.box.x0;
+  return f;
+}
+
+void page_analyser::detect_marker(fline& f) const {
+  // a vector bullet left of the line
+  for (const auto& m : page.marks) {
+    if (m.box.x1 > f.box.x0 - 1.0f || m.box.x1 < f.box.x0 - 3.0f * std::max(f.size, 6.0f)) continue;
+    const float cy = m.box.cy();
+    if (cy < f.box.y0 || cy > f.box.y1) continue;
+    if (m.box.height() > 0.8f * f.size) continue;
+    f.marker = 1;
+    f.marker_x = m.box.x0;
+    f.text_x = f.box.x0;
+    return;
+  }
+  const std::string& t = f.plain;
+  if (t.empty()) return;
+  size_t i = 0;
+  int c = text::next_cp(t, i);
+  const line& first = *f.pieces.front();
+  const bool own_piece = f.pieces.size() >= 2 && text::trim(first.text()).size() == i;
+  if (is_bullet_glyph(c) && (own_piece || (i < t.size() && t[i] == ' '))) {
+    if ((c == '-' || c == '*' || c == 0x2013 || c == 0x2014) && !own_piece && i + 1 < t.size() && t[i + 1] == ' ')
+      return;  // "- -" and friends are not bullets
+    f.marker = 1;
+    f.marker_x = f.box.x0;
+    f.strip = i;
+    f.marker_piece = own_piece;
+    f.text_x = own_piece ? f.pieces[1]->box.x0 : f.box.x0 + 1.5f * f.size;
+    return;
+  }
+  std::string label;
+  char delim = '.';
+  size_t len = ordered_marker(t, label, delim);
+  if (len == 0) return;
+  const bool piece_marker = f.pieces.size() >= 2 && text::trim(first.text()).size() == len;
+  f.marker = 2;
+  f.label = label;
+  f.delim = delim;
+  f.marker_x = f.box.x0;
+  f.strip = len;
+  f.marker_piece = piece_marker;
+  f.text_x = piece_marker ? f.pieces[1]->box.x0 : f.box.x0 + (len + 1) * 0.5f * f.size;
+}
+
+int page_analyser::quote_depth(const fline& f) const {
+  int depth = 0;
+  for (const auto& r : vrules) {
+    if (r.box.x1 > f.box.x0 - 1.0f || f.box.x0 - r.box.x1 > 80.0f) continue;
+    const float cy = f.box.cy();
+    if (cy < r.box.y0 - 1 || cy > r.box.y1 + 1 || r.box.height() < 0.8f * f.size) continue;
+    ++depth;
+  }
+  return depth;
+}
+
+// spans of a group of lines, joined with spaces; hyphenated line ends repaired
+std::vector<span> page_analyser::join_spans(const std::vector<const fline*>& lines, bool strip_marker) const {
+  std::vector<span> out;
+  bool first_line = true;
+  for (const fline* f : lines) {
+    std::vector<span> ls;
+    for (size_t p = 0; p < f->pieces.size(); ++p) {
+      if (first_line && strip_marker && p == 0 && f->marker_piece) continue;
+      std::vector<span> ps = f->pieces[p]->spans;
+      if (first_line && strip_marker && p == 0 && f->strip && !f->marker_piece) {
+        size_t drop = f->strip;
+        for (auto& s : ps) {
+          size_t k = std::min(drop, s.text.size());
+          s.text.erase(0, k);
+          drop -= k;
+          if (!drop) break;
+        }
+      }
+      if (!ls.empty() && !ps.empty()) ls.back().text += ' ';
+      for (auto& s : ps)
+        if (!s.text.empty()) ls.push_back(std::move(s));
+    }
+    first_line = false;
+    if (ls.empty()) continue;
+    if (!out.empty()) {
+      std::string& prev = out.back().text;
+      while (!prev.empty() && prev.back() == ' ') prev.pop_back();
+      const int last = text::last_cp(prev);
+      const int next = text::first_cp(ls.front().text);
+      bool joined = false;
+      if ((last == '-' || last == 0xAD || last == 0x2010) && text::is_lower(next)) {
+        // hyphen at the end of a line: a soft hyphen goes; a hard one stays unless the
+        // joined word is known from the document and the hyphenated form is not
+        size_t cut = prev.size() - (last == '-' ? 1 : last == 0xAD ? 2 : 3);
+        std::string head;
+        for (size_t k = cut; k-- > 0;) {
+          unsigned char ch = static_cast<unsigned char>(prev[k]);
+          if (ch == ' ' || ch == '(' || ch == '"') break;
+          head.insert(head.begin(), prev[k]);
+        }
+        std::string tail;
+        for (char ch : ls.front().text) {
+          if (ch == ' ' || ch == ',' || ch == '.' || ch == ';' || ch == ':' || ch == ')') break;
+          tail += ch;
+        }
+        std::string joined_word, lower;
+        joined_word = head + tail;
+        for (size_t k = 0; k < joined_word.size();) text::append_cp(lower, text::to_lower(text::next_cp(joined_word, k)));
+        bool head_alpha = !head.empty() && text::is_alpha(text::last_cp(head));
+        if (last != '-' || (head_alpha && dc.known_word(lower))) prev.erase(cut);
+        joined = true;
+      }
+      if (!joined) prev += ' ';
+    }
+    for (auto& s : ls) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string page_analyser::inline_md(const std::vector<const fline*>& lines, bool strip_marker, bool emphasis,
+                      bool block_start) {
+  inline_options o;
+  o.emphasis = emphasis;
+  o.block_start = block_start;
+  return render_inline(join_spans(lines, strip_marker), page.links, o, &dc.footnote_refs);
+}
+
+std::string page_analyser::code_text(const std::vector<const fline*>& lines) const {
+  float x0 = 1e9f;
+  std::vector<float> cws;
+  for (const fline* f : lines) {
+    x0 = std::min(x0, f->box.x0);
+    for (const line* p : f->pieces)
+      if (p->char_width > 0) cws.push_back(p->char_width);
+  }
+  std::sort(cws.begin(), cws.end());
+  const float cw = cws.empty() ? 0.6f * lines.front()->size : cws[cws.size() / 2];
+  float pitch = 1e9f;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    float d = lines[i]->baseline - lines[i - 1]->baseline;
+    if (d > 0.5f * lines[i]->size) pitch = std::min(pitch, d);
+  }
+  if (pitch > 1e8f) pitch = 1.2f * lines.front()->size;
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i > 0) {
+      int blanks = static_cast<int>(std::lround((lines[i]->baseline - lines[i - 1]->baseline) / pitch)) - 1;
+      for (int k = 0; k < std::clamp(blanks, 0, 3); ++k) out += '\n';
+      out += '\n';
+    }
+    std::string ln;
+    for (const line* p : lines[i]->pieces) {
+      int col = static_cast<int>(std::lround((p->box.x0 - x0) / cw));
+      int have = 0;
+      for (size_t k = 0; k < ln.size();) {
+        text::next_cp(ln, k);
+        ++have;
+      }
+      if (!ln.empty() && col <= have) col = have + 1;
+      ln.append(static_cast<size_t>(std::max(0, col - have)), ' ');
+      for (const auto& s : p->spans) ln += s.text;
+    }
+    while (!ln.empty() && ln.back() == ' ') ln.pop_back();
+    out += ln;
+  }
+  return out;
+}
+
+bool page_analyser::outline_has(const std::string& plain) const {
+  if (dc.outline.empty()) return false;
+  std::string k = text::key(plain);
+  for (const auto& e : dc.outline)
+    if (!e.used && e.key == k && (!e.page || e.page == page.number)) return true;
+  return false;
+}
+
+// outline entry for a heading-like text on this page
+outline_entry* page_analyser::outline_match(const std::string& plain, float y) {
+  if (dc.outline.empty()) return nullptr;
+  std::string k = text::key(plain);
+  if (k.empty() || k.size() > 300) return nullptr;
+  for (auto& e : dc.outline) {
+    if (e.used || e.key.empty()) continue;
+    if (e.page && e.page != page.number) continue;
+    if (e.key == k) {
+      e.used = true;
+      return &e;
+    }
+  }
+  (void)y;
+  return nullptr;
+}
+
+bool page_analyser::para_final(const fline& f) const {
+  return text::ends_sentence(f.plain) && f.box.x1 < region_right - 3.0f * f.size;
+}
+
+bool page_analyser::continues_paragraph(const std::vector<const fline*>& blk, const fline& f) const {
+  const fline& prev = *blk.back();
+  const fline& first = *blk.front();
+  if (prev.quote != f.quote) return false;
+  if (std::fabs(f.size - first.size) > 0.12f * first.size) return false;
+  const float gap = f.box.y0 - prev.box.y1;
+  const float para_gap = lgap + 0.45f * f.size;
+  if (gap > para_gap || gap < -0.5f * f.size) return false;
+  if (para_final(prev)) return false;
+  // a short emphasised line followed by a plain one (or the reverse) is a heading boundary
+  if (prev.bold != f.bold && (prev.box.x1 < region_right - 3.0f * f.size || first.size > 1.1f * body)) return false;
+  if (prev.mono != f.mono) return false;
+  const float tol = 0.7f * f.size;
+  // hanging indent after a label piece ("1" + note text, "Note:" + text): wrapped lines align
+  // with the text after the label
+  if (first.pieces.size() >= 2 && first.pieces[0]->chars <= 4 &&
+      std::fabs(f.box.x0 - first.pieces[1]->box.x0) <= tol && (blk.size() == 1 || std::fabs(f.box.x0 - blk[1]->box.x0) <= tol))
+    return true;
+  if (blk.size() >= 2) {
+    const float cont_x = blk[1]->box.x0;
+    if (std::fabs(f.box.x0 - cont_x) <= tol) return true;
+  } else {
+    if (std::fabs(f.box.x0 - first.box.x0) <= tol) return true;
+    // first-line indent: the paragraph's first line starts further right
+    if (f.box.x0 < first.box.x0 && first.box.x0 - f.box.x0 <= 4.0f * f.size && !prev.marker) return true;
+  }
+  // centred text
+  if (std::fabs(f.box.cx() - prev.box.cx()) < 2.0f && prev.box.x0 > region_left + 2 * f.size) return true;
+  return false;
+}
+
+void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int region) {
+  std::string plain;
+  for (const fline* f : lines) plain += (plain.empty() ? "" : " ") + f->plain;
+  const fline& first = *lines.front();
+  block b;
+  b.page = page.number;
+  b.quote = first.quote;
+  b.box = rect::none();
+  for (const fline* f : lines) b.box.include(f->box);
+  b.region = region;
+  float size = 0;
+  int bold = 0, italic = 0, chars = 0;
+  for (const fline* f : lines) {
+    size += f->size * f->chars;
+    chars += f->chars;
+    bold += f->bold ? f->chars : 0;
+    italic += f->italic ? f->chars : 0;
+  }
+  size = chars ? size / chars : first.size;
+  const bool all_bold = bold == chars && chars > 0, all_italic = italic == chars && chars > 0;
+  // footnote definition: small text starting with a reference label
+  if (size <= 0.93f * body && first.quote == 0) {
+    std::string label;
+    std::string_view t = plain;
+    size_t k = 0;
+    while (k < t.size() && k < 3 && std::isdigit(static_cast<unsigned char>(t[k]))) ++k;
+    if (k > 0 && (k == t.size() || t[k] == ' ' || t[k] == '.' || t[k] == ')')) {
+      label = std::string(t.substr(0, k));
+      if (dc.footnote_refs.count(label)) {
+        fline f0 = first;
+        size_t strip = k + ((k < t.size() && (t[k] == '.' || t[k] == ')')) ? 1 : 0);
+        const bool own = f0.pieces.size() >= 2 && text::trim(f0.pieces[0]->text()).size() <= strip;
+        f0.marker_piece = own;
+        f0.strip = own ? 0 : strip;
+        std::vector<const fline*> ls = lines;
+        ls[0] = &f0;
+        b.kind = block_kind::footnote;
+        b.marker = label;
+        b.text = inline_md(ls, true, true);
+        out.push_back(std::move(b));
+        return;
+      }
+    }
+  }
+  // headings
+  const bool letters = std::any_of(plain.begin(), plain.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || (c & 0x80); });
+  if (letters && first.quote == 0) {
+    const int nlines = static_cast<int>(lines.size());
+    const int nchars = static_cast<int>(plain.size());
+    outline_entry* oe = nlines <= 4 ? outline_match(plain, first.box.y0) : nullptr;
+    bool heading = oe != nullptr;
+    const float r = size / body;
+    if (!heading && nlines <= 3 && nchars <= 200) {
+      const int lc = text::last_cp(plain);
+      const bool bad_end = lc == ',' || lc == ';' || (lc == '.' && !all_bold && r < 1.3f);
+      if (r >= 1.15f && !bad_end) heading = true;
+      else if (r >= 1.05f && (all_bold || all_italic) && !bad_end) heading = true;
+      else if (all_bold && r >= 0.8f && nlines <= 2 && nchars <= 150 && lc != '.' && lc != ',' && lc != ';' &&
+               lc != ':')
+        heading = true;
+    }
+    if (heading) {
+      b.kind = block_kind::heading;
+      if (oe) {
+        b.level = oe->level;
+        // remember the style's level for headings the outline does not list
+        for (auto& s : dc.styles_)
+          if (std::fabs(s.size - size) < 0.3f && s.bold == all_bold && s.italic == all_italic && !s.level)
+            s.level = oe->level;
+      } else {
+        b.level = dc.level_for(size, all_bold, all_italic);
+      }
+      b.text = inline_md(lines, false, false, false);
+      out.push_back(std::move(b));
+      return;
+    }
+  }
+  b.kind = block_kind::paragraph;
+  b.text = inline_md(lines, false, true);
+  const fline& last = *lines.back();
+  b.continues = !text::ends_sentence(last.plain) && text::last_cp(last.plain) != ':';
+  if (!b.text.empty()) out.push_back(std::move(b));
+}
+
+void page_analyser::emit_item(const std::vector<const fline*>& lines, int level, int region) {
+  const fline& first = *lines.front();
+  block b;
+  b.kind = block_kind::list_item;
+  b.page = page.number;
+  b.region = region;
+  b.quote = first.quote;
+  b.level = level;
+  b.box = rect::none();
+  for (const fline* f : lines) b.box.include(f->box);
+  b.ordered = first.marker == 2;
+  if (b.ordered) {
+    // footnote lists (endnotes): small numbered items whose numbers were referenced
+    if (first.size <= 0.93f * body && dc.footnote_refs.count(first.label)) {
+      b.kind = block_kind::footnote;
+      b.marker = first.label;
+      b.text = inline_md(lines, true, true);
+      out.push_back(std::move(b));
+      return;
+    }
+    const bool digits = std::all_of(first.label.begin(), first.label.end(), [](char c) { return c >= '0' && c <= '9'; });
+    b.marker = (digits ? first.label : std::string("1")) + (first.delim == ')' ? ")" : ".");
+  } else {
+    b.marker = "-";
+  }
+  b.text = inline_md(lines, true, true);
+  const fline& last = *lines.back();
+  b.continues = !text::ends_sentence(last.plain);
+  out.push_back(std::move(b));
+}
+
+void page_analyser::emit_code(const std::vector<const fline*>& lines, int region) {
+  block b;
+  b.kind = block_kind::code;
+  b.page = page.number;
+  b.region = region;
+  b.quote = lines.front()->quote;
+  b.box = rect::none();
+  for (const fline* f : lines) b.box.include(f->box);
+  b.text = code_text(lines);
+  out.push_back(std::move(b));
+}
+
+void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region) {
+  builder_state st;
+  auto flush = [&] {
+    if (st.lines.empty()) return;
+    if (st.kind == 1) emit_paragraph(st.lines, region);
+    else if (st.kind == 2) emit_item(st.lines, list_level(*st.lines.front()), region);
+    else if (st.kind == 3) emit_code(st.lines, region);
+    st.lines.clear();
+    st.kind = 0;
+  };
+  for (const auto& e : flow) {
+    if (e.kind == 1) {
+      flush();
+      block b = table_blocks[e.index];
+      b.region = region;
+      if (!b.rows.empty()) out.push_back(std::move(b));
+      dc.list_stack.clear();
+      continue;
+    }
+    if (e.kind == 2) {
+      flush();
+      const auto& im = page.images[e.index];
+      if (im.asset >= 0) {
+        block b;
+        b.kind = block_kind::image;
+        b.page = page.number;
+        b.region = region;
+        b.box = im.box;
+        b.level = im.asset;
+        out.push_back(std::move(b));
+      }
+      continue;
+    }
+    if (e.kind == 3) {
+      flush();
+      block b;
+      b.kind = block_kind::rule;
+      b.page = page.number;
+      b.region = region;
+      b.box = hrules[e.index].box;
+      out.push_back(std::move(b));
+      dc.list_stack.clear();
+      continue;
+    }
+    fline& f = flines[e.index];
+    const fline* prev = st.lines.empty() ? nullptr : st.lines.back();
+    const float gap = prev ? f.box.y0 - prev->box.y1 : 0;
+    if (f.mono && f.size < 1.1f * body) {
+      if (st.kind == 3 && gap <= 4.0f * f.size && f.quote == prev->quote) {
+        st.lines.push_back(&f);
+        continue;
+      }
+      flush();
+      st.kind = 3;
+      st.lines.push_back(&f);
+      continue;
+    }
+    if (f.marker == 2 && (f.size >= 1.15f * body || (f.bold && outline_has(f.plain)))) {
+      f.marker = 0;  // a numbered heading ("2. Methods"), not a list item
+    }
+    if (f.marker) {
+      // a wrapped paragraph line that happens to start with "3. " is not an item
+      const bool wrapped = st.kind == 1 && prev && !para_final(*prev) && gap <= lgap + 0.3f * f.size &&
+                           std::fabs(f.box.x0 - prev->box.x0) < 1.0f && f.marker == 2;
+      if (!wrapped) {
+        flush();
+        st.kind = 2;
+        st.lines.push_back(&f);
+        continue;
+      }
+    }
+    if (st.kind == 2) {
+      const fline& head = *st.lines.front();
+      if (gap <= lgap + 0.6f * f.size && f.box.x0 > head.marker_x + 2.0f && f.quote == head.quote &&
+          std::fabs(f.size - head.size) <= 0.15f * head.size && !f.mono) {
+        st.lines.push_back(&f);
+        continue;
+      }
+      flush();
+      dc.list_stack.clear();
+    }
+    if (st.kind == 1 && continues_paragraph(st.lines, f)) {
+      st.lines.push_back(&f);
+      continue;
+    }
+    flush();
+    if (!f.marker) {
+      // anything but an item closes the lists, unless it is indented under one
+      if (dc.list_stack.empty() || f.box.x0 <= dc.list_stack.front() + 2.0f) dc.list_stack.clear();
+    }
+    st.kind = 1;
+    st.lines.push_back(&f);
+  }
+  flush();
+}
+
+int page_analyser::list_level(const fline& f) {
+  auto& stack = dc.list_stack;
+  const float x = f.marker_x;
+  while (!stack.empty() && stack.back() > x + 3.0f) stack.pop_back();
+  if (stack.empty() || x > stack.back() + 3.0f) stack.push_back(x);
+  else stack.back() = x;
+  return static_cast<int>(stack.size()) - 1;
+}
+
+}  // namespace quire::convert

@@ -1,0 +1,74 @@
+// Stage 2, step 1: running headers, footers and page numbers. A line in the top or bottom band
+// is furniture when it is a page number, when its text (digits aside) recurs in the band of other
+// pages at about the same height, or when it sits alone at the very edge of the page; and only
+// when everything on its row is furniture too (a table row at the page bottom is not).
+#include <algorithm>
+#include <regex>
+
+#include "convert/page_analyser.hpp"
+#include "convert/text.hpp"
+
+namespace quire::convert {
+
+using layout::block;
+using layout::block_kind;
+using layout::line;
+using layout::page_model;
+using layout::rect;
+using layout::span;
+
+bool is_page_number(std::string_view raw) {
+  std::string s(text::trim(raw));
+  if (s.empty() || s.size() > 40) return false;
+  static const std::regex re(
+      R"(^(?:[-\u2013\u2014]\s*)?(?:\d{1,4}|[ivxlc]{1,7})(?:\s*[-\u2013\u2014])?$|^\(\d{1,4}\)$|^\[\d{1,4}\]$|^\d{1,4}\s*(?:/|of|von|de|sur)\s*\d{1,4}$|^(?:page|p\.|pg\.|seite|pagina|página|strona|sida|side)\s*\d{1,4}(?:\s*(?:/|of|von|de|sur|z)\s*\d{1,4})?$)",
+      std::regex::icase);
+  return std::regex_match(s, re);
+}
+
+// A short line at the very top or bottom of the page, far from everything else: a running
+// header or footer even when it appears only once (first pages often have none).
+bool page_analyser::isolated_at_edge(int i) const {
+  const line& l = page.lines[i];
+  const bool top = l.box.y1 <= 0.075f * page.height, bottom = l.box.y0 >= 0.93f * page.height;
+  if (!top && !bottom) return false;
+  float nearest = 1e9f;
+  for (size_t j = 0; j < page.lines.size(); ++j) {
+    const line& o = page.lines[j];
+    if (static_cast<int>(j) == i || o.chars == 0) continue;
+    if (layout::overlap(l.box.y0, l.box.y1, o.box.y0, o.box.y1) > 0) continue;  // same row
+    if (top && o.box.y0 >= l.box.y1) nearest = std::min(nearest, o.box.y0 - l.box.y1);
+    if (bottom && o.box.y1 <= l.box.y0) nearest = std::min(nearest, l.box.y0 - o.box.y1);
+    if (top && o.box.y1 < l.box.y0) return false;  // something above a "header" is not furniture
+    if (bottom && o.box.y0 > l.box.y1 && !is_page_number(o.text())) return false;
+  }
+  return nearest >= 2.2f * body;
+}
+
+void page_analyser::find_furniture() {
+  const int n = static_cast<int>(page.lines.size());
+  std::vector<char> cand(n, 0);
+  for (int i = 0; i < n; ++i) {
+    const line& l = page.lines[i];
+    if (!in_band(l.box, page.height) || l.chars > 120) continue;
+    std::string t = l.text();
+    if (is_page_number(t)) cand[i] = 1;
+    else if (dc.page_count > 1 && dc.repeated_in_band(text::signature(t), page.number, l.box.cy())) cand[i] = 2;
+    else if (l.chars <= 60 && l.size <= 1.05f * body && isolated_at_edge(i)) cand[i] = 3;
+  }
+  // a candidate is furniture only when everything on its row is a candidate too
+  for (int i = 0; i < n; ++i) {
+    if (!cand[i]) continue;
+    const line& l = page.lines[i];
+    bool row_ok = true;
+    for (int j = 0; j < n && row_ok; ++j) {
+      if (j == i || cand[j]) continue;
+      const line& o = page.lines[j];
+      float ov = layout::overlap(l.box.y0, l.box.y1, o.box.y0, o.box.y1);
+      if (ov > 0.5f * std::min(l.box.height(), o.box.height())) row_ok = false;
+    }
+    if (row_ok) furniture[i] = 1;
+  }
+}
+
+}  // namespace quire::convert

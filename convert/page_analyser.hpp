@@ -1,0 +1,172 @@
+// Stage 2 internals: the per-page analyser shared by furniture.cpp (running headers and
+// footers), regions.cpp (tables, column gutters, reading order, the per-page driver) and
+// blocks.cpp (lines → paragraphs, headings, list items, code, quotes, footnotes).
+// Not part of the engine's API; only the stage-2 sources include it.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "convert/analyse.hpp"
+#include "convert/layout.hpp"
+
+namespace quire::convert {
+
+// Top and bottom bands of a page (fractions of its height) where running headers and footers live.
+constexpr float kTopBand = 0.12f, kBottomBand = 0.88f;
+
+inline int quarter(float v) { return static_cast<int>(std::lround(v * 4)); }
+inline bool in_band(const layout::rect& b, float h) { return b.y1 <= kTopBand * h || b.y0 >= kBottomBand * h; }
+inline bool style_bold(const layout::line& l) { return l.all(&layout::span::bold); }
+inline bool style_italic(const layout::line& l) { return l.all(&layout::span::italic); }
+inline bool style_mono(const layout::line& l) { return l.all(&layout::span::mono); }
+
+// "12", "- 3 -", "(4)", "Page 5 of 9", "iv": a page number on its own.
+bool is_page_number(std::string_view text);
+
+// One page's analysis. run() does it all; the members are the stages, in the order run() calls them.
+struct page_analyser {
+  using block = layout::block;
+  using line = layout::line;
+  using rect = layout::rect;
+  using span = layout::span;
+
+  // ---- working types
+  struct fline {
+    std::vector<const line*> pieces;  // left to right
+    rect box = rect::none();
+    float size = 0, baseline = 0;
+    bool bold = false, italic = false, mono = false;
+    int chars = 0;
+    std::string plain;
+    // list marker
+    int marker = 0;  // 0 none, 1 bullet, 2 ordered
+    std::string label;
+    char delim = '.';
+    float marker_x = 0, text_x = 0;
+    size_t strip = 0;          // bytes of `plain`/first piece text taken by a glyph or number marker
+    bool marker_piece = false; // the marker is a piece of its own (dropped when rendering)
+    int quote = 0;
+  };
+
+  struct unit {  // something placed in the page flow
+    rect box;
+    int piece = -1;  // index into page.lines
+    int table = -1;  // index into table_blocks
+    int image = -1;  // index into page.images
+    int rule = -1;   // index into standalone horizontal rules
+  };
+
+  struct flow_elem {
+    int kind = 0;  // 0 line, 1 table, 2 image, 3 rule
+    int index = 0;
+    float y = 0;
+  };
+
+  doc_context& dc;
+  layout::page_model& page;
+  float body, lgap;
+  std::vector<char> furniture;
+  std::vector<char> claimed;
+  std::vector<block> table_blocks;
+  std::vector<layout::rule> hrules;  // standalone horizontal rules (not table or box)
+  std::vector<layout::rule> vrules;  // standalone vertical rules (quote bars)
+  std::vector<fline> flines;
+  std::vector<block> out;
+  bool found_gutter = false;
+
+  page_analyser(doc_context& d, layout::page_model& p) : dc(d), page(p) {
+    body = dc.body_size();
+    lgap = dc.line_gap();
+    furniture.assign(page.lines.size(), 0);
+    claimed.assign(page.lines.size(), 0);
+  }
+
+  // ---------------------------------------------------------------- 1. furniture
+  // A short line at the very top or bottom of the page, far from everything else: a running
+  // header or footer even when it appears only once (first pages often have none).
+  bool isolated_at_edge(int i) const;
+
+  void find_furniture();
+
+  // ---------------------------------------------------------------- 2. ruled tables
+  struct seg {
+    float pos, a, b;  // horizontal: y, x0, x1; vertical: x, y0, y1
+    int comp = -1;
+  };
+
+  static std::vector<seg> merge_segments(std::vector<seg> s);
+
+  static std::vector<float> cluster(std::vector<float> v, float tol);
+
+  // Rules that form boxes or grids (tables, framed code) are taken; the others are thematic
+  // breaks (horizontal) or blockquote bars (vertical).
+  void classify_rules();
+
+  // Tables (convert/tables.hpp) on the page without its furniture; their text leaves the flow.
+  void find_tables();
+
+  // ---------------------------------------------------------------- 3. columns
+  // Finds a vertical whitespace gutter through `us`; returns false when there is none.
+  bool find_gutter(const std::vector<unit>& us, float& g0, float& g1) const;
+
+  void order_units(std::vector<unit> us, std::vector<std::vector<unit>>& regions, int depth);
+
+  // ---------------------------------------------------------------- 4. rows, unruled tables, lines
+  struct row_t {
+    std::vector<int> pieces;  // indices into page.lines, left to right
+    rect box = rect::none();
+  };
+
+  std::vector<row_t> make_rows(const std::vector<int>& pieces) const;
+
+  fline make_fline(const std::vector<int>& pieces) const;
+
+  // ---------------------------------------------------------------- markers and quotes
+  void detect_marker(fline& f) const;
+
+  int quote_depth(const fline& f) const;
+
+  // ---------------------------------------------------------------- 5. blocks
+  // spans of a group of lines, joined with spaces; hyphenated line ends repaired
+  std::vector<span> join_spans(const std::vector<const fline*>& lines, bool strip_marker) const;
+
+  std::string inline_md(const std::vector<const fline*>& lines, bool strip_marker, bool emphasis,
+                        bool block_start = true);
+
+  std::string code_text(const std::vector<const fline*>& lines) const;
+
+  bool outline_has(const std::string& plain) const;
+
+  // outline entry for a heading-like text on this page
+  outline_entry* outline_match(const std::string& plain, float y);
+
+  // the block builder: one region's flow elements → blocks
+  struct builder_state {
+    int kind = 0;  // 0 none, 1 paragraph, 2 list item, 3 code
+    std::vector<const fline*> lines;
+  };
+
+  float region_right = 0, region_left = 0;
+
+  bool para_final(const fline& f) const;
+
+  bool continues_paragraph(const std::vector<const fline*>& blk, const fline& f) const;
+
+  void emit_paragraph(const std::vector<const fline*>& lines, int region);
+
+  void emit_item(const std::vector<const fline*>& lines, int level, int region);
+
+  void emit_code(const std::vector<const fline*>& lines, int region);
+
+  void build_blocks(const std::vector<flow_elem>& flow, int region);
+
+  int list_level(const fline& f);
+
+  // ---------------------------------------------------------------- driver
+  void run();
+};
+
+}  // namespace quire::convert

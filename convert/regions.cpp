@@ -1,0 +1,340 @@
+// Stage 2, steps 2-4 and the per-page driver: tables (convert/tables.hpp) and the rules they do
+// not use (thematic breaks, blockquote bars), column gutters and reading order, visual rows.
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <numeric>
+
+#include "convert/page_analyser.hpp"
+#include "convert/tables.hpp"
+#include "convert/text.hpp"
+
+namespace quire::convert {
+
+using layout::block;
+using layout::block_kind;
+using layout::line;
+using layout::page_model;
+using layout::rect;
+using layout::span;
+
+std::vector<page_analyser::seg> page_analyser::merge_segments(std::vector<seg> s) {
+  std::sort(s.begin(), s.end(), [](const seg& p, const seg& q) {
+    return std::fabs(p.pos - q.pos) > 1.0f ? p.pos < q.pos : p.a < q.a;
+  });
+  std::vector<seg> out;
+  for (const auto& x : s) {
+    bool merged = false;
+    for (size_t k = out.size(); k-- > 0;) {
+      seg& o = out[k];
+      if (x.pos - o.pos > 2.0f) break;
+      if (std::fabs(o.pos - x.pos) <= 2.0f && x.a <= o.b + 3.0f && x.b >= o.a - 3.0f) {
+        o.a = std::min(o.a, x.a);
+        o.b = std::max(o.b, x.b);
+        merged = true;
+        break;
+      }
+    }
+    if (!merged) out.push_back(x);
+  }
+  return out;
+}
+
+std::vector<float> page_analyser::cluster(std::vector<float> v, float tol) {
+  std::sort(v.begin(), v.end());
+  std::vector<float> out;
+  for (float x : v)
+    if (out.empty() || x - out.back() > tol) out.push_back(x);
+  return out;
+}
+
+// Rules that form boxes or grids (tables, framed code) are taken; the others are thematic
+// breaks (horizontal) or blockquote bars (vertical).
+void page_analyser::classify_rules() {
+  std::vector<seg> hs, vs;
+  for (const auto& r : page.rules) {
+    if (r.horizontal) hs.push_back({r.box.cy(), r.box.x0, r.box.x1});
+    else vs.push_back({r.box.cx(), r.box.y0, r.box.y1});
+  }
+  hs = merge_segments(hs);
+  vs = merge_segments(vs);
+  const int nh = static_cast<int>(hs.size()), nv = static_cast<int>(vs.size());
+  std::vector<int> parent(nh + nv);
+  std::iota(parent.begin(), parent.end(), 0);
+  std::function<int(int)> find = [&](int x) { return parent[x] == x ? x : parent[x] = find(parent[x]); };
+  const float tol = 2.5f;
+  for (int i = 0; i < nh; ++i)
+    for (int j = 0; j < nv; ++j) {
+      const seg& h = hs[i];
+      const seg& v = vs[j];
+      if (v.pos >= h.a - tol && v.pos <= h.b + tol && h.pos >= v.a - tol && h.pos <= v.b + tol)
+        parent[find(i)] = find(nh + j);
+    }
+  std::map<int, std::pair<std::vector<int>, std::vector<int>>> comps;
+  for (int i = 0; i < nh; ++i) comps[find(i)].first.push_back(i);
+  for (int j = 0; j < nv; ++j) comps[find(nh + j)].second.push_back(j);
+  std::vector<char> h_used(nh, 0), v_used(nv, 0);
+  for (auto& [root, members] : comps) {
+    auto& [hi, vi] = members;
+    if (hi.empty() || vi.empty()) continue;
+    std::vector<float> ys, xs;
+    for (int i : hi) ys.push_back(hs[i].pos);
+    for (int j : vi) xs.push_back(vs[j].pos);
+    ys = cluster(ys, 3.0f);
+    xs = cluster(xs, 3.0f);
+    if (ys.size() < 2 || xs.size() < 2) continue;
+    for (int i : hi) h_used[i] = 1;
+    for (int j : vi) v_used[j] = 1;
+  }
+  // rules that belong to no box or grid: horizontal rules and quote bars
+  auto in_table = [&](float x, float y) {
+    for (const auto& t : table_blocks)
+      if (x >= t.box.x0 - 3 && x <= t.box.x1 + 3 && y >= t.box.y0 - 3 && y <= t.box.y1 + 3) return true;
+    return false;
+  };
+  for (int i = 0; i < nh; ++i)
+    if (!h_used[i] && !in_table((hs[i].a + hs[i].b) / 2, hs[i].pos))
+      hrules.push_back({{hs[i].a, hs[i].pos - 0.5f, hs[i].b, hs[i].pos + 0.5f}, true});
+  for (int j = 0; j < nv; ++j)
+    if (!v_used[j] && !in_table(vs[j].pos, (vs[j].a + vs[j].b) / 2)) vrules.push_back({{vs[j].pos - 0.5f, vs[j].a, vs[j].pos + 0.5f, vs[j].b}, false});
+}
+
+// Tables (convert/tables.hpp) on the page without its furniture; their text leaves the flow.
+void page_analyser::find_tables() {
+  page_model body_page;
+  body_page.number = page.number;
+  body_page.width = page.width;
+  body_page.height = page.height;
+  body_page.rules = page.rules;
+  body_page.marks = page.marks;
+  body_page.fills = page.fills;
+  body_page.links = page.links;
+  body_page.from_ocr = page.from_ocr;
+  std::vector<int> original;
+  for (size_t i = 0; i < page.lines.size(); ++i)
+    if (!furniture[i]) {
+      original.push_back(static_cast<int>(i));
+      body_page.lines.push_back(page.lines[i]);
+    }
+  for (auto& d : tables::detect(body_page, body)) {
+    if (d.table.rows.empty()) continue;
+    for (int k : d.lines)
+      if (k >= 0 && k < static_cast<int>(original.size())) claimed[original[k]] = 1;
+    d.table.page = page.number;
+    table_blocks.push_back(std::move(d.table));
+  }
+}
+
+// Finds a vertical whitespace gutter through `us`; returns false when there is none.
+bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g1) const {
+  float L = 1e9f, R = -1e9f;
+  int text_units = 0;
+  for (const auto& u : us) {
+    L = std::min(L, u.box.x0), R = std::max(R, u.box.x1);
+    if (u.piece >= 0) ++text_units;
+  }
+  const float W = R - L;
+  // the columns of the previous page, if any: a page continuing them needs less evidence
+  const bool known = dc.gutter_x1 > dc.gutter_x0;
+  if (W < 150 || text_units < (known ? 4 : 8)) return false;
+  const int n = static_cast<int>(us.size());
+  int best_cover = n + 1;
+  float best0 = 0, best1 = 0;
+  const int x_start = static_cast<int>(L + 0.2f * W), x_end = static_cast<int>(R - 0.2f * W);
+  std::vector<int> cover(std::max(0, x_end - x_start + 1), 0);
+  for (const auto& u : us) {
+    // units wider than a column could be span the columns anyway (titles, abstracts)
+    if (u.box.width() > 0.6f * W) continue;
+    int a = std::max(x_start, static_cast<int>(std::ceil(u.box.x0 + 1)));
+    int b = std::min(x_end, static_cast<int>(std::floor(u.box.x1 - 1)));
+    for (int x = a; x <= b; ++x) ++cover[x - x_start];
+  }
+  const int limit = std::max(1, n / 12);
+  for (int x = x_start; x <= x_end;) {
+    if (cover[x - x_start] > limit) {
+      ++x;
+      continue;
+    }
+    int y = x, worst = 0;
+    while (y <= x_end && cover[y - x_start] <= limit) worst = std::max(worst, cover[y - x_start]), ++y;
+    const float w = static_cast<float>(y - x);
+    if (w >= std::max(6.0f, 0.6f * body) && (worst < best_cover || (worst == best_cover && w > best1 - best0))) {
+      best_cover = worst;
+      best0 = static_cast<float>(x) - 1;
+      best1 = static_cast<float>(y);
+    }
+    x = y;
+  }
+  if (best_cover > limit) return false;
+  // both sides must hold real text columns, side by side
+  std::vector<float> lw, rw;
+  rect lb = rect::none(), rb = rect::none();
+  for (const auto& u : us) {
+    if (u.piece < 0) continue;
+    if (u.box.x1 <= best0 + 3) lw.push_back(u.box.width()), lb.include(u.box);
+    else if (u.box.x0 >= best1 - 3) rw.push_back(u.box.width()), rb.include(u.box);
+  }
+  const bool same_as_before = known && best0 <= dc.gutter_x0 + 8 && best1 >= dc.gutter_x1 - 8;
+  const size_t need = same_as_before ? 2 : 4;
+  if (lw.size() < need || rw.size() < need) return false;
+  auto median = [](std::vector<float> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  if (median(lw) < 0.22f * W || median(rw) < 0.22f * W) return false;
+  if (layout::overlap(lb.y0, lb.y1, rb.y0, rb.y1) < 0.3f * std::min(lb.height(), rb.height())) return false;
+  g0 = best0;
+  g1 = best1;
+  return true;
+}
+
+void page_analyser::order_units(std::vector<unit> us, std::vector<std::vector<unit>>& regions, int depth) {
+  auto by_y = [](const unit& a, const unit& b) {
+    return std::fabs(a.box.y0 - b.box.y0) > 1.0f ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
+  };
+  float g0 = 0, g1 = 0;
+  bool gut = us.size() >= 4 && find_gutter(us, g0, g1);
+  if (gut && depth == 0) found_gutter = true, dc.gutter_x0 = g0, dc.gutter_x1 = g1;
+  if (depth > 3 || !gut) {
+    std::sort(us.begin(), us.end(), by_y);
+    regions.push_back(std::move(us));
+    return;
+  }
+  std::sort(us.begin(), us.end(), by_y);
+  // a unit beside the gutter is column content only when the other column has text near the
+  // same height; above or below the columns it is ordinary full-width flow
+  auto side = [&](const unit& u) { return u.box.x1 <= g0 + 3 ? 0 : u.box.x0 >= g1 - 3 ? 1 : 2; };
+  std::vector<int> sides(us.size());
+  for (size_t i = 0; i < us.size(); ++i) {
+    int sd = side(us[i]);
+    if (sd < 2) {
+      const float reach = 3.0f * std::max(body, us[i].box.height());
+      bool partner = false;
+      for (size_t j = 0; j < us.size() && !partner; ++j) {
+        if (side(us[j]) != 1 - sd) continue;
+        partner = us[j].box.y0 < us[i].box.y1 + reach && us[j].box.y1 > us[i].box.y0 - reach;
+      }
+      if (!partner) sd = 2;
+    }
+    sides[i] = sd;
+  }
+  std::vector<unit> left, right, spanning;
+  auto flush = [&] {
+    if (!left.empty()) order_units(std::move(left), regions, depth + 1);
+    if (!right.empty()) order_units(std::move(right), regions, depth + 1);
+    left.clear();
+    right.clear();
+  };
+  for (size_t i = 0; i < us.size(); ++i) {
+    const unit& u = us[i];
+    const bool is_left = sides[i] == 0, is_right = sides[i] == 1;
+    if (!is_left && !is_right) {
+      // a unit across the gutter closes the section above it; consecutive ones form one region
+      flush();
+      spanning.push_back(u);
+      continue;
+    }
+    if (!spanning.empty()) {
+      regions.push_back(std::move(spanning));
+      spanning.clear();
+    }
+    (is_left ? left : right).push_back(u);
+  }
+  flush();
+  if (!spanning.empty()) regions.push_back(std::move(spanning));
+}
+
+std::vector<page_analyser::row_t> page_analyser::make_rows(const std::vector<int>& pieces) const {
+  std::vector<int> idx = pieces;
+  std::sort(idx.begin(), idx.end(), [&](int a, int b) { return page.lines[a].box.y0 < page.lines[b].box.y0; });
+  std::vector<row_t> rows;
+  for (int i : idx) {
+    const rect& b = page.lines[i].box;
+    row_t* target = nullptr;
+    for (size_t k = rows.size(); k-- > 0 && k + 4 >= rows.size();) {
+      const rect& rb = rows[k].box;
+      float ov = layout::overlap(rb.y0, rb.y1, b.y0, b.y1);
+      if (ov >= 0.5f * std::min(rb.height(), b.height())) {
+        target = &rows[k];
+        break;
+      }
+    }
+    if (!target) {
+      rows.emplace_back();
+      target = &rows.back();
+    }
+    target->pieces.push_back(i);
+    target->box.include(b);
+  }
+  for (auto& r : rows)
+    std::sort(r.pieces.begin(), r.pieces.end(),
+              [&](int a, int b) { return page.lines[a].box.x0 < page.lines[b].box.x0; });
+  std::sort(rows.begin(), rows.end(), [](const row_t& a, const row_t& b) { return a.box.y0 < b.box.y0; });
+  return rows;
+}
+
+void page_analyser::run() {
+  find_furniture();
+  find_tables();
+  classify_rules();
+  // units for column analysis
+  std::vector<unit> us;
+  for (size_t i = 0; i < page.lines.size(); ++i)
+    if (!furniture[i] && !claimed[i] && page.lines[i].chars > 0) {
+      const rect& b = page.lines[i].box;
+      if (b.x1 < 0 || b.x0 > page.width || b.y1 < 0 || b.y0 > page.height) continue;
+      us.push_back({b, static_cast<int>(i), -1, -1, -1});
+    }
+  for (size_t t = 0; t < table_blocks.size(); ++t) us.push_back({table_blocks[t].box, -1, static_cast<int>(t), -1, -1});
+  for (size_t k = 0; k < page.images.size(); ++k)
+    if (page.images[k].asset >= 0) us.push_back({page.images[k].box, -1, -1, static_cast<int>(k), -1});
+  for (size_t k = 0; k < hrules.size(); ++k) {
+    const rect& b = hrules[k].box;
+    if (b.width() < 0.3f * page.width || in_band(b, page.height)) continue;
+    // an underline or a rule touching text is not a thematic break
+    bool near_text = false;
+    for (const auto& u : us)
+      if (u.piece >= 0 && layout::overlap(u.box.x0, u.box.x1, b.x0, b.x1) > 0 &&
+          (std::fabs(u.box.y1 - b.y0) < 3.0f || std::fabs(b.y1 - u.box.y0) < 1.5f))
+        near_text = true;
+    if (!near_text) us.push_back({b, -1, -1, -1, static_cast<int>(k)});
+  }
+  std::vector<std::vector<unit>> regions;
+  order_units(std::move(us), regions, 0);
+  if (!found_gutter) dc.gutter_x0 = dc.gutter_x1 = 0;
+
+  for (size_t ri = 0; ri < regions.size(); ++ri) {
+    const auto& region = regions[ri];
+    std::vector<int> pieces;
+    std::vector<flow_elem> flow;
+    rect rb = rect::none();
+    for (const auto& u : region) {
+      rb.include(u.box);
+      if (u.piece >= 0) pieces.push_back(u.piece);
+      else if (u.table >= 0) flow.push_back({1, u.table, u.box.y0});
+      else if (u.image >= 0) flow.push_back({2, u.image, u.box.y0});
+      else if (u.rule >= 0) flow.push_back({3, u.rule, u.box.y0});
+    }
+    region_left = rb.x0;
+    region_right = rb.x1;
+    auto rows = make_rows(pieces);
+    for (size_t k = 0; k < rows.size(); ++k) {
+      fline f = make_fline(rows[k].pieces);
+      detect_marker(f);
+      f.quote = quote_depth(f);
+      flow.push_back({0, static_cast<int>(flines.size()), f.box.y0});
+      flines.push_back(std::move(f));
+    }
+    std::stable_sort(flow.begin(), flow.end(), [](const flow_elem& a, const flow_elem& b) { return a.y < b.y; });
+    build_blocks(flow, static_cast<int>(ri));
+  }
+}
+
+std::vector<block> doc_context::analyse(page_model& page) {
+  page_analyser pa(*this, page);
+  pa.flines.reserve(page.lines.size());
+  pa.run();
+  return std::move(pa.out);
+}
+
+}  // namespace quire::convert
