@@ -44,6 +44,21 @@ bool same_row(const std::vector<layout::table_cell>& a, const std::vector<layout
   return any;
 }
 
+// The tail of a repeated header whose first line was taken away (a running-header remover sees
+// the same words at the top of every page): every non-empty cell ends the header cell above it.
+bool header_remnant(const std::vector<layout::table_cell>& header, const std::vector<layout::table_cell>& row) {
+  if (header.size() != row.size()) return false;
+  bool any = false;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    const auto tail = comparable(row[i].text);
+    if (tail.empty()) continue;
+    const auto full = comparable(header[i].text);
+    if (full.size() <= tail.size() || full.compare(full.size() - tail.size(), tail.size(), tail) != 0) return false;
+    any = true;
+  }
+  return any;
+}
+
 // One cell on one line: line breaks become spaces, an unescaped '|' is escaped.
 std::string pipe_safe(const std::string& s) {
   std::string out;
@@ -82,10 +97,13 @@ bool try_merge(layout::block& previous, const layout::block& next) {
   if (previous.rows.empty() || next.rows.empty()) return false;
   const std::size_t ncols = previous.rows.front().size();
   if (next.rows.front().size() != ncols) return false;
-  const bool repeated_header = same_row(previous.rows.front(), next.rows.front());
+  const bool repeated_header =
+      same_row(previous.rows.front(), next.rows.front()) || header_remnant(previous.rows.front(), next.rows.front());
   if (!repeated_header) {
     // a bold first row unlike the previous header is the header of another table
-    if (bold_row(next.rows.front()) && !bold_row(previous.rows.back())) return false;
+    const auto filled = std::count_if(next.rows.front().begin(), next.rows.front().end(),
+                                      [](const layout::table_cell& c) { return !c.text.empty(); });
+    if (filled >= 2 && bold_row(next.rows.front()) && !bold_row(previous.rows.back())) return false;
     // without a repeated header the columns must sit where they sat on the previous page; a
     // column's left edge may move when its widest text (often the header) is not on this page
     if (previous.column_x.size() != next.column_x.size() || previous.column_x.empty()) return false;

@@ -92,7 +92,15 @@ float aligned_share(const std::vector<const band*>& bands, const gutter& g, bool
 // Whether some band has a real span edge (not an interpolated word edge) beside the gutter: text
 // that the PDF drew as separate runs. Without one, a narrow gutter may be a word space that merely
 // lines up (initials of the same width, two-digit days) and is not trusted.
-bool exact_evidence(const std::vector<const band*>& bands, const gutter& g, float pull, float em) {
+bool exact_evidence(const std::vector<const band*>& bands, const std::vector<const band*>& extra, const gutter& g,
+                    float pull, float em) {
+  // a wrapped line of the region (a header's second line) drawn as its own run that ends or
+  // starts right at the gutter marks it as a column edge too
+  for (const band* b : extra)
+    for (const auto& w : b->words) {
+      if (w.exact_x1 && w.span.box.x1 >= g.x0 - 2 && w.span.box.x1 <= g.x0 + 0.5f * (g.x1 - g.x0)) return true;
+      if (w.exact_x0 && w.span.box.x0 <= g.x1 + 2 && w.span.box.x0 >= g.x1 - 0.5f * (g.x1 - g.x0)) return true;
+    }
   for (const band* b : bands) {
     const word *left = nullptr, *right = nullptr;
     bool across = false;
@@ -116,7 +124,8 @@ bool exact_evidence(const std::vector<const band*>& bands, const gutter& g, floa
 // PDF) then still leaves a gutter. Narrow gutters need aligned text beside them, or in-cell word
 // spaces would split cells: both sides aligned, or one side and a gap of at least 0.4 em, and
 // at least one row where the PDF itself separated the two texts.
-std::vector<gutter> find_gutters(const std::vector<const band*>& split, float em) {
+std::vector<gutter> find_gutters(const std::vector<const band*>& split, const std::vector<const band*>& extra,
+                                 float em) {
   const float pull = 0.15f * em;
   std::vector<std::pair<float, float>> spans;
   for (const band* b : split)
@@ -134,7 +143,7 @@ std::vector<gutter> find_gutters(const std::vector<const band*>& split, float em
       const gutter g{right, x0};
       const bool left_aligned = aligned_share(split, g, true, pull) >= 0.8f;
       const bool right_aligned = aligned_share(split, g, false, pull) >= 0.8f;
-      const bool narrow_ok = exact_evidence(split, g, pull, em) &&
+      const bool narrow_ok = exact_evidence(split, extra, g, pull, em) &&
                              ((left_aligned && right_aligned) || ((left_aligned || right_aligned) && width >= 0.4f * em));
       if (width >= 0.8f * em || narrow_ok) out.push_back(g);
     }
@@ -263,7 +272,10 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
     if (worst <= tolerance) ++level;
   }
   if (10 * level < 7 * split_bands.size()) return false;
-  const auto gutters = find_gutters(split_bands, em);
+  std::vector<const band*> other_bands;
+  for (std::size_t b = first; b <= last; ++b)
+    if (!split[b]) other_bands.push_back(&bands[b]);
+  const auto gutters = find_gutters(split_bands, other_bands, em);
   const std::size_t ncols = gutters.size() + 1;
   if (ncols < 2) return false;
   float rx0 = 1e9f, rx1 = -1e9f;
@@ -276,12 +288,13 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
         if (w.span.box.x0 < g.x0 - 1 && w.span.box.x1 > g.x1 + 1) return false;
     return b.x0 >= rx0 - em && b.x1 <= rx1 + em;
   };
-  // a leading line (a header wrapped upwards) must keep out of the gutters entirely; a caption or
-  // the end of a paragraph right above the table does not
+  // a leading line (a header wrapped upwards, or the second header line when a running-header
+  // remover took the first) keeps its words out of the gutters, at most reaching into them; a
+  // caption or the end of a paragraph right above the table does not
   auto clear_of_gutters = [&](const band& b) {
     for (const auto& w : b.words)
       for (const auto& g : gutters)
-        if (std::min(w.span.box.x1, g.x1) - std::max(w.span.box.x0, g.x0) > 0.3f * em) return false;
+        if (std::min(w.span.box.x1, g.x1) - std::max(w.span.box.x0, g.x0) > 0.5f * w.span.box.width()) return false;
     return true;
   };
   std::vector<std::size_t> members;
@@ -318,7 +331,7 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
   if (!header_found) {
     std::size_t k = 0;
     while (k < n && k < 4 && bold_share(bands[members[k]]) >= 0.6f) ++k;
-    if (k >= 1 && k < n && bold_share(bands[members[k]]) < 0.6f) header_end = k - 1;
+    if (k >= 1 && k < n && bold_share(bands[members[k]]) < 0.6f) header_end = k - 1, header_found = true;
   }
 
   // row gaps after the header: bimodal gaps mean padded rows with wrapped lines inside them
@@ -343,7 +356,7 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
       new_row = true;
     } else if (i <= header_end) {
       new_row = false;
-    } else if (i == header_end + 1 || between(i)) {
+    } else if ((header_found && i == header_end + 1) || between(i)) {
       new_row = true;
     } else if (threshold >= 0) {
       new_row = bands[members[i]].y0 - bands[members[i - 1]].y1 > threshold;

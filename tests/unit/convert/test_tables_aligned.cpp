@@ -234,3 +234,25 @@ TEST_CASE("a table on a skewed scan is found: its rows climb by the page's slope
   REQUIRE(found[0].table.rows.size() == 4);
   CHECK(row_texts(found[0].table, 2) == std::vector<std::string>{"Yelverton", "294.20", "on hold"});
 }
+
+TEST_CASE("a wrapped header line ending at a narrow gutter confirms it", "[tables][aligned]") {
+  // every row, header included, merged the right-aligned number with the next cell; only the
+  // header's second line "(mm)", a run of its own ending at the column edge, shows the boundary
+  page_builder p;
+  const char* merged[5] = {"Thickness Condition", "17.1 monitor", "8.2 replace", "19.7 sound", "6.7 pitted"};
+  const char* left[5] = {"Thickness", "17.1", "8.2", "19.7", "6.7"};
+  float y = 100;
+  for (int i = 0; i < 5; ++i) {
+    p.text(72, y, i == 0 ? "Plate" : "P-10" + std::to_string(i));
+    p.text(200 - p.width_of(left[i]), y, merged[i]);
+    p.text(320, y, i == 0 ? "Inspector" : "Nakamura");
+    if (i == 0) p.text_right(200, y += 12, "(mm)");
+    y += 12;
+  }
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows[0].size() == 4);
+  CHECK(row_texts(t, 0) == std::vector<std::string>{"Plate", "Thickness (mm)", "Condition", "Inspector"});
+  CHECK(row_texts(t, 2) == std::vector<std::string>{"P-102", "8.2", "replace", "Nakamura"});
+}

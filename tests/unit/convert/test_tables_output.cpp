@@ -75,3 +75,11 @@ TEST_CASE("a bold first row that differs from the previous header starts another
   CHECK_FALSE(tables::try_merge(prev, other));
   CHECK(prev.rows.size() == 2);
 }
+
+TEST_CASE("the remnant of a repeated header (its first line removed as a running header) is dropped", "[tables][merge]") {
+  auto prev = table_of({{"**Plate**", "**Thickness (mm)**"}, {"P-101", "17.1"}}, {72, 150});
+  const auto next = table_of({{"", "**(mm)**"}, {"P-103", "9.7"}}, {72, 150});
+  REQUIRE(tables::try_merge(prev, next));
+  REQUIRE(prev.rows.size() == 3);
+  CHECK(prev.rows[2][0].text == "P-103");
+}
