@@ -22,7 +22,8 @@ using layout::span;
 
 void doc_context::observe(const page_model& page) {
   ++observed_pages_;
-  for (const auto& l : page.lines) size_chars_[quarter(l.size)] += l.chars;
+  // body size: what most of the prose is set in (code listings can outweigh it in a manual)
+  for (const auto& l : page.lines) (style_mono(l) ? mono_chars_ : size_chars_)[quarter(l.size)] += l.chars;
   const float body = body_size();
   // line gaps between consecutive body lines of the same MuPDF block
   for (size_t i = 1; i < page.lines.size(); ++i) {
@@ -73,7 +74,7 @@ void doc_context::observe(const page_model& page) {
 float doc_context::body_size() const {
   long best = -1;
   int q = 40;
-  for (auto& [k, n] : size_chars_)
+  for (auto& [k, n] : size_chars_.empty() ? mono_chars_ : size_chars_)
     if (n > best) best = n, q = k;
   return q / 4.0f;
 }

@@ -56,7 +56,8 @@ class doc_context {
 
  private:
   friend struct page_analyser;
-  std::map<int, long> size_chars_;   // size (quarter points) → characters
+  std::map<int, long> size_chars_;   // size (quarter points) → characters, monospace aside
+  std::map<int, long> mono_chars_;   // the same for monospace lines
   std::map<int, long> gap_count_;    // body line gap (quarter points) → count
   struct band_hit {
     int page;

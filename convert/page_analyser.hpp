@@ -99,8 +99,6 @@ struct page_analyser {
 
   static std::vector<seg> merge_segments(std::vector<seg> s);
 
-  static std::vector<float> cluster(std::vector<float> v, float tol);
-
   // Rules that form boxes or grids (tables, framed code) are taken; the others are thematic
   // breaks (horizontal) or blockquote bars (vertical).
   void classify_rules();

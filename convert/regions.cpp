@@ -40,14 +40,6 @@ std::vector<page_analyser::seg> page_analyser::merge_segments(std::vector<seg> s
   return out;
 }
 
-std::vector<float> page_analyser::cluster(std::vector<float> v, float tol) {
-  std::sort(v.begin(), v.end());
-  std::vector<float> out;
-  for (float x : v)
-    if (out.empty() || x - out.back() > tol) out.push_back(x);
-  return out;
-}
-
 // Rules that form boxes or grids (tables, framed code) are taken; the others are thematic
 // breaks (horizontal) or blockquote bars (vertical).
 void page_analyser::classify_rules() {
@@ -77,12 +69,8 @@ void page_analyser::classify_rules() {
   for (auto& [root, members] : comps) {
     auto& [hi, vi] = members;
     if (hi.empty() || vi.empty()) continue;
-    std::vector<float> ys, xs;
-    for (int i : hi) ys.push_back(hs[i].pos);
-    for (int j : vi) xs.push_back(vs[j].pos);
-    ys = cluster(ys, 3.0f);
-    xs = cluster(xs, 3.0f);
-    if (ys.size() < 2 || xs.size() < 2) continue;
+    // horizontal and vertical rules that touch form a frame (a table, a code box, also one cut
+    // open by a page break): none of them is a thematic break or a quote bar
     for (int i : hi) h_used[i] = 1;
     for (int j : vi) v_used[j] = 1;
   }
