@@ -191,7 +191,8 @@ api_result<json> job_api::wait_job(const std::string& id, const std::string& key
     }
     auto j = load(id, key, true);
     if (!j) return fail_with<json>(*j.error);
-    if (storage::is_terminal(j.value->status) || std::chrono::steady_clock::now() >= deadline)
+    // A draining process answers long polls at once, so they cannot hold up the shutdown.
+    if (storage::is_terminal(j.value->status) || std::chrono::steady_clock::now() >= deadline || st_.draining.load())
       return api_result<json>::ok(job_json(*j.value));
     // Woken by any state change in this process; the 250 ms cap covers jobs run by other replicas.
     std::unique_lock l(st_.change_mu);

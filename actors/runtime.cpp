@@ -303,6 +303,7 @@ class runtime_impl final : public runtime {
     snap.ready = false;
     snap.reasons.insert(snap.reasons.begin(), {reason::draining, "SIGTERM received"});
     st_.set_snapshot(snap);
+    st_.notify_change();  // wake long polls
     st_.recheck_readiness();
   }
 
