@@ -220,3 +220,30 @@ TEST_CASE("a page range converts only those pages") {
   CHECK(has(r->markdown, "Only page 2"));
   CHECK_FALSE(has(r->markdown, "Only page 1"));
 }
+
+TEST_CASE("with image extraction, embedded images become assets referenced in reading order") {
+  std::string hex;
+  for (int i = 0; i < 32 * 32; ++i) hex += (i % 7 == 0) ? "00" : "C8";
+  std::string c = body_lines(720, {"Before the figure."});
+  c += "q 200 0 0 120 72 560 cm BI /W 32 /H 32 /CS /G /BPC 8 /F /AHx ID " + hex + "> EI Q\n";
+  c += body_lines(520, {"After the figure."});
+  const std::string pdf = make_pdf({{c}});
+  options o;
+  o.extract_images = true;
+  o.asset_prefix = "assets/";
+  auto r = run(pdf, o);
+  REQUIRE(r);
+  INFO(r->markdown);
+  REQUIRE(r->assets.size() == 1);
+  CHECK(r->assets[0].media_type == "image/png");
+  CHECK(r->assets[0].bytes.size() > 8);
+  const auto img = r->markdown.find("![](assets/" + r->assets[0].name + ")");
+  REQUIRE(img != std::string::npos);
+  CHECK(r->markdown.find("Before the figure.") < img);
+  CHECK(img < r->markdown.find("After the figure."));
+  // without the option nothing is extracted and no image link is written
+  auto plain = run(pdf);
+  REQUIRE(plain);
+  CHECK(plain->assets.empty());
+  CHECK_FALSE(has(plain->markdown, "![]("));
+}
