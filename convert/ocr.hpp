@@ -59,6 +59,10 @@ struct settings {
   // converter per core already, and OpenMP threads that spin on a loaded machine made a page
   // 4-5x slower in our measurements (scan_sheet: 21 s vs 4.5 s at load 12 on 2 cores).
   bool parallel = false;
+  // Straighten skewed scans before recognition, so that the lines, rows and columns the pipeline
+  // groups by coordinates are level (Tesseract copes with skew itself, but reports its boxes in
+  // the skewed frame). Skews under 0.1 degree are left alone.
+  bool deskew = true;
 };
 
 // Owns a Tesseract instance, initialised lazily on first use and re-initialised only when the

@@ -98,6 +98,82 @@ unsigned char otsu_threshold(const image& img) {
   return best < 0 ? 128 : static_cast<unsigned char>(std::min(best_t + 1, 255));
 }
 
+float estimate_skew(const image& img, float max_degrees) {
+  // The bottom edges of ink (ink with paper below), in every second column: letters sit on
+  // their baseline, so these edges line up sharply along the text lines, much more sharply than
+  // whole letters (a line of ink is an x-height thick, a line of edges one pixel).
+  std::vector<std::pair<float, float>> ink;
+  long inked = 0;
+  for (int y = 0; y + 1 < img.height; ++y)
+    for (int x = 0; x < img.width; x += 2) {
+      if (img.at(x, y) >= img.ink) continue;
+      ++inked;
+      if (img.at(x, y + 1) >= img.ink) ink.emplace_back(static_cast<float>(x), static_cast<float>(y));
+    }
+  if (ink.size() < 100 || inked > static_cast<long>(img.pixels.size()) / 4) return 0;  // blank, or a photo
+  const int rows = 2 * (img.height + img.width);  // sheared positions stay within this span
+  std::vector<float> hist(static_cast<size_t>(rows));
+  auto score = [&](double degrees) {
+    std::fill(hist.begin(), hist.end(), 0.f);
+    const double t = std::tan(degrees * 3.14159265358979 / 180);
+    const double offset = img.width * std::abs(t) + 1;
+    for (const auto& [x, y] : ink) {
+      const auto bin = static_cast<size_t>(y - x * t + offset);
+      if (bin < hist.size()) hist[bin] += 1;
+    }
+    double sum = 0;
+    for (float h : hist) sum += static_cast<double>(h) * h;
+    return sum;
+  };
+  // Coarse steps of half a degree, then a fine search around the best.
+  double best = 0, best_score = score(0);
+  const double flat = best_score;
+  for (double a = -max_degrees; a <= max_degrees + 1e-9; a += 0.5) {
+    const double sc = score(a);
+    if (sc > best_score) best = a, best_score = sc;
+  }
+  const double coarse = best;
+  for (double a = coarse - 0.5; a <= coarse + 0.5 + 1e-9; a += 0.05) {
+    const double sc = score(a);
+    if (sc > best_score) best = a, best_score = sc;
+  }
+  // Without a clear gain over no rotation, the page has no line structure worth trusting.
+  if (best_score < flat * 1.02) return 0;
+  return static_cast<float>(best);
+}
+
+void deskew(image& img, float skew_degrees) {
+  if (skew_degrees == 0 || img.pixels.empty()) return;
+  const double r = skew_degrees * 3.14159265358979 / 180;
+  const double c = std::cos(r), s = std::sin(r);
+  const double cx = img.width / 2.0, cy = img.height / 2.0;
+  std::vector<unsigned char> out(img.pixels.size());
+  // Paper is the brightest common gray: the 90th percentile stands in for it at the corners.
+  std::array<long, 256> hist{};
+  for (unsigned char p : img.pixels) ++hist[p];
+  long seen = 0;
+  unsigned char paper = 255;
+  for (int g = 0; g < 256; ++g)
+    if ((seen += hist[g]) * 10 >= static_cast<long>(img.pixels.size()) * 9) {
+      paper = static_cast<unsigned char>(g);
+      break;
+    }
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x) {
+      // Where this output pixel comes from: the content turns by -skew, so look up by +skew.
+      const double sx = cx + (x - cx) * c - (y - cy) * s, sy = cy + (x - cx) * s + (y - cy) * c;
+      const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
+      const double fx = sx - x0, fy = sy - y0;
+      auto at = [&](int xx, int yy) -> double {
+        return xx < 0 || yy < 0 || xx >= img.width || yy >= img.height ? paper : img.at(xx, yy);
+      };
+      const double v = (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) +
+                       (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
+      out[static_cast<size_t>(y) * img.width + x] = static_cast<unsigned char>(std::lround(v));
+    }
+  img.pixels = std::move(out);
+}
+
 unsigned char faint_threshold(const image& img) {
   std::array<long, 256> hist{};
   for (unsigned char p : img.pixels) ++hist[p];

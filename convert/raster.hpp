@@ -32,6 +32,16 @@ struct image {
 // pages must not exhaust memory). Returns false with `error` set on failure.
 bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out, std::string& error);
 
+// Skew of the text lines in degrees: lines run along y = y0 + x·tan(skew) (y down, so a positive
+// skew falls to the right). Found by the projection profile: the angle at which ink piles up into
+// the sharpest rows. 0 when the page shows no clear line structure. Searches ±max_degrees.
+float estimate_skew(const image& img, float max_degrees = 5);
+
+// Rotates the content so that lines with the given skew become horizontal (about the centre,
+// bilinear, paper brought in at the corners). Size and transform to points are unchanged: a
+// scanned page's text is then laid out as it was printed.
+void deskew(image& img, float skew_degrees);
+
 // Otsu's threshold over the whole image: separates ink from paper whatever the scan's contrast.
 unsigned char otsu_threshold(const image& img);
 

@@ -248,3 +248,21 @@ TEST_CASE("a thin vertical rule in the gap between two words is found; shading o
   for (auto& p : shaded.pixels) p = 215;
   CHECK_FALSE(raster::vertical_rule(shaded, 130, 170, 20, 80));
 }
+
+TEST_CASE("skew is measured from the lines of ink and straightened") {
+  // Lines of "words" (short dashes with gaps) every 40 px, as a page of text.
+  auto page = blank(800, 600);
+  for (int y = 60; y < 560; y += 40)
+    for (int x = 60; x < 740; x += 50) fill(page, x, y, x + 36, y + 10);
+  page.ink = 128;
+  CHECK(raster::estimate_skew(page) == Approx(0).margin(0.06));
+
+  for (float skew : {1.5f, -2.3f}) {
+    auto tilted = page;
+    raster::deskew(tilted, -skew);  // turning by the opposite of a skew produces that skew
+    CHECK(raster::estimate_skew(tilted) == Approx(skew).margin(0.1));
+    raster::deskew(tilted, raster::estimate_skew(tilted));
+    CHECK(raster::estimate_skew(tilted) == Approx(0).margin(0.1));
+  }
+  CHECK(raster::estimate_skew(blank(300, 300)) == 0);  // nothing to measure
+}
