@@ -164,8 +164,10 @@ void job_store::impl::connect() {
 }
 
 error job_store::impl::map_exception(const std::exception& e) {
+  // A server restart or pg_terminate_backend() surfaces as a broken connection or as an SQL error
+  // (admin_shutdown) after which the connection is closed: both mean "unreachable, retry".
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
-      dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+      dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr || (conn && !conn->is_open())) {
     conn.reset();  // reconnect on the next call
     return make_error(errc::database_unreachable, e.what());
   }
@@ -173,7 +175,6 @@ error job_store::impl::map_exception(const std::exception& e) {
     return make_error(errc::invalid_argument, fmt::format("rejected by the schema: {}", e.what()));
   if (dynamic_cast<const pqxx::data_exception*>(&e) != nullptr)
     return make_error(errc::invalid_argument, fmt::format("invalid value: {}", e.what()));
-  if (conn && !conn->is_open()) conn.reset();
   return make_error(errc::internal, fmt::format("database error: {}", e.what()));
 }
 

@@ -228,3 +228,34 @@ TEST_CASE("operator views answer") {
   CHECK(t.exec1("SELECT count(*) FROM quire_running")[0].as<long>() == 0);
   CHECK(t.exec1("SELECT count(*) FROM quire_stuck")[0].as<long>() == 0);
 }
+
+TEST_CASE("a lost connection is reported as database_unreachable and the next call reconnects") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  auto job = submit_ok(*s, request());
+  REQUIRE(s->set_clock_for_testing(t0));
+  auto kill_store_backends = [&] {
+    pqxx::connection admin(db.url());
+    pqxx::nontransaction n(admin);
+    return n.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                  " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        .size();
+  };
+  REQUIRE(kill_store_backends() >= 1);
+  auto lost = s->get(job.id);
+  REQUIRE_FALSE(lost);
+  CHECK(lost.err().code == errc::database_unreachable);
+  auto back = s->get(job.id);  // reconnected, statements re-prepared, pinned clock re-applied
+  REQUIRE(back);
+  CHECK(back->id == job.id);
+  auto later = submit_ok(*s, request("after reconnect"));
+  CHECK(later.created_at == t0);
+
+  // The listener reconnects too, and says "claim anyway" because it may have missed a NOTIFY.
+  auto l = work_listener::open(db.url(), "prod");
+  REQUIRE(l);
+  REQUIRE(kill_store_backends() >= 1);
+  auto w1 = (*l)->wait(std::chrono::milliseconds(500));
+  auto w2 = (*l)->wait(std::chrono::milliseconds(500));
+  CHECK(((!w1 && w2 && *w2) || (w1 && *w1)));
+}
