@@ -52,6 +52,22 @@ markdown_sha() {
     | sha256sum | cut -d' ' -f1
 }
 
+# assert_results LANE FILE WHAT: every "ID SHA" line of FILE is served with that sha256. A request
+# refused while the lane reconnects (after a restart) is retried for up to 60 s; a wrong result is not.
+assert_results() {
+  local lane=$1 file=$2 what=$3 id sha got t0
+  while read -r id sha; do
+    t0=$(date +%s)
+    while ! got=$(curl -sS --fail --max-time 30 -H "X-API-Key: $(api_key "$lane")" \
+        "$(lane_url "$lane")/v1/convert/jobs/$id/result/markdown" | sha256sum | cut -d' ' -f1) \
+        || [ "$got" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]; do
+      [ $(( $(date +%s) - t0 )) -lt 60 ] || { fail "the result of $id is not served $what"; return 1; }
+      sleep 2
+    done
+    assert_eq "$got" "$sha" "result of $id $what"
+  done <"$file"
+}
+
 # sql LANE QUERY: runs QUERY in the lane database (superuser), tab-separated rows.
 sql() { dc exec -T db psql -U postgres -d "quire_$1" -AtF $'\t' -v ON_ERROR_STOP=1 -c "$2" | tr -d '\r'; }
 

@@ -68,6 +68,9 @@ run_case() {  # run_case NAME: runs case_NAME, records the verdict; stops at the
   if [ "$rc" != 0 ]; then printf '  %s\n' "${results[@]}" >&2; exit 1; fi
 }
 
+# ensure_stack: the later cases need a running stack; bring it up when a case runs alone (--only).
+ensure_stack() { readyz eval >/dev/null || "$S/up" --no-sample --timeout 240; }
+
 # ---- lint: scripts and compose files ---------------------------------------------------------------
 case_lint() {
   local f
@@ -112,7 +115,7 @@ case_startup() {
     fail "the runtime image contains a compiler"
   fi
   dk run --rm --entrypoint cat "$img" /usr/share/quire/runtime-packages.txt | grep -q '^libc6=' || fail "package record"
-  assert_eq "$(health_of quire-eval)" healthy "eval container health"
+  wait_health quire-eval healthy 30 || fail "the eval container's HEALTHCHECK never passed"
   if host_gpu_available; then
     wait_ready prod 60
   else
@@ -136,6 +139,7 @@ case_startup() {
 
 # ---- readiness gates --------------------------------------------------------------------------------
 case_gates() {
+  ensure_stack
   local ov=$work/eval-on-prod-volume.yaml r
   printf 'version: "3.9"\nservices:\n  quire-eval:\n    volumes:\n      - prod-data:/data/eval\n' >"$ov"
   log "gate: the eval lane given the prod volume"
@@ -165,20 +169,24 @@ case_gates() {
 
 # ---- persistence: SIGKILL mid-flight, down/up, db restart --------------------------------------------
 case_persistence() {
+  ensure_stack
   local pdf=$work/long.pdf ids=() id i pid before st inflight="" t0
   make_pdf "$pdf" 1500
   for i in 1 2 3 4 5 6 7; do ids+=("$(submit eval "$pdf")"); done
   ids+=("$(submit eval "$QUIRE_ROOT/docker/sample/sample.pdf")")
   log "submitted ${#ids[@]} jobs: ${ids[*]}"
+  # Everything looked up first, so the kill follows the "running" row within milliseconds.
+  local db_cid
+  db_cid=$(container_id db)
+  before=$(restart_count quire-eval)
+  pid=$(main_pid quire-eval)
   t0=$(date +%s)
   while [ -z "$inflight" ]; do
     [ $(( $(date +%s) - t0 )) -lt 90 ] || fail "no job was seen running"
-    inflight=$(sql eval "SELECT id FROM jobs WHERE status = 'running' LIMIT 1")
+    inflight=$(dk exec "$db_cid" psql -U postgres -d quire_eval -Atc "SELECT id FROM jobs WHERE status = 'running' LIMIT 1")
   done
-  before=$(restart_count quire-eval)
-  pid=$(main_pid quire-eval)
-  log "SIGKILL to the eval container's main process (pid $pid) while job $inflight runs"
   kill -9 "$pid"
+  log "SIGKILLed the eval container's main process (pid $pid) while job $inflight was running"
   t0=$(date +%s)
   until [ "$(restart_count quire-eval)" -gt "$before" ]; do
     [ $(( $(date +%s) - t0 )) -lt 60 ] || fail "the restart policy did not bring the eval lane back"
@@ -204,16 +212,17 @@ case_persistence() {
   dc down >&2
   dc up -d >&2
   wait_ready eval 180
-  while read -r id sha; do assert_eq "$(markdown_sha eval "$id")" "$sha" "result of $id after down/up"; done <"$work/persistence-results"
+  assert_results eval "$work/persistence-results" "after down/up"
 
   log "a db restart keeps finished results"
   dc restart db >&2
   wait_health db healthy 90
   wait_ready eval 120
-  while read -r id sha; do assert_eq "$(markdown_sha eval "$id")" "$sha" "result of $id after a db restart"; done <"$work/persistence-results"
+  assert_results eval "$work/persistence-results" "after a db restart"
 }
 
 case_retention() {
+  ensure_stack
   # shellcheck source=tests/container/retention.sh
   source "$here/retention.sh"
   retention_case
@@ -221,6 +230,7 @@ case_retention() {
 
 # ---- deploy of a new revision, automatic rollback ----------------------------------------------------
 case_deploy() {
+  ensure_stack
   local src=$work/src new_rev old_img new_img out
   old_img=$(state_get QUIRE_EVAL_IMAGE)
   git clone -q --no-hardlinks "$QUIRE_ROOT" "$src"
@@ -233,7 +243,7 @@ case_deploy() {
   assert_eq "$(state_get QUIRE_EVAL_EXPECTED_REVISION)" "$new_rev" "expected revision"
   assert_eq "$(state_get QUIRE_EVAL_PREVIOUS_IMAGE)" "$old_img" "previous image recorded"
   assert_eq "$(curl -sS "$(lane_url eval)/v1/info" | jq -r .revision)" "$new_rev" "/v1/info revision"
-  while read -r id sha; do assert_eq "$(markdown_sha eval "$id")" "$sha" "result of $id after deploy"; done <"$work/persistence-results"
+  assert_results eval "$work/persistence-results" "after the deploy"
 
   log "a deploy whose lane never becomes ready rolls back"
   printf 'FROM %s\nENV QUIRE_LISTEN=not-an-address\n' "$new_img" | dk build -q -t "$QUIRE_IMAGE_REPO:ct-broken" - >/dev/null
@@ -249,6 +259,7 @@ case_deploy() {
 
 # ---- backup -> wipe -> restore -------------------------------------------------------------------------
 case_backup() {
+  ensure_stack
   local dir
   [ -s "$work/persistence-results" ] || { ids=("$(submit eval "$QUIRE_ROOT/docker/sample/sample.pdf")"); wait_terminal eval 120 "${ids[@]}"; echo "${ids[0]} $(markdown_sha eval "${ids[0]}")" >"$work/persistence-results"; }
   dir=$("$S/backup" --out "$work/backup")
@@ -258,10 +269,8 @@ case_backup() {
   dc down -v >&2
   if dk volume inspect "${QUIRE_PROJECT}_eval-data" >/dev/null 2>&1; then fail "the eval volume survived the wipe"; fi
   "$S/restore" --from "$dir"
-  while read -r id sha; do
-    assert_eq "$(job_status eval "$id")" succeeded "job $id after restore"
-    assert_eq "$(markdown_sha eval "$id")" "$sha" "result of $id after restore"
-  done <"$work/persistence-results"
+  assert_results eval "$work/persistence-results" "after the restore"
+  while read -r id _; do assert_eq "$(job_status eval "$id")" succeeded "job $id after the restore"; done <"$work/persistence-results"
   # Restoring over a live stack needs --yes.
   if "$S/restore" --from "$dir" >/dev/null 2>&1; then fail "restore replaced a live stack without --yes"; fi
 }
