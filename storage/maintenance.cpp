@@ -45,6 +45,7 @@ result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,
   auto dirs = files.list_job_dirs();
   if (!dirs) return dirs.err();
   const auto cutoff = std::filesystem::file_time_type::clock::now() - opts.orphan_grace;
+  std::vector<std::string> finished_with_input;  // candidates for a stale input
   constexpr std::size_t chunk = 500;
   for (std::size_t i = 0; i < dirs->size(); i += chunk) {
     std::vector<std::string> ids;
@@ -60,16 +61,17 @@ result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,
         if (d.modified <= cutoff && files.remove_job(d.job_id)) ++rep.orphan_dirs_removed;
       } else if (it->second == job_status::expired) {
         if (files.remove_job(d.job_id)) ++rep.tombstone_dirs_removed;
+      } else if (is_terminal(it->second) && files.exists(d.job_id, "input.pdf")) {
+        finished_with_input.push_back(d.job_id);
       }
     }
   }
 
-  // Inputs the sweeper marked deleted but did not get to delete (crash after its commit).
-  // Cheap check: only the rows of directories that still hold an input.
-  for (const auto& d : *dirs) {
-    if (!files.exists(d.job_id, "input.pdf")) continue;
-    auto j = jobs.get(d.job_id);
-    if (j && j->input_deleted && j->status != job_status::expired && files.remove_file(d.job_id, "input.pdf"))
+  // Inputs the sweeper marked deleted but did not get to delete (crash after its commit). Only
+  // finished jobs that still hold an input are looked up; queued/running ones need theirs.
+  for (const auto& id : finished_with_input) {
+    auto j = jobs.get(id);
+    if (j && j->input_deleted && is_terminal(j->status) && files.remove_file(id, "input.pdf"))
       ++rep.stale_inputs_removed;
   }
 

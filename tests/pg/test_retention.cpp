@@ -185,17 +185,25 @@ TEST_CASE("reconcile: orphans after the grace period, tombstone dirs, missing an
   REQUIRE(s->set_clock_for_testing(std::chrono::system_clock::now() - 8 * day));
   auto gone = accept(*s, *files, "gone");
   REQUIRE(s->cancel(gone.id, "x"));
+  REQUIRE(s->set_clock_for_testing(std::chrono::system_clock::now() - 2 * day));
+  auto stale = accept(*s, *files, "stale");  // past input_ttl, not past result_ttl
+  REQUIRE(s->cancel(stale.id, "x"));
   REQUIRE(s->set_clock_for_testing(std::nullopt));
   auto swept = s->sweep(retention_policy{}, 100);  // rows only: the files stay, as after a crash
   REQUIRE(swept);
   REQUIRE(swept->jobs_expired == std::vector<std::string>{gone.id});
+  REQUIRE(swept->inputs_to_delete.size() == 2);
   REQUIRE(fs::exists(files->job_dir(gone.id)));
+  REQUIRE(files->exists(stale.id, "input.pdf"));
 
   auto rep = reconcile(*s, *files, {});
   REQUIRE(rep);
   CHECK(rep->orphan_dirs_removed == 1);
   CHECK(rep->tombstone_dirs_removed == 1);
   CHECK(rep->temp_files_removed == 1);
+  CHECK(rep->stale_inputs_removed == 1);
+  CHECK_FALSE(files->exists(stale.id, "input.pdf"));
+  CHECK(files->exists(good.id, "input.pdf"));  // finished just now: its input is still kept
   CHECK_FALSE(fs::exists(files->job_dir(old_orphan)));
   CHECK(fs::exists(files->job_dir(young_orphan)));  // may be an upload in flight
   CHECK_FALSE(fs::exists(files->job_dir(gone.id)));
