@@ -60,7 +60,9 @@ struct store_options {
   // Retry backoff after a retryable failure or a rescue: base * 2^(attempt-1), capped, +-20 % jitter.
   std::chrono::milliseconds backoff_base{std::chrono::seconds(5)};
   std::chrono::milliseconds backoff_max{std::chrono::minutes(10)};
-  // How long a finished job's result is kept; stamped into expires_at when the job finishes.
+  // How long a finished job's result is kept; stamped into expires_at when the job finishes
+  // (what clients are told). Set it from the same setting as retention_policy::result_ttl: the
+  // sweep expires a job at the EARLIER of expires_at and finished_at + policy.result_ttl.
   std::chrono::seconds result_ttl{std::chrono::hours(24 * 7)};
 };
 
@@ -218,7 +220,9 @@ class job_store {
   result<job_record> complete(const lease& l, const completion& c);
   // retryable && attempt < max_attempts → queued with backoff; otherwise → failed.
   result<job_record> fail(const lease& l, const job_error_info& e);
-  result<job_record> release(const lease& l, std::string_view reason);  // drain hand-back
+  // Drain hand-back: → queued, claimable at once, attempt decremented (not spent). Give each
+  // coordinator process a unique owner name: the fencing token is (owner, attempt).
+  result<job_record> release(const lease& l, std::string_view reason);
 
   // queued|running → canceled. illegal_transition (current_status set) when already finished.
   result<job_record> cancel(const std::string& id, std::string_view reason);
@@ -252,6 +256,7 @@ class job_store {
   std::unique_ptr<impl> impl_;
 };
 
+// Not thread-safe: one listener per waiting actor/thread.
 // Wakes idle coordinators when work arrives (LISTEN quire_work; a NOTIFY follows every
 // commit that makes a job of the profile claimable: submit, retry, release, rescue; sent by
 // job_store right after its commit). Owns its own connection.
