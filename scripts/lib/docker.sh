@@ -357,3 +357,28 @@ convert_pdf() {
   mv -f "$out.tmp" "$out"
   jq -c '.job' <<<"$resp"
 }
+
+# prod_should_be_ready: true when the prod lane is expected to become ready here: the GPU override
+# (a GPU host) or the local-testing CPU override is in use. Otherwise gpu_unavailable is correct.
+prod_should_be_ready() {
+  local o
+  o=":${QUIRE_COMPOSE_OVERRIDES-$(state_get QUIRE_COMPOSE_OVERRIDES "")}:"
+  [[ $o == *"compose.gpu.yaml:"* || $o == *"compose.prod-cpu.yaml:"* ]]
+}
+
+# wait_prod TIMEOUT_S: waits for the state the prod lane should reach on this host: ready, or not
+# ready for exactly one reason, gpu_unavailable (said plainly). Returns 1 otherwise.
+wait_prod() {
+  local timeout=$1 body others
+  if prod_should_be_ready; then
+    wait_ready prod "$timeout" || return 1
+    log "prod lane ready on $(lane_url prod)"
+    return 0
+  fi
+  wait_reason prod gpu_unavailable "$timeout" || return 1
+  body=$(readyz prod || true)
+  others=$(jq -r '[.reasons[].code | select(. != "gpu_unavailable")] | join(",")' <<<"$body" 2>/dev/null || echo unknown)
+  if [ -n "$others" ]; then log "the prod lane is not ready for other reasons too: $others"; return 1; fi
+  log "prod lane is NOT ready, as it should be on this host: gpu_unavailable (no working GPU or no NVIDIA"
+  log "container toolkit). It needs a GPU host; for local testing only: scripts/up --prod-on-cpu."
+}
