@@ -347,6 +347,9 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
       if (jump > best && gaps.size() - i >= 2) best = jump, threshold = (gaps[i] + gaps[i - 1]) / 2;
     }
     if (best < 1.5f) threshold = -1;
+    // lines wrapped inside a cell sit at the text's own line spacing: their boxes (nearly)
+    // touch. Larger "small" gaps are just jitter between rows (scans: tight glyph boxes).
+    if (threshold >= 0 && gaps.front() > 0.25f * em) threshold = -1;
   }
 
   word_grid grid;

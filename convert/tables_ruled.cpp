@@ -131,11 +131,13 @@ std::vector<detected> detect_ruled(const layout::page_model& page, float em, std
     const auto bands = build_bands(page, inside);
     const std::size_t ncols = xs.size() - 1, ngrid = ys.size() - 1;
 
-    // band → grid row; a grid with far fewer rows than text rows only frames the table
+    // band → grid row
     std::vector<int> band_row(bands.size());
     for (std::size_t b = 0; b < bands.size(); ++b) band_row[b] = slot(ys, (bands[b].y0 + bands[b].y1) / 2);
     word_grid grid;
-    const bool framed_only = ngrid < 3 && bands.size() >= 2 * ngrid + 1;
+    // a grid with far fewer rows than text rows only frames the table; rules found in a scan's
+    // raster may miss some row separators: in both cases text rows split grid rows
+    const bool framed_only = (ngrid < 3 && bands.size() >= 2 * ngrid + 1) || page.from_ocr;
     int last_row = -2;
     for (std::size_t b = 0; b < bands.size(); ++b) {
       if (band_row[b] < 0) continue;

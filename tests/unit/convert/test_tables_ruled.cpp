@@ -132,3 +132,19 @@ TEST_CASE("a table of bordered cells with a link underline inside a cell", "[tab
   REQUIRE(found.size() == 1);
   CHECK(found[0].table.rows.size() == 4);
 }
+
+TEST_CASE("on a scan, rules found in the raster may miss row separators: text rows still split", "[tables][ruled]") {
+  page_builder p;
+  p.page.from_ocr = true;
+  // frame, column rules and the header rule were found; the rules between body rows were not
+  const std::vector<float> xs{72, 170, 270};
+  p.grid(xs, {100, 118, 190});
+  const char* cells[5][2] = {{"Station", "Length"}, {"Rushmere", "340.27"}, {"Yelverton", "294.20"},
+                             {"Varley", "183.30"}, {"Inchmore", "358.34"}};
+  for (int r = 0; r < 5; ++r)
+    for (int c = 0; c < 2; ++c) p.text(xs[c] + 4, r == 0 ? 103 : 122 + 16.0f * (r - 1), cells[r][c]);
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  REQUIRE(found[0].table.rows.size() == 5);
+  CHECK(row_texts(found[0].table, 3) == std::vector<std::string>{"Varley", "183.30"});
+}
