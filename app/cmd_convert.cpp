@@ -1,4 +1,4 @@
-// `quire convert IN.pdf [-o OUT.md] [--assets DIR] [--json] [--pages A-B]`
+// `quire convert IN.pdf [-o OUT.md] [--assets DIR] [--json] [--pages A-B] [--acceleration POLICY]`
 // One-shot conversion, no database. Without -o the Markdown (or the JSON with --json) goes to
 // standard output and nothing else does; diagnostics go to stderr. Exit codes: 0 success,
 // 1 conversion error (code printed), 2 usage error, 3 output could not be written.
@@ -24,6 +24,7 @@ struct convert_args {
   std::string assets_dir;
   std::string pages;
   std::string ocr = "auto";
+  std::string acceleration = "cpu_only";
   double timeout = 0;
   bool json = false;
 };
@@ -39,7 +40,7 @@ nlohmann::json to_json(const convert::conversion& c) {
   for (const auto& p : c.pages)
     pages.push_back({{"page", p.number}, {"chars", p.chars}, {"blocks", p.blocks},
                      {"no_text_layer", p.no_text_layer}, {"ocr_used", p.ocr_used},
-                     {"milliseconds", p.milliseconds}});
+                     {"milliseconds", p.milliseconds}, {"page_kind", p.page_kind}});
   nlohmann::json assets = nlohmann::json::array();
   for (const auto& a : c.assets)
     assets.push_back({{"name", a.name}, {"media_type", a.media_type}, {"bytes", a.bytes.size()}});
@@ -71,6 +72,7 @@ int run_convert(const convert_args& a) {
              : a.ocr == "force" ? convert::ocr_mode::force
                                 : convert::ocr_mode::automatic;
   opts.timeout_seconds = a.timeout;
+  convert::parse_acceleration_policy(a.acceleration, &opts.acceleration);  // checked by CLI11
   opts.extract_images = !a.assets_dir.empty();
   if (opts.extract_images) {
     // Links in the Markdown are relative to the Markdown file when there is one.
@@ -125,6 +127,11 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--pages", args->pages, "Page range A-B (1-based, inclusive)");
   cmd->add_option("--ocr", args->ocr, "OCR for pages without text: auto, off, force")
       ->check(CLI::IsMember({"auto", "off", "force"}));
+  // cpu_only by default: a one-shot conversion should not probe GPUs unless asked to.
+  cmd->add_option("--acceleration", args->acceleration,
+                  "Page-raster analysis: cpu_only (default), gpu_prefer (CPU fallback with a warning), "
+                  "gpu_required (fails with gpu_not_available without a working GPU)")
+      ->check(CLI::IsMember({"cpu_only", "gpu_prefer", "gpu_required"}));
   cmd->add_option("--timeout", args->timeout, "Give up after this many seconds (0 = no limit)");
   cmd->callback([args] {
     int rc = run_convert(*args);

@@ -20,6 +20,10 @@
 #include <variant>
 #include <vector>
 
+namespace quire::gpu {
+class PageAnalyzer;  // gpu/page_analysis.hpp
+}
+
 namespace quire::convert {
 
 // Stable error codes. Add new ones at the end; never renumber or rename (clients match on the text).
@@ -32,6 +36,7 @@ enum class errc {
   too_many_pages,    // over options::max_pages
   canceled,          // the caller's cancel hook asked us to stop
   internal,          // a bug: should never be seen
+  gpu_not_available, // acceleration_policy::gpu_required and no working GPU (retryable elsewhere)
 };
 
 std::string_view to_string(errc code);  // "pdf_unreadable", ...
@@ -61,6 +66,18 @@ class result {
 
 enum class ocr_mode { automatic, off, force };
 
+// Where page-raster analysis (scanned-page detection, rules and figures found in the pixels) runs.
+// gpu_required: on a CUDA device or not at all (errc::gpu_not_available); gpu_prefer: a CUDA device
+// when one works, else the CPU with a warning; cpu_only: the CPU reference (identical results, the
+// default: a library call or a one-shot CLI run should not probe devices unless asked).
+enum class acceleration_policy { cpu_only, gpu_prefer, gpu_required };
+std::string_view to_string(acceleration_policy p);                        // "cpu_only", ...
+bool parse_acceleration_policy(std::string_view s, acceleration_policy* out);
+
+// The resolution pages are rendered at for analysis. An analyzer passed in options::analyzer should
+// be made with gpu::AnalysisParams::dpi set to this (its pixel thresholds scale with the dpi).
+constexpr int analysis_dpi = 150;
+
 struct options {
   int first_page = 1;   // 1-based, inclusive
   int last_page = 0;    // 0 = last page of the document
@@ -74,6 +91,11 @@ struct options {
   double timeout_seconds = 0;
   // Called after each page (pages done, pages total). Returning false cancels (errc::canceled).
   std::function<bool(int, int)> progress;
+  acceleration_policy acceleration = acceleration_policy::cpu_only;
+  // Optional analyzer owned by the caller (a service converter owns one per GPU), used for the
+  // pages that need analysis; it must outlive the call and is not used concurrently. Without one
+  // the engine makes its own per `acceleration` (the CPU reference lazily, devices probed once).
+  gpu::PageAnalyzer* analyzer = nullptr;
 };
 
 struct page_stats {
@@ -83,6 +105,9 @@ struct page_stats {
   bool no_text_layer = false;  // the page is an image without usable text (a scan)
   bool ocr_used = false;
   double milliseconds = 0;
+  // Raster analysis of the page: "blank", "text", "mixed", "image_only"; "" = not analysed (pages
+  // with a good text layer and no large images are not rendered).
+  std::string page_kind;
 };
 
 struct asset {
@@ -98,7 +123,7 @@ struct conversion {
   std::vector<std::string> warnings;  // MuPDF warnings and engine notes, deduplicated
   std::vector<asset> assets;          // empty unless options::extract_images
   double milliseconds = 0;
-  std::string acceleration_used = "cpu";  // "cpu" or "cuda:N" (page analysis)
+  std::string acceleration_used = "cpu";  // "cpu" or "cuda:N": the page-analysis backend in use
 };
 
 // Stateless between calls: converting the same bytes with the same options twice gives

@@ -13,6 +13,7 @@
 #include "convert/analyse.hpp"
 #include "convert/extract.hpp"
 #include "convert/ocr.hpp"
+#include "convert/page_raster.hpp"
 #include "convert/render.hpp"
 #include "convert/text.hpp"
 
@@ -29,6 +30,7 @@ std::string_view to_string(errc code) {
     case errc::too_many_pages: return "too_many_pages";
     case errc::canceled: return "canceled";
     case errc::internal: return "internal";
+    case errc::gpu_not_available: return "gpu_not_available";
   }
   return "internal";
 }
@@ -52,6 +54,7 @@ struct engine::impl {
   fz_context* ctx = nullptr;
   diagnostics diag;
   std::unique_ptr<ocr::recognizer> recognizer;  // created on the first page that needs OCR
+  page_raster::analyser raster;  // page-raster analysis backend (devices probed once per engine)
 
   impl() {
     ctx = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
@@ -196,6 +199,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
 
   conversion out;
   out.page_count = page_count;
+  if (auto e = impl_->raster.begin(opts, out)) return *e;
   doc_context dc;
   dc.page_count = page_count;
   dc.outline = load_outline(ctx, doc);
@@ -237,7 +241,19 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     }
     h.stats.chars = h.model.chars;
     h.stats.no_text_layer = !failed && no_text_layer(h.model);
-    if (!failed && (opts.ocr == ocr_mode::force || (opts.ocr == ocr_mode::automatic && ocr::needs_ocr(h.model)))) {
+    page_raster::findings seen;  // raster analysis, for the pages where it pays (page_raster.hpp)
+    if (!failed) {
+      auto found = impl_->raster.analyse(ctx, page, opts, h.model, out);
+      if (!found) {
+        fz_drop_page(ctx, page);
+        return found.err();
+      }
+      seen = std::move(*found);
+      if (seen.analysed) h.stats.page_kind = gpu::to_string(seen.kind);
+      h.stats.no_text_layer = page_raster::decide_scanned(seen, h.stats.no_text_layer);
+    }
+    if (!failed && (opts.ocr == ocr_mode::force ||
+                    (opts.ocr == ocr_mode::automatic && page_raster::decide_scanned(seen, ocr::needs_ocr(h.model))))) {
       // a scan: recognise the page raster and run the same pipeline on the words
       if (!impl_->recognizer) impl_->recognizer = std::make_unique<ocr::recognizer>();
       impl_->recognizer->set_deadline(xo.deadline);
@@ -256,6 +272,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
         out.warnings.push_back("page " + std::to_string(pno) + ": OCR failed: " + why);
       }
     }
+    if (!failed) impl_->raster.apply(ctx, page, opts, seen, h.model, out);
     fz_drop_page(ctx, page);
     if (xo.deadline && clock::now() > *xo.deadline)
       return error{errc::timeout, "conversion exceeded " + std::to_string(opts.timeout_seconds) + " s (page " +
