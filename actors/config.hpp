@@ -28,7 +28,7 @@ struct service_config {
   int cpu_converters = 1;                    // QUIRE_CPU_CONVERTERS
   std::string gpus;                          // QUIRE_GPUS ("" = none, "all", or "0,1")
   std::string acceleration_policy;           // QUIRE_ACCELERATION_POLICY (default per profile)
-  int http_threads = 4;                      // QUIRE_HTTP_THREADS
+  int http_threads = 16;                     // QUIRE_HTTP_THREADS
   int max_concurrent_uploads = 32;           // QUIRE_MAX_CONCURRENT_UPLOADS
   int max_queue_depth = 1000;                // QUIRE_MAX_QUEUE_DEPTH (queued jobs before 503)
   int max_attempts = 3;                      // QUIRE_MAX_ATTEMPTS

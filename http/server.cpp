@@ -108,14 +108,21 @@ class restinio_server final : public server {
             .incoming_http_msg_limits(
                 restinio::incoming_http_msg_limits_t{}.max_body_size(cfg.max_upload_bytes * 2 + (1u << 20)))
             .request_handler([this, &handler](restinio::request_handle_t req) {
-              pool_.post([req, &handler] {
+              auto respond = [req, &handler] {
                 auto resp = handler.handle(to_request(req));
                 auto out = req->create_response(restinio::http_status_line_t{
                     restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)}, reason_phrase(resp.status)});
                 for (auto& [k, v] : resp.headers) out.append_header(k, v);
                 out.set_body(std::move(resp.body));
                 out.done();
-              });
+              };
+              // Health, readiness and metrics never block (a snapshot read): answer them on the
+              // I/O thread so long polls filling the handler pool cannot fail a healthcheck.
+              const auto path = req->header().path();
+              if (path == "/livez" || path == "/healthz" || path == "/readyz" || path == "/metrics")
+                respond();
+              else
+                pool_.post(std::move(respond));
               return restinio::request_accepted();
             });
     server_ = restinio::run_async(restinio::own_io_context(), std::move(settings), 2);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "lane.hpp"
 
@@ -187,4 +188,19 @@ TEST_CASE("quire healthcheck follows /readyz") {
   CHECK(rc == 0);
   run_capture(quire_bin() + " healthcheck --url http://127.0.0.1:" + std::to_string(free_port()) + "/readyz", &rc);
   CHECK(rc == 1);
+}
+
+TEST_CASE("readiness answers at once while long polls fill every handler thread") {
+  lane l("busyhandlers", {{"QUIRE_HTTP_THREADS", "1"}, {"QUIRE_CPU_CONVERTERS", "1"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  auto id = job_id_of(submit(l.svc.port(), sample_pdf("QUIRE_TEST_SLOW")));
+  std::thread poller([&] { http(l.svc.port(), "GET", "/v1/convert/jobs/" + id + "?wait_seconds=20"); });
+  std::this_thread::sleep_for(500ms);  // the only handler thread is now inside the long poll
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = http(l.svc.port(), "GET", "/readyz");
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(r.status == 200);
+  CHECK(took < 1s);
+  poller.join();
 }
