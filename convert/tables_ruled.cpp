@@ -98,10 +98,17 @@ std::vector<detected> detect_ruled(const layout::page_model& page, float em, std
   std::vector<detected> out;
   const auto segs = collect_segments(page);
   if (segs.size() < 4) return out;
+  // connected clusters: a sweep over segments sorted by top edge keeps pages with thousands of
+  // vector strokes (charts, drawings) from costing a quadratic number of tests
+  std::vector<std::size_t> order(segs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return segs[a].box.y0 < segs[b].box.y0; });
   disjoint_sets sets(segs.size());
-  for (std::size_t i = 0; i < segs.size(); ++i)
-    for (std::size_t j = i + 1; j < segs.size(); ++j)
-      if (touches(segs[i].box, segs[j].box, 1.5f)) sets.join(static_cast<int>(i), static_cast<int>(j));
+  for (std::size_t a = 0; a < order.size(); ++a) {
+    const auto& ra = segs[order[a]].box;
+    for (std::size_t b = a + 1; b < order.size() && segs[order[b]].box.y0 <= ra.y1 + 1.5f; ++b)
+      if (touches(ra, segs[order[b]].box, 1.5f)) sets.join(static_cast<int>(order[a]), static_cast<int>(order[b]));
+  }
   std::vector<std::vector<segment>> clusters(segs.size());
   for (std::size_t i = 0; i < segs.size(); ++i) clusters[sets.find(static_cast<int>(i))].push_back(segs[i]);
 

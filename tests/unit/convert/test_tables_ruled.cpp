@@ -148,3 +148,16 @@ TEST_CASE("on a scan, rules found in the raster may miss row separators: text ro
   REQUIRE(found[0].table.rows.size() == 5);
   CHECK(row_texts(found[0].table, 3) == std::vector<std::string>{"Varley", "183.30"});
 }
+
+TEST_CASE("a chart's gridlines with labels outside the plot are not a table", "[tables][ruled]") {
+  page_builder p;
+  std::vector<float> xs, ys;
+  for (int i = 0; i <= 20; ++i) xs.push_back(100 + 15.0f * i);
+  for (int i = 0; i <= 10; ++i) ys.push_back(200 + 20.0f * i);
+  p.grid(xs, ys);
+  for (int i = 0; i <= 10; ++i) p.text(70, ys[i] - 5, std::to_string(100 - 10 * i));  // y-axis labels
+  for (int i = 0; i <= 20; i += 5) p.text(xs[i] - 5, 405, std::to_string(2000 + i));  // x-axis labels
+  // hatching: thousands of short strokes must not slow the grid search down
+  for (int i = 0; i < 3000; ++i) p.hrule(100 + (i % 60) * 5.0f, 103 + (i % 60) * 5.0f, 450 + (i / 60) * 2.0f);
+  CHECK(tables::detect(p.page, 10).empty());
+}
