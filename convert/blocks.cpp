@@ -22,11 +22,12 @@ using layout::span;
 
 namespace {
 
+// Glyphs that mark a list item when they start a line. Not the em dash: "— Name" is an attribution.
 bool is_bullet_glyph(int c) {
   switch (c) {
     case 0x2022: case 0x25E6: case 0x25AA: case 0x25AB: case 0x2023: case 0x25CF: case 0x25CB: case 0x25A0:
     case 0x25A1: case 0x00B7: case 0x2043: case 0x27A2: case 0x25BA: case 0x25B8: case 0x2713: case 0x2714:
-    case 0x2756: case 0x25C6: case 0x25C7: case 0x2219: case 0x2013: case 0x2014: case '-': case '*': case 0x2192:
+    case 0x2756: case 0x25C6: case 0x25C7: case 0x2219: case 0x2013: case '-': case '*': case 0x2192:
     case 0x25B6: case 0x2605: case 0x2666: case 0x29BF: case 0x25C9:
       return true;
     default:
@@ -110,7 +111,7 @@ void page_analyser::detect_marker(fline& f) const {
   const line& first = *f.pieces.front();
   const bool own_piece = f.pieces.size() >= 2 && text::trim(first.text()).size() == i;
   if (is_bullet_glyph(c) && (own_piece || (i < t.size() && t[i] == ' '))) {
-    if ((c == '-' || c == '*' || c == 0x2013 || c == 0x2014) && !own_piece && i + 1 < t.size() && t[i + 1] == ' ')
+    if ((c == '-' || c == '*' || c == 0x2013) && !own_piece && i + 1 < t.size() && t[i + 1] == ' ')
       return;  // "- -" and friends are not bullets
     f.marker = 1;
     f.marker_x = f.box.x0;
