@@ -384,6 +384,34 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
   return finish_table(page, std::move(grid), column_x, 3, out);
 }
 
+// A header row left alone at the foot of a page (groff tbl does not keep it with the body): one
+// row of at least three widely spaced cells, ruled underneath, with nothing after it but the
+// footer zone. Returned as a one-row table so the engine can merge the body from the next page.
+bool orphan_header(const layout::page_model& page, const std::vector<band>& bands, std::size_t b,
+                   const std::vector<hint>& hints, float em, detected& out) {
+  const band& hb = bands[b];
+  bool ruled = false;
+  float rule_y = 0;
+  for (const auto& h : hints)
+    if (h.y >= hb.y1 - 1 && h.y <= hb.y1 + 0.6f * em && h.x0 <= hb.x0 + 2 && h.x1 >= hb.x1 - 2) ruled = true, rule_y = h.y;
+  if (!ruled) return false;
+  for (std::size_t k = b + 1; k < bands.size(); ++k)
+    if (bands[k].y0 > rule_y && bands[k].y0 < 0.88f * page.height) return false;  // below: footer zone
+  std::vector<cell_words> cells(1);
+  std::vector<float> column_x{hb.words.front().span.box.x0};
+  for (std::size_t k = 0; k < hb.words.size(); ++k) {
+    if (k > 0 && hb.words[k].span.box.x0 - hb.words[k - 1].span.box.x1 >= 0.8f * em) {
+      cells.emplace_back();
+      column_x.push_back(hb.words[k].span.box.x0);
+    }
+    cells.back().push_back(hb.words[k]);
+  }
+  if (cells.size() < 3) return false;
+  for (const auto& c : cells)
+    if (c.size() > 4 || (c.size() == 1 && is_list_marker(c.front().span.text))) return false;  // labels, not prose
+  return finish_table(page, word_grid{cells}, column_x, 1, out);
+}
+
 }  // namespace
 
 std::vector<detected> detect_aligned(const layout::page_model& page, float em, std::vector<bool>& used) {
@@ -424,7 +452,8 @@ std::vector<detected> detect_aligned(const layout::page_model& page, float em, s
     // trailing narrow bands hugging the last row (wrapped last-row cells)
     while (last + 1 < bands.size() && last + 1 < j && bands[last + 1].y0 - bands[last].y1 <= 0.35f * em) ++last;
     detected d;
-    if (build_region(page, bands, first, last, split, hints, em, d)) {
+    if (build_region(page, bands, first, last, split, hints, em, d) ||
+        (last == i && orphan_header(page, bands, i, hints, em, d))) {
       for (int line : d.lines) used[line] = true;
       out.push_back(std::move(d));
     }

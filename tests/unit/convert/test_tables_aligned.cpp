@@ -256,3 +256,40 @@ TEST_CASE("a wrapped header line ending at a narrow gutter confirms it", "[table
   CHECK(row_texts(t, 0) == std::vector<std::string>{"Plate", "Thickness (mm)", "Condition", "Inspector"});
   CHECK(row_texts(t, 2) == std::vector<std::string>{"P-102", "8.2", "replace", "Nakamura"});
 }
+
+TEST_CASE("a ruled header row alone at the foot of a page is kept for the table on the next page", "[tables][aligned]") {
+  page_builder p;
+  p.paragraph(72, 600, 3);
+  p.text(90, 690, "Branch");
+  p.text(156, 690, "Equipment");
+  p.text(221, 690, "Due");
+  p.text(290, 690, "Contact");
+  p.hrule(90, 346, 703);
+  p.text(282, 760, "(1)");  // the page number in the footer zone
+  auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  REQUIRE(found[0].table.rows.size() == 1);
+  CHECK(row_texts(found[0].table, 0) == std::vector<std::string>{"Branch", "Equipment", "Due", "Contact"});
+
+  // the body on the next page, at the same columns, merges under it
+  page_builder next;
+  const char* rows[3][4] = {{"Ullswick", "crane", "11 Aug", "B. Lindqvist"}, {"Marden", "dry dock", "17 Apr", "F. Castell"},
+                            {"Holloway", "sea trial", "23 Apr", "I. Sorensen"}};
+  const float xs[4] = {90, 156, 221, 290};
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c) next.text(xs[c], 95 + 12.0f * r, rows[r][c]);
+  const auto body = tables::detect(next.page, 10);
+  REQUIRE(body.size() == 1);
+  REQUIRE(tables::try_merge(found[0].table, body[0].table));
+  CHECK(found[0].table.rows.size() == 4);
+  CHECK(found[0].table.rows[1][0].text == "Ullswick");
+
+  // without the rule, or with text after it, a lone row is not a table
+  page_builder plain;
+  plain.text(90, 690, "Branch");
+  plain.text(156, 690, "Equipment");
+  plain.text(221, 690, "Due");
+  CHECK(tables::detect(plain.page, 10).empty());
+  p.paragraph(72, 710, 2);
+  CHECK(tables::detect(p.page, 10).empty());
+}
