@@ -171,6 +171,12 @@ error job_store::impl::map_exception(const std::exception& e) {
     conn.reset();  // reconnect on the next call
     return make_error(errc::database_unreachable, e.what());
   }
+  // The schema is missing or older than this binary (statements are prepared lazily, so this
+  // shows up at first use): the same readiness reason as check_schema().
+  if (dynamic_cast<const pqxx::undefined_table*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::undefined_column*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::undefined_function*>(&e) != nullptr)
+    return make_error(errc::schema_version_mismatch, fmt::format("schema does not match: {}", e.what()));
   if (dynamic_cast<const pqxx::integrity_constraint_violation*>(&e) != nullptr)
     return make_error(errc::invalid_argument, fmt::format("rejected by the schema: {}", e.what()));
   if (dynamic_cast<const pqxx::data_exception*>(&e) != nullptr)

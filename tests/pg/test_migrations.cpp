@@ -157,3 +157,20 @@ TEST_CASE("an unreachable database is reported as such") {
   REQUIRE_FALSE(s);
   CHECK(s.err().code == errc::database_unreachable);
 }
+
+TEST_CASE("a store opened before migration reports schema_version_mismatch, then works once migrated") {
+  scratch_db db;
+  auto s = open_store(db.url());  // statements are prepared lazily: opening succeeds
+  auto chk = s->check_schema();
+  REQUIRE_FALSE(chk);
+  CHECK(chk.err().code == errc::schema_version_mismatch);
+  auto early = s->get(new_job_id());
+  REQUIRE_FALSE(early);
+  CHECK(early.err().code == errc::schema_version_mismatch);
+  CHECK(s->submit(request()).err().code == errc::schema_version_mismatch);
+  REQUIRE(migrate(db.url()));
+  CHECK(s->check_schema());
+  auto job = s->submit(request());
+  REQUIRE(job);
+  CHECK(s->get(job->job.id)->status == job_status::queued);
+}
