@@ -184,7 +184,9 @@ caf::behavior notifier_actor(caf::event_based_actor* self, shared_state* st, caf
 caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
   auto store = std::make_shared<std::unique_ptr<storage::job_store>>();
   auto first = std::make_shared<bool>(true);
-  self->delayed_send(self, std::chrono::seconds(10), tick_atom::value);
+  // First sweep soon after start (not at once: let readiness settle first).
+  self->delayed_send(self, std::min<std::chrono::seconds>(std::chrono::seconds(10), st->cfg.sweep_interval),
+                     tick_atom::value);
   return {
       [=](tick_atom) {
         if (!*store) *store = open_store(st);

@@ -1,8 +1,10 @@
 // End to end through the real binary: submit → poll → result, and the API's behaviours.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "lane.hpp"
 
@@ -157,4 +159,26 @@ TEST_CASE("auth and limits and malformed requests") {
     INFO(out);
     CHECK(rc == 0);
   }
+}
+
+TEST_CASE("retention expires finished jobs into tombstones but never pinned ones") {
+  lane l("retention", {{"QUIRE_SWEEP_INTERVAL_SECONDS", "1"}, {"QUIRE_RESULT_RETENTION_HOURS", "0"},
+                       {"QUIRE_INPUT_RETENTION_HOURS", "0"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  auto plain = job_id_of(submit(l.svc.port(), sample_pdf()));
+  auto pinned = job_id_of(submit(l.svc.port(), sample_pdf(), R"({"retention":{"pin":true}})"));
+  REQUIRE(l.svc.wait_job(plain, {"succeeded"}, 60s).value("status", "") == "succeeded");
+  REQUIRE(l.svc.wait_job(pinned, {"succeeded"}, 60s).value("status", "") == "succeeded");
+  http_response gone;
+  for (int i = 0; i < 100 && gone.status != 410; ++i) {
+    std::this_thread::sleep_for(200ms);
+    gone = http(l.svc.port(), "GET", "/v1/convert/jobs/" + plain);
+  }
+  CHECK(gone.status == 410);
+  CHECK(gone.json()["error"]["code"] == "job_expired");
+  CHECK(http(l.svc.port(), "GET", "/v1/convert/jobs/" + plain + "/result").status == 410);
+  CHECK_FALSE(std::filesystem::exists(l.root + "/jobs/" + plain.substr(0, 2) + "/" + plain));
+  auto kept = http(l.svc.port(), "GET", "/v1/convert/jobs/" + pinned + "/result/markdown");
+  CHECK(kept.status == 200);
 }
