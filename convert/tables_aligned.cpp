@@ -198,6 +198,11 @@ bool looks_like_table(const word_grid& grid, const std::vector<gutter>& gutters)
   for (std::size_t c = 0; c < ncols; ++c)
     if (col_cells[c] && col_words[c] >= 6 * col_cells[c]) ++prose_cols;
   if (prose_cols >= 2) return false;  // two columns of running text
+  // a header row is labels: a sentence in it means the "table" is text beside text (tagged
+  // paragraphs, definition lists, a term column beside running prose)
+  std::size_t header_words = 0;
+  for (std::size_t c = 0; c < ncols; ++c) header_words = std::max(header_words, grid.front()[c].size());
+  if (header_words >= 10 || (prose_cols >= 1 && ncols == 2 && header_words >= 6)) return false;
   if (ncols == 2 && prose_cols == 1) {
     // "1  Footnote text ..." / "a)  item text ...": a short label column beside prose
     std::size_t short_labels = 0;

@@ -293,3 +293,19 @@ TEST_CASE("a ruled header row alone at the foot of a page is kept for the table 
   p.paragraph(72, 710, 2);
   CHECK(tables::detect(p.page, 10).empty());
 }
+
+TEST_CASE("tagged paragraphs (a term beside running text) are not a table", "[tables][aligned]") {
+  page_builder p;
+  const char* terms[3] = {"--verbose", "--quiet", "--output"};
+  const char* text[3][2] = {{"Print every step of the conversion as it happens,", "including the timings of each stage."},
+                            {"Print nothing except errors.", ""},
+                            {"Write the result to the named file instead of", "standard output, creating it when needed."}};
+  float y = 100;
+  for (int i = 0; i < 3; ++i) {
+    p.text(72, y, terms[i]);
+    p.text(160, y, text[i][0]);
+    if (*text[i][1]) p.text(160, y += 12, text[i][1]);
+    y += 18;
+  }
+  CHECK(tables::detect(p.page, 10).empty());
+}
