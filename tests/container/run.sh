@@ -246,7 +246,9 @@ case_deploy() {
   assert_results eval "$work/persistence-results" "after the deploy"
 
   log "a deploy whose lane never becomes ready rolls back"
-  printf 'FROM %s\nENV QUIRE_LISTEN=not-an-address\n' "$new_img" | dk build -q -t "$QUIRE_IMAGE_REPO:ct-broken" - >/dev/null
+  # A release whose service refuses to start (an invalid setting baked into the image; compose does
+  # not set this one): migrations still run, the lane never becomes ready.
+  printf 'FROM %s\nENV QUIRE_HTTP_THREADS=0\n' "$new_img" | dk build -q -t "$QUIRE_IMAGE_REPO:ct-broken" - >/dev/null
   if out=$("$S/deploy" --lane eval --image "$QUIRE_IMAGE_REPO:ct-broken" --timeout 45 2>&1); then
     echo "$out" >&2; fail "deploy of a broken image succeeded"
   fi
