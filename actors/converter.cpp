@@ -39,7 +39,9 @@ nlohmann::json worker_options(const storage::job_record& j, const service_config
           {"extract_images", conv.value("extract_images", false)},
           {"asset_prefix", "assets/"},
           {"ocr", conv.value("ocr", "auto")},
-          {"ocr_languages", conv.value("ocr_languages", "eng")}};
+          {"ocr_languages", conv.value("ocr_languages", "eng")},
+          {"acceleration_policy",
+           j.spec.value("execution", nlohmann::json::object()).value("acceleration_policy", "cpu_only")}};
 }
 
 }  // namespace

@@ -99,6 +99,9 @@ nlohmann::json run_job(convert::engine& engine, const nlohmann::json& job) {
   const auto ocr = o.value("ocr", "auto");
   opts.ocr = ocr == "off" ? convert::ocr_mode::off : ocr == "force" ? convert::ocr_mode::force : convert::ocr_mode::automatic;
   opts.ocr_languages = o.value("ocr_languages", "eng");
+  // The job's acceleration policy decides where page-raster analysis runs (CPU when unset).
+  if (!convert::parse_acceleration_policy(o.value("acceleration_policy", "cpu_only"), &opts.acceleration))
+    return fail("invalid_argument", "unknown acceleration_policy");
   opts.progress = [](int done, int total) {
     emit({{"event", "progress"}, {"pages_done", done}, {"pages_total", total}});
     return true;

@@ -48,6 +48,12 @@ TEST_CASE("submit then poll then fetch: the Markdown equals that of quire conver
   CHECK(raw.status == 200);
   CHECK(raw.json()["job"]["status"] == "succeeded");
 
+  // A job that prefers a GPU runs wherever page analysis can run here (CPU without a device).
+  auto prefer = submit(l.svc.port(), pdf, R"({"execution":{"acceleration_policy":"gpu_prefer"}})", {},
+                       "?wait_seconds=20");
+  CHECK(prefer.status == 200);
+  CHECK(prefer.json()["job"]["status"] == "succeeded");
+
   // The data root holds the input, the result and a manifest for an operator.
   std::ifstream manifest(l.root + "/jobs/" + id.substr(0, 2) + "/" + id + "/manifest.json");
   CHECK(manifest.good());
