@@ -10,8 +10,11 @@
 //     leading bands) form the header; a band continues the row above when row gaps are bimodal
 //     and its gap is the small one, or when it fills only a few of the cells the band above filled.
 //  4. Rejections, because a spurious table costs more than a missed one: at least 3 rows and 2
-//     columns; not mostly monospace (code); first column not list markers (lists drawn with the
-//     marker apart from the text); not two columns of prose (a two-column page); columns aligned.
+//     columns; rows on shared baselines (not two page columns side by side); not mostly monospace
+//     (code); first column not list markers (lists drawn with the marker apart from the text); not
+//     two columns of prose; no sentence in the header row; every column aligned.
+//  5. One exception to "3 rows": a ruled header row alone at the foot of a page (see
+//     orphan_header), kept so that the engine can merge the body that follows on the next page.
 #include <algorithm>
 #include <cmath>
 
@@ -173,7 +176,7 @@ float bold_share(const band& b) {
 }
 
 // The checks that keep paragraphs, lists, code and page columns out (see the file comment).
-bool looks_like_table(const word_grid& grid, const std::vector<gutter>& gutters) {
+bool looks_like_table(const word_grid& grid) {
   const std::size_t ncols = grid.front().size();
   std::size_t words = 0, mono = 0, cells = 0, nonempty = 0;
   std::vector<std::size_t> col_words(ncols, 0), col_cells(ncols, 0), col_markers(ncols, 0);
@@ -235,7 +238,6 @@ bool looks_like_table(const word_grid& grid, const std::vector<gutter>& gutters)
     };
     if (std::max({share(l), share(r), share(m)}) < 0.6f) return false;
   }
-  (void)gutters;
   return true;
 }
 
@@ -383,7 +385,7 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
         grid.back()[c].insert(grid.back()[c].end(), band_cells[i][c].begin(), band_cells[i][c].end());
     }
   }
-  if (grid.size() < 3 || !looks_like_table(grid, gutters)) return false;
+  if (grid.size() < 3 || !looks_like_table(grid)) return false;
   std::vector<float> column_x{rx0};
   for (const auto& g : gutters) column_x.push_back(g.x1);
   return finish_table(page, std::move(grid), column_x, 3, out);
