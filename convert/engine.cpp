@@ -57,7 +57,9 @@ struct engine::impl {
   page_raster::analyser raster;  // page-raster analysis backend (devices probed once per engine)
 
   impl() {
-    ctx = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
+    // MuPDF's resource cache (fonts, decoded images) is capped well below the default 256 MB
+    // so that a long document cannot grow the process past the memory budget.
+    ctx = fz_new_context(nullptr, nullptr, 64u << 20);
     if (ctx) {
       fz_set_warning_callback(ctx, on_warning, &diag);
       fz_set_error_callback(ctx, on_warning, &diag);
@@ -273,6 +275,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
       }
     }
     if (!failed) impl_->raster.apply(ctx, page, opts, seen, h.model, out);
+    if (h.stats.ocr_used) impl_->recognizer->level(h.model);  // rules etc. into the OCR's levelled frame
     fz_drop_page(ctx, page);
     if (xo.deadline && clock::now() > *xo.deadline)
       return error{errc::timeout, "conversion exceeded " + std::to_string(opts.timeout_seconds) + " s (page " +

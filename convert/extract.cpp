@@ -5,6 +5,8 @@
 // MuPDF call in them that can throw sits in its own fz_try holding only C data.
 #include "convert/extract.hpp"
 
+#include "convert/text.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -449,6 +451,18 @@ layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>
       cur.text += ' ';
     }
     space_pending = false;
+    // a combining mark drawn after its letter: store the precomposed letter (NFC)
+    if (c.c >= 0x300 && c.c <= 0x36F && !cur.text.empty()) {
+      const int base = text::last_cp(cur.text);
+      if (const int composed = text::compose(base, c.c)) {
+        size_t cut = cur.text.size() - 1;
+        while (cut > 0 && (static_cast<unsigned char>(cur.text[cut]) & 0xC0) == 0x80) --cut;
+        cur.text.erase(cut);
+        append_utf8(cur.text, composed);
+        cur.box.include({c.x0, c.y0, c.x1, c.y1});
+        continue;
+      }
+    }
     append_utf8(cur.text, c.c);
     cur.box.include({c.x0, c.y0, c.x1, c.y1});
     ln.box.include({c.x0, c.y0, c.x1, c.y1});

@@ -14,6 +14,9 @@ int last_cp(std::string_view s);
 int first_cp(std::string_view s);
 void append_cp(std::string& s, int c);
 
+// The precomposed letter for base + combining mark (e + U+0301 → é), or 0 when there is none.
+int compose(int base, int mark);
+
 bool is_space(int c);
 bool is_digit(int c);
 bool is_upper(int c);
