@@ -418,6 +418,33 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
   add_page_chars(out, page_chars);
 }
 
+void level(layout::page_model& page, const turn& t) {
+  if (t.degrees == 0) return;
+  const double r = t.degrees * 3.14159265358979 / 180, c = std::cos(r), s = std::sin(r), tn = std::tan(r);
+  // The point that lay on a line of skew `degrees` through the centre comes to lie level.
+  auto move = [&](float x, float y) {
+    const double dx = x - t.cx, dy = y - t.cy;
+    return std::pair<float, float>{static_cast<float>(t.cx + dx * c + dy * s), static_cast<float>(t.cy - dx * s + dy * c)};
+  };
+  auto shift = [&](layout::rect& b, float w, float h) {
+    const auto [x, y] = move(b.cx(), b.cy());
+    b = {x - w / 2, y - h / 2, x + w / 2, y + h / 2};
+  };
+  for (auto& rule : page.rules) {
+    // A ruling line found in the skewed raster has a box made taller (wider) by its slant; level,
+    // it is only as thick as the box less that slant.
+    const float w = rule.box.width(), h = rule.box.height();
+    if (rule.horizontal)
+      shift(rule.box, w, std::max(0.5f, h - static_cast<float>(std::abs(w * tn))));
+    else
+      shift(rule.box, std::max(0.5f, w - static_cast<float>(std::abs(h * tn))), h);
+  }
+  for (auto& m : page.marks) shift(m.box, m.box.width(), m.box.height());
+  for (auto& f : page.fills) shift(f, f.width(), f.height());
+  for (auto& im : page.images) shift(im.box, im.box.width(), im.box.height());
+  for (auto& l : page.links) shift(l.box, l.box.width(), l.box.height());
+}
+
 }  // namespace detail
 
 #ifdef QUIRE_HAVE_TESSERACT
@@ -425,6 +452,7 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
 struct recognizer::impl {
   settings cfg;
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  detail::turn turned;     // how the last page was levelled
   bool timed_out = false;  // set by the last recognise()
   std::unique_ptr<tesseract::TessBaseAPI> api;
   std::string languages;  // the spec `api` was initialised with
@@ -601,9 +629,13 @@ bool recognizer::recognize(fz_context* ctx, fz_page* page, const std::string& la
   }
   raster::image img;
   if (!raster::render(ctx, page, impl_->cfg.dpi, impl_->cfg.max_pixels, img, error)) return false;
+  impl_->turned = {};
   if (impl_->cfg.deskew) {
     // Below a tenth of a degree a row drifts under a point across the page: not worth the blur.
-    if (const float skew = raster::estimate_skew(img); std::abs(skew) >= 0.1f) raster::deskew(img, skew);
+    if (const float skew = raster::estimate_skew(img); std::abs(skew) >= 0.1f) {
+      raster::deskew(img, skew);
+      impl_->turned = {skew, img.x0 + img.width / (2 * img.scale), img.y0 + img.height / (2 * img.scale)};
+    }
   }
   std::vector<detail::word> words = impl_->recognise(img);
   if (impl_->timed_out) {
@@ -624,6 +656,7 @@ bool recognizer::recognize(fz_context* ctx, fz_page* page, const std::string& la
 struct recognizer::impl {
   settings cfg;
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  detail::turn turned;
 };
 
 recognizer::recognizer(settings s) : impl_(std::make_unique<impl>()) { impl_->cfg = s; }
@@ -636,6 +669,9 @@ bool recognizer::recognize(fz_context*, fz_page*, const std::string& languages, 
 }
 
 #endif
+
+void recognizer::level(layout::page_model& page) const { detail::level(page, impl_->turned); }
+float recognizer::last_skew() const { return impl_->turned.degrees; }
 
 void recognizer::set_deadline(std::optional<std::chrono::steady_clock::time_point> when) { impl_->deadline = when; }
 

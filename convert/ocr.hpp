@@ -19,6 +19,7 @@
 //     if (recognizer.recognize(ctx, page, opts.ocr_languages, scanned, why)) → take scanned.lines
 //       (and .chars), set model.from_ocr and page_stats::ocr_used; else add `why` as a warning.
 //   }
+//   and once everything else is in the model (raster rules, figures): recognizer.level(model).
 #pragma once
 
 #include <chrono>
@@ -80,6 +81,13 @@ class recognizer {
   bool recognize(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out,
                  std::string& error);
 
+  // A skewed scan is straightened before recognition, so the recognised lines are level, in the
+  // page's points turned about the page centre. Whatever else describes the same page in page
+  // points (raster ruling lines, figure boxes, links) is turned the same way by this call; it does
+  // nothing when the last page was not turned. Call it for a page after recognize() succeeded.
+  void level(layout::page_model& page) const;
+  float last_skew() const;  // degrees the last page was turned by (0 = none)
+
   // Recognition stops at this time (Tesseract checks it as it goes) and recognize() then fails
   // with an error saying so. Unset by default; set it from options::timeout_seconds.
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> when);
@@ -115,6 +123,16 @@ struct geometry {
 // where a wide gap separates words (table cells, columns), sizes estimated from the x-height and
 // bold from stroke width relative to the page. Keeps Tesseract's reading order.
 void place_words(std::vector<word> words, const geometry& geo, layout::page_model& out);
+
+// A page turned by `degrees` about (cx, cy) (points) to level a skew of that many degrees.
+struct turn {
+  float degrees = 0;
+  float cx = 0, cy = 0;
+};
+
+// Moves what the model holds in page points besides its lines (rules, marks, fills, images,
+// links) into the levelled frame of `t`.
+void level(layout::page_model& page, const turn& t);
 
 }  // namespace detail
 

@@ -2,6 +2,7 @@
 // raster measurements (render size cap, bullets, stroke width) on synthetic inputs.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -265,4 +266,27 @@ TEST_CASE("skew is measured from the lines of ink and straightened") {
     CHECK(raster::estimate_skew(tilted) == Approx(0).margin(0.1));
   }
   CHECK(raster::estimate_skew(blank(300, 300)) == 0);  // nothing to measure
+}
+
+TEST_CASE("rules and boxes found in a skewed page are levelled with the OCR'd text") {
+  layout::page_model page;
+  const float slant = 400 * std::tan(1.0f * 3.14159265f / 180);  // 1 degree across 400 pt
+  page.rules.push_back({{100, 400 - slant / 2 - 0.5f, 500, 400 + slant / 2 + 0.5f}, true});
+  page.rules.push_back({{299.5f, 200, 300.5f, 600}, false});
+  page.images.push_back({{490, 390, 510, 410}});
+  const ocr::detail::turn t{1.0f, 300, 400};
+  ocr::detail::level(page, t);
+  // The slanted rule through the centre comes out level and thin, at the same place.
+  CHECK(page.rules[0].box.cy() == Approx(400).margin(0.01));
+  CHECK(page.rules[0].box.height() == Approx(1).margin(0.05));
+  CHECK(page.rules[0].box.width() == Approx(400).margin(0.01));
+  // A point 200 pt right of the centre, on the horizontal, sits 200·sin(1°) above the levelled
+  // line that passed through it at the skew.
+  CHECK(page.images[0].box.cx() == Approx(300 + 200 * std::cos(1.0f * 3.14159265f / 180)).margin(0.01));
+  CHECK(page.images[0].box.cy() == Approx(400 - 200 * std::sin(1.0f * 3.14159265f / 180)).margin(0.01));
+  CHECK(page.images[0].box.width() == Approx(20));
+
+  layout::page_model untouched = page;
+  ocr::detail::level(untouched, {});  // no turn: nothing moves
+  CHECK(untouched.images[0].box.x0 == page.images[0].box.x0);
 }
