@@ -9,7 +9,8 @@
 //      (or the page is a picture with almost no text) → OCR in automatic mode and the page's
 //      no_text_layer flag; a page whose raster is blank is not called a scan;
 //   2. ruling lines found only in the raster → layout::rule entries (pixels → points), so the table
-//      code builds grids from them like from vector rules;
+//      code builds grids from them like from vector rules (pages that keep their text layer, e.g.
+//      a scan with a hidden text layer; OCR'd pages use the recogniser's own rule tests);
 //   3. figure crop boxes → PNG assets cropped from a colour render of the page, placed in the model
 //      as layout::image so they come out as ![](prefix/name) in reading order (extract_images only;
 //      a figure that is an embedded image already extracted is not cropped twice).
@@ -98,7 +99,7 @@ class analyser {
   result<findings> analyse(fz_context* ctx, fz_page* page, const options& opts, const layout::page_model& model,
                            conversion& out);
 
-  // Adds the raster rules and (with extract_images) the figure crops to `model`.
+  // Adds the raster rules (unless the page was OCR'd) and, with extract_images, the figure crops.
   void apply(fz_context* ctx, fz_page* page, const options& opts, const findings& f, layout::page_model& model,
              conversion& out);
 

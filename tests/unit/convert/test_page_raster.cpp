@@ -220,6 +220,10 @@ TEST_CASE("scanned pages: text in pixels that the text layer lacks, or a picture
   CHECK_FALSE(page_raster::scanned(a, page));  // the layer explains the glyphs
   page.chars = 30;
   CHECK(page_raster::scanned(a, page));  // a stamp or a page number over a scan
+  a.components.text_like = 5000;
+  page.chars = 400;
+  CHECK_FALSE(page_raster::scanned(a, page));  // a real text layer over a busy background
+  a.components.text_like = 900;
   a.components.text_like = 12;
   page.chars = 0;
   CHECK_FALSE(page_raster::scanned(a, page));  // a few marks are no text
@@ -323,6 +327,12 @@ TEST_CASE("a table grid that exists only as an image becomes rules in the page m
   CHECK(h == 4);
   CHECK(v == 4);
   CHECK(out.warnings.empty());
+
+  // An OCR'd page keeps to the recogniser's own rule tests (see page_raster.cpp): nothing added.
+  layout::page_model ocred;
+  ocred.number = 1, ocred.width = kPageW, ocred.height = kPageH, ocred.from_ocr = true;
+  an.apply(ctx, page, opts, *found, ocred, out);
+  CHECK(ocred.rules.empty());
   fz_drop_page(ctx, page);
   fz_drop_document(ctx, doc);
   fz_drop_stream(ctx, stm);
