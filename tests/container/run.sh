@@ -68,8 +68,17 @@ run_case() {  # run_case NAME: runs case_NAME, records the verdict; stops at the
   if [ "$rc" != 0 ]; then printf '  %s\n' "${results[@]}" >&2; exit 1; fi
 }
 
-# ensure_stack: the later cases need a running stack; bring it up when a case runs alone (--only).
-ensure_stack() { readyz eval >/dev/null || "$S/up" --no-sample --timeout 240; }
+# ensure_stack: the later cases need a running stack and finished jobs to check; when a case runs
+# alone (--only), bring the stack up and convert the sample once.
+ensure_stack() {
+  readyz eval >/dev/null || "$S/up" --no-sample --timeout 240
+  if [ ! -s "$work/persistence-results" ]; then
+    local id
+    id=$(submit eval "$QUIRE_ROOT/docker/sample/sample.pdf")
+    wait_terminal eval 120 "$id"
+    echo "$id $(markdown_sha eval "$id")" >"$work/persistence-results"
+  fi
+}
 
 # ---- lint: scripts and compose files ---------------------------------------------------------------
 case_lint() {
@@ -263,7 +272,6 @@ case_deploy() {
 case_backup() {
   ensure_stack
   local dir
-  [ -s "$work/persistence-results" ] || { ids=("$(submit eval "$QUIRE_ROOT/docker/sample/sample.pdf")"); wait_terminal eval 120 "${ids[@]}"; echo "${ids[0]} $(markdown_sha eval "${ids[0]}")" >"$work/persistence-results"; }
   dir=$("$S/backup" --out "$work/backup")
   jq -e '.files | length == 5' "$dir/manifest.json" >/dev/null || fail "backup manifest"
   wait_ready eval 120
