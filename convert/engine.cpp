@@ -17,6 +17,10 @@
 #include "convert/render.hpp"
 #include "convert/text.hpp"
 
+extern "C" {
+#include <mupdf/pdf.h>
+}
+
 
 namespace quire::convert {
 
@@ -97,9 +101,87 @@ struct engine::impl {
       err = {errc::pdf_encrypted, "the PDF is encrypted and needs a password"};
       return nullptr;
     }
+    load_page_tree(doc, pdf.size());
     return doc;
   }
+
+  // MuPDF finds page N by walking the page tree from its root unless the tree is cached: O(N) per
+  // page, O(N^2) per document (10,000 tiny pages: the last 1,000 took 7x as long as the first
+  // 1,000; bench/resource_bench.sh checks it). The cache costs two ints per page, so it is only
+  // built for a page count the input can hold (a page object takes more than 16 bytes) and the
+  // xref can name; a tree that fails to load stays uncached, which is slow but correct.
+  bool page_tree = false;
+  void load_page_tree(fz_document* doc, size_t input_bytes) {
+    page_tree = false;
+    pdf_document* pdoc = pdf_specifics(ctx, doc);
+    if (!pdoc) return;
+    int loaded = 0;
+    fz_var(loaded);
+    fz_try(ctx) {
+      const int n = pdf_count_pages(ctx, pdoc);
+      if (n > 0 && static_cast<size_t>(n) <= input_bytes / 16 && n <= pdf_xref_len(ctx, pdoc)) {
+        pdf_load_page_tree(ctx, pdoc);
+        loaded = 1;
+      }
+    }
+    fz_catch(ctx) { loaded = 0; }
+    page_tree = loaded != 0;
+  }
+
+  // Drops a document that open() returned, with its page-tree cache.
+  void close(fz_document* doc) {
+    if (page_tree) pdf_drop_page_tree(ctx, pdf_specifics(ctx, doc));
+    page_tree = false;
+    fz_drop_document(ctx, doc);
+  }
 };
+
+namespace {
+
+// The MuPDF calls that can throw, each wrapped so that no function holding C++ objects contains a
+// setjmp (fz_try): the values cross the longjmp through fz_var'd locals only.
+bool count_pages_of(fz_context* ctx, fz_document* doc, int& n, std::string& why) {
+  int count = 0, failed = 0;
+  fz_var(count);
+  fz_var(failed);
+  fz_try(ctx) { count = fz_count_pages(ctx, doc); }
+  fz_catch(ctx) { failed = 1; }
+  if (failed) {
+    why = std::string("cannot count pages: ") + fz_caught_message(ctx);
+    return false;
+  }
+  n = count;
+  return true;
+}
+
+fz_page* load_page_of(fz_context* ctx, fz_document* doc, int index, std::string& why) {
+  fz_page* page = nullptr;
+  fz_var(page);
+  fz_try(ctx) { page = fz_load_page(ctx, doc, index); }
+  fz_catch(ctx) {
+    page = nullptr;
+    why = fz_caught_message(ctx);
+  }
+  return page;
+}
+
+fz_outline* load_outline_root(fz_context* ctx, fz_document* doc) {
+  fz_outline* root = nullptr;
+  fz_var(root);
+  fz_try(ctx) { root = fz_load_outline(ctx, doc); }
+  fz_catch(ctx) { root = nullptr; }
+  return root;
+}
+
+int page_of_location(fz_context* ctx, fz_document* doc, fz_location loc) {
+  int page = -1;
+  fz_var(page);
+  fz_try(ctx) { page = fz_page_number_from_location(ctx, doc, loc); }
+  fz_catch(ctx) { page = -1; }
+  return page;
+}
+
+}  // namespace
 
 engine::engine() : impl_(std::make_unique<impl>()) {}
 engine::~engine() = default;
@@ -111,11 +193,10 @@ result<int> engine::count_pages(std::span<const std::byte> pdf) {
   fz_document* doc = impl_->open(pdf, err);
   if (!doc) return err;
   int n = 0;
-  int failed = 0;
-  fz_try(ctx) { n = fz_count_pages(ctx, doc); }
-  fz_catch(ctx) { failed = 1; }
-  fz_drop_document(ctx, doc);
-  if (failed) return error{errc::pdf_unreadable, std::string("cannot count pages: ") + fz_caught_message(ctx)};
+  std::string why;
+  const bool ok = count_pages_of(ctx, doc, n, why);
+  impl_->close(doc);
+  if (!ok) return error{errc::pdf_unreadable, why};
   return n;
 }
 
@@ -124,10 +205,7 @@ namespace {
 // Flattens the PDF outline (bookmarks) into entries with level, target page and title key.
 std::vector<outline_entry> load_outline(fz_context* ctx, fz_document* doc) {
   std::vector<outline_entry> out;
-  fz_outline* root = nullptr;
-  fz_var(root);
-  fz_try(ctx) { root = fz_load_outline(ctx, doc); }
-  fz_catch(ctx) { root = nullptr; }
+  fz_outline* root = load_outline_root(ctx, doc);
   struct frame {
     fz_outline* node;
     int level;
@@ -143,9 +221,7 @@ std::vector<outline_entry> load_outline(fz_context* ctx, fz_document* doc) {
     outline_entry e;
     e.key = text::key(f.node->title ? f.node->title : "");
     e.level = f.level;
-    int page = -1;
-    fz_try(ctx) { page = fz_page_number_from_location(ctx, doc, f.node->page); }
-    fz_catch(ctx) { page = -1; }
+    const int page = page_of_location(ctx, doc, f.node->page);
     e.page = page >= 0 ? page + 1 : 0;
     e.y = f.node->y;
     if (!e.key.empty()) out.push_back(std::move(e));
@@ -178,16 +254,13 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
   fz_document* doc = impl_->open(pdf, err);
   if (!doc) return err;
   struct doc_guard {
-    fz_context* c;
+    impl* i;
     fz_document* d;
-    ~doc_guard() { fz_drop_document(c, d); }
-  } guard{ctx, doc};
+    ~doc_guard() { i->close(d); }
+  } guard{impl_.get(), doc};
 
   int page_count = 0;
-  int failed = 0;
-  fz_try(ctx) { page_count = fz_count_pages(ctx, doc); }
-  fz_catch(ctx) { failed = 1; }
-  if (failed) return error{errc::pdf_unreadable, std::string("cannot count pages: ") + fz_caught_message(ctx)};
+  if (std::string why; !count_pages_of(ctx, doc, page_count, why)) return error{errc::pdf_unreadable, why};
   if (page_count <= 0) return error{errc::pdf_empty, "the PDF has no pages"};
 
   const int first = opts.first_page;
@@ -232,12 +305,9 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     const auto p0 = clock::now();
     held_page h;
     h.stats.number = pno;
-    fz_page* page = nullptr;
-    fz_var(page);
-    failed = 0;
-    fz_try(ctx) { page = fz_load_page(ctx, doc, pno - 1); }
-    fz_catch(ctx) { failed = 1; }
-    std::string message = failed ? fz_caught_message(ctx) : "";
+    std::string message;
+    fz_page* page = load_page_of(ctx, doc, pno - 1, message);
+    int failed = page ? 0 : 1;
     if (!failed) {
       if (!extract_page(ctx, page, pno, xo, out.assets, h.model, message)) failed = 1;
     }

@@ -21,6 +21,7 @@ struct link_spec {
 };
 
 struct page_spec {
+  page_spec(std::string c, std::vector<link_spec> l = {}) : content(std::move(c)), links(std::move(l)) {}  // NOLINT
   std::string content;
   std::vector<link_spec> links;
 };
@@ -46,6 +47,7 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
   fz_var(out_buf);
   fz_var(out);
   int failed = 0;
+  fz_var(failed);
   fz_try(ctx) {
     doc = pdf_create_document(ctx);
     const char* names[] = {"Helvetica", "Helvetica-Bold", "Courier", "Helvetica-Oblique", "Times-Roman"};
