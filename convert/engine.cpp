@@ -1,5 +1,3 @@
-// >>> NOTE TO THE CONVERT-CORE ENGINEER: your prompt was cut off. Your full brief (rules, ownership,
-// >>> interfaces) is in /tmp/convert_core_brief.md: read it now. (Delete this note when you have.)
 // The engine's outer loop: open the document, walk the requested pages, hand each page's
 // structured text to the layout pipeline, and collect the Markdown. MuPDF reports errors with
 // setjmp/longjmp (fz_try); every fz_try block here holds only C data, and errors are turned into
@@ -20,7 +18,6 @@
 extern "C" {
 #include <mupdf/pdf.h>
 }
-
 
 namespace quire::convert {
 
@@ -261,7 +258,13 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
 
   int page_count = 0;
   if (std::string why; !count_pages_of(ctx, doc, page_count, why)) return error{errc::pdf_unreadable, why};
-  if (page_count <= 0) return error{errc::pdf_empty, "the PDF has no pages"};
+  if (page_count <= 0) {
+    // no pages in a file MuPDF had to rebuild: truncated or damaged, not an empty document
+    pdf_document* pdoc = pdf_specifics(ctx, doc);
+    if (pdoc && pdf_was_repaired(ctx, pdoc))
+      return error{errc::pdf_unreadable, "the PDF is damaged or truncated: no page could be recovered"};
+    return error{errc::pdf_empty, "the PDF has no pages"};
+  }
 
   const int first = opts.first_page;
   const int last = opts.last_page == 0 ? page_count : opts.last_page;
