@@ -262,7 +262,7 @@ bool page_analyser::outline_has(const std::string& plain) const {
 }
 
 // outline entry for a heading-like text on this page
-outline_entry* page_analyser::outline_match(const std::string& plain, float y) {
+outline_entry* page_analyser::outline_match(const std::string& plain) {
   if (dc.outline.empty()) return nullptr;
   std::string k = text::key(plain);
   if (k.empty() || k.size() > 300) return nullptr;
@@ -274,7 +274,6 @@ outline_entry* page_analyser::outline_match(const std::string& plain, float y) {
       return &e;
     }
   }
-  (void)y;
   return nullptr;
 }
 
@@ -362,7 +361,7 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
   if (letters && first.quote == 0) {
     const int nlines = static_cast<int>(lines.size());
     const int nchars = static_cast<int>(plain.size());
-    outline_entry* oe = nlines <= 4 ? outline_match(plain, first.box.y0) : nullptr;
+    outline_entry* oe = nlines <= 4 ? outline_match(plain) : nullptr;
     bool heading = oe != nullptr;
     const float r = size / body;
     if (!heading && nlines <= 3 && nchars <= 200) {

@@ -39,14 +39,11 @@ font_style classify_font(fz_context* ctx, fz_font* font) {
   if (auto plus = s.name.find('+'); plus == 6) s.name.erase(0, 7);  // subset prefix ABCDEF+
   s.bold = (font && fz_font_is_bold(ctx, font)) || name_has(s.name, "bold") || name_has(s.name, "black") ||
            name_has(s.name, "heavy") || name_has(s.name, "semibold") || name_has(s.name, "demi");
-  s.italic = (font && fz_font_is_italic(ctx, font)) || name_has(s.name, "italic") ||
-             name_has(s.name, "oblique") || name_has(s.name, "-ital") || name_has(s.name, "-it");
-  if (name_has(s.name, "-it") && !name_has(s.name, "-ital") && !name_has(s.name, "italic")) {
-    // "-It" suffix (Minion-It) but not "-Italic": only trust it when it ends the name
-    auto pos = s.name.rfind('-');
-    std::string tail = pos == std::string::npos ? "" : s.name.substr(pos + 1);
-    s.italic = s.italic && (tail == "It" || tail == "BoldIt" || tail == "It1" || (font && fz_font_is_italic(ctx, font)));
-  }
+  // italic: the font's flags, or the name ("...-Italic", "...Oblique", "...-BoldIt", "...-It")
+  const auto dash = s.name.rfind('-');
+  const std::string tail = dash == std::string::npos ? "" : s.name.substr(dash + 1);
+  s.italic = (font && fz_font_is_italic(ctx, font)) || name_has(s.name, "italic") || name_has(s.name, "oblique") ||
+             name_has(tail, "ital") || tail == "It" || tail == "BoldIt" || tail == "SemiboldIt";
   s.mono = (font && fz_font_is_monospaced(ctx, font)) || name_has(s.name, "mono") ||
            name_has(s.name, "courier") || name_has(s.name, "consol") || name_has(s.name, "menlo") ||
            name_has(s.name, "inconsolata") || name_has(s.name, "typewriter") || name_has(s.name, "code");
@@ -366,6 +363,10 @@ struct page_fonts {
 };
 
 void append_utf8(std::string& s, int c) {
+  // A ToUnicode CMap can map a glyph to anything: MuPDF passes surrogates and values past U+10FFFF
+  // through, and fz_runetochar would write them as bytes that are not UTF-8 (found by the fuzzer,
+  // tests/fuzz/regressions/tounicode_surrogates.pdf). They become U+FFFD.
+  if (c < 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
   char buf[8];
   int n = fz_runetochar(buf, c);
   s.append(buf, n);

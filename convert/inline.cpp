@@ -67,12 +67,6 @@ struct segment {
 
 }  // namespace
 
-std::string plain_text(const std::vector<layout::span>& spans) {
-  std::string s;
-  for (const auto& sp : spans) s += sp.text;
-  return std::string(text::trim(collapse_spaces(s)));
-}
-
 std::string render_inline(const std::vector<layout::span>& spans, const std::vector<layout::link>& links,
                           const inline_options& opt, std::set<std::string>* refs) {
   // 1. segments: runs of equal style; superscript numbers after a word are references

@@ -26,7 +26,4 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
 // emphasis, code, links and escaping; '|' is left to the caller.
 std::string render_inline(const std::vector<layout::span>& spans, const layout::page_model& page);
 
-// Plain text of spans (no Markdown), whitespace collapsed.
-std::string plain_text(const std::vector<layout::span>& spans);
-
 }  // namespace quire::convert

@@ -94,7 +94,6 @@ struct page_analyser {
   // ---------------------------------------------------------------- 2. ruled tables
   struct seg {
     float pos, a, b;  // horizontal: y, x0, x1; vertical: x, y0, y1
-    int comp = -1;
   };
 
   static std::vector<seg> merge_segments(std::vector<seg> s);
@@ -139,7 +138,7 @@ struct page_analyser {
   bool outline_has(const std::string& plain) const;
 
   // outline entry for a heading-like text on this page
-  outline_entry* outline_match(const std::string& plain, float y);
+  outline_entry* outline_match(const std::string& plain);
 
   // the block builder: one region's flow elements → blocks
   struct builder_state {
