@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <fstream>
 
 #include "storage/internal.hpp"
@@ -38,7 +39,7 @@ namespace {
 constexpr const char* marker_name = ".quire-root.json";
 
 error io_error(std::string_view what, const fs::path& p, int err = errno) {
-  return make_error(errc::io_error, fmt::format("{} {}: {}", what, p.string(), std::strerror(err)));
+  return make_error(errc::io_error, fmt::format("{} {}: {}", what, p.string(), std::generic_category().message(err)));  // strerror is not thread-safe
 }
 
 // fsync a directory so that entries created, renamed or removed in it survive a power loss.
