@@ -62,6 +62,7 @@ std::string tessdata_dir() {
   std::vector<fs::path> candidates;
   // TESSDATA_PREFIX is Tesseract's own override; people point it at the tessdata folder itself or
   // at its parent, so both are tried.
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once per recognizer; nothing in quire calls setenv
   if (const char* env = std::getenv("TESSDATA_PREFIX"); env && *env) {
     candidates.emplace_back(env);
     candidates.emplace_back(fs::path(env) / "tessdata");

@@ -311,7 +311,7 @@ constexpr int kReach = 4;
 
 // The thickest line still taken for a rule: 1.5 pt. Anything thicker is a shaded cell or a
 // letter, and is left alone.
-int max_rule(const image& img) { return std::max(3, static_cast<int>(1.5f * img.scale + 0.5f)); }
+int max_rule(const image& img) { return std::max(3, static_cast<int>(std::lround(1.5f * img.scale))); }
 
 }  // namespace
 
