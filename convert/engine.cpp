@@ -98,38 +98,7 @@ struct engine::impl {
       err = {errc::pdf_encrypted, "the PDF is encrypted and needs a password"};
       return nullptr;
     }
-    load_page_tree(doc, pdf.size());
     return doc;
-  }
-
-  // MuPDF finds page N by walking the page tree from its root unless the tree is cached: O(N) per
-  // page, O(N^2) per document (10,000 tiny pages: the last 1,000 took 7x as long as the first
-  // 1,000; bench/resource_bench.sh checks it). The cache costs two ints per page, so it is only
-  // built for a page count the input can hold (a page object takes more than 16 bytes) and the
-  // xref can name; a tree that fails to load stays uncached, which is slow but correct.
-  bool page_tree = false;
-  void load_page_tree(fz_document* doc, size_t input_bytes) {
-    page_tree = false;
-    pdf_document* pdoc = pdf_specifics(ctx, doc);
-    if (!pdoc) return;
-    int loaded = 0;
-    fz_var(loaded);
-    fz_try(ctx) {
-      const int n = pdf_count_pages(ctx, pdoc);
-      if (n > 0 && static_cast<size_t>(n) <= input_bytes / 16 && n <= pdf_xref_len(ctx, pdoc)) {
-        pdf_load_page_tree(ctx, pdoc);
-        loaded = 1;
-      }
-    }
-    fz_catch(ctx) { loaded = 0; }
-    page_tree = loaded != 0;
-  }
-
-  // Drops a document that open() returned, with its page-tree cache.
-  void close(fz_document* doc) {
-    if (page_tree) pdf_drop_page_tree(ctx, pdf_specifics(ctx, doc));
-    page_tree = false;
-    fz_drop_document(ctx, doc);
   }
 };
 
@@ -192,7 +161,7 @@ result<int> engine::count_pages(std::span<const std::byte> pdf) {
   int n = 0;
   std::string why;
   const bool ok = count_pages_of(ctx, doc, n, why);
-  impl_->close(doc);
+  fz_drop_document(ctx, doc);
   if (!ok) return error{errc::pdf_unreadable, why};
   return n;
 }
@@ -251,10 +220,10 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
   fz_document* doc = impl_->open(pdf, err);
   if (!doc) return err;
   struct doc_guard {
-    impl* i;
+    fz_context* c;
     fz_document* d;
-    ~doc_guard() { i->close(d); }
-  } guard{impl_.get(), doc};
+    ~doc_guard() { fz_drop_document(c, d); }
+  } guard{ctx, doc};
 
   int page_count = 0;
   if (std::string why; !count_pages_of(ctx, doc, page_count, why)) return error{errc::pdf_unreadable, why};
