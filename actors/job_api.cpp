@@ -304,7 +304,10 @@ readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* stor
   if (st.draining.load()) f.push_back({reason::draining, "SIGTERM received: finishing or handing back running jobs"});
   check_revision(st.revision, st.cfg.expected_revision, f);
   check_data_root(st.cfg, f);
-  if (!store) {
+  if (st.cfg.database_url.empty()) {
+    // Never fall back to libpq's defaults (PGHOST, a local socket): that could be another lane's.
+    f.push_back({reason::database_unreachable, "QUIRE_DATABASE_URL is not set"});
+  } else if (!store) {
     f.push_back({reason::database_unreachable, "cannot connect to the database"});
   } else if (auto p = store->ping(); !p) {
     f.push_back({reason::database_unreachable, p.err().message});
