@@ -109,6 +109,9 @@ float estimate_skew(const image& img, float max_degrees) {
       if (img.at(x, y) >= img.ink) continue;
       ++inked;
       if (img.at(x, y + 1) >= img.ink) ink.emplace_back(static_cast<float>(x), static_cast<float>(y));
+      // Far more edges than a page of text has (a few per cent of the samples): a halftone or
+      // photo, with no lines to measure; stop before the list grows with the page.
+      if (ink.size() > img.pixels.size() / 40 + 1000) return 0;
     }
   if (ink.size() < 100 || inked > static_cast<long>(img.pixels.size()) / 4) return 0;  // blank, or a photo
   const int rows = 2 * (img.height + img.width);  // sheared positions stay within this span
