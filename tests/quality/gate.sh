@@ -11,7 +11,7 @@ eval_dir=${QUIRE_EVAL_DIR:-$here/../../../shared/eval}
 [ -x "$eval_dir/run_eval.sh" ] || { echo "gate: eval kit not found at $eval_dir" >&2; exit 1; }
 out=${2:-$(mktemp -d /tmp/quire-quality.XXXXXX)}
 
-# Documents listed under "exclude" (the image-only scans until OCR lands) are not scored here.
+# Documents listed under "exclude" in floors.json are not scored here.
 only=$(/usr/bin/python3 - "$eval_dir/corpus" "$here/floors.json" <<'PY'
 import json, os, sys
 corpus, floors = sys.argv[1], json.load(open(sys.argv[2]))
