@@ -7,8 +7,9 @@
 set -eu
 name=$1 lock=$2 allow=$3
 shift 3
-mkdir -p /usr/share/quire
-out=/usr/share/quire/$name-packages.txt
+out_dir=${QUIRE_CHECK_OUT:-/usr/share/quire}  # tests point it elsewhere
+mkdir -p "$out_dir"
+out=$out_dir/$name-packages.txt
 dpkg-query -W -f='${Package}=${Version}\n' "$@" | sort -u > "$out"
 [ -f "$lock" ] || : > "$lock"
 drift=0

@@ -15,6 +15,10 @@ source "$here/../../scripts/lib/common.sh"
 export QUIRE_PROJECT=${QUIRE_CT_PROJECT:-quirect}
 export QUIRE_PROD_PORT=${QUIRE_CT_PROD_PORT:-18085} QUIRE_EVAL_PORT=${QUIRE_CT_EVAL_PORT:-18086}
 export QUIRE_STATE_DIR=${QUIRE_CT_STATE_DIR:-$(mktemp -d /tmp/quire-ct-state.XXXXXX)}
+# CI must not go red because Debian published a point release since the lock was written: the
+# test images record drift instead of failing on it (operators' builds stay strict). The lock check
+# itself is tested in case_lint against a lock that disagrees with this host.
+export QUIRE_ALLOW_PACKAGE_DRIFT=${QUIRE_ALLOW_PACKAGE_DRIFT:-1}
 # Short leases so a job caught in a crash is rescued in seconds; a fast readiness loop.
 export QUIRE_LEASE_SECONDS=8 QUIRE_HEARTBEAT_SECONDS=2 QUIRE_READINESS_INTERVAL_SECONDS=2 QUIRE_SWEEP_INTERVAL_SECONDS=2
 # shellcheck source=scripts/lib/docker.sh
@@ -102,6 +106,17 @@ case_lint() {
   [ "$(grep -c 'restart: unless-stopped' <<<"$cfg")" = 3 ] || fail "restart policy missing"
   grep -Eq "(:$QUIRE_PROD_PORT:8085|published: \"?$QUIRE_PROD_PORT)" <<<"$cfg" || fail "prod lane port"
   grep -Eq "(:$QUIRE_EVAL_PORT:8086|published: \"?$QUIRE_EVAL_PORT)" <<<"$cfg" || fail "eval lane port"
+  # The package lock check: a locked version that differs from what is installed fails unless
+  # drift is allowed; a matching lock passes.
+  local lockdir pkg ver
+  lockdir=$(mktemp -d)
+  pkg=bash; ver=$(dpkg-query -W -f='${Version}' "$pkg")
+  echo "$pkg=$ver" >"$lockdir/ok.lock"; echo "$pkg=0.0-not-$ver" >"$lockdir/drift.lock"
+  lock_check() { QUIRE_CHECK_OUT=$lockdir sh "$QUIRE_ROOT/docker/check-packages.sh" "$@" >/dev/null 2>&1; }
+  lock_check t "$lockdir/ok.lock" 0 "$pkg" || fail "check-packages refused a matching lock"
+  if lock_check t "$lockdir/drift.lock" 0 "$pkg"; then fail "check-packages accepted drift"; fi
+  lock_check t "$lockdir/drift.lock" 1 "$pkg" || fail "check-packages refused allowed drift"
+  rm -rf "$lockdir"
   # A missing secret is a configuration error, not a silent default.
   if QUIRE_DB_PROD_PASSWORD='' docker-compose -p x -f "$QUIRE_ROOT/docker/compose.yaml" config -q 2>/dev/null; then
     fail "compose accepted a missing database password"
