@@ -46,6 +46,19 @@ std::string service_config::effective_acceleration_policy() const {
   return profile == "prod" ? "gpu_required" : "cpu_only";
 }
 
+std::optional<std::vector<int>> service_config::gpu_allowlist() const {
+  if (gpus.empty() || gpus == "all") return std::nullopt;
+  std::vector<int> out;
+  if (gpus == "none") return out;
+  std::stringstream ss(gpus);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    std::uint64_t v = 0;
+    if (parse_uint(item, 0, 1023, v)) out.push_back(static_cast<int>(v));
+  }
+  return out;
+}
+
 env_lookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -113,7 +126,19 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   }
   num("QUIRE_MAX_UPLOAD_BYTES", 1, std::uint64_t{1} << 40, c.max_upload_bytes);
   num("QUIRE_CPU_CONVERTERS", 0, 256, c.cpu_converters);
-  str("QUIRE_GPUS", c.gpus);
+  c.cpu_converters_set = env("QUIRE_CPU_CONVERTERS").has_value() && !trim(*env("QUIRE_CPU_CONVERTERS")).empty();
+  if (auto v = env("QUIRE_GPUS"); v && !trim(*v).empty()) {
+    c.gpus = trim(*v);
+    bool ok = c.gpus == "all" || c.gpus == "none";
+    if (!ok) {
+      std::stringstream ss(c.gpus);
+      std::string item;
+      std::uint64_t d = 0;
+      ok = true;
+      while (std::getline(ss, item, ',')) ok = ok && parse_uint(item, 0, 1023, d);
+    }
+    if (!ok) errors.push_back({"QUIRE_GPUS", "expected 'all', 'none' or device indices like '0,1', got '" + *v + "'"});
+  }
   str("QUIRE_ACCELERATION_POLICY", c.acceleration_policy);
   if (!c.acceleration_policy.empty() && c.acceleration_policy != "gpu_required" &&
       c.acceleration_policy != "gpu_prefer" && c.acceleration_policy != "cpu_only")
@@ -139,6 +164,10 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_RESULT_RETENTION_HOURS", 0, 100000, c.result_retention);
   num("QUIRE_TOMBSTONE_RETENTION_HOURS", 0, 100000, c.tombstone_retention);
   str("QUIRE_WORKER_BINARY", c.worker_binary);
+  if (!c.cpu_converters_set && c.effective_acceleration_policy() == "gpu_required") c.cpu_converters = 0;
+  // The fault-injection hook exists only where the test hooks are switched on explicitly.
+  if (auto hooks = env("QUIRE_WORKER_TEST_HOOKS"); hooks && trim(*hooks) == "1")
+    num("QUIRE_TEST_FAIL_DEVICE", 0, 1023, c.test_fail_device_converter);
   if (c.heartbeat >= c.lease)
     errors.push_back({"QUIRE_HEARTBEAT_SECONDS", "must be shorter than QUIRE_LEASE_SECONDS"});
   return c;

@@ -25,8 +25,11 @@ struct service_config {
   std::uint16_t listen_port = 8080;          // QUIRE_LISTEN port part
   std::vector<std::string> api_keys;         // QUIRE_API_KEYS (comma list) + QUIRE_API_KEYS_FILE
   std::uint64_t max_upload_bytes = 50ull << 20;  // QUIRE_MAX_UPLOAD_BYTES
-  int cpu_converters = 1;                    // QUIRE_CPU_CONVERTERS
-  std::string gpus;                          // QUIRE_GPUS ("" = none, "all", or "0,1")
+  // QUIRE_CPU_CONVERTERS. Unset: 0 where the lane's policy is gpu_required (prod's default: a prod
+  // lane converts on GPUs only unless an operator asks for CPU converters), else 1.
+  int cpu_converters = 1;
+  bool cpu_converters_set = false;           // QUIRE_CPU_CONVERTERS was given explicitly
+  std::string gpus = "all";                  // QUIRE_GPUS: "all" (every working device), "none", or "0,1"
   std::string acceleration_policy;           // QUIRE_ACCELERATION_POLICY (default per profile)
   int http_threads = 16;                     // QUIRE_HTTP_THREADS
   int max_concurrent_uploads = 32;           // QUIRE_MAX_CONCURRENT_UPLOADS
@@ -48,6 +51,16 @@ struct service_config {
   std::chrono::hours result_retention{24 * 7};     // QUIRE_RESULT_RETENTION_HOURS
   std::chrono::hours tombstone_retention{24 * 30}; // QUIRE_TOMBSTONE_RETENTION_HOURS
   std::string worker_binary;                 // QUIRE_WORKER_BINARY ("" = this executable)
+  // Test hook, read only when QUIRE_WORKER_TEST_HOOKS=1 (the system tests): QUIRE_TEST_FAIL_DEVICE=N
+  // makes converter N's device report as failed on its first job (the died-while-running path on a
+  // machine without a GPU). -1 = off; never set in production.
+  int test_fail_device_converter = -1;
+
+  // true when this lane's jobs may run on the CPU although the profile expects GPUs: a prod lane
+  // whose QUIRE_ACCELERATION_POLICY overrides gpu_required (local testing, compose.prod-cpu.yaml).
+  bool cpu_override() const { return profile == "prod" && effective_acceleration_policy() != "gpu_required"; }
+  // Device indices QUIRE_GPUS allows: nullopt = all, empty = none.
+  std::optional<std::vector<int>> gpu_allowlist() const;
 
   // The effective policy: the explicit setting, else gpu_required for prod and cpu_only for eval.
   std::string effective_acceleration_policy() const;

@@ -20,7 +20,10 @@ namespace fs = std::filesystem;
 using steady = std::chrono::steady_clock;
 
 bool retryable_code(const std::string& code) {
-  return code == "worker_crashed" || code == "timeout" || code == "worker_unavailable" || code == "internal";
+  // gpu_not_available: the routing should never give a gpu_required job to a CPU converter, but if a
+  // worker refuses one, another converter may still run it.
+  return code == "worker_crashed" || code == "timeout" || code == "worker_unavailable" || code == "internal" ||
+         code == "gpu_not_available";
 }
 
 std::string read_file(const fs::path& p, bool& ok) {
@@ -47,13 +50,18 @@ nlohmann::json worker_options(const storage::job_record& j, const service_config
 }  // namespace
 
 void set_live(converter_ctx& c, bool live) {
+  live = live && !c.device_failed;
+  c.usable.store(live);
   if (live == c.counted_live) return;
   c.counted_live = live;
   c.st->live_converters.fetch_add(live ? 1 : -1);
+  if (c.device >= 0) c.st->live_gpu_converters.fetch_add(live ? 1 : -1);
   service_metrics().set("quire_converters_live", {}, c.st->live_converters.load());
+  service_metrics().set("quire_gpu_converters_live", {}, c.st->live_gpu_converters.load());
 }
 
 bool ensure_worker(converter_ctx& c) {
+  if (c.device_failed) return false;
   if (c.worker && c.worker->running()) return true;
   if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes);
   std::string err;
@@ -177,6 +185,19 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
         }  // else canceled or lease lost meanwhile: the late finish is discarded by the store
       }
     }
+  } else if (outcome.outcome == kind::failed && outcome.code == "device_failed") {
+    // The worker's device failed (a CUDA error, or analyze() threw). The document is not at fault:
+    // hand the job back unspent so another converter runs it, and take this converter out of
+    // service for good (until a restart re-tests the device). Readiness reports it from now on.
+    m.add("quire_device_failures_total", {{"device", c.accel}});
+    std::fprintf(stderr, "quire serve: converter %d (%s): device failed during job %s: %s\n", c.index,
+                 c.accel.c_str(), job.id.c_str(), outcome.message.c_str());
+    st.add_device_note("converter " + std::to_string(c.index) + " (" + c.accel + ") device_failed: " + outcome.message);
+    c.device_failed = true;
+    set_live(c, false);
+    c.worker->stop();
+    if (!stop_canceled && !stop_lost) c.store->release(lease, "device_failed");
+    if (st.recheck_readiness) st.recheck_readiness();
   } else if (outcome.outcome == kind::failed) {
     m.add("quire_conversions_total", {{"outcome", "failed"}});
     m.observe("quire_conversion_duration_seconds", {}, seconds);

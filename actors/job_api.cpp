@@ -328,12 +328,19 @@ readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* stor
       st.queued.store(q);
     }
   }
-  check_gpu(st.cfg, 0, f);  // GPU converters arrive with the GPU issue: none work yet
-  check_converters(st.cfg.cpu_converters, st.live_converters.load(), f);
+  const auto notes = st.get_device_notes();
+  std::string gpu_detail = st.gpu_converters == 0 ? st.gpu_report.value("error", std::string()) : std::string();
+  if (st.gpu_converters > 0)
+    gpu_detail = std::to_string(st.live_gpu_converters.load()) + " of " + std::to_string(st.gpu_converters) + " running";
+  for (const auto& n : notes) gpu_detail += (gpu_detail.empty() ? "" : "; ") + n;
+  check_gpu(st.cfg, st.live_gpu_converters.load(), f, gpu_detail);
+  check_converters(st.cfg.cpu_converters + st.gpu_converters, st.live_converters.load(), f);
 
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch()).count();
   auto snap = make_snapshot(std::move(f), now);
+  snap.warnings = config_warnings(st.cfg);
+  for (const auto& n : notes) snap.warnings.push_back("gpu: " + n);
   auto& m = service_metrics();
   m.set("quire_ready", {}, snap.ready ? 1 : 0);
   m.clear("quire_readiness_failing");

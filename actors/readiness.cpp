@@ -156,14 +156,24 @@ void check_data_root(const service_config& cfg, std::vector<failing_check>& out)
                                                            "' but this lane is '" + cfg.profile + "'"});
 }
 
-void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out) {
+void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out,
+               const std::string& detail) {
   if (cfg.effective_acceleration_policy() == "gpu_required" && working_gpus <= 0)
-    out.push_back({reason::gpu_unavailable, "acceleration policy gpu_required but no working GPU converter"});
+    out.push_back({reason::gpu_unavailable, "acceleration policy gpu_required but no working GPU converter" +
+                                                (detail.empty() ? std::string() : ": " + detail)});
+}
+
+std::vector<std::string> config_warnings(const service_config& cfg) {
+  std::vector<std::string> w;
+  if (cfg.cpu_override())
+    w.push_back("acceleration_override: QUIRE_ACCELERATION_POLICY=" + cfg.effective_acceleration_policy() +
+                " lets this prod lane convert on the CPU (for local testing only; prod requires a GPU)");
+  return w;
 }
 
 void check_converters(int configured, int live, std::vector<failing_check>& out) {
   if (configured <= 0)
-    out.push_back({reason::converters_not_ready, "no converters configured (QUIRE_CPU_CONVERTERS=0)"});
+    out.push_back({reason::converters_not_ready, "no converters: no working GPU and QUIRE_CPU_CONVERTERS=0"});
   else if (live <= 0)
     out.push_back({reason::converters_not_ready,
                    "0 of " + std::to_string(configured) + " converters are running"});

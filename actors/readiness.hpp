@@ -43,6 +43,9 @@ struct readiness_snapshot {
   bool ready = false;                 // true iff reasons is empty and the first check has run
   std::vector<failing_check> reasons;
   std::int64_t checked_at_ms = 0;     // unix epoch milliseconds of the last evaluation
+  // Not failures, but an operator must see them on every call: a prod lane allowed onto the CPU by
+  // an override, a GPU that failed its self-test or died while running.
+  std::vector<std::string> warnings;
 };
 
 // Builds a snapshot from the failures of one evaluation round.
@@ -56,7 +59,12 @@ void check_revision(std::string_view running, std::string_view expected, std::ve
 // `.quire-root.json`, `jobs/`, `tmp/`) on first use when the directory exists and is empty of a marker.
 void check_data_root(const service_config& cfg, std::vector<failing_check>& out);
 
-void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out);
+// gpu_unavailable when the lane's policy is gpu_required and no GPU converter works; `detail` says why
+// (no driver, self-test failed, device died), appended to the message.
+void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out,
+               const std::string& detail = {});
+// The warnings every readiness answer and /v1/info carry for this configuration (the CPU override).
+std::vector<std::string> config_warnings(const service_config& cfg);
 void check_converters(int configured, int live, std::vector<failing_check>& out);
 
 // The marker file's profile, or nullopt when absent/unreadable.

@@ -4,20 +4,24 @@
 //   coordinator claims queued jobs for idle converters (woken by the notifier, by submits and by a
 //              poll tick), rescues expired leases, and stops claiming when draining or not ready
 //   notifier   LISTENs for new work (storage::work_listener) and wakes the coordinator
-//   converter  one per CPU slot; supervises a `quire worker` child and runs one job at a time
+//   converter  one per working GPU (its worker bound to the device with --device N) plus
+//              QUIRE_CPU_CONVERTERS CPU ones; supervises a `quire worker` child, one job at a time
 //   sweeper    retention and data-root reconciliation every QUIRE_SWEEP_INTERVAL_SECONDS
 #include "actors/runtime.hpp"
 
 #include <unistd.h>
 
 #include <caf/all.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
 #include "actors/job_api.hpp"
 #include "actors/metrics.hpp"
+#include "actors/routing.hpp"
 #include "actors/runtime_state.hpp"
 #include "actors/worker_process.hpp"
+#include "gpu/page_analysis.hpp"
 #include "storage/maintenance.hpp"
 
 using quire_claimed_ptr = std::shared_ptr<quire::storage::claimed_job>;
@@ -73,6 +77,10 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
           auto f = storage::artifact_store::open(c->st->cfg.data_root, c->st->cfg.profile, false);
           if (f) c->files.emplace(std::move(*f));
         }
+        if (c->device_failed) {  // a dead device is not restarted: readiness reports it until a restart
+          self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+          return;
+        }
         if (c->worker && c->worker->running() && !c->worker->check_alive()) {
           log("converter " + std::to_string(c->index) + ": idle worker died (" + c->worker->last_exit() + ")");
           service_metrics().add("quire_worker_crashes_total", {{"cause", "idle"}});
@@ -103,29 +111,41 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
 
 struct coordinator_state {
   std::vector<caf::actor> converters;
+  std::vector<std::shared_ptr<converter_ctx>> ctx;  // read only: device and the atomic `usable`
   std::vector<bool> busy;
   std::unique_ptr<storage::job_store> store;
 };
 
-caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, std::vector<caf::actor> converters) {
+caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, std::vector<caf::actor> converters,
+                                std::vector<std::shared_ptr<converter_ctx>> ctx) {
   auto s = std::make_shared<coordinator_state>();
   s->converters = std::move(converters);
+  s->ctx = std::move(ctx);
   s->busy.assign(s->converters.size(), false);
+  auto slots = [=] {
+    std::vector<converter_slot> v(s->converters.size());
+    for (std::size_t i = 0; i < v.size(); ++i)
+      v[i] = {s->ctx[i]->device >= 0, s->ctx[i]->usable.load(), s->busy[i]};
+    return v;
+  };
   auto claim = [=] {
     if (st->draining.load() || !st->get_snapshot().ready) return;
     int idle = 0;
-    for (bool b : s->busy) idle += b ? 0 : 1;
+    for (const auto& sl : slots()) idle += sl.usable && !sl.busy ? 1 : 0;
     if (idle == 0) return;
     if (!s->store) s->store = open_store(st);
     if (!s->store) return;
     auto lease_for = std::chrono::duration_cast<std::chrono::milliseconds>(st->cfg.lease);
     auto claimed = s->store->claim(st->instance, idle, lease_for);
     if (!claimed) return;
-    std::size_t next = 0;
     for (auto& job : *claimed) {
-      while (next < s->busy.size() && s->busy[next]) ++next;
-      if (next == s->busy.size()) {  // cannot happen (claimed <= idle); never strand a lease
-        s->store->release(job.lease, "no_converter");
+      const std::string policy = job.job.spec.value("execution", nlohmann::json::object())
+                                     .value("acceleration_policy", st->cfg.effective_acceleration_policy());
+      const int next = pick_converter(policy, slots());
+      if (next < 0) {
+        // No free converter satisfies the job's policy (e.g. gpu_required while only CPU converters
+        // are idle): hand it back unspent; it is claimed again when a matching converter frees up.
+        s->store->release(job.lease, "no_matching_converter");
         continue;
       }
       s->busy[next] = true;
@@ -231,20 +251,32 @@ class runtime_impl final : public runtime {
     st_.snapshot = make_snapshot({{reason::converters_not_ready, "starting"}}, 0);
     st_.snapshot.ready = false;
     api_ = std::make_unique<job_api>(st_);
+    const std::vector<int> devices = discover_gpus();
+    st_.gpu_converters = static_cast<int>(devices.size());
 
     sys_cfg_.set("logger.verbosity", caf::atom("quiet"));
     sys_ = std::make_unique<caf::actor_system>(sys_cfg_);
     supervisor_ = sys_->spawn<caf::detached>(readiness_actor, &st_);
     std::vector<caf::actor> convs;
-    for (int i = 0; i < cfg.cpu_converters; ++i) {
+    std::vector<std::shared_ptr<converter_ctx>> ctxs;
+    const int total = st_.gpu_converters + cfg.cpu_converters;
+    for (int i = 0; i < total; ++i) {
       auto ctx = std::make_shared<converter_ctx>();
       ctx->index = i;
       ctx->st = &st_;
       ctx->worker_argv = worker_argv;
+      if (i < st_.gpu_converters) {  // GPU converters first: index i is bound to devices[i]
+        ctx->device = devices[static_cast<std::size_t>(i)];
+        ctx->accel = "cuda:" + std::to_string(ctx->device);
+        ctx->worker_argv.insert(ctx->worker_argv.end(), {"--device", std::to_string(ctx->device)});
+      }
+      if (i == cfg.test_fail_device_converter) ctx->worker_argv.push_back("--test-device-fails");
+      log("converter " + std::to_string(i) + ": " + ctx->accel);
+      ctxs.push_back(ctx);
       convs.push_back(sys_->spawn<caf::detached>(converter_actor, ctx));
     }
     converters_ = convs;
-    coordinator_ = sys_->spawn<caf::detached>(coordinator_actor, &st_, std::move(convs));
+    coordinator_ = sys_->spawn<caf::detached>(coordinator_actor, &st_, std::move(convs), std::move(ctxs));
     notifier_ = sys_->spawn<caf::detached>(notifier_actor, &st_, coordinator_);
     sweeper_ = sys_->spawn<caf::detached>(sweeper_actor, &st_);
     st_.wake_coordinator = [this] {
@@ -259,6 +291,39 @@ class runtime_impl final : public runtime {
 
   ~runtime_impl() override { shutdown(); }
 
+  // Runs gpu::discover_devices (self-test included; never throws, also without a driver), records
+  // the report for /v1/info and a note for every allowed device that does not work, and returns the
+  // devices that get a converter: healthy and allowed by QUIRE_GPUS.
+  std::vector<int> discover_gpus() {
+    const auto allow = st_.cfg.gpu_allowlist();
+    auto allowed = [&](int d) { return !allow || std::find(allow->begin(), allow->end(), d) != allow->end(); };
+    std::vector<int> out;
+    if (allow && allow->empty()) {
+      st_.gpu_report = {{"enabled", false}, {"reason", "QUIRE_GPUS=none"}};
+      return out;
+    }
+    const gpu::DeviceReport r = gpu::discover_devices(true);
+    nlohmann::json devs = nlohmann::json::array();
+    for (const auto& d : r.devices) {
+      devs.push_back({{"index", d.index}, {"name", d.name}, {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+                      {"total_memory_bytes", d.total_memory}, {"healthy", d.healthy}, {"error", d.error},
+                      {"allowed", allowed(d.index)}});
+      if (!allowed(d.index)) continue;
+      if (d.healthy) out.push_back(d.index);
+      else st_.add_device_note("cuda:" + std::to_string(d.index) + " (" + d.name + ") failed its self-test: " + d.error);
+    }
+    if (allow)
+      for (int d : *allow)
+        if (std::none_of(r.devices.begin(), r.devices.end(), [&](const gpu::DeviceInfo& i) { return i.index == d; }))
+          st_.add_device_note("QUIRE_GPUS names device " + std::to_string(d) + ", which is not visible");
+    st_.gpu_report = {{"enabled", true}, {"cuda_compiled", r.cuda_compiled}, {"driver_ok", r.driver_ok},
+                      {"driver_version", r.driver_version}, {"runtime_version", r.runtime_version},
+                      {"error", r.error}, {"devices", devs}};
+    log("GPU discovery: " + (r.error.empty() ? std::to_string(out.size()) + " working device(s)" : r.error));
+    for (const auto& n : st_.get_device_notes()) log("GPU: " + n);
+    return out;
+  }
+
   readiness_snapshot readiness() const override { return const_cast<shared_state&>(st_).get_snapshot(); }
 
   nlohmann::json info() const override {
@@ -269,10 +334,14 @@ class runtime_impl final : public runtime {
             {"profile", st_.cfg.profile},
             {"instance", st_.instance},
             {"acceleration_policy", st_.cfg.effective_acceleration_policy()},
+            {"acceleration_override", st_.cfg.cpu_override()},
+            {"warnings", warnings()},
+            {"gpu", st_.gpu_report},
             {"capabilities",
              {{"cpu_converters", st_.cfg.cpu_converters},
               {"live_converters", st_.live_converters.load()},
-              {"gpu_converters", 0},
+              {"gpu_converters", st_.gpu_converters},
+              {"live_gpu_converters", st_.live_gpu_converters.load()},
               {"max_upload_bytes", st_.cfg.max_upload_bytes},
               {"max_pages", st_.cfg.max_pages},
               {"max_document_timeout_seconds", st_.cfg.document_timeout.count()},
@@ -297,6 +366,13 @@ class runtime_impl final : public runtime {
     return api_->get_artifact(id, k, n);
   }
   std::int64_t queued_jobs() const override { return st_.queued.load(); }
+  int working_gpu_converters() const override { return st_.live_gpu_converters.load(); }
+
+  std::vector<std::string> warnings() const {
+    auto w = config_warnings(st_.cfg);
+    for (auto& n : const_cast<shared_state&>(st_).get_device_notes()) w.push_back("gpu: " + n);
+    return w;
+  }
 
   void begin_drain() override {
     if (st_.draining.exchange(true)) return;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -57,6 +58,9 @@ struct shared_state {
   std::atomic<bool> draining{false};
   std::atomic<bool> hand_back{false};  // drain grace is over: converters release their jobs
   std::atomic<int> live_converters{0};
+  int gpu_converters = 0;                  // one per working allowed device found at start (fixed after)
+  std::atomic<int> live_gpu_converters{0}; // GPU converters whose worker runs and whose device works
+  nlohmann::json gpu_report = nlohmann::json::object();  // discovery result, for /v1/info (fixed after start)
   std::atomic<int> running{0};
   std::atomic<std::int64_t> queued{0};
 
@@ -70,6 +74,19 @@ struct shared_state {
   void notify_change() {
     { std::lock_guard l(change_mu); ++change_seq; }
     change_cv.notify_all();
+  }
+
+  // Device problems (failed self-test, device died mid-job). Never cleared while the process runs:
+  // a device that failed once is not trusted again until a restart re-tests it.
+  std::mutex notes_mu;
+  std::vector<std::string> device_notes;
+  void add_device_note(std::string n) {
+    std::lock_guard l(notes_mu);
+    device_notes.push_back(std::move(n));
+  }
+  std::vector<std::string> get_device_notes() {
+    std::lock_guard l(notes_mu);
+    return device_notes;
   }
 
   std::function<void()> wake_coordinator;   // set by the runtime; safe to call from any thread
@@ -102,6 +119,10 @@ nlohmann::json job_json(const storage::job_record& j);
 // Claim → convert → publish → complete, for one claimed job, in the calling (detached) thread.
 struct converter_ctx {
   int index = 0;
+  int device = -1;                   // CUDA device this converter is bound to; -1 = a CPU converter
+  std::string accel = "cpu";         // "cuda:N" or "cpu", for logs and readiness messages
+  bool device_failed = false;        // the device failed mid-job: never restarted (converter thread only)
+  std::atomic<bool> usable{false};   // live and device not failed: the coordinator may give it work
   shared_state* st = nullptr;
   std::unique_ptr<storage::job_store> store;
   std::optional<storage::artifact_store> files;

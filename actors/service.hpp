@@ -4,7 +4,8 @@
 // starts the CAF actor system and its actors:
 //   readiness supervisor  owns the readiness snapshot (readiness.hpp); re-checks periodically and on events
 //   job coordinator       claims queued jobs as converters free up, renews leases, finishes/retries jobs
-//   converters            one per CPU slot; each supervises a crash-isolated `quire worker` (worker_process.hpp)
+//   converters            one per working GPU plus QUIRE_CPU_CONVERTERS CPU ones; each supervises a
+//                         crash-isolated `quire worker` (worker_process.hpp)
 //   retention sweeper     runs the store's sweep periodically
 // and exposes them to the HTTP layer through the `service` interface below: plain C++ with no CAF
 // types, so the RESTinio translation units do not pay for CAF headers and the routes can be tested
@@ -94,6 +95,9 @@ class service {
                                                const std::string& name) = 0;
   // Queue depth as last seen (for backpressure without a database round trip).
   virtual std::int64_t queued_jobs() const = 0;
+  // GPU converters that can take a job now (worker running, device working). gpu_required jobs are
+  // refused at submit with 503 gpu_not_available while this is 0.
+  virtual int working_gpu_converters() const = 0;
 };
 
 }  // namespace quire::actors

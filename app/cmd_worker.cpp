@@ -7,6 +7,16 @@
 // For the service's crash tests only, QUIRE_WORKER_TEST_HOOKS=1 makes a PDF containing one of
 // these comments misbehave on purpose: %QUIRE_TEST_SEGFAULT, %QUIRE_TEST_ABORT, %QUIRE_TEST_HANG,
 // %QUIRE_TEST_OOM, %QUIRE_TEST_SLOW (4 s before converting). Without the variable they are inert.
+// With it, --test-device-fails makes this worker's device report as failed on its first job (the
+// service's died-while-running path, testable without a GPU); without the variable it is refused.
+//
+// Device binding: `--device N` makes this a GPU converter's worker. It builds its analyzer once with
+// gpu::select_analyzer for device N (self-test included) and exits before "ready" when the device does
+// not work. Jobs asking for gpu_required/gpu_prefer analyse on that device with no CPU fallback: if
+// the device fails mid-job (analyze() throws, e.g. a CUDA error) the job ends with code
+// "device_failed" and the service retries it elsewhere. Without --device the worker analyses on the
+// CPU reference; a gpu_prefer job then carries the engine's "GPU unavailable" warning and a
+// gpu_required one is refused (gpu_not_available).
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,13 +28,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <new>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
 #include "app/commands.hpp"
 #include "convert/convert.hpp"
+#include "gpu/page_analysis.hpp"
 
 namespace quire::app {
 namespace {
@@ -82,7 +95,45 @@ nlohmann::json fail(const std::string& code, const std::string& message) {
   return {{"event", "done"}, {"ok", false}, {"code", code}, {"message", message}};
 }
 
-nlohmann::json run_job(convert::engine& engine, const nlohmann::json& job) {
+// Forwards to the device analyzer and remembers whether it threw: the engine turns a device failure
+// under gpu_required into gpu_not_available, and only this tells the worker it was the device.
+class watched_analyzer final : public gpu::PageAnalyzer {
+ public:
+  explicit watched_analyzer(gpu::PageAnalyzer* inner) : inner_(inner) {}
+  std::vector<gpu::PageAnalysis> analyze(const std::vector<gpu::Raster>& pages) override {
+    try {
+      return inner_->analyze(pages);
+    } catch (const std::invalid_argument&) {
+      throw;  // a bad raster is the page's problem, not the device's
+    } catch (const std::exception& e) {
+      failed = true;
+      what = e.what();
+      throw;
+    }
+  }
+  std::string name() const override { return inner_->name(); }
+  bool failed = false;
+  std::string what;
+
+ private:
+  gpu::PageAnalyzer* inner_;
+};
+
+struct device_binding {
+  int device = -1;                            // -1: a CPU converter's worker
+  bool test_fails = false;                    // --test-device-fails (test hooks only)
+  std::unique_ptr<gpu::PageAnalyzer> gpu;     // the device's analyzer (device >= 0)
+  std::unique_ptr<gpu::PageAnalyzer> cpu;     // the CPU reference, made on first use
+  std::string failure;                        // set once the device failed: it is not used again
+};
+
+gpu::AnalysisParams analysis_params() {
+  gpu::AnalysisParams p;
+  p.dpi = convert::analysis_dpi;  // see convert.hpp: a caller-owned analyzer must use the engine's dpi
+  return p;
+}
+
+nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohmann::json& job) {
   namespace fs = std::filesystem;
   std::ifstream in(job.value("input", ""), std::ios::binary);
   if (!in) return fail("input_missing", "cannot open the job's input.pdf");
@@ -102,11 +153,28 @@ nlohmann::json run_job(convert::engine& engine, const nlohmann::json& job) {
   // The job's acceleration policy decides where page-raster analysis runs (CPU when unset).
   if (!convert::parse_acceleration_policy(o.value("acceleration_policy", "cpu_only"), &opts.acceleration))
     return fail("invalid_argument", "unknown acceleration_policy");
+  if (dev.test_fails && dev.failure.empty()) dev.failure = "test hook: the device reported a failure";
+  std::optional<watched_analyzer> watched;
+  if (dev.device >= 0 && opts.acceleration != convert::acceleration_policy::cpu_only) {
+    if (!dev.failure.empty()) return fail("device_failed", dev.failure);
+    // On its device a job never falls back: a failure must surface so the job moves elsewhere.
+    watched.emplace(dev.gpu.get());
+    opts.analyzer = &*watched;
+    opts.acceleration = convert::acceleration_policy::gpu_required;
+  } else {
+    if (dev.device < 0 && !dev.failure.empty()) return fail("device_failed", dev.failure);
+    if (!dev.cpu) dev.cpu = gpu::make_cpu_analyzer(analysis_params());
+    opts.analyzer = dev.cpu.get();
+  }
   opts.progress = [](int done, int total) {
     emit({{"event", "progress"}, {"pages_done", done}, {"pages_total", total}});
     return true;
   };
   auto res = engine.convert(std::as_bytes(std::span(bytes)), opts);
+  if (watched && watched->failed) {
+    dev.failure = "cuda:" + std::to_string(dev.device) + " failed during page analysis: " + watched->what;
+    return fail("device_failed", dev.failure);
+  }
   if (!res) return fail(std::string(convert::to_string(res.err().code)), res.err().message);
 
   const fs::path out = job.value("output_dir", "");
@@ -132,7 +200,7 @@ nlohmann::json run_job(convert::engine& engine, const nlohmann::json& job) {
           {"acceleration_used", res->acceleration_used}};
 }
 
-int run_worker() {
+int run_worker(device_binding& dev) {
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGTERM, SIG_IGN);
   if (::fcntl(kJobsFd, F_GETFD) < 0 || ::fcntl(kEventsFd, F_GETFD) < 0) {
@@ -140,12 +208,28 @@ int run_worker() {
     return 2;
   }
   try {
+    if (dev.test_fails) {
+      const char* v = std::getenv("QUIRE_WORKER_TEST_HOOKS");
+      if (!v || std::strcmp(v, "1") != 0) {
+        std::fprintf(stderr, "quire worker: --test-device-fails needs QUIRE_WORKER_TEST_HOOKS=1\n");
+        return 2;
+      }
+    }
+    if (dev.device >= 0) {
+      const gpu::DeviceReport report = gpu::discover_devices(true);
+      auto sel = gpu::select_analyzer(gpu::AccelerationPolicy::gpu_required, report, dev.device, analysis_params());
+      if (!sel.analyzer) {
+        std::fprintf(stderr, "quire worker: device %d not usable: %s\n", dev.device, sel.error.c_str());
+        return 4;
+      }
+      dev.gpu = std::move(sel.analyzer);
+    }
     convert::engine engine;
     if (!emit({{"event", "ready"}, {"pid", ::getpid()}})) return 1;
     std::string buffer, line;
     while (read_line(buffer, line)) {
       auto job = nlohmann::json::parse(line, nullptr, false);
-      nlohmann::json result = job.is_discarded() ? fail("internal", "malformed job message") : run_job(engine, job);
+      nlohmann::json result = job.is_discarded() ? fail("internal", "malformed job message") : run_job(engine, dev, job);
       if (!emit(result)) return 1;
     }
   } catch (const std::bad_alloc&) {
@@ -159,8 +243,12 @@ int run_worker() {
 void add_worker_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("worker", "Internal: the isolated conversion process run by `quire serve`");
   cmd->group("");  // hidden from --help
-  cmd->callback([] {
-    int rc = run_worker();
+  auto dev = std::make_shared<device_binding>();
+  cmd->add_option("--device", dev->device, "CUDA device this worker analyses on (a GPU converter's worker)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--test-device-fails", dev->test_fails, "tests only (QUIRE_WORKER_TEST_HOOKS=1): the device fails");
+  cmd->callback([dev] {
+    int rc = run_worker(*dev);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
 }

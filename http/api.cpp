@@ -36,6 +36,7 @@ const std::vector<error_kind> kErrors = {
     {"artifact_missing", 500, false},
     {"artifact_corrupt", 500, false},
     {"not_ready", 503, true},
+    {"gpu_not_available", 503, true},
     {"overloaded", 503, true},
     {"queue_full", 503, true},
     {"database_unavailable", 503, true},
@@ -254,6 +255,7 @@ response api::dispatch(const request& req, context& ctx) {
     for (const auto& f : snap.reasons) reasons.push_back({{"code", actors::to_string(f.code)}, {"message", f.message}});
     auto r = json_response(snap.ready ? 200 : 503, {{"status", snap.ready ? "ready" : "not_ready"},
                                                     {"reasons", reasons},
+                                                    {"warnings", snap.warnings},
                                                     {"checked_at_ms", snap.checked_at_ms}});
     if (!snap.ready) r.headers.emplace_back("Retry-After", "5");
     return r;
@@ -351,10 +353,14 @@ response api::dispatch(const request& req, context& ctx) {
     spec_limits limits;
     limits.max_timeout_seconds = static_cast<int>(cfg_.document_timeout.count());
     limits.default_policy = cfg_.effective_acceleration_policy();
-    limits.lane_has_gpu = !cfg_.gpus.empty();
     spec_problem problem;
     auto spec = validate_job_spec(spec_text, limits, problem);
     if (!spec) return validation(problem.field, problem.message, cid);
+    // gpu_required never falls back: with no working GPU converter now, refuse rather than queue a job
+    // nothing can run. Retryable: a GPU may come back (another replica, a restart).
+    if ((*spec)["execution"].value("acceleration_policy", "") == "gpu_required" && svc_.working_gpu_converters() <= 0)
+      return error_response("gpu_not_available", "acceleration_policy gpu_required, but this lane has no working GPU",
+                            cid, {{"acceleration_policy", "gpu_required"}});
     sub.job_spec = std::move(*spec);
     sub.pdf.assign(pdf.data(), pdf.size());
     auto res = svc_.submit(sub);

@@ -96,10 +96,6 @@ std::optional<json> validate_job_spec(const std::string& text, const spec_limits
                limits.max_timeout_seconds, timeout, p) ||
       !get_int(exec, "priority", "execution.priority", -100, 100, priority, p))
     return std::nullopt;
-  if (policy == "gpu_required" && !limits.lane_has_gpu) {
-    fail(p, "execution.acceleration_policy", "gpu_required, but this lane has no GPU converter");
-    return std::nullopt;
-  }
   if (!only_known(ret, "retention", {"pin"}, p) || !get_bool(ret, "pin", "retention.pin", pin, p))
     return std::nullopt;
 

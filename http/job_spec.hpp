@@ -14,7 +14,6 @@ namespace quire::http {
 struct spec_limits {
   int max_timeout_seconds = 600;      // QUIRE_DOCUMENT_TIMEOUT_SECONDS
   std::string default_policy = "cpu_only";
-  bool lane_has_gpu = false;          // gpu_required jobs are refused on a lane without one
 };
 
 struct spec_problem {

@@ -96,3 +96,46 @@ TEST_CASE("API keys from a file, one per line, comments skipped") {
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].variable == "QUIRE_API_KEYS_FILE");
 }
+
+TEST_CASE("CPU converters default per policy: none on a gpu_required lane unless configured") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({{"QUIRE_PROFILE", "prod"}}), errors);
+  CHECK(c.cpu_converters == 0);
+  CHECK_FALSE(c.cpu_override());
+  c = load_config(env_of({{"QUIRE_PROFILE", "prod"}, {"QUIRE_CPU_CONVERTERS", "2"}}), errors);
+  CHECK(c.cpu_converters == 2);
+  // The local-testing override (compose.prod-cpu.yaml) gets a CPU converter and says so.
+  c = load_config(env_of({{"QUIRE_PROFILE", "prod"}, {"QUIRE_ACCELERATION_POLICY", "gpu_prefer"}}), errors);
+  CHECK(c.cpu_converters == 1);
+  CHECK(c.cpu_override());
+  c = load_config(env_of({{"QUIRE_PROFILE", "eval"}, {"QUIRE_ACCELERATION_POLICY", "gpu_required"}}), errors);
+  CHECK(c.cpu_converters == 0);
+  CHECK_FALSE(c.cpu_override());
+  CHECK(errors.empty());
+}
+
+TEST_CASE("QUIRE_GPUS selects devices") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({}), errors);
+  CHECK_FALSE(c.gpu_allowlist().has_value());  // all
+  c = load_config(env_of({{"QUIRE_GPUS", "none"}}), errors);
+  REQUIRE(c.gpu_allowlist().has_value());
+  CHECK(c.gpu_allowlist()->empty());
+  c = load_config(env_of({{"QUIRE_GPUS", "0, 2"}}), errors);
+  CHECK(c.gpu_allowlist() == std::optional<std::vector<int>>(std::vector<int>{0, 2}));
+  CHECK(errors.empty());
+  load_config(env_of({{"QUIRE_GPUS", "first"}}), errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].variable == "QUIRE_GPUS");
+}
+
+TEST_CASE("the device-failure test hook exists only with QUIRE_WORKER_TEST_HOOKS=1") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({{"QUIRE_TEST_FAIL_DEVICE", "0"}}), errors);
+  CHECK(c.test_fail_device_converter == -1);
+  c = load_config(env_of({{"QUIRE_TEST_FAIL_DEVICE", "0"}, {"QUIRE_WORKER_TEST_HOOKS", "0"}}), errors);
+  CHECK(c.test_fail_device_converter == -1);
+  c = load_config(env_of({{"QUIRE_TEST_FAIL_DEVICE", "1"}, {"QUIRE_WORKER_TEST_HOOKS", "1"}}), errors);
+  CHECK(c.test_fail_device_converter == 1);
+  CHECK(errors.empty());
+}

@@ -112,3 +112,22 @@ TEST_CASE("gpu and converter checks") {
   CHECK_FALSE(s.ready);
   CHECK(make_snapshot({}, 1).ready);
 }
+
+TEST_CASE("gpu_unavailable says why, and the prod CPU override is a warning") {
+  service_config c;
+  c.profile = "prod";
+  std::vector<failing_check> f;
+  check_gpu(c, 0, f, "no CUDA driver");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].message.find("no CUDA driver") != std::string::npos);
+  CHECK(config_warnings(c).empty());
+  c.acceleration_policy = "gpu_prefer";
+  f.clear();
+  check_gpu(c, 0, f);
+  CHECK(f.empty());
+  auto w = config_warnings(c);
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].rfind("acceleration_override:", 0) == 0);
+  c.profile = "eval";  // eval may run on the CPU: nothing to warn about
+  CHECK(config_warnings(c).empty());
+}

@@ -43,6 +43,8 @@ struct fake_service : actors::service {
     return actors::api_result<actors::result_view>::fail("artifact_not_found", "none");
   }
   std::int64_t queued_jobs() const override { return queued; }
+  int gpus = 0;
+  int working_gpu_converters() const override { return gpus; }
 };
 
 http::request req(std::string method, std::string path, std::map<std::string, std::string> headers = {}) {
@@ -241,4 +243,25 @@ TEST_CASE("requests are counted by route template in /metrics") {
   auto text = a.handle(req("GET", "/metrics")).body;
   CHECK(text.find("quire_http_requests_total{method=\"GET\",route=\"/v1/convert/jobs/{job_id}\",status=\"200\"}") !=
         std::string::npos);
+}
+
+TEST_CASE("gpu_required is refused with 503 gpu_not_available while no GPU converter works") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  auto post = req("POST", "/v1/convert/jobs", {{"content-type", "application/pdf"}});
+  post.query["job_spec"] = R"({"execution":{"acceleration_policy":"gpu_required"}})";
+  post.body = kPdf;
+  auto r = a.handle(post);
+  CHECK(r.status == 503);
+  CHECK(body(r)["error"]["code"] == "gpu_not_available");
+  CHECK(body(r)["error"]["retryable"] == true);
+  CHECK(svc.submissions.empty());
+  // The other policies do not need a GPU at submit.
+  post.query["job_spec"] = R"({"execution":{"acceleration_policy":"gpu_prefer"}})";
+  CHECK(a.handle(post).status == 202);
+  svc.gpus = 1;
+  post.query["job_spec"] = R"({"execution":{"acceleration_policy":"gpu_required"}})";
+  CHECK(a.handle(post).status == 202);
+  CHECK(svc.submissions.size() == 2);
 }

@@ -1,0 +1,25 @@
+// See routing.hpp.
+#include "actors/routing.hpp"
+
+namespace quire::actors {
+namespace {
+int first_free(const std::vector<converter_slot>& slots, bool gpu) {
+  for (std::size_t i = 0; i < slots.size(); ++i)
+    if (slots[i].gpu == gpu && slots[i].usable && !slots[i].busy) return static_cast<int>(i);
+  return -1;
+}
+}  // namespace
+
+int pick_converter(const std::string& policy, const std::vector<converter_slot>& slots) {
+  if (policy == "cpu_only") {
+    int i = first_free(slots, false);
+    return i >= 0 ? i : first_free(slots, true);
+  }
+  if (policy == "gpu_prefer") {
+    int i = first_free(slots, true);
+    return i >= 0 ? i : first_free(slots, false);
+  }
+  return first_free(slots, true);
+}
+
+}  // namespace quire::actors
