@@ -114,6 +114,14 @@ struct coordinator_state {
   std::vector<std::shared_ptr<converter_ctx>> ctx;  // read only: device and the atomic `usable`
   std::vector<bool> busy;
   std::unique_ptr<storage::job_store> store;
+  // Set when a claimed job had to be handed back (no free converter satisfies its policy). The
+  // hand-back itself announces work, which would wake us to claim the same job again at once: a hot
+  // loop. While set, wake-ups do not claim; the poll tick and a converter finishing do (and clear it).
+  bool handed_back = false;
+  // Jobs handed back in the last claim round. The next round claims that many more than there are
+  // idle converters, so jobs queued behind unplaceable ones (gpu_required with only CPU converters
+  // free) are reached instead of starving behind them.
+  int lookahead = 0;
 };
 
 caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, std::vector<caf::actor> converters,
@@ -136,8 +144,9 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
     if (!s->store) s->store = open_store(st);
     if (!s->store) return;
     auto lease_for = std::chrono::duration_cast<std::chrono::milliseconds>(st->cfg.lease);
-    auto claimed = s->store->claim(st->instance, idle, lease_for);
+    auto claimed = s->store->claim(st->instance, idle + s->lookahead, lease_for);
     if (!claimed) return;
+    int handed = 0;
     for (auto& job : *claimed) {
       const std::string policy = job.job.spec.value("execution", nlohmann::json::object())
                                      .value("acceleration_policy", st->cfg.effective_acceleration_policy());
@@ -146,6 +155,8 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
         // No free converter satisfies the job's policy (e.g. gpu_required while only CPU converters
         // are idle): hand it back unspent; it is claimed again when a matching converter frees up.
         s->store->release(job.lease, "no_matching_converter");
+        s->handed_back = true;
+        ++handed;
         continue;
       }
       s->busy[next] = true;
@@ -153,6 +164,7 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
       st->queued.fetch_sub(1);
       self->send(s->converters[next], run_atom::value, std::make_shared<storage::claimed_job>(std::move(job)));
     }
+    s->lookahead = std::min(handed, 64);
   };
   auto rescue = [=] {
     if (!s->store) s->store = open_store(st);
@@ -166,14 +178,18 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
   return {
       [=](tick_atom) {
         rescue();
+        s->handed_back = false;
         claim();
         self->delayed_send(self, st->cfg.poll_interval, tick_atom::value);
       },
-      [=](wake_atom) { claim(); },
+      [=](wake_atom) {
+        if (!s->handed_back) claim();
+      },
       [=](done_atom, int index) {
         if (index >= 0 && static_cast<std::size_t>(index) < s->busy.size()) s->busy[index] = false;
         st->running.fetch_sub(1);
         st->notify_change();
+        s->handed_back = false;
         claim();
       },
   };

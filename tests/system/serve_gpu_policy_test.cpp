@@ -148,3 +148,38 @@ TEST_CASE("the last converter's device failing makes the lane not ready") {
   CHECK(job->status == quire::storage::job_status::queued);
   CHECK(job->attempt == 0);
 }
+
+TEST_CASE("a queued gpu_required job with no GPU converter waits without blocking or hot-looping") {
+  // Such a job gets into the queue when its GPU died after the submit; make one directly in the
+  // store, ahead of everything (priority), and check that the CPU converter still runs the job
+  // behind it and that the coordinator's claim/hand-back stays paced by the poll tick.
+  lane l("gpuwait", {{"QUIRE_CPU_CONVERTERS", "1"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  quire::storage::store_options o;
+  o.database_url = l.db;
+  o.profile = "eval";
+  auto store = quire::storage::job_store::open(o);
+  REQUIRE(store);
+  quire::storage::submit_request req;
+  req.id = quire::storage::new_job_id();
+  req.spec = {{"execution", {{"acceleration_policy", "gpu_required"}}}};
+  req.input_bytes = 1;
+  req.input_sha256 = std::string(64, '0');
+  req.priority = 100;
+  REQUIRE((*store)->submit(req));
+
+  auto cpu = submit(l.svc.port(), sample_pdf(), R"({"execution":{"acceleration_policy":"cpu_only"}})");
+  REQUIRE(cpu.status == 202);
+  CHECK(l.svc.wait_job(job_id_of(cpu), {"succeeded", "failed"}, 60s).value("status", "") == "succeeded");
+  std::this_thread::sleep_for(3s);
+  auto gpu_job = (*store)->get(req.id);
+  REQUIRE(gpu_job);
+  CHECK(gpu_job->status == quire::storage::job_status::queued);
+  CHECK(gpu_job->attempt == 0);
+  auto events = (*store)->events(req.id);
+  REQUIRE(events);
+  INFO(events->size() << " events");
+  WARN(events->size() << " events for the waiting job");
+  CHECK(events->size() < 60);  // a claim + hand-back per poll tick (1 s here), not a hot loop
+}
