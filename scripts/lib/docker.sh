@@ -366,8 +366,24 @@ prod_should_be_ready() {
   [[ $o == *"compose.gpu.yaml:"* || $o == *"compose.prod-cpu.yaml:"* ]]
 }
 
+# unexpected_without_gpu READYZ_JSON: prints the failing reason codes that a prod lane on a host
+# without a GPU should NOT have. Expected there: gpu_unavailable, and the converters_not_ready that
+# follows from it when no CPU converter is configured ("no converters: no working GPU ...").
+# Prints nothing when the body shows exactly that state; "unknown" when the body is unreadable.
+unexpected_without_gpu() {
+  jq -r '[.reasons[] | select(.code != "gpu_unavailable")
+          | select(.code != "converters_not_ready" or ((.message // "") | startswith("no converters:") | not))
+          | .code] | join(",")' <<<"$1" 2>/dev/null || echo unknown
+}
+
+# only_no_gpu READYZ_JSON: true when the lane fails for no other reason than the missing GPU.
+only_no_gpu() {
+  jq -e '[.reasons[].code] | index("gpu_unavailable") != null' <<<"$1" >/dev/null 2>&1 \
+    && [ -z "$(unexpected_without_gpu "$1")" ]
+}
+
 # wait_prod TIMEOUT_S: waits for the state the prod lane should reach on this host: ready, or not
-# ready for exactly one reason, gpu_unavailable (said plainly). Returns 1 otherwise.
+# ready only because there is no GPU (gpu_unavailable, said plainly). Returns 1 otherwise.
 wait_prod() {
   local timeout=$1 body others
   if prod_should_be_ready; then
@@ -377,7 +393,7 @@ wait_prod() {
   fi
   wait_reason prod gpu_unavailable "$timeout" || return 1
   body=$(readyz prod || true)
-  others=$(jq -r '[.reasons[].code | select(. != "gpu_unavailable")] | join(",")' <<<"$body" 2>/dev/null || echo unknown)
+  others=$(unexpected_without_gpu "$body")
   if [ -n "$others" ]; then log "the prod lane is not ready for other reasons too: $others"; return 1; fi
   log "prod lane is NOT ready, as it should be on this host: gpu_unavailable (no working GPU or no NVIDIA"
   log "container toolkit). It needs a GPU host; for local testing only: scripts/up --prod-on-cpu."
