@@ -1,6 +1,7 @@
 // Builds small PDFs in memory for the engine tests, the way `mutool create` does: each page is a
 // content stream with exact fonts and positions. Fonts: F1 Helvetica, F2 Helvetica-Bold,
-// F3 Courier, F4 Helvetica-Oblique, F5 Times-Roman (WinAnsi encoding, so "\225" is a bullet).
+// F3 Courier, F4 Helvetica-Oblique, F5 Times-Roman (WinAnsi encoding, so "\225" is a bullet);
+// a page may carry one raster image as /Im0 (scans, image-only tables, photos).
 // Coordinates in content streams are PDF's (origin bottom left, 612 x 792 page).
 #pragma once
 
@@ -9,6 +10,8 @@ extern "C" {
 #include <mupdf/pdf.h>
 }
 
+#include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,10 +23,18 @@ struct link_spec {
   std::string uri;
 };
 
+// An uncompressed raster: gray (components 1) or RGB (3), rows top to bottom, no padding.
+struct raster_image {
+  int width = 0, height = 0, components = 1;
+  std::vector<unsigned char> samples;
+};
+
 struct page_spec {
   page_spec(std::string c, std::vector<link_spec> l = {}) : content(std::move(c)), links(std::move(l)) {}  // NOLINT
+  page_spec(std::string c, raster_image img) : content(std::move(c)), image(std::move(img)) {}
   std::string content;
   std::vector<link_spec> links;
+  std::optional<raster_image> image;  // the XObject /Im0 of this page
 };
 
 struct build_options {
@@ -61,6 +72,15 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
       pdf_obj* res = pdf_new_dict(ctx, doc, 1);
       pdf_obj* fd = pdf_dict_put_dict(ctx, res, PDF_NAME(Font), 5);
       for (int i = 0; i < 5; ++i) pdf_dict_puts(ctx, fd, ("F" + std::to_string(i + 1)).c_str(), fonts[i]);
+      if (const auto& im = pages[p].image) {
+        fz_colorspace* cs = im->components == 3 ? fz_device_rgb(ctx) : fz_device_gray(ctx);
+        fz_pixmap* pix = fz_new_pixmap(ctx, cs, im->width, im->height, nullptr, 0);
+        std::copy(im->samples.begin(), im->samples.end(), fz_pixmap_samples(ctx, pix));
+        fz_image* img = fz_new_image_from_pixmap(ctx, pix, nullptr);
+        fz_drop_pixmap(ctx, pix);
+        pdf_dict_puts_drop(ctx, pdf_dict_put_dict(ctx, res, PDF_NAME(XObject), 1), "Im0", pdf_add_image(ctx, doc, img));
+        fz_drop_image(ctx, img);
+      }
       fz_buffer* contents = fz_new_buffer_from_copied_data(
           ctx, reinterpret_cast<const unsigned char*>(pages[p].content.data()), pages[p].content.size());
       pdf_obj* page = pdf_add_page(ctx, doc, fz_make_rect(0, 0, 612, 792), 0, res, contents);
@@ -110,6 +130,40 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
   fz_drop_context(ctx);
   if (failed) throw std::runtime_error("could not build the test PDF");
   return bytes;
+}
+
+// Renders a one-page PDF with `content` to a gray raster at `dpi`: the picture a scanner would take.
+inline raster_image render_gray(const std::string& content, int dpi) {
+  const std::string pdf = make_pdf({{content}});
+  fz_context* ctx = fz_new_context(nullptr, nullptr, FZ_STORE_UNLIMITED);
+  if (!ctx) throw std::runtime_error("no MuPDF context");
+  fz_register_document_handlers(ctx);
+  raster_image out;
+  fz_stream* stm = nullptr;
+  fz_document* doc = nullptr;
+  fz_pixmap* pix = nullptr;
+  fz_var(stm), fz_var(doc), fz_var(pix);
+  int failed = 0;
+  fz_var(failed);
+  fz_try(ctx) {
+    stm = fz_open_memory(ctx, reinterpret_cast<const unsigned char*>(pdf.data()), pdf.size());
+    doc = fz_open_document_with_stream(ctx, "application/pdf", stm);
+    const float s = static_cast<float>(dpi) / 72.0f;
+    pix = fz_new_pixmap_from_page_number(ctx, doc, 0, fz_scale(s, s), fz_device_gray(ctx), 0);
+    out.width = fz_pixmap_width(ctx, pix);
+    out.height = fz_pixmap_height(ctx, pix);
+    const unsigned char* px = fz_pixmap_samples(ctx, pix);
+    out.samples.assign(px, px + static_cast<size_t>(out.width) * out.height);
+  }
+  fz_always(ctx) {
+    fz_drop_pixmap(ctx, pix);
+    fz_drop_document(ctx, doc);
+    fz_drop_stream(ctx, stm);
+  }
+  fz_catch(ctx) { failed = 1; }
+  fz_drop_context(ctx);
+  if (failed) throw std::runtime_error("could not render the test page");
+  return out;
 }
 
 }  // namespace quire::test

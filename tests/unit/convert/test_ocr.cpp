@@ -14,11 +14,7 @@
 
 #include "convert/ocr.hpp"
 #include "convert/raster.hpp"
-
-extern "C" {
-#include <mupdf/fitz.h>
-#include <mupdf/pdf.h>
-}
+#include "pdf_builder.hpp"
 
 using namespace quire::convert;
 
@@ -31,6 +27,7 @@ struct mupdf {
   fz_context* ctx = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
   fz_document* doc = nullptr;
   fz_page* page = nullptr;
+  std::string bytes;  // the PDF m.doc reads from (MuPDF does not copy it)
 
   mupdf() {
     fz_register_document_handlers(ctx);
@@ -44,75 +41,22 @@ struct mupdf {
   }
 };
 
-// Adds a page with `contents` (a PDF content stream) to `doc`; fonts /F1 Helvetica and
-// /F2 Helvetica-Bold, and the image `img` (if any) as /Im0.
-void add_page(fz_context* ctx, pdf_document* doc, const char* contents, fz_image* img) {
-  pdf_obj* res = pdf_new_dict(ctx, doc, 2);
-  pdf_obj* fonts = pdf_dict_puts_dict(ctx, res, "Font", 2);
-  const char* names[] = {"Helvetica", "Helvetica-Bold"};
-  const char* keys[] = {"F1", "F2"};
-  for (int i = 0; i < 2; ++i) {
-    fz_font* font = fz_new_base14_font(ctx, names[i]);
-    pdf_dict_puts_drop(ctx, fonts, keys[i], pdf_add_simple_font(ctx, doc, font, PDF_SIMPLE_ENCODING_LATIN));
-    fz_drop_font(ctx, font);
-  }
-  if (img) {
-    pdf_obj* xobj = pdf_dict_puts_dict(ctx, res, "XObject", 1);
-    pdf_dict_puts_drop(ctx, xobj, "Im0", pdf_add_image(ctx, doc, img));
-  }
-  fz_buffer* buf = fz_new_buffer_from_copied_data(ctx, reinterpret_cast<const unsigned char*>(contents),
-                                                  std::strlen(contents));
-  pdf_obj* page = pdf_add_page(ctx, doc, fz_make_rect(0, 0, kPageW, kPageH), 0, res, buf);
-  pdf_insert_page(ctx, doc, -1, page);
-  pdf_drop_obj(ctx, page);
-  fz_drop_buffer(ctx, buf);
-  pdf_drop_obj(ctx, res);
-}
-
-// Makes a one-page "scan" of `contents` at `dpi` and loads it into m.doc / m.page.
-// Returns false on any MuPDF error.
+// Makes a one-page "scan" of `contents` at `dpi` (the page rendered to a gray image, placed on an
+// otherwise empty page) and loads it into m.doc / m.page. Returns false on any MuPDF error.
 bool make_scan(mupdf& m, const char* contents, int dpi, const char* placement = "612 0 0 792 0 0") {
+  char draw[160];
+  std::snprintf(draw, sizeof draw, "1 g 0 0 612 792 re f q %s cm /Im0 Do Q", placement);
+  m.bytes = quire::test::make_pdf({{draw, quire::test::render_gray(contents, dpi)}});
   fz_context* ctx = m.ctx;
-  pdf_document *vector_doc = nullptr, *scan_doc = nullptr;
-  fz_page* vector_page = nullptr;
-  fz_pixmap* pix = nullptr;
-  fz_image* img = nullptr;
-  fz_buffer* bytes = nullptr;
-  fz_output* out = nullptr;
   fz_stream* stm = nullptr;
   int failed = 0;
-  fz_var(vector_doc), fz_var(scan_doc), fz_var(vector_page), fz_var(pix), fz_var(img), fz_var(bytes);
-  fz_var(out), fz_var(stm);
+  fz_var(stm);
   fz_try(ctx) {
-    vector_doc = pdf_create_document(ctx);
-    add_page(ctx, vector_doc, contents, nullptr);
-    vector_page = fz_load_page(ctx, &vector_doc->super, 0);
-    const float s = dpi / 72.0f;
-    pix = fz_new_pixmap_from_page(ctx, vector_page, fz_scale(s, s), fz_device_gray(ctx), 0);
-    img = fz_new_image_from_pixmap(ctx, pix, nullptr);
-    scan_doc = pdf_create_document(ctx);
-    char draw[160];
-    std::snprintf(draw, sizeof draw, "1 g 0 0 612 792 re f q %s cm /Im0 Do Q", placement);
-    add_page(ctx, scan_doc, draw, img);
-    bytes = fz_new_buffer(ctx, 1 << 16);
-    out = fz_new_output_with_buffer(ctx, bytes);
-    pdf_write_options opts = pdf_default_write_options;
-    pdf_write_document(ctx, scan_doc, out, &opts);
-    fz_close_output(ctx, out);
-    stm = fz_open_buffer(ctx, bytes);
+    stm = fz_open_memory(ctx, reinterpret_cast<const unsigned char*>(m.bytes.data()), m.bytes.size());
     m.doc = fz_open_document_with_stream(ctx, "application/pdf", stm);
     m.page = fz_load_page(ctx, m.doc, 0);
   }
-  fz_always(ctx) {
-    fz_drop_stream(ctx, stm);
-    fz_drop_output(ctx, out);
-    fz_drop_buffer(ctx, bytes);
-    fz_drop_image(ctx, img);
-    fz_drop_pixmap(ctx, pix);
-    fz_drop_page(ctx, vector_page);
-    pdf_drop_document(ctx, scan_doc);
-    pdf_drop_document(ctx, vector_doc);
-  }
+  fz_always(ctx) { fz_drop_stream(ctx, stm); }
   fz_catch(ctx) { failed = 1; }
   return !failed && m.page;
 }

@@ -14,6 +14,7 @@
 #include "convert/extract.hpp"
 #include "convert/page_raster.hpp"
 #include "gpu/page_analysis.hpp"
+#include "pdf_builder.hpp"
 
 extern "C" {
 #include <mupdf/fitz.h>
@@ -28,12 +29,12 @@ namespace {
 constexpr float kPageW = 612, kPageH = 792;
 constexpr float kScale = analysis_dpi / 72.f;  // pixels per point of the analysis raster
 
-// ---- building PDFs in-process ----
+// ---- building PDFs in-process (pdf_builder.hpp) ----
 
-struct page_spec {
-  std::string contents;     // content stream; /F1 Helvetica, /F2 Helvetica-Bold, /Im0 the image
-  fz_image* image = nullptr;
-};
+using quire::test::raster_image;
+
+// The engine takes bytes; pdf_builder gives a string.
+std::span<const std::byte> bytes_of(const std::string& pdf) { return std::as_bytes(std::span(pdf.data(), pdf.size())); }
 
 fz_context* new_ctx() {
   fz_context* ctx = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
@@ -43,79 +44,26 @@ fz_context* new_ctx() {
   return ctx;
 }
 
-void add_page(fz_context* ctx, pdf_document* doc, const page_spec& p) {
-  pdf_obj* res = pdf_new_dict(ctx, doc, 2);
-  pdf_obj* fonts = pdf_dict_puts_dict(ctx, res, "Font", 2);
-  const char* names[] = {"Helvetica", "Helvetica-Bold"};
-  const char* keys[] = {"F1", "F2"};
-  for (int i = 0; i < 2; ++i) {
-    fz_font* font = fz_new_base14_font(ctx, names[i]);
-    pdf_dict_puts_drop(ctx, fonts, keys[i], pdf_add_simple_font(ctx, doc, font, PDF_SIMPLE_ENCODING_LATIN));
-    fz_drop_font(ctx, font);
-  }
-  if (p.image) pdf_dict_puts_drop(ctx, pdf_dict_puts_dict(ctx, res, "XObject", 1), "Im0", pdf_add_image(ctx, doc, p.image));
-  fz_buffer* buf = fz_new_buffer_from_copied_data(ctx, reinterpret_cast<const unsigned char*>(p.contents.data()),
-                                                  p.contents.size());
-  pdf_obj* page = pdf_add_page(ctx, doc, fz_make_rect(0, 0, kPageW, kPageH), 0, res, buf);
-  pdf_insert_page(ctx, doc, -1, page);
-  pdf_drop_obj(ctx, page);
-  fz_drop_buffer(ctx, buf);
-  pdf_drop_obj(ctx, res);
-}
-
-std::vector<std::byte> make_pdf(fz_context* ctx, const std::vector<page_spec>& pages) {
-  pdf_document* doc = nullptr;
-  fz_buffer* bytes = nullptr;
-  fz_output* out = nullptr;
-  std::vector<std::byte> pdf;
-  fz_var(doc), fz_var(bytes), fz_var(out);
-  fz_try(ctx) {
-    doc = pdf_create_document(ctx);
-    for (const auto& p : pages) add_page(ctx, doc, p);
-    bytes = fz_new_buffer(ctx, 1 << 16);
-    out = fz_new_output_with_buffer(ctx, bytes);
-    pdf_write_options opts = pdf_default_write_options;
-    pdf_write_document(ctx, doc, out, &opts);
-    fz_close_output(ctx, out);
-  }
-  fz_always(ctx) {
-    fz_drop_output(ctx, out);
-    pdf_drop_document(ctx, doc);
-  }
-  fz_catch(ctx) { bytes = nullptr; }
-  if (bytes) {
-    unsigned char* data = nullptr;
-    const size_t len = fz_buffer_storage(ctx, bytes, &data);
-    pdf.resize(len);
-    std::memcpy(pdf.data(), data, len);
-    fz_drop_buffer(ctx, bytes);
-  }
-  return pdf;
-}
-
 // A page-sized gray raster at the analysis dpi: white, with a table grid drawn in black 2 px lines
 // (the picture of a ruled table — no vector rules, no text layer).
 constexpr int kGridX[] = {150, 450, 750, 1050};  // vertical lines (pixels)
 constexpr int kGridY[] = {300, 400, 500, 600};   // horizontal lines
-fz_image* grid_image(fz_context* ctx) {
+raster_image grid_image() {
   const int w = 1275, h = 1650;  // Letter at 150 dpi
-  fz_pixmap* pix = fz_new_pixmap(ctx, fz_device_gray(ctx), w, h, nullptr, 0);
-  unsigned char* s = fz_pixmap_samples(ctx, pix);
-  std::fill(s, s + size_t(w) * h, 255);
+  raster_image img{w, h, 1, std::vector<unsigned char>(size_t(w) * h, 255)};
+  unsigned char* s = img.samples.data();
   for (int y : kGridY)
     for (int t = 0; t < 2; ++t) std::fill(s + size_t(y + t) * w + kGridX[0], s + size_t(y + t) * w + kGridX[3] + 2, 0);
   for (int x : kGridX)
     for (int y = kGridY[0]; y <= kGridY[3] + 1; ++y) s[size_t(y) * w + x] = s[size_t(y) * w + x + 1] = 0;
-  fz_image* img = fz_new_image_from_pixmap(ctx, pix, nullptr);
-  fz_drop_pixmap(ctx, pix);
   return img;
 }
 
 // A photo-like RGB picture: smooth gradients with deterministic grain (no thin lines, no glyphs).
-fz_image* photo_image(fz_context* ctx) {
+raster_image photo_image() {
   const int w = 400, h = 300;
-  fz_pixmap* pix = fz_new_pixmap(ctx, fz_device_rgb(ctx), w, h, nullptr, 0);
-  unsigned char* s = fz_pixmap_samples(ctx, pix);
+  raster_image img{w, h, 3, std::vector<unsigned char>(size_t(w) * h * 3)};
+  unsigned char* s = img.samples.data();
   unsigned seed = 12345;
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
@@ -126,8 +74,6 @@ fz_image* photo_image(fz_context* ctx) {
       p[1] = static_cast<unsigned char>(std::clamp(60 + y * 120 / h + grain, 0, 255));
       p[2] = static_cast<unsigned char>(std::clamp(90 + grain, 0, 255));
     }
-  fz_image* img = fz_new_image_from_pixmap(ctx, pix, nullptr);
-  fz_drop_pixmap(ctx, pix);
   return img;
 }
 
@@ -284,9 +230,7 @@ TEST_CASE("acceleration policies parse and print") {
 
 TEST_CASE("a table grid that exists only as an image becomes rules in the page model") {
   fz_context* ctx = new_ctx();
-  fz_image* img = grid_image(ctx);
-  const auto pdf = make_pdf(ctx, {{"q 612 0 0 792 0 0 cm /Im0 Do Q", img}});
-  fz_drop_image(ctx, img);
+  const auto pdf = quire::test::make_pdf({{"q 612 0 0 792 0 0 cm /Im0 Do Q", grid_image()}});
   REQUIRE_FALSE(pdf.empty());
 
   fz_stream* stm = fz_open_memory(ctx, reinterpret_cast<const unsigned char*>(pdf.data()), pdf.size());
@@ -340,14 +284,12 @@ TEST_CASE("a table grid that exists only as an image becomes rules in the page m
 }
 
 TEST_CASE("a chart drawn with vector paths becomes one figure asset, in reading order") {
-  fz_context* ctx = new_ctx();
-  const auto pdf = make_pdf(ctx, {{kChartPage, nullptr}});
-  fz_drop_context(ctx);
+  const auto pdf = quire::test::make_pdf({{kChartPage}});
   engine e;
   options opts;
   opts.extract_images = true;
   opts.asset_prefix = "assets/";
-  auto res = e.convert(pdf, opts);
+  auto res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
   REQUIRE(res->assets.size() == 1);
   const asset& a = res->assets[0];
@@ -370,22 +312,18 @@ TEST_CASE("a chart drawn with vector paths becomes one figure asset, in reading 
 
   // Without extract_images nothing is cropped and nothing is referenced.
   opts.extract_images = false;
-  res = e.convert(pdf, opts);
+  res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
   CHECK(res->assets.empty());
   CHECK(res->markdown.find("![") == std::string::npos);
 }
 
 TEST_CASE("an embedded photo next to text is extracted once, not cropped again") {
-  fz_context* ctx = new_ctx();
-  fz_image* img = photo_image(ctx);
-  const auto pdf = make_pdf(ctx, {{kBody + "q 300 0 0 225 72 400 cm /Im0 Do Q\n", img}});
-  fz_drop_image(ctx, img);
-  fz_drop_context(ctx);
+  const auto pdf = quire::test::make_pdf({{kBody + "q 300 0 0 225 72 400 cm /Im0 Do Q\n", photo_image()}});
   engine e;
   options opts;
   opts.extract_images = true;
-  auto res = e.convert(pdf, opts);
+  auto res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
   // Analysed (the picture covers a real part of the page); most ink is the photo's, but the text
   // layer holds the text, so this is no scan.
@@ -397,14 +335,11 @@ TEST_CASE("an embedded photo next to text is extracted once, not cropped again")
 }
 
 TEST_CASE("only pages where it pays are analysed, with the caller's analyzer") {
-  fz_context* ctx = new_ctx();
-  fz_image* grid = grid_image(ctx);
+  const raster_image grid = grid_image();
   std::string text_page;
   for (int i = 0; i < 8; ++i) text_page += "BT /F1 11 Tf 72 " + std::to_string(720 - 14 * i) + " Td (" +
                                            "A born-digital line of ordinary body text, long enough to count.) Tj ET\n";
-  const auto pdf = make_pdf(ctx, {{text_page, nullptr}, {"q 612 0 0 792 0 0 cm /Im0 Do Q", grid}, {"", nullptr}});
-  fz_drop_image(ctx, grid);
-  fz_drop_context(ctx);
+  const auto pdf = quire::test::make_pdf({{text_page}, {"q 612 0 0 792 0 0 cm /Im0 Do Q", grid}, {""}});
 
   counting_analyzer mine("cuda:3");  // the converter's device analyzer (a CPU stand-in here)
   engine e;
@@ -412,7 +347,7 @@ TEST_CASE("only pages where it pays are analysed, with the caller's analyzer") {
   opts.ocr = ocr_mode::off;
   opts.acceleration = acceleration_policy::gpu_required;
   opts.analyzer = &mine;
-  auto res = e.convert(pdf, opts);
+  auto res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
   CHECK(res->acceleration_used == "cuda:3");
   CHECK(mine.pages == 2);  // the image page and the empty page; never the text page
@@ -426,35 +361,32 @@ TEST_CASE("only pages where it pays are analysed, with the caller's analyzer") {
   // A CPU analyzer does not satisfy gpu_required; under gpu_prefer it is used with a warning.
   counting_analyzer cpu("cpu");
   opts.analyzer = &cpu;
-  auto refused = e.convert(pdf, opts);
+  auto refused = e.convert(bytes_of(pdf), opts);
   REQUIRE_FALSE(refused);
   CHECK(refused.err().code == errc::gpu_not_available);
   opts.acceleration = acceleration_policy::gpu_prefer;
-  res = e.convert(pdf, opts);
+  res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
   CHECK(res->acceleration_used == "cpu");
   CHECK(has_warning(*res, "GPU unavailable"));
 }
 
 TEST_CASE("a device that fails mid-run: gpu_required fails, gpu_prefer finishes on the CPU") {
-  fz_context* ctx = new_ctx();
-  fz_image* grid = grid_image(ctx);
-  const auto pdf = make_pdf(ctx, {{"q 612 0 0 792 0 0 cm /Im0 Do Q", grid}});
-  fz_drop_image(ctx, grid);
-  fz_drop_context(ctx);
+  const raster_image grid = grid_image();
+  const auto pdf = quire::test::make_pdf({{"q 612 0 0 792 0 0 cm /Im0 Do Q", grid}});
   failing_device broken;
   engine e;
   options opts;
   opts.ocr = ocr_mode::off;
   opts.analyzer = &broken;
   opts.acceleration = acceleration_policy::gpu_required;
-  auto res = e.convert(pdf, opts);
+  auto res = e.convert(bytes_of(pdf), opts);
   REQUIRE_FALSE(res);
   CHECK(res.err().code == errc::gpu_not_available);
   CHECK(res.err().message.find("launch failure") != std::string::npos);
 
   opts.acceleration = acceleration_policy::gpu_prefer;
-  res = e.convert(pdf, opts);
+  res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
   CHECK(res->acceleration_used == "cpu");
   CHECK(has_warning(*res, "GPU failed"));
@@ -462,21 +394,19 @@ TEST_CASE("a device that fails mid-run: gpu_required fails, gpu_prefer finishes 
 }
 
 TEST_CASE("the engine's own backend follows the policy and this machine's devices") {
-  fz_context* ctx = new_ctx();
-  const auto pdf = make_pdf(ctx, {{kBody, nullptr}});
-  fz_drop_context(ctx);
+  const auto pdf = quire::test::make_pdf({{kBody}});
   const gpu::DeviceReport report = gpu::discover_devices(true);
   const bool gpu_works = report.healthy_count() > 0;
   engine e;
   options opts;
 
-  auto res = e.convert(pdf, opts);  // cpu_only, the default
+  auto res = e.convert(bytes_of(pdf), opts);  // cpu_only, the default
   REQUIRE(res);
   CHECK(res->acceleration_used == "cpu");
   CHECK_FALSE(has_warning(*res, "GPU"));
 
   opts.acceleration = acceleration_policy::gpu_required;
-  res = e.convert(pdf, opts);
+  res = e.convert(bytes_of(pdf), opts);
   if (gpu_works) {
     REQUIRE(res);
     CHECK(res->acceleration_used.rfind("cuda:", 0) == 0);
@@ -487,7 +417,7 @@ TEST_CASE("the engine's own backend follows the policy and this machine's device
   }
 
   opts.acceleration = acceleration_policy::gpu_prefer;
-  res = e.convert(pdf, opts);
+  res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
   if (gpu_works) {
     CHECK(res->acceleration_used.rfind("cuda:", 0) == 0);
