@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "actors/metrics.hpp"
 #include "actors/runtime_state.hpp"
@@ -47,6 +48,23 @@ nlohmann::json worker_options(const storage::job_record& j, const service_config
            j.spec.value("execution", nlohmann::json::object()).value("acceleration_policy", "cpu_only")}};
 }
 
+// A lease-holder call that failed with database_unreachable (PostgreSQL restarting, a broken
+// connection) is tried again while our lease may still be valid. Giving up at once would leave a
+// finished job `running` until its lease expires, and then convert it all over again (found by the
+// chaos harness, tests/chaos: every PostgreSQL restart cost a rescue and a second conversion). The
+// store reconnects on the next call; the SQL is fenced by (owner, attempt), so a late retry can never
+// act on another attempt.
+template <class Call>
+auto retry_while_unreachable(const shared_state& st, steady::time_point lease_valid_until, Call&& call) {
+  auto r = call();
+  while (!r && r.err().code == storage::errc::database_unreachable && steady::now() < lease_valid_until &&
+         !st.hand_back.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    r = call();
+  }
+  return r;
+}
+
 }  // namespace
 
 void set_live(converter_ctx& c, bool live) {
@@ -78,9 +96,12 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
   storage::lease lease = claimed.lease;
   const auto lease_for = std::chrono::duration_cast<std::chrono::milliseconds>(st.cfg.lease);
   const auto started = steady::now();
+  // Until when the lease is surely ours by this process's clock: the claim (just before this call)
+  // or the last successful renewal, plus the lease length.
+  auto lease_valid_until = started + lease_for;
 
   auto fail = [&](const std::string& code, const std::string& message, bool retryable) {
-    auto r = c.store->fail(lease, {code, message, retryable});
+    auto r = retry_while_unreachable(st, lease_valid_until, [&] { return c.store->fail(lease, {code, message, retryable}); });
     if (!r && r.err().code != storage::errc::job_canceled && r.err().code != storage::errc::lease_lost)
       std::fprintf(stderr, "quire serve: job %s: recording failure: %s\n", job.id.c_str(), r.err().message.c_str());
   };
@@ -121,6 +142,7 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
       if (r) {
         lease = *r;
         last_beat = steady::now();
+        lease_valid_until = last_beat + lease_for;
         last_done = done;
         st.notify_change();
       } else if (r.err().code == storage::errc::job_canceled) {
@@ -141,9 +163,19 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
   if (outcome.outcome == kind::succeeded) {
     bool ok = false;
     std::string md = read_file(staging / "result.md", ok);
+    // Publish only while the lease is still ours (a fenced renewal): a process that lost it (paused,
+    // cut off from the database past its lease) must not overwrite the files of the attempt that
+    // took the job over. The completion below is fenced as well; this keeps the files consistent.
+    auto held = ok ? retry_while_unreachable(st, lease_valid_until, [&] { return c.store->renew(lease, lease_for); })
+                   : storage::result<storage::lease>(lease);
     if (!ok) {
       fail("internal", "worker reported success but wrote no result.md", true);
+    } else if (!held) {
+      std::fprintf(stderr, "quire serve: job %s: attempt %d finished but is not published: %s\n", job.id.c_str(),
+                   lease.attempt, held.err().message.c_str());
     } else {
+      lease = *held;
+      lease_valid_until = steady::now() + lease_for;
       nlohmann::json assets = nlohmann::json::array();
       bool published = true;
       for (const auto& a : outcome.result.value("assets", nlohmann::json::array())) {
@@ -177,8 +209,20 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
                                    {"acceleration_used", outcome.result.value("acceleration_used", "cpu")},
                                    {"revision", st.revision}};
         c.files->write_manifest(job.id, manifest);
-        auto done = c.store->complete(lease, {info->bytes, info->sha256, pages});
-        if (done) {
+        const storage::completion result{info->bytes, info->sha256, pages};
+        auto done = retry_while_unreachable(st, lease_valid_until, [&] { return c.store->complete(lease, result); });
+        bool completed = static_cast<bool>(done);
+        if (!done && done.err().code == storage::errc::lease_lost) {
+          // A COMMIT lost with the connection may have applied before the retry: then the job
+          // succeeded with this attempt's result (job_store.hpp: re-read before concluding).
+          auto now = c.store->get(job.id);
+          completed = now && now->status == storage::job_status::succeeded && now->attempt == lease.attempt &&
+                      now->result_sha256 == info->sha256;
+        }
+        if (!done && !completed)
+          std::fprintf(stderr, "quire serve: job %s: completion of attempt %d not recorded: %s\n", job.id.c_str(),
+                       lease.attempt, done.err().message.c_str());
+        if (completed) {
           m.add("quire_conversions_total", {{"outcome", "succeeded"}});
           m.add("quire_pages_converted_total", {}, outcome.result.value("pages_converted", 0));
           m.observe("quire_conversion_duration_seconds", {}, seconds);
