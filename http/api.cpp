@@ -5,6 +5,8 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 
@@ -19,6 +21,7 @@ using clock_type = std::chrono::steady_clock;
 
 const std::vector<error_kind> kErrors = {
     {"bad_request", 400, false},
+    {"invalid_job_id", 400, false},
     {"unauthorized", 401, false},
     {"route_not_found", 404, false},
     {"job_not_found", 404, false},
@@ -43,9 +46,47 @@ const std::vector<error_kind> kErrors = {
 };
 
 const error_kind& kind_of(const std::string& code) {
+  static const error_kind internal{"internal_error", 500, true};
   for (const auto& k : kErrors)
     if (code == k.code) return k;
-  return kErrors[14];  // internal_error
+  return internal;
+}
+
+// Appends the UTF-8 sequence starting at s[i] to out when it is valid (and not a control
+// character), else U+FFFD; returns the number of input bytes consumed.
+std::size_t copy_utf8_char(std::string_view s, std::size_t i, std::string& out) {
+  static const char* kReplacement = "\xEF\xBF\xBD";
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x20 || c == 0x7f) {
+    out += kReplacement;
+    return 1;
+  }
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+    return 1;
+  }
+  std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (len == 0 || i + len > s.size()) {
+    out += kReplacement;
+    return 1;
+  }
+  std::uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xc0) != 0x80) {
+      out += kReplacement;
+      return 1;
+    }
+    cp = (cp << 6) | (cc & 0x3f);
+  }
+  // Overlong forms, UTF-16 surrogates, beyond U+10FFFF and C1 controls are not text.
+  const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+  if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || (cp >= 0x80 && cp <= 0x9f)) {
+    out += kReplacement;
+    return 1;
+  }
+  out.append(s.substr(i, len));
+  return len;
 }
 
 std::string random_hex(std::size_t bytes) {
@@ -84,7 +125,8 @@ response json_response(int status, const json& body) {
   response r;
   r.status = status;
   r.headers.emplace_back("Content-Type", "application/json");
-  r.body = body.dump();
+  // Client text (a field name, a path, a filename) may be any bytes; never fail on it.
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
@@ -141,6 +183,49 @@ bool looks_like_pdf(std::string_view bytes) {
   return bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos;
 }
 
+// A job spec is a few hundred bytes; anything near this is not one.
+constexpr std::size_t kMaxJobSpecBytes = 64 * 1024;
+const char* kVisibleAscii =
+    "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
+
+// "Application/PDF; charset=x" → "application/pdf".
+std::string media_type(std::string_view content_type) {
+  auto base = content_type.substr(0, content_type.find(';'));
+  while (!base.empty() && (base.front() == ' ' || base.front() == '\t')) base.remove_prefix(1);
+  while (!base.empty() && (base.back() == ' ' || base.back() == '\t')) base.remove_suffix(1);
+  std::string out(base);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// The readiness snapshot as served. The supervisor evaluates it on its own thread, where a hung
+// dependency (a locked table, a database that stopped answering) blocks the evaluation; the last
+// snapshot would then claim "ready" forever. Past a few intervals without a finished check the
+// truth is unknown, so the lane fails closed with `readiness_stalled` until a check completes.
+struct readiness_view_t {
+  actors::readiness_snapshot snap;
+  bool ready = false;
+  json reasons = json::array();  // [{code, message}]
+};
+
+readiness_view_t readiness_view(actors::readiness_snapshot snap, const actors::service_config& cfg) {
+  readiness_view_t v;
+  v.ready = snap.ready;
+  for (const auto& f : snap.reasons) v.reasons.push_back({{"code", actors::to_string(f.code)}, {"message", f.message}});
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto limit_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(3 * cfg.readiness_interval + std::chrono::seconds(10)).count();
+  if (snap.checked_at_ms > 0 && now_ms - snap.checked_at_ms > limit_ms) {
+    v.ready = false;
+    v.reasons.push_back({{"code", "readiness_stalled"},
+                         {"message", "the last readiness check finished " + std::to_string((now_ms - snap.checked_at_ms) / 1000) +
+                                         " s ago: a dependency (most likely the database) is not answering"}});
+  }
+  v.snap = std::move(snap);
+  return v;
+}
+
 const char* kOpenRoutes[] = {"/livez", "/healthz", "/readyz", "/metrics"};
 
 }  // namespace
@@ -195,6 +280,24 @@ std::string match_api_key(const std::vector<std::string>& keys, const std::strin
   return found;
 }
 
+std::string safe_filename(std::string_view raw) {
+  // RFC 7578 4.2: a path in the filename is the client's business, not ours.
+  if (auto cut = raw.find_last_of("/\\"); cut != std::string_view::npos) raw.remove_prefix(cut + 1);
+  std::string out;
+  for (std::size_t i = 0; i < raw.size();) {
+    std::string one;
+    i += copy_utf8_char(raw, i, one);
+    if (out.size() + one.size() > 255) break;  // cut on a character boundary
+    out += one;
+  }
+  if (out == "." || out == "..") return {};
+  return out;
+}
+
+bool well_formed_job_id(std::string_view id) {
+  return id.size() == 26 && id.find_first_not_of("abcdefghijklmnopqrstuvwxyz234567") == std::string_view::npos;
+}
+
 struct api::context {
   std::string correlation_id;
   std::string route = "unmatched";
@@ -202,19 +305,81 @@ struct api::context {
   std::string api_key_id;
 };
 
-api::api(actors::service& svc, const actors::service_config& cfg) : svc_(svc), cfg_(cfg) {}
+api::api(actors::service& svc, const actors::service_config& cfg) : svc_(svc), cfg_(cfg) {
+  using k = actors::metrics_registry::kind;
+  auto& m = actors::service_metrics();
+  m.declare("quire_http_uploads_in_flight", k::gauge,
+            "Uploads admitted and not yet answered (bounded by QUIRE_MAX_CONCURRENT_UPLOADS).");
+  m.declare("quire_http_handler_backlog", k::gauge, "Requests waiting for an HTTP handler thread.");
+  m.set("quire_http_uploads_in_flight", {}, 0);
+  m.set("quire_http_handler_backlog", {}, 0);
+}
+
+void api::publish_uploads() const {
+  actors::service_metrics().set("quire_http_uploads_in_flight", {}, uploads_in_flight_.load());
+}
+
+namespace {
+
+bool is_upload(const request& r) { return r.method == "POST" && segments(r.path) == std::vector<std::string>{"v1", "convert", "jobs"}; }
+
+// The route template a request matches, for metrics labels ("unmatched" when none).
+std::string route_label(const request& r) {
+  const auto segs = segments(r.path);
+  std::map<std::string, std::string> params;
+  for (const auto& [method, tmpl] : route_table())
+    if ((method == r.method || (r.method == "HEAD" && method == "GET")) && match(tmpl, segs, params)) return tmpl;
+  return "unmatched";
+}
+
+std::string correlation_of(const request& r) {
+  auto cid = r.header("x-correlation-id");
+  return valid_correlation_id(cid) ? cid : random_hex(16);
+}
+
+}  // namespace
+
+std::optional<response> api::admit(request& head) {
+  if (!is_upload(head)) return std::nullopt;
+  if (uploads_in_flight_.fetch_add(1) >= cfg_.max_concurrent_uploads) {
+    uploads_in_flight_.fetch_sub(1);
+    return refuse(head, "overloaded", "too many uploads in progress; retry later",
+                  {{"limit", "max_concurrent_uploads"}, {"max_concurrent_uploads", cfg_.max_concurrent_uploads}});
+  }
+  head.admitted = true;
+  publish_uploads();
+  return std::nullopt;
+}
+
+void api::release(const request& head) {
+  if (!head.admitted || !is_upload(head)) return;
+  uploads_in_flight_.fetch_sub(1);
+  publish_uploads();
+}
+
+response api::refuse(const request& head, const std::string& code, const std::string& message,
+                     const json& details) {
+  context ctx;
+  ctx.correlation_id = correlation_of(head);
+  ctx.route = route_label(head);
+  return finish(head, ctx, error_response(code, message, ctx.correlation_id, details), clock_type::now());
+}
 
 response api::handle(const request& req) {
   const auto start = clock_type::now();
   context ctx;
-  auto cid = req.header("x-correlation-id");
-  ctx.correlation_id = valid_correlation_id(cid) ? cid : random_hex(16);
+  ctx.correlation_id = correlation_of(req);
   response r;
   try {
     r = dispatch(req, ctx);
   } catch (const std::exception& e) {
     r = error_response("internal_error", std::string("unexpected: ") + e.what(), ctx.correlation_id);
   }
+  release(req);
+  return finish(req, ctx, std::move(r), start);
+}
+
+response api::finish(const request& req, context& ctx, response r, clock_type::time_point start) {
   r.headers.emplace_back("X-Correlation-ID", ctx.correlation_id);
   auto& m = actors::service_metrics();
   m.add("quire_http_requests_total",
@@ -249,15 +414,13 @@ response api::dispatch(const request& req, context& ctx) {
 
   // --- open routes: no auth, no readiness gate ---
   if (route == "/livez" || route == "/healthz") return json_response(200, {{"status", "alive"}});
+  const auto view = readiness_view(svc_.readiness(), cfg_);
   if (route == "/readyz") {
-    auto snap = svc_.readiness();
-    json reasons = json::array();
-    for (const auto& f : snap.reasons) reasons.push_back({{"code", actors::to_string(f.code)}, {"message", f.message}});
-    auto r = json_response(snap.ready ? 200 : 503, {{"status", snap.ready ? "ready" : "not_ready"},
-                                                    {"reasons", reasons},
-                                                    {"warnings", snap.warnings},
-                                                    {"checked_at_ms", snap.checked_at_ms}});
-    if (!snap.ready) r.headers.emplace_back("Retry-After", "5");
+    auto r = json_response(view.ready ? 200 : 503, {{"status", view.ready ? "ready" : "not_ready"},
+                                                    {"reasons", view.reasons},
+                                                    {"warnings", view.snap.warnings},
+                                                    {"checked_at_ms", view.snap.checked_at_ms}});
+    if (!view.ready) r.headers.emplace_back("Retry-After", "5");
     return r;
   }
   if (route == "/metrics") {
@@ -267,16 +430,17 @@ response api::dispatch(const request& req, context& ctx) {
     return r;
   }
   (void)kOpenRoutes;
+  if (req.query_malformed) return error_response("bad_request", "the query string is not valid percent-encoding", cid);
 
   // --- everything else waits for readiness (fail closed). While only draining, reads and
   // cancels still work: clients can follow the jobs that are finishing. ---
-  if (auto snap = svc_.readiness(); !snap.ready) {
-    bool only_draining = !snap.reasons.empty();
-    for (const auto& f : snap.reasons) only_draining = only_draining && f.code == actors::reason::draining;
+  if (!view.ready) {
+    bool only_draining = !view.reasons.empty();
+    for (const auto& f : view.reasons) only_draining = only_draining && f["code"] == "draining";
     const bool new_work = route == "/v1/convert/jobs" && req.method == "POST";
     if (!only_draining || new_work) {
       json reasons = json::array();
-      for (const auto& f : snap.reasons) reasons.push_back(std::string(actors::to_string(f.code)));
+      for (const auto& f : view.reasons) reasons.push_back(f["code"]);
       return error_response("not_ready", "this lane is not ready", cid, {{"reasons", reasons}});
     }
   }
@@ -301,6 +465,9 @@ response api::dispatch(const request& req, context& ctx) {
     if (ctx.api_key_id.empty()) return error_response("unauthorized", "the API key is not valid", cid);
   }
   const std::string job_id = ctx.params.count("job_id") ? ctx.params["job_id"] : "";
+  // A malformed id is the client's mistake (400), a well-formed unknown one is not found (404).
+  if (ctx.params.count("job_id") && !well_formed_job_id(job_id))
+    return error_response("invalid_job_id", "a job id is 26 characters of [a-z2-7]", cid, {{"field", "job_id"}});
 
   if (route == "/v1/convert/jobs" && req.method == "POST") {
     int wait = 0;
@@ -309,42 +476,63 @@ response api::dispatch(const request& req, context& ctx) {
     if (svc_.queued_jobs() >= cfg_.max_queue_depth)
       return error_response("queue_full", "the queue is full; retry later", cid,
                             {{"max_queue_depth", cfg_.max_queue_depth}});
-    if (uploads_in_flight_.fetch_add(1) >= cfg_.max_concurrent_uploads) {
-      uploads_in_flight_.fetch_sub(1);
-      return error_response("overloaded", "too many uploads in progress; retry later", cid);
+    // An upload the server admitted already holds its slot (api::admit); a direct call takes one here.
+    std::atomic<int>* own_slot = nullptr;
+    if (!req.admitted) {
+      if (uploads_in_flight_.fetch_add(1) >= cfg_.max_concurrent_uploads) {
+        uploads_in_flight_.fetch_sub(1);
+        return error_response("overloaded", "too many uploads in progress; retry later", cid,
+                              {{"limit", "max_concurrent_uploads"}, {"max_concurrent_uploads", cfg_.max_concurrent_uploads}});
+      }
+      own_slot = &uploads_in_flight_;
     }
-    struct release {
-      std::atomic<int>& n;
-      ~release() { n.fetch_sub(1); }
-    } guard{uploads_in_flight_};
+    struct release_slot {
+      std::atomic<int>* n;
+      ~release_slot() {
+        if (n) n->fetch_sub(1);
+      }
+    } guard{own_slot};
 
     actors::submission sub;
     sub.api_key_id = ctx.api_key_id;
     sub.idempotency_key = req.header("idempotency-key");
-    if (sub.idempotency_key.size() > 255)
-      return validation("Idempotency-Key", "must be at most 255 characters", cid);
+    if (sub.idempotency_key.size() > 255 ||
+        sub.idempotency_key.find_first_not_of(kVisibleAscii) != std::string::npos)
+      return validation("Idempotency-Key", "must be at most 255 visible ASCII characters", cid);
     std::string spec_text;
-    auto ctype = req.header("content-type");
+    const auto ctype = req.header("content-type");
+    const auto base = media_type(ctype);
     std::string_view pdf;
-    if (auto boundary = form_boundary(ctype)) {
+    if (base == "multipart/form-data") {
+      auto boundary = form_boundary(ctype);
+      if (!boundary)
+        return error_response("bad_request", "multipart/form-data needs a boundary parameter of 1 to 70 characters",
+                              cid, {{"field", "Content-Type"}});
       auto parts = parse_form(req.body, *boundary);
       if (!parts) return error_response("bad_request", "malformed multipart body", cid);
-      bool have_file = false;
+      int files = 0, specs = 0;
       for (const auto& p : *parts) {
-        if (p.name == "file") { pdf = p.body; sub.filename = p.filename; have_file = true; }
-        else if (p.name == "job_spec") spec_text = std::string(p.body);
-        else return validation(p.name, "unknown form field (expected file and job_spec)", cid);
+        if (p.name == "file") {
+          if (++files > 1) return validation("file", "must be sent once", cid);
+          pdf = p.body;
+          sub.filename = safe_filename(p.filename);
+        } else if (p.name == "job_spec") {
+          if (++specs > 1) return validation("job_spec", "must be sent once", cid);
+          spec_text = std::string(p.body);
+        } else {
+          return validation(p.name.substr(0, 64), "unknown form field (expected file and job_spec)", cid);
+        }
       }
-      if (!have_file) return validation("file", "is required", cid);
-    } else {
-      auto semi = ctype.find(';');
-      auto base = ctype.substr(0, semi);
-      if (base != "application/pdf" && base != "application/octet-stream")
-        return error_response("unsupported_media_type",
-                              "send multipart/form-data (file, job_spec) or an application/pdf body", cid);
+      if (files == 0) return validation("file", "is required", cid);
+    } else if (base == "application/pdf" || base == "application/octet-stream") {
       pdf = req.body;
       if (auto it = req.query.find("job_spec"); it != req.query.end()) spec_text = it->second;
+    } else {
+      return error_response("unsupported_media_type",
+                            "send multipart/form-data (file, job_spec) or an application/pdf body", cid);
     }
+    if (spec_text.size() > kMaxJobSpecBytes)
+      return validation("job_spec", "is larger than " + std::to_string(kMaxJobSpecBytes) + " bytes", cid);
     if (pdf.size() > cfg_.max_upload_bytes)
       return error_response("payload_too_large", "the PDF is larger than the limit", cid,
                             {{"max_upload_bytes", cfg_.max_upload_bytes}});

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,8 +23,10 @@ struct request {
   std::string method;                          // "GET", "POST", …
   std::string path;                            // without the query string
   std::map<std::string, std::string> query;    // decoded
+  bool query_malformed = false;                // the query string could not be decoded (400)
   std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
+  bool admitted = false;                       // api::admit() accepted it (its upload slot is held)
   std::string header(const std::string& lower_name) const;
 };
 
@@ -48,9 +52,25 @@ class api {
   api(actors::service& svc, const actors::service_config& cfg);
   response handle(const request& req);
 
+  // Admission before a request waits for a handler thread (server.cpp calls this on its I/O thread,
+  // with only the request line and headers: no body copy). An upload (POST /v1/convert/jobs) takes
+  // one of QUIRE_MAX_CONCURRENT_UPLOADS slots from here until handle() returns, because each one
+  // queued holds its whole body in memory; beyond the bound it is refused at once. nullopt:
+  // admitted (pass the request to handle() with `admitted = true`); else the 503 to send.
+  std::optional<response> admit(request& head);
+  // Gives back what admit() took, for an admitted request that will never reach handle().
+  void release(const request& head);
+  // A refusal decided outside handle() (the handler backlog is full, or the request waited in it
+  // too long): the envelope, X-Correlation-ID and request metrics, exactly as handle() would.
+  response refuse(const request& head, const std::string& code, const std::string& message,
+                  const nlohmann::json& details = nlohmann::json::object());
+  int uploads_in_flight() const { return uploads_in_flight_.load(); }
+
  private:
   struct context;
   response dispatch(const request& req, context& ctx);
+  response finish(const request& req, context& ctx, response r, std::chrono::steady_clock::time_point start);
+  void publish_uploads() const;
   actors::service& svc_;
   const actors::service_config& cfg_;
   std::atomic<int> uploads_in_flight_{0};
@@ -63,6 +83,14 @@ response error_response(const std::string& code, const std::string& message, con
 // Constant-time comparison of a presented key against each configured key; returns the matching
 // key's id (a short non-secret fingerprint) or "" when none matches.
 std::string match_api_key(const std::vector<std::string>& keys, const std::string& presented);
+
+// The client's filename as it is stored and echoed (display only, never used as a path): the last
+// path component (after any '/' or '\\'), invalid UTF-8 and control characters (NUL included)
+// replaced by U+FFFD, at most 255 bytes; "" when nothing usable is left ("", ".", "..").
+std::string safe_filename(std::string_view raw);
+
+// A job id as the service issues them: 26 characters of [a-z2-7] (RFC 4648 base32, lowercase).
+bool well_formed_job_id(std::string_view id);
 
 // The embedded OpenAPI document (docs/openapi.yaml converted to JSON at build time).
 const char* openapi_json();

@@ -7,6 +7,8 @@
 namespace quire::http {
 namespace {
 
+constexpr std::size_t kMaxPartHeaderBytes = 16 * 1024;
+
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -65,7 +67,8 @@ std::optional<std::vector<form_part>> parse_form(std::string_view body, const st
     if (body.substr(pos, 2) != "\r\n") return std::nullopt;
     pos += 2;
     auto headers_end = body.find("\r\n\r\n", pos);
-    if (headers_end == std::string_view::npos) return std::nullopt;
+    // Part headers are a line or two; bound them like the HTTP parser bounds request headers.
+    if (headers_end == std::string_view::npos || headers_end - pos > kMaxPartHeaderBytes) return std::nullopt;
     form_part part;
     auto headers = body.substr(pos, headers_end - pos);
     std::size_t line_start = 0;

@@ -21,7 +21,8 @@ struct form_part {
 // The boundary parameter of a multipart/form-data Content-Type, or nullopt when it is not one.
 std::optional<std::string> form_boundary(std::string_view content_type);
 
-// Splits the body; nullopt when it is malformed (no closing delimiter, part without headers end).
+// Splits the body; nullopt when it is malformed (no closing delimiter, part without headers end,
+// a part's headers longer than 16 KiB).
 std::optional<std::vector<form_part>> parse_form(std::string_view body, const std::string& boundary);
 
 }  // namespace quire::http

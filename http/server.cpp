@@ -8,23 +8,36 @@
 #include <restinio/all.hpp>
 #include <thread>
 
+#include "actors/metrics.hpp"
+
 namespace quire::http {
 namespace {
 
-// A fixed set of threads running posted tasks in order; drains the queue before joining.
+// A fixed set of threads running posted tasks in order, with a bounded backlog: under a flood of
+// slow requests (long polls, a stalled database) the queue would otherwise grow without limit,
+// every entry holding a request and its body. Drains the queue before joining.
 class handler_pool {
  public:
-  explicit handler_pool(int n) {
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
+  using clock = std::chrono::steady_clock;
+  // A task learns how long it waited, so a request that queued too long can be refused unrun.
+  using task = std::function<void(clock::duration waited)>;
+
+  handler_pool(int threads, std::size_t max_backlog) : max_backlog_(max_backlog) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
   }
   ~handler_pool() { shutdown(); }
-  void post(std::function<void()> task) {
+  // false (and nothing queued) when the backlog is full or the pool is shutting down.
+  bool try_post(task t) {
     {
       std::lock_guard lock(mu_);
-      tasks_.push_back(std::move(task));
+      if (stopping_ || tasks_.size() >= max_backlog_) return false;
+      tasks_.push_back({std::move(t), clock::now()});
+      publish();
     }
     cv_.notify_one();
+    return true;
   }
+  std::size_t max_backlog() const { return max_backlog_; }
   void shutdown() {
     {
       std::lock_guard lock(mu_);
@@ -36,22 +49,31 @@ class handler_pool {
   }
 
  private:
+  struct entry {
+    task run;
+    clock::time_point queued_at;
+  };
+  void publish() {  // under mu_
+    actors::service_metrics().set("quire_http_handler_backlog", {}, static_cast<double>(tasks_.size()));
+  }
   void run() {
     for (;;) {
-      std::function<void()> task;
+      entry e;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
         if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
+        e = std::move(tasks_.front());
         tasks_.pop_front();
+        publish();
       }
-      task();
+      e.run(clock::now() - e.queued_at);
     }
   }
+  const std::size_t max_backlog_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
+  std::deque<entry> tasks_;
   std::vector<std::thread> threads_;
   bool stopping_ = false;
 };
@@ -75,7 +97,8 @@ const char* reason_phrase(int status) {
   }
 }
 
-request to_request(const restinio::request_handle_t& req) {
+// Everything but the body: cheap enough for the I/O thread (the body is copied on a handler thread).
+request request_head(const restinio::request_handle_t& req) {
   request r;
   r.method = req->header().method().c_str();
   r.path = std::string(req->header().path());
@@ -83,46 +106,89 @@ request to_request(const restinio::request_handle_t& req) {
   if (q)
     for (const auto& [k, v] : *q) r.query[std::string(k)] = std::string(v);
   else
-    r.query["\x01malformed"] = "";  // makes no route parameter valid; handled as missing values
+    r.query_malformed = true;
   req->header().for_each_field([&](const auto& f) {
     std::string name(f.name());
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
     r.headers[name] = std::string(f.value());
   });
-  r.body = req->body();
   return r;
 }
 
+void send(const restinio::request_handle_t& req, response resp) {
+  auto out = req->create_response(restinio::http_status_line_t{
+      restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)}, reason_phrase(resp.status)});
+  for (auto& [k, v] : resp.headers) out.append_header(k, v);
+  out.set_body(std::move(resp.body));
+  out.done();
+}
+
+constexpr std::size_t kMaxUrlBytes = 8 * 1024;
+constexpr std::size_t kMaxFieldNameBytes = 256;
+constexpr std::size_t kMaxFieldValueBytes = 8 * 1024;
+constexpr std::size_t kMaxFieldCount = 100;
+
+// Requests that may wait for a handler thread: a few rounds of the handler threads. Beyond it a
+// request is refused at once (503 overloaded) instead of queueing behind work it cannot overtake.
+std::size_t backlog_limit(const actors::service_config& cfg) { return static_cast<std::size_t>(cfg.http_threads) * 4; }
+
 class restinio_server final : public server {
  public:
-  restinio_server(api& handler, const actors::service_config& cfg) : pool_(cfg.http_threads) {
+  restinio_server(api& handler, const actors::service_config& cfg)
+      : pool_(cfg.http_threads, backlog_limit(cfg)) {
+    const auto max_wait = std::chrono::duration_cast<handler_pool::clock::duration>(cfg.request_timeout);
     auto settings =
         restinio::server_settings_t<restinio::default_traits_t>{}
             .address(cfg.listen_host)
             .port(cfg.listen_port)
             .max_pipelined_requests(4)
+            // Bounds the WHOLE read of one request (headers and body), not the gap between bytes:
+            // a client dribbling its headers or body is cut off after this, however slowly it sends.
             .read_next_http_message_timelimit(cfg.idle_timeout)
             .write_http_response_timelimit(cfg.request_timeout)
             // long polls (wait_seconds <= 20) and slow disks stay within this
             .handle_request_timeout(cfg.request_timeout + std::chrono::seconds(25))
-            .incoming_http_msg_limits(
-                restinio::incoming_http_msg_limits_t{}.max_body_size(cfg.max_upload_bytes * 2 + (1u << 20)))
-            .request_handler([this, &handler](restinio::request_handle_t req) {
-              auto respond = [req, &handler] {
-                auto resp = handler.handle(to_request(req));
-                auto out = req->create_response(restinio::http_status_line_t{
-                    restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)}, reason_phrase(resp.status)});
-                for (auto& [k, v] : resp.headers) out.append_header(k, v);
-                out.set_body(std::move(resp.body));
-                out.done();
-              };
+            // RESTinio's defaults leave the URL and headers unbounded (only http_parser's 80 KiB
+            // total applies); these are far above what any client of this API sends. A body over
+            // max_body_size is refused by RESTinio while parsing (connection closed, no response):
+            // at once after the headers when Content-Length says so, so none of it is read. Up to
+            // it, an oversized upload is buffered and answered 413 by the api.
+            .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                          .max_url_size(kMaxUrlBytes)
+                                          .max_field_name_size(kMaxFieldNameBytes)
+                                          .max_field_value_size(kMaxFieldValueBytes)
+                                          .max_field_count(kMaxFieldCount)
+                                          .max_body_size(cfg.max_upload_bytes * 2 + (1u << 20)))
+            .request_handler([this, &handler, max_wait](restinio::request_handle_t req) {
+              auto head = std::make_shared<request>(request_head(req));
               // Health, readiness and metrics never block (a snapshot read): answer them on the
-              // I/O thread so long polls filling the handler pool cannot fail a healthcheck.
-              const auto path = req->header().path();
-              if (path == "/livez" || path == "/healthz" || path == "/readyz" || path == "/metrics")
-                respond();
-              else
-                pool_.post(std::move(respond));
+              // I/O thread so a full handler pool cannot fail a healthcheck.
+              const auto& path = head->path;
+              if (path == "/livez" || path == "/healthz" || path == "/readyz" || path == "/metrics") {
+                send(req, handler.handle(*head));
+                return restinio::request_accepted();
+              }
+              if (auto refusal = handler.admit(*head)) {
+                send(req, std::move(*refusal));
+                return restinio::request_accepted();
+              }
+              const bool queued = pool_.try_post([req, head, &handler, max_wait](handler_pool::clock::duration waited) {
+                // RESTinio gives up on the connection later (handle_request_timeout): answer
+                // before that, and never start work (e.g. create a job) the client stopped awaiting.
+                if (waited >= max_wait) {
+                  handler.release(*head);
+                  send(req, handler.refuse(*head, "overloaded", "the request waited too long for a handler; retry later",
+                                           {{"limit", "request_timeout"}}));
+                  return;
+                }
+                head->body = req->body();
+                send(req, handler.handle(*head));
+              });
+              if (!queued) {
+                handler.release(*head);
+                send(req, handler.refuse(*head, "overloaded", "too many requests waiting for a handler; retry later",
+                                         {{"limit", "handler_backlog"}, {"max_backlog", pool_.max_backlog()}}));
+              }
               return restinio::request_accepted();
             });
     server_ = restinio::run_async(restinio::own_io_context(), std::move(settings), 2);

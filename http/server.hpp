@@ -2,8 +2,11 @@
 //
 // Accepts connections on QUIRE_LISTEN; a small I/O thread set parses HTTP, and every request is
 // handled on a separate pool of handler threads (QUIRE_HTTP_THREADS), because job routes block on
-// the database, fsync and long polls. Bodies are bounded (a little over QUIRE_MAX_UPLOAD_BYTES so an
-// oversized upload still gets a 413), as are request and idle times.
+// the database, fsync and long polls. Health, readiness and metrics are answered on the I/O threads.
+// Everything is bounded: URL, headers and body sizes (the body a little over QUIRE_MAX_UPLOAD_BYTES
+// so an oversized upload still gets a 413), the time to read a request (QUIRE_IDLE_TIMEOUT_SECONDS,
+// against slow clients), uploads in flight (api::admit), the handler backlog (4 × threads) and the
+// time a request may wait in it (QUIRE_REQUEST_TIMEOUT_SECONDS); over a bound: 503 overloaded.
 #pragma once
 
 #include <memory>

@@ -5,11 +5,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -93,7 +95,7 @@ int free_port() {
 
 http_response http(int port, const std::string& method, const std::string& target,
                    const std::map<std::string, std::string>& headers, const std::string& body) {
-  http_response r;
+  http_response r;  // status 0: not listening, or closed without an answer
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -120,6 +122,11 @@ http_response http(int port, const std::string& method, const std::string& targe
   ssize_t n;
   while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
+  return parse_response(raw);
+}
+
+http_response parse_response(const std::string& raw) {
+  http_response r;
   auto head_end = raw.find("\r\n\r\n");
   if (head_end == std::string::npos) return r;
   std::istringstream head(raw.substr(0, head_end));
@@ -148,6 +155,79 @@ http_response submit(int port, const std::string& pdf, const std::string& job_sp
           "Content-Type: application/pdf\r\n\r\n" + pdf + "\r\n--" + b + "--\r\n";
   headers["Content-Type"] = "multipart/form-data; boundary=" + b;
   return http(port, "POST", "/v1/convert/jobs" + query, headers, body);
+}
+
+raw_connection::raw_connection(int port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+raw_connection::~raw_connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool raw_connection::send(const std::string& bytes) {
+  std::size_t off = 0;
+  while (fd_ >= 0 && off < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return fd_ >= 0;
+}
+
+bool raw_connection::wait_closed(std::chrono::milliseconds guard, std::string* received) {
+  if (fd_ < 0) return true;
+  const auto until = std::chrono::steady_clock::now() + guard;
+  std::string got;
+  bool closed = false;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      got.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    closed = true;  // 0: orderly close; <0: reset
+    break;
+  }
+  if (received) *received += got;
+  return closed;
+}
+
+std::string psql(const std::string& url, const std::string& sql) {
+  int rc = 0;
+  auto out = run_capture("psql -qtA -v ON_ERROR_STOP=1 '" + url + "' -c \"" + sql + "\"", &rc);
+  if (rc != 0) throw std::runtime_error("psql failed (" + sql + "): " + out);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+std::vector<std::string> files_under(const std::string& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (it->is_regular_file(ec)) out.push_back(fs::relative(it->path(), root).string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+double metric(int port, const std::string& name) {
+  std::istringstream text(http(port, "GET", "/metrics").body);
+  std::string line;
+  while (std::getline(text, line))
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  return -1;
 }
 
 service::service(std::map<std::string, std::string> e) : env(std::move(e)), port_(free_port()) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -36,6 +37,35 @@ http_response http(int port, const std::string& method, const std::string& targe
 // multipart/form-data with a "file" part and an optional "job_spec" part.
 http_response submit(int port, const std::string& pdf, const std::string& job_spec = {},
                      std::map<std::string, std::string> headers = {}, const std::string& query = {});
+
+// Parses "HTTP/1.1 NNN ...\r\nheaders\r\n\r\nbody"; status 0 when no complete head arrived.
+http_response parse_response(const std::string& raw);
+
+// A raw TCP connection to 127.0.0.1:port, for what http() cannot do: send part of a request, send
+// it at a chosen pace, declare one body and send another, or see that the server hung up.
+class raw_connection {
+ public:
+  explicit raw_connection(int port);
+  ~raw_connection();
+  raw_connection(const raw_connection&) = delete;
+  raw_connection& operator=(const raw_connection&) = delete;
+  bool connected() const { return fd_ >= 0; }
+  // false once the peer has closed or reset the connection.
+  bool send(const std::string& bytes);
+  // Reads until the server closes the connection (true) or `guard` passes (false: still open);
+  // what arrived is appended to `received`.
+  bool wait_closed(std::chrono::milliseconds guard, std::string* received = nullptr);
+
+ private:
+  int fd_ = -1;
+};
+
+// One psql query against `url` (-tA: bare values, one row per line); throws when psql fails.
+std::string psql(const std::string& url, const std::string& sql);
+// Regular files under `root`, relative to it, sorted.
+std::vector<std::string> files_under(const std::string& root);
+// The value of an unlabelled sample in the service's /metrics ("name value"); -1 when absent.
+double metric(int port, const std::string& name);
 
 class service {
  public:

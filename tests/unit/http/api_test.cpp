@@ -11,8 +11,18 @@ using json = nlohmann::json;
 
 namespace {
 
+// Snapshots are stamped now: one older than a few readiness intervals counts as stalled.
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A well-formed job id (26 characters of [a-z2-7]) the fake knows, and one it does not.
+const std::string kJob = "jjjjjjjjjjjjjjjjjjjjjjjjj3";
+const std::string kOtherJob = "nnnnnnnnnnnnnnnnnnnnnnnnn2";
+
 struct fake_service : actors::service {
-  actors::readiness_snapshot snap = actors::make_snapshot({}, 1);
+  actors::readiness_snapshot snap = actors::make_snapshot({}, now_ms());
   std::vector<actors::submission> submissions;
   std::int64_t queued = 0;
 
@@ -20,17 +30,17 @@ struct fake_service : actors::service {
   json info() const override { return {{"profile", "eval"}}; }
   actors::api_result<actors::submitted> submit(const actors::submission& s) override {
     submissions.push_back(s);
-    return actors::api_result<actors::submitted>::ok({{{"job_id", "j1"}, {"status", "queued"}}, false});
+    return actors::api_result<actors::submitted>::ok({{{"job_id", kJob}, {"status", "queued"}}, false});
   }
   actors::api_result<json> get_job(const std::string& id, const std::string&) override {
-    if (id != "j1") return actors::api_result<json>::fail("job_not_found", "no job " + id);
-    return actors::api_result<json>::ok({{"job_id", "j1"}, {"status", "queued"}});
+    if (id != kJob) return actors::api_result<json>::fail("job_not_found", "no job " + id);
+    return actors::api_result<json>::ok({{"job_id", kJob}, {"status", "queued"}});
   }
   actors::api_result<json> wait_job(const std::string& id, const std::string& k, std::chrono::milliseconds) override {
     return get_job(id, k);
   }
   actors::api_result<actors::job_page> list_jobs(const actors::list_query& q, const std::string&) override {
-    return actors::api_result<actors::job_page>::ok({{json{{"job_id", "j1"}, {"limit", q.limit}}}, ""});
+    return actors::api_result<actors::job_page>::ok({{json{{"job_id", kJob}, {"limit", q.limit}}}, ""});
   }
   actors::api_result<json> cancel_job(const std::string&, const std::string&) override {
     return actors::api_result<json>::fail("job_not_cancelable", "finished");
@@ -72,14 +82,14 @@ TEST_CASE("health routes are open and everything else waits for readiness") {
   actors::service_config cfg;
   http::api a(svc, cfg);
   svc.snap = actors::make_snapshot({{actors::reason::draining, "SIGTERM"},
-                                    {actors::reason::database_unreachable, "down"}}, 5);
+                                    {actors::reason::database_unreachable, "down"}}, now_ms());
   CHECK(a.handle(req("GET", "/livez")).status == 200);
   auto r = a.handle(req("GET", "/readyz"));
   CHECK(r.status == 503);
   CHECK(body(r)["reasons"].size() == 2);
   CHECK(body(r)["reasons"][1]["code"] == "database_unreachable");
   CHECK(a.handle(req("GET", "/metrics")).status == 200);
-  r = a.handle(req("GET", "/v1/convert/jobs/j1"));
+  r = a.handle(req("GET", "/v1/convert/jobs/" + kJob));
   CHECK(r.status == 503);
   CHECK(body(r)["error"]["code"] == "not_ready");
   CHECK(body(r)["error"]["retryable"] == true);
@@ -88,23 +98,23 @@ TEST_CASE("health routes are open and everything else waits for readiness") {
   CHECK(a.handle(req("GET", "/v1/info")).status == 503);
 
   // Draining alone: new work is refused, reads still answer.
-  svc.snap = actors::make_snapshot({{actors::reason::draining, "SIGTERM"}}, 6);
+  svc.snap = actors::make_snapshot({{actors::reason::draining, "SIGTERM"}}, now_ms());
   auto post = req("POST", "/v1/convert/jobs", {{"content-type", "application/pdf"}});
   post.body = kPdf;
   CHECK(a.handle(post).status == 503);
-  CHECK(a.handle(req("GET", "/v1/convert/jobs/j1")).status == 200);
+  CHECK(a.handle(req("GET", "/v1/convert/jobs/" + kJob)).status == 200);
   CHECK(svc.submissions.empty());
 
-  svc.snap = actors::make_snapshot({}, 6);
+  svc.snap = actors::make_snapshot({}, now_ms());
   CHECK(a.handle(req("GET", "/readyz")).status == 200);
-  CHECK(a.handle(req("GET", "/v1/convert/jobs/j1")).status == 200);
+  CHECK(a.handle(req("GET", "/v1/convert/jobs/" + kJob)).status == 200);
 }
 
 TEST_CASE("errors use the envelope and the correlation id is echoed or generated") {
   fake_service svc;
   actors::service_config cfg;
   http::api a(svc, cfg);
-  auto r = a.handle(req("GET", "/v1/convert/jobs/nope", {{"x-correlation-id", "abc-123"}}));
+  auto r = a.handle(req("GET", "/v1/convert/jobs/" + kOtherJob, {{"x-correlation-id", "abc-123"}}));
   CHECK(r.status == 404);
   auto b = body(r);
   CHECK(b["api_version"] == "v1");
@@ -118,7 +128,7 @@ TEST_CASE("errors use the envelope and the correlation id is echoed or generated
   CHECK(body(r)["error"]["code"] == "route_not_found");
   CHECK(header(r, "X-Correlation-ID").size() == 32);
 
-  r = a.handle(req("DELETE", "/v1/convert/jobs/j1"));
+  r = a.handle(req("DELETE", "/v1/convert/jobs/" + kJob));
   CHECK(r.status == 405);
   CHECK(header(r, "Allow") == "GET");
 }
@@ -128,10 +138,10 @@ TEST_CASE("job routes need a valid API key when keys are configured") {
   actors::service_config cfg;
   cfg.api_keys = {"secret-1", "secret-2"};
   http::api a(svc, cfg);
-  CHECK(a.handle(req("GET", "/v1/convert/jobs/j1")).status == 401);
-  CHECK(a.handle(req("GET", "/v1/convert/jobs/j1", {{"x-api-key", "wrong"}})).status == 401);
-  CHECK(a.handle(req("GET", "/v1/convert/jobs/j1", {{"x-api-key", "secret-2"}})).status == 200);
-  CHECK(a.handle(req("GET", "/v1/convert/jobs/j1", {{"authorization", "Bearer secret-1"}})).status == 200);
+  CHECK(a.handle(req("GET", "/v1/convert/jobs/" + kJob)).status == 401);
+  CHECK(a.handle(req("GET", "/v1/convert/jobs/" + kJob, {{"x-api-key", "wrong"}})).status == 401);
+  CHECK(a.handle(req("GET", "/v1/convert/jobs/" + kJob, {{"x-api-key", "secret-2"}})).status == 200);
+  CHECK(a.handle(req("GET", "/v1/convert/jobs/" + kJob, {{"authorization", "Bearer secret-1"}})).status == 200);
   CHECK(a.handle(req("GET", "/readyz")).status == 200);  // open
   CHECK(http::match_api_key(cfg.api_keys, "secret-1") != http::match_api_key(cfg.api_keys, "secret-2"));
   CHECK(http::match_api_key(cfg.api_keys, "secret-").empty());
@@ -147,7 +157,7 @@ TEST_CASE("submission: raw PDF, multipart, validation, limits, backpressure") {
   raw.body = kPdf;
   auto r = a.handle(raw);
   CHECK(r.status == 202);
-  CHECK(header(r, "Location") == "/v1/convert/jobs/j1");
+  CHECK(header(r, "Location") == "/v1/convert/jobs/" + kJob);
   REQUIRE(svc.submissions.size() == 1);
   CHECK(svc.submissions[0].idempotency_key == "k1");
   CHECK(svc.submissions[0].job_spec["execution"]["acceleration_policy"] == "cpu_only");
@@ -207,14 +217,14 @@ TEST_CASE("list, result and cancel shapes") {
   l.query["status"] = "bogus";
   CHECK(a.handle(l).status == 422);
 
-  auto res = req("GET", "/v1/convert/jobs/j1/result");
+  auto res = req("GET", "/v1/convert/jobs/" + kJob + "/result");
   res.query["inline"] = "true";
   r = a.handle(res);
   CHECK(body(r)["result"]["markdown_content"] == "# x");
-  r = a.handle(req("GET", "/v1/convert/jobs/j1/result/markdown"));
+  r = a.handle(req("GET", "/v1/convert/jobs/" + kJob + "/result/markdown"));
   CHECK(r.body == "# x");
   CHECK(header(r, "Content-Type") == "text/markdown; charset=utf-8");
-  r = a.handle(req("POST", "/v1/convert/jobs/j1/cancel"));
+  r = a.handle(req("POST", "/v1/convert/jobs/" + kJob + "/cancel"));
   CHECK(r.status == 409);
   CHECK(body(r)["error"]["code"] == "job_not_cancelable");
 }
@@ -239,7 +249,7 @@ TEST_CASE("requests are counted by route template in /metrics") {
   fake_service svc;
   actors::service_config cfg;
   http::api a(svc, cfg);
-  a.handle(req("GET", "/v1/convert/jobs/j1"));
+  a.handle(req("GET", "/v1/convert/jobs/" + kJob));
   auto text = a.handle(req("GET", "/metrics")).body;
   CHECK(text.find("quire_http_requests_total{method=\"GET\",route=\"/v1/convert/jobs/{job_id}\",status=\"200\"}") !=
         std::string::npos);
@@ -264,4 +274,146 @@ TEST_CASE("gpu_required is refused with 503 gpu_not_available while no GPU conve
   post.query["job_spec"] = R"({"execution":{"acceleration_policy":"gpu_required"}})";
   CHECK(a.handle(post).status == 202);
   CHECK(svc.submissions.size() == 2);
+}
+
+TEST_CASE("malformed job ids are 400 invalid_job_id, unknown well-formed ones 404 job_not_found") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  for (const std::string& id : std::vector<std::string>{"ZZZ", "..%2F..%2Fetc%2Fpasswd", std::string(26, 'A'), std::string(27, 'a'),
+                               std::string(25, 'a') + "1"}) {
+    INFO(id);
+    auto r = a.handle(req("GET", "/v1/convert/jobs/" + id));
+    CHECK(r.status == 400);
+    CHECK(body(r)["error"]["code"] == "invalid_job_id");
+    CHECK(body(r)["error"]["details"]["field"] == "job_id");
+    CHECK(a.handle(req("POST", "/v1/convert/jobs/" + id + "/cancel")).status == 400);
+  }
+  CHECK(a.handle(req("GET", "/v1/convert/jobs/" + kOtherJob)).status == 404);
+  CHECK(http::well_formed_job_id(kJob));
+  CHECK_FALSE(http::well_formed_job_id(""));
+}
+
+TEST_CASE("hostile multipart and headers: stable codes, nothing submitted") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  auto form = [](const std::string& ctype, const std::string& b) {
+    auto r = req("POST", "/v1/convert/jobs", {{"content-type", ctype}});
+    r.body = b;
+    return r;
+  };
+  const std::string file = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n" + kPdf + "\r\n";
+  auto code = [&](const http::request& r) { return body(a.handle(r))["error"]["code"].get<std::string>(); };
+  auto field = [&](const http::request& r) { return body(a.handle(r))["error"]["details"].value("field", ""); };
+
+  CHECK(code(form("multipart/form-data", file + "--B--\r\n")) == "bad_request");  // no boundary
+  CHECK(field(form("multipart/form-data; boundary=B", file + file + "--B--\r\n")) == "file");
+  const std::string spec = "--B\r\nContent-Disposition: form-data; name=\"job_spec\"\r\n\r\n{}\r\n";
+  CHECK(field(form("multipart/form-data; boundary=B", spec + spec + file + "--B--\r\n")) == "job_spec");
+  const std::string big_spec = "--B\r\nContent-Disposition: form-data; name=\"job_spec\"\r\n\r\n{\"a\":\"" +
+                               std::string(70000, 'x') + "\"}\r\n";
+  CHECK(field(form("multipart/form-data; boundary=B", big_spec + file + "--B--\r\n")) == "job_spec");
+  const std::string padded = "--B\r\nContent-Disposition: form-data; name=\"file\"\r\nX-Pad: " +
+                             std::string(20000, 'p') + "\r\n\r\n" + kPdf + "\r\n--B--\r\n";
+  CHECK(code(form("multipart/form-data; boundary=B", padded)) == "bad_request");
+  // A field name that is not UTF-8 is echoed safely (never a 500).
+  auto odd = form("multipart/form-data; boundary=B",
+                  "--B\r\nContent-Disposition: form-data; name=\"\xff\xfe\"\r\n\r\nx\r\n" + file + "--B--\r\n");
+  auto r = a.handle(odd);
+  CHECK(r.status == 422);
+  CHECK(body(r)["error"]["details"]["field"] == "\xEF\xBF\xBD\xEF\xBF\xBD");
+
+  auto key = form("application/pdf", kPdf);
+  key.headers["idempotency-key"] = "tab\there";
+  CHECK(field(key) == "Idempotency-Key");
+  auto q = form("application/pdf", kPdf);
+  q.query_malformed = true;
+  CHECK(code(q) == "bad_request");
+  CHECK(svc.submissions.empty());
+
+  // Media types compare case-insensitively, parameters ignored.
+  CHECK(a.handle(form("Application/PDF; charset=binary", kPdf)).status == 202);
+  CHECK(a.handle(form("MULTIPART/FORM-DATA; boundary=B", file + "--B--\r\n")).status == 202);
+  CHECK(svc.submissions.size() == 2);
+}
+
+TEST_CASE("filenames are display names: last path component, valid UTF-8, no control characters") {
+  CHECK(http::safe_filename("../../etc/passwd") == "passwd");
+  CHECK(http::safe_filename("C:\\temp\\..\\evil.pdf") == "evil.pdf");
+  CHECK(http::safe_filename("/abs/x.pdf") == "x.pdf");
+  CHECK(http::safe_filename(std::string("a\0b.pdf", 7)) == "a\xEF\xBF\xBD" "b.pdf");
+  CHECK(http::safe_filename("\xff.pdf") == "\xEF\xBF\xBD.pdf");
+  CHECK(http::safe_filename("\xc0\xaf.pdf") == "\xEF\xBF\xBD\xEF\xBF\xBD.pdf");  // overlong '/'
+  CHECK(http::safe_filename("\xed\xa0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a UTF-16 surrogate
+  CHECK(http::safe_filename("r\xC3\xA9sum\xC3\xA9 \xF0\x9F\x93\x84.pdf") == "r\xC3\xA9sum\xC3\xA9 \xF0\x9F\x93\x84.pdf");
+  CHECK(http::safe_filename("..").empty());
+  CHECK(http::safe_filename("dir/").empty());
+  CHECK(http::safe_filename(std::string(300, 'n')) == std::string(255, 'n'));
+  CHECK(http::safe_filename(std::string(254, 'n') + "\xC3\xA9") == std::string(254, 'n'));  // cut on a boundary
+
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  auto mp = req("POST", "/v1/convert/jobs", {{"content-type", "multipart/form-data; boundary=B"}});
+  mp.body = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\n\r\n" + kPdf +
+            "\r\n--B--\r\n";
+  REQUIRE(a.handle(mp).status == 202);
+  CHECK(svc.submissions.back().filename == "passwd");
+}
+
+TEST_CASE("admission: upload slots are taken before the handler queue and given back") {
+  fake_service svc;
+  actors::service_config cfg;
+  cfg.max_concurrent_uploads = 2;
+  http::api a(svc, cfg);
+  auto up = [] {
+    auto r = req("POST", "/v1/convert/jobs", {{"content-type", "application/pdf"}, {"x-correlation-id", "flood-1"}});
+    r.body = kPdf;
+    return r;
+  };
+  auto first = up(), second = up(), third = up();
+  CHECK_FALSE(a.admit(first));
+  CHECK_FALSE(a.admit(second));
+  CHECK(a.uploads_in_flight() == 2);
+  auto refused = a.admit(third);
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(body(*refused)["error"]["code"] == "overloaded");
+  CHECK(body(*refused)["error"]["details"]["limit"] == "max_concurrent_uploads");
+  CHECK(header(*refused, "Retry-After") == "1");
+  CHECK(header(*refused, "X-Correlation-ID") == "flood-1");
+  // A direct handle() while both slots are held is refused as well.
+  CHECK(a.handle(up()).status == 503);
+  CHECK(a.handle(first).status == 202);  // an admitted upload runs and gives its slot back
+  CHECK(a.uploads_in_flight() == 1);
+  a.release(second);  // refused later (it waited too long): its slot comes back too
+  CHECK(a.uploads_in_flight() == 0);
+  // Other routes take no slot.
+  auto get = req("GET", "/v1/convert/jobs/" + kJob);
+  CHECK_FALSE(a.admit(get));
+  CHECK(a.uploads_in_flight() == 0);
+  auto backlog = a.refuse(get, "overloaded", "backlog full", {{"limit", "handler_backlog"}});
+  CHECK(backlog.status == 503);
+  CHECK(body(backlog)["error"]["details"]["limit"] == "handler_backlog");
+  auto text = a.handle(req("GET", "/metrics")).body;
+  CHECK(text.find("quire_http_requests_total{method=\"GET\",route=\"/v1/convert/jobs/{job_id}\",status=\"503\"}") !=
+        std::string::npos);
+}
+
+TEST_CASE("a readiness snapshot that stopped being refreshed fails closed as readiness_stalled") {
+  fake_service svc;
+  actors::service_config cfg;
+  cfg.readiness_interval = std::chrono::seconds(1);
+  http::api a(svc, cfg);
+  svc.snap = actors::make_snapshot({}, now_ms() - 14000);  // older than 3 intervals + 10 s
+  auto r = a.handle(req("GET", "/readyz"));
+  CHECK(r.status == 503);
+  CHECK(body(r)["reasons"][0]["code"] == "readiness_stalled");
+  r = a.handle(req("GET", "/v1/convert/jobs/" + kJob));
+  CHECK(r.status == 503);
+  CHECK(body(r)["error"]["details"]["reasons"] == json::array({"readiness_stalled"}));
+  CHECK(a.handle(req("GET", "/livez")).status == 200);
+  svc.snap = actors::make_snapshot({}, now_ms() - 2000);  // a check two intervals ago is fine
+  CHECK(a.handle(req("GET", "/readyz")).status == 200);
 }

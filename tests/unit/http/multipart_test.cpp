@@ -26,4 +26,9 @@ TEST_CASE("parts keep binary bodies intact") {
   CHECK((*parts)[1].body == "{}");
   CHECK_FALSE(parse_form("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated", "B"));
   CHECK_FALSE(parse_form("no delimiter", "B"));
+  // Part headers are bounded (16 KiB), like request headers.
+  const std::string pad = "X-Pad: " + std::string(17000, 'p') + "\r\n";
+  CHECK_FALSE(parse_form("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n" + pad + "\r\nx\r\n--B--\r\n", "B"));
+  CHECK(parse_form("--B\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: " + std::string(1000, 'p') +
+                   "\r\n\r\nx\r\n--B--\r\n", "B"));
 }
