@@ -95,3 +95,25 @@ make_pdf() {
 # main_pid SERVICE: the host pid of the container's main process.
 main_pid() { dk inspect -f '{{.State.Pid}}' "$(container_id "$1")"; }
 restart_count() { dk inspect -f '{{.RestartCount}}' "$(container_id "$1")"; }
+
+# compose_spec_validate FILE...: validates compose files against the Compose Specification JSON
+# schema (what Compose v2 implements; only docker-compose 1.29 is installable here) with the pinned
+# validator in tests/container/compose-schema, installed by `npm ci` into a cache dir on first use.
+# Returns 0 valid, 1 invalid or broken, 3 when the validator cannot be installed because the npm
+# registry is unreachable (the caller reports that as SKIPPED, never as a pass).
+compose_spec_validate() {
+  local src=$QUIRE_ROOT/tests/container/compose-schema
+  local dir=${XDG_CACHE_HOME:-$HOME/.cache}/quire/compose-schema
+  if [ ! -d "$dir/node_modules" ] || ! cmp -s "$src/package-lock.json" "$dir/package-lock.json"; then
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then ensure_packages nodejs npm; fi
+    rm -rf "$dir"; mkdir -p "$dir"
+    cp "$src/package.json" "$src/package-lock.json" "$dir/"
+    if ! (cd "$dir" && timeout 300 npm ci --no-audit --no-fund --ignore-scripts >&2); then
+      rm -rf "$dir"
+      if ! timeout 30 npm ping >/dev/null 2>&1; then return 3; fi
+      log "npm ci of the compose schema validator failed with the registry reachable"
+      return 1
+    fi
+  fi
+  NODE_PATH=$dir/node_modules node "$src/validate.js" "$@" >&2
+}

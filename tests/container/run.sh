@@ -106,6 +106,22 @@ case_lint() {
   [ "$(grep -c 'restart: unless-stopped' <<<"$cfg")" = 3 ] || fail "restart policy missing"
   grep -Eq "(:$QUIRE_PROD_PORT:8085|published: \"?$QUIRE_PROD_PORT)" <<<"$cfg" || fail "prod lane port"
   grep -Eq "(:$QUIRE_EVAL_PORT:8086|published: \"?$QUIRE_EVAL_PORT)" <<<"$cfg" || fail "eval lane port"
+  # Compose v2: the files as written and as rendered (interpolated, each override merged) against the
+  # Compose Specification schema; a known-bad file must be refused, or the check proves nothing.
+  local spec=$work/compose-spec rc=0
+  mkdir -p "$spec"
+  printf '%s\n' "$cfg" >"$spec/rendered.yaml"
+  QUIRE_COMPOSE_OVERRIDES=docker/compose.gpu.yaml dc config >"$spec/rendered-gpu.yaml"
+  QUIRE_COMPOSE_OVERRIDES=docker/compose.prod-cpu.yaml dc config >"$spec/rendered-prod-cpu.yaml"
+  printf 'services:\n  a:\n    image: x\n    depends_on:\n      db:\n        condition: healthy\n' >"$spec/bad.yaml"
+  compose_spec_validate "$QUIRE_ROOT"/docker/compose*.yaml "$spec"/rendered*.yaml || rc=$?
+  if [ "$rc" = 3 ]; then
+    log "SKIPPED: Compose Specification check (npm registry unreachable: cannot install the pinned validator)"
+    echo "lint: Compose Specification check SKIPPED (npm registry unreachable)" >>"$work/skipped"
+  else
+    [ "$rc" = 0 ] || fail "compose files violate the Compose Specification (see above)"
+    if compose_spec_validate "$spec/bad.yaml" 2>/dev/null; then fail "the schema check accepted an invalid file"; fi
+  fi
   # The package lock check: a locked version that differs from what is installed fails unless
   # drift is allowed; a matching lock passes.
   local lockdir pkg ver
@@ -303,3 +319,4 @@ case_backup() {
 for c in lint startup gates persistence deploy backup retention; do run_case "$c"; done
 log "container tests:"
 printf '  %s\n' "${results[@]}" >&2
+if [ -s "$work/skipped" ]; then sed 's/^/  /' "$work/skipped" >&2; fi
