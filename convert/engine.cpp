@@ -12,6 +12,7 @@
 #include "convert/extract.hpp"
 #include "convert/ocr.hpp"
 #include "convert/page_raster.hpp"
+#include "convert/page_tree.hpp"
 #include "convert/render.hpp"
 #include "convert/text.hpp"
 
@@ -131,6 +132,19 @@ fz_page* load_page_of(fz_context* ctx, fz_document* doc, int index, std::string&
   return page;
 }
 
+// Regroups a flat page tree so that loading page N does not walk N kids (page_tree.hpp). A failure
+// leaves the document readable the slow way; it is reported, not fatal.
+bool regroup_page_tree_of(fz_context* ctx, fz_document* doc, std::string& why) {
+  pdf_document* pdoc = pdf_specifics(ctx, doc);
+  if (!pdoc) return true;
+  int failed = 0;
+  fz_var(failed);
+  fz_try(ctx) { regroup_flat_page_tree(ctx, pdoc); }
+  fz_catch(ctx) { failed = 1; }
+  if (failed) why = std::string("could not regroup the page tree: ") + fz_caught_message(ctx);
+  return !failed;
+}
+
 fz_outline* load_outline_root(fz_context* ctx, fz_document* doc) {
   fz_outline* root = nullptr;
   fz_var(root);
@@ -246,6 +260,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
 
   conversion out;
   out.page_count = page_count;
+  if (std::string why; !regroup_page_tree_of(ctx, doc, why)) out.warnings.push_back(why);
   if (auto e = impl_->raster.begin(opts, out)) return *e;
   doc_context dc;
   dc.page_count = page_count;
