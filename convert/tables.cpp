@@ -119,6 +119,21 @@ bool try_merge(layout::block& previous, const layout::block& next) {
   return true;
 }
 
+// A header row set entirely in bold is how a producer draws <th>; Markdown renderers embolden the
+// header row themselves, so the emphasis is styling, not meaning: cells that are one bold run
+// lose the markers. A header with mixed weights keeps them (there the bold says something).
+std::vector<layout::table_cell> header_for_markdown(const std::vector<layout::table_cell>& header) {
+  if (!bold_row(header)) return header;
+  std::vector<layout::table_cell> out = header;
+  for (auto& c : out) {
+    if (c.text.empty()) continue;
+    const std::string inner = c.text.substr(2, c.text.size() - 4);
+    if (inner.find("**") != std::string::npos) return header;  // several runs: leave the row alone
+    c.text = inner;
+  }
+  return out;
+}
+
 std::string to_markdown(const layout::block& table) {
   std::size_t ncols = 0;
   for (const auto& row : table.rows) ncols = std::max(ncols, row.size());
@@ -134,7 +149,7 @@ std::string to_markdown(const layout::block& table) {
     }
     out += '\n';
   };
-  emit(table.rows.front());
+  emit(header_for_markdown(table.rows.front()));
   out += '|';
   for (std::size_t c = 0; c < ncols; ++c) out += " --- |";
   out += '\n';

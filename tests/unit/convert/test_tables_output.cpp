@@ -43,6 +43,20 @@ TEST_CASE("to_markdown pads short rows to the widest row", "[tables][output]") {
   CHECK(tables::to_markdown(t) == "| a | b | c |\n| --- | --- | --- |\n| 1 | | |\n");
 }
 
+TEST_CASE("an all-bold header row is written without emphasis; body bold stays", "[tables][output]") {
+  const auto t = table_of({{"**Site**", "", "**Cost (£)**"}, {"**Marden**", "x", "396.81"}});
+  CHECK(tables::to_markdown(t) ==
+        "| Site | | Cost (£) |\n"
+        "| --- | --- | --- |\n"
+        "| **Marden** | x | 396.81 |\n");
+}
+
+TEST_CASE("a header with mixed weights or several bold runs keeps its emphasis", "[tables][output]") {
+  CHECK(tables::to_markdown(table_of({{"**Site**", "Cost"}, {"a", "b"}})).rfind("| **Site** | Cost |\n", 0) == 0);
+  CHECK(tables::to_markdown(table_of({{"**Net** and **gross**", "**Cost**"}, {"a", "b"}}))
+            .rfind("| **Net** and **gross** | **Cost** |\n", 0) == 0);
+}
+
 TEST_CASE("a continued table with a repeated header is appended without the header", "[tables][merge]") {
   auto prev = table_of({{"Plate", "Location"}, {"P-101", "bow"}}, {72, 150});
   const auto next = table_of({{"**Plate**", "Location"}, {"P-102", "keel"}, {"P-103", "port"}}, {72, 151});
