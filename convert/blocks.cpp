@@ -299,6 +299,17 @@ bool page_analyser::continues_paragraph(const std::vector<const fline*>& blk, co
   if (first.pieces.size() >= 2 && first.pieces[0]->chars <= 4 &&
       std::fabs(f.box.x0 - first.pieces[1]->box.x0) <= tol && (blk.size() == 1 || std::fabs(f.box.x0 - blk[1]->box.x0) <= tol))
     return true;
+  // the same with the number inside the first piece ("10 The print run…", wrapped lines under
+  // "The"): note definitions from word processors, whose label and text share one run
+  if (blk.size() == 1 && f.box.x0 > first.box.x0 + 0.5f * f.size) {
+    size_t k = 0;
+    while (k < first.plain.size() && k < 3 && std::isdigit(static_cast<unsigned char>(first.plain[k]))) ++k;
+    if (k > 0 && k < first.plain.size() && first.plain[k] == ' ') {
+      const float cw = first.pieces.front()->char_width;
+      const float text_x = first.box.x0 + static_cast<float>(k + 1) * cw;
+      if (std::fabs(f.box.x0 - text_x) <= tol + cw) return true;
+    }
+  }
   if (blk.size() >= 2) {
     const float cont_x = blk[1]->box.x0;
     if (std::fabs(f.box.x0 - cont_x) <= tol) return true;

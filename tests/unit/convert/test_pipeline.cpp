@@ -184,6 +184,23 @@ TEST_CASE("superscript references and small notes at the page bottom become foot
   CHECK(has(out, "[^1]: By the harbour master."));
 }
 
+TEST_CASE("a note whose number and text share one run keeps its wrapped lines (hanging indent)") {
+  std::string c = body_lines(700, {"The crane was inspected in May."});
+  c += "BT /F1 7 Tf 233 705 Td (10) Tj ET\n";  // raised, smaller
+  c += body_lines(672, {"The crane was inspected in May."});
+  c += "BT /F1 7 Tf 233 677 Td (11) Tj ET\n";
+  for (float y : {640.f, 600.f, 560.f}) c += body_lines(y, kProse);  // enough body text to set the body size
+  // "10 " and the note text in one string; the wrapped line starts under the note text
+  c += text_at("F1", 9, 72, 110, "10 Every guillotine is still cleaned by hand on the night shift, which the duty") +
+       text_at("F1", 9, 87, 99, "manager signs off before the morning crew arrives.");
+  c += text_at("F1", 9, 72, 88, "11 Four leaflets out of forty passed the check.");
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "[^10]: Every guillotine is still cleaned by hand on the night shift, which the duty manager signs "
+                 "off before the morning crew arrives."));
+  CHECK(has(out, "[^11]: Four leaflets out of forty passed the check."));
+}
+
 TEST_CASE("pages without a text layer are flagged and reported") {
   std::string c = "0.5 g 72 72 400 600 re f\n";
   options o;
