@@ -187,7 +187,7 @@ def phase_one(args, pg, files, work, rng):
         t.join(5)
     ready = svc.wait_ready(60)
     rc, report = sweep(args.bin, url, data_root)
-    figures, v = verify(url, data_root, clients.accepted, files, svc.port)
+    figures, v = verify(url, data_root, clients.accepted, files, svc.port, clients.history)
     violations += v
     orphans = data_root_orphans(url, data_root)
     figures["orphans"] = len(orphans)
@@ -259,7 +259,7 @@ def phase_two(args, pg, files, work, rng):
         if j not in taken_over:
             violations.append(f"job {j} held by the killed replica was not finished by the other ({finished_by.get(j)})")
     rc, report = sweep(args.bin, url, data_root)
-    figures, v = verify(url, data_root, clients.accepted, files, b.port)
+    figures, v = verify(url, data_root, clients.accepted, files, b.port, clients.history)
     violations += v
     orphans = data_root_orphans(url, data_root)
     figures["orphans"] = len(orphans)
@@ -333,12 +333,13 @@ def main():
         print_summary(results, time.monotonic() - T0)
         ok = all(not v for _, v in results)
     finally:
+        keep = args.keep or not ok
         if pg.owned:
-            pg.stop()
-        if ok and not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+            pg.stop(remove=not keep)
+        if keep:
+            log(f"logs and data roots kept in {work}" + (f", PostgreSQL data in {pg.dir}" if pg.owned else ""))
         else:
-            log(f"logs and data roots kept in {work}")
+            shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 
 

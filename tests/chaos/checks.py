@@ -40,7 +40,7 @@ def job_events(url):
     return ev
 
 
-def verify(url, data_root, accepted, files, port, api_headers=None):
+def verify(url, data_root, accepted, files, port, history=None, api_headers=None):
     """accepted: {idempotency key: (job_id, file name)}; files: {name: {"md": bytes} | {"code": str}}.
     Returns (figures dict, list of violation strings)."""
     violations = []
@@ -62,6 +62,12 @@ def verify(url, data_root, accepted, files, port, api_headers=None):
     for p in phantom[:5]:
         violations.append(f"phantom job {p} ({rows[p]['status']}): no client was given its id")
 
+    def tries(key):  # what the client saw and the job's audit trail, for a violation's message
+        trail = ", ".join(f"{e['from'] or '-'}->{e['to']}@{e['attempt']} ({e['reason']})"
+                          for e in events.get(ids_rev.get(key, ""), []))
+        return "; client saw: " + ", ".join((history or {}).get(key, [])[-8:]) + "; events: " + trail
+
+    ids_rev = {k: j for j, k in ids.items()}
     for job_id, key in ids.items():
         name = accepted[key][1]
         want = files[name]
@@ -78,7 +84,7 @@ def verify(url, data_root, accepted, files, port, api_headers=None):
             continue
         if row is None:
             f["lost"] += 1
-            violations.append(f"job {job_id} ({name}) was accepted but has no row")
+            violations.append(f"job {job_id} ({name}) was accepted but has no row" + tries(key))
             continue
         if "code" in want:
             if row["status"] == "failed" and row["error"] == want["code"]:
@@ -86,11 +92,12 @@ def verify(url, data_root, accepted, files, port, api_headers=None):
             else:
                 f["lost"] += 1
                 violations.append(f"job {job_id} ({name}) is {row['status']}/{row['error'] or '-'}, "
-                                  f"expected failed/{want['code']}")
+                                  f"expected failed/{want['code']}" + tries(key))
             continue
         if row["status"] != "succeeded":
             f["lost"] += 1
-            violations.append(f"job {job_id} ({name}) is {row['status']}/{row['error'] or '-'}, expected succeeded")
+            violations.append(f"job {job_id} ({name}) is {row['status']}/{row['error'] or '-'}, expected succeeded"
+                              + tries(key))
             continue
         f["succeeded"] += 1
         done = [e for e in ev if e["to"] == "succeeded"]

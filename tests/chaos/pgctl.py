@@ -54,11 +54,11 @@ class Postgres:
     def log(self):
         return os.path.join(self.dir, "server.log")
 
-    def stop(self):
+    def stop(self, remove=True):
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
             subprocess.run(_as_postgres() + [f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if self.owned:
+        if self.owned and remove:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def restart(self, mode):

@@ -25,6 +25,7 @@ class Clients:
         self.slow_fraction = slow_fraction
         self.lock = threading.Lock()
         self.accepted = {}                # key -> (job id, file name)
+        self.history = {}                 # key -> what each try got ("conn", "503 database_unavailable", "202")
         self.counts = {"http_202": 0, "replays": 0, "connection_errors": 0, "retries_503": 0,
                        "server_errors": 0, "rejected_4xx": 0}
         self.problems = []
@@ -61,6 +62,17 @@ class Clients:
         with self.lock:
             self.counts[what] = self.counts.get(what, 0) + n
 
+    def _note(self, key, what):
+        with self.lock:
+            self.history.setdefault(key, []).append(what)
+
+    @staticmethod
+    def _code(data):
+        try:
+            return json.loads(data).get("error", {}).get("code", "")
+        except (ValueError, AttributeError):
+            return ""
+
     def _run(self):
         while (i := self._take()) is not None:
             self._submit(i, *self.items[i])
@@ -85,10 +97,12 @@ class Clients:
                             self.slow_in_flight -= 1
             except (OSError, http.client.HTTPException):
                 self._count("connection_errors")
+                self._note(key, f"{svc.name}: no answer")
                 if not svc.running() and len(self.services) > 1:
                     target = (target + 1) % len(self.services)  # that replica is gone: use another
                 time.sleep(0.2)
                 continue
+            self._note(key, f"{svc.name}: {status} {self._code(data)}".rstrip())
             if status in (200, 202):
                 job = json.loads(data)["job"]
                 with self.lock:
