@@ -222,6 +222,13 @@ std::vector<std::string> files_under(const std::string& root) {
   return out;
 }
 
+std::vector<std::string> data_files(const std::string& root) {
+  std::vector<std::string> out;
+  for (auto& f : files_under(root))
+    if (f != ".quire-root.json" && f.rfind("tmp/.quire-", 0) != 0) out.push_back(f);
+  return out;
+}
+
 double metric(int port, const std::string& name) {
   std::istringstream text(http(port, "GET", "/metrics").body);
   std::string line;

@@ -64,6 +64,9 @@ class raw_connection {
 std::string psql(const std::string& url, const std::string& sql);
 // Regular files under `root`, relative to it, sorted.
 std::vector<std::string> files_under(const std::string& root);
+// The data root's files minus the service's own bookkeeping (the root marker, and the write probe
+// the readiness check creates and removes every round): what requests may have left behind.
+std::vector<std::string> data_files(const std::string& root);
 // The value of an unlabelled sample in the service's /metrics ("name value"); -1 when absent.
 double metric(int port, const std::string& name);
 

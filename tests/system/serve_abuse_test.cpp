@@ -63,7 +63,7 @@ TEST_CASE("hostile requests get a stable status and code and leave no job and no
   const int port = l.svc.port();
   const auto pdf = small_pdf();
   REQUIRE(pdf.size() < 65536);
-  const auto files_before = files_under(l.root);
+  const auto files_before = data_files(l.root);
   const std::string unknown_id = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
 
   std::vector<refusal> cases = {
@@ -169,7 +169,7 @@ TEST_CASE("hostile requests get a stable status and code and leave no job and no
 
   // Nothing was recorded or left in the data root, and the lane is still up and ready.
   CHECK(job_rows(l.db) == 0);
-  CHECK(files_under(l.root) == files_before);
+  CHECK(data_files(l.root) == files_before);
   CHECK(http(port, "GET", "/livez").status == 200);
   CHECK(http(port, "GET", "/readyz").status == 200);
 }
@@ -180,7 +180,7 @@ TEST_CASE("bodies and headers beyond what the socket layer takes: the connection
   l.svc.start();
   REQUIRE(l.svc.wait_ready(30s));
   const int port = l.svc.port();
-  const auto files_before = files_under(l.root);
+  const auto files_before = data_files(l.root);
 
   // Content-Length over the socket limit (2 × 64 KiB + 1 MiB): refused right after the headers,
   // before any of the body is read or buffered. RESTinio 0.6 closes without an HTTP answer.
@@ -232,7 +232,7 @@ TEST_CASE("bodies and headers beyond what the socket layer takes: the connection
   }
 
   CHECK(job_rows(l.db) == 0);
-  CHECK(files_under(l.root) == files_before);
+  CHECK(data_files(l.root) == files_before);
   CHECK(http(port, "GET", "/livez").status == 200);
   CHECK(http(port, "GET", "/readyz").status == 200);
 }
@@ -268,11 +268,11 @@ TEST_CASE("path-like and non-UTF-8 filenames are stored as a display name and ne
   CHECK(job_rows(l.db) == static_cast<int>(names.size()));
   for (const auto& id : ids) CHECK(l.svc.wait_job(id, {"succeeded", "failed"}, 60s).value("status", "") == "succeeded");
   // Every file of these jobs lives in its own job directory; nothing else appeared.
-  for (const auto& f : files_under(l.root)) {
+  for (const auto& f : data_files(l.root)) {
     INFO(f);
     bool in_a_job_dir = false;
     for (const auto& id : ids) in_a_job_dir = in_a_job_dir || f.rfind("jobs/" + id.substr(0, 2) + "/" + id + "/", 0) == 0;
-    CHECK((in_a_job_dir || f == ".quire-root.json"));
+    CHECK(in_a_job_dir);
   }
 }
 
@@ -394,6 +394,6 @@ TEST_CASE("floods beyond the upload bound and the handler backlog get 503 overlo
   CHECK(list().status == 200);
   CHECK(job_rows(l.db) == 2);
   int input_files = 0;
-  for (const auto& f : files_under(l.root)) input_files += f.size() > 10 && f.substr(f.size() - 10) == "/input.pdf";
+  for (const auto& f : data_files(l.root)) input_files += f.size() > 10 && f.substr(f.size() - 10) == "/input.pdf";
   CHECK(input_files == 2);
 }

@@ -88,7 +88,7 @@ TEST_CASE("connection limit reached: job routes answer 503 database_unavailable 
   REQUIRE(first.status == 202);
   const auto id = job_id_of(first);
   REQUIRE(l.svc.wait_job(id, {"succeeded", "failed"}, 60s).value("status", "") == "succeeded");
-  const auto files_before = files_under(l.root);
+  const auto files_before = data_files(l.root);
 
   l.exhaust();
   // The pooled connection was ended, then no new one is allowed: each a clear, retryable 503.
@@ -100,7 +100,7 @@ TEST_CASE("connection limit reached: job routes answer 503 database_unavailable 
   check_unavailable(http(port, "POST", "/v1/convert/jobs/" + id + "/cancel"));
   check_unavailable(http(port, "GET", "/v1/convert/jobs/" + id + "/result"));
   check_unavailable(upload(port));  // its input file was written first, and removed again
-  CHECK(files_under(l.root) == files_before);
+  CHECK(data_files(l.root) == files_before);
   CHECK(http(port, "GET", "/livez").status == 200);
 
   l.restore();
