@@ -155,7 +155,7 @@ class Chaos:
     progress threshold plus jitter. Kill moments rotate through: random, mid-conversion (this process
     holds a running job) and mid-upload (a slow client is sending)."""
 
-    MODES = ("random", "mid_conversion", "mid_upload")
+    MODES = ("mid_upload", "mid_conversion", "random")  # uploads end first: try them first
 
     def __init__(self, service, pg, url, clients, progress, kills, pg_restarts, log):
         self.service, self.pg, self.url = service, pg, url
