@@ -148,6 +148,7 @@ build_service_image() {
     --build-arg "BUILD_PKGS=${QUIRE_BUILD_PKGS[*]}"
     --build-arg "ALLOW_PACKAGE_DRIFT=${QUIRE_ALLOW_PACKAGE_DRIFT:-0}"
     --build-arg "CREATED=$(git -C "$QUIRE_ROOT" log -1 --format=%cI HEAD)"
+    --build-arg "SOURCE_DATE_EPOCH=$(git -C "$QUIRE_ROOT" log -1 --format=%ct HEAD)"
     --target "$target" -t "$tag" -f docker/Dockerfile)
   local logf t0
   mkdir -p "$QUIRE_STATE_DIR"
@@ -168,6 +169,54 @@ build_service_image() {
   fi
   log "built $tag in $(( $(date +%s) - t0 ))s, $(dk image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
   echo "$tag"
+}
+
+# check_reproducible IMAGE: is the image's binary what its revision builds? Compiles the revision once
+# more (Dockerfile target `rebuild`: no ccache, other directories, same toolchain lock) and compares
+# that binary's sha256 with the image's /usr/share/quire/BUILDINFO and with the installed binary.
+# Logs both; returns 1 when they differ (with the toolchain difference, if any, as the likely cause).
+check_reproducible() {
+  local image=$1 info rev variant want installed got tag logf t0
+  info=$(dk run --rm --entrypoint cat "$image" /usr/share/quire/BUILDINFO 2>/dev/null) \
+    || { log "$image has no /usr/share/quire/BUILDINFO (built before reproducible builds)"; return 1; }
+  rev=$(sed -n 's/^revision=//p' <<<"$info")
+  variant=$(sed -n 's/^variant=//p' <<<"$info")
+  want=$(sed -n 's/^binary_sha256=//p' <<<"$info")
+  [ "$variant" = cpu ] || { log "only the CPU image can be rebuilt here ($image is '$variant')"; return 1; }
+  installed=$(dk run --rm --entrypoint sha256sum "$image" /usr/local/bin/quire | cut -d' ' -f1)
+  if [ "$installed" != "$want" ]; then
+    log "MISMATCH: $image's /usr/local/bin/quire is $installed, its BUILDINFO says $want"
+    return 1
+  fi
+  git -C "$QUIRE_ROOT" cat-file -e "$rev^{commit}" 2>/dev/null \
+    || { log "revision $rev of $image is not in $QUIRE_ROOT (fetch it first)"; return 1; }
+  tag="$QUIRE_IMAGE_REPO:rebuild-$rev"
+  mkdir -p "$QUIRE_STATE_DIR"
+  logf="$QUIRE_STATE_DIR/rebuild-$rev.log"
+  log "rebuilding revision $rev without ccache (log: $logf)"
+  t0=$(date +%s)
+  if ! git -C "$QUIRE_ROOT" archive --format=tar "$rev" | dk build --progress=plain --target rebuild -t "$tag" \
+      --build-arg "BASE_IMAGE=$(resolve_base_image)" --build-arg "QUIRE_REVISION=$rev" \
+      --build-arg "BUILD_PKGS=${QUIRE_BUILD_PKGS[*]}" --build-arg "ALLOW_PACKAGE_DRIFT=${QUIRE_ALLOW_PACKAGE_DRIFT:-0}" \
+      --build-arg "SOURCE_DATE_EPOCH=$(git -C "$QUIRE_ROOT" log -1 --format=%ct "$rev")" \
+      -f docker/Dockerfile - >"$logf" 2>&1; then
+    tail -n 40 "$logf" >&2
+    log "the rebuild of $rev failed (log: $logf)"
+    return 1
+  fi
+  got=$(dk run --rm --entrypoint cat "$tag" /out/BUILDINFO | sed -n 's/^binary_sha256=//p')
+  log "rebuilt $rev in $(( $(date +%s) - t0 ))s"
+  log "image   $image: quire sha256 $want"
+  log "rebuild $tag: quire sha256 $got"
+  if [ "$got" != "$want" ]; then
+    local tools
+    tools=$(diff <(dk run --rm --entrypoint cat "$image" /usr/share/quire/builder-packages.txt 2>/dev/null) \
+      <(dk run --rm --entrypoint cat "$tag" /usr/share/quire/builder-packages.txt 2>/dev/null) || true)
+    log "NOT REPRODUCIBLE: the rebuild of $rev differs from $image${tools:+ (toolchain differs: $tools)}"
+    return 1
+  fi
+  dk rmi "$tag" >/dev/null 2>&1 || true
+  log "reproducible: $image's binary is byte-identical to an independent rebuild of $rev"
 }
 
 # build_gpu_context_tar: the source tree plus the CUDA parts the builder needs (under cuda/).

@@ -4,10 +4,11 @@
 #   tests/container/run.sh [--only CASES] [--keep]
 #
 # CASES (comma list, default all, run in this order): lint, startup, gates, persistence, deploy,
-# backup, retention. They drive the real images and the real Compose stack through the operator scripts,
-# on a project of their own (QUIRE_PROJECT=quirect, ports 18085/18086, a throwaway state dir) so an
-# operator's stack on the same host is never touched. Needs root (installs and starts Docker when
-# missing). --keep leaves the stack and state dir up for inspection. Exits non-zero on any failure.
+# backup, retention, reproducible. They drive the real images and the real Compose stack through the
+# operator scripts, on a project of their own (QUIRE_PROJECT=quirect, ports 18085/18086, a throwaway
+# state dir) so an operator's stack on the same host is never touched. Needs root (installs and starts
+# Docker when missing). --keep leaves the stack and state dir up for inspection. Exits non-zero on any
+# failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib/common.sh
@@ -26,12 +27,12 @@ source "$QUIRE_ROOT/scripts/lib/docker.sh"
 # shellcheck source=tests/container/lib.sh
 source "$here/lib.sh"
 
-only="lint,startup,gates,persistence,deploy,backup,retention" keep=0
+only="lint,startup,gates,persistence,deploy,backup,retention,reproducible" keep=0
 while [ $# -gt 0 ]; do
   case $1 in
     --only) only=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -316,7 +317,19 @@ case_backup() {
   if "$S/restore" --from "$dir" >/dev/null 2>&1; then fail "restore replaced a live stack without --yes"; fi
 }
 
-for c in lint startup gates persistence deploy backup retention; do run_case "$c"; done
+# ---- reproducible: the image's binary is what an independent rebuild of its revision produces -------
+case_reproducible() {
+  local img info
+  img="$QUIRE_IMAGE_REPO:$(source_revision)"
+  image_exists "$img" || img=$("$S/images")
+  info=$(dk run --rm --entrypoint cat "$img" /usr/share/quire/BUILDINFO) || fail "$img has no BUILDINFO"
+  grep -Eq '^binary_sha256=[0-9a-f]{64}$' <<<"$info" || fail "BUILDINFO without the binary's sha256: $info"
+  assert_eq "$(sed -n 's/^revision=//p' <<<"$info")" "$(source_revision)" "BUILDINFO revision"
+  # The whole check (a second compile without ccache in other directories, then the comparison).
+  "$S/images" --check-reproducible "$img" >/dev/null || fail "the binary in $img is not reproducible"
+}
+
+for c in lint startup gates persistence deploy backup retention reproducible; do run_case "$c"; done
 log "container tests:"
 printf '  %s\n' "${results[@]}" >&2
 if [ -s "$work/skipped" ]; then sed 's/^/  /' "$work/skipped" >&2; fi
