@@ -327,6 +327,18 @@ case_reproducible() {
   assert_eq "$(sed -n 's/^revision=//p' <<<"$info")" "$(source_revision)" "BUILDINFO revision"
   # The whole check (a second compile without ccache in other directories, then the comparison).
   "$S/images" --check-reproducible "$img" >/dev/null || fail "the binary in $img is not reproducible"
+  # It must be able to fail: a binary that is not what the revision builds (one byte appended, its
+  # BUILDINFO updated to match, so only the rebuild can tell) is refused. BuildKit reuses the rebuild
+  # just made, so this costs seconds.
+  local bad="$QUIRE_IMAGE_REPO:ct-tampered"
+  printf '%s\n' "FROM $img" "USER root" \
+    "RUN printf x >>/usr/local/bin/quire && s=\$(sha256sum /usr/local/bin/quire | cut -d' ' -f1) && sed -i \"s/^binary_sha256=.*/binary_sha256=\$s/\" /usr/share/quire/BUILDINFO" \
+    | dk build -q -t "$bad" - >/dev/null
+  if "$S/images" --check-reproducible "$bad" >/dev/null 2>&1; then
+    dk rmi "$bad" >/dev/null 2>&1 || true
+    fail "--check-reproducible accepted a binary its revision does not build"
+  fi
+  dk rmi "$bad" >/dev/null 2>&1 || true
 }
 
 for c in lint startup gates persistence deploy backup retention reproducible; do run_case "$c"; done
