@@ -101,6 +101,10 @@ def verify(url, data_root, accepted, files, port, history=None, api_headers=None
             continue
         f["succeeded"] += 1
         done = [e for e in ev if e["to"] == "succeeded"]
+        if len(done) != 1:  # exactly one `succeeded` transition per succeeded job
+            f["duplicates"] += 1
+            violations.append(f"job {job_id} ({name}) has {len(done)} succeeded events" + tries(key))
+            continue
         try:
             with open(os.path.join(data_root, "jobs", job_id[:2], job_id, "manifest.json")) as mf:
                 manifest = json.load(mf)
