@@ -168,7 +168,7 @@ def phase_one(args, pg, files, work, rng):
     items = pick(files, args.jobs, rng, "c1")
     clients = Clients(items, [svc], files, args.clients)
     progress = Progress(url, clients, args.jobs)
-    chaos = Chaos(svc, pg, url, clients, progress, args.kills, args.pg_restarts, log)
+    chaos = Chaos(svc, pg, url, clients, progress, args.kills, args.pg_restarts, log, args.pg_outage)
     log(f"phase 1: {args.jobs} jobs from {args.clients} clients, {args.kills} kills, {args.pg_restarts} PostgreSQL restarts")
     clients.start()
     threads = chaos.run()
@@ -304,6 +304,8 @@ def main():
     p.add_argument("--jobs", type=int, default=300)
     p.add_argument("--kills", type=int, default=6)
     p.add_argument("--pg-restarts", type=int, default=2)
+    p.add_argument("--pg-outage", type=float, default=0.0,
+                   help="the last PostgreSQL restart becomes a stop, this many seconds away, and a start")
     p.add_argument("--replica-jobs", type=int, default=80, help="0 skips the two-replica phase")
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--converters", type=int, default=2, help="CPU converters per service")

@@ -70,6 +70,21 @@ class Postgres:
         self.restarts[mode] += 1
         return time.monotonic() - t0
 
+    def outage(self, seconds):
+        """Stops the server (-m fast), stays away `seconds`, starts it again with the options it had
+        (postmaster.opts holds its command line). Returns the seconds it was away."""
+        t0 = time.monotonic()
+        with open(os.path.join(self.data, "postmaster.opts")) as f:
+            opts = f.read().strip().split(" ", 1)[1]
+        subprocess.run(_as_postgres() + [f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(seconds)
+        subprocess.run(_as_postgres() + [f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "120",
+                                         "-o", opts, "start"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.restarts["outage"] = self.restarts.get("outage", 0) + 1
+        return time.monotonic() - t0
+
     def fresh_database(self, prefix):
         name = f"{prefix}_{random.randrange(10**8)}"
         self.psql(self.admin_url, f"CREATE DATABASE {name}")

@@ -157,10 +157,11 @@ class Chaos:
 
     MODES = ("mid_upload", "mid_conversion", "random")  # uploads end first: try them first
 
-    def __init__(self, service, pg, url, clients, progress, kills, pg_restarts, log):
+    def __init__(self, service, pg, url, clients, progress, kills, pg_restarts, log, outage=0.0):
         self.service, self.pg, self.url = service, pg, url
         self.clients, self.progress = clients, progress
         self.kills, self.pg_restarts = kills, pg_restarts
+        self.outage = outage  # > 0: the last restart is an outage this long instead (longer than a lease)
         self.log = log
         self.done_kills = 0
         self.kill_modes = {m: 0 for m in self.MODES}
@@ -229,9 +230,11 @@ class Chaos:
             if not self._wait_progress((r + 0.5) / (self.pg_restarts + 0.5)):
                 return
             mode = "immediate" if r == self.pg_restarts // 2 else "fast"
+            if self.outage > 0 and r == self.pg_restarts - 1 and r != self.pg_restarts // 2:
+                mode = "outage"
             try:
-                down = self.pg.restart(mode)
+                down = self.pg.outage(self.outage) if mode == "outage" else self.pg.restart(mode)
                 self.pg_down_seconds.append(down)
-                self.log(f"PostgreSQL restart {r + 1}/{self.pg_restarts} (-m {mode}, {down:.1f} s)")
+                self.log(f"PostgreSQL restart {r + 1}/{self.pg_restarts} ({mode}, {down:.1f} s)")
             except Exception as e:  # noqa: BLE001 - a failed restart is a harness error, reported
                 self.errors.append(f"PostgreSQL restart failed: {e}")
