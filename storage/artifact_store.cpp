@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fmt/chrono.h>
@@ -38,8 +39,12 @@ namespace {
 
 constexpr const char* marker_name = ".quire-root.json";
 
+// A full filesystem (or quota) is its own code: the caller can say "retry later" instead of
+// reporting a broken disk.
 error io_error(std::string_view what, const fs::path& p, int err = errno) {
-  return make_error(errc::io_error, fmt::format("{} {}: {}", what, p.string(), std::generic_category().message(err)));  // strerror is not thread-safe
+  const bool full = err == ENOSPC || err == EDQUOT;
+  return make_error(full ? errc::storage_full : errc::io_error,
+                    fmt::format("{} {}: {}", what, p.string(), std::generic_category().message(err)));  // strerror is not thread-safe
 }
 
 // fsync a directory so that entries created, renamed or removed in it survive a power loss.
@@ -233,6 +238,22 @@ status artifact_store::check_writable() const {
   ::unlink(probe.c_str());
   if (!ok) return make_error(errc::data_root_not_writable, io_error("write", probe).message);
   return ok_v;
+}
+
+result<space_info> artifact_store::space() const {
+  struct statvfs v {};
+  if (::statvfs(root_.c_str(), &v) != 0) return io_error("statvfs", root_);
+  return space_info{static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize,
+                    static_cast<std::uint64_t>(v.f_blocks) * v.f_frsize};
+}
+
+status artifact_store::ensure_room(std::uint64_t bytes, std::uint64_t reserve) const {
+  auto s = space();
+  if (!s) return s.err();
+  if (s->free_bytes >= bytes && s->free_bytes - bytes >= reserve) return ok_v;
+  return make_error(errc::storage_full,
+                    fmt::format("data root {} has {} bytes free; {} needed ({} to write + {} reserve)",
+                                root_.string(), s->free_bytes, bytes + reserve, bytes, reserve));
 }
 
 fs::path artifact_store::job_dir(std::string_view id) const {

@@ -41,6 +41,12 @@ struct root_marker {
   std::string created_at;  // ISO 8601 UTC
 };
 
+// Free space of the data root's filesystem, as an unprivileged writer sees it (statvfs f_bavail).
+struct space_info {
+  std::uint64_t free_bytes = 0;
+  std::uint64_t total_bytes = 0;
+};
+
 struct file_info {
   std::int64_t bytes = 0;
   std::string sha256;      // lowercase hex
@@ -88,6 +94,14 @@ class artifact_store {
 
   // Writes and removes a probe file in tmp/ (data_root_not_writable): for periodic readiness.
   status check_writable() const;
+
+  // Free space (io_error when statvfs fails).
+  result<space_info> space() const;
+  // storage_full unless `bytes` more still leave `reserve` free. Checked before an upload is
+  // written, so a full root refuses it before anything exists; the reserve keeps room for the
+  // results of jobs already accepted. Any write that still hits ENOSPC or EDQUOT fails with
+  // storage_full too, and its temp file is removed.
+  status ensure_room(std::uint64_t bytes, std::uint64_t reserve) const;
 
   std::filesystem::path job_dir(std::string_view job_id) const;             // jobs/ab/abcd…/
   std::filesystem::path file_path(std::string_view job_id, std::string_view name) const;

@@ -25,6 +25,7 @@ std::string_view to_string(errc code) {
     case errc::io_error: return "io_error";
     case errc::invalid_argument: return "invalid_argument";
     case errc::internal: return "internal";
+    case errc::storage_full: return "storage_full";
   }
   return "internal";
 }

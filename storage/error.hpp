@@ -41,12 +41,15 @@ enum class errc {
   // --- generic ---
   invalid_argument,
   internal,                     // a bug or an unexpected database error (message has details)
+  // --- added later (kept at the end: the numeric values of the codes above never change) ---
+  storage_full,                 // the data root has no room (ENOSPC/EDQUOT, or under the reserve):
+                                // retry later; nothing was half-written
 };
 
 std::string_view to_string(errc code);  // "schema_version_mismatch", ...
 
 struct error {
-  errc code;
+  errc code = errc::internal;
   std::string message;
   // For refused job transitions: the job's status at the time of refusal, when known.
   std::optional<job_status> current_status;
