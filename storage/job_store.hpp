@@ -205,6 +205,12 @@ class job_store {
   // same key + payload within idempotency_ttl returns the original job (replayed = true); the
   // same key with another payload is errc::idempotency_conflict.
   result<submit_result> submit(const submit_request& req);
+  // Group commit: every request in ONE transaction (one WAL flush, one NOTIFY), requests without
+  // an idempotency key in one INSERT. Each request gets the answer submit() would have given it
+  // (replay, idempotency_conflict, invalid_argument ...); requests that share an idempotency key
+  // are decided as consecutive submits in their order. The outer error means the batch as a whole failed
+  // (connection lost, COMMIT refused): then no request of it was accepted.
+  result<std::vector<result<submit_result>>> submit_batch(const std::vector<submit_request>& reqs);
 
   // Claims up to n queued jobs whose next_attempt_at has passed, highest priority then oldest
   // first; each becomes running with attempt+1 and a lease of `lease_for`. Never blocks on rows
