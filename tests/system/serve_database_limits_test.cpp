@@ -140,7 +140,7 @@ TEST_CASE("connection limit reached: readiness says database_unreachable, the la
   CHECK(http(port, "GET", "/v1/convert/jobs/" + job_id_of(ok)).status == 200);
 }
 
-TEST_CASE("a stalled database (a table locked) holds only what needs it; health answers; all completes after",
+TEST_CASE("a stalled database (a table locked) holds only what needs it; health answers; readiness fails closed; all completes after",
           "[database]") {
   lane l("dbslow", {{"QUIRE_HTTP_THREADS", "2"}});
   l.svc.start();
@@ -166,10 +166,35 @@ TEST_CASE("a stalled database (a table locked) holds only what needs it; health 
   CHECK(http(port, "GET", "/livez").status == 200);
   CHECK(http(port, "GET", "/readyz").status != 0);  // answered (ready from the last finished check)
   CHECK(http(port, "GET", "/metrics").status == 200);
+  // The readiness check is stuck on the lock as well; once its last result is older than
+  // 3 intervals + 10 s (13 s here) the lane stops claiming to be ready.
+  auto stalled = [](const nlohmann::json& j) {
+    for (const auto& r : j["reasons"])
+      if (r.value("code", "") == "readiness_stalled") return true;
+    return false;
+  };
+  CHECK(l.svc.wait_readyz(stalled, 60s));
+  CHECK(http(port, "GET", "/readyz").status == 503);
+  CHECK(http(port, "GET", "/livez").status == 200);
 
   lock->abort();
   lock.reset();
-  for (auto& f : stuck) CHECK(f.get().status == 200);
+  // The two that were running finish normally. The queued one passes the readiness gate only
+  // when it runs: if that is before the unblocked readiness check has finished, the lane still
+  // says readiness_stalled and it is refused (fail closed), else it is answered.
+  int answered = 0;
+  for (auto& f : stuck) {
+    auto r = f.get();
+    if (r.status == 200) {
+      ++answered;
+      continue;
+    }
+    CHECK(r.status == 503);
+    CHECK(r.json()["error"]["code"] == "not_ready");
+    CHECK(r.json()["error"]["details"]["reasons"].dump().find("readiness_stalled") != std::string::npos);
+  }
+  CHECK(answered >= 2);
+  CHECK(l.svc.wait_ready(30s));
   CHECK(upload(port).status == 202);
 }
 
