@@ -38,6 +38,30 @@ using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 
 void log(const std::string& msg) { std::fprintf(stderr, "quire serve: %s\n", msg.c_str()); }
 
+// ThreadSanitizer cannot see CAF's mailbox hand-off: Debian's libcaf_core is not instrumented and
+// passes a message with an atomic exchange inside the library. Model each actor's mailbox as a
+// release (by the sender, after the payload is built) and an acquire (first thing in every handler)
+// on the receiving actor's control block, so a payload is not reported as raced while real races
+// between actors stay visible. No code at all without TSan (docs/reliability.md, "Sanitizers").
+#if defined(__SANITIZE_THREAD__)
+#define QUIRE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define QUIRE_TSAN 1
+#endif
+#endif
+#ifdef QUIRE_TSAN
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+void mailbox_release(const caf::actor& to) {
+  if (to) __tsan_release(caf::actor_cast<caf::actor_control_block*>(to));
+}
+void mailbox_acquire(caf::local_actor* self) { __tsan_acquire(self->ctrl()); }
+#else
+void mailbox_release(const caf::actor&) {}
+void mailbox_acquire(caf::local_actor*) {}
+#endif
+
 std::unique_ptr<storage::job_store> open_store(shared_state* st) {
   auto s = storage::job_store::open(st->store_opts);
   if (!s) return nullptr;
@@ -60,10 +84,14 @@ caf::behavior readiness_actor(caf::event_based_actor* self, shared_state* st) {
   self->send(self, tick_atom::value);
   return {
       [=](tick_atom) {
+        mailbox_acquire(self);
         evaluate();
         self->delayed_send(self, st->cfg.readiness_interval, tick_atom::value);
       },
-      [=](recheck_atom) { evaluate(); },
+      [=](recheck_atom) {
+        mailbox_acquire(self);
+        evaluate();
+      },
   };
 }
 
@@ -71,6 +99,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
   self->send(self, tick_atom::value);
   return {
       [=](tick_atom) {
+        mailbox_acquire(self);
         // Runs in this actor's own thread, which is also the worker's PDEATHSIG parent thread.
         if (!c->store) c->store = open_store(c->st);
         if (!c->files) {
@@ -93,6 +122,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
         self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
       },
       [=](run_atom, const quire_claimed_ptr& job) {
+        mailbox_acquire(self);
         auto sender = caf::actor_cast<caf::actor>(self->current_sender());
         if (!c->store) c->store = open_store(c->st);
         if (!c->files) {
@@ -104,6 +134,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
         } else if (c->store) {
           c->store->release(job->lease, "data_root_unavailable");
         }  // no database: the lease expires and the job is rescued
+        mailbox_release(sender);
         self->send(sender, done_atom::value, c->index);
       },
   };
@@ -162,7 +193,9 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
       s->busy[next] = true;
       st->running.fetch_add(1);
       st->queued.fetch_sub(1);
-      self->send(s->converters[next], run_atom::value, std::make_shared<storage::claimed_job>(std::move(job)));
+      auto payload = std::make_shared<storage::claimed_job>(std::move(job));
+      mailbox_release(s->converters[next]);
+      self->send(s->converters[next], run_atom::value, std::move(payload));
     }
     s->lookahead = std::min(handed, 64);
   };
@@ -177,15 +210,18 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
   self->send(self, tick_atom::value);
   return {
       [=](tick_atom) {
+        mailbox_acquire(self);
         rescue();
         s->handed_back = false;
         claim();
         self->delayed_send(self, st->cfg.poll_interval, tick_atom::value);
       },
       [=](wake_atom) {
+        mailbox_acquire(self);
         if (!s->handed_back) claim();
       },
       [=](done_atom, int index) {
+        mailbox_acquire(self);
         if (index >= 0 && static_cast<std::size_t>(index) < s->busy.size()) s->busy[index] = false;
         st->running.fetch_sub(1);
         st->notify_change();
@@ -200,6 +236,7 @@ caf::behavior notifier_actor(caf::event_based_actor* self, shared_state* st, caf
   self->send(self, tick_atom::value);
   return {
       [=](tick_atom) {
+        mailbox_acquire(self);
         if (!*listener) {
           auto l = storage::work_listener::open(st->cfg.database_url, st->cfg.profile);
           if (!l) {
@@ -211,7 +248,10 @@ caf::behavior notifier_actor(caf::event_based_actor* self, shared_state* st, caf
         // Short waits keep this actor responsive to its exit message.
         auto r = (*listener)->wait(std::chrono::milliseconds(500));
         if (!r) listener->reset();
-        else if (*r) self->send(coordinator, wake_atom::value);
+        else if (*r) {
+          mailbox_release(coordinator);
+          self->send(coordinator, wake_atom::value);
+        }
         self->send(self, tick_atom::value);
       },
   };
@@ -225,6 +265,7 @@ caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
                      tick_atom::value);
   return {
       [=](tick_atom) {
+        mailbox_acquire(self);
         if (!*store) *store = open_store(st);
         auto files = storage::artifact_store::open(st->cfg.data_root, st->cfg.profile, false);
         if (*store && files && st->get_snapshot().ready) {
@@ -270,8 +311,25 @@ class runtime_impl final : public runtime {
     const std::vector<int> devices = discover_gpus();
     st_.gpu_converters = static_cast<int>(devices.size());
 
+    // The callbacks exist before any actor thread that calls them; the handles they read are
+    // written under handles_mu_ (actors may call them while the rest are still being spawned).
+    st_.wake_coordinator = [this] {
+      std::lock_guard l(handles_mu_);
+      if (coordinator_) {
+        mailbox_release(coordinator_);
+        caf::anon_send(coordinator_, wake_atom::value);
+      }
+    };
+    st_.recheck_readiness = [this] {
+      std::lock_guard l(handles_mu_);
+      if (supervisor_) {
+        mailbox_release(supervisor_);
+        caf::anon_send(supervisor_, recheck_atom::value);
+      }
+    };
     sys_cfg_.set("logger.verbosity", caf::atom("quiet"));
     sys_ = std::make_unique<caf::actor_system>(sys_cfg_);
+    std::unique_lock handles(handles_mu_);
     supervisor_ = sys_->spawn<caf::detached>(readiness_actor, &st_);
     std::vector<caf::actor> convs;
     std::vector<std::shared_ptr<converter_ctx>> ctxs;
@@ -295,14 +353,6 @@ class runtime_impl final : public runtime {
     coordinator_ = sys_->spawn<caf::detached>(coordinator_actor, &st_, std::move(convs), std::move(ctxs));
     notifier_ = sys_->spawn<caf::detached>(notifier_actor, &st_, coordinator_);
     sweeper_ = sys_->spawn<caf::detached>(sweeper_actor, &st_);
-    st_.wake_coordinator = [this] {
-      std::lock_guard l(handles_mu_);
-      if (coordinator_) caf::anon_send(coordinator_, wake_atom::value);
-    };
-    st_.recheck_readiness = [this] {
-      std::lock_guard l(handles_mu_);
-      if (supervisor_) caf::anon_send(supervisor_, recheck_atom::value);
-    };
   }
 
   ~runtime_impl() override { shutdown(); }
