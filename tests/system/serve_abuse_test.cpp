@@ -319,7 +319,7 @@ TEST_CASE("slow clients are cut off by the read timeout and do not starve others
   CHECK(job_rows(l.db) == 0);
 }
 
-TEST_CASE("floods beyond the upload bound and the handler backlog get 503 overloaded; health answers", "[abuse]") {
+TEST_CASE("floods beyond the upload bound and the handler backlog get 503 overloaded, health answers", "[abuse]") {
   // One handler thread (backlog 4 = 4 × QUIRE_HTTP_THREADS) and two upload slots. The database is
   // stalled by a table lock held from here, so admitted requests stay in flight as long as needed.
   lane l("abuse_flood", {{"QUIRE_HTTP_THREADS", "1"},

@@ -140,7 +140,7 @@ TEST_CASE("connection limit reached: readiness says database_unreachable, the la
   CHECK(http(port, "GET", "/v1/convert/jobs/" + job_id_of(ok)).status == 200);
 }
 
-TEST_CASE("a stalled database (a table locked) holds only what needs it; health answers; readiness fails closed; all completes after",
+TEST_CASE("a stalled database (a table locked) holds only what needs it, health answers, readiness fails closed, all completes after",
           "[database]") {
   lane l("dbslow", {{"QUIRE_HTTP_THREADS", "2"}});
   l.svc.start();
