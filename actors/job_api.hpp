@@ -7,6 +7,7 @@
 
 #include "actors/runtime_state.hpp"
 #include "actors/service.hpp"
+#include "storage/submit_batcher.hpp"
 
 namespace quire::actors {
 
@@ -25,8 +26,11 @@ class job_api {
   // The job row, or the API error for a missing/foreign/expired job.
   api_result<storage::job_record> load(const std::string& id, const std::string& key, bool expired_is_error);
   const storage::artifact_store* files(api_error& err);
+  // storage_full for the client (with the free space in details); makes readiness re-check.
+  api_result<submitted> storage_refused(const storage::artifact_store& fs, const storage::error& e);
   shared_state& st_;
   store_pool pool_;
+  storage::submit_batcher batcher_;  // the submit path (group commit)
   std::mutex files_mu_;
   std::optional<storage::artifact_store> files_;
 };

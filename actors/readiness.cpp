@@ -2,7 +2,10 @@
 #include "actors/readiness.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <ctime>
@@ -10,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <system_error>
 #include <sstream>
 
 namespace quire::actors {
@@ -30,6 +34,7 @@ std::string_view to_string(reason r) {
     case reason::gpu_unavailable: return "gpu_unavailable";
     case reason::converters_not_ready: return "converters_not_ready";
     case reason::draining: return "draining";
+    case reason::data_root_full: return "data_root_full";
   }
   return "unknown";
 }
@@ -93,17 +98,23 @@ bool write_marker(const fs::path& root, const std::string& profile) {
   return fsync_path(root, O_RDONLY | O_DIRECTORY);
 }
 
-bool probe_writable(const fs::path& root) {
+// 0 when a file can be written and fsync'ed under tmp/, else the errno of the failing step
+// (ENOSPC/EDQUOT: the root is full, not broken).
+int probe_writable(const fs::path& root) {
   auto probe = root / "tmp" / ".quire-write-probe";
   std::error_code ec;
   fs::create_directories(root / "tmp", ec);
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, "ok", 2) == 2 && ::fsync(fd) == 0;
+  if (fd < 0) return errno != 0 ? errno : EIO;
+  int err = 0;
+  if (::write(fd, "ok", 2) != 2) err = errno != 0 ? errno : ENOSPC;  // a short write of 2 bytes: no room
+  else if (::fsync(fd) != 0) err = errno;
   ::close(fd);
   ::unlink(probe.c_str());
-  return ok;
+  return err;
 }
+
+bool is_full_errno(int err) { return err == ENOSPC || err == EDQUOT; }
 
 }  // namespace
 
@@ -140,8 +151,12 @@ void check_data_root(const service_config& cfg, std::vector<failing_check>& out)
     out.push_back({reason::data_root_missing, "data root " + cfg.data_root + " does not exist"});
     return;
   }
-  if (!probe_writable(root)) {
-    out.push_back({reason::data_root_not_writable, "cannot write and fsync a file under " + cfg.data_root});
+  if (int err = probe_writable(root); err != 0) {
+    if (is_full_errno(err))
+      out.push_back({reason::data_root_full, "no space left to write a file under " + cfg.data_root});
+    else
+      out.push_back({reason::data_root_not_writable, "cannot write and fsync a file under " + cfg.data_root + ": " +
+                                                         std::generic_category().message(err)});
     return;
   }
   auto marker = read_root_marker_profile(cfg.data_root);
@@ -154,6 +169,21 @@ void check_data_root(const service_config& cfg, std::vector<failing_check>& out)
   if (*marker != cfg.profile)
     out.push_back({reason::data_root_profile_mismatch, "data root marker says profile '" + *marker +
                                                            "' but this lane is '" + cfg.profile + "'"});
+}
+
+std::uint64_t data_root_reserve_bytes(const service_config& cfg) { return cfg.max_upload_bytes; }
+
+void check_data_root_space(const std::string& data_root, std::uint64_t reserve, std::vector<failing_check>& out) {
+  if (data_root.empty()) return;
+  for (const auto& f : out)
+    if (f.code == reason::data_root_full) return;  // the write probe already hit ENOSPC
+  struct statvfs v {};
+  if (::statvfs(data_root.c_str(), &v) != 0) return;
+  const auto free_bytes = static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
+  if (free_bytes < reserve)
+    out.push_back({reason::data_root_full, "data root " + data_root + " has " + std::to_string(free_bytes) +
+                                               " bytes free, under the reserve of " + std::to_string(reserve) +
+                                               " (QUIRE_MAX_UPLOAD_BYTES): uploads are refused until space is freed"});
 }
 
 void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out,

@@ -30,6 +30,7 @@ enum class reason {
   gpu_unavailable,             // the acceleration policy needs a GPU and none works
   converters_not_ready,        // no converter can take work
   draining,                    // SIGTERM received
+  data_root_full,              // the data root has less free space than the reserve (or ENOSPC)
 };
 
 std::string_view to_string(reason r);
@@ -58,6 +59,16 @@ void check_revision(std::string_view running, std::string_view expected, std::ve
 // Profile vs data-root wiring, marker and prod/eval collision. Initialises the root (marker
 // `.quire-root.json`, `jobs/`, `tmp/`) on first use when the directory exists and is empty of a marker.
 void check_data_root(const service_config& cfg, std::vector<failing_check>& out);
+
+// Free space the data root must keep: uploads that would leave less are refused (storage_full) and
+// readiness reports data_root_full below it. It is QUIRE_MAX_UPLOAD_BYTES: a ready lane can take at
+// least one more upload of the largest size, and the results of the jobs it already accepted have
+// that much headroom.
+std::uint64_t data_root_reserve_bytes(const service_config& cfg);
+
+// data_root_full when the filesystem of `data_root` has less than `reserve` bytes free. Nothing
+// when the root cannot be inspected (check_data_root reports that).
+void check_data_root_space(const std::string& data_root, std::uint64_t reserve, std::vector<failing_check>& out);
 
 // gpu_unavailable when the lane's policy is gpu_required and no GPU converter works; `detail` says why
 // (no driver, self-test failed, device died), appended to the message.
