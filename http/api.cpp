@@ -43,6 +43,7 @@ const std::vector<error_kind> kErrors = {
     {"overloaded", 503, true},
     {"queue_full", 503, true},
     {"database_unavailable", 503, true},
+    {"storage_full", 507, true},
 };
 
 const error_kind& kind_of(const std::string& code) {
@@ -264,6 +265,8 @@ response error_response(const std::string& code, const std::string& message, con
                                       {"details", details.is_null() ? json::object() : details},
                                       {"correlation_id", correlation_id}}}});
   if (k.status == 503) r.headers.emplace_back("Retry-After", code == "overloaded" ? "1" : "5");
+  // Space comes back when retention sweeps or an operator frees it: minutes, not seconds.
+  if (k.status == 507) r.headers.emplace_back("Retry-After", "60");
   if (k.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }

@@ -417,3 +417,13 @@ TEST_CASE("a readiness snapshot that stopped being refreshed fails closed as rea
   svc.snap = actors::make_snapshot({}, now_ms() - 2000);  // a check two intervals ago is fine
   CHECK(a.handle(req("GET", "/readyz")).status == 200);
 }
+
+TEST_CASE("storage_full is 507, retryable, with Retry-After") {
+  auto r = http::error_response("storage_full", "the data root is full", "c1", {{"reserve_bytes", 10}});
+  CHECK(r.status == 507);
+  CHECK(body(r)["error"]["retryable"] == true);
+  CHECK(body(r)["error"]["details"]["reserve_bytes"] == 10);
+  CHECK(header(r, "Retry-After") == "60");
+  // An unknown code is never answered with a made-up status.
+  CHECK(http::error_response("no_such_code", "x", "c2").status == 500);
+}
