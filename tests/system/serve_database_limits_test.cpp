@@ -167,10 +167,12 @@ TEST_CASE("a stalled database (a table locked) holds only what needs it, health 
   CHECK(http(port, "GET", "/readyz").status != 0);  // answered (ready from the last finished check)
   CHECK(http(port, "GET", "/metrics").status == 200);
   // The readiness check is stuck on the lock as well; once its last result is older than
-  // 3 intervals + 10 s (13 s here) the lane stops claiming to be ready.
+  // 3 intervals + 10 s (13 s here) the lane stops claiming to be ready (readiness_stalled). With
+  // statement/lock timeouts in storage the check finishes instead and must say
+  // database_unreachable: either way the lane fails closed while the database is stalled.
   auto stalled = [](const nlohmann::json& j) {
     for (const auto& r : j["reasons"])
-      if (r.value("code", "") == "readiness_stalled") return true;
+      if (r.value("code", "") == "readiness_stalled" || r.value("code", "") == "database_unreachable") return true;
     return false;
   };
   CHECK(l.svc.wait_readyz(stalled, 60s));
@@ -179,21 +181,17 @@ TEST_CASE("a stalled database (a table locked) holds only what needs it, health 
 
   lock->abort();
   lock.reset();
-  // The two that were running finish normally. The queued one passes the readiness gate only
-  // when it runs: if that is before the unblocked readiness check has finished, the lane still
-  // says readiness_stalled and it is refused (fail closed), else it is answered.
-  int answered = 0;
+  // Every request is answered, none hangs: the running ones with the job (or, once storage has
+  // statement timeouts, 503 database_unavailable); the queued one, which meets the readiness gate
+  // only when it runs, with the job or 503 not_ready if the lane has not yet seen a finished check.
   for (auto& f : stuck) {
     auto r = f.get();
-    if (r.status == 200) {
-      ++answered;
-      continue;
-    }
+    INFO(r.body);
+    if (r.status == 200) continue;
     CHECK(r.status == 503);
-    CHECK(r.json()["error"]["code"] == "not_ready");
-    CHECK(r.json()["error"]["details"]["reasons"].dump().find("readiness_stalled") != std::string::npos);
+    const auto code = r.json()["error"].value("code", "");
+    CHECK((code == "not_ready" || code == "database_unavailable"));
   }
-  CHECK(answered >= 2);
   CHECK(l.svc.wait_ready(30s));
   CHECK(upload(port).status == 202);
 }
