@@ -1,8 +1,9 @@
 // api_bench — load driver for a running `quire serve` (see bench/api_bench.sh and bench/README.md).
 //
-//   api_bench submit --port P --pdf FILE [--clients 64] [--seconds 10] [--key K]
-//       64 clients each submit the PDF in a loop (one connection per request, like most clients);
-//       prints submit latency p50/p90/p99/max and accepted jobs/s as JSON.
+//   api_bench submit --port P --pdf FILE [--clients 64] [--seconds 10] [--key K] [--keep-alive]
+//       64 clients each submit the PDF in a loop (one connection per request, like most clients;
+//       --keep-alive: each client keeps one HTTP/1.1 connection open instead); prints submit
+//       latency p50/p90/p99/max and accepted jobs/s as JSON.
 //   api_bench e2e --port P --key K FILE... [--repeat R]
 //       submits every FILE R times as fast as it can, then waits until every job is terminal;
 //       prints jobs/s and pages/s from first submit to last success.
@@ -15,7 +16,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -69,6 +72,85 @@ reply request(int port, const std::string& method, const std::string& target, co
   return r;
 }
 
+// One client's persistent HTTP/1.1 connection (--keep-alive). Reconnects when the server closes it.
+class keepalive_conn {
+ public:
+  explicit keepalive_conn(int port) : port_(port) {}
+  ~keepalive_conn() { close_fd(); }
+  reply post(const std::string& target, const std::string& key, const std::string& content_type,
+             const std::string& body) {
+    std::string req = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!key.empty()) req += "X-API-Key: " + key + "\r\n";
+    req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (fd_ < 0 && !connect_fd()) return {};
+      reply r;
+      if (send_all(req) && read_reply(r)) return r;
+      close_fd();  // closed by the server between requests: once more on a new connection
+    }
+    return {};
+  }
+
+ private:
+  bool connect_fd() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close_fd();
+      return false;
+    }
+    buf_.clear();
+    return true;
+  }
+  void close_fd() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  bool send_all(const std::string& data) {
+    for (std::size_t off = 0; off < data.size();) {
+      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  bool fill() {
+    char tmp[16384];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<std::size_t>(n));
+    return true;
+  }
+  // Status line + headers, then exactly Content-Length bytes of body.
+  bool read_reply(reply& r) {
+    std::size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return false;
+    const std::string head = buf_.substr(0, end);
+    std::size_t length = 0;
+    for (std::size_t p = head.find("\r\n"); p != std::string::npos; p = head.find("\r\n", p + 2)) {
+      std::string line = head.substr(p + 2, head.find("\r\n", p + 2) - p - 2);
+      std::transform(line.begin(), line.end(), line.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (line.rfind("content-length:", 0) == 0) length = std::strtoul(line.c_str() + 15, nullptr, 10);
+    }
+    while (buf_.size() < end + 4 + length)
+      if (!fill()) return false;
+    r.status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
+    r.body = buf_.substr(end + 4, length);
+    buf_.erase(0, end + 4 + length);
+    if (head.find("onnection: close") != std::string::npos) close_fd();
+    return true;
+  }
+  int port_;
+  int fd_ = -1;
+  std::string buf_;
+};
+
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream ss;
@@ -82,7 +164,8 @@ double pct(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-int run_submit(int port, const std::string& pdf, int clients, double seconds, const std::string& key) {
+int run_submit(int port, const std::string& pdf, int clients, double seconds, const std::string& key,
+               bool keep_alive) {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::vector<double> lat_ms;
@@ -92,9 +175,11 @@ int run_submit(int port, const std::string& pdf, int clients, double seconds, co
   for (int i = 0; i < clients; ++i)
     threads.emplace_back([&] {
       std::vector<double> mine;
+      keepalive_conn conn(port);
       while (!stop.load()) {
         auto t0 = clock_type::now();
-        auto r = request(port, "POST", "/v1/convert/jobs", key, "application/pdf", pdf);
+        auto r = keep_alive ? conn.post("/v1/convert/jobs", key, "application/pdf", pdf)
+                            : request(port, "POST", "/v1/convert/jobs", key, "application/pdf", pdf);
         mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
         if (r.status == 202) ++accepted;
         else if (r.status == 503) ++refused;
@@ -108,6 +193,7 @@ int run_submit(int port, const std::string& pdf, int clients, double seconds, co
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
   nlohmann::json out = {{"clients", clients},
+                        {"connections", keep_alive ? "keep-alive" : "new per request"},
                         {"seconds", elapsed},
                         {"requests", lat_ms.size()},
                         {"accepted", accepted.load()},
@@ -169,6 +255,7 @@ int main(int argc, char** argv) {
   }
   std::string mode = argv[1], key, pdf;
   int port = 0, clients = 64, repeat = 1;
+  bool keep_alive = false;
   double seconds = 10;
   std::vector<std::string> files;
   for (int i = 2; i < argc; ++i) {
@@ -180,10 +267,11 @@ int main(int argc, char** argv) {
     else if (a == "--repeat") repeat = std::atoi(next().c_str());
     else if (a == "--key") key = next();
     else if (a == "--pdf") pdf = next();
+    else if (a == "--keep-alive") keep_alive = true;
     else files.push_back(a);
   }
   if (port <= 0) return 2;
-  if (mode == "submit") return run_submit(port, slurp(pdf), clients, seconds, key);
+  if (mode == "submit") return run_submit(port, slurp(pdf), clients, seconds, key, keep_alive);
   if (mode == "e2e") return run_e2e(port, files, repeat, key);
   return 2;
 }

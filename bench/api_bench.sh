@@ -2,17 +2,25 @@
 # bench/api_bench.sh — API benchmark of `quire serve` on this machine (method: bench/README.md).
 #
 #   bench/api_bench.sh [--build-dir DIR] [--clients 64] [--seconds 10] [--converters 2] [--repeat 2]
+#                      [--work-dir DIR] [--keep-alive] [--submit-only]
 #
 # Starts a throwaway PostgreSQL and one eval lane, then measures (1) submit latency and accepted
-# jobs/s with N concurrent clients, (2) end-to-end throughput (submit → succeeded) over the public
-# corpus, and (3) `quire convert` run directly on the same files with the same number of workers.
+# jobs/s with N concurrent clients (a new connection per request; --keep-alive: then once more with
+# persistent connections), with the CPU each accepted job cost the service, PostgreSQL and the
+# client, (2) end-to-end throughput (submit → succeeded) over the public corpus, and (3) `quire
+# convert` run directly on the same files with the same number of workers. --submit-only stops
+# after (1). --work-dir: where the database and the data root live (default $TMPDIR or /tmp).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 source "$QUIRE_ROOT/scripts/lib/pg.sh"
 
 build_dir="$QUIRE_ROOT/build" clients=64 seconds=10 converters=2 repeat=2
+work_base=${TMPDIR:-/tmp} keep_alive=0 submit_only=0
 while [ $# -gt 0 ]; do
   case $1 in
+    --work-dir) work_base=$2; shift 2 ;;
+    --keep-alive) keep_alive=1; shift ;;
+    --submit-only) submit_only=1; shift ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
@@ -24,7 +32,7 @@ done
 quire="$build_dir/app/quire" bench="$build_dir/bench/api_bench"
 [ -x "$quire" ] && [ -x "$bench" ] || die "build first: cmake --build $build_dir --target quire api_bench"
 corpus=${QUIRE_EVAL_DIR:-$QUIRE_ROOT/../shared/eval}/corpus
-work=$(mktemp -d /tmp/quire-api-bench.XXXXXX)
+work=$(mktemp -d "$work_base/quire-api-bench.XXXXXX")
 port=$(( 20000 + RANDOM % 20000 )) http_port=$(( 40000 + RANDOM % 20000 ))
 serve_pid=
 cleanup() {
@@ -52,11 +60,45 @@ start_serve() {
   cat "$work/serve.log" >&2; die "quire serve did not become ready"
 }
 
-log "submit latency: $clients clients, ${seconds}s, $(nproc) cores, $converters converter(s)"
+# CPU ticks (user + system) of one process, and of PostgreSQL (postmaster and its backends).
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  local master total=0 p
+  master=$(head -1 "$work/pg/data/postmaster.pid")
+  for p in "$master" $(pgrep -P "$master"); do total=$(( total + $(ticks "$p") )); done
+  echo "$total"
+}
+
+# One submit run; prints the client's JSON and the CPU per accepted job.
+submit_run() {
+  local s0 p0 s1 p1 hz
+  hz=$(getconf CLK_TCK)
+  s0=$(ticks "$serve_pid") p0=$(pg_ticks)
+  local TIMEFORMAT="%U %S"
+  { time "$bench" submit --port "$http_port" --key bench-key --clients "$clients" --seconds "$seconds" \
+      --pdf "$QUIRE_ROOT/docker/sample/sample.pdf" "$@" >"$work/submit.json"; } 2>"$work/client.time"
+  s1=$(ticks "$serve_pid") p1=$(pg_ticks)
+  cat "$work/submit.json"
+  python3 - "$work/submit.json" "$work/client.time" "$hz" "$(( s1 - s0 ))" "$(( p1 - p0 ))" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+user, system = map(float, open(sys.argv[2]).read().split())
+hz, serve, pg = float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+n = max(1, j["accepted"])
+print(f"CPU per accepted job: quire serve {serve / hz / n * 1e3:.3f} ms (its converters included), "
+      f"PostgreSQL {pg / hz / n * 1e3:.3f} ms, bench client {(user + system) / n * 1e3:.3f} ms")
+PY
+}
+
+log "submit latency: $clients clients, ${seconds}s, $(nproc) cores, $converters converter(s), load average$(uptime | sed 's/.*load average//')"
 start_serve
-"$bench" submit --port "$http_port" --key bench-key --clients "$clients" --seconds "$seconds" \
-  --pdf "$QUIRE_ROOT/docker/sample/sample.pdf" | tee "$work/submit.json"
+submit_run
+if [ "$keep_alive" = 1 ]; then
+  log "submit latency with keep-alive connections"
+  submit_run --keep-alive
+fi
 kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=
+[ "$submit_only" = 1 ] && exit 0
 
 # End to end on a fresh database so the submit run's backlog does not count.
 psql -q "$QUIRE_TEST_DATABASE_URL" -c "DROP DATABASE bench" -c "CREATE DATABASE bench"
