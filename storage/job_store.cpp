@@ -95,6 +95,12 @@ void prepare_all(pqxx::connection& c) {
                         " next_attempt_at = quire_now(), updated_at = quire_now(),"
                         " lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL") +
                 lease_match + " RETURNING " + cols);
+  c.prepare("defer",
+            std::string("UPDATE jobs SET status = 'queued', status_reason = $5, attempt = attempt - 1,"
+                        " next_attempt_at = quire_now() + $6::int8 * interval '1 millisecond',"
+                        " error_code = $5, error_message = $7, error_retryable = true, updated_at = quire_now(),"
+                        " lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL") +
+                lease_match + " RETURNING " + cols);
   c.prepare("cancel",
             "UPDATE jobs SET status = 'canceled', status_reason = $3, finished_at = quire_now(),"
             " expires_at = quire_now() + $4::int8 * interval '1 second', updated_at = quire_now(),"
@@ -164,7 +170,13 @@ void announce_work(pqxx::connection& c, const std::string& profile) {
 // ---------------------------------------------------------------------------------------------
 void job_store::impl::connect() {
   conn.reset();
-  auto c = std::make_unique<pqxx::connection>(opts.database_url);
+  auto c = std::make_unique<pqxx::connection>(detail::with_connect_options(
+      opts.database_url, static_cast<int>(opts.connect_timeout.count())));
+  {
+    pqxx::nontransaction n(*c);
+    n.exec(fmt::format("SET statement_timeout = {}; SET lock_timeout = {}", opts.statement_timeout.count(),
+                       opts.lock_timeout.count()));
+  }
   prepare_all(*c);
   if (pinned_clock) {
     pqxx::nontransaction n(*c);
@@ -180,6 +192,13 @@ error job_store::impl::map_exception(const std::exception& e) {
       dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr || (conn && !conn->is_open())) {
     conn.reset();  // reconnect on the next call
     return make_error(errc::database_unreachable, e.what());
+  }
+  // Timeouts, a full connection table, a server shutting down: the database cannot serve us now
+  // (the connection, when still open, stays usable after a timeout).
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string state = sql->sqlstate();  // 57014 statement_timeout, 55P03 lock_not_available
+    if (state == "57014" || state == "55P03" || state == "53300" || state.rfind("57P0", 0) == 0)
+      return make_error(errc::database_unreachable, fmt::format("database busy or going away: {}", e.what()));
   }
   // The schema is missing or older than this binary (statements are prepared lazily, so this
   // shows up at first use): the same readiness reason as check_schema().
@@ -539,6 +558,19 @@ result<job_record> job_store::release(const lease& l, std::string_view reason) {
     w.commit();
     announce_work(c, impl_->opts.profile);
     return parse_job(r[0]);
+  });
+}
+
+result<job_record> job_store::defer(const lease& l, const job_error_info& e, std::chrono::milliseconds delay) {
+  if (auto v = validate_lease(l); !v) return v.err();
+  if (e.code.empty()) return make_error(errc::invalid_argument, "defer: error code is empty");
+  if (delay.count() < 0) return make_error(errc::invalid_argument, "defer: delay < 0");
+  return impl_->run<job_record>([&](pqxx::connection& c) -> result<job_record> {
+    pqxx::work w(c);
+    auto r = w.exec_prepared("defer", l.job_id, l.owner, l.attempt, impl_->opts.profile, e.code, ms(delay), e.message);
+    if (r.empty()) return classify_lease_failure(w, l, impl_->opts.profile);
+    w.commit();
+    return parse_job(r[0]);  // not announced: it is not claimable yet (listeners poll)
   });
 }
 

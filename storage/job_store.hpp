@@ -64,6 +64,12 @@ struct store_options {
   // (what clients are told). Set it from the same setting as retention_policy::result_ttl: the
   // sweep expires a job at the EARLIER of expires_at and finished_at + policy.result_ttl.
   std::chrono::seconds result_ttl{std::chrono::hours(24 * 7)};
+  // Bounds on every wait for the database: a silent server, a locked table or a full connection
+  // slot table fails the call with database_unreachable instead of holding the caller (an HTTP
+  // handler thread, a converter) indefinitely. Applied to every connection the store opens.
+  std::chrono::seconds connect_timeout{5};
+  std::chrono::milliseconds statement_timeout{std::chrono::seconds(15)};
+  std::chrono::milliseconds lock_timeout{std::chrono::seconds(5)};
 };
 
 struct job_error_info {
@@ -229,6 +235,11 @@ class job_store {
   // Drain hand-back: → queued, claimable at once, attempt decremented (not spent). Give each
   // coordinator process a unique owner name: the fencing token is (owner, attempt).
   result<job_record> release(const lease& l, std::string_view reason);
+  // Environmental hand-back: → queued, attempt NOT spent (as release), but claimable only after
+  // `delay`, with `e` recorded as the job's last error. For failures that say nothing about the
+  // document and will outlast a few quick retries — a full data root (storage_full): retrying at
+  // once would spend every attempt and fail an accepted job for want of disk space.
+  result<job_record> defer(const lease& l, const job_error_info& e, std::chrono::milliseconds delay);
 
   // queued|running → canceled. illegal_transition (current_status set) when already finished.
   result<job_record> cancel(const std::string& id, std::string_view reason);

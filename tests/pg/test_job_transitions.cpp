@@ -193,6 +193,35 @@ TEST_CASE("release hands a job back without spending an attempt") {
   CHECK(reasons(*s, job.id)[2] == "running>queued:draining");
 }
 
+TEST_CASE("defer hands a job back unspent, claimable only after the delay, with the error kept") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  REQUIRE(s->set_clock_for_testing(t0));
+  auto job = submit_ok(*s, request("p", 0, 1));  // max_attempts 1: a spent attempt would be the last
+  auto c = claim_one(*s);
+  auto d = s->defer(c.lease, {"storage_full", "no space left for result.md", true}, std::chrono::milliseconds(30s));
+  REQUIRE(d);
+  CHECK(d->status == job_status::queued);
+  CHECK(d->attempt == 0);
+  REQUIRE(d->error);
+  CHECK(d->error->code == "storage_full");
+  CHECK(d->error->retryable);
+  CHECK_FALSE(d->lease_owner);
+  auto early = s->claim("w2", 1, lease_5m);
+  REQUIRE(early);
+  CHECK(early->empty());  // not before the delay
+  REQUIRE(s->set_clock_for_testing(t0 + 31s));
+  auto c2 = claim_one(*s, "w2");
+  CHECK(c2.lease.attempt == 1);
+  CHECK(reasons(*s, job.id)[2] == "running>queued:storage_full");
+  // Fenced like every lease-holder call: the old lease cannot defer the new attempt.
+  auto stale = s->defer(c.lease, {"storage_full", "x", true}, std::chrono::milliseconds(1s));
+  REQUIRE_FALSE(stale);
+  CHECK(stale.err().code == errc::lease_lost);
+  // And it finishes normally afterwards.
+  CHECK(s->complete(c2.lease, result_of("# ok")));
+}
+
 TEST_CASE("cancel: queued and running jobs, the lease holder learns it, finished jobs refuse") {
   migrated_db db;
   auto s = open_store(db.url());
