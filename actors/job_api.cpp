@@ -166,7 +166,11 @@ api_result<submitted> job_api::submit(const submission& s) {
   // arrived while the previous batch was committing; we are released when ours has committed.
   auto res = batcher_.submit(req);
   if (!res) {
-    fs->remove_job(id);  // never committed: nothing refers to the input
+    // A COMMIT whose answer was lost (a server restart at that moment) may have been applied:
+    // then a row refers to this input, and the client's retry with its Idempotency-Key replays
+    // that job. Keep the input; if nothing was committed the sweeper's reconciliation removes the
+    // row-less directory after its orphan grace. Any other error committed nothing.
+    if (!res.err().outcome_unknown) fs->remove_job(id);
     return fail_with<submitted>(to_api_error(res.err()));
   }
   if (res->replayed) fs->remove_job(id);  // the original job owns its own input
@@ -346,7 +350,11 @@ readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* stor
       else if (d.err().code == errc::database_unreachable) f.push_back({reason::database_unreachable, d.err().message});
       else f.push_back({reason::schema_version_mismatch, d.err().message});  // e.g. table absent before migration
     }
-    if (auto c = store->counts(); c) {
+    auto c = store->counts();
+    // A database that answers the checks above but not this read (a locked table past
+    // lock_timeout, statement_timeout) cannot take traffic either.
+    if (!c && c.err().code == errc::database_unreachable) f.push_back({reason::database_unreachable, c.err().message});
+    if (c) {
       auto& m = service_metrics();
       for (const auto& [status, n] : c->by_status)
         m.set("quire_jobs", {{"state", std::string(storage::to_string(status))}}, static_cast<double>(n));

@@ -53,6 +53,9 @@ struct error {
   std::string message;
   // For refused job transitions: the job's status at the time of refusal, when known.
   std::optional<job_status> current_status;
+  // database_unreachable only: the connection broke while COMMIT was in flight, so the write may
+  // have been applied (pqxx::in_doubt_error). Callers must not undo what a committed row refers to.
+  bool outcome_unknown = false;
 };
 
 // Minimal expected<T, error>: holds a value or an error, never both.

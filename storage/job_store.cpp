@@ -191,7 +191,9 @@ error job_store::impl::map_exception(const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
       dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr || (conn && !conn->is_open())) {
     conn.reset();  // reconnect on the next call
-    return make_error(errc::database_unreachable, e.what());
+    auto err = make_error(errc::database_unreachable, e.what());
+    err.outcome_unknown = dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
+    return err;
   }
   // Timeouts, a full connection table, a server shutting down: the database cannot serve us now
   // (the connection, when still open, stays usable after a timeout).
@@ -329,6 +331,9 @@ bool connection_lost(const std::exception& e) {
          dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
 }
 
+// A statement or lock timeout: retrying the batch's requests one by one would only wait again.
+bool timed_out(const pqxx::sql_error& e) { return e.sqlstate() == "57014" || e.sqlstate() == "55P03"; }
+
 }  // namespace
 
 result<submit_result> job_store::submit(const submit_request& req) {
@@ -419,7 +424,7 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
         }
         inserted = !r.empty();
       } catch (const pqxx::sql_error& e) {
-        if (connection_lost(e) || !c.is_open()) throw;
+        if (connection_lost(e) || timed_out(e) || !c.is_open()) throw;
         single.insert(single.end(), plain.begin(), plain.end());
       }
     }
@@ -431,7 +436,7 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
         out[i] = one(submit_result{parse_job(r[0]), false});
         inserted = true;
       } catch (const pqxx::sql_error& e) {
-        if (connection_lost(e) || !c.is_open()) throw;
+        if (connection_lost(e) || timed_out(e) || !c.is_open()) throw;
         out[i] = one(impl_->map_exception(e));
       }
     }
@@ -452,7 +457,7 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
           if (*res && !(*res)->replayed) inserted = true;
           out[i] = std::move(*res);
         } catch (const pqxx::sql_error& e) {
-          if (connection_lost(e) || !c.is_open()) throw;
+          if (connection_lost(e) || timed_out(e) || !c.is_open()) throw;
           out[i] = one(impl_->map_exception(e));
         }
       }
