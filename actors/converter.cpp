@@ -106,6 +106,16 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
       std::fprintf(stderr, "quire serve: job %s: recording failure: %s\n", job.id.c_str(), r.err().message.c_str());
   };
 
+  // A full data root says nothing about the document: hand the job back unspent, claimable again
+  // after a pause (readiness reports data_root_full meanwhile), instead of spending its attempts.
+  auto root_full = [&] { return !c.files->ensure_room(0, data_root_reserve_bytes(st.cfg)); };
+  auto defer_full = [&](const std::string& message) {
+    auto r = c.store->defer(lease, {"storage_full", message, true}, std::chrono::seconds(30));
+    if (!r && r.err().code != storage::errc::job_canceled && r.err().code != storage::errc::lease_lost)
+      std::fprintf(stderr, "quire serve: job %s: deferring: %s\n", job.id.c_str(), r.err().message.c_str());
+    if (st.recheck_readiness) st.recheck_readiness();
+  };
+
   if (!ensure_worker(c)) {
     c.store->release(lease, "worker_unavailable");
     if (st.recheck_readiness) st.recheck_readiness();
@@ -178,19 +188,22 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
       lease_valid_until = steady::now() + lease_for;
       nlohmann::json assets = nlohmann::json::array();
       bool published = true;
+      storage::error publish_err{storage::errc::io_error, "asset publish failed", {}};
       for (const auto& a : outcome.result.value("assets", nlohmann::json::array())) {
         const auto name = a.value("name", "");
         bool read_ok = false;
         auto bytes = read_file(staging / "assets" / name, read_ok);
         auto info = read_ok ? c.files->write_file(job.id, "assets/" + name, bytes)
                             : storage::result<storage::file_info>(storage::error{storage::errc::io_error, "missing asset", {}});
-        if (!info) { published = false; break; }
+        if (!info) { published = false; publish_err = info.err(); break; }
         assets.push_back({{"name", name}, {"media_type", a.value("media_type", "")},
                           {"size_bytes", info->bytes}, {"sha256", info->sha256}});
       }
       auto info = published ? c.files->write_file(job.id, "result.md", md)
-                            : storage::result<storage::file_info>(storage::error{storage::errc::io_error, "asset publish failed", {}});
-      if (!info) {
+                            : storage::result<storage::file_info>(publish_err);
+      if (!info && info.err().code == storage::errc::storage_full) {
+        defer_full("cannot publish the result: " + info.err().message);
+      } else if (!info) {
         fail("io_error", "cannot publish the result: " + info.err().message, true);
       } else {
         const int pages = outcome.result.value("page_count", 0);
@@ -242,6 +255,9 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     c.worker->stop();
     if (!stop_canceled && !stop_lost) c.store->release(lease, "device_failed");
     if (st.recheck_readiness) st.recheck_readiness();
+  } else if (outcome.outcome == kind::failed && outcome.code == "io_error" && root_full()) {
+    // The worker could not write its output into the staging dir (tmp/ of the data root): full.
+    defer_full("the worker could not write its output: " + outcome.message);
   } else if (outcome.outcome == kind::failed) {
     m.add("quire_conversions_total", {{"outcome", "failed"}});
     m.observe("quire_conversion_duration_seconds", {}, seconds);

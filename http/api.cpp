@@ -435,13 +435,18 @@ response api::dispatch(const request& req, context& ctx) {
   (void)kOpenRoutes;
   if (req.query_malformed) return error_response("bad_request", "the query string is not valid percent-encoding", cid);
 
-  // --- everything else waits for readiness (fail closed). While only draining, reads and
-  // cancels still work: clients can follow the jobs that are finishing. ---
+  // --- everything else waits for readiness (fail closed). While the lane is only draining or
+  // its data root is only full, reads and cancels still work: clients can follow and fetch the
+  // jobs they have. A full root refuses new work in submit itself (507 storage_full, nothing
+  // written), which also notices at once when space has come back. ---
   if (!view.ready) {
-    bool only_draining = !view.reasons.empty();
-    for (const auto& f : view.reasons) only_draining = only_draining && f["code"] == "draining";
+    bool reads_ok = !view.reasons.empty(), draining = false;
+    for (const auto& f : view.reasons) {
+      draining = draining || f["code"] == "draining";
+      reads_ok = reads_ok && (f["code"] == "draining" || f["code"] == "data_root_full");
+    }
     const bool new_work = route == "/v1/convert/jobs" && req.method == "POST";
-    if (!only_draining || new_work) {
+    if (!reads_ok || (new_work && draining)) {
       json reasons = json::array();
       for (const auto& f : view.reasons) reasons.push_back(f["code"]);
       return error_response("not_ready", "this lane is not ready", cid, {{"reasons", reasons}});

@@ -1,8 +1,9 @@
 // A full data root (issue 7), end to end: the real `quire serve` on a small tmpfs data root. An
 // upload that does not fit is refused with 507 storage_full before anything is written (no row, no
-// file); below the reserve the lane reports data_root_full and refuses job submissions as not
-// ready; jobs accepted earlier still finish (the reserve is their headroom); when space comes back
-// the lane is ready again and accepts. Needs root to mount the tmpfs: elsewhere it exits 77 (skip).
+// file); below the reserve the lane reports data_root_full (not ready) and refuses submissions
+// with storage_full while job reads go on; jobs accepted earlier still finish (the reserve is their
+// headroom); a job running when the root fills completely is handed back unspent and succeeds once
+// space returns; when space comes back the lane is ready again and accepts. Needs root to mount the tmpfs: elsewhere it exits 77 (skip).
 #include <catch2/catch.hpp>
 
 #include <sys/mount.h>
@@ -136,17 +137,19 @@ TEST_CASE("a full data root: 507 storage_full before anything is written, data_r
     CHECK((name == "result.md" || name == "manifest.json"));
   }
 
-  // (2) Under the reserve: the lane says data_root_full and refuses new jobs as not ready.
+  // (2) Under the reserve: the lane says data_root_full (not ready: no new traffic) and refuses
+  // new jobs with storage_full; reads still work, so clients can follow and fetch their jobs.
   fill_to(l.root, filler, kReserve / 2);
   REQUIRE(l.svc.wait_readyz(failing("data_root_full"), 30s));
-  auto not_ready = submit(port, sample_pdf());
-  CHECK(not_ready.status == 503);
-  CHECK(not_ready.json()["error"]["code"] == "not_ready");
+  auto refused_small = submit(port, sample_pdf());
+  CHECK(refused_small.status == 507);
+  CHECK(refused_small.json()["error"]["code"] == "storage_full");
   CHECK(job_rows(l.db) == before_rows);
   // Jobs accepted earlier finish while the root stays full: the reserve is room for their results.
-  // (Read from the database: a lane that is not ready refuses job reads too.)
   CHECK(final_status(l.db, job_id_of(quick)) == "succeeded");
   CHECK(final_status(l.db, job_id_of(slow)) == "succeeded");
+  CHECK(l.svc.wait_job(job_id_of(slow), {"succeeded", "failed"}, 10s).value("status", "") == "succeeded");
+  CHECK(http(port, "GET", "/v1/convert/jobs/" + job_id_of(quick) + "/result?inline=true").status == 200);
   CHECK(free_bytes(l.root) < kReserve);
 
   // (3) Space comes back: ready again, and the upload refused before is accepted and converted.
@@ -158,4 +161,42 @@ TEST_CASE("a full data root: 507 storage_full before anything is written, data_r
   CHECK(job_rows(l.db) == before_rows + 1);
   l.svc.signal(SIGTERM);
   CHECK(l.svc.wait_exit(30s) == 0);
+}
+
+TEST_CASE("a job running when the data root fills up is handed back unspent and succeeds later") {
+  lane l("fullrun", {{"QUIRE_MAX_UPLOAD_BYTES", std::to_string(kReserve)}, {"QUIRE_CPU_CONVERTERS", "1"}});
+  tmpfs_root mounted(l.root);
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(60s));
+  const int port = l.svc.port();
+  const std::string filler = l.root + "/filler";
+
+  // The worker sleeps 4 s before converting; the root fills completely meanwhile, so neither its
+  // output (staged under tmp/) nor the result can be written.
+  auto slow = submit(port, sample_pdf("QUIRE_TEST_SLOW"));
+  REQUIRE(slow.status == 202);
+  const auto id = job_id_of(slow);
+  std::this_thread::sleep_for(1s);
+  fill_to(l.root, filler, 0);
+
+  // Handed back with storage_full recorded and no attempt spent (a disk says nothing about the
+  // document), instead of failing an accepted job.
+  auto store = quire::storage::job_store::open({.database_url = l.db, .profile = "eval"});
+  REQUIRE(store);
+  bool deferred = false;
+  for (int i = 0; i < 300 && !deferred; ++i) {
+    auto j = (*store)->get(id);
+    REQUIRE(j);
+    REQUIRE_FALSE(quire::storage::is_terminal(j->status));
+    deferred = j->status == quire::storage::job_status::queued && j->error && j->error->code == "storage_full";
+    if (!deferred) std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(deferred);
+  CHECK((*store)->get(id)->attempt == 0);
+
+  // Space comes back: the job runs again (after the deferral) and succeeds on its first counted attempt.
+  fs::remove(filler);
+  auto done = l.svc.wait_job(id, {"succeeded", "failed"}, 90s);
+  CHECK(done.value("status", "") == "succeeded");
+  CHECK((*store)->get(id)->attempt == 1);
 }
