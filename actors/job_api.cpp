@@ -3,6 +3,7 @@
 #include "actors/job_api.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 
 #include "actors/metrics.hpp"
@@ -101,11 +102,16 @@ api_error to_api_error(const storage::error& e) {
     case errc::idempotency_conflict: return {"idempotency_conflict", e.message};
     case errc::artifact_missing: return {"artifact_missing", e.message};
     case errc::artifact_corrupt: return {"artifact_corrupt", e.message};
-    case errc::database_unreachable: return {"database_unavailable", e.message};
     case errc::invalid_argument: return {"validation_error", e.message};
     case errc::storage_full: return {"storage_full", e.message};
-    default: return {"internal_error", std::string(storage::to_string(e.code)) + ": " + e.message};
+    default: break;
   }
+  // Database and internal failures carry libpq/SQL text (statements, role names, hosts): that goes
+  // to the service log, the client gets a stable code and a plain sentence.
+  std::fprintf(stderr, "quire serve: %s: %s\n", std::string(storage::to_string(e.code)).c_str(), e.message.c_str());
+  if (e.code == errc::database_unreachable)
+    return {"database_unavailable", "the database is unavailable or busy; retry later"};
+  return {"internal_error", "internal error (" + std::string(storage::to_string(e.code)) + "); details are in the service log"};
 }
 
 job_api::job_api(shared_state& st)
