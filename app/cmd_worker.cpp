@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "actors/worker_wire.hpp"
 #include "app/commands.hpp"
 #include "convert/convert.hpp"
 #include "gpu/page_analysis.hpp"
@@ -42,36 +43,9 @@
 namespace quire::app {
 namespace {
 
-constexpr int kJobsFd = 3;
-constexpr int kEventsFd = 4;
-
-bool emit(const nlohmann::json& event) {
-  std::string line = event.dump() + "\n";
-  std::size_t off = 0;
-  while (off < line.size()) {
-    ssize_t n = ::write(kEventsFd, line.data() + off, line.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-bool read_line(std::string& buffer, std::string& line) {
-  for (;;) {
-    auto nl = buffer.find('\n');
-    if (nl != std::string::npos) {
-      line = buffer.substr(0, nl);
-      buffer.erase(0, nl + 1);
-      return true;
-    }
-    char buf[4096];
-    ssize_t n = ::read(kJobsFd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    buffer.append(buf, static_cast<std::size_t>(n));
-  }
-}
+using actors::worker_wire::emit;
+using actors::worker_wire::kEventsFd;
+using actors::worker_wire::kJobsFd;
 
 void test_hooks(const std::vector<char>& pdf) {
   static const bool enabled = [] {
@@ -226,8 +200,9 @@ int run_worker(device_binding& dev) {
     }
     convert::engine engine;
     if (!emit({{"event", "ready"}, {"pid", ::getpid()}})) return 1;
-    std::string buffer, line;
-    while (read_line(buffer, line)) {
+    actors::worker_wire::line_reader jobs;
+    std::string line;
+    while (jobs.next(line)) {
       auto job = nlohmann::json::parse(line, nullptr, false);
       nlohmann::json result = job.is_discarded() ? fail("internal", "malformed job message") : run_job(engine, dev, job);
       if (!emit(result)) return 1;

@@ -5,7 +5,6 @@
 // test checks exactly that text back through the service.
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -14,45 +13,15 @@
 #include <string>
 #include <thread>
 
-namespace {
+#include "actors/worker_wire.hpp"
 
-constexpr int kJobsFd = 3;
-constexpr int kEventsFd = 4;
-
-bool emit(const nlohmann::json& event) {
-  const std::string line = event.dump() + "\n";
-  std::size_t off = 0;
-  while (off < line.size()) {
-    const ssize_t n = ::write(kEventsFd, line.data() + off, line.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-bool read_line(std::string& buffer, std::string& line) {
-  for (;;) {
-    const auto nl = buffer.find('\n');
-    if (nl != std::string::npos) {
-      line = buffer.substr(0, nl);
-      buffer.erase(0, nl + 1);
-      return true;
-    }
-    char buf[4096];
-    const ssize_t n = ::read(kJobsFd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    buffer.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
-}  // namespace
+using quire::actors::worker_wire::emit;
 
 int main() {
   if (!emit({{"event", "ready"}, {"pid", ::getpid()}})) return 1;
-  std::string buffer, line;
-  while (read_line(buffer, line)) {
+  quire::actors::worker_wire::line_reader jobs;
+  std::string line;
+  while (jobs.next(line)) {
     const auto job = nlohmann::json::parse(line, nullptr, false);
     if (job.is_discarded()) return 2;
     std::ifstream in(job.value("input", ""), std::ios::binary);
