@@ -146,6 +146,7 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
                       "expected gpu_required, gpu_prefer or cpu_only, got '" + c.acceleration_policy + "'"});
   num("QUIRE_HTTP_THREADS", 1, 256, c.http_threads);
   num("QUIRE_MAX_CONCURRENT_UPLOADS", 1, 100000, c.max_concurrent_uploads);
+  num("QUIRE_MAX_CONNECTIONS", 2, 1000000, c.max_connections);
   num("QUIRE_MAX_QUEUE_DEPTH", 1, 100000000, c.max_queue_depth);
   num("QUIRE_MAX_ATTEMPTS", 1, 100, c.max_attempts);
   num("QUIRE_MAX_PAGES", 1, 1000000, c.max_pages);

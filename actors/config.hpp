@@ -33,6 +33,7 @@ struct service_config {
   std::string acceleration_policy;           // QUIRE_ACCELERATION_POLICY (default per profile)
   int http_threads = 16;                     // QUIRE_HTTP_THREADS
   int max_concurrent_uploads = 32;           // QUIRE_MAX_CONCURRENT_UPLOADS
+  int max_connections = 1024;                // QUIRE_MAX_CONNECTIONS (open HTTP connections)
   int max_queue_depth = 1000;                // QUIRE_MAX_QUEUE_DEPTH (queued jobs before 503)
   int max_attempts = 3;                      // QUIRE_MAX_ATTEMPTS
   int max_pages = 2000;                      // QUIRE_MAX_PAGES per document

@@ -133,15 +133,24 @@ constexpr std::size_t kMaxFieldCount = 100;
 // request is refused at once (503 overloaded) instead of queueing behind work it cannot overtake.
 std::size_t backlog_limit(const actors::service_config& cfg) { return static_cast<std::size_t>(cfg.http_threads) * 4; }
 
+// RESTinio's defaults plus its connection-count limiter: without it every connection is accepted,
+// and each may hold a request body of up to the socket limit in memory.
+struct server_traits : restinio::default_traits_t {
+  static constexpr bool use_connection_count_limiter = true;
+};
+
 class restinio_server final : public server {
  public:
   restinio_server(api& handler, const actors::service_config& cfg)
       : pool_(cfg.http_threads, backlog_limit(cfg)) {
     const auto max_wait = std::chrono::duration_cast<handler_pool::clock::duration>(cfg.request_timeout);
     auto settings =
-        restinio::server_settings_t<restinio::default_traits_t>{}
+        restinio::server_settings_t<server_traits>{}
             .address(cfg.listen_host)
             .port(cfg.listen_port)
+            // Beyond this many open connections new ones wait in the kernel's accept queue until
+            // one closes (the idle and read timeouts close stalled ones).
+            .max_parallel_connections(static_cast<std::size_t>(cfg.max_connections))
             .max_pipelined_requests(4)
             // Bounds the WHOLE read of one request (headers and body), not the gap between bytes:
             // a client dribbling its headers or body is cut off after this, however slowly it sends.
@@ -205,7 +214,7 @@ class restinio_server final : public server {
 
  private:
   handler_pool pool_;
-  restinio::running_server_handle_t<restinio::default_traits_t> server_;
+  restinio::running_server_handle_t<server_traits> server_;
   bool stopped_ = false;
 };
 

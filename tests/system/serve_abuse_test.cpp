@@ -319,6 +319,31 @@ TEST_CASE("slow clients are cut off by the read timeout and do not starve others
   CHECK(job_rows(l.db) == 0);
 }
 
+TEST_CASE("open connections are capped: the next waits until one closes, then is served", "[abuse]") {
+  lane l("abuse_conns", {{"QUIRE_MAX_CONNECTIONS", "3"}, {"QUIRE_IDLE_TIMEOUT_SECONDS", "30"}});
+  l.svc.start();
+  REQUIRE(l.svc.wait_ready(30s));
+  const int port = l.svc.port();
+  // Three connections that send nothing hold every slot (until the idle timeout).
+  std::vector<std::unique_ptr<raw_connection>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<raw_connection>(port));
+    REQUIRE(held.back()->connected());
+  }
+  std::this_thread::sleep_for(300ms);  // let the server accept all three
+  // A fourth gets through TCP (the kernel's accept queue) but is not served while the slots are held.
+  raw_connection waiting(port);
+  REQUIRE(waiting.connected());
+  REQUIRE(waiting.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string got;
+  CHECK_FALSE(waiting.wait_closed(1500ms, &got));
+  CHECK(parse_response(got).status == 0);
+  // One slot frees: the waiting request is accepted and answered.
+  held.pop_back();
+  waiting.wait_closed(5s, &got);
+  CHECK(parse_response(got).status == 200);
+}
+
 TEST_CASE("floods beyond the upload bound and the handler backlog get 503 overloaded, health answers", "[abuse]") {
   // One handler thread (backlog 4 = 4 × QUIRE_HTTP_THREADS) and two upload slots. The database is
   // stalled by a table lock held from here, so admitted requests stay in flight as long as needed.
