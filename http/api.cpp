@@ -427,6 +427,13 @@ response api::dispatch(const request& req, context& ctx) {
     return r;
   }
   if (route == "/metrics") {
+    // The supervisor sets quire_ready when a check finishes; a stalled check never finishes, so
+    // the stall is recorded here, where it is detected (the next finished check clears it).
+    if (!view.ready && view.snap.ready) {
+      auto& m = actors::service_metrics();
+      m.set("quire_ready", {}, 0);
+      m.set("quire_readiness_failing", {{"reason", "readiness_stalled"}}, 1);
+    }
     response r;
     r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     r.body = actors::service_metrics().render();

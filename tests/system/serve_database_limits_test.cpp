@@ -178,6 +178,7 @@ TEST_CASE("a stalled database (a table locked) holds only what needs it, health 
   CHECK(l.svc.wait_readyz(stalled, 60s));
   CHECK(http(port, "GET", "/readyz").status == 503);
   CHECK(http(port, "GET", "/livez").status == 200);
+  CHECK(metric(port, "quire_ready") == 0);  // the metric agrees with /readyz, whichever reason
 
   lock->abort();
   lock.reset();
