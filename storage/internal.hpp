@@ -32,6 +32,8 @@ std::string base32_lower(std::string_view bytes);  // RFC 4648 alphabet, lowerca
 // unless the URL already sets connect_timeout: a connection attempt to a host that does not answer
 // fails in `seconds`, and a peer that vanished is noticed in about a minute instead of hours.
 std::string with_connect_options(const std::string& url, int seconds);
+// For connections made outside job_store (migrator, work listener): store_options' default.
+inline constexpr int kConnectTimeoutSeconds = 5;
 
 inline error make_error(errc code, std::string message) { return error{code, std::move(message), std::nullopt}; }
 

@@ -146,7 +146,7 @@ status check_schema(pqxx::connection& c, const std::vector<migration>& ms) {
 
 status check_schema(const std::string& url, const std::vector<migration>& ms) {
   try {
-    pqxx::connection c(detail::with_connect_options(url, 5));
+    pqxx::connection c(detail::with_connect_options(url, detail::kConnectTimeoutSeconds));
     return check_schema(c, ms);
   } catch (const std::exception& e) {
     return make_error(errc::database_unreachable, e.what());
@@ -159,7 +159,7 @@ result<migrate_report> migrate(const std::string& url, const std::vector<migrati
   if (auto e = validate_list(ms)) return *e;
   std::unique_ptr<pqxx::connection> c;
   try {
-    c = std::make_unique<pqxx::connection>(detail::with_connect_options(url, 5));
+    c = std::make_unique<pqxx::connection>(detail::with_connect_options(url, detail::kConnectTimeoutSeconds));
   } catch (const std::exception& e) {
     return make_error(errc::database_unreachable, e.what());
   }
@@ -256,7 +256,7 @@ status bind_deployment(pqxx::connection& c, const std::string& profile) {
 
 status check_deployment(const std::string& url, const std::string& profile) {
   try {
-    pqxx::connection c(detail::with_connect_options(url, 5));
+    pqxx::connection c(detail::with_connect_options(url, detail::kConnectTimeoutSeconds));
     return check_deployment(c, profile);
   } catch (const std::exception& e) {
     return make_error(errc::database_unreachable, e.what());
@@ -265,7 +265,7 @@ status check_deployment(const std::string& url, const std::string& profile) {
 
 status bind_deployment(const std::string& url, const std::string& profile) {
   try {
-    pqxx::connection c(detail::with_connect_options(url, 5));
+    pqxx::connection c(detail::with_connect_options(url, detail::kConnectTimeoutSeconds));
     return bind_deployment(c, profile);
   } catch (const std::exception& e) {
     return make_error(errc::database_unreachable, e.what());

@@ -37,7 +37,7 @@ struct work_listener::impl {
   void connect() {
     recv.reset();
     conn.reset();
-    conn = std::make_unique<pqxx::connection>(detail::with_connect_options(url, 5));
+    conn = std::make_unique<pqxx::connection>(detail::with_connect_options(url, detail::kConnectTimeoutSeconds));
     recv = std::make_unique<receiver>(*conn, profile, woke);
     conn->get_notifs();  // issues the LISTEN now (pqxx 6 does it lazily otherwise)
   }

@@ -156,6 +156,20 @@ def stray_workers(binary):
     return out
 
 
+def end_checks(args, url, data_root, clients, files, port):
+    """Sweep, then check every accepted job and the data root: (figures, violations, sweep report)."""
+    violations = []
+    rc, report = sweep(args.bin, url, data_root)
+    figures, v = verify(url, data_root, clients.accepted, files, port, clients.history)
+    violations += v
+    orphans = data_root_orphans(url, data_root)
+    figures["orphans"] = len(orphans)
+    violations += [f"orphan after the sweep: {o}" for o in orphans[:10]]
+    if rc != 0:
+        violations.append(f"quire sweep exited {rc}: {report}")
+    return figures, violations, report
+
+
 def phase_one(args, pg, files, work, rng):
     url = pg.fresh_database("chaos")
     migrate(args.bin, url)
@@ -186,14 +200,8 @@ def phase_one(args, pg, files, work, rng):
     for t in threads:
         t.join(5)
     ready = svc.wait_ready(60)
-    rc, report = sweep(args.bin, url, data_root)
-    figures, v = verify(url, data_root, clients.accepted, files, svc.port, clients.history)
+    figures, v, report = end_checks(args, url, data_root, clients, files, svc.port)
     violations += v
-    orphans = data_root_orphans(url, data_root)
-    figures["orphans"] = len(orphans)
-    violations += [f"orphan after the sweep: {o}" for o in orphans[:10]]
-    if rc != 0:
-        violations.append(f"quire sweep exited {rc}: {report}")
     if not ready:
         violations.append("the service is not ready at the end")
     drain_rc = svc.terminate()
@@ -258,14 +266,8 @@ def phase_two(args, pg, files, work, rng):
     for j in held:
         if j not in taken_over:
             violations.append(f"job {j} held by the killed replica was not finished by the other ({finished_by.get(j)})")
-    rc, report = sweep(args.bin, url, data_root)
-    figures, v = verify(url, data_root, clients.accepted, files, b.port, clients.history)
+    figures, v, report = end_checks(args, url, data_root, clients, files, b.port)
     violations += v
-    orphans = data_root_orphans(url, data_root)
-    figures["orphans"] = len(orphans)
-    violations += [f"orphan after the sweep: {o}" for o in orphans[:10]]
-    if rc != 0:
-        violations.append(f"quire sweep exited {rc}: {report}")
     ready = b.ready()
     if not ready:
         violations.append("replica B is not ready at the end")

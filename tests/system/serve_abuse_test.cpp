@@ -46,6 +46,14 @@ http_response post_form(int port, const std::string& body, std::map<std::string,
 
 int job_rows(const std::string& db) { return std::stoi(psql(db, "SELECT count(*) FROM jobs")); }
 
+// Nothing was recorded or left in the data root, and the lane is still up and ready.
+void check_untouched(lane& l, const std::vector<std::string>& files_before) {
+  CHECK(job_rows(l.db) == 0);
+  CHECK(data_files(l.root) == files_before);
+  CHECK(http(l.svc.port(), "GET", "/livez").status == 200);
+  CHECK(http(l.svc.port(), "GET", "/readyz").status == 200);
+}
+
 struct refusal {
   std::string name;
   std::function<http_response()> send;
@@ -167,11 +175,7 @@ TEST_CASE("hostile requests get a stable status and code and leave no job and no
     if (c.status == 401) CHECK(r.headers["www-authenticate"] == "Bearer");
   }
 
-  // Nothing was recorded or left in the data root, and the lane is still up and ready.
-  CHECK(job_rows(l.db) == 0);
-  CHECK(data_files(l.root) == files_before);
-  CHECK(http(port, "GET", "/livez").status == 200);
-  CHECK(http(port, "GET", "/readyz").status == 200);
+  check_untouched(l, files_before);
 }
 
 TEST_CASE("bodies and headers beyond what the socket layer takes: the connection is closed, nothing kept",
@@ -231,10 +235,7 @@ TEST_CASE("bodies and headers beyond what the socket layer takes: the connection
     CHECK(c.wait_closed(30s));
   }
 
-  CHECK(job_rows(l.db) == 0);
-  CHECK(data_files(l.root) == files_before);
-  CHECK(http(port, "GET", "/livez").status == 200);
-  CHECK(http(port, "GET", "/readyz").status == 200);
+  check_untouched(l, files_before);
 }
 
 TEST_CASE("path-like and non-UTF-8 filenames are stored as a display name and never used as a path",
