@@ -153,8 +153,13 @@ api_result<submitted> job_api::submit(const submission& s) {
   auto writer = fs->begin_write(id, "input.pdf");
   if (!writer) return write_failed(writer.err());
   if (auto a = writer->append(std::string_view(s.pdf)); !a) return write_failed(a.err());
-  auto info = writer->commit();
+  // Grouped: no fsync here; one syncfs of the data root, shared with every submit written
+  // meanwhile, makes the input durable before its row can commit (the 202 still means durable).
+  const auto durability = st_.cfg.grouped_input_sync ? storage::durability::deferred : storage::durability::synced;
+  auto info = writer->commit(durability);
   if (!info) return write_failed(info.err());
+  if (durability == storage::durability::deferred)
+    if (auto synced = fs->sync_deferred(*info); !synced) return write_failed(synced.err());
 
   storage::submit_request req;
   req.id = id;

@@ -17,6 +17,7 @@
 
 #include "storage/internal.hpp"
 #include "storage/job_store.hpp"
+#include "storage/sync_group.hpp"
 
 namespace fs = std::filesystem;
 
@@ -31,6 +32,7 @@ std::string_view to_string(write_step s) {
     case write_step::fsync_file: return "fsync_file";
     case write_step::rename: return "rename";
     case write_step::fsync_dir: return "fsync_dir";
+    case write_step::sync_filesystem: return "sync_filesystem";
   }
   return "create_temp";
 }
@@ -56,15 +58,22 @@ bool fsync_dir(const fs::path& dir) {
   return ok;
 }
 
-// mkdir -p that also fsyncs the parent of every directory it creates: a new job directory must
-// itself be durable before a file renamed into it can be.
-status make_dirs_durable(const fs::path& dir) {
-  if (fs::is_directory(dir)) return ok_v;
-  if (auto s = make_dirs_durable(dir.parent_path()); !s) return s;
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", dir);
-  if (!fsync_dir(dir.parent_path())) return io_error("fsync", dir.parent_path());
+// mkdir -p that also fsyncs the parent of every directory it creates (durable = true): a new job
+// directory must itself be durable before a file renamed into it can be. Deferred writes leave
+// that to the filesystem sync that makes them durable.
+status make_dirs(const fs::path& dir, bool durable) {
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    const int err = errno;
+    std::error_code ec;
+    if (err == EEXIST && fs::is_directory(dir, ec)) return ok_v;
+    if (err != ENOENT || dir.empty() || dir == dir.parent_path()) return io_error("mkdir", dir, err);
+    if (auto s = make_dirs(dir.parent_path(), durable); !s) return s;
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", dir);
+  }
+  if (durable && !fsync_dir(dir.parent_path())) return io_error("fsync", dir.parent_path());
   return ok_v;
 }
+status make_dirs_durable(const fs::path& dir) { return make_dirs(dir, true); }
 
 bool valid_name(std::string_view name) {
   if (name.empty() || name.front() == '/' || name.back() == '/') return false;
@@ -94,6 +103,7 @@ std::string utc_now_iso() {
 struct atomic_writer::impl {
   fs::path temp, target;
   std::shared_ptr<fault_hook> hook;
+  std::shared_ptr<detail::sync_group> sync;
   int fd = -1;
   detail::sha256_hasher hash;
   std::int64_t bytes = 0;
@@ -146,23 +156,27 @@ status atomic_writer::append(std::span<const std::byte> data) {
   return append(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
 }
 
-result<file_info> atomic_writer::commit() {
+result<file_info> atomic_writer::commit(durability d) {
   auto& p = *impl_;
+  const bool synced = d == durability::synced;
   if (p.done || p.failed || p.fd < 0) return make_error(errc::invalid_argument, "writer is closed");
-  if (p.fault(write_step::fsync_file)) return p.injected(write_step::fsync_file);
-  if (::fsync(p.fd) != 0) {
-    p.failed = true;
-    return io_error("fsync", p.temp);
+  if (synced) {
+    if (p.fault(write_step::fsync_file)) return p.injected(write_step::fsync_file);
+    if (::fsync(p.fd) != 0) {
+      p.failed = true;
+      return io_error("fsync", p.temp);
+    }
   }
   ::close(p.fd);
   p.fd = -1;
-  if (auto s = make_dirs_durable(p.target.parent_path()); !s) return s.err();
+  if (auto s = make_dirs(p.target.parent_path(), synced); !s) return s.err();
   if (p.fault(write_step::rename)) return p.injected(write_step::rename);
   if (::rename(p.temp.c_str(), p.target.c_str()) != 0) {
     p.failed = true;
     return io_error("rename into", p.target);
   }
   p.done = true;  // the temp name no longer exists
+  if (!synced) return file_info{p.bytes, p.hash.hex_digest(), p.sync->error_epoch()};
   if (p.fault(write_step::fsync_dir)) return p.injected(write_step::fsync_dir);
   if (!fsync_dir(p.target.parent_path())) return io_error("fsync", p.target.parent_path());
   return file_info{p.bytes, p.hash.hex_digest()};
@@ -224,7 +238,11 @@ result<artifact_store> artifact_store::open(const fs::path& root, const std::str
     return make_error(errc::data_root_profile_mismatch,
                       fmt::format("data root {} belongs to profile '{}', this service is '{}'", root.string(),
                                   marker.profile, profile));
-  artifact_store store(root, std::move(marker));
+  // syncfs needs a descriptor on the filesystem; a long-lived one sees every writeback error
+  // reported after it was opened (see sync_group.hpp).
+  int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return make_error(errc::data_root_not_writable, io_error("open", root).message);
+  artifact_store store(root, std::move(marker), std::make_shared<detail::sync_group>(root_fd));
   if (auto s = store.check_writable(); !s) return s.err();
   return store;
 }
@@ -239,6 +257,14 @@ status artifact_store::check_writable() const {
   if (!ok) return make_error(errc::data_root_not_writable, io_error("write", probe).message);
   return ok_v;
 }
+
+status artifact_store::sync_deferred(const file_info& written) const {
+  std::function<bool()> fail;
+  if (hook_ && *hook_) fail = [h = hook_] { return (*h)(write_step::sync_filesystem); };
+  return sync_->sync(written.deferred_epoch, fail);
+}
+
+std::uint64_t artifact_store::deferred_syncs_run() const { return sync_->syncs_run(); }
 
 result<space_info> artifact_store::space() const {
   struct statvfs v {};
@@ -270,6 +296,7 @@ result<atomic_writer> artifact_store::begin_write(std::string_view id, std::stri
   auto p = std::make_unique<atomic_writer::impl>();
   p->target = file_path(id, name);
   p->hook = hook_;
+  p->sync = sync_;
   if (p->fault(write_step::create_temp)) return p->injected(write_step::create_temp);
   p->temp = root_ / "tmp" / temp_name();
   p->fd = ::open(p->temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

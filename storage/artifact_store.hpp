@@ -10,7 +10,9 @@
 //
 // Every write goes: create temp in tmp/ → write → fsync(file) → rename into place →
 // fsync(destination dir). A reader therefore sees the old file or the new file, never a torn one,
-// and after a crash at any step a committed write survives. Leftover temp files are removed by
+// and after a crash at any step a committed write survives. A deferred write (durability::deferred,
+// the submit path) skips the fsyncs and becomes durable when sync_deferred() returns: one
+// syncfs of the data root, shared by every write made before it (storage/sync_group.hpp). Leftover temp files are removed by
 // reconcile_tmp(). Readers verify size and sha256 against what the database recorded.
 //
 // Thread safety: all methods may be called concurrently (no shared mutable state besides the
@@ -50,10 +52,20 @@ struct space_info {
 struct file_info {
   std::int64_t bytes = 0;
   std::string sha256;      // lowercase hex
+  std::uint64_t deferred_epoch = 0;  // a deferred commit's place in the sync history (sync_deferred)
+};
+
+// How atomic_writer::commit() makes a write durable.
+enum class durability {
+  synced,    // fsync the file, rename, fsync the directories: durable when commit() returns
+  deferred,  // make the directories and rename, no fsync: visible at once, durable only once
+             // artifact_store::sync_deferred() has returned ok for it
 };
 
 // The steps of one atomic write, in order. The fault hook sees each one before it happens.
-enum class write_step { create_temp, write_data, fsync_file, rename, fsync_dir };
+// sync_filesystem is sync_deferred()'s syncfs: a hook that returns true there makes that sync fail
+// as if the device had reported EIO (the writes are in place, their durability unknown).
+enum class write_step { create_temp, write_data, fsync_file, rename, fsync_dir, sync_filesystem };
 std::string_view to_string(write_step s);
 
 // Test hook: called before each step; returning true makes the write stop right there as if the
@@ -61,6 +73,9 @@ std::string_view to_string(write_step s);
 using fault_hook = std::function<bool(write_step)>;
 
 class artifact_store;
+namespace detail {
+class sync_group;
+}
 
 // Streams one file into place: append() any number of times, then commit(). Destroying it without
 // commit() removes the temp file (an aborted upload leaves nothing behind).
@@ -71,7 +86,9 @@ class atomic_writer {
   atomic_writer& operator=(atomic_writer&&) = delete;
   status append(std::span<const std::byte> data);
   status append(std::string_view data);
-  result<file_info> commit();  // fsync, rename, fsync dir; returns size + sha256 of what was written
+  // synced: fsync, rename, fsync dir. deferred: rename only (see durability). Returns the size and
+  // sha256 of what was written.
+  result<file_info> commit(durability d = durability::synced);
   const std::filesystem::path& target() const;
 
  private:
@@ -94,6 +111,14 @@ class artifact_store {
 
   // Writes and removes a probe file in tmp/ (data_root_not_writable): for periodic readiness.
   status check_writable() const;
+
+  // Makes a deferred write durable: returns once a syncfs of the data root that started after this
+  // call has finished. Concurrent callers share one sync, so N submits cost one device flush
+  // instead of 3N fsyncs. io_error (storage_full for ENOSPC) when that sync, or any sync since the
+  // write, failed: the write may be lost and must not be acknowledged.
+  status sync_deferred(const file_info& written) const;
+  // Syncs run by sync_deferred so far (tests and benchmarks: how well calls were grouped).
+  std::uint64_t deferred_syncs_run() const;
 
   // Free space (io_error when statvfs fails).
   result<space_info> space() const;
@@ -141,9 +166,11 @@ class artifact_store {
   friend class atomic_writer;
   result<file_info> verify_into(std::string_view job_id, std::string_view name, std::string_view sha256,
                                 std::int64_t expected_bytes, std::string* keep) const;
-  artifact_store(std::filesystem::path root, root_marker m) : root_(std::move(root)), marker_(std::move(m)) {}
+  artifact_store(std::filesystem::path root, root_marker m, std::shared_ptr<detail::sync_group> sync)
+      : root_(std::move(root)), marker_(std::move(m)), sync_(std::move(sync)) {}
   std::filesystem::path root_;
   root_marker marker_;
+  std::shared_ptr<detail::sync_group> sync_;  // shared by copies: one sync history per data root
   std::shared_ptr<fault_hook> hook_;
 };
 
