@@ -1,10 +1,12 @@
 // Job operations behind the v1 routes; see job_api.hpp. Durability order on submit: the input is
-// fsync'ed and renamed into the job dir first, then the row is committed, then 202 is answered.
+// written and renamed into the job dir first and made durable (fsync'ed, or one syncfs per batch),
+// then the row is committed, then 202 is answered.
 #include "actors/job_api.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <future>
 
 #include "actors/metrics.hpp"
 
@@ -115,7 +117,19 @@ api_error to_api_error(const storage::error& e) {
 }
 
 job_api::job_api(shared_state& st)
-    : st_(st), pool_(st.store_opts, st.cfg.http_threads), batcher_(st.store_opts, submit_batching(st.cfg)) {}
+    : st_(st), pool_(st.store_opts, st.cfg.http_threads), batcher_(st.store_opts, [&] {
+        auto b = submit_batching(st.cfg);
+        if (st.cfg.grouped_input_sync) b.before_commit = [this](const auto& epochs) { return sync_inputs(epochs); };
+        return b;
+      }()) {}
+
+storage::status job_api::sync_inputs(const std::vector<std::uint64_t>& epochs) {
+  api_error err;
+  auto* fs = files(err);
+  if (!fs) return storage::error{errc::io_error, err.message, std::nullopt};
+  // The oldest write decides: a failed sync since any of them fails the batch.
+  return fs->sync_deferred(*std::min_element(epochs.begin(), epochs.end()));
+}
 
 const storage::artifact_store* job_api::files(api_error& err) {
   std::lock_guard l(files_mu_);
@@ -136,13 +150,20 @@ static api_result<T> fail_with(const api_error& e) {
 }
 
 api_result<submitted> job_api::submit(const submission& s) {
+  std::promise<api_result<submitted>> answer;
+  auto got = answer.get_future();
+  submit_async(s, [&answer](api_result<submitted> r) { answer.set_value(std::move(r)); });
+  return got.get();
+}
+
+void job_api::submit_async(const submission& s, std::function<void(api_result<submitted>)> done) {
   api_error err;
   auto* fs = files(err);
-  if (!fs) return fail_with<submitted>(err);
+  if (!fs) return done(fail_with<submitted>(err));
   // A full data root refuses the upload before anything is written; readiness is re-evaluated at
   // once so the lane reports data_root_full instead of taking more traffic.
   const auto reserve = data_root_reserve_bytes(st_.cfg);
-  if (auto room = fs->ensure_room(s.pdf.size(), reserve); !room) return storage_refused(*fs, room.err());
+  if (auto room = fs->ensure_room(s.pdf.size(), reserve); !room) return done(storage_refused(*fs, room.err()));
   const std::string id = storage::new_job_id();
   // Any failed step leaves nothing: the writer removes its temp file, and a job directory created
   // before a failed rename is removed here (no row refers to it).
@@ -151,15 +172,12 @@ api_result<submitted> job_api::submit(const submission& s) {
     return e.code == errc::storage_full ? storage_refused(*fs, e) : fail_with<submitted>(to_api_error(e));
   };
   auto writer = fs->begin_write(id, "input.pdf");
-  if (!writer) return write_failed(writer.err());
-  if (auto a = writer->append(std::string_view(s.pdf)); !a) return write_failed(a.err());
-  // Grouped: no fsync here; one syncfs of the data root, shared with every submit written
-  // meanwhile, makes the input durable before its row can commit (the 202 still means durable).
-  const auto durability = st_.cfg.grouped_input_sync ? storage::durability::deferred : storage::durability::synced;
-  auto info = writer->commit(durability);
-  if (!info) return write_failed(info.err());
-  if (durability == storage::durability::deferred)
-    if (auto synced = fs->sync_deferred(*info); !synced) return write_failed(synced.err());
+  if (!writer) return done(write_failed(writer.err()));
+  if (auto a = writer->append(std::string_view(s.pdf)); !a) return done(write_failed(a.err()));
+  // Grouped: no fsync here; the batcher's before_commit (sync_inputs) runs one syncfs of the data
+  // root for the whole batch, so the input is durable before its row commits (202 = durable).
+  auto info = writer->commit(st_.cfg.grouped_input_sync ? storage::durability::deferred : storage::durability::synced);
+  if (!info) return done(write_failed(info.err()));
 
   storage::submit_request req;
   req.id = id;
@@ -174,14 +192,25 @@ api_result<submitted> job_api::submit(const submission& s) {
   req.pinned = s.job_spec["retention"].value("pin", false);
 
   // Group commit: this request shares its transaction (and WAL flush) with the submits that
-  // arrived while the previous batch was committing; we are released when ours has committed.
-  auto res = batcher_.submit(req);
+  // arrived while the previous batch was committing; `done` runs when ours has committed.
+  batcher_.submit_async(
+      std::move(req),
+      [this, fs, id, done = std::move(done)](storage::result<storage::submit_result> res) {
+        done(finish_submit(fs, id, std::move(res)));
+      },
+      info->deferred_epoch);
+}
+
+api_result<submitted> job_api::finish_submit(const storage::artifact_store* fs, const std::string& id,
+                                             storage::result<storage::submit_result> res) {
   if (!res) {
     // A COMMIT whose answer was lost (a server restart at that moment) may have been applied:
     // then a row refers to this input, and the client's retry with its Idempotency-Key replays
     // that job. Keep the input; if nothing was committed the sweeper's reconciliation removes the
     // row-less directory after its orphan grace. Any other error committed nothing.
     if (!res.err().outcome_unknown) fs->remove_job(id);
+    // A sync of the batch's inputs that hit ENOSPC: the same answer as a full root before writing.
+    if (res.err().code == errc::storage_full) return storage_refused(*fs, res.err());
     return fail_with<submitted>(to_api_error(res.err()));
   }
   if (res->replayed) fs->remove_job(id);  // the original job owns its own input

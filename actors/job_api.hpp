@@ -2,6 +2,7 @@
 // pool of database connections and the data root (no CAF here; the coordinator is only woken).
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -15,6 +16,9 @@ class job_api {
  public:
   explicit job_api(shared_state& st);
   api_result<submitted> submit(const submission& s);
+  // Writes the input on the calling thread, then queues the row for the batcher: `done` runs once,
+  // on a batcher thread (or here when the request fails before it is queued).
+  void submit_async(const submission& s, std::function<void(api_result<submitted>)> done);
   api_result<nlohmann::json> get_job(const std::string& id, const std::string& key);
   api_result<nlohmann::json> wait_job(const std::string& id, const std::string& key, std::chrono::milliseconds wait);
   api_result<job_page> list_jobs(const list_query& q, const std::string& key);
@@ -28,11 +32,17 @@ class job_api {
   const storage::artifact_store* files(api_error& err);
   // storage_full for the client (with the free space in details); makes readiness re-check.
   api_result<submitted> storage_refused(const storage::artifact_store& fs, const storage::error& e);
+  // What the client gets once the batch of job `id` has committed (or failed).
+  api_result<submitted> finish_submit(const storage::artifact_store* fs, const std::string& id,
+                                      storage::result<storage::submit_result> res);
+  // Before each batch commits: one filesystem sync makes its inputs durable (grouped input sync).
+  storage::status sync_inputs(const std::vector<std::uint64_t>& epochs);
   shared_state& st_;
   store_pool pool_;
-  storage::submit_batcher batcher_;  // the submit path (group commit)
   std::mutex files_mu_;
   std::optional<storage::artifact_store> files_;
+  // Last: destroyed first, so the batches it still commits on shutdown find everything above.
+  storage::submit_batcher batcher_;  // the submit path (group commit)
 };
 
 // Maps a storage error to the API's error codes.

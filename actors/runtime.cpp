@@ -417,6 +417,9 @@ class runtime_impl final : public runtime {
   }
 
   api_result<submitted> submit(const submission& s) override { return api_->submit(s); }
+  void submit_async(const submission& s, std::function<void(api_result<submitted>)> done) override {
+    api_->submit_async(s, std::move(done));
+  }
   api_result<nlohmann::json> get_job(const std::string& id, const std::string& k) override { return api_->get_job(id, k); }
   api_result<nlohmann::json> wait_job(const std::string& id, const std::string& k, std::chrono::milliseconds w) override {
     return api_->wait_job(id, k, w);

@@ -82,6 +82,9 @@ class service {
 
   // Job operations. Blocking (database + disk); the HTTP layer calls them off its I/O threads.
   virtual api_result<submitted> submit(const submission& s) = 0;
+  // submit() without waiting for the commit: `done` runs exactly once, on this thread or another
+  // (the submit batcher's), when the job is committed or refused. It must not throw or block.
+  virtual void submit_async(const submission& s, std::function<void(api_result<submitted>)> done) { done(submit(s)); }
   virtual api_result<nlohmann::json> get_job(const std::string& id, const std::string& api_key_id) = 0;
   // Waits up to `wait` for the job to leave queued/running, then returns it as get_job does.
   virtual api_result<nlohmann::json> wait_job(const std::string& id, const std::string& api_key_id,

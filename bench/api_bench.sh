@@ -62,6 +62,14 @@ start_serve() {
 
 # CPU ticks (user + system) of one process, and of PostgreSQL (postmaster and its backends).
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# The converters' worker processes (children of quire serve).
+worker_ticks() {
+  local total=0 p
+  for p in $(pgrep -P "$serve_pid"); do total=$(( total + $(ticks "$p") )); done
+  echo "$total"
+}
+# Busy ticks of the whole machine (every CPU; user + nice + system + irq + softirq + steal).
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 pg_ticks() {
   local master total=0 p
   master=$(head -1 "$work/pg/data/postmaster.pid")
@@ -71,22 +79,25 @@ pg_ticks() {
 
 # One submit run; prints the client's JSON and the CPU per accepted job.
 submit_run() {
-  local s0 p0 s1 p1 hz
+  local s0 p0 w0 m0 s1 p1 w1 m1 hz
   hz=$(getconf CLK_TCK)
-  s0=$(ticks "$serve_pid") p0=$(pg_ticks)
+  s0=$(ticks "$serve_pid") p0=$(pg_ticks) w0=$(worker_ticks) m0=$(machine_ticks)
   local TIMEFORMAT="%U %S"
   { time "$bench" submit --port "$http_port" --key bench-key --clients "$clients" --seconds "$seconds" \
       --pdf "$QUIRE_ROOT/docker/sample/sample.pdf" "$@" >"$work/submit.json"; } 2>"$work/client.time"
-  s1=$(ticks "$serve_pid") p1=$(pg_ticks)
+  s1=$(ticks "$serve_pid") p1=$(pg_ticks) w1=$(worker_ticks) m1=$(machine_ticks)
   cat "$work/submit.json"
-  python3 - "$work/submit.json" "$work/client.time" "$hz" "$(( s1 - s0 ))" "$(( p1 - p0 ))" <<'PY'
+  python3 - "$work/submit.json" "$work/client.time" "$hz" "$(( s1 - s0 ))" "$(( p1 - p0 ))" \
+    "$(( w1 - w0 ))" "$(( m1 - m0 ))" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
 user, system = map(float, open(sys.argv[2]).read().split())
-hz, serve, pg = float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+hz, serve, pg, workers, machine = float(sys.argv[3]), *map(int, sys.argv[4:8])
 n = max(1, j["accepted"])
-print(f"CPU per accepted job: quire serve {serve / hz / n * 1e3:.3f} ms (its converters included), "
-      f"PostgreSQL {pg / hz / n * 1e3:.3f} ms, bench client {(user + system) / n * 1e3:.3f} ms")
+ms = lambda ticks: ticks / hz / n * 1e3
+print(f"CPU per accepted job: quire serve {ms(serve):.3f} ms (its converter threads included), "
+      f"worker processes {ms(workers):.3f} ms, PostgreSQL {ms(pg):.3f} ms, "
+      f"bench client {(user + system) / n * 1e3:.3f} ms; whole machine {ms(machine):.3f} ms")
 PY
 }
 

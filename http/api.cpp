@@ -135,6 +135,19 @@ response from_error(const actors::api_error& e, const std::string& cid) {
   return error_response(e.code, e.message, cid, e.details);
 }
 
+// The answer to a submit: 202 with the job (200 when `waited` found it finished), or the error.
+response submit_answer(const actors::api_result<actors::submitted>& res, const std::optional<json>& waited,
+                       const std::string& cid) {
+  if (!res) return from_error(*res.error, cid);
+  const json& job = waited ? *waited : res.value->job;
+  const auto st = job.value("status", "");
+  const int status = st == "succeeded" || st == "failed" || st == "canceled" ? 200 : 202;
+  auto r = json_response(status, {{"api_version", "v1"}, {"job", job}});
+  r.headers.emplace_back("Location", "/v1/convert/jobs/" + job.value("job_id", ""));
+  if (res.value->replay) r.headers.emplace_back("X-Idempotent-Replay", "true");
+  return r;
+}
+
 response validation(const std::string& field, const std::string& message, const std::string& cid) {
   return error_response("validation_error", field + ": " + message, cid, {{"field", field}});
 }
@@ -306,6 +319,9 @@ struct api::context {
   std::string route = "unmatched";
   std::map<std::string, std::string> params;
   std::string api_key_id;
+  clock_type::time_point start = clock_type::now();
+  respond_fn* respond = nullptr;  // handle_async: a submit may answer through this later
+  bool deferred = false;          // dispatch handed the answer to *respond
 };
 
 api::api(actors::service& svc, const actors::service_config& cfg) : svc_(svc), cfg_(cfg) {
@@ -369,17 +385,26 @@ response api::refuse(const request& head, const std::string& code, const std::st
 }
 
 response api::handle(const request& req) {
-  const auto start = clock_type::now();
+  std::optional<response> answer;
+  run(req, [&answer](response r) { answer = std::move(r); }, false);
+  return std::move(*answer);
+}
+
+void api::handle_async(const request& req, respond_fn respond) { run(req, std::move(respond), true); }
+
+void api::run(const request& req, respond_fn respond, bool may_defer) {
   context ctx;
   ctx.correlation_id = correlation_of(req);
+  if (may_defer) ctx.respond = &respond;
   response r;
   try {
     r = dispatch(req, ctx);
   } catch (const std::exception& e) {
     r = error_response("internal_error", std::string("unexpected: ") + e.what(), ctx.correlation_id);
   }
+  if (ctx.deferred) return;  // the submit's completion answers and gives the upload slot back
   release(req);
-  return finish(req, ctx, std::move(r), start);
+  respond(finish(req, ctx, std::move(r), ctx.start));
 }
 
 response api::finish(const request& req, context& ctx, response r, clock_type::time_point start) {
@@ -566,21 +591,36 @@ response api::dispatch(const request& req, context& ctx) {
                             cid, {{"acceleration_policy", "gpu_required"}});
     sub.job_spec = std::move(*spec);
     sub.pdf.assign(pdf.data(), pdf.size());
-    auto res = svc_.submit(sub);
-    if (!res) return from_error(*res.error, cid);
-    json job = res.value->job;
-    bool replay = res.value->replay;
-    int status = 202;
-    if (wait > 0) {
-      auto waited = svc_.wait_job(job["job_id"].get<std::string>(), ctx.api_key_id, std::chrono::seconds(wait));
-      if (waited) job = *waited.value;
+    if (wait == 0 && ctx.respond) {
+      // Nothing to wait for after the commit: the handler thread goes on to the next request and
+      // the batcher's thread answers this one when its batch has committed. The upload slot
+      // (admitted, or taken above) is given back then.
+      guard.n = nullptr;
+      ctx.deferred = true;
+      auto respond = std::move(*std::exchange(ctx.respond, nullptr));
+      svc_.submit_async(sub, [this, respond = std::move(respond), method = req.method, ctx](
+                                 actors::api_result<actors::submitted> res) mutable {
+        response r;
+        try {
+          r = submit_answer(res, {}, ctx.correlation_id);
+        } catch (const std::exception& e) {
+          r = error_response("internal_error", std::string("unexpected: ") + e.what(), ctx.correlation_id);
+        }
+        uploads_in_flight_.fetch_sub(1);
+        publish_uploads();
+        request head;
+        head.method = method;
+        respond(finish(head, ctx, std::move(r), ctx.start));
+      });
+      return {};
     }
-    const auto st = job.value("status", "");
-    if (st == "succeeded" || st == "failed" || st == "canceled") status = 200;
-    auto r = json_response(status, {{"api_version", "v1"}, {"job", job}});
-    r.headers.emplace_back("Location", "/v1/convert/jobs/" + job.value("job_id", ""));
-    if (replay) r.headers.emplace_back("X-Idempotent-Replay", "true");
-    return r;
+    auto res = svc_.submit(sub);
+    std::optional<json> waited;
+    if (res && wait > 0) {
+      auto w = svc_.wait_job(res.value->job["job_id"].get<std::string>(), ctx.api_key_id, std::chrono::seconds(wait));
+      if (w) waited = *w.value;
+    }
+    return submit_answer(res, waited, cid);
   }
   if (route == "/v1/convert/jobs") {
     actors::list_query q;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -49,8 +50,15 @@ std::vector<std::pair<std::string, std::string>> route_table();
 
 class api {
  public:
+  using respond_fn = std::function<void(response)>;
+
   api(actors::service& svc, const actors::service_config& cfg);
   response handle(const request& req);
+  // handle() for a server that can answer later: `respond` runs exactly once with the response.
+  // A submit without wait_seconds is answered from the submit batcher's thread once its batch has
+  // committed, so the calling (handler) thread is free meanwhile; everything else is answered
+  // before handle_async returns.
+  void handle_async(const request& req, respond_fn respond);
 
   // Admission before a request waits for a handler thread (server.cpp calls this on its I/O thread,
   // with only the request line and headers: no body copy). An upload (POST /v1/convert/jobs) takes
@@ -68,6 +76,7 @@ class api {
 
  private:
   struct context;
+  void run(const request& req, respond_fn respond, bool may_defer);
   response dispatch(const request& req, context& ctx);
   response finish(const request& req, context& ctx, response r, std::chrono::steady_clock::time_point start);
   void publish_uploads() const;

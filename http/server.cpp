@@ -78,6 +78,28 @@ class handler_pool {
   bool stopping_ = false;
 };
 
+// Requests handed to the api whose answer has not been sent yet.
+class pending_answers {
+ public:
+  void begin() {
+    std::lock_guard l(mu_);
+    ++n_;
+  }
+  void end() {
+    std::lock_guard l(mu_);
+    if (--n_ == 0) idle_.notify_all();
+  }
+  void wait_idle() {
+    std::unique_lock l(mu_);
+    idle_.wait(l, [this] { return n_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable idle_;
+  long n_ = 0;
+};
+
 const char* reason_phrase(int status) {
   switch (status) {
     case 200: return "OK";
@@ -182,7 +204,7 @@ class restinio_server final : public server {
                 send(req, std::move(*refusal));
                 return restinio::request_accepted();
               }
-              const bool queued = pool_.try_post([req, head, &handler, max_wait](handler_pool::clock::duration waited) {
+              const bool queued = pool_.try_post([this, req, head, &handler, max_wait](handler_pool::clock::duration waited) {
                 // RESTinio gives up on the connection later (handle_request_timeout): answer
                 // before that, and never start work (e.g. create a job) the client stopped awaiting.
                 if (waited >= max_wait) {
@@ -192,7 +214,13 @@ class restinio_server final : public server {
                   return;
                 }
                 head->body = req->body();
-                send(req, handler.handle(*head));
+                // A submit may be answered later, from the batcher's thread (api::handle_async):
+                // this thread is free for the next request meanwhile. stop() waits for those.
+                answers_.begin();
+                handler.handle_async(*head, [this, req](response r) {
+                  send(req, std::move(r));
+                  answers_.end();
+                });
               });
               if (!queued) {
                 handler.release(*head);
@@ -208,12 +236,14 @@ class restinio_server final : public server {
     if (stopped_) return;
     stopped_ = true;
     pool_.shutdown();  // answer what was accepted while the connections still exist
+    answers_.wait_idle();  // and the submits whose batches were still committing
     server_->stop();
     server_->wait();
   }
 
  private:
   handler_pool pool_;
+  pending_answers answers_;
   restinio::running_server_handle_t<server_traits> server_;
   bool stopped_ = false;
 };

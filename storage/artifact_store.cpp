@@ -258,10 +258,10 @@ status artifact_store::check_writable() const {
   return ok_v;
 }
 
-status artifact_store::sync_deferred(const file_info& written) const {
+status artifact_store::sync_deferred(std::uint64_t deferred_epoch) const {
   std::function<bool()> fail;
   if (hook_ && *hook_) fail = [h = hook_] { return (*h)(write_step::sync_filesystem); };
-  return sync_->sync(written.deferred_epoch, fail);
+  return sync_->sync(deferred_epoch, fail);
 }
 
 std::uint64_t artifact_store::deferred_syncs_run() const { return sync_->syncs_run(); }

@@ -116,7 +116,9 @@ class artifact_store {
   // call has finished. Concurrent callers share one sync, so N submits cost one device flush
   // instead of 3N fsyncs. io_error (storage_full for ENOSPC) when that sync, or any sync since the
   // write, failed: the write may be lost and must not be acknowledged.
-  status sync_deferred(const file_info& written) const;
+  status sync_deferred(const file_info& written) const { return sync_deferred(written.deferred_epoch); }
+  // The same for many writes at once: pass the oldest one's deferred_epoch.
+  status sync_deferred(std::uint64_t deferred_epoch) const;
   // Syncs run by sync_deferred so far (tests and benchmarks: how well calls were grouped).
   std::uint64_t deferred_syncs_run() const;
 
