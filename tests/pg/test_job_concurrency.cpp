@@ -211,3 +211,33 @@ TEST_CASE("a SIGKILLed lease holder: its jobs are rescued after expiry and finis
   }
   CHECK(s->counts()->by_status[job_status::succeeded] == 5);
 }
+
+TEST_CASE("a claim reads a few index entries, not the queue, when the queue grew after start-up") {
+  // A lane starts with an empty queue, its converters claim (and find nothing) a few times, then
+  // a burst arrives. A claim plan fixed while the table was empty would walk the whole queued
+  // index for every claim; index reads are counted by PostgreSQL, so the check needs no clock.
+  migrated_db db;
+  auto s = job_store::open(options_for(db.url()));
+  REQUIRE(s);
+  for (int i = 0; i < 10; ++i) REQUIRE((*s)->claim("early", 1, 60s)->empty());
+  constexpr int queued = 20000, claims = 5;
+  submit_many(db.url(), queued);
+  pqxx::connection watcher(db.url());
+  auto index_reads = [&] {
+    pqxx::nontransaction q(watcher);
+    q.exec("SELECT pg_stat_clear_snapshot()");
+    return q.exec1("SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'jobs_claim_idx'")[0]
+        .as<std::int64_t>();
+  };
+  const auto before = index_reads();
+  for (int i = 0; i < claims; ++i) REQUIRE((*s)->claim("late", 1, 60s)->size() == 1);
+  s->reset();  // the backend flushes its statistics when it exits
+  auto after = before;
+  for (int i = 0; i < 100 && after == before; ++i) {
+    std::this_thread::sleep_for(100ms);
+    after = index_reads();
+  }
+  INFO("index entries read by " << claims << " claims: " << after - before);
+  CHECK(after > before);
+  CHECK(after - before < 100 * claims);  // a plan that walks the queue reads ~20,000 per claim
+}
