@@ -1,9 +1,10 @@
 // api_bench — load driver for a running `quire serve` (see bench/api_bench.sh and bench/README.md).
 //
-//   api_bench submit --port P --pdf FILE [--clients 64] [--seconds 10] [--key K] [--keep-alive]
+//   api_bench submit --port P --pdf FILE [--clients 64] [--seconds 10] [--key K] [--keep-alive] [--rate R]
 //       64 clients each submit the PDF in a loop (one connection per request, like most clients;
 //       --keep-alive: each client keeps one HTTP/1.1 connection open instead); prints submit
-//       latency p50/p90/p99/max and accepted jobs/s as JSON.
+//       latency p50/p90/p99/max and accepted jobs/s as JSON. --rate R: open loop, the clients
+//       together send R requests/s on a fixed schedule (latency from each request's due time).
 //   api_bench e2e --port P --key K FILE... [--repeat R]
 //       submits every FILE R times as fast as it can, then waits until every job is terminal;
 //       prints jobs/s and pages/s from first submit to last success.
@@ -164,8 +165,12 @@ double pct(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// rate > 0: open loop. The clients together send `rate` requests per second on a fixed schedule
+// (client i's k-th request is due at start + (k * clients + i) / rate), and latency counts from
+// the due time, so a server that falls behind is charged for the wait it causes (no coordinated
+// omission). rate == 0: closed loop, each client sends its next request when the last is answered.
 int run_submit(int port, const std::string& pdf, int clients, double seconds, const std::string& key,
-               bool keep_alive) {
+               bool keep_alive, double rate) {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::vector<double> lat_ms;
@@ -173,11 +178,18 @@ int run_submit(int port, const std::string& pdf, int clients, double seconds, co
   std::vector<std::thread> threads;
   const auto start = clock_type::now();
   for (int i = 0; i < clients; ++i)
-    threads.emplace_back([&] {
+    threads.emplace_back([&, i] {
       std::vector<double> mine;
       keepalive_conn conn(port);
-      while (!stop.load()) {
+      for (long k = 0; !stop.load(); ++k) {
         auto t0 = clock_type::now();
+        if (rate > 0) {
+          const auto due = start + std::chrono::duration_cast<clock_type::duration>(
+                                       std::chrono::duration<double>((static_cast<double>(k) * clients + i) / rate));
+          if (due > t0) std::this_thread::sleep_until(due);
+          if (stop.load()) break;
+          t0 = due;
+        }
         auto r = keep_alive ? conn.post("/v1/convert/jobs", key, "application/pdf", pdf)
                             : request(port, "POST", "/v1/convert/jobs", key, "application/pdf", pdf);
         mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
@@ -194,6 +206,7 @@ int run_submit(int port, const std::string& pdf, int clients, double seconds, co
   const double elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
   nlohmann::json out = {{"clients", clients},
                         {"connections", keep_alive ? "keep-alive" : "new per request"},
+                        {"offered_per_second", rate > 0 ? nlohmann::json(rate) : nlohmann::json("closed loop")},
                         {"seconds", elapsed},
                         {"requests", lat_ms.size()},
                         {"accepted", accepted.load()},
@@ -256,7 +269,7 @@ int main(int argc, char** argv) {
   std::string mode = argv[1], key, pdf;
   int port = 0, clients = 64, repeat = 1;
   bool keep_alive = false;
-  double seconds = 10;
+  double seconds = 10, rate = 0;
   std::vector<std::string> files;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -268,10 +281,11 @@ int main(int argc, char** argv) {
     else if (a == "--key") key = next();
     else if (a == "--pdf") pdf = next();
     else if (a == "--keep-alive") keep_alive = true;
+    else if (a == "--rate") rate = std::atof(next().c_str());
     else files.push_back(a);
   }
   if (port <= 0) return 2;
-  if (mode == "submit") return run_submit(port, slurp(pdf), clients, seconds, key, keep_alive);
+  if (mode == "submit") return run_submit(port, slurp(pdf), clients, seconds, key, keep_alive, rate);
   if (mode == "e2e") return run_e2e(port, files, repeat, key);
   return 2;
 }

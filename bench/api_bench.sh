@@ -2,7 +2,7 @@
 # bench/api_bench.sh — API benchmark of `quire serve` on this machine (method: bench/README.md).
 #
 #   bench/api_bench.sh [--build-dir DIR] [--clients 64] [--seconds 10] [--converters 2] [--repeat 2]
-#                      [--work-dir DIR] [--keep-alive] [--submit-only]
+#                      [--work-dir DIR] [--keep-alive] [--submit-only] [--rate R]
 #
 # Starts a throwaway PostgreSQL and one eval lane, then measures (1) submit latency and accepted
 # jobs/s with N concurrent clients (a new connection per request; --keep-alive: then once more with
@@ -10,17 +10,20 @@
 # client, (2) end-to-end throughput (submit → succeeded) over the public corpus, and (3) `quire
 # convert` run directly on the same files with the same number of workers. --submit-only stops
 # after (1). --work-dir: where the database and the data root live (default $TMPDIR or /tmp).
+# --rate R: (1) once more as an open loop, the clients together offering R submits/s on keep-alive
+# connections (latency then shows the service time at that load, not the closed loop's queue).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 source "$QUIRE_ROOT/scripts/lib/pg.sh"
 
 build_dir="$QUIRE_ROOT/build" clients=64 seconds=10 converters=2 repeat=2
-work_base=${TMPDIR:-/tmp} keep_alive=0 submit_only=0
+work_base=${TMPDIR:-/tmp} keep_alive=0 submit_only=0 rate=
 while [ $# -gt 0 ]; do
   case $1 in
     --work-dir) work_base=$2; shift 2 ;;
     --keep-alive) keep_alive=1; shift ;;
     --submit-only) submit_only=1; shift ;;
+    --rate) rate=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
@@ -107,6 +110,10 @@ submit_run
 if [ "$keep_alive" = 1 ]; then
   log "submit latency with keep-alive connections"
   submit_run --keep-alive
+fi
+if [ -n "$rate" ]; then
+  log "submit latency, open loop: $clients clients offering $rate submits/s together (keep-alive)"
+  submit_run --keep-alive --rate "$rate"
 fi
 kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=
 [ "$submit_only" = 1 ] && exit 0
