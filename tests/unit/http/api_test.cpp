@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <set>
 
 #include "http/api.hpp"
@@ -426,4 +427,76 @@ TEST_CASE("storage_full is 507, retryable, with Retry-After") {
   CHECK(header(r, "Retry-After") == "60");
   // An unknown code is never answered with a made-up status.
   CHECK(http::error_response("no_such_code", "x", "c2").status == 500);
+}
+
+namespace {
+// A service whose submits complete later, when the test says so (as the submit batcher does).
+struct deferred_service : fake_service {
+  std::vector<std::function<void(actors::api_result<actors::submitted>)>> pending;
+  void submit_async(const actors::submission& s, std::function<void(actors::api_result<actors::submitted>)> done) override {
+    submissions.push_back(s);
+    pending.push_back(std::move(done));
+  }
+};
+
+// quire_http_requests_total for POST /v1/convert/jobs answered 202, as /metrics reports it.
+double accepted_posts(http::api& a) {
+  const std::string series = "quire_http_requests_total{method=\"POST\",route=\"/v1/convert/jobs\",status=\"202\"} ";
+  const auto text = a.handle(req("GET", "/metrics")).body;
+  const auto at = text.find(series);
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + series.size()));
+}
+}  // namespace
+
+TEST_CASE("handle_async: a submit is answered when its commit completes, holding its upload slot until then") {
+  deferred_service svc;
+  actors::service_config cfg;
+  cfg.max_concurrent_uploads = 1;
+  http::api a(svc, cfg);
+  auto up = [](const std::string& cid, const std::string& query_wait = "") {
+    auto r = req("POST", "/v1/convert/jobs", {{"content-type", "application/pdf"}, {"x-correlation-id", cid}});
+    if (!query_wait.empty()) r.query["wait_seconds"] = query_wait;
+    r.body = kPdf;
+    return r;
+  };
+  std::vector<http::response> answers;
+  auto collect = [&](http::response r) { answers.push_back(std::move(r)); };
+
+  const double accepted_before = accepted_posts(a);
+  a.handle_async(up("async-1"), collect);
+  CHECK(answers.empty());  // handed to the service; the handler thread is free
+  REQUIRE(svc.pending.size() == 1);
+  CHECK(a.uploads_in_flight() == 1);
+  a.handle_async(up("async-2"), collect);  // the slot is still held: refused at once
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].status == 503);
+  CHECK(body(answers[0])["error"]["details"]["limit"] == "max_concurrent_uploads");
+
+  svc.pending[0](actors::api_result<actors::submitted>::ok({{{"job_id", kJob}, {"status", "queued"}}, true}));
+  REQUIRE(answers.size() == 2);
+  CHECK(answers[1].status == 202);
+  CHECK(body(answers[1])["job"]["job_id"] == kJob);
+  CHECK(header(answers[1], "Location") == "/v1/convert/jobs/" + kJob);
+  CHECK(header(answers[1], "X-Idempotent-Replay") == "true");
+  CHECK(header(answers[1], "X-Correlation-ID") == "async-1");
+  CHECK(a.uploads_in_flight() == 0);
+
+  // A failed commit answers its error, and gives the slot back too.
+  a.handle_async(up("async-3"), collect);
+  REQUIRE(svc.pending.size() == 2);
+  svc.pending[1](actors::api_result<actors::submitted>::fail("database_unavailable", "retry later"));
+  REQUIRE(answers.size() == 3);
+  CHECK(answers[2].status == 503);
+  CHECK(body(answers[2])["error"]["code"] == "database_unavailable");
+  CHECK(header(answers[2], "X-Correlation-ID") == "async-3");
+  CHECK(a.uploads_in_flight() == 0);
+
+  // wait_seconds needs the handler thread to wait for the job: the blocking submit, answered at once.
+  a.handle_async(up("async-4", "1"), collect);
+  CHECK(svc.pending.size() == 2);
+  REQUIRE(answers.size() == 4);
+  CHECK(answers[3].status == 202);
+  CHECK(a.uploads_in_flight() == 0);
+  // The deferred answers are counted like any other (the registry is process-wide: compare).
+  CHECK(accepted_posts(a) == accepted_before + 2);
 }
