@@ -119,16 +119,17 @@ api_error to_api_error(const storage::error& e) {
 job_api::job_api(shared_state& st)
     : st_(st), pool_(st.store_opts, st.cfg.http_threads), batcher_(st.store_opts, [&] {
         auto b = submit_batching(st.cfg);
-        if (st.cfg.grouped_input_sync) b.before_commit = [this](const auto& epochs) { return sync_inputs(epochs); };
+        if (st.cfg.grouped_input_sync) b.before_commit = [this](const auto& tickets) { return sync_inputs(tickets); };
         return b;
       }()) {}
 
-storage::status job_api::sync_inputs(const std::vector<std::uint64_t>& epochs) {
+storage::status job_api::sync_inputs(const std::vector<std::uint64_t>& tickets) {
   api_error err;
   auto* fs = files(err);
   if (!fs) return storage::error{errc::io_error, err.message, std::nullopt};
-  // The oldest write decides: a failed sync since any of them fails the batch.
-  return fs->sync_deferred(*std::min_element(epochs.begin(), epochs.end()));
+  // One sync covering the newest input; a sync failure after the oldest one fails the batch.
+  const auto [oldest, newest] = std::minmax_element(tickets.begin(), tickets.end());
+  return fs->sync_deferred(*oldest, *newest);
 }
 
 const storage::artifact_store* job_api::files(api_error& err) {
@@ -198,7 +199,7 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
       [this, fs, id, done = std::move(done)](storage::result<storage::submit_result> res) {
         done(finish_submit(fs, id, std::move(res)));
       },
-      info->deferred_epoch);
+      info->deferred_ticket);
 }
 
 api_result<submitted> job_api::finish_submit(const storage::artifact_store* fs, const std::string& id,

@@ -36,7 +36,7 @@ class job_api {
   api_result<submitted> finish_submit(const storage::artifact_store* fs, const std::string& id,
                                       storage::result<storage::submit_result> res);
   // Before each batch commits: one filesystem sync makes its inputs durable (grouped input sync).
-  storage::status sync_inputs(const std::vector<std::uint64_t>& epochs);
+  storage::status sync_inputs(const std::vector<std::uint64_t>& tickets);
   shared_state& st_;
   store_pool pool_;
   std::mutex files_mu_;

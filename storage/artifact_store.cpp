@@ -176,7 +176,7 @@ result<file_info> atomic_writer::commit(durability d) {
     return io_error("rename into", p.target);
   }
   p.done = true;  // the temp name no longer exists
-  if (!synced) return file_info{p.bytes, p.hash.hex_digest(), p.sync->error_epoch()};
+  if (!synced) return file_info{p.bytes, p.hash.hex_digest(), p.sync->after_write()};
   if (p.fault(write_step::fsync_dir)) return p.injected(write_step::fsync_dir);
   if (!fsync_dir(p.target.parent_path())) return io_error("fsync", p.target.parent_path());
   return file_info{p.bytes, p.hash.hex_digest()};
@@ -258,10 +258,10 @@ status artifact_store::check_writable() const {
   return ok_v;
 }
 
-status artifact_store::sync_deferred(std::uint64_t deferred_epoch) const {
+status artifact_store::sync_deferred(std::uint64_t oldest_ticket, std::uint64_t newest_ticket) const {
   std::function<bool()> fail;
   if (hook_ && *hook_) fail = [h = hook_] { return (*h)(write_step::sync_filesystem); };
-  return sync_->sync(deferred_epoch, fail);
+  return sync_->sync(oldest_ticket, newest_ticket, fail);
 }
 
 std::uint64_t artifact_store::deferred_syncs_run() const { return sync_->syncs_run(); }

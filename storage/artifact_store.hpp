@@ -52,7 +52,7 @@ struct space_info {
 struct file_info {
   std::int64_t bytes = 0;
   std::string sha256;      // lowercase hex
-  std::uint64_t deferred_epoch = 0;  // a deferred commit's place in the sync history (sync_deferred)
+  std::uint64_t deferred_ticket = 0;  // a deferred commit's place in the sync history (sync_deferred)
 };
 
 // How atomic_writer::commit() makes a write durable.
@@ -112,13 +112,15 @@ class artifact_store {
   // Writes and removes a probe file in tmp/ (data_root_not_writable): for periodic readiness.
   status check_writable() const;
 
-  // Makes a deferred write durable: returns once a syncfs of the data root that started after this
-  // call has finished. Concurrent callers share one sync, so N submits cost one device flush
-  // instead of 3N fsyncs. io_error (storage_full for ENOSPC) when that sync, or any sync since the
-  // write, failed: the write may be lost and must not be acknowledged.
-  status sync_deferred(const file_info& written) const { return sync_deferred(written.deferred_epoch); }
-  // The same for many writes at once: pass the oldest one's deferred_epoch.
-  status sync_deferred(std::uint64_t deferred_epoch) const;
+  // Makes a deferred write durable: returns once a syncfs of the data root that started after the
+  // write was in place has finished (the running one, when it did). Concurrent callers share
+  // syncs, so N submits cost one device flush instead of 3N fsyncs. io_error (storage_full for
+  // ENOSPC) when any sync failed after the write: it may be lost and must not be acknowledged.
+  status sync_deferred(const file_info& written) const {
+    return sync_deferred(written.deferred_ticket, written.deferred_ticket);
+  }
+  // The same for many writes at once: the smallest and the largest of their deferred_tickets.
+  status sync_deferred(std::uint64_t oldest_ticket, std::uint64_t newest_ticket) const;
   // Syncs run by sync_deferred so far (tests and benchmarks: how well calls were grouped).
   std::uint64_t deferred_syncs_run() const;
 

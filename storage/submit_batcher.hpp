@@ -38,7 +38,7 @@ struct batcher_options {
   int max_batch = 128;   // requests per transaction at most
   // Runs on the committer before each batch's transaction with the `tag`s of its requests; an
   // error fails the whole batch before anything is committed. The submit path makes the batch's
-  // deferred input writes durable here (one filesystem sync per batch; tag = the write's epoch).
+  // deferred input writes durable here (one filesystem sync per batch; tag = the write's ticket).
   std::function<status(const std::vector<std::uint64_t>& tags)> before_commit;
   // Tests only: a batch starts only once this many requests are queued, so a test can put
   // chosen requests into one batch without relying on timing. 1 in production.

@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "storage/artifact_store.hpp"
@@ -362,4 +365,48 @@ TEST_CASE("a failed filesystem sync fails every deferred write made before it, l
   CHECK(stale.err().code == errc::io_error);
   const auto later = write_deferred(*s, new_job_id(), "written after the failure");
   CHECK(s->sync_deferred(later));
+}
+
+TEST_CASE("a running filesystem sync covers the deferred writes made before it started, not later ones") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0, released = 0;  // syncs that reached the hook / were let go
+  s->set_fault_hook_for_testing([&](write_step at) {
+    if (at != write_step::sync_filesystem) return false;
+    std::unique_lock l(mu);
+    const int me = ++entered;
+    cv.notify_all();
+    cv.wait(l, [&] { return released >= me; });
+    return false;
+  });
+  auto wait_entered = [&](int n) {
+    std::unique_lock l(mu);
+    return cv.wait_for(l, 10s, [&] { return entered >= n; });
+  };
+  auto release = [&] {
+    std::lock_guard l(mu);
+    ++released;
+    cv.notify_all();
+  };
+  const auto before = write_deferred(*s, new_job_id(), "before the first sync");
+  const auto also_before = write_deferred(*s, new_job_id(), "also before it");
+  auto first = std::async(std::launch::async, [&] { return bool(s->sync_deferred(before)); });
+  REQUIRE(wait_entered(1));  // the first sync has started (and is held)
+  auto sharing = std::async(std::launch::async, [&] { return bool(s->sync_deferred(also_before)); });
+  const auto after = write_deferred(*s, new_job_id(), "written while it runs");
+  auto next = std::async(std::launch::async, [&] { return bool(s->sync_deferred(after)); });
+  release();                 // the first sync ends: it covered `before` and `also_before`
+  REQUIRE(wait_entered(2));  // `after` needs a sync of its own, held now
+  CHECK(first.get());
+  // Answered without waiting for the second sync (held until the release below).
+  const bool shared = sharing.wait_for(5s) == std::future_status::ready;
+  CHECK(shared);
+  CHECK(next.wait_for(50ms) == std::future_status::timeout);
+  release();
+  CHECK(sharing.get());
+  CHECK(next.get());
+  CHECK(s->deferred_syncs_run() == 2);
 }
