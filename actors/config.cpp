@@ -147,10 +147,10 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_HTTP_THREADS", 1, 256, c.http_threads);
   num("QUIRE_MAX_CONCURRENT_UPLOADS", 1, 100000, c.max_concurrent_uploads);
   num("QUIRE_MAX_CONNECTIONS", 2, 1000000, c.max_connections);
-  if (auto v = env("QUIRE_INPUT_SYNC"); v && !trim(*v).empty()) {
+  if (auto v = env("QUIRE_DATA_SYNC"); v && !trim(*v).empty()) {
     const auto mode = trim(*v);
-    if (mode == "grouped" || mode == "per_file") c.grouped_input_sync = mode == "grouped";
-    else errors.push_back({"QUIRE_INPUT_SYNC", "expected 'grouped' or 'per_file', got '" + *v + "'"});
+    if (mode == "grouped" || mode == "per_file") c.grouped_sync = mode == "grouped";
+    else errors.push_back({"QUIRE_DATA_SYNC", "expected 'grouped' or 'per_file', got '" + *v + "'"});
   }
   num("QUIRE_MAX_QUEUE_DEPTH", 1, 100000000, c.max_queue_depth);
   num("QUIRE_MAX_ATTEMPTS", 1, 100, c.max_attempts);

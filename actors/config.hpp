@@ -34,9 +34,10 @@ struct service_config {
   int http_threads = 16;                     // QUIRE_HTTP_THREADS
   int max_concurrent_uploads = 32;           // QUIRE_MAX_CONCURRENT_UPLOADS
   int max_connections = 1024;                // QUIRE_MAX_CONNECTIONS (open HTTP connections)
-  // QUIRE_INPUT_SYNC: "grouped" (one syncfs of the data root shared by concurrent submits) or
-  // "per_file" (fsync each upload and its directories); see docs/configuration.md.
-  bool grouped_input_sync = true;
+  // QUIRE_DATA_SYNC: "grouped" (uploads and results are made durable by syncfs of the data root,
+  // one shared by many writes) or "per_file" (fsync each file and its directories); see
+  // docs/configuration.md.
+  bool grouped_sync = true;
   int max_queue_depth = 1000;                // QUIRE_MAX_QUEUE_DEPTH (queued jobs before 503)
   int max_attempts = 3;                      // QUIRE_MAX_ATTEMPTS
   int max_pages = 2000;                      // QUIRE_MAX_PAGES per document

@@ -186,6 +186,15 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     } else {
       lease = *held;
       lease_valid_until = steady::now() + lease_for;
+      // Grouped sync: the files are written without fsync and made durable together by one
+      // syncfs (shared with the submits' and other converters' syncs) before the completion.
+      const auto durability = st.cfg.grouped_sync ? storage::durability::deferred : storage::durability::synced;
+      std::uint64_t oldest_write = 0, newest_write = 0;
+      auto note = [&](const storage::file_info& f) {
+        if (f.deferred_ticket == 0) return;
+        if (oldest_write == 0) oldest_write = f.deferred_ticket;
+        newest_write = f.deferred_ticket;
+      };
       nlohmann::json assets = nlohmann::json::array();
       bool published = true;
       storage::error publish_err{storage::errc::io_error, "asset publish failed", {}};
@@ -193,14 +202,16 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
         const auto name = a.value("name", "");
         bool read_ok = false;
         auto bytes = read_file(staging / "assets" / name, read_ok);
-        auto info = read_ok ? c.files->write_file(job.id, "assets/" + name, bytes)
+        auto info = read_ok ? c.files->write_file(job.id, "assets/" + name, bytes, durability)
                             : storage::result<storage::file_info>(storage::error{storage::errc::io_error, "missing asset", {}});
         if (!info) { published = false; publish_err = info.err(); break; }
+        note(*info);
         assets.push_back({{"name", name}, {"media_type", a.value("media_type", "")},
                           {"size_bytes", info->bytes}, {"sha256", info->sha256}});
       }
-      auto info = published ? c.files->write_file(job.id, "result.md", md)
+      auto info = published ? c.files->write_file(job.id, "result.md", md, durability)
                             : storage::result<storage::file_info>(publish_err);
+      if (info) note(*info);
       if (!info && info.err().code == storage::errc::storage_full) {
         defer_full("cannot publish the result: " + info.err().message);
       } else if (!info) {
@@ -221,25 +232,33 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
                                    {"assets", assets},
                                    {"acceleration_used", outcome.result.value("acceleration_used", "cpu")},
                                    {"revision", st.revision}};
-        c.files->write_manifest(job.id, manifest);
+        // The manifest is for operators (the row is the truth): a failure to write it is not fatal.
+        if (auto written = c.files->write_manifest(job.id, manifest, durability)) note(*written);
+        auto synced = c.files->sync_deferred(oldest_write, newest_write);
+        if (!synced && synced.err().code == storage::errc::storage_full)
+          defer_full("cannot make the result durable: " + synced.err().message);
+        else if (!synced)
+          fail("io_error", "cannot make the result durable: " + synced.err().message, true);
         const storage::completion result{info->bytes, info->sha256, pages};
-        auto done = retry_while_unreachable(st, lease_valid_until, [&] { return c.store->complete(lease, result); });
-        bool completed = static_cast<bool>(done);
-        if (!done && done.err().code == storage::errc::lease_lost) {
-          // A COMMIT lost with the connection may have applied before the retry: then the job
-          // succeeded with this attempt's result (job_store.hpp: re-read before concluding).
-          auto now = c.store->get(job.id);
-          completed = now && now->status == storage::job_status::succeeded && now->attempt == lease.attempt &&
-                      now->result_sha256 == info->sha256;
+        if (synced) {
+          auto done = retry_while_unreachable(st, lease_valid_until, [&] { return c.store->complete(lease, result); });
+          bool completed = static_cast<bool>(done);
+          if (!done && done.err().code == storage::errc::lease_lost) {
+            // A COMMIT lost with the connection may have applied before the retry: then the job
+            // succeeded with this attempt's result (job_store.hpp: re-read before concluding).
+            auto now = c.store->get(job.id);
+            completed = now && now->status == storage::job_status::succeeded && now->attempt == lease.attempt &&
+                        now->result_sha256 == info->sha256;
+          }
+          if (!done && !completed)
+            std::fprintf(stderr, "quire serve: job %s: completion of attempt %d not recorded: %s\n", job.id.c_str(),
+                         lease.attempt, done.err().message.c_str());
+          if (completed) {
+            m.add("quire_conversions_total", {{"outcome", "succeeded"}});
+            m.add("quire_pages_converted_total", {}, outcome.result.value("pages_converted", 0));
+            m.observe("quire_conversion_duration_seconds", {}, seconds);
+          }  // else canceled or lease lost meanwhile: the late finish is discarded by the store
         }
-        if (!done && !completed)
-          std::fprintf(stderr, "quire serve: job %s: completion of attempt %d not recorded: %s\n", job.id.c_str(),
-                       lease.attempt, done.err().message.c_str());
-        if (completed) {
-          m.add("quire_conversions_total", {{"outcome", "succeeded"}});
-          m.add("quire_pages_converted_total", {}, outcome.result.value("pages_converted", 0));
-          m.observe("quire_conversion_duration_seconds", {}, seconds);
-        }  // else canceled or lease lost meanwhile: the late finish is discarded by the store
       }
     }
   } else if (outcome.outcome == kind::failed && outcome.code == "device_failed") {

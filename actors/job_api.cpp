@@ -119,7 +119,7 @@ api_error to_api_error(const storage::error& e) {
 job_api::job_api(shared_state& st)
     : st_(st), pool_(st.store_opts, st.cfg.http_threads), batcher_(st.store_opts, [&] {
         auto b = submit_batching(st.cfg);
-        if (st.cfg.grouped_input_sync) b.before_commit = [this](const auto& tickets) { return sync_inputs(tickets); };
+        if (st.cfg.grouped_sync) b.before_commit = [this](const auto& tickets) { return sync_inputs(tickets); };
         return b;
       }()) {}
 
@@ -177,7 +177,7 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
   if (auto a = writer->append(std::string_view(s.pdf)); !a) return done(write_failed(a.err()));
   // Grouped: no fsync here; the batcher's before_commit (sync_inputs) runs one syncfs of the data
   // root for the whole batch, so the input is durable before its row commits (202 = durable).
-  auto info = writer->commit(st_.cfg.grouped_input_sync ? storage::durability::deferred : storage::durability::synced);
+  auto info = writer->commit(st_.cfg.grouped_sync ? storage::durability::deferred : storage::durability::synced);
   if (!info) return done(write_failed(info.err()));
 
   storage::submit_request req;

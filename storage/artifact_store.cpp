@@ -308,15 +308,17 @@ result<atomic_writer> artifact_store::begin_write(std::string_view id, std::stri
   return atomic_writer(std::move(p));
 }
 
-result<file_info> artifact_store::write_file(std::string_view id, std::string_view name, std::string_view bytes) const {
+result<file_info> artifact_store::write_file(std::string_view id, std::string_view name, std::string_view bytes,
+                                             durability d) const {
   auto w = begin_write(id, name);
   if (!w) return w.err();
   if (auto s = w->append(bytes); !s) return s.err();
-  return w->commit();
+  return w->commit(d);
 }
 
-result<file_info> artifact_store::write_manifest(std::string_view id, const nlohmann::json& manifest) const {
-  return write_file(id, "manifest.json", manifest.dump(2) + "\n");
+result<file_info> artifact_store::write_manifest(std::string_view id, const nlohmann::json& manifest,
+                                                 durability d) const {
+  return write_file(id, "manifest.json", manifest.dump(2) + "\n", d);
 }
 
 result<file_info> artifact_store::verify(std::string_view id, std::string_view name, std::string_view sha,

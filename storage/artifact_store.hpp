@@ -138,8 +138,10 @@ class artifact_store {
   // `name` is relative to the job dir: "input.pdf", "result.md", "assets/img-p3-1.png",
   // "manifest.json". No "..", no absolute paths (invalid_argument).
   result<atomic_writer> begin_write(std::string_view job_id, std::string_view name) const;
-  result<file_info> write_file(std::string_view job_id, std::string_view name, std::string_view bytes) const;
-  result<file_info> write_manifest(std::string_view job_id, const nlohmann::json& manifest) const;
+  result<file_info> write_file(std::string_view job_id, std::string_view name, std::string_view bytes,
+                               durability d = durability::synced) const;
+  result<file_info> write_manifest(std::string_view job_id, const nlohmann::json& manifest,
+                                   durability d = durability::synced) const;
 
   // Reads a file and checks it against the recorded size/sha256 (either may be empty/negative to
   // skip): artifact_missing when absent, artifact_corrupt when it differs.

@@ -29,17 +29,17 @@ TEST_CASE("defaults apply when nothing is set") {
   CHECK(c.max_upload_bytes == 50ull * 1024 * 1024);
   CHECK(c.cpu_converters == 1);
   CHECK(c.effective_acceleration_policy() == "cpu_only");
-  CHECK(c.grouped_input_sync);
+  CHECK(c.grouped_sync);
 }
 
-TEST_CASE("QUIRE_INPUT_SYNC chooses grouped or per-file durability for uploads") {
+TEST_CASE("QUIRE_DATA_SYNC chooses grouped or per-file durability for data-root writes") {
   std::vector<config_error> errors;
-  CHECK_FALSE(load_config(env_of({{"QUIRE_INPUT_SYNC", "per_file"}}), errors).grouped_input_sync);
-  CHECK(load_config(env_of({{"QUIRE_INPUT_SYNC", " grouped "}}), errors).grouped_input_sync);
+  CHECK_FALSE(load_config(env_of({{"QUIRE_DATA_SYNC", "per_file"}}), errors).grouped_sync);
+  CHECK(load_config(env_of({{"QUIRE_DATA_SYNC", " grouped "}}), errors).grouped_sync);
   CHECK(errors.empty());
-  load_config(env_of({{"QUIRE_INPUT_SYNC", "none"}}), errors);
+  load_config(env_of({{"QUIRE_DATA_SYNC", "none"}}), errors);
   REQUIRE(errors.size() == 1);
-  CHECK(errors[0].variable == "QUIRE_INPUT_SYNC");
+  CHECK(errors[0].variable == "QUIRE_DATA_SYNC");
 }
 
 TEST_CASE("prod defaults to gpu_required unless overridden") {
