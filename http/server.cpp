@@ -1,6 +1,7 @@
 // RESTinio adapter for api; see server.hpp. The only translation unit that includes RESTinio/asio.
 #include "http/server.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -216,11 +217,21 @@ class restinio_server final : public server {
                 head->body = req->body();
                 // A submit may be answered later, from the batcher's thread (api::handle_async):
                 // this thread is free for the next request meanwhile. stop() waits for those.
+                // Exactly one answer per request, and stop() must never wait for one that will not
+                // come: the first of the api's answer and an exception here counts.
                 answers_.begin();
-                handler.handle_async(*head, [this, req](response r) {
-                  send(req, std::move(r));
+                auto answered = std::make_shared<std::atomic<bool>>(false);
+                try {
+                  handler.handle_async(*head, [this, req, answered](response r) {
+                    if (answered->exchange(true)) return;
+                    send(req, std::move(r));
+                    answers_.end();
+                  });
+                } catch (const std::exception& e) {
+                  if (answered->exchange(true)) throw;
                   answers_.end();
-                });
+                  send(req, handler.refuse(*head, "internal_error", std::string("unexpected: ") + e.what()));
+                }
               });
               if (!queued) {
                 handler.release(*head);

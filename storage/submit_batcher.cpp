@@ -2,6 +2,7 @@
 #include "storage/submit_batcher.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <future>
 #include <optional>
 
@@ -71,9 +72,22 @@ void submit_batcher::run_committer() {
   }
 }
 
+namespace {
+// A completion that throws must not take the committer thread (and every later batch) with it.
+void answer(const submit_batcher::done_fn& done, result<submit_result> r) noexcept {
+  try {
+    done(std::move(r));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "quire: submit completion failed: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "quire: submit completion failed\n");
+  }
+}
+}  // namespace
+
 void submit_batcher::commit_batch(std::unique_ptr<job_store>& store, std::vector<item>& batch) {
   auto fail_all = [&](const error& e) {
-    for (auto& it : batch) it.done(result<submit_result>(e));
+    for (auto& it : batch) answer(it.done, result<submit_result>(e));
   };
   if (opts_.before_commit) {
     std::vector<std::uint64_t> tags;
@@ -91,7 +105,7 @@ void submit_batcher::commit_batch(std::unique_ptr<job_store>& store, std::vector
   for (auto& it : batch) reqs.push_back(std::move(it.req));
   auto answers = store->submit_batch(reqs);
   if (!answers) return fail_all(answers.err());
-  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move((*answers)[i]));
+  for (std::size_t i = 0; i < batch.size(); ++i) answer(batch[i].done, std::move((*answers)[i]));
 }
 
 }  // namespace quire::storage

@@ -55,7 +55,8 @@ class submit_batcher {
   submit_batcher& operator=(const submit_batcher&) = delete;
 
   // Queues the request; `done` runs exactly once, on a committer thread, when its batch has
-  // committed or failed. `done` must not block for long: the next batch waits for it.
+  // committed or failed. `done` must not block for long: the next batch waits for it (an
+  // exception it throws is logged and dropped).
   void submit_async(submit_request req, done_fn done, std::uint64_t tag = 0);
   // Blocks until the request's batch has committed.
   result<submit_result> submit(const submit_request& req, std::uint64_t tag = 0);
