@@ -36,7 +36,9 @@ quire="$build_dir/app/quire" bench="$build_dir/bench/api_bench"
 [ -x "$quire" ] && [ -x "$bench" ] || die "build first: cmake --build $build_dir --target quire api_bench"
 corpus=${QUIRE_EVAL_DIR:-$QUIRE_ROOT/../shared/eval}/corpus
 work=$(mktemp -d "$work_base/quire-api-bench.XXXXXX")
-port=$(( 20000 + RANDOM % 20000 )) http_port=$(( 40000 + RANDOM % 20000 ))
+# Below the ephemeral range (32768+): a previous run's tens of thousands of client connections
+# leave local ports in TIME_WAIT there.
+port=$(( 20000 + RANDOM % 6000 )) http_port=$(( 26000 + RANDOM % 6000 ))
 serve_pid=
 cleanup() {
   [ -n "$serve_pid" ] && kill -TERM "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
