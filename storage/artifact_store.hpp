@@ -15,8 +15,9 @@
 // syncfs of the data root, shared by every write made before it (storage/sync_group.hpp). Leftover temp files are removed by
 // reconcile_tmp(). Readers verify size and sha256 against what the database recorded.
 //
-// Thread safety: all methods may be called concurrently (no shared mutable state besides the
-// fault hook, which is for tests and must be set before use).
+// Thread safety: all methods may be called concurrently. Shared mutable state: the sync group of
+// deferred writes (internally locked, shared by copies of one opened store) and the fault hook,
+// which is for tests and must be set before use.
 #pragma once
 
 #include <chrono>
