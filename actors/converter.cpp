@@ -234,7 +234,11 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
                                    {"revision", st.revision}};
         // The manifest is for operators (the row is the truth): a failure to write it is not fatal.
         if (auto written = c.files->write_manifest(job.id, manifest, durability)) note(*written);
+        const auto sync_started = steady::now();
         auto synced = c.files->sync_deferred(oldest_write, newest_write);
+        if (newest_write != 0)
+          m.observe("quire_data_sync_seconds", {{"for", "result"}},
+                    std::chrono::duration<double>(steady::now() - sync_started).count());
         if (!synced && synced.err().code == storage::errc::storage_full)
           defer_full("cannot make the result durable: " + synced.err().message);
         else if (!synced)

@@ -119,17 +119,24 @@ api_error to_api_error(const storage::error& e) {
 job_api::job_api(shared_state& st)
     : st_(st), pool_(st.store_opts, st.cfg.http_threads), batcher_(st.store_opts, [&] {
         auto b = submit_batching(st.cfg);
-        if (st.cfg.grouped_sync) b.before_commit = [this](const auto& tickets) { return sync_inputs(tickets); };
+        b.before_commit = [this](const auto& tickets) { return before_batch(tickets); };
         return b;
       }()) {}
 
-storage::status job_api::sync_inputs(const std::vector<std::uint64_t>& tickets) {
+storage::status job_api::before_batch(const std::vector<std::uint64_t>& tickets) {
+  auto& m = service_metrics();
+  m.observe("quire_submit_batch_size", {}, static_cast<double>(tickets.size()));
+  if (!st_.cfg.grouped_sync) return storage::ok_v;  // every input was fsync'ed when written
   api_error err;
   auto* fs = files(err);
   if (!fs) return storage::error{errc::io_error, err.message, std::nullopt};
   // One sync covering the newest input; a sync failure after the oldest one fails the batch.
   const auto [oldest, newest] = std::minmax_element(tickets.begin(), tickets.end());
-  return fs->sync_deferred(*oldest, *newest);
+  const auto started = std::chrono::steady_clock::now();
+  auto synced = fs->sync_deferred(*oldest, *newest);
+  m.observe("quire_data_sync_seconds", {{"for", "submit"}},
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return synced;
 }
 
 const storage::artifact_store* job_api::files(api_error& err) {

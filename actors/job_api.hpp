@@ -35,8 +35,8 @@ class job_api {
   // What the client gets once the batch of job `id` has committed (or failed).
   api_result<submitted> finish_submit(const storage::artifact_store* fs, const std::string& id,
                                       storage::result<storage::submit_result> res);
-  // Before each batch commits: one filesystem sync makes its inputs durable (grouped input sync).
-  storage::status sync_inputs(const std::vector<std::uint64_t>& tickets);
+  // Before each batch commits: one filesystem sync makes its inputs durable (grouped sync).
+  storage::status before_batch(const std::vector<std::uint64_t>& tickets);
   shared_state& st_;
   store_pool pool_;
   std::mutex files_mu_;

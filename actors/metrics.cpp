@@ -140,6 +140,12 @@ metrics_registry& service_metrics() {
     m->declare("quire_converters_live", k::gauge, "Converters with a running worker process.");
     m->declare("quire_ready", k::gauge, "1 when the lane is ready, else 0.");
     m->declare("quire_readiness_failing", k::gauge, "1 per failing readiness reason.");
+    m->declare("quire_submit_batch_size", k::histogram, "Submits committed together in one transaction.",
+               {1, 2, 4, 8, 16, 32, 64, 128});
+    m->declare("quire_data_sync_seconds", k::histogram,
+               "Wait for the grouped data-root sync that makes uploads (for=submit, per batch) or a "
+               "conversion's result files (for=result) durable.",
+               {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
     return m;
   }();
   return *r;

@@ -54,6 +54,12 @@ TEST_CASE("submit then poll then fetch: the Markdown equals that of quire conver
   CHECK(prefer.status == 200);
   CHECK(prefer.json()["job"]["status"] == "succeeded");
 
+  // Each submit went through a batch whose uploads one grouped sync made durable, and each
+  // result was synced the same way before its job completed.
+  CHECK(metric(l.svc.port(), "quire_submit_batch_size_count") >= 3);
+  CHECK(metric(l.svc.port(), "quire_data_sync_seconds_count{for=\"submit\"}") >= 1);
+  CHECK(metric(l.svc.port(), "quire_data_sync_seconds_count{for=\"result\"}") >= 3);
+
   // The data root holds the input, the result and a manifest for an operator.
   std::ifstream manifest(l.root + "/jobs/" + id.substr(0, 2) + "/" + id + "/manifest.json");
   CHECK(manifest.good());

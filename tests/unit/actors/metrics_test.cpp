@@ -33,6 +33,7 @@ TEST_CASE("counters, gauges and histograms render in Prometheus text format") {
 TEST_CASE("the service registry declares every family once") {
   auto text = service_metrics().render();
   for (const char* f : {"quire_http_requests_total", "quire_worker_crashes_total", "quire_ready",
-                        "quire_conversion_duration_seconds", "quire_lease_rescues_total"})
+                        "quire_conversion_duration_seconds", "quire_lease_rescues_total",
+                        "quire_submit_batch_size", "quire_data_sync_seconds"})
     CHECK(text.find(std::string("# TYPE ") + f + " ") != std::string::npos);
 }
