@@ -38,10 +38,10 @@ struct reply {
   std::string body;
 };
 
-reply request(int port, const std::string& method, const std::string& target, const std::string& key,
-              const std::string& content_type = {}, const std::string& body = {}) {
-  reply r;
+// A TCP connection to 127.0.0.1:port with Nagle off, or -1.
+int connect_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sockaddr_in a{};
@@ -50,18 +50,31 @@ reply request(int port, const std::string& method, const std::string& target, co
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd);
-    return r;
+    return -1;
   }
+  return fd;
+}
+
+bool send_all(int fd, const std::string& data) {
+  for (std::size_t off = 0; off < data.size();) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+reply request(int port, const std::string& method, const std::string& target, const std::string& key,
+              const std::string& content_type = {}, const std::string& body = {}) {
+  reply r;
+  const int fd = connect_loopback(port);
+  if (fd < 0) return r;
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!key.empty()) req += "X-API-Key: " + key + "\r\n";
   if (!content_type.empty()) req += "Content-Type: " + content_type + "\r\n";
   if (method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
-  for (std::size_t off = 0; off < req.size();) {
-    ssize_t n = ::send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    off += static_cast<std::size_t>(n);
-  }
+  send_all(fd, req);
   std::string raw;
   char buf[16384];
   ssize_t n;
@@ -86,7 +99,7 @@ class keepalive_conn {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (fd_ < 0 && !connect_fd()) return {};
       reply r;
-      if (send_all(req) && read_reply(r)) return r;
+      if (send_all(fd_, req) && read_reply(r)) return r;
       close_fd();  // closed by the server between requests: once more on a new connection
     }
     return {};
@@ -94,31 +107,13 @@ class keepalive_conn {
 
  private:
   bool connect_fd() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port_));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close_fd();
-      return false;
-    }
+    fd_ = connect_loopback(port_);
     buf_.clear();
-    return true;
+    return fd_ >= 0;
   }
   void close_fd() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
-  }
-  bool send_all(const std::string& data) {
-    for (std::size_t off = 0; off < data.size();) {
-      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<std::size_t>(n);
-    }
-    return true;
   }
   bool fill() {
     char tmp[16384];
