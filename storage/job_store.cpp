@@ -399,14 +399,28 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
                           {"source_filename", r.source_filename}, {"input_bytes", r.input_bytes},
                           {"input_sha256", r.input_sha256}, {"priority", r.priority},
                           {"max_attempts", r.max_attempts}, {"pinned", r.pinned}};
-    try {
-      (void)row.dump();  // text that is not UTF-8 cannot travel as JSON: that one goes alone
-    } catch (const nlohmann::json::exception&) {
-      single.push_back(i);
-      continue;
-    }
     plain.push_back(i);
     rows.push_back(std::move(row));
+  }
+  // The bulk INSERT's parameter, serialised once. Text that is not UTF-8 cannot travel as JSON:
+  // when the array does not serialise, the rows that do not go on their own (single) instead.
+  std::string bulk;
+  try {
+    bulk = rows.dump();
+  } catch (const nlohmann::json::exception&) {
+    nlohmann::json kept = nlohmann::json::array();
+    std::vector<std::size_t> kept_at;
+    for (std::size_t k = 0; k < plain.size(); ++k) {
+      try {
+        (void)rows[k].dump();
+        kept.push_back(std::move(rows[k]));
+        kept_at.push_back(plain[k]);
+      } catch (const nlohmann::json::exception&) {
+        single.push_back(plain[k]);
+      }
+    }
+    plain = std::move(kept_at);
+    bulk = kept.dump();
   }
   // Keys in a stable order, so two batches that share keys take their locks in the same order.
   std::sort(keyed.begin(), keyed.end(), [&](std::size_t a, std::size_t b) {
@@ -424,7 +438,7 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
       // statement, and then each of these requests goes on its own below.
       try {
         savepoint sp(w);
-        auto r = w.exec_prepared("insert_jobs", rows.dump(), o.profile);
+        auto r = w.exec_prepared("insert_jobs", bulk, o.profile);
         sp.release();
         std::map<std::string, std::size_t> at;
         for (auto i : plain) at.emplace(reqs[i].id, i);

@@ -115,6 +115,21 @@ TEST_CASE("submit_batch: idempotency keys inside one batch behave as consecutive
   CHECK((*later)[1].err().code == errc::idempotency_conflict);
 }
 
+TEST_CASE("submit_batch: text that is not UTF-8 fails its own request, the others go in one INSERT") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  auto good1 = request("1"), bad = request("2"), good2 = request("3");
+  bad.source_filename = std::string("bad\xff\xfe.pdf");  // cannot be serialised as JSON
+  auto res = s->submit_batch({good1, bad, good2});
+  REQUIRE(res);
+  REQUIRE((*res)[0]);
+  CHECK((*res)[0]->job.id == good1.id);
+  REQUIRE_FALSE((*res)[1]);
+  REQUIRE((*res)[2]);
+  CHECK((*res)[2]->job.id == good2.id);
+  CHECK(count_rows(db.url(), "SELECT count(*) FROM jobs") == 2);
+}
+
 TEST_CASE("submit_batch: a request the schema or validation refuses fails alone") {
   migrated_db db;
   auto s = open_store(db.url());
