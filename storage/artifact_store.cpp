@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <unordered_map>
 #include <fstream>
 
 #include "storage/internal.hpp"
@@ -56,6 +57,16 @@ bool fsync_dir(const fs::path& dir) {
   bool ok = ::fsync(fd) == 0;
   ::close(fd);
   return ok;
+}
+
+// Idempotent unlink (absent is success) that makes the removal durable.
+status unlink_durably(const fs::path& path) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return ok_v;
+    return io_error("unlink", path);
+  }
+  if (!fsync_dir(path.parent_path())) return io_error("fsync", path.parent_path());
+  return ok_v;
 }
 
 // mkdir -p that also fsyncs the parent of every directory it creates (durable = true): a new job
@@ -169,9 +180,19 @@ result<file_info> atomic_writer::commit(durability d) {
   }
   ::close(p.fd);
   p.fd = -1;
-  if (auto s = make_dirs(p.target.parent_path(), synced); !s) return s.err();
   if (p.fault(write_step::rename)) return p.injected(write_step::rename);
-  if (::rename(p.temp.c_str(), p.target.c_str()) != 0) {
+  // Rename first: the directory usually exists (an input's shard, a job's second file), and a
+  // mkdir that fails with EEXIST plus the stat to tell a file from a directory cost two syscalls
+  // on every submit. Only when it is missing are the directories made, then the rename retried.
+  int rc = ::rename(p.temp.c_str(), p.target.c_str());
+  if (rc != 0 && errno == ENOENT) {
+    if (auto s = make_dirs(p.target.parent_path(), synced); !s) {
+      p.failed = true;
+      return s.err();
+    }
+    rc = ::rename(p.temp.c_str(), p.target.c_str());
+  }
+  if (rc != 0) {
     p.failed = true;
     return io_error("rename into", p.target);
   }
@@ -193,7 +214,7 @@ result<artifact_store> artifact_store::open(const fs::path& root, const std::str
   }
   if (!fs::is_directory(root, ec))
     return make_error(errc::data_root_missing, fmt::format("data root {} is not a directory", root.string()));
-  for (const char* sub : {"jobs", "tmp"})
+  for (const char* sub : {"jobs", "inputs", "tmp"})
     if (auto s = make_dirs_durable(root / sub); !s) return make_error(errc::data_root_not_writable, s.err().message);
 
   const fs::path marker_path = root / marker_name;
@@ -286,15 +307,29 @@ fs::path artifact_store::job_dir(std::string_view id) const {
   return root_ / "jobs" / std::string(id.substr(0, 2)) / std::string(id);
 }
 
+fs::path artifact_store::input_path(std::string_view id) const {
+  return root_ / "inputs" / std::string(id.substr(0, 2)) / (std::string(id) + ".pdf");
+}
+
+fs::path artifact_store::legacy_input_path(std::string_view id) const { return job_dir(id) / std::string(input_name); }
+
 fs::path artifact_store::file_path(std::string_view id, std::string_view name) const {
-  return job_dir(id) / std::string(name);
+  if (name != input_name) return job_dir(id) / std::string(name);
+  auto p = input_path(id);
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0 && errno == ENOENT) {
+    auto legacy = legacy_input_path(id);
+    if (::stat(legacy.c_str(), &st) == 0) return legacy;
+  }
+  return p;
 }
 
 result<atomic_writer> artifact_store::begin_write(std::string_view id, std::string_view name) const {
   if (!is_valid_job_id(id)) return make_error(errc::invalid_argument, "malformed job id");
   if (!valid_name(name)) return make_error(errc::invalid_argument, fmt::format("bad artifact name '{}'", name));
   auto p = std::make_unique<atomic_writer::impl>();
-  p->target = file_path(id, name);
+  // New uploads always go to inputs/, whatever an earlier version left in the job dir.
+  p->target = name == input_name ? input_path(id) : file_path(id, name);
   p->hook = hook_;
   p->sync = sync_;
   if (p->fault(write_step::create_temp)) return p->injected(write_step::create_temp);
@@ -389,17 +424,20 @@ bool artifact_store::exists(std::string_view id, std::string_view name) const {
 
 status artifact_store::remove_file(std::string_view id, std::string_view name) const {
   if (!is_valid_job_id(id) || !valid_name(name)) return make_error(errc::invalid_argument, "bad artifact name");
-  const fs::path path = file_path(id, name);
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return ok_v;
-    return io_error("unlink", path);
+  if (name == input_name) {
+    // Both places: an input an earlier version wrote must not outlive the job's retention.
+    for (const auto& path : {input_path(id), legacy_input_path(id)})
+      if (auto s = unlink_durably(path); !s) return s;
+    return ok_v;
   }
-  if (!fsync_dir(path.parent_path())) return io_error("fsync", path.parent_path());
-  return ok_v;
+  return unlink_durably(file_path(id, name));
 }
 
 status artifact_store::remove_job(std::string_view id) const {
   if (!is_valid_job_id(id)) return make_error(errc::invalid_argument, "malformed job id");
+  // The input first: a crash before the directory goes leaves a job dir without an input, which
+  // the next reconcile or sweep removes like any other.
+  if (auto s = unlink_durably(input_path(id)); !s) return s;
   const fs::path dir = job_dir(id);
   // Rename the whole directory into tmp/ first (atomic), then delete it there: a crash mid-way
   // leaves either the intact job dir or debris in tmp/ that reconcile_tmp() clears, never a
@@ -416,21 +454,39 @@ status artifact_store::remove_job(std::string_view id) const {
   return ok_v;
 }
 
-result<std::vector<artifact_store::job_dir_entry>> artifact_store::list_job_dirs() const {
-  std::vector<job_dir_entry> out;
-  std::error_code ec;
-  for (const auto& shard : fs::directory_iterator(root_ / "jobs", ec)) {
-    if (!shard.is_directory()) continue;
-    for (const auto& d : fs::directory_iterator(shard.path(), ec)) {
-      auto name = d.path().filename().string();
-      if (!d.is_directory() || !is_valid_job_id(name)) continue;
-      std::error_code tec;
-      auto t = fs::last_write_time(d.path(), tec);
-      out.push_back({name, tec ? fs::file_time_type::clock::now() : t});
+result<std::vector<artifact_store::job_files_entry>> artifact_store::list_jobs() const {
+  // Job ids from inputs/<shard>/<id>.pdf and jobs/<shard>/<id>/, merged: a job may have either.
+  std::unordered_map<std::string, fs::file_time_type> seen;
+  auto note = [&](std::string id, const fs::path& p) {
+    std::error_code tec;
+    auto t = fs::last_write_time(p, tec);
+    if (tec) t = fs::file_time_type::clock::now();  // vanished meanwhile: treat as brand new
+    auto [it, fresh] = seen.emplace(std::move(id), t);
+    if (!fresh) it->second = std::max(it->second, t);
+  };
+  for (const char* area : {"inputs", "jobs"}) {
+    const bool inputs = std::string_view(area) == "inputs";
+    std::error_code ec;
+    for (const auto& shard : fs::directory_iterator(root_ / area, ec)) {
+      if (!shard.is_directory()) continue;
+      for (const auto& e : fs::directory_iterator(shard.path(), ec)) {
+        const auto& p = e.path();
+        if (inputs) {
+          if (p.extension() != ".pdf" || !is_valid_job_id(p.stem().string())) continue;
+          note(p.stem().string(), p);
+        } else {
+          if (!e.is_directory() || !is_valid_job_id(p.filename().string())) continue;
+          note(p.filename().string(), p);
+        }
+      }
+      if (ec) break;
     }
-    if (ec) break;
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return make_error(errc::io_error, fmt::format("list {}: {}", (root_ / area).string(), ec.message()));
   }
-  if (ec) return make_error(errc::io_error, fmt::format("list {}: {}", (root_ / "jobs").string(), ec.message()));
+  std::vector<job_files_entry> out;
+  out.reserve(seen.size());
+  for (auto& [id, t] : seen) out.push_back({id, t});
   return out;
 }
 

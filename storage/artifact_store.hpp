@@ -4,9 +4,16 @@
 //
 // Layout (one data root per lane, a Docker volume in production):
 //   <root>/.quire-root.json            marker: {"format":1,"profile":"prod","root_id":"…","created_at":"…"}
-//   <root>/jobs/<id[0:2]>/<id>/        one directory per job, sharded by the first two id chars
-//        input.pdf  result.md  assets/<name>  manifest.json
+//   <root>/inputs/<id[0:2]>/<id>.pdf   the upload (the artifact named "input.pdf"), sharded by the
+//                                      first two id chars; written at accept
+//   <root>/jobs/<id[0:2]>/<id>/        one directory per job, made by its first result file:
+//        result.md  assets/<name>  manifest.json
 //   <root>/tmp/                        temp files; same filesystem, so rename() is atomic
+//
+// Why inputs live apart: a directory per job made at accept (mkdir: an inode, a directory block,
+// two entries, the parent's link count) was the largest single cost of accepting a submit. Roots
+// written by earlier versions keep inputs at jobs/<shard>/<id>/input.pdf; reads, exists() and
+// removals find them there too, new uploads always go to inputs/.
 //
 // Every write goes: create temp in tmp/ → write → fsync(file) → rename into place →
 // fsync(destination dir). A reader therefore sees the old file or the new file, never a torn one,
@@ -101,7 +108,7 @@ class atomic_writer {
 
 class artifact_store {
  public:
-  // Opens the data root for `profile`. create=true: make the directory (and jobs/, tmp/) and write
+  // Opens the data root for `profile`. create=true: make the directory (and jobs/, inputs/, tmp/) and write
   // the marker if absent (first initialisation). Errors: data_root_missing (create=false),
   // data_root_not_writable, data_root_profile_mismatch, data_root_corrupt.
   static result<artifact_store> open(const std::filesystem::path& root, const std::string& profile,
@@ -133,11 +140,16 @@ class artifact_store {
   // storage_full too, and its temp file is removed.
   status ensure_room(std::uint64_t bytes, std::uint64_t reserve) const;
 
+  // The name of a job's upload. Every other name is a file in the job directory.
+  static constexpr std::string_view input_name = "input.pdf";
+
   std::filesystem::path job_dir(std::string_view job_id) const;             // jobs/ab/abcd…/
+  // Where `name` of the job is: inputs/ab/abcd….pdf for input_name (or, when only that exists, the
+  // place an earlier version put it), job_dir/name for the rest.
   std::filesystem::path file_path(std::string_view job_id, std::string_view name) const;
 
-  // `name` is relative to the job dir: "input.pdf", "result.md", "assets/img-p3-1.png",
-  // "manifest.json". No "..", no absolute paths (invalid_argument).
+  // `name`: input_name ("input.pdf"), or relative to the job dir: "result.md",
+  // "assets/img-p3-1.png", "manifest.json". No "..", no absolute paths (invalid_argument).
   result<atomic_writer> begin_write(std::string_view job_id, std::string_view name) const;
   result<file_info> write_file(std::string_view job_id, std::string_view name, std::string_view bytes,
                                durability d = durability::synced) const;
@@ -154,16 +166,18 @@ class artifact_store {
   result<nlohmann::json> read_manifest(std::string_view job_id) const;
   bool exists(std::string_view job_id, std::string_view name) const;
 
-  // Deletions are idempotent (absent is success) and fsync the parent directory.
+  // Deletions are idempotent (absent is success) and fsync the parent directory. remove_job
+  // removes the job's input and its directory.
   status remove_file(std::string_view job_id, std::string_view name) const;
   status remove_job(std::string_view job_id) const;
 
-  // Every job directory present (ids), in no particular order, with its newest mtime.
-  struct job_dir_entry {
+  // Every job with files in the root (an input, a job directory or both), in no particular order,
+  // with the newest mtime among them.
+  struct job_files_entry {
     std::string job_id;
     std::filesystem::file_time_type modified;
   };
-  result<std::vector<job_dir_entry>> list_job_dirs() const;
+  result<std::vector<job_files_entry>> list_jobs() const;
   // Removes temp files older than `grace` (a crashed write); returns how many.
   result<std::int64_t> reconcile_tmp(std::chrono::seconds grace) const;
 
@@ -171,6 +185,8 @@ class artifact_store {
 
  private:
   friend class atomic_writer;
+  std::filesystem::path input_path(std::string_view job_id) const;         // inputs/ab/abcd….pdf
+  std::filesystem::path legacy_input_path(std::string_view job_id) const;  // jobs/ab/abcd…/input.pdf
   result<file_info> verify_into(std::string_view job_id, std::string_view name, std::string_view sha256,
                                 std::int64_t expected_bytes, std::string* keep) const;
   artifact_store(std::filesystem::path root, root_marker m, std::shared_ptr<detail::sync_group> sync)

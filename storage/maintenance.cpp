@@ -42,7 +42,7 @@ result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,
   if (!tmp) return tmp.err();
   rep.temp_files_removed = *tmp;
 
-  auto dirs = files.list_job_dirs();
+  auto dirs = files.list_jobs();
   if (!dirs) return dirs.err();
   const auto cutoff = std::filesystem::file_time_type::clock::now() - opts.orphan_grace;
   std::vector<std::string> finished_with_input;  // candidates for a stale input

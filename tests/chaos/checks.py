@@ -137,6 +137,13 @@ def data_root_orphans(url, data_root):
     tmp = os.path.join(data_root, "tmp")
     for e in sorted(os.listdir(tmp)):
         found.append(f"tmp/{e}")
+    # Inputs: inputs/<shard>/<id>.pdf (earlier versions: jobs/<shard>/<id>/input.pdf).
+    inputs_dir = os.path.join(data_root, "inputs")
+    for shard in sorted(os.listdir(inputs_dir)) if os.path.isdir(inputs_dir) else []:
+        for name in sorted(os.listdir(os.path.join(inputs_dir, shard))):
+            job_id, ext = os.path.splitext(name)
+            if ext != ".pdf" or job_id not in rows:
+                found.append(f"inputs/{shard}/{name} (no row)")
     jobs_dir = os.path.join(data_root, "jobs")
     for shard in sorted(os.listdir(jobs_dir)):
         for job_id in sorted(os.listdir(os.path.join(jobs_dir, shard))):

@@ -19,9 +19,14 @@ travel() {
   wait_ready eval 120
 }
 
-# job_file ID NAME: path of NAME inside the job's directory in the eval data root ("" when absent).
+# job_file ID NAME: path of the job's file NAME in the eval data root ("" when absent): its upload
+# (input.pdf) is inputs/<shard>/ID.pdf, the rest is in its job directory.
 job_file() {
-  dc exec -T quire-eval sh -c "find /data/eval/jobs -path '*$1*' -name '$2' 2>/dev/null | head -n 1" | tr -d '\r'
+  if [ "$2" = input.pdf ]; then
+    dc exec -T quire-eval sh -c "find /data/eval/inputs -name '$1.pdf' 2>/dev/null | head -n 1" | tr -d '\r'
+  else
+    dc exec -T quire-eval sh -c "find /data/eval/jobs -path '*$1*' -name '$2' 2>/dev/null | head -n 1" | tr -d '\r'
+  fi
 }
 
 # wait_until TIMEOUT CMD...: polls CMD every 2 s.

@@ -156,7 +156,7 @@ TEST_CASE("retention runs in bounded batches and concurrent sweepers expire each
   CHECK(expired[0] + expired[1] + expired[2] == n - 10);
   auto c = s->counts();
   CHECK(c->by_status[job_status::expired] == n);
-  CHECK(files->list_job_dirs()->empty());
+  CHECK(files->list_jobs()->empty());
 }
 
 TEST_CASE("reconcile: orphans after the grace period, tombstone dirs, missing and corrupt results") {
@@ -178,7 +178,7 @@ TEST_CASE("reconcile: orphans after the grace period, tombstone dirs, missing an
   const auto old_orphan = new_job_id(), young_orphan = new_job_id();
   REQUIRE(files->write_file(old_orphan, "input.pdf", "x"));
   REQUIRE(files->write_file(young_orphan, "input.pdf", "y"));
-  fs::last_write_time(files->job_dir(old_orphan), fs::file_time_type::clock::now() - 2h);
+  fs::last_write_time(files->file_path(old_orphan, "input.pdf"), fs::file_time_type::clock::now() - 2h);
   // A crashed write left a temp file; an interrupted sweep left the dir of an expired row.
   std::ofstream(root.path / "tmp" / "dead.tmp") << "partial";
   fs::last_write_time(root.path / "tmp" / "dead.tmp", fs::file_time_type::clock::now() - 2h);
@@ -193,7 +193,7 @@ TEST_CASE("reconcile: orphans after the grace period, tombstone dirs, missing an
   REQUIRE(swept);
   REQUIRE(swept->jobs_expired == std::vector<std::string>{gone.id});
   REQUIRE(swept->inputs_to_delete.size() == 2);
-  REQUIRE(fs::exists(files->job_dir(gone.id)));
+  REQUIRE(files->exists(gone.id, "input.pdf"));  // canceled while queued: an input, no job dir
   REQUIRE(files->exists(stale.id, "input.pdf"));
 
   auto rep = reconcile(*s, *files, {});
@@ -204,9 +204,9 @@ TEST_CASE("reconcile: orphans after the grace period, tombstone dirs, missing an
   CHECK(rep->stale_inputs_removed == 1);
   CHECK_FALSE(files->exists(stale.id, "input.pdf"));
   CHECK(files->exists(good.id, "input.pdf"));  // finished just now: its input is still kept
-  CHECK_FALSE(fs::exists(files->job_dir(old_orphan)));
-  CHECK(fs::exists(files->job_dir(young_orphan)));  // may be an upload in flight
-  CHECK_FALSE(fs::exists(files->job_dir(gone.id)));
+  CHECK_FALSE(files->exists(old_orphan, "input.pdf"));
+  CHECK(files->exists(young_orphan, "input.pdf"));  // may be an upload in flight
+  CHECK_FALSE(files->exists(gone.id, "input.pdf"));
   REQUIRE(rep->artifact_missing.size() == 2);
   std::string all = rep->artifact_missing[0] + rep->artifact_missing[1];
   CHECK(all.find(lost.id) != std::string::npos);

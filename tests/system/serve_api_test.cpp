@@ -192,8 +192,11 @@ TEST_CASE("retention expires finished jobs into tombstones but never pinned ones
   CHECK(http(l.svc.port(), "GET", "/v1/convert/jobs/" + plain + "/result").status == 410);
   // The sweep commits the tombstone first and removes the files right after: allow it that moment.
   const std::string dir = l.root + "/jobs/" + plain.substr(0, 2) + "/" + plain;
-  for (int i = 0; i < 50 && std::filesystem::exists(dir); ++i) std::this_thread::sleep_for(100ms);
+  const std::string input = l.root + "/inputs/" + plain.substr(0, 2) + "/" + plain + ".pdf";
+  for (int i = 0; i < 50 && (std::filesystem::exists(dir) || std::filesystem::exists(input)); ++i)
+    std::this_thread::sleep_for(100ms);
   CHECK_FALSE(std::filesystem::exists(dir));
+  CHECK_FALSE(std::filesystem::exists(input));
   auto kept = http(l.svc.port(), "GET", "/v1/convert/jobs/" + pinned + "/result/markdown");
   CHECK(kept.status == 200);
 }

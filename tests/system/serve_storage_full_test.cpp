@@ -43,11 +43,13 @@ void fill_to(const std::string& root, const std::string& filler, std::uint64_t t
   std::ofstream(filler, std::ios::trunc | std::ios::binary) << std::string(want, 'f');
 }
 
-// Everything under jobs/ and the temp files under tmp/ (a converter's work-* staging excluded).
+// Everything under jobs/ and inputs/, and the temp files under tmp/ (a converter's work-* staging
+// excluded).
 std::vector<std::string> root_files(const std::string& root) {
   std::vector<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(root + "/jobs"))
-    if (e.is_regular_file()) out.push_back(e.path().string());
+  for (const char* area : {"/jobs", "/inputs"})
+    for (const auto& e : fs::recursive_directory_iterator(root + area))
+      if (e.is_regular_file()) out.push_back(e.path().string());
   for (const auto& e : fs::directory_iterator(root + "/tmp"))
     if (e.path().filename().string().rfind("work-", 0) != 0) out.push_back(e.path().string());
   return out;

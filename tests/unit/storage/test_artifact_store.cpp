@@ -50,12 +50,13 @@ const write_step steps[] = {write_step::create_temp, write_step::write_data, wri
                             write_step::rename, write_step::fsync_dir};
 }  // namespace
 
-TEST_CASE("first open initialises the root: marker, jobs/, tmp/, reopening keeps the marker") {
+TEST_CASE("first open initialises the root: marker, jobs/, inputs/, tmp/, reopening keeps the marker") {
   temp_dir d;
   const auto root = d.path / "lane";
   auto a = artifact_store::open(root, "prod");
   REQUIRE(a);
   CHECK(fs::is_directory(root / "jobs"));
+  CHECK(fs::is_directory(root / "inputs"));
   CHECK(fs::is_directory(root / "tmp"));
   auto marker = nlohmann::json::parse(slurp(root / ".quire-root.json"));
   CHECK(marker["profile"] == "prod");
@@ -250,7 +251,7 @@ TEST_CASE("removal is idempotent and goes through tmp/ (never a half-deleted job
   REQUIRE(s->remove_file(id, "input.pdf"));
   REQUIRE(s->remove_file(id, "input.pdf"));  // already gone: fine
   CHECK_FALSE(s->exists(id, "input.pdf"));
-  auto dirs = s->list_job_dirs();
+  auto dirs = s->list_jobs();
   REQUIRE(dirs);
   REQUIRE(dirs->size() == 1);
   CHECK((*dirs)[0].job_id == id);
@@ -258,7 +259,65 @@ TEST_CASE("removal is idempotent and goes through tmp/ (never a half-deleted job
   REQUIRE(s->remove_job(id));
   CHECK_FALSE(fs::exists(s->job_dir(id)));
   CHECK(count_entries(d.path / "tmp") == 0);
-  CHECK(s->list_job_dirs()->empty());
+  CHECK(s->list_jobs()->empty());
+}
+
+TEST_CASE("an upload lives in inputs/<shard>/<id>.pdf: accepting a job makes no job directory") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  REQUIRE(s->write_file(id, artifact_store::input_name, "%PDF-1.7 in", durability::deferred));
+  const auto at = d.path / "inputs" / id.substr(0, 2) / (id + ".pdf");
+  CHECK(s->file_path(id, artifact_store::input_name) == at);
+  CHECK(slurp(at) == "%PDF-1.7 in");
+  CHECK_FALSE(fs::exists(s->job_dir(id)));
+  // A job with only an input is listed (reconciliation must see uploads whose row never came).
+  auto listed = s->list_jobs();
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK((*listed)[0].job_id == id);
+  // Its results make the job dir; the job is still listed once.
+  REQUIRE(s->write_file(id, "result.md", "# r"));
+  CHECK(fs::is_directory(s->job_dir(id)));
+  CHECK(s->list_jobs()->size() == 1);
+  // remove_job takes both.
+  REQUIRE(s->remove_job(id));
+  CHECK_FALSE(fs::exists(at));
+  CHECK_FALSE(fs::exists(s->job_dir(id)));
+  CHECK(s->list_jobs()->empty());
+}
+
+TEST_CASE("an input an earlier version left in the job dir is still read, listed and removed") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  const auto legacy = s->job_dir(id) / "input.pdf";
+  fs::create_directories(legacy.parent_path());
+  { std::ofstream(legacy) << "%PDF-1.4 old"; }
+  CHECK(s->file_path(id, artifact_store::input_name) == legacy);
+  CHECK(s->exists(id, artifact_store::input_name));
+  auto back = s->read_verified(id, artifact_store::input_name, detail::sha256_hex("%PDF-1.4 old"));
+  REQUIRE(back);
+  CHECK(*back == "%PDF-1.4 old");
+  REQUIRE(s->list_jobs()->size() == 1);
+  // Retention removes it where it is; the job dir (results) stays until the job expires.
+  REQUIRE(s->remove_file(id, artifact_store::input_name));
+  CHECK_FALSE(fs::exists(legacy));
+  CHECK_FALSE(s->exists(id, artifact_store::input_name));
+  CHECK(fs::is_directory(s->job_dir(id)));
+  // A legacy root reopened gains inputs/ and a new upload goes there, not next to the old one.
+  fs::remove_all(d.path / "inputs");
+  auto again = artifact_store::open(d.path, "prod", false);
+  REQUIRE(again);
+  CHECK(fs::is_directory(d.path / "inputs"));
+  { std::ofstream(legacy) << "%PDF-1.4 old"; }
+  REQUIRE(again->write_file(id, artifact_store::input_name, "%PDF-1.7 new"));
+  CHECK(again->file_path(id, artifact_store::input_name) == d.path / "inputs" / id.substr(0, 2) / (id + ".pdf"));
+  REQUIRE(again->remove_job(id));
+  CHECK_FALSE(fs::exists(legacy));
+  CHECK(again->list_jobs()->empty());
 }
 
 TEST_CASE("reconcile_tmp keeps young temp files (writes in flight) and removes old ones") {
