@@ -435,3 +435,38 @@ TEST_CASE("CHECK constraints make illegal rows impossible") {
   CHECK(refused("INSERT INTO jobs (id, profile, input_bytes, input_sha256) VALUES ('../etc', 'prod', 1, repeat('a', 64))"));
   CHECK_FALSE(refused("UPDATE jobs SET priority = 7" + where));  // a legal edit goes through
 }
+
+TEST_CASE("events follow their job: written by the trigger, deleted with the job (no foreign key)") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  auto kept = submit_ok(*s, request("kept")).id;
+  auto a = submit_ok(*s, request("a")).id;
+  auto b = submit_ok(*s, request("b")).id;
+  REQUIRE(s->cancel(a, "client"));
+  pqxx::connection c(db.url());
+  auto events_of = [&](const std::string& id) {
+    pqxx::work w(c);
+    return w.exec_params1("SELECT count(*) FROM job_events WHERE job_id = $1", id)[0].as<long>();
+  };
+  CHECK(events_of(a) == 2);  // submitted, canceled
+  CHECK(events_of(b) == 1);
+  {
+    // One statement deleting several jobs (as the tombstone sweep does) takes all their events.
+    pqxx::work w(c);
+    w.exec_params0("DELETE FROM jobs WHERE id IN ($1, $2)", a, b);
+    w.commit();
+  }
+  CHECK(events_of(a) == 0);
+  CHECK(events_of(b) == 0);
+  CHECK(events_of(kept) == 1);
+  // Rolled back: the job and its events stay together.
+  {
+    pqxx::work w(c);
+    w.exec_params0("DELETE FROM jobs WHERE id = $1", kept);
+    w.abort();
+  }
+  CHECK(events_of(kept) == 1);
+  pqxx::work w(c);
+  CHECK(w.exec1("SELECT count(*) FROM job_events e WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id)")[0]
+            .as<long>() == 0);
+}
