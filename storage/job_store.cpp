@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "storage/job_store_impl.hpp"
@@ -429,7 +430,42 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
     return ka != kb ? ka < kb : a < b;
   });
   const auto& o = impl_->opts;
+  // The rows the bulk INSERT returned, matched to their requests.
+  auto take_bulk = [&](const pqxx::result& r) {
+    std::map<std::string, std::size_t> at;
+    for (auto i : plain) at.emplace(reqs[i].id, i);
+    for (const auto& row : r) {
+      auto job = parse_job(row);
+      auto it = at.find(job.id);
+      if (it != at.end()) out[it->second] = one(submit_result{std::move(job), false});
+    }
+  };
   auto done = impl_->run<ok_t>([&](pqxx::connection& c) -> status {
+    if (!plain.empty() && single.empty() && keyed.empty()) {
+      // The usual batch, plain submits only: the one statement is the whole transaction, run in
+      // autocommit. That saves BEGIN, SAVEPOINT, RELEASE and COMMIT: four round trips, each a
+      // wake-up of the backend and of this thread, per batch.
+      std::optional<pqxx::result> r;
+      try {
+        pqxx::nontransaction n(c);
+        r = n.exec_prepared("insert_jobs", bulk, o.profile);
+      } catch (const pqxx::broken_connection& e) {
+        // The statement may have committed before the connection broke: nobody may be told it
+        // did not (its inputs must stay), nor that it did.
+        throw pqxx::in_doubt_error(e.what());
+      } catch (const pqxx::sql_error& e) {
+        if (connection_lost(e) || timed_out(e) || !c.is_open()) throw;
+        // A row the schema refuses failed the statement, and nothing was inserted: each request
+        // goes on its own below, so only the bad one fails.
+      }
+      if (r) {
+        take_bulk(*r);
+        if (!r->empty()) announce_work(c, o.profile);
+        return ok_v;
+      }
+      single = std::move(plain);
+      plain.clear();
+    }
     bool inserted = false;
     pqxx::work w(c);
     if (!plain.empty()) {
@@ -440,13 +476,7 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
         savepoint sp(w);
         auto r = w.exec_prepared("insert_jobs", bulk, o.profile);
         sp.release();
-        std::map<std::string, std::size_t> at;
-        for (auto i : plain) at.emplace(reqs[i].id, i);
-        for (const auto& row : r) {
-          auto job = parse_job(row);
-          auto it = at.find(job.id);
-          if (it != at.end()) out[it->second] = one(submit_result{std::move(job), false});
-        }
+        take_bulk(r);
         inserted = !r.empty();
       } catch (const pqxx::sql_error& e) {
         if (connection_lost(e) || timed_out(e) || !c.is_open()) throw;

@@ -171,6 +171,50 @@ TEST_CASE("submit_batch: a COMMIT that fails fails the whole batch and leaves no
   CHECK_FALSE((*ok)[1]->replayed);
 }
 
+TEST_CASE("submit_batch: plain submits only: one autocommit INSERT, and its failures stay whole") {
+  migrated_db db;
+  arm_commit_failure(db.url());
+  auto s = open_store(db.url());
+  // The common case: every row in, every request answered with its own job.
+  auto a = request("a"), b = request("b");
+  auto res = s->submit_batch({a, b});
+  REQUIRE(res);
+  REQUIRE((*res)[0]);
+  REQUIRE((*res)[1]);
+  CHECK((*res)[0]->job.id == a.id);
+  CHECK((*res)[1]->job.id == b.id);
+  CHECK(count_rows(db.url(), "SELECT count(*) FROM job_events") == 2);
+  // A check that fails at the end of the statement (here: a deferred constraint trigger): nothing
+  // of the autocommit INSERT stays, the batch goes row by row in one transaction, whose COMMIT
+  // fails the same way: no request is accepted, no row is left.
+  auto c = request("c"), boom = request("d");
+  boom.source_filename = "boom";
+  auto failed = s->submit_batch({c, boom});
+  REQUIRE_FALSE(failed);
+  CHECK(count_rows(db.url(), "SELECT count(*) FROM jobs") == 2);
+  // The backend dies in the middle of the statement: the batch fails as unreachable, nothing is
+  // inserted, and the next batch goes through on a new connection.
+  {
+    pqxx::connection admin(db.url());
+    pqxx::work w(admin);
+    w.exec("CREATE FUNCTION test_die() RETURNS trigger LANGUAGE plpgsql AS $$"
+           " BEGIN IF NEW.source_filename = 'die' THEN PERFORM pg_terminate_backend(pg_backend_pid());"
+           " PERFORM pg_sleep(5); END IF; RETURN NULL; END $$");
+    w.exec("CREATE TRIGGER test_die AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION test_die()");
+    w.commit();
+  }
+  auto e = request("e"), die = request("f");
+  die.source_filename = "die";
+  auto lost = s->submit_batch({e, die});
+  REQUIRE_FALSE(lost);
+  CHECK(lost.err().code == errc::database_unreachable);
+  CHECK(count_rows(db.url(), "SELECT count(*) FROM jobs") == 2);
+  auto after = s->submit_batch({e});
+  REQUIRE(after);
+  REQUIRE((*after)[0]);
+  CHECK(count_rows(db.url(), "SELECT count(*) FROM jobs") == 3);
+}
+
 TEST_CASE("submit_batcher: concurrent callers share one transaction and each gets its own answer") {
   migrated_db db;
   batcher_options bo;
