@@ -466,7 +466,28 @@ TEST_CASE("events follow their job: written by the trigger, deleted with the job
     w.abort();
   }
   CHECK(events_of(kept) == 1);
-  pqxx::work w(c);
-  CHECK(w.exec1("SELECT count(*) FROM job_events e WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id)")[0]
-            .as<long>() == 0);
+  {
+    pqxx::work w(c);
+    CHECK(w.exec1("SELECT count(*) FROM job_events e WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id)")[0]
+              .as<long>() == 0);
+  }
+  // A multi-row INSERT (a submit batch) gets one 'submitted' event per row from one statement
+  // trigger; a row inserted in any other state than queued fails the whole statement there even
+  // where the CHECKs would let it through (canceled needs nothing but finished_at).
+  const auto x = new_job_id(), y = new_job_id(), z = new_job_id();
+  {
+    pqxx::work w(c);
+    w.exec_params0("INSERT INTO jobs (id, profile, input_bytes, input_sha256) VALUES"
+                   " ($1, 'prod', 1, repeat('a', 64)), ($2, 'prod', 1, repeat('b', 64))", x, y);
+    w.commit();
+  }
+  CHECK(events_of(x) == 1);
+  CHECK(events_of(y) == 1);
+  {
+    pqxx::work w(c);
+    CHECK_THROWS_AS(w.exec_params0("INSERT INTO jobs (id, profile, input_bytes, input_sha256, status, finished_at)"
+                                   " VALUES ($1, 'prod', 1, repeat('c', 64), 'canceled', now())", z),
+                    pqxx::check_violation);
+  }
+  CHECK(events_of(z) == 0);
 }
