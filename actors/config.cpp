@@ -156,6 +156,7 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_MAX_ATTEMPTS", 1, 100, c.max_attempts);
   num("QUIRE_MAX_PAGES", 1, 1000000, c.max_pages);
   num("QUIRE_WORKER_MEMORY_BYTES", 64ull << 20, std::uint64_t{1} << 44, c.worker_memory_bytes);
+  num("QUIRE_WORKER_NICE", 0, 19, c.worker_nice);
   num("QUIRE_DOCUMENT_TIMEOUT_SECONDS", 1, 86400, c.document_timeout);
   num("QUIRE_REQUEST_TIMEOUT_SECONDS", 1, 3600, c.request_timeout);
   num("QUIRE_IDLE_TIMEOUT_SECONDS", 1, 3600, c.idle_timeout);

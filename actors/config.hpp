@@ -42,6 +42,7 @@ struct service_config {
   int max_attempts = 3;                      // QUIRE_MAX_ATTEMPTS
   int max_pages = 2000;                      // QUIRE_MAX_PAGES per document
   std::uint64_t worker_memory_bytes = 4ull << 30;  // QUIRE_WORKER_MEMORY_BYTES (RLIMIT_AS)
+  int worker_nice = 10;                            // QUIRE_WORKER_NICE (0-19)
   std::chrono::seconds document_timeout{600};      // QUIRE_DOCUMENT_TIMEOUT_SECONDS (default/max)
   std::chrono::seconds request_timeout{30};        // QUIRE_REQUEST_TIMEOUT_SECONDS
   std::chrono::seconds idle_timeout{60};           // QUIRE_IDLE_TIMEOUT_SECONDS

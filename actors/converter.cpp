@@ -81,7 +81,7 @@ void set_live(converter_ctx& c, bool live) {
 bool ensure_worker(converter_ctx& c) {
   if (c.device_failed) return false;
   if (c.worker && c.worker->running()) return true;
-  if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes);
+  if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes, c.st->cfg.worker_nice);
   std::string err;
   bool ok = c.worker->start(err);
   if (!ok) std::fprintf(stderr, "quire serve: converter %d: cannot start worker: %s\n", c.index, err.c_str());

@@ -36,8 +36,8 @@ void close_fd(int& fd) {
 
 }  // namespace
 
-worker_process::worker_process(std::vector<std::string> argv, std::uint64_t memory_limit_bytes)
-    : argv_(std::move(argv)), memory_limit_(memory_limit_bytes) {}
+worker_process::worker_process(std::vector<std::string> argv, std::uint64_t memory_limit_bytes, int nice)
+    : argv_(std::move(argv)), memory_limit_(memory_limit_bytes), nice_(nice) {}
 
 worker_process::~worker_process() { stop(std::chrono::milliseconds(500)); }
 
@@ -81,6 +81,8 @@ bool worker_process::start(std::string& error, std::chrono::milliseconds ready_t
     ::syscall(SYS_close_range, 5u, ~0u, 0u);
     ::signal(SIGPIPE, SIG_DFL);
     if (memory_limit_ > 0) ::setrlimit(RLIMIT_AS, &as);
+    // The raw system call: async-signal-safe, and this process only (not the parent's group).
+    if (nice_ > 0) ::syscall(SYS_setpriority, PRIO_PROCESS, 0, nice_);
     ::execv(args[0], args.data());
     ::_exit(127);
   }

@@ -49,7 +49,8 @@ struct worker_outcome {
 class worker_process {
  public:
   // `argv` is the full command (argv[0] = binary). memory_limit_bytes = RLIMIT_AS of the child (0 = none).
-  worker_process(std::vector<std::string> argv, std::uint64_t memory_limit_bytes);
+  // nice: the child's scheduling niceness (0-19), so conversions yield the CPU to the service.
+  worker_process(std::vector<std::string> argv, std::uint64_t memory_limit_bytes, int nice = 0);
   ~worker_process();
   worker_process(const worker_process&) = delete;
   worker_process& operator=(const worker_process&) = delete;
@@ -78,6 +79,7 @@ class worker_process {
   read_status read_line(std::string& line, std::chrono::steady_clock::time_point until);
   std::vector<std::string> argv_;
   std::uint64_t memory_limit_;
+  int nice_ = 0;
   pid_t pid_ = -1;
   int to_child_ = -1;
   int from_child_ = -1;

@@ -9,6 +9,8 @@
 #include <restinio/all.hpp>
 #include <thread>
 
+#include <pthread.h>
+
 #include "actors/metrics.hpp"
 
 namespace quire::http {
@@ -58,6 +60,7 @@ class handler_pool {
     actors::service_metrics().set("quire_http_handler_backlog", {}, static_cast<double>(tasks_.size()));
   }
   void run() {
+    ::pthread_setname_np(::pthread_self(), "quire-http");  // top -H, perf: which thread is busy
     for (;;) {
       entry e;
       {

@@ -6,6 +6,8 @@
 #include <future>
 #include <optional>
 
+#include <pthread.h>
+
 #include "storage/internal.hpp"
 
 namespace quire::storage {
@@ -15,7 +17,11 @@ submit_batcher::submit_batcher(store_options store, batcher_options opts)
   opts_.connections = std::max(1, opts_.connections);
   opts_.max_batch = std::max(1, opts_.max_batch);
   opts_.min_batch_for_testing = std::clamp(opts_.min_batch_for_testing, 1, opts_.max_batch);
-  for (int i = 0; i < opts_.connections; ++i) committers_.emplace_back([this] { run_committer(); });
+  for (int i = 0; i < opts_.connections; ++i)
+    committers_.emplace_back([this] {
+      ::pthread_setname_np(::pthread_self(), "quire-commit");  // top -H, perf
+      run_committer();
+    });
 }
 
 submit_batcher::~submit_batcher() {

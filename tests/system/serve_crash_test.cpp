@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -150,14 +151,28 @@ std::string pg_ctl(const std::string& args) {
 
 }  // namespace
 
+// Field 19 of /proc/PID/stat: the process's nice value.
+int nice_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+  std::string f;
+  for (int i = 3; i <= 19 && fields >> f; ++i) {
+  }
+  return std::stoi(f);
+}
+
 TEST_CASE("kill -9 of the service takes its workers with it (PR_SET_PDEATHSIG), also mid-job") {
-  lane l("kill9workers", {{"QUIRE_CPU_CONVERTERS", "2"}});
+  lane l("kill9workers", {{"QUIRE_CPU_CONVERTERS", "2"}, {"QUIRE_WORKER_NICE", "7"}});
   l.svc.start();
   REQUIRE(l.svc.wait_ready(30s));
   auto id = job_id_of(submit(l.svc.port(), sample_pdf("QUIRE_TEST_SLOW")));
   REQUIRE(l.svc.wait_job(id, {"running"}, 30s).value("status", "") == "running");
   auto workers = l.svc.worker_pids();
   REQUIRE(workers.size() == 2);  // one converting, one idle
+  // Workers run at QUIRE_WORKER_NICE; the service itself does not.
+  for (int w : workers) CHECK(nice_of(w) == 7);
+  CHECK(nice_of(l.svc.pid()) == nice_of(::getpid()));
   l.svc.kill9();
   auto deadline = std::chrono::steady_clock::now() + 5s;
   auto any_alive = [&] {

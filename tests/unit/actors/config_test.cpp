@@ -30,6 +30,20 @@ TEST_CASE("defaults apply when nothing is set") {
   CHECK(c.cpu_converters == 1);
   CHECK(c.effective_acceleration_policy() == "cpu_only");
   CHECK(c.grouped_sync);
+  CHECK(c.worker_nice == 10);
+}
+
+TEST_CASE("QUIRE_WORKER_NICE: 0 to 19") {
+  std::vector<config_error> errors;
+  CHECK(load_config(env_of({{"QUIRE_WORKER_NICE", "0"}}), errors).worker_nice == 0);
+  CHECK(load_config(env_of({{"QUIRE_WORKER_NICE", "19"}}), errors).worker_nice == 19);
+  CHECK(errors.empty());
+  for (const char* bad : {"-5", "20", "high"}) {
+    errors.clear();
+    load_config(env_of({{"QUIRE_WORKER_NICE", bad}}), errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].variable == "QUIRE_WORKER_NICE");
+  }
 }
 
 TEST_CASE("QUIRE_DATA_SYNC chooses grouped or per-file durability for data-root writes") {
