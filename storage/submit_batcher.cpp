@@ -43,6 +43,8 @@ void submit_batcher::submit_async(submit_request req, done_fn done, std::uint64_
     std::lock_guard l(mu_);
     queue_.push_back({std::move(req), std::move(done), tag});
     if (static_cast<int>(queue_.size()) < opts_.min_batch_for_testing) return;
+    // The committer in intake wakes one when it is done; a wake-up now would find nothing to do.
+    if (intake_busy_) return;
   }
   work_.notify_one();
 }
@@ -61,21 +63,35 @@ void submit_batcher::run_committer() {
     {
       std::unique_lock l(mu_);
       work_.wait(l, [&] {
-        return stopping_ || static_cast<int>(queue_.size()) >= opts_.min_batch_for_testing;
+        return (stopping_ && queue_.empty()) ||
+               (!intake_busy_ && (stopping_ || static_cast<int>(queue_.size()) >= opts_.min_batch_for_testing));
       });
       if (queue_.empty()) return;  // stopping, and everything queued has been answered
+      intake_busy_ = true;
       const auto n = std::min(queue_.size(), static_cast<std::size_t>(opts_.max_batch));
       batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
       queue_.erase(queue_.begin(), queue_.begin() + n);
       ++stats_.batches;
       stats_.requests += static_cast<std::int64_t>(n);
       stats_.largest_batch = std::max(stats_.largest_batch, static_cast<std::int64_t>(n));
-      // More left (a full batch taken): another committer may start on it now.
-      if (!queue_.empty()) work_.notify_one();
     }
     commit_batch(store, batch);
     batch.clear();
   }
+}
+
+void submit_batcher::end_intake() {
+  bool stopping;
+  {
+    std::lock_guard l(mu_);
+    intake_busy_ = false;
+    stopping = stopping_;
+    if (queue_.empty() && !stopping) return;
+  }
+  // The next committer takes what queued meanwhile; when stopping, every waiting committer must
+  // see it (the ones that find nothing left exit).
+  if (stopping) work_.notify_all();
+  else work_.notify_one();
 }
 
 namespace {
@@ -95,11 +111,18 @@ void submit_batcher::commit_batch(std::unique_ptr<job_store>& store, std::vector
   auto fail_all = [&](const error& e) {
     for (auto& it : batch) answer(it.done, result<submit_result>(e));
   };
-  if (opts_.before_commit) {
-    std::vector<std::uint64_t> tags;
-    tags.reserve(batch.size());
-    for (const auto& it : batch) tags.push_back(it.tag);
-    if (auto ready = opts_.before_commit(tags); !ready) return fail_all(ready.err());
+  {
+    // Intake ends once before_commit has returned, also when it throws.
+    struct intake_guard {
+      submit_batcher* b;
+      ~intake_guard() { b->end_intake(); }
+    } intake{this};
+    if (opts_.before_commit) {
+      std::vector<std::uint64_t> tags;
+      tags.reserve(batch.size());
+      for (const auto& it : batch) tags.push_back(it.tag);
+      if (auto ready = opts_.before_commit(tags); !ready) return fail_all(ready.err());
+    }
   }
   if (!store) {
     auto opened = job_store::open(store_opts_);

@@ -7,6 +7,13 @@
 // (job_store::submit_batch). At low load a submit runs alone, as before; under load batches grow
 // by themselves, with no timer and no added latency.
 //
+// Intake is one committer at a time: a committer takes its batch, runs before_commit (the data
+// root sync), and only then may the next committer take one; the transactions themselves overlap.
+// The syncs are serialised anyway (one filesystem sync at a time, storage/sync_group.hpp), so a
+// request that arrives during a sync waits for that sync's end either way; taking the batch when
+// the next sync can start, rather than at once, puts everything that arrived meanwhile into one
+// sync and one transaction instead of several small ones (bench/README.md, session 4).
+//
 // Every request gets exactly what job_store::submit would have returned for it; when a batch's
 // transaction (or its before_commit step) fails as a whole, every request of that batch gets the
 // error and none of its rows exist.
@@ -77,6 +84,7 @@ class submit_batcher {
   };
   void run_committer();
   void commit_batch(std::unique_ptr<job_store>& store, std::vector<item>& batch);
+  void end_intake();  // before_commit done: the next committer may take a batch
 
   store_options store_opts_;
   batcher_options opts_;
@@ -84,6 +92,7 @@ class submit_batcher {
   std::condition_variable work_;
   std::deque<item> queue_;  // oldest first
   bool stopping_ = false;
+  bool intake_busy_ = false;  // a committer has taken a batch and runs its before_commit
   stats stats_;
   std::vector<std::thread> committers_;  // last: started once everything above exists
 };
