@@ -173,8 +173,8 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
   const auto reserve = data_root_reserve_bytes(st_.cfg);
   if (auto room = fs->ensure_room(s.pdf.size(), reserve); !room) return done(storage_refused(*fs, room.err()));
   const std::string id = storage::new_job_id();
-  // Any failed step leaves nothing: the writer removes its temp file, and a job directory created
-  // before a failed rename is removed here (no row refers to it).
+  // Any failed step leaves nothing: the writer removes a partial input, and whatever else of the
+  // job exists is removed here (no row refers to it).
   auto write_failed = [&](const storage::error& e) {
     fs->remove_job(id);
     return e.code == errc::storage_full ? storage_refused(*fs, e) : fail_with<submitted>(to_api_error(e));
@@ -215,7 +215,7 @@ api_result<submitted> job_api::finish_submit(const storage::artifact_store* fs, 
     // A COMMIT whose answer was lost (a server restart at that moment) may have been applied:
     // then a row refers to this input, and the client's retry with its Idempotency-Key replays
     // that job. Keep the input; if nothing was committed the sweeper's reconciliation removes the
-    // row-less directory after its orphan grace. Any other error committed nothing.
+    // row-less input after its orphan grace. Any other error committed nothing.
     if (!res.err().outcome_unknown) fs->remove_job(id);
     // A sync of the batch's inputs that hit ENOSPC: the same answer as a full root before writing.
     if (res.err().code == errc::storage_full) return storage_refused(*fs, res.err());

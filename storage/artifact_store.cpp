@@ -112,7 +112,8 @@ std::string utc_now_iso() {
 
 // ---------------------------------------------------------------------------------------------
 struct atomic_writer::impl {
-  fs::path temp, target;
+  fs::path temp, target;  // in place: both name the target
+  bool in_place = false;
   std::shared_ptr<fault_hook> hook;
   std::shared_ptr<detail::sync_group> sync;
   int fd = -1;
@@ -180,6 +181,20 @@ result<file_info> atomic_writer::commit(durability d) {
   }
   ::close(p.fd);
   p.fd = -1;
+  if (p.in_place) {
+    // Already at its name (see begin_write): durable once its directory entry is.
+    if (!synced) {
+      p.done = true;
+      return file_info{p.bytes, p.hash.hex_digest(), p.sync->after_write()};
+    }
+    if (p.fault(write_step::fsync_dir)) return p.injected(write_step::fsync_dir);
+    if (!fsync_dir(p.target.parent_path())) {
+      p.failed = true;
+      return io_error("fsync", p.target.parent_path());
+    }
+    p.done = true;
+    return file_info{p.bytes, p.hash.hex_digest()};
+  }
   if (p.fault(write_step::rename)) return p.injected(write_step::rename);
   // Rename first: the directory usually exists (an input's shard, a job's second file), and a
   // mkdir that fails with EEXIST plus the stat to tell a file from a directory cost two syscalls
@@ -328,11 +343,33 @@ result<atomic_writer> artifact_store::begin_write(std::string_view id, std::stri
   if (!is_valid_job_id(id)) return make_error(errc::invalid_argument, "malformed job id");
   if (!valid_name(name)) return make_error(errc::invalid_argument, fmt::format("bad artifact name '{}'", name));
   auto p = std::make_unique<atomic_writer::impl>();
-  // New uploads always go to inputs/, whatever an earlier version left in the job dir.
-  p->target = name == input_name ? input_path(id) : file_path(id, name);
   p->hook = hook_;
   p->sync = sync_;
   if (p->fault(write_step::create_temp)) return p->injected(write_step::create_temp);
+  if (name == input_name) {
+    // An input is written in place (new uploads always in inputs/, whatever an earlier version
+    // left in the job dir): its job row publishes it, and is committed only once the input is
+    // complete and durable. Until then nothing reads it; an aborted write removes it, and a crash
+    // leaves a row-less input that reconciliation removes after the orphan grace. O_EXCL: an
+    // input is never replaced. Saves the temp file's directory entry and the rename per upload.
+    p->in_place = true;
+    p->target = p->temp = input_path(id);
+    p->fd = ::open(p->target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (p->fd < 0 && errno == ENOENT) {  // the shard's first input (made durably: rare)
+      if (auto s = make_dirs(p->target.parent_path(), true); !s) {
+        p->temp.clear();
+        return s.err();
+      }
+      p->fd = ::open(p->target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
+    if (p->fd < 0) {
+      auto e = io_error("create", p->target);
+      p->temp.clear();  // EEXIST: not ours to remove
+      return e;
+    }
+    return atomic_writer(std::move(p));
+  }
+  p->target = file_path(id, name);
   p->temp = root_ / "tmp" / temp_name();
   p->fd = ::open(p->temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (p->fd < 0) {

@@ -17,7 +17,9 @@
 //
 // Every write goes: create temp in tmp/ → write → fsync(file) → rename into place →
 // fsync(destination dir). A reader therefore sees the old file or the new file, never a torn one,
-// and after a crash at any step a committed write survives. A deferred write (durability::deferred,
+// and after a crash at any step a committed write survives. The exception is a job's input,
+// written once and in place (create with O_EXCL → write → fsync → fsync dir): its job row, which
+// is committed only after the input is complete and durable, is what publishes it (begin_write). A deferred write (durability::deferred,
 // the submit path) skips the fsyncs and becomes durable when sync_deferred() returns: one
 // syncfs of the data root, shared by every write made before it (storage/sync_group.hpp). Leftover temp files are removed by
 // reconcile_tmp(). Readers verify size and sha256 against what the database recorded.

@@ -144,16 +144,16 @@ TEST_CASE("streamed writes commit atomically, an abandoned writer leaves nothing
   REQUIRE(s);
   const auto id = new_job_id();
   {
-    auto w = s->begin_write(id, "input.pdf");
+    auto w = s->begin_write(id, "result.md");
     REQUIRE(w);
-    REQUIRE(w->append(std::string_view("%PDF-1.7\n")));
-    CHECK_FALSE(fs::exists(s->file_path(id, "input.pdf")));  // invisible until commit
+    REQUIRE(w->append(std::string_view("# partial\n")));
+    CHECK_FALSE(fs::exists(s->file_path(id, "result.md")));  // invisible until commit
     CHECK(count_entries(d.path / "tmp") == 1);
-  }  // destroyed without commit: an aborted upload
+  }  // destroyed without commit: an aborted write
   CHECK(count_entries(d.path / "tmp") == 0);
-  CHECK_FALSE(fs::exists(s->file_path(id, "input.pdf")));
+  CHECK_FALSE(fs::exists(s->file_path(id, "result.md")));
 
-  auto w = s->begin_write(id, "input.pdf");
+  auto w = s->begin_write(id, "result.md");
   REQUIRE(w);
   std::string big(3 << 20, 'x');
   REQUIRE(w->append(std::string_view(big.data(), big.size() / 2)));
@@ -162,9 +162,60 @@ TEST_CASE("streamed writes commit atomically, an abandoned writer leaves nothing
   REQUIRE(info);
   CHECK(info->bytes == static_cast<std::int64_t>(big.size()));
   CHECK(info->sha256 == detail::sha256_hex(big));
-  CHECK(slurp(s->file_path(id, "input.pdf")) == big);
+  CHECK(slurp(s->file_path(id, "result.md")) == big);
   CHECK(count_entries(d.path / "tmp") == 0);
   CHECK_FALSE(w->commit());  // a writer commits once
+}
+
+TEST_CASE("an input is written in place: never replaced, removed when abandoned, left by a crash") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  const auto at = d.path / "inputs" / id.substr(0, 2) / (id + ".pdf");
+  {
+    auto w = s->begin_write(id, artifact_store::input_name);
+    REQUIRE(w);
+    REQUIRE(w->append(std::string_view("%PDF-1.7\n")));
+    // At its name while written (its job row, committed later, is what publishes it); no temp.
+    CHECK(fs::exists(at));
+    CHECK(count_entries(d.path / "tmp") == 0);
+  }  // destroyed without commit: an aborted upload leaves nothing
+  CHECK_FALSE(fs::exists(at));
+
+  for (auto d_mode : {durability::synced, durability::deferred}) {
+    const auto job = new_job_id();
+    auto w = s->begin_write(job, artifact_store::input_name);
+    REQUIRE(w);
+    std::string big(1 << 20, 'p');
+    REQUIRE(w->append(std::string_view(big)));
+    auto info = w->commit(d_mode);
+    REQUIRE(info);
+    CHECK(info->sha256 == detail::sha256_hex(big));
+    CHECK(s->verify(job, artifact_store::input_name, info->sha256, info->bytes));
+    CHECK(s->sync_deferred(*info));
+    // An input is never replaced: a second writer for the same job is refused, the first stays.
+    auto again = s->begin_write(job, artifact_store::input_name);
+    REQUIRE_FALSE(again);
+    CHECK(again.err().code == errc::io_error);
+    CHECK(slurp(s->file_path(job, artifact_store::input_name)) == big);
+  }
+
+  // A crash mid-write (the hook stops the writer as if the process died): the torn input stays
+  // at its name, with no row; reconciliation removes such orphans after its grace period.
+  const auto torn = new_job_id();
+  int chunks = 0;
+  s->set_fault_hook_for_testing([&](write_step step) { return step == write_step::write_data && ++chunks == 2; });
+  {
+    auto w = s->begin_write(torn, artifact_store::input_name);
+    REQUIRE(w);
+    REQUIRE(w->append(std::string_view("%PDF-1.7 first half\n")));
+    CHECK_FALSE(w->append(std::string_view("second half\n")));
+  }
+  s->set_fault_hook_for_testing(nullptr);
+  CHECK(slurp(s->file_path(torn, artifact_store::input_name)) == "%PDF-1.7 first half\n");
+  CHECK(s->verify(torn, artifact_store::input_name, detail::sha256_hex("%PDF-1.7 whole\n")).err().code ==
+        errc::artifact_corrupt);
 }
 
 TEST_CASE("fault injection: a write interrupted at any step leaves the old or the new file") {
@@ -208,10 +259,10 @@ TEST_CASE("fault injection: a writer SIGKILLed at each step leaves the old or th
   auto s = artifact_store::open(d.path, "prod");
   REQUIRE(s);
   const auto id = new_job_id();
-  const std::string old_text = "old input", new_text = std::string(1 << 20, 'N');
+  const std::string old_text = "old result", new_text = std::string(1 << 20, 'N');
   for (auto step : steps) {
     INFO("killed at " << to_string(step));
-    REQUIRE(s->write_file(id, "input.pdf", old_text));
+    REQUIRE(s->write_file(id, "result.md", old_text));
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -221,7 +272,7 @@ TEST_CASE("fault injection: a writer SIGKILLed at each step leaves the old or th
         if (at == step && (at != write_step::write_data || ++chunks == 3)) raise(SIGKILL);
         return false;
       });
-      auto w = child.begin_write(id, "input.pdf");
+      auto w = child.begin_write(id, "result.md");
       for (int i = 0; i < 4 && w; ++i)
         (void)w->append(std::string_view(new_text.data() + i * (new_text.size() / 4), new_text.size() / 4));
       if (w) (void)w->commit();
@@ -230,11 +281,11 @@ TEST_CASE("fault injection: a writer SIGKILLed at each step leaves the old or th
     int st = 0;
     REQUIRE(waitpid(pid, &st, 0) == pid);
     REQUIRE(WIFSIGNALED(st));
-    const auto now = slurp(s->file_path(id, "input.pdf"));
+    const auto now = slurp(s->file_path(id, "result.md"));
     CHECK((now == old_text || now == new_text));
     if (step == write_step::fsync_dir) CHECK(now == new_text);
     else CHECK(now == old_text);
-    CHECK(s->verify(id, "input.pdf", detail::sha256_hex(now)));
+    CHECK(s->verify(id, "result.md", detail::sha256_hex(now)));
     s->reconcile_tmp(0s);
     CHECK(count_entries(d.path / "tmp") == 0);
   }
@@ -355,7 +406,8 @@ TEST_CASE("deferred writes: in place at commit without fsync, durable after one 
   });
   const auto id = new_job_id();
   const auto info = write_deferred(*s, id, "%PDF-1.7 deferred\n");
-  CHECK(seen == std::vector<write_step>{write_step::create_temp, write_step::write_data, write_step::rename});
+  // An input: created at its name (no temp, no rename), no fsync.
+  CHECK(seen == std::vector<write_step>{write_step::create_temp, write_step::write_data});
   CHECK(slurp(s->file_path(id, "input.pdf")) == "%PDF-1.7 deferred\n");
   CHECK(info.sha256 == detail::sha256_hex("%PDF-1.7 deferred\n"));
   CHECK(count_entries(d.path / "tmp") == 0);
