@@ -9,6 +9,10 @@ relayed. The job row is committed; the service sees a broken connection (databas
 The client retries with the same Idempotency-Key, as it must, and gets the committed job back as a
 replay. That job must still succeed: its input.pdf must not have been deleted by the failed try.
 
+Then the same for a submit without a key, which the batcher commits as one autocommit INSERT (no
+COMMIT statement): the proxy cuts after forwarding that INSERT. The client gets an error and has
+no job id, but the row exists, so the job must run and succeed all the same.
+
   tests/chaos/lost_commit.py [--bin build/app/quire]     # exit 0: the job succeeded
 
 PostgreSQL as in chaos.py (QUIRE_TEST_PG_DIR + QUIRE_TEST_DATABASE_URL, or its own).
@@ -33,10 +37,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 class CommitCutter:
     """A TCP proxy to PostgreSQL. Armed, it cuts the first connection that sends COMMIT after a job
-    insert (prepared statement insert_job/insert_jobs), right after forwarding that COMMIT."""
+    insert (prepared statement insert_job/insert_jobs), right after forwarding that COMMIT; with
+    autocommit set, the first that sends the batch INSERT (insert_jobs), right after forwarding it."""
 
     def __init__(self, target_port):
         self.target = target_port
+        self.autocommit = False
         self.port = free_port()
         self.armed = threading.Event()
         self.cut = threading.Event()
@@ -57,7 +63,11 @@ class CommitCutter:
             while data := c.recv(65536):
                 saw_insert = saw_insert or b"insert_job" in data
                 commit = b"COMMIT" in data
-                if commit and saw_insert and self.armed.is_set() and not self.cut.is_set():
+                # Autocommit: the Bind/Execute of insert_jobs (its Parse, which carries the SQL text,
+                # is a round trip of its own the first time a connection uses it).
+                bulk_insert = b"insert_jobs" in data and b"INSERT INTO" not in data
+                cut_here = bulk_insert if self.autocommit else commit and saw_insert
+                if cut_here and self.armed.is_set() and not self.cut.is_set():
                     muted.set()
                     s.sendall(data)
                     time.sleep(0.5)  # the server commits; its answer is never relayed
@@ -83,6 +93,21 @@ class CommitCutter:
                 c.sendall(data)
         except OSError:
             pass
+
+
+def finishes(svc, job, what):
+    """Waits for the job to end; True when it succeeded."""
+    final = {}
+    for _ in range(120):
+        status, _, data = request(svc.port, "GET", f"/v1/convert/jobs/{job}?wait_seconds=1")
+        if status == 200:
+            final = json.loads(data)["job"]
+            if final["status"] in ("succeeded", "failed", "canceled"):
+                break
+    ok = final.get("status") == "succeeded"
+    print(f"lost_commit: {what}; job {job} ended {final.get('status')}"
+          f"{'' if ok else ' ' + json.dumps(final.get('error'))}")
+    return ok
 
 
 def main():
@@ -127,16 +152,21 @@ def main():
         if not proxy.cut.is_set() or job is None:
             print(f"lost_commit: the window was not produced (cut={proxy.cut.is_set()}, answers {seen})")
             return 1
-        final = {}
-        for _ in range(120):
-            status, _, data = request(svc.port, "GET", f"/v1/convert/jobs/{job}?wait_seconds=1")
-            if status == 200:
-                final = json.loads(data)["job"]
-                if final["status"] in ("succeeded", "failed", "canceled"):
-                    break
-        ok = final.get("status") == "succeeded"
-        print(f"lost_commit: answers {seen}; job {job} ended {final.get('status')}"
-              f"{'' if ok else ' ' + json.dumps(final.get('error'))}")
+        ok = finishes(svc, job, f"answers {seen}")
+
+        # A plain submit: one autocommit INSERT, cut after it reached PostgreSQL.
+        proxy.autocommit = True
+        proxy.cut.clear()
+        body, ctype = multipart(pdf, "lost-autocommit.pdf")
+        status, _, data = request(svc.port, "POST", "/v1/convert/jobs", body, {"Content-Type": ctype})
+        if not proxy.cut.is_set() or status in (200, 202):
+            print(f"lost_commit: the autocommit window was not produced (cut={proxy.cut.is_set()}, answer {status})")
+            return 1
+        rows = Postgres.psql(url, "SELECT id FROM jobs WHERE source_filename = 'lost-autocommit.pdf'")
+        if len(rows) != 1:
+            print(f"lost_commit: the autocommit INSERT did not commit exactly one row: {rows}")
+            return 1
+        ok = finishes(svc, rows[0][0], f"autocommit answer {status}") and ok
         return 0 if ok else 1
     finally:
         if svc:
