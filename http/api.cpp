@@ -394,6 +394,7 @@ void api::handle_async(const request& req, respond_fn respond) { run(req, std::m
 
 void api::run(const request& req, respond_fn respond, bool may_defer) {
   context ctx;
+  if (req.received_at) ctx.start = *req.received_at;
   ctx.correlation_id = correlation_of(req);
   if (may_defer) ctx.respond = &respond;
   response r;

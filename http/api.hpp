@@ -28,6 +28,9 @@ struct request {
   std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
   bool admitted = false;                       // api::admit() accepted it (its upload slot is held)
+  // When the server had read it (set on the I/O thread): request durations count from here, so
+  // the wait for a handler thread is part of them. Unset: from when the api starts on it.
+  std::optional<std::chrono::steady_clock::time_point> received_at;
   std::string header(const std::string& lower_name) const;
 };
 

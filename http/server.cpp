@@ -127,6 +127,7 @@ const char* reason_phrase(int status) {
 // Everything but the body: cheap enough for the I/O thread (the body is copied on a handler thread).
 request request_head(const restinio::request_handle_t& req) {
   request r;
+  r.received_at = std::chrono::steady_clock::now();
   r.method = req->header().method().c_str();
   r.path = std::string(req->header().path());
   auto q = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(req->header().query());

@@ -256,6 +256,28 @@ TEST_CASE("requests are counted by route template in /metrics") {
         std::string::npos);
 }
 
+TEST_CASE("request durations count from when the request was read: a wait for a handler is included") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  auto bucket = [&](const std::string& le) {
+    auto text = a.handle(req("GET", "/metrics")).body;
+    const std::string key = "quire_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/info\",le=\"" + le + "\"} ";
+    auto at = text.find(key);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size()));
+  };
+  const double under_1s = std::max(0.0, bucket("1")), under_5s = std::max(0.0, bucket("5"));
+  // Read 2 s before the api got to it (it waited for a handler thread that long).
+  auto late = req("GET", "/v1/info");
+  late.received_at = std::chrono::steady_clock::now() - std::chrono::seconds(2);
+  CHECK(a.handle(late).status == 200);
+  CHECK(bucket("1") == under_1s);
+  CHECK(bucket("5") == under_5s + 1);
+  // Without a reading time (an internal caller) it counts from when the api started on it.
+  CHECK(a.handle(req("GET", "/v1/info")).status == 200);
+  CHECK(bucket("1") == under_1s + 1);
+}
+
 TEST_CASE("gpu_required is refused with 503 gpu_not_available while no GPU converter works") {
   fake_service svc;
   actors::service_config cfg;
