@@ -136,8 +136,12 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
   wj.timeout = std::chrono::seconds(timeout_s);
 
   // Heartbeat: progress doubles as lease renewal. Stop when canceled, when the lease is gone, or
-  // when the drain grace is over (then the job is handed back below).
-  auto last_beat = steady::now() - std::chrono::hours(1);
+  // when the drain grace is over (then the job is handed back below). Pages done are written when
+  // the heartbeat is due, or when they advanced and the last write (or the claim) is at least
+  // progress_interval old: most documents finish in well under a second and then cost no progress
+  // write at all (the completion records their pages), long ones at most one per interval.
+  constexpr auto progress_interval = std::chrono::seconds(1);
+  auto last_beat = started;  // the claim has just set the lease
   int last_done = -1;
   bool stop_canceled = false, stop_lost = false;
   auto tick = [&](int done, int total) {
@@ -146,8 +150,8 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
       stop_canceled = true;
       return false;
     }
-    const bool due = steady::now() - last_beat >= st.cfg.heartbeat;
-    if (due || done != last_done) {
+    const auto since = steady::now() - last_beat;
+    if (since >= st.cfg.heartbeat || (done != last_done && since >= progress_interval)) {
       auto r = c.store->progress(lease, done, total > 0 ? std::optional<int>(total) : std::nullopt, lease_for);
       if (r) {
         lease = *r;
