@@ -142,12 +142,12 @@ storage::status job_api::before_batch(const std::vector<std::uint64_t>& tickets)
 const storage::artifact_store* job_api::files(api_error& err) {
   std::lock_guard l(files_mu_);
   if (!files_) {
-    auto opened = storage::artifact_store::open(st_.cfg.data_root, st_.cfg.profile, false);
-    if (!opened) {
-      err = {"internal_error", "data root: " + opened.err().message};
+    std::string why;
+    files_ = st_.data_root_files(&why);
+    if (!files_) {
+      err = {"internal_error", "data root: " + why};
       return nullptr;
     }
-    files_.emplace(std::move(*opened));
   }
   return &*files_;
 }

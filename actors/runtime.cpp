@@ -102,10 +102,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
         mailbox_acquire(self);
         // Runs in this actor's own thread, which is also the worker's PDEATHSIG parent thread.
         if (!c->store) c->store = open_store(c->st);
-        if (!c->files) {
-          auto f = storage::artifact_store::open(c->st->cfg.data_root, c->st->cfg.profile, false);
-          if (f) c->files.emplace(std::move(*f));
-        }
+        if (!c->files) c->files = c->st->data_root_files();
         if (c->device_failed) {  // a dead device is not restarted: readiness reports it until a restart
           self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
           return;
@@ -125,10 +122,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
         mailbox_acquire(self);
         auto sender = caf::actor_cast<caf::actor>(self->current_sender());
         if (!c->store) c->store = open_store(c->st);
-        if (!c->files) {
-          auto f = storage::artifact_store::open(c->st->cfg.data_root, c->st->cfg.profile, false);
-          if (f) c->files.emplace(std::move(*f));
-        }
+        if (!c->files) c->files = c->st->data_root_files();
         if (c->store && c->files) {
           run_claimed_job(*c, *job);
         } else if (c->store) {

@@ -89,6 +89,25 @@ struct shared_state {
     return device_notes;
   }
 
+  // The data root, opened on first use (it may appear after start) and then shared: copies of one
+  // artifact_store share its sync group, so the submits' syncs and the converters' result syncs
+  // cover each other's writes instead of each running a syncfs of its own. nullopt (and *why)
+  // while it cannot be opened.
+  std::optional<storage::artifact_store> data_root_files(std::string* why = nullptr) {
+    std::lock_guard l(files_mu);
+    if (!files) {
+      auto opened = storage::artifact_store::open(cfg.data_root, cfg.profile, false);
+      if (!opened) {
+        if (why) *why = opened.err().message;
+        return std::nullopt;
+      }
+      files.emplace(std::move(*opened));
+    }
+    return files;
+  }
+  std::mutex files_mu;
+  std::optional<storage::artifact_store> files;
+
   std::function<void()> wake_coordinator;   // set by the runtime; safe to call from any thread
   std::function<void()> recheck_readiness;
 
