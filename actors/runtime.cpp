@@ -9,6 +9,7 @@
 //   sweeper    retention and data-root reconciliation every QUIRE_SWEEP_INTERVAL_SECONDS
 #include "actors/runtime.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -95,12 +96,21 @@ caf::behavior readiness_actor(caf::event_based_actor* self, shared_state* st) {
   };
 }
 
+// The conversion pipeline yields to the API: a converter's own thread (publishing results, talking
+// to the database, renewing leases) runs at the workers' niceness (QUIRE_WORKER_NICE), once set.
+void nice_converter_thread(converter_ctx& c) {
+  if (c.thread_niced) return;
+  c.thread_niced = true;
+  if (c.st->cfg.worker_nice > 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), c.st->cfg.worker_nice);
+}
+
 caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<converter_ctx> c) {
   self->send(self, tick_atom::value);
   return {
       [=](tick_atom) {
         mailbox_acquire(self);
         // Runs in this actor's own thread, which is also the worker's PDEATHSIG parent thread.
+        nice_converter_thread(*c);
         if (!c->store) c->store = open_store(c->st);
         if (!c->files) c->files = c->st->data_root_files();
         if (c->device_failed) {  // a dead device is not restarted: readiness reports it until a restart
@@ -120,6 +130,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
       },
       [=](run_atom, const quire_claimed_ptr& job) {
         mailbox_acquire(self);
+        nice_converter_thread(*c);
         auto sender = caf::actor_cast<caf::actor>(self->current_sender());
         if (!c->store) c->store = open_store(c->st);
         if (!c->files) c->files = c->st->data_root_files();

@@ -148,6 +148,7 @@ struct converter_ctx {
   std::unique_ptr<class worker_process> worker;
   std::vector<std::string> worker_argv;
   bool counted_live = false;  // contributes to shared_state::live_converters
+  bool thread_niced = false;  // the actor's thread runs at cfg.worker_nice (set on its first tick)
 };
 void set_live(converter_ctx& c, bool live);
 bool ensure_worker(converter_ctx& c);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -151,9 +152,9 @@ std::string pg_ctl(const std::string& args) {
 
 }  // namespace
 
-// Field 19 of /proc/PID/stat: the process's nice value.
-int nice_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// Field 19 of /proc/PID/stat (or /proc/PID/task/TID/stat): the nice value.
+int nice_of(pid_t pid, pid_t tid = 0) {
+  std::ifstream in("/proc/" + std::to_string(pid) + (tid ? "/task/" + std::to_string(tid) : "") + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
   std::string f;
@@ -170,9 +171,17 @@ TEST_CASE("kill -9 of the service takes its workers with it (PR_SET_PDEATHSIG), 
   REQUIRE(l.svc.wait_job(id, {"running"}, 30s).value("status", "") == "running");
   auto workers = l.svc.worker_pids();
   REQUIRE(workers.size() == 2);  // one converting, one idle
-  // Workers run at QUIRE_WORKER_NICE; the service itself does not.
+  // Workers run at QUIRE_WORKER_NICE, and so do the two converters' threads; the service's main
+  // thread (and the rest of it) does not.
   for (int w : workers) CHECK(nice_of(w) == 7);
   CHECK(nice_of(l.svc.pid()) == nice_of(::getpid()));
+  int niced_threads = 0, threads = 0;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(l.svc.pid()) + "/task")) {
+    ++threads;
+    niced_threads += nice_of(l.svc.pid(), std::stoi(t.path().filename().string())) == 7;
+  }
+  CHECK(niced_threads == 2);
+  CHECK(threads > niced_threads);
   l.svc.kill9();
   auto deadline = std::chrono::steady_clock::now() + 5s;
   auto any_alive = [&] {
