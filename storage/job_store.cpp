@@ -356,7 +356,7 @@ result<submit_result> job_store::submit(const submit_request& req) {
       pqxx::work w(c);
       auto r = insert_one(w, req, o.profile);
       w.commit();
-      announce_work(c, o.profile);
+      storage::announce_work(c, o.profile);
       return submit_result{parse_job(r[0]), false};
     }
     const auto fp = payload_fingerprint(req.spec, req.input_sha256);
@@ -371,7 +371,7 @@ result<submit_result> job_store::submit(const submit_request& req) {
       }
       if (*res && !(*res)->replayed) {
         w.commit();
-        announce_work(c, o.profile);
+        storage::announce_work(c, o.profile);
       } else {
         w.commit();  // read-only: a replay or a conflict
       }
@@ -381,7 +381,13 @@ result<submit_result> job_store::submit(const submit_request& req) {
   });
 }
 
-result<std::vector<result<submit_result>>> job_store::submit_batch(const std::vector<submit_request>& reqs) {
+void job_store::announce_work() {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->conn && impl_->conn->is_open()) storage::announce_work(*impl_->conn, impl_->opts.profile);
+}
+
+result<std::vector<result<submit_result>>> job_store::submit_batch(const std::vector<submit_request>& reqs,
+                                                                   bool announce) {
   using one = result<submit_result>;
   std::vector<std::optional<one>> out(reqs.size());
   std::vector<std::size_t> plain, single, keyed;
@@ -460,7 +466,7 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
       }
       if (r) {
         take_bulk(*r);
-        if (!r->empty()) announce_work(c, o.profile);
+        if (announce && !r->empty()) storage::announce_work(c, o.profile);
         return ok_v;
       }
       single = std::move(plain);
@@ -519,7 +525,7 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
       if (!out[i]) out[i] = one(make_error(errc::internal, "submit: idempotency key kept changing under us"));
     }
     w.commit();  // if this throws, no request of the batch was accepted (run() maps the error)
-    if (inserted) announce_work(c, o.profile);  // one NOTIFY for the whole batch
+    if (announce && inserted) storage::announce_work(c, o.profile);  // one NOTIFY for the whole batch
     return ok_v;
   });
   if (!done) return done.err();
@@ -603,7 +609,7 @@ result<job_record> job_store::fail(const lease& l, const job_error_info& e) {
     if (r.empty()) return classify_lease_failure(w, l, o.profile);
     w.commit();
     auto job = parse_job(r[0]);
-    if (job.status == job_status::queued) announce_work(c, o.profile);
+    if (job.status == job_status::queued) storage::announce_work(c, o.profile);
     return job;
   });
 }
@@ -616,7 +622,7 @@ result<job_record> job_store::release(const lease& l, std::string_view reason) {
                              std::string(reason.empty() ? "released" : reason));
     if (r.empty()) return classify_lease_failure(w, l, impl_->opts.profile);
     w.commit();
-    announce_work(c, impl_->opts.profile);
+    storage::announce_work(c, impl_->opts.profile);
     return parse_job(r[0]);
   });
 }
@@ -662,7 +668,7 @@ result<std::vector<std::string>> job_store::rescue_expired(int limit) {
     pqxx::work w(c);
     auto r = w.exec_params(rescue_sql(), o.profile, limit, ms(o.backoff_base), ms(o.backoff_max), secs(o.result_ttl));
     w.commit();
-    if (!r.empty()) announce_work(c, o.profile);
+    if (!r.empty()) storage::announce_work(c, o.profile);
     std::vector<std::string> ids;
     for (const auto& row : r) ids.push_back(row[0].as<std::string>());
     return ids;

@@ -215,8 +215,13 @@ class job_store {
   // an idempotency key in one INSERT. Each request gets the answer submit() would have given it
   // (replay, idempotency_conflict, invalid_argument ...); requests that share an idempotency key
   // are decided as consecutive submits in their order. The outer error means the batch as a whole failed
-  // (connection lost, COMMIT refused): then no request of it was accepted.
-  result<std::vector<result<submit_result>>> submit_batch(const std::vector<submit_request>& reqs);
+  // (connection lost, COMMIT refused): then no request of it was accepted. announce = false leaves
+  // the NOTIFY to the caller (announce_work()), e.g. after it has answered its clients.
+  result<std::vector<result<submit_result>>> submit_batch(const std::vector<submit_request>& reqs,
+                                                          bool announce = true);
+  // NOTIFY quire_work for this profile (what submit does after its commit): wakes the coordinators
+  // of every replica. Best effort: a failure is noticed by the next call.
+  void announce_work();
 
   // Claims up to n queued jobs whose next_attempt_at has passed, highest priority then oldest
   // first; each becomes running with attempt+1 and a lease of `lease_for`. Never blocks on rows

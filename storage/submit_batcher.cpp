@@ -132,9 +132,17 @@ void submit_batcher::commit_batch(std::unique_ptr<job_store>& store, std::vector
   std::vector<submit_request> reqs;
   reqs.reserve(batch.size());
   for (auto& it : batch) reqs.push_back(std::move(it.req));
-  auto answers = store->submit_batch(reqs);
+  // The NOTIFY (for other replicas' coordinators) after the answers: the clients need not wait a
+  // round trip for it.
+  auto answers = store->submit_batch(reqs, /*announce=*/false);
   if (!answers) return fail_all(answers.err());
-  for (std::size_t i = 0; i < batch.size(); ++i) answer(batch[i].done, std::move((*answers)[i]));
+  bool inserted = false;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& a = (*answers)[i];
+    inserted = inserted || (a && !a->replayed);
+    answer(batch[i].done, std::move(a));
+  }
+  if (inserted) store->announce_work();
 }
 
 }  // namespace quire::storage

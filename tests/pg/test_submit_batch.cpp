@@ -215,6 +215,28 @@ TEST_CASE("submit_batch: plain submits only: one autocommit INSERT, and its fail
   CHECK(count_rows(db.url(), "SELECT count(*) FROM jobs") == 3);
 }
 
+TEST_CASE("submit_batcher: the NOTIFY for other replicas comes after the answers; submit_batch can leave it out") {
+  migrated_db db;
+  auto listener = work_listener::open(db.url(), "prod");
+  REQUIRE(listener);
+  REQUIRE((*listener)->wait(100ms));  // drain the initial wake-up, if any
+  // submit_batch without the announcement: nothing wakes the listener (its timeout does).
+  auto s = open_store(db.url());
+  auto quiet = s->submit_batch({request("quiet")}, /*announce=*/false);
+  REQUIRE(quiet);
+  REQUIRE((*quiet)[0]);
+  auto woke = (*listener)->wait(300ms);
+  REQUIRE(woke);
+  CHECK_FALSE(*woke);
+  // Through the batcher: answered, then announced.
+  submit_batcher b({.database_url = db.url(), .profile = "prod"});
+  auto r = b.submit(request("loud"));
+  REQUIRE(r);
+  woke = (*listener)->wait(10s);
+  REQUIRE(woke);
+  CHECK(*woke);
+}
+
 TEST_CASE("submit_batcher: concurrent callers share one transaction and each gets its own answer") {
   migrated_db db;
   batcher_options bo;
