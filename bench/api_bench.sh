@@ -2,7 +2,8 @@
 # bench/api_bench.sh — API benchmark of `quire serve` on this machine (method: bench/README.md).
 #
 #   bench/api_bench.sh [--build-dir DIR] [--clients 64] [--seconds 10] [--converters 2] [--repeat 2]
-#                      [--work-dir DIR] [--keep-alive] [--submit-only] [--rate R]
+#                      [--work-dir DIR] [--keep-alive] [--no-new-connections] [--submit-only] [--rate R]
+#                      [--pg-stats]
 #
 # Starts a throwaway PostgreSQL and one eval lane, then measures (1) submit latency and accepted
 # jobs/s with N concurrent clients (a new connection per request; --keep-alive: then once more with
@@ -12,16 +13,20 @@
 # after (1). --work-dir: where the database and the data root live (default $TMPDIR or /tmp).
 # --rate R: (1) once more as an open loop, the clients together offering R submits/s on keep-alive
 # connections (latency then shows the service time at that load, not the closed loop's queue).
+# --no-new-connections: skip (1)'s run with a connection per request (A/B runs: bench/api_ab.sh).
+# --pg-stats: PostgreSQL with pg_stat_statements; its busiest statements are printed after (1).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 source "$QUIRE_ROOT/scripts/lib/pg.sh"
 
 build_dir="$QUIRE_ROOT/build" clients=64 seconds=10 converters=2 repeat=2
-work_base=${TMPDIR:-/tmp} keep_alive=0 submit_only=0 rate=
+work_base=${TMPDIR:-/tmp} keep_alive=0 submit_only=0 rate='' new_connections=1 pg_stats=0
 while [ $# -gt 0 ]; do
   case $1 in
     --work-dir) work_base=$2; shift 2 ;;
     --keep-alive) keep_alive=1; shift ;;
+    --no-new-connections) new_connections=0; shift ;;
+    --pg-stats) pg_stats=1; shift ;;
     --submit-only) submit_only=1; shift ;;
     --rate) rate=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
@@ -48,10 +53,12 @@ trap cleanup EXIT
 
 chmod 755 "$work"
 mkdir -p "$work/pg" "$work/root"
+[ "$pg_stats" = 1 ] && export PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 pg_start "$work/pg" "$port" || die "PostgreSQL did not start"
 psql -q "$QUIRE_TEST_DATABASE_URL" -c "CREATE DATABASE bench"
 db="postgresql://quire@127.0.0.1:$port/bench"
 "$quire" migrate --database-url "$db" --profile eval >/dev/null
+[ "$pg_stats" = 1 ] && psql -q "$db" -c "CREATE EXTENSION pg_stat_statements"
 
 start_serve() {
   QUIRE_PROFILE=eval QUIRE_DATA_ROOT="$work/root" QUIRE_DATABASE_URL="$db" QUIRE_LISTEN="127.0.0.1:$http_port" \
@@ -108,7 +115,7 @@ PY
 
 log "submit latency: $clients clients, ${seconds}s, $(nproc) cores, $converters converter(s), load average$(uptime | sed 's/.*load average//')"
 start_serve
-submit_run
+[ "$new_connections" = 1 ] && submit_run
 if [ "$keep_alive" = 1 ]; then
   log "submit latency with keep-alive connections"
   submit_run --keep-alive
@@ -116,6 +123,12 @@ fi
 if [ -n "$rate" ]; then
   log "submit latency, open loop: $clients clients offering $rate submits/s together (keep-alive)"
   submit_run --keep-alive --rate "$rate"
+fi
+if [ "$pg_stats" = 1 ]; then
+  psql "$db" -c "SELECT calls, rows, round(total_exec_time::numeric, 1) AS ms,
+                        round((total_exec_time / calls)::numeric, 3) AS ms_per_call,
+                        left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
+                 FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"
 fi
 kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=
 [ "$submit_only" = 1 ] && exit 0

@@ -4,6 +4,7 @@
 PG_BIN=/usr/lib/postgresql/15/bin
 
 # pg_start DIR PORT: initialise (if needed) and start; exports QUIRE_TEST_DATABASE_URL.
+# PG_EXTRA_OPTS: more server options (bench/api_bench.sh --pg-stats loads pg_stat_statements).
 pg_start() {
   local dir=$1 port=$2
   mkdir -p "$dir/sock"
@@ -15,7 +16,7 @@ pg_start() {
       || { cat "$dir/initdb.log" >&2; return 1; }
   fi
   "${run[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" start >/dev/null \
+    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 ${PG_EXTRA_OPTS:-}" start >/dev/null \
     || { cat "$dir/server.log" >&2; return 1; }
   export QUIRE_TEST_DATABASE_URL="postgresql://quire@127.0.0.1:$port/postgres"
   export QUIRE_TEST_PG_DIR=$dir QUIRE_TEST_PG_PORT=$port
