@@ -190,6 +190,11 @@ result<std::map<std::string, job_status>> job_store::statuses_of(const std::vect
   const std::string array = fmt::format("{{{}}}", fmt::join(valid, ","));
   return impl_->run<out_t>([&](pqxx::connection& c) -> result<out_t> {
     pqxx::work w(c);
+    // Hundreds of ids against a big table: the planner prices that many index probes above one
+    // sequential scan of every job, which made a reconciliation quadratic in the number of jobs
+    // (measured: 9-12 ms per 500 ids at 40,000 jobs, growing with the table). The pkey index scan
+    // costs the same whatever the table's size (~3 ms per 500 ids there).
+    w.exec0("SET LOCAL enable_seqscan = off");
     auto r = w.exec_params("SELECT id, status FROM jobs WHERE id = ANY ($1::text[]) AND profile = $2", array,
                            impl_->opts.profile);
     w.commit();

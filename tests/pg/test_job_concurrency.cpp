@@ -241,3 +241,43 @@ TEST_CASE("a claim reads a few index entries, not the queue, when the queue grew
   CHECK(after > before);
   CHECK(after - before < 100 * claims);  // a plan that walks the queue reads ~20,000 per claim
 }
+
+TEST_CASE("reconciliation looks its ids up by index, not by reading every job") {
+  // statuses_of() is called per 500 job ids found in the data root. A plan that scans the table
+  // for each call makes a reconciliation quadratic in the number of jobs; sequential scans are
+  // counted by PostgreSQL, so the check needs no clock.
+  migrated_db db;
+  auto s = job_store::open(options_for(db.url()));
+  REQUIRE(s);
+  constexpr int jobs = 20000;
+  submit_many(db.url(), jobs);
+  pqxx::connection watcher(db.url());
+  {
+    pqxx::nontransaction q(watcher);
+    q.exec("ANALYZE jobs");  // the statistics a running lane has: the planner knows the table is big
+  }
+  std::vector<std::string> ids;
+  {
+    pqxx::nontransaction q(watcher);
+    for (const auto& row : q.exec("SELECT id FROM jobs ORDER BY random() LIMIT 500")) ids.push_back(row[0].c_str());
+  }
+  auto seq_scans = [&] {
+    pqxx::nontransaction q(watcher);
+    q.exec("SELECT pg_stat_clear_snapshot()");
+    return q.exec1("SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relname = 'jobs'");
+  };
+  const auto before = seq_scans();
+  for (int i = 0; i < 3; ++i) {
+    auto found = (*s)->statuses_of(ids);
+    REQUIRE(found);
+    CHECK(found->size() == ids.size());
+  }
+  s->reset();  // the backend flushes its statistics when it exits
+  auto after = seq_scans();
+  for (int i = 0; i < 100 && after[1].as<std::int64_t>() == before[1].as<std::int64_t>(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    after = seq_scans();
+  }
+  CHECK(after[1].as<std::int64_t>() > before[1].as<std::int64_t>());  // the lookups used the index
+  CHECK(after[0].as<std::int64_t>() == before[0].as<std::int64_t>());  // and no scan of every job
+}
