@@ -223,6 +223,7 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
       },
       [=](wake_atom) {
         mailbox_acquire(self);
+        st->wake_pending.store(false);  // before the claim: a later wake-up sends a new message
         if (!s->handed_back) claim();
       },
       [=](done_atom, int index) {
@@ -319,10 +320,13 @@ class runtime_impl final : public runtime {
     // The callbacks exist before any actor thread that calls them; the handles they read are
     // written under handles_mu_ (actors may call them while the rest are still being spawned).
     st_.wake_coordinator = [this] {
+      if (st_.wake_pending.exchange(true)) return;  // one is on its way and will claim after us
       std::lock_guard l(handles_mu_);
       if (coordinator_) {
         mailbox_release(coordinator_);
         caf::anon_send(coordinator_, wake_atom::value);
+      } else {
+        st_.wake_pending.store(false);  // nobody to wake yet: the next call tries again
       }
     };
     st_.recheck_readiness = [this] {

@@ -109,6 +109,11 @@ struct shared_state {
   std::optional<storage::artifact_store> files;
 
   std::function<void()> wake_coordinator;   // set by the runtime; safe to call from any thread
+  // A wake-up message is on its way to the coordinator and not yet handled: further wake-ups
+  // are folded into it (every accepted submit calls wake_coordinator; a message and a thread
+  // wake-up per submit cost ~1 context switch per accept). The coordinator clears it before it
+  // claims, so work committed before a wake-up is always seen by a claim after it.
+  std::atomic<bool> wake_pending{false};
   std::function<void()> recheck_readiness;
 
   readiness_snapshot get_snapshot() {
