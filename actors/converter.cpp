@@ -78,6 +78,16 @@ void set_live(converter_ctx& c, bool live) {
   service_metrics().set("quire_gpu_converters_live", {}, c.st->live_gpu_converters.load());
 }
 
+storage::status sync_data_root(const storage::artifact_store& fs, std::uint64_t oldest_ticket,
+                               std::uint64_t newest_ticket, const char* what) {
+  if (newest_ticket == 0) return storage::ok_v;  // nothing deferred (per_file sync, or no write)
+  const auto started = steady::now();
+  auto synced = fs.sync_deferred(oldest_ticket, newest_ticket);
+  service_metrics().observe("quire_data_sync_seconds", {{"for", what}},
+                            std::chrono::duration<double>(steady::now() - started).count());
+  return synced;
+}
+
 bool ensure_worker(converter_ctx& c) {
   if (c.device_failed) return false;
   if (c.worker && c.worker->running()) return true;
@@ -238,11 +248,7 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
                                    {"revision", st.revision}};
         // The manifest is for operators (the row is the truth): a failure to write it is not fatal.
         if (auto written = c.files->write_manifest(job.id, manifest, durability)) note(*written);
-        const auto sync_started = steady::now();
-        auto synced = c.files->sync_deferred(oldest_write, newest_write);
-        if (newest_write != 0)
-          m.observe("quire_data_sync_seconds", {{"for", "result"}},
-                    std::chrono::duration<double>(steady::now() - sync_started).count());
+        auto synced = sync_data_root(*c.files, oldest_write, newest_write, "result");
         if (!synced && synced.err().code == storage::errc::storage_full)
           defer_full("cannot make the result durable: " + synced.err().message);
         else if (!synced)

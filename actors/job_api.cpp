@@ -124,32 +124,21 @@ job_api::job_api(shared_state& st)
       }()) {}
 
 storage::status job_api::before_batch(const std::vector<std::uint64_t>& tickets) {
-  auto& m = service_metrics();
-  m.observe("quire_submit_batch_size", {}, static_cast<double>(tickets.size()));
+  service_metrics().observe("quire_submit_batch_size", {}, static_cast<double>(tickets.size()));
   if (!st_.cfg.grouped_sync) return storage::ok_v;  // every input was fsync'ed when written
   api_error err;
   auto* fs = files(err);
   if (!fs) return storage::error{errc::io_error, err.message, std::nullopt};
   // One sync covering the newest input; a sync failure after the oldest one fails the batch.
   const auto [oldest, newest] = std::minmax_element(tickets.begin(), tickets.end());
-  const auto started = std::chrono::steady_clock::now();
-  auto synced = fs->sync_deferred(*oldest, *newest);
-  m.observe("quire_data_sync_seconds", {{"for", "submit"}},
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  return synced;
+  return sync_data_root(*fs, *oldest, *newest, "submit");
 }
 
 const storage::artifact_store* job_api::files(api_error& err) {
-  std::lock_guard l(files_mu_);
-  if (!files_) {
-    std::string why;
-    files_ = st_.data_root_files(&why);
-    if (!files_) {
-      err = {"internal_error", "data root: " + why};
-      return nullptr;
-    }
-  }
-  return &*files_;
+  std::string why;
+  const auto* fs = st_.data_root_files(&why);
+  if (!fs) err = {"internal_error", "data root: " + why};
+  return fs;
 }
 
 template <class T>
@@ -182,7 +171,7 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
   auto writer = fs->begin_write(id, "input.pdf");
   if (!writer) return done(write_failed(writer.err()));
   if (auto a = writer->append(std::string_view(s.pdf)); !a) return done(write_failed(a.err()));
-  // Grouped: no fsync here; the batcher's before_commit (sync_inputs) runs one syncfs of the data
+  // Grouped: no fsync here; the batcher's before_commit (before_batch) runs one syncfs of the data
   // root for the whole batch, so the input is durable before its row commits (202 = durable).
   auto info = writer->commit(st_.cfg.grouped_sync ? storage::durability::deferred : storage::durability::synced);
   if (!info) return done(write_failed(info.err()));

@@ -3,8 +3,6 @@
 #pragma once
 
 #include <functional>
-#include <mutex>
-#include <optional>
 
 #include "actors/runtime_state.hpp"
 #include "actors/service.hpp"
@@ -39,8 +37,6 @@ class job_api {
   storage::status before_batch(const std::vector<std::uint64_t>& tickets);
   shared_state& st_;
   store_pool pool_;
-  std::mutex files_mu_;
-  std::optional<storage::artifact_store> files_;
   // Last: destroyed first, so the batches it still commits on shutdown find everything above.
   storage::submit_batcher batcher_;  // the submit path (group commit)
 };

@@ -89,24 +89,24 @@ struct shared_state {
     return device_notes;
   }
 
-  // The data root, opened on first use (it may appear after start) and then shared: copies of one
-  // artifact_store share its sync group, so the submits' syncs and the converters' result syncs
-  // cover each other's writes instead of each running a syncfs of its own. nullopt (and *why)
-  // while it cannot be opened.
-  std::optional<storage::artifact_store> data_root_files(std::string* why = nullptr) {
+  // The data root, opened on first use (it may appear after start) and then shared by the API and
+  // every converter (the pointer stays valid for the process's life): one sync group, so the
+  // submits' syncs and the converters' result syncs cover each other's writes instead of each
+  // running a syncfs of its own. nullptr (and *why) while it cannot be opened.
+  const storage::artifact_store* data_root_files(std::string* why = nullptr) {
     std::lock_guard l(files_mu);
     if (!files) {
       auto opened = storage::artifact_store::open(cfg.data_root, cfg.profile, false);
       if (!opened) {
         if (why) *why = opened.err().message;
-        return std::nullopt;
+        return nullptr;
       }
       files.emplace(std::move(*opened));
     }
-    return files;
+    return &*files;
   }
   std::mutex files_mu;
-  std::optional<storage::artifact_store> files;
+  std::optional<storage::artifact_store> files;  // set once, never replaced (data_root_files)
 
   std::function<void()> wake_coordinator;   // set by the runtime; safe to call from any thread
   // A wake-up message is on its way to the coordinator and not yet handled: further wake-ups
@@ -149,13 +149,17 @@ struct converter_ctx {
   std::atomic<bool> usable{false};   // live and device not failed: the coordinator may give it work
   shared_state* st = nullptr;
   std::unique_ptr<storage::job_store> store;
-  std::optional<storage::artifact_store> files;
+  const storage::artifact_store* files = nullptr;  // shared_state::data_root_files()
   std::unique_ptr<class worker_process> worker;
   std::vector<std::string> worker_argv;
   bool counted_live = false;  // contributes to shared_state::live_converters
   bool thread_niced = false;  // the actor's thread runs at cfg.worker_nice (set on its first tick)
 };
 void set_live(converter_ctx& c, bool live);
+// Makes deferred writes durable (artifact_store::sync_deferred) and records the wait in
+// quire_data_sync_seconds{for=`what`} ("submit" per batch, "result" per conversion).
+storage::status sync_data_root(const storage::artifact_store& fs, std::uint64_t oldest_ticket,
+                               std::uint64_t newest_ticket, const char* what);
 bool ensure_worker(converter_ctx& c);
 void run_claimed_job(converter_ctx& c, const storage::claimed_job& job);
 

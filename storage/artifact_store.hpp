@@ -19,10 +19,11 @@
 // fsync(destination dir). A reader therefore sees the old file or the new file, never a torn one,
 // and after a crash at any step a committed write survives. The exception is a job's input,
 // written once and in place (create with O_EXCL → write → fsync → fsync dir): its job row, which
-// is committed only after the input is complete and durable, is what publishes it (begin_write). A deferred write (durability::deferred,
-// the submit path) skips the fsyncs and becomes durable when sync_deferred() returns: one
-// syncfs of the data root, shared by every write made before it (storage/sync_group.hpp). Leftover temp files are removed by
-// reconcile_tmp(). Readers verify size and sha256 against what the database recorded.
+// is committed only after the input is complete and durable, is what publishes it (begin_write).
+// A deferred write (durability::deferred) skips the fsyncs and becomes durable when
+// sync_deferred() returns: one syncfs of the data root, shared by every write made before it
+// (storage/sync_group.hpp). Leftover temp files are removed by reconcile_tmp(). Readers verify
+// size and sha256 against what the database recorded.
 //
 // Thread safety: all methods may be called concurrently. Shared mutable state: the sync group of
 // deferred writes (internally locked, shared by copies of one opened store) and the fault hook,
@@ -110,8 +111,8 @@ class atomic_writer {
 
 class artifact_store {
  public:
-  // Opens the data root for `profile`. create=true: make the directory (and jobs/, inputs/, tmp/) and write
-  // the marker if absent (first initialisation). Errors: data_root_missing (create=false),
+  // Opens the data root for `profile`. create=true: make the directory (and jobs/, inputs/, tmp/)
+  // and write the marker if absent (first initialisation). Errors: data_root_missing (create=false),
   // data_root_not_writable, data_root_profile_mismatch, data_root_corrupt.
   static result<artifact_store> open(const std::filesystem::path& root, const std::string& profile,
                                      bool create = true);
