@@ -3,30 +3,36 @@
 #
 #   bench/api_bench.sh [--build-dir DIR] [--clients 64] [--seconds 10] [--converters 2] [--repeat 2]
 #                      [--work-dir DIR] [--keep-alive] [--no-new-connections] [--submit-only] [--rate R]
-#                      [--pg-stats]
+#                      [--pg-stats] [--metrics] [--pg-work-dir DIR]
 #
 # Starts a throwaway PostgreSQL and one eval lane, then measures (1) submit latency and accepted
 # jobs/s with N concurrent clients (a new connection per request; --keep-alive: then once more with
 # persistent connections), with the CPU each accepted job cost the service, PostgreSQL and the
 # client, (2) end-to-end throughput (submit → succeeded) over the public corpus, and (3) `quire
 # convert` run directly on the same files with the same number of workers. --submit-only stops
-# after (1). --work-dir: where the database and the data root live (default $TMPDIR or /tmp).
+# after (1). --work-dir: where the database and the data root live (default $TMPDIR or /tmp);
+# --pg-work-dir: the database elsewhere (another filesystem: the data root's syncfs then does not
+# also flush PostgreSQL's dirty pages).
 # --rate R: (1) once more as an open loop, the clients together offering R submits/s on keep-alive
 # connections (latency then shows the service time at that load, not the closed loop's queue).
 # --no-new-connections: skip (1)'s run with a connection per request (A/B runs: bench/api_ab.sh).
 # --pg-stats: PostgreSQL with pg_stat_statements; its busiest statements are printed after (1).
+# --metrics: after (1), the service's own view of it from /metrics: submits per batch, the wait
+# for the data-root sync, and the server-side submit latency (mean and histogram).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 source "$QUIRE_ROOT/scripts/lib/pg.sh"
 
 build_dir="$QUIRE_ROOT/build" clients=64 seconds=10 converters=2 repeat=2
-work_base=${TMPDIR:-/tmp} keep_alive=0 submit_only=0 rate='' new_connections=1 pg_stats=0
+work_base=${TMPDIR:-/tmp} pg_base='' keep_alive=0 submit_only=0 rate='' new_connections=1 pg_stats=0 metrics=0
 while [ $# -gt 0 ]; do
   case $1 in
     --work-dir) work_base=$2; shift 2 ;;
+    --pg-work-dir) pg_base=$2; shift 2 ;;
     --keep-alive) keep_alive=1; shift ;;
     --no-new-connections) new_connections=0; shift ;;
     --pg-stats) pg_stats=1; shift ;;
+    --metrics) metrics=1; shift ;;
     --submit-only) submit_only=1; shift ;;
     --rate) rate=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
@@ -41,20 +47,22 @@ quire="$build_dir/app/quire" bench="$build_dir/bench/api_bench"
 [ -x "$quire" ] && [ -x "$bench" ] || die "build first: cmake --build $build_dir --target quire api_bench"
 corpus=${QUIRE_EVAL_DIR:-$QUIRE_ROOT/../shared/eval}/corpus
 work=$(mktemp -d "$work_base/quire-api-bench.XXXXXX")
+pg_dir=$work/pg
+[ -n "$pg_base" ] && pg_dir=$(mktemp -d "$pg_base/quire-api-bench-pg.XXXXXX")
 # Below the ephemeral range (32768+): a previous run's tens of thousands of client connections
 # leave local ports in TIME_WAIT there.
 port=$(( 20000 + RANDOM % 6000 )) http_port=$(( 26000 + RANDOM % 6000 ))
 serve_pid=
 cleanup() {
   [ -n "$serve_pid" ] && kill -TERM "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
-  pg_stop "$work/pg"; rm -rf "$work"
+  pg_stop "$pg_dir"; rm -rf "$work" "$pg_dir"
 }
 trap cleanup EXIT
 
-chmod 755 "$work"
-mkdir -p "$work/pg" "$work/root"
+mkdir -p "$pg_dir" "$work/root"
+chmod 755 "$work" "$pg_dir"
 [ "$pg_stats" = 1 ] && export PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
-pg_start "$work/pg" "$port" || die "PostgreSQL did not start"
+pg_start "$pg_dir" "$port" || die "PostgreSQL did not start"
 psql -q "$QUIRE_TEST_DATABASE_URL" -c "CREATE DATABASE bench"
 db="postgresql://quire@127.0.0.1:$port/bench"
 "$quire" migrate --database-url "$db" --profile eval >/dev/null
@@ -84,7 +92,7 @@ worker_ticks() {
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 pg_ticks() {
   local master total=0 p
-  master=$(head -1 "$work/pg/data/postmaster.pid")
+  master=$(head -1 "$pg_dir/data/postmaster.pid")
   for p in "$master" $(pgrep -P "$master"); do total=$(( total + $(ticks "$p") )); done
   echo "$total"
 }
@@ -129,6 +137,9 @@ if [ "$pg_stats" = 1 ]; then
                         round((total_exec_time / calls)::numeric, 3) AS ms_per_call,
                         left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
                  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"
+fi
+if [ "$metrics" = 1 ]; then
+  curl -fsS "http://127.0.0.1:$http_port/metrics" | python3 "$QUIRE_ROOT/bench/metrics_summary.py"
 fi
 kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=
 [ "$submit_only" = 1 ] && exit 0
