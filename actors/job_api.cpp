@@ -70,7 +70,9 @@ void store_pool::put_back(std::unique_ptr<storage::job_store> s) {
   cv_.notify_one();
 }
 
-json job_json(const storage::job_record& j) {
+json job_json(const storage::job_record& j) { return job_json(storage::job_record(j)); }
+
+json job_json(storage::job_record&& j) {
   const std::string self = "/v1/convert/jobs/" + j.id;
   json error = nullptr;
   if (j.error) error = {{"code", j.error->code}, {"message", j.error->message}, {"retryable", j.error->retryable}};
@@ -85,7 +87,7 @@ json job_json(const storage::job_record& j) {
           {"attempts", j.attempt},
           {"max_attempts", j.max_attempts},
           {"priority", j.priority},
-          {"job_spec", j.spec},
+          {"job_spec", std::move(j.spec)},
           {"source_filename", j.source_filename},
           {"input_bytes", j.input_bytes},
           {"error", error},
@@ -216,7 +218,7 @@ api_result<submitted> job_api::finish_submit(const storage::artifact_store* fs, 
     st_.queued.fetch_add(1);
     if (st_.wake_coordinator) st_.wake_coordinator();
   }
-  return api_result<submitted>::ok({job_json(res->job), res->replayed});
+  return api_result<submitted>::ok({job_json(std::move(res->job)), res->replayed});
 }
 
 api_result<submitted> job_api::storage_refused(const storage::artifact_store& fs, const storage::error& e) {

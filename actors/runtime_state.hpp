@@ -139,6 +139,7 @@ readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* stor
 
 // The job record as the API shows it (docs/api.md).
 nlohmann::json job_json(const storage::job_record& j);
+nlohmann::json job_json(storage::job_record&& j);  // moves the spec tree instead of copying it
 
 // Claim → convert → publish → complete, for one claimed job, in the calling (detached) thread.
 struct converter_ctx {

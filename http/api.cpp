@@ -136,14 +136,15 @@ response from_error(const actors::api_error& e, const std::string& cid) {
 }
 
 // The answer to a submit: 202 with the job (200 when `waited` found it finished), or the error.
-response submit_answer(const actors::api_result<actors::submitted>& res, const std::optional<json>& waited,
-                       const std::string& cid) {
+// Takes both by value: the job record moves into the answer's document.
+response submit_answer(actors::api_result<actors::submitted> res, std::optional<json> waited, const std::string& cid) {
   if (!res) return from_error(*res.error, cid);
-  const json& job = waited ? *waited : res.value->job;
+  json& job = waited ? *waited : res.value->job;
   const auto st = job.value("status", "");
   const int status = st == "succeeded" || st == "failed" || st == "canceled" ? 200 : 202;
-  auto r = json_response(status, {{"api_version", "v1"}, {"job", job}});
-  r.headers.emplace_back("Location", "/v1/convert/jobs/" + job.value("job_id", ""));
+  const auto location = "/v1/convert/jobs/" + job.value("job_id", "");
+  auto r = json_response(status, {{"api_version", "v1"}, {"job", std::move(job)}});
+  r.headers.emplace_back("Location", location);
   if (res.value->replay) r.headers.emplace_back("X-Idempotent-Replay", "true");
   return r;
 }
@@ -603,7 +604,7 @@ response api::dispatch(const request& req, context& ctx) {
                                  actors::api_result<actors::submitted> res) mutable {
         response r;
         try {
-          r = submit_answer(res, {}, ctx.correlation_id);
+          r = submit_answer(std::move(res), {}, ctx.correlation_id);
         } catch (const std::exception& e) {
           r = error_response("internal_error", std::string("unexpected: ") + e.what(), ctx.correlation_id);
         }
@@ -621,7 +622,7 @@ response api::dispatch(const request& req, context& ctx) {
       auto w = svc_.wait_job(res.value->job["job_id"].get<std::string>(), ctx.api_key_id, std::chrono::seconds(wait));
       if (w) waited = *w.value;
     }
-    return submit_answer(res, waited, cid);
+    return submit_answer(std::move(res), std::move(waited), cid);
   }
   if (route == "/v1/convert/jobs") {
     actors::list_query q;

@@ -15,7 +15,7 @@ std::int64_t to_us(time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
-std::string job_columns(const char* q) {
+std::string job_columns(const char* q, spec_column spec) {
   // Order matters: parse_job() reads by index.
   return fmt::format(
       "{0}id, {0}profile, {0}status, {0}expired_from, "
@@ -23,11 +23,11 @@ std::string job_columns(const char* q) {
       "(extract(epoch FROM {0}next_attempt_at) * 1000000)::int8, (extract(epoch FROM {0}started_at) * 1000000)::int8, "
       "(extract(epoch FROM {0}finished_at) * 1000000)::int8, (extract(epoch FROM {0}expires_at) * 1000000)::int8, "
       "{0}attempt, {0}max_attempts, {0}lease_owner, (extract(epoch FROM {0}lease_expires_at) * 1000000)::int8, "
-      "(extract(epoch FROM {0}heartbeat_at) * 1000000)::int8, {0}priority, {0}spec::text, {0}api_key_id, "
+      "(extract(epoch FROM {0}heartbeat_at) * 1000000)::int8, {0}priority, {1}, {0}api_key_id, "
       "{0}source_filename, {0}input_bytes, {0}input_sha256, {0}input_deleted_at IS NOT NULL, {0}result_bytes, "
       "{0}result_sha256, {0}pages_total, {0}pages_done, {0}error_code, {0}error_message, {0}error_retryable, "
       "{0}pinned",
-      q);
+      q, spec == spec_column::with ? fmt::format("{}spec::text", q) : std::string("NULL::text"));
 }
 
 namespace {
@@ -55,7 +55,7 @@ job_record parse_job(const pqxx::row& r) {
   j.lease_expires_at = opt_time(r[13]);
   j.heartbeat_at = opt_time(r[14]);
   j.priority = r[15].as<int>();
-  j.spec = nlohmann::json::parse(r[16].as<std::string>());
+  if (!r[16].is_null()) j.spec = nlohmann::json::parse(r[16].as<std::string>());
   j.api_key_id = r[17].as<std::string>();
   j.source_filename = r[18].as<std::string>();
   j.input_bytes = r[19].as<std::int64_t>();

@@ -69,14 +69,15 @@ void prepare_all(pqxx::connection& c) {
             "INSERT INTO jobs (id, profile, spec, api_key_id, source_filename, input_bytes, input_sha256,"
             " priority, max_attempts, pinned) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10)"
             " RETURNING " + cols);
-  // Many submits in one statement: the batch arrives as a JSON array of rows (submit_batch).
+  // Many submits in one statement: the batch arrives as a JSON array of rows (submit_batch). The
+  // caller has the specs: the rows come back without theirs.
   c.prepare("insert_jobs",
             "INSERT INTO jobs (id, profile, spec, api_key_id, source_filename, input_bytes, input_sha256,"
             " priority, max_attempts, pinned)"
             " SELECT x.id, $2, x.spec, x.api_key_id, x.source_filename, x.input_bytes, x.input_sha256,"
             " x.priority, x.max_attempts, x.pinned FROM jsonb_to_recordset($1::jsonb) AS x(id text, spec jsonb,"
             " api_key_id text, source_filename text, input_bytes int8, input_sha256 text, priority int4,"
-            " max_attempts int4, pinned bool) RETURNING " + cols);
+            " max_attempts int4, pinned bool) RETURNING " + job_columns("", spec_column::without));
   c.prepare("find_key",
             "SELECT job_id, fingerprint FROM idempotency_keys"
             " WHERE api_key_id = $1 AND key = $2 AND expires_at > quire_now()");
@@ -281,6 +282,31 @@ status validate_submit(const submit_request& req) {
   return ok_v;
 }
 
+// Appends one request as an element of the bulk INSERT's JSON array (after a comma unless it is
+// the first), written directly rather than built as a JSON tree per row and dumped. nlohmann
+// escapes each string and throws on text that is not UTF-8; then `out` is left as it was.
+void append_bulk_row(std::string& out, bool first, const submit_request& r) {
+  const auto mark = out.size();
+  try {
+    auto text = [&](const std::string& s) { out += nlohmann::json(s).dump(); };
+    out += first ? "{\"id\":" : ",{\"id\":";
+    text(r.id);
+    out += ",\"spec\":";
+    out += r.spec.dump();
+    out += ",\"api_key_id\":";
+    text(r.api_key_id);
+    out += ",\"source_filename\":";
+    text(r.source_filename);
+    out += ",\"input_sha256\":";
+    text(r.input_sha256);
+    out += fmt::format(",\"input_bytes\":{},\"priority\":{},\"max_attempts\":{},\"pinned\":{}}}", r.input_bytes,
+                       r.priority, r.max_attempts, r.pinned);
+  } catch (const nlohmann::json::exception&) {
+    out.resize(mark);
+    throw;
+  }
+}
+
 pqxx::result insert_one(pqxx::transaction_base& w, const submit_request& req, const std::string& profile) {
   return w.exec_prepared("insert_job", req.id, profile, req.spec.dump(), req.api_key_id, req.source_filename,
                          static_cast<std::int64_t>(req.input_bytes), req.input_sha256, req.priority,
@@ -386,12 +412,14 @@ void job_store::announce_work() {
   if (impl_->conn && impl_->conn->is_open()) storage::announce_work(*impl_->conn, impl_->opts.profile);
 }
 
-result<std::vector<result<submit_result>>> job_store::submit_batch(const std::vector<submit_request>& reqs,
+result<std::vector<result<submit_result>>> job_store::submit_batch(std::vector<submit_request> reqs,
                                                                    bool announce) {
   using one = result<submit_result>;
   std::vector<std::optional<one>> out(reqs.size());
   std::vector<std::size_t> plain, single, keyed;
-  nlohmann::json rows = nlohmann::json::array();
+  // The bulk INSERT's parameter. Text that is not UTF-8 cannot travel as JSON: such a row goes on
+  // its own (single) instead.
+  std::string bulk = "[";
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     const auto& r = reqs[i];
     if (auto v = validate_submit(r); !v) {
@@ -402,33 +430,14 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
       keyed.push_back(i);
       continue;
     }
-    nlohmann::json row = {{"id", r.id}, {"spec", r.spec}, {"api_key_id", r.api_key_id},
-                          {"source_filename", r.source_filename}, {"input_bytes", r.input_bytes},
-                          {"input_sha256", r.input_sha256}, {"priority", r.priority},
-                          {"max_attempts", r.max_attempts}, {"pinned", r.pinned}};
-    plain.push_back(i);
-    rows.push_back(std::move(row));
-  }
-  // The bulk INSERT's parameter, serialised once. Text that is not UTF-8 cannot travel as JSON:
-  // when the array does not serialise, the rows that do not go on their own (single) instead.
-  std::string bulk;
-  try {
-    bulk = rows.dump();
-  } catch (const nlohmann::json::exception&) {
-    nlohmann::json kept = nlohmann::json::array();
-    std::vector<std::size_t> kept_at;
-    for (std::size_t k = 0; k < plain.size(); ++k) {
-      try {
-        (void)rows[k].dump();
-        kept.push_back(std::move(rows[k]));
-        kept_at.push_back(plain[k]);
-      } catch (const nlohmann::json::exception&) {
-        single.push_back(plain[k]);
-      }
+    try {
+      append_bulk_row(bulk, plain.empty(), r);
+      plain.push_back(i);
+    } catch (const nlohmann::json::exception&) {
+      single.push_back(i);
     }
-    plain = std::move(kept_at);
-    bulk = kept.dump();
   }
+  bulk += ']';
   // Keys in a stable order, so two batches that share keys take their locks in the same order.
   std::sort(keyed.begin(), keyed.end(), [&](std::size_t a, std::size_t b) {
     const auto ka = std::tie(reqs[a].api_key_id, reqs[a].idempotency_key);
@@ -436,14 +445,17 @@ result<std::vector<result<submit_result>>> job_store::submit_batch(const std::ve
     return ka != kb ? ka < kb : a < b;
   });
   const auto& o = impl_->opts;
-  // The rows the bulk INSERT returned, matched to their requests.
+  // The rows the bulk INSERT returned (without their specs), matched to their requests. Such a
+  // request is answered and not used again, so its spec moves into its record.
   auto take_bulk = [&](const pqxx::result& r) {
     std::map<std::string, std::size_t> at;
     for (auto i : plain) at.emplace(reqs[i].id, i);
     for (const auto& row : r) {
       auto job = parse_job(row);
       auto it = at.find(job.id);
-      if (it != at.end()) out[it->second] = one(submit_result{std::move(job), false});
+      if (it == at.end()) continue;
+      job.spec = std::move(reqs[it->second].spec);
+      out[it->second] = one(submit_result{std::move(job), false});
     }
   };
   auto done = impl_->run<ok_t>([&](pqxx::connection& c) -> status {

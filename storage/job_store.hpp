@@ -216,8 +216,9 @@ class job_store {
   // (replay, idempotency_conflict, invalid_argument ...); requests that share an idempotency key
   // are decided as consecutive submits in their order. The outer error means the batch as a whole failed
   // (connection lost, COMMIT refused): then no request of it was accepted. announce = false leaves
-  // the NOTIFY to the caller (announce_work()), e.g. after it has answered its clients.
-  result<std::vector<result<submit_result>>> submit_batch(const std::vector<submit_request>& reqs,
+  // the NOTIFY to the caller (announce_work()), e.g. after it has answered its clients. Takes the
+  // requests by value: an accepted job's record gets its request's spec moved into it.
+  result<std::vector<result<submit_result>>> submit_batch(std::vector<submit_request> reqs,
                                                           bool announce = true);
   // NOTIFY quire_work for this profile (what submit does after its commit): wakes the coordinators
   // of every replica. Best effort: a failure is noticed by the next call.

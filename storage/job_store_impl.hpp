@@ -27,8 +27,11 @@ struct job_store::impl {
   void connect();                            // throws
 };
 
-// SELECT list of a job row (optionally qualified, e.g. "j.") and its parser.
-std::string job_columns(const char* qualifier = "");
+// SELECT list of a job row (optionally qualified, e.g. "j.") and its parser. Without the spec:
+// NULL in its place (parse_job then leaves job_record::spec an empty object), for a caller that
+// has the spec already and need not have PostgreSQL print it and this process parse it again.
+enum class spec_column { with, without };
+std::string job_columns(const char* qualifier = "", spec_column spec = spec_column::with);
 job_record parse_job(const pqxx::row& r);
 time_point from_us(std::int64_t us);
 std::int64_t to_us(time_point t);

@@ -134,7 +134,7 @@ void submit_batcher::commit_batch(std::unique_ptr<job_store>& store, std::vector
   for (auto& it : batch) reqs.push_back(std::move(it.req));
   // The NOTIFY (for other replicas' coordinators) after the answers: the clients need not wait a
   // round trip for it.
-  auto answers = store->submit_batch(reqs, /*announce=*/false);
+  auto answers = store->submit_batch(std::move(reqs), /*announce=*/false);
   if (!answers) return fail_all(answers.err());
   bool inserted = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {

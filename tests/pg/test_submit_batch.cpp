@@ -49,6 +49,12 @@ TEST_CASE("submit_batch: one transaction, every job queued with its submit event
   auto s = open_store(db.url());
   std::vector<submit_request> reqs{request("a"), request("b", 5), request("c")};
   reqs[1].pinned = true;
+  // Each its own spec and text that needs escaping: the rows' JSON is written by hand, and the
+  // answers carry the requests' specs rather than the ones read back.
+  for (std::size_t i = 0; i < reqs.size(); ++i)
+    reqs[i].spec = {{"ocr", "auto"}, {"n", i}, {"note", "\"quoted\" \\ tab\t \u00e9t\u00e9 \xe2\x9c\x93"}};
+  reqs[2].source_filename = "a \"b\" \\c\n\u00fc.pdf";
+  reqs[0].api_key_id = "key \"x\"";
   auto res = s->submit_batch(reqs);
   REQUIRE(res);
   REQUIRE(res->size() == 3);
@@ -59,6 +65,17 @@ TEST_CASE("submit_batch: one transaction, every job queued with its submit event
     CHECK(r->job.id == reqs[i].id);
     CHECK(r->job.status == job_status::queued);
     CHECK(r->job.input_sha256 == reqs[i].input_sha256);
+    // The answer is the row as stored.
+    auto stored = s->get(reqs[i].id);
+    REQUIRE(stored);
+    CHECK(r->job.spec == reqs[i].spec);
+    CHECK(stored->spec == reqs[i].spec);
+    CHECK(stored->source_filename == reqs[i].source_filename);
+    CHECK(stored->api_key_id == reqs[i].api_key_id);
+    CHECK(r->job.source_filename == stored->source_filename);
+    CHECK(r->job.created_at == stored->created_at);
+    CHECK(r->job.max_attempts == stored->max_attempts);
+    CHECK(r->job.input_bytes == stored->input_bytes);
     auto ev = s->events(reqs[i].id);
     REQUIRE(ev);
     REQUIRE(ev->size() == 1);
