@@ -166,17 +166,27 @@ std::vector<std::string> segments(const std::string& path) {
   return out;
 }
 
-bool match(const std::string& tmpl, const std::vector<std::string>& segs, std::map<std::string, std::string>& params) {
-  auto t = segments(tmpl);
+// A route template split once into its segments: matching a request against every route is on
+// the path of every request, and splitting the templates each time was most of its allocations.
+struct compiled_route {
+  const std::string& method;
+  const std::string& tmpl;
+  std::vector<std::string> segs;
+};
+
+const std::vector<compiled_route>& compiled_routes();
+
+bool match(const compiled_route& route, const std::vector<std::string>& segs,
+           std::map<std::string, std::string>& params) {
+  const auto& t = route.segs;
   if (t.size() != segs.size()) return false;
-  std::map<std::string, std::string> p;
   for (std::size_t i = 0; i < t.size(); ++i) {
-    if (t[i].size() > 2 && t[i].front() == '{' && t[i].back() == '}')
-      p[t[i].substr(1, t[i].size() - 2)] = segs[i];
-    else if (t[i] != segs[i])
-      return false;
+    const bool param = t[i].size() > 2 && t[i].front() == '{' && t[i].back() == '}';
+    if (!param && t[i] != segs[i]) return false;
   }
-  params = std::move(p);
+  params.clear();
+  for (std::size_t i = 0; i < t.size(); ++i)
+    if (t[i].size() > 2 && t[i].front() == '{') params[t[i].substr(1, t[i].size() - 2)] = segs[i];
   return true;
 }
 
@@ -252,8 +262,8 @@ std::string request::header(const std::string& lower_name) const {
 
 const std::vector<error_kind>& error_kinds() { return kErrors; }
 
-std::vector<std::pair<std::string, std::string>> route_table() {
-  return {{"GET", "/livez"},
+const std::vector<std::pair<std::string, std::string>>& route_table() {
+  static const std::vector<std::pair<std::string, std::string>> routes{{"GET", "/livez"},
           {"GET", "/healthz"},
           {"GET", "/readyz"},
           {"GET", "/metrics"},
@@ -266,7 +276,19 @@ std::vector<std::pair<std::string, std::string>> route_table() {
           {"GET", "/v1/convert/jobs/{job_id}/result/markdown"},
           {"POST", "/v1/convert/jobs/{job_id}/cancel"},
           {"GET", "/v1/convert/jobs/{job_id}/artifacts/{name}"}};
+  return routes;
 }
+
+namespace {
+const std::vector<compiled_route>& compiled_routes() {
+  static const std::vector<compiled_route> routes = [] {
+    std::vector<compiled_route> out;
+    for (const auto& [method, tmpl] : route_table()) out.push_back({method, tmpl, segments(tmpl)});
+    return out;
+  }();
+  return routes;
+}
+}  // namespace
 
 response error_response(const std::string& code, const std::string& message, const std::string& correlation_id,
                         const json& details) {
@@ -347,8 +369,9 @@ bool is_upload(const request& r) { return r.method == "POST" && segments(r.path)
 std::string route_label(const request& r) {
   const auto segs = segments(r.path);
   std::map<std::string, std::string> params;
-  for (const auto& [method, tmpl] : route_table())
-    if ((method == r.method || (r.method == "HEAD" && method == "GET")) && match(tmpl, segs, params)) return tmpl;
+  for (const auto& route : compiled_routes())
+    if ((route.method == r.method || (r.method == "HEAD" && route.method == "GET")) && match(route, segs, params))
+      return route.tmpl;
   return "unmatched";
 }
 
@@ -424,9 +447,10 @@ response api::dispatch(const request& req, context& ctx) {
   const auto segs = segments(req.path);
   bool path_known = false;
   std::string allowed;
-  for (const auto& [method, tmpl] : route_table()) {
-    std::map<std::string, std::string> params;
-    if (!match(tmpl, segs, params)) continue;
+  std::map<std::string, std::string> params;
+  for (const auto& route : compiled_routes()) {
+    if (!match(route, segs, params)) continue;
+    const auto& [method, tmpl, tmpl_segs] = route;
     path_known = true;
     allowed += (allowed.empty() ? "" : ", ") + method;
     if (method == req.method || (req.method == "HEAD" && method == "GET")) {

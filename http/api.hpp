@@ -49,7 +49,7 @@ struct error_kind {
 const std::vector<error_kind>& error_kinds();
 
 // The routes served, as (method, template) — the OpenAPI coverage test walks these.
-std::vector<std::pair<std::string, std::string>> route_table();
+const std::vector<std::pair<std::string, std::string>>& route_table();
 
 class api {
  public:
