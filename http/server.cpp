@@ -197,6 +197,9 @@ class restinio_server final : public server {
                                           .max_field_count(kMaxFieldCount)
                                           .max_body_size(cfg.max_upload_bytes * 2 + (1u << 20)))
             .request_handler([this, &handler, max_wait](restinio::request_handle_t req) {
+              // RESTinio's I/O threads are its own: name them on their first request (top -H, perf).
+              thread_local const bool named = ::pthread_setname_np(::pthread_self(), "quire-io") == 0;
+              (void)named;
               auto head = std::make_shared<request>(request_head(req));
               // Health, readiness and metrics never block (a snapshot read): answer them on the
               // I/O thread so a full handler pool cannot fail a healthcheck.
