@@ -389,7 +389,9 @@ readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* stor
       else if (d.err().code == errc::database_unreachable) f.push_back({reason::database_unreachable, d.err().message});
       else f.push_back({reason::schema_version_mismatch, d.err().message});  // e.g. table absent before migration
     }
-    auto c = store->counts();
+    // Queued and running only: their count is bounded, the finished jobs' is not (the sweeper
+    // counts those, off this path: publish_finished_counts).
+    auto c = store->active_counts();
     // A database that answers the checks above but not this read (a locked table past
     // lock_timeout, statement_timeout) cannot take traffic either.
     if (!c && c.err().code == errc::database_unreachable) f.push_back({reason::database_unreachable, c.err().message});
@@ -397,8 +399,10 @@ readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* stor
       auto& m = service_metrics();
       for (const auto& [status, n] : c->by_status)
         m.set("quire_jobs", {{"state", std::string(storage::to_string(status))}}, static_cast<double>(n));
-      const auto q = c->by_status.count(storage::job_status::queued) ? c->by_status.at(storage::job_status::queued) : 0;
+      const auto q = c->by_status.at(storage::job_status::queued);
       m.set("quire_queue_depth", {}, static_cast<double>(q));
+      m.set("quire_queue_oldest_age_seconds", {}, c->oldest_queued_age_seconds);
+      m.set("quire_leases_expired", {}, static_cast<double>(c->leases_expired));
       st.queued.store(q);
     }
   }

@@ -133,6 +133,10 @@ metrics_registry& service_metrics() {
                "HTTP request latency by route template, from when the request was read to its answer.", latency);
     m->declare("quire_jobs", k::gauge, "Jobs in the store by state.");
     m->declare("quire_queue_depth", k::gauge, "Jobs queued and not yet claimed.");
+    m->declare("quire_queue_oldest_age_seconds", k::gauge,
+               "Age of the oldest queued job (0 when none): how long work waits for a converter.");
+    m->declare("quire_leases_expired", k::gauge,
+               "Running jobs whose lease has run out and that no replica has rescued yet.");
     m->declare("quire_jobs_submitted_total", k::counter, "Jobs accepted by this process.");
     m->declare("quire_conversions_total", k::counter, "Conversions finished by this process, by outcome.");
     m->declare("quire_pages_converted_total", k::counter, "Pages converted by this process.");

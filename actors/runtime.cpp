@@ -36,6 +36,7 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
+using counts_atom = caf::atom_constant<caf::atom("counts")>;
 
 void log(const std::string& msg) { std::fprintf(stderr, "quire serve: %s\n", msg.c_str()); }
 
@@ -263,13 +264,37 @@ caf::behavior notifier_actor(caf::event_based_actor* self, shared_state* st, caf
   };
 }
 
+// How often the finished jobs are counted for quire_jobs (succeeded, failed, canceled, expired).
+// That count scans every job of the profile, weeks of them under the default retention, so it is
+// neither on the readiness check's path nor frequent; queued and running are counted there.
+constexpr std::chrono::seconds kFinishedCountsInterval{60};
+
+void publish_finished_counts(storage::job_store& store) {
+  auto c = store.counts();
+  if (!c) {
+    log("counting finished jobs failed: " + c.err().message);
+    return;
+  }
+  auto& m = service_metrics();
+  for (auto s : {storage::job_status::succeeded, storage::job_status::failed, storage::job_status::canceled,
+                 storage::job_status::expired})
+    m.set("quire_jobs", {{"state", std::string(storage::to_string(s))}}, static_cast<double>(c->by_status.at(s)));
+}
+
 caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
   auto store = std::make_shared<std::unique_ptr<storage::job_store>>();
   auto first = std::make_shared<bool>(true);
   // First sweep soon after start (not at once: let readiness settle first).
   self->delayed_send(self, std::min<std::chrono::seconds>(std::chrono::seconds(10), st->cfg.sweep_interval),
                      tick_atom::value);
+  self->send(self, counts_atom::value);
   return {
+      [=](counts_atom) {
+        mailbox_acquire(self);
+        if (!*store) *store = open_store(st);
+        if (*store) publish_finished_counts(**store);
+        self->delayed_send(self, kFinishedCountsInterval, counts_atom::value);
+      },
       [=](tick_atom) {
         mailbox_acquire(self);
         if (!*store) *store = open_store(st);

@@ -181,6 +181,31 @@ result<job_counts> job_store::counts() {
   });
 }
 
+result<job_counts> job_store::active_counts() {
+  return impl_->run<job_counts>([&](pqxx::connection& c) -> result<job_counts> {
+    pqxx::work w(c);
+    // The status literals let the planner match the partial indexes (jobs_claim_idx on queued,
+    // jobs_lease_idx on running); with seqscan off it uses them even while the table's
+    // statistics are stale (e.g. right after a bulk load), when it would misjudge a full scan
+    // as cheap.
+    w.exec0("SET LOCAL enable_seqscan = off");
+    auto r = w.exec_params1(
+        "SELECT (SELECT count(*) FROM jobs WHERE profile = $1 AND status = 'queued'),"
+        " (SELECT coalesce(extract(epoch FROM quire_now() - min(created_at)), 0)::float8"
+        "    FROM jobs WHERE profile = $1 AND status = 'queued'),"
+        " (SELECT count(*) FROM jobs WHERE profile = $1 AND status = 'running'),"
+        " (SELECT count(*) FROM jobs WHERE profile = $1 AND status = 'running' AND lease_expires_at < quire_now())",
+        impl_->opts.profile);
+    w.commit();
+    job_counts out;
+    out.by_status[job_status::queued] = r[0].as<std::int64_t>();
+    out.oldest_queued_age_seconds = std::max(0.0, r[1].as<double>());
+    out.by_status[job_status::running] = r[2].as<std::int64_t>();
+    out.leases_expired = r[3].as<std::int64_t>();
+    return out;
+  });
+}
+
 result<std::map<std::string, job_status>> job_store::statuses_of(const std::vector<std::string>& ids) {
   std::vector<std::string> valid;
   for (const auto& id : ids)

@@ -258,7 +258,13 @@ class job_store {
   result<job_record> get(const std::string& id);  // expired rows are returned (status expired)
   result<job_page> list(const job_filter& f, int limit, const std::optional<std::string>& cursor);
   result<std::vector<job_event>> events(const std::string& id);
+  // Every status, by a scan of this profile's jobs: its cost grows with the table (finished jobs
+  // and tombstones are kept for weeks), so nothing periodic and latency-bound should call it.
   result<job_counts> counts();
+  // Queued and running only (by_status has just those two), with expired leases and the oldest
+  // queued job's age: read through the partial indexes on queued and running jobs, so the cost
+  // follows the jobs waiting or running, not the size of the table. For the readiness check.
+  result<job_counts> active_counts();
   // Ids among `ids` that have a row (any status) and whether each is a tombstone; for
   // reconciliation of the data root. Missing ids are absent from the map.
   result<std::map<std::string, job_status>> statuses_of(const std::vector<std::string>& ids);

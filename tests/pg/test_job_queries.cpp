@@ -176,6 +176,73 @@ TEST_CASE("counts cover every status and expired leases") {
   CHECK(eval->claim("w", 10, 1min)->empty());
 }
 
+TEST_CASE("active_counts: queued and running from their indexes, whatever the number of finished jobs") {
+  migrated_db db;
+  auto s = open_store(db.url());
+  REQUIRE(s->set_clock_for_testing(t0));
+  // Many finished jobs (what a long retention keeps), a few queued and running.
+  {
+    pqxx::connection c(db.url());
+    pqxx::work w(c);
+    // Rows go in queued (a trigger insists), then are canceled: finished, kept until they expire.
+    w.exec("INSERT INTO jobs (id, profile, input_bytes, input_sha256)"
+           " SELECT translate(lpad(to_hex(g), 26, 'q'), '0189', 'wxyz'), 'prod', 1, repeat('a', 64)"
+           " FROM generate_series(1, 20000) g");
+    w.exec("UPDATE jobs SET status = 'canceled', status_reason = 'canceled', finished_at = quire_now(),"
+           " expires_at = quire_now() + interval '7 days'");
+    w.commit();
+  }
+  for (int i = 0; i < 4; ++i) submit_ok(*s, request(std::to_string(i)));
+  auto c = s->claim("w", 1, 1min);
+  REQUIRE(c);
+  // Steady state: autovacuum has removed the canceled rows' entries from the queued-jobs index.
+  // A fresh connection, so that no earlier statement's statistics arrive during the measurement.
+  s.reset();
+  {
+    pqxx::connection a(db.url());
+    pqxx::nontransaction n(a);
+    n.exec("VACUUM ANALYZE jobs");
+  }
+  s = open_store(db.url());
+  REQUIRE(s->set_clock_for_testing(t0 + 2min));
+  // Sequential scans of jobs, index scans of it and index entries read (any index of jobs).
+  auto scans = [&] {
+    pqxx::connection watcher(db.url());
+    pqxx::nontransaction q(watcher);
+    return q.exec1("SELECT t.seq_scan, t.idx_scan, (SELECT sum(idx_tup_read) FROM pg_stat_user_indexes"
+                   " WHERE relname = 'jobs') FROM pg_stat_user_tables t WHERE t.relname = 'jobs'");
+  };
+  const auto before = scans();
+  auto n = s->active_counts();
+  REQUIRE(n);
+  CHECK(n->by_status.size() == 2);
+  CHECK(n->by_status[job_status::queued] == 3);
+  CHECK(n->by_status[job_status::running] == 1);
+  CHECK(n->leases_expired == 1);
+  CHECK(n->oldest_queued_age_seconds == Approx(120.0));
+  s.reset();  // the backend flushes its statistics when it exits
+  auto after = scans();
+  for (int i = 0; i < 100 && after[1].as<std::int64_t>() == before[1].as<std::int64_t>(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    after = scans();
+  }
+  CHECK(after[1].as<std::int64_t>() > before[1].as<std::int64_t>());  // read through the indexes
+  CHECK(after[0].as<std::int64_t>() == before[0].as<std::int64_t>());  // never a scan of every job
+  // ... and only the entries of the queued and running jobs, not of every job through another index.
+  CHECK(after[2].as<std::int64_t>() - before[2].as<std::int64_t>() < 100);
+  // The full count still sees everything.
+  auto all = open_store(db.url())->counts();
+  REQUIRE(all);
+  CHECK(all->by_status[job_status::canceled] == 20000);
+
+  auto eval = open_store(db.url(), "eval");
+  auto none = eval->active_counts();
+  REQUIRE(none);
+  CHECK(none->by_status[job_status::queued] == 0);
+  CHECK(none->by_status[job_status::running] == 0);
+  CHECK(none->oldest_queued_age_seconds == 0);
+}
+
 TEST_CASE("LISTEN/NOTIFY wakes an idle coordinator when work arrives") {
   migrated_db db;
   auto l = work_listener::open(db.url(), "prod");

@@ -59,6 +59,14 @@ TEST_CASE("submit then poll then fetch: the Markdown equals that of quire conver
   CHECK(metric(l.svc.port(), "quire_submit_batch_size_count") >= 3);
   CHECK(metric(l.svc.port(), "quire_data_sync_seconds_count{for=\"submit\"}") >= 1);
   CHECK(metric(l.svc.port(), "quire_data_sync_seconds_count{for=\"result\"}") >= 3);
+  // Jobs by state: queued and running from each readiness check, the finished states from the
+  // sweeper's count (its first at start, before any of these jobs finished).
+  CHECK(metric(l.svc.port(), "quire_jobs{state=\"queued\"}") == 0);
+  CHECK(metric(l.svc.port(), "quire_jobs{state=\"running\"}") == 0);
+  CHECK(metric(l.svc.port(), "quire_jobs{state=\"succeeded\"}") >= 0);
+  CHECK(metric(l.svc.port(), "quire_jobs{state=\"expired\"}") == 0);
+  CHECK(metric(l.svc.port(), "quire_queue_oldest_age_seconds") == 0);
+  CHECK(metric(l.svc.port(), "quire_leases_expired") == 0);
 
   // The data root holds the input, the result and a manifest for an operator.
   std::ifstream manifest(l.root + "/jobs/" + id.substr(0, 2) + "/" + id + "/manifest.json");
