@@ -3,7 +3,7 @@
 #
 #   bench/api_bench.sh [--build-dir DIR] [--clients 64] [--seconds 10] [--converters 2] [--repeat 2]
 #                      [--work-dir DIR] [--keep-alive] [--no-new-connections] [--submit-only] [--rate R]
-#                      [--pg-stats] [--metrics] [--pg-work-dir DIR]
+#                      [--pg-stats] [--metrics] [--pg-work-dir DIR] [--wrk]
 #
 # Starts a throwaway PostgreSQL and one eval lane, then measures (1) submit latency and accepted
 # jobs/s with N concurrent clients (a new connection per request; --keep-alive: then once more with
@@ -16,6 +16,8 @@
 # --rate R: (1) once more as an open loop, the clients together offering R submits/s on keep-alive
 # connections (latency then shows the service time at that load, not the closed loop's queue).
 # --no-new-connections: skip (1)'s run with a connection per request (A/B runs: bench/api_ab.sh).
+# --wrk: (1) with keep-alive once more, driven by wrk (one thread, one event loop, `clients`
+# connections; bench/wrk_submit.lua) instead of api_bench's thread per client, if wrk is installed.
 # --pg-stats: PostgreSQL with pg_stat_statements; its busiest statements are printed after (1).
 # --metrics: after (1), the service's own view of it from /metrics: submits per batch, the wait
 # for the data-root sync, and the server-side submit latency (mean and histogram).
@@ -24,7 +26,7 @@ source "$(dirname "$0")/../scripts/lib/common.sh"
 source "$QUIRE_ROOT/scripts/lib/pg.sh"
 
 build_dir="$QUIRE_ROOT/build" clients=64 seconds=10 converters=2 repeat=2
-work_base=${TMPDIR:-/tmp} pg_base='' keep_alive=0 submit_only=0 rate='' new_connections=1 pg_stats=0 metrics=0
+work_base=${TMPDIR:-/tmp} pg_base='' keep_alive=0 submit_only=0 rate='' new_connections=1 pg_stats=0 metrics=0 use_wrk=0
 while [ $# -gt 0 ]; do
   case $1 in
     --work-dir) work_base=$2; shift 2 ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
     --no-new-connections) new_connections=0; shift ;;
     --pg-stats) pg_stats=1; shift ;;
     --metrics) metrics=1; shift ;;
+    --wrk) use_wrk=1; shift ;;
     --submit-only) submit_only=1; shift ;;
     --rate) rate=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 quire="$build_dir/app/quire" bench="$build_dir/bench/api_bench"
+[ "$use_wrk" = 0 ] || command -v wrk >/dev/null || die "--wrk: wrk is not installed (apt-get install wrk)"
 [ -x "$quire" ] && [ -x "$bench" ] || die "build first: cmake --build $build_dir --target quire api_bench"
 corpus=${QUIRE_EVAL_DIR:-$QUIRE_ROOT/../shared/eval}/corpus
 work=$(mktemp -d "$work_base/quire-api-bench.XXXXXX")
@@ -97,14 +101,20 @@ pg_ticks() {
   echo "$total"
 }
 
-# One submit run; prints the client's JSON and the CPU per accepted job.
+# One submit run; prints the client's JSON and the CPU per accepted job. --wrk: wrk is the client.
 submit_run() {
   local s0 p0 w0 m0 s1 p1 w1 m1 hz
   hz=$(getconf CLK_TCK)
   s0=$(ticks "$serve_pid") p0=$(pg_ticks) w0=$(worker_ticks) m0=$(machine_ticks)
   local TIMEFORMAT="%U %S"
-  { time "$bench" submit --port "$http_port" --key bench-key --clients "$clients" --seconds "$seconds" \
-      --pdf "$QUIRE_ROOT/docker/sample/sample.pdf" "$@" >"$work/submit.json"; } 2>"$work/client.time"
+  if [ "${1:-}" = --wrk ]; then
+    { time PDF="$QUIRE_ROOT/docker/sample/sample.pdf" KEY=bench-key wrk -t1 -c"$clients" -d"${seconds}s" \
+        -s "$QUIRE_ROOT/bench/wrk_submit.lua" "http://127.0.0.1:$http_port/v1/convert/jobs" \
+        | grep '^{' >"$work/submit.json"; } 2>"$work/client.time"
+  else
+    { time "$bench" submit --port "$http_port" --key bench-key --clients "$clients" --seconds "$seconds" \
+        --pdf "$QUIRE_ROOT/docker/sample/sample.pdf" "$@" >"$work/submit.json"; } 2>"$work/client.time"
+  fi
   s1=$(ticks "$serve_pid") p1=$(pg_ticks) w1=$(worker_ticks) m1=$(machine_ticks)
   cat "$work/submit.json"
   python3 - "$work/submit.json" "$work/client.time" "$hz" "$(( s1 - s0 ))" "$(( p1 - p0 ))" \
@@ -127,6 +137,10 @@ start_serve
 if [ "$keep_alive" = 1 ]; then
   log "submit latency with keep-alive connections"
   submit_run --keep-alive
+fi
+if [ "$use_wrk" = 1 ]; then
+  log "submit latency with keep-alive connections, wrk as the client"
+  submit_run --wrk
 fi
 if [ -n "$rate" ]; then
   log "submit latency, open loop: $clients clients offering $rate submits/s together (keep-alive)"
