@@ -66,7 +66,7 @@ int run_sweep(sweep_args a) {
   if (!ret) return fail(ret.err());
   storage::reconcile_options ro;
   ro.orphan_grace = std::chrono::minutes(a.orphan_grace_minutes);
-  ro.verify_results = !a.no_verify;
+  ro.verify_limit = a.no_verify ? 0 : -1;  // every result, once
   auto rec = storage::reconcile(**store, *files, ro);
   if (!rec) return fail(rec.err());
 
@@ -80,6 +80,7 @@ int run_sweep(sweep_args a) {
                      {"tombstone_dirs_removed", rec->tombstone_dirs_removed},
                      {"stale_inputs_removed", rec->stale_inputs_removed},
                      {"temp_files_removed", rec->temp_files_removed},
+                     {"results_verified", rec->results_verified},
                      {"artifact_missing", rec->artifact_missing}}}};
   fmt::print("{}\n", out.dump(2));
   return rec->artifact_missing.empty() && ret->file_errors.empty() ? 0 : 1;

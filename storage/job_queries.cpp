@@ -230,6 +230,27 @@ result<std::map<std::string, job_status>> job_store::statuses_of(const std::vect
   });
 }
 
+result<std::vector<std::string>> job_store::inputs_swept(const std::vector<std::string>& ids) {
+  std::vector<std::string> valid;
+  for (const auto& id : ids)
+    if (is_valid_job_id(id)) valid.push_back(id);  // base32 only: safe inside an array literal
+  using out_t = std::vector<std::string>;
+  if (valid.empty()) return out_t{};
+  const std::string array = fmt::format("{{{}}}", fmt::join(valid, ","));
+  return impl_->run<out_t>([&](pqxx::connection& c) -> result<out_t> {
+    pqxx::work w(c);
+    w.exec0("SET LOCAL enable_seqscan = off");  // the primary key, as in statuses_of
+    auto r = w.exec_params(
+        "SELECT id FROM jobs WHERE id = ANY ($1::text[]) AND profile = $2 AND input_deleted_at IS NOT NULL"
+        " AND status IN ('succeeded', 'failed', 'canceled', 'expired')",
+        array, impl_->opts.profile);
+    w.commit();
+    out_t out;
+    for (const auto& row : r) out.push_back(row[0].as<std::string>());
+    return out;
+  });
+}
+
 result<std::vector<std::pair<std::string, std::string>>> job_store::succeeded_after(const std::string& after_id,
                                                                                     int limit) {
   using out_t = std::vector<std::pair<std::string, std::string>>;

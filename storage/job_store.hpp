@@ -268,6 +268,9 @@ class job_store {
   // Ids among `ids` that have a row (any status) and whether each is a tombstone; for
   // reconciliation of the data root. Missing ids are absent from the map.
   result<std::map<std::string, job_status>> statuses_of(const std::vector<std::string>& ids);
+  // Ids among `ids` of finished jobs whose input the sweeper has marked deleted (input_deleted):
+  // an input file still on disk for one of them is left over from an interrupted sweep.
+  result<std::vector<std::string>> inputs_swept(const std::vector<std::string>& ids);
   // Succeeded jobs (id, result_sha256) for artifact verification, keyset-paged by id.
   result<std::vector<std::pair<std::string, std::string>>> succeeded_after(const std::string& after_id,
                                                                            int limit);

@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "storage/internal.hpp"
 
@@ -68,27 +69,36 @@ result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,
   }
 
   // Inputs the sweeper marked deleted but did not get to delete (crash after its commit). Only
-  // finished jobs that still hold an input are looked up; queued/running ones need theirs.
-  for (const auto& id : finished_with_input) {
-    auto j = jobs.get(id);
-    if (j && j->input_deleted && is_terminal(j->status) && files.remove_file(id, "input.pdf"))
-      ++rep.stale_inputs_removed;
+  // finished jobs that still hold an input are looked up (inputs are kept input_ttl after the
+  // finish, so that is a day of jobs), a chunk per query; queued/running ones need theirs.
+  for (std::size_t i = 0; i < finished_with_input.size(); i += chunk) {
+    const std::vector<std::string> ids(finished_with_input.begin() + static_cast<std::ptrdiff_t>(i),
+                                       finished_with_input.begin() +
+                                           static_cast<std::ptrdiff_t>(std::min(finished_with_input.size(), i + chunk)));
+    auto swept = jobs.inputs_swept(ids);
+    if (!swept) return swept.err();
+    for (const auto& id : *swept)
+      if (files.remove_file(id, "input.pdf")) ++rep.stale_inputs_removed;
   }
 
-  if (opts.verify_results) {
-    std::string after;
-    for (;;) {
-      auto page = jobs.succeeded_after(after, 500);
-      if (!page) return page.err();
-      if (page->empty()) break;
-      for (const auto& [id, sha] : *page) {
-        auto v = files.verify(id, "result.md", sha);
-        if (!v && (v.err().code == errc::artifact_missing || v.err().code == errc::artifact_corrupt))
-          rep.artifact_missing.push_back(fmt::format("{}: {}", id, v.err().message));
-      }
-      after = page->back().first;
+  std::string after = opts.verify_after;
+  for (std::int64_t left = opts.verify_limit < 0 ? std::numeric_limits<std::int64_t>::max() : opts.verify_limit; left > 0;) {
+    auto page = jobs.succeeded_after(after, static_cast<int>(std::min<std::int64_t>(left, 500)));
+    if (!page) return page.err();
+    if (page->empty()) {
+      after.clear();  // the last succeeded job was verified: the next run starts over
+      break;
     }
+    for (const auto& [id, sha] : *page) {
+      auto v = files.verify(id, "result.md", sha);
+      if (!v && (v.err().code == errc::artifact_missing || v.err().code == errc::artifact_corrupt))
+        rep.artifact_missing.push_back(fmt::format("{}: {}", id, v.err().message));
+    }
+    rep.results_verified += static_cast<std::int64_t>(page->size());
+    left -= static_cast<std::int64_t>(page->size());
+    after = page->back().first;
   }
+  rep.verify_next_after = after;
   return rep;
 }
 

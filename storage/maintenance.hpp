@@ -35,13 +35,22 @@ struct reconcile_report {
   std::int64_t stale_inputs_removed = 0;   // input.pdf of rows whose input was swept
   std::int64_t temp_files_removed = 0;
   std::vector<std::string> artifact_missing;  // succeeded jobs whose result is absent or corrupt
+  std::int64_t results_verified = 0;          // results hashed this run
+  // Where the next run's verification goes on (an id, see reconcile_options::verify_after);
+  // "" when this run reached the last succeeded job (the next starts from the first again).
+  std::string verify_next_after;
 };
 
 struct reconcile_options {
   // A job dir without a row is only removed once it is this old: the accept path writes the
   // input BEFORE committing the row, so a young dir without a row may be an upload in flight.
   std::chrono::seconds orphan_grace{std::chrono::hours(1)};
-  bool verify_results = true;  // hash every succeeded job's result.md (reads every result)
+  // Succeeded jobs' result.md files hashed against their recorded sha256 this run, in id order
+  // from after `verify_after` ("" = the first): at most verify_limit of them (0 = none, negative =
+  // all). A periodic caller passes the report's verify_next_after back: every result is read in
+  // turn, a bounded amount per run, instead of all of them at once.
+  int verify_limit = -1;
+  std::string verify_after;
 };
 
 result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,

@@ -1,6 +1,7 @@
 // Retention and reconciliation with controlled timestamps (the database clock is pinned; no
 // sleeping for days) over a real data root: inputs after 24 h, results after 7 days, tombstones
 // after 30 days, pinned jobs never; concurrent sweepers; orphans and missing artifacts.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -220,4 +221,57 @@ TEST_CASE("reconcile: orphans after the grace period, tombstone dirs, missing an
   CHECK(files->read_verified(bent.id, "result.md", *b->result_sha256, *b->result_bytes).err().code ==
         errc::artifact_corrupt);
   CHECK(files->read_verified(good.id, "result.md", *s->get(good.id)->result_sha256));
+}
+
+TEST_CASE("reconcile: results verified a bounded number per run, each run going on where the last stopped") {
+  migrated_db db;
+  temp_root root;
+  auto files = artifact_store::open(root.path, "prod");
+  REQUIRE(files);
+  auto s = open_store(db.url());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto j = accept(*s, *files, "doc " + std::to_string(i));
+    finish_ok(*s, *files, j.id);
+    ids.push_back(j.id);
+  }
+  std::sort(ids.begin(), ids.end());  // verification goes in id order
+  REQUIRE(files->write_file(ids[3], "result.md", "tampered"));
+
+  reconcile_options o;
+  o.verify_limit = 2;
+  auto first = reconcile(*s, *files, o);
+  REQUIRE(first);
+  CHECK(first->results_verified == 2);
+  CHECK(first->artifact_missing.empty());
+  CHECK(first->verify_next_after == ids[1]);
+
+  o.verify_after = first->verify_next_after;
+  auto second = reconcile(*s, *files, o);
+  REQUIRE(second);
+  CHECK(second->results_verified == 2);
+  REQUIRE(second->artifact_missing.size() == 1);  // the tampered one came up in this run
+  CHECK(second->artifact_missing[0].find(ids[3]) == 0);
+  CHECK(second->verify_next_after == ids[3]);
+
+  o.verify_after = second->verify_next_after;
+  auto third = reconcile(*s, *files, o);
+  REQUIRE(third);
+  CHECK(third->results_verified == 1);
+  CHECK(third->verify_next_after.empty());  // reached the end: the next run starts over
+
+  o.verify_limit = 0;  // none: the cursor stays where it was
+  o.verify_after = ids[2];
+  auto none = reconcile(*s, *files, o);
+  REQUIRE(none);
+  CHECK(none->results_verified == 0);
+  CHECK(none->verify_next_after == ids[2]);
+
+  o.verify_limit = -1;  // all (quire sweep): from the start to the end
+  o.verify_after.clear();
+  auto all = reconcile(*s, *files, o);
+  REQUIRE(all);
+  CHECK(all->results_verified == 5);
+  CHECK(all->artifact_missing.size() == 1);
+  CHECK(all->verify_next_after.empty());
 }

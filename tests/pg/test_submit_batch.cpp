@@ -364,7 +364,7 @@ TEST_CASE("accept path: input durable, then the batch fails: only an orphan inpu
   REQUIRE_FALSE(s->get(req.id));
   reconcile_options ro;
   ro.orphan_grace = 0s;
-  ro.verify_results = false;
+  ro.verify_limit = 0;
   auto rep = reconcile(*s, *files, ro);
   REQUIRE(rep);
   CHECK(rep->orphan_dirs_removed == 1);
