@@ -107,7 +107,8 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
   const auto lease_for = std::chrono::duration_cast<std::chrono::milliseconds>(st.cfg.lease);
   const auto started = steady::now();
   // Until when the lease is surely ours by this process's clock: the claim (just before this call)
-  // or the last successful renewal, plus the lease length.
+  // or the last successful renewal, plus the lease length. A renewal counts from when it was
+  // sent, not from its answer: the database extended the lease at some moment in between.
   auto lease_valid_until = started + lease_for;
 
   auto fail = [&](const std::string& code, const std::string& message, bool retryable) {
@@ -162,11 +163,12 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     }
     const auto since = steady::now() - last_beat;
     if (since >= st.cfg.heartbeat || (done != last_done && since >= progress_interval)) {
+      const auto sent = steady::now();
       auto r = c.store->progress(lease, done, total > 0 ? std::optional<int>(total) : std::nullopt, lease_for);
       if (r) {
         lease = *r;
         last_beat = steady::now();
-        lease_valid_until = last_beat + lease_for;
+        lease_valid_until = sent + lease_for;
         last_done = done;
         st.notify_change();
       } else if (r.err().code == storage::errc::job_canceled) {
@@ -190,7 +192,12 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     // Publish only while the lease is still ours (a fenced renewal): a process that lost it (paused,
     // cut off from the database past its lease) must not overwrite the files of the attempt that
     // took the job over. The completion below is fenced as well; this keeps the files consistent.
-    auto held = ok ? retry_while_unreachable(st, lease_valid_until, [&] { return c.store->renew(lease, lease_for); })
+    auto renew_sent = steady::now();
+    auto held = ok ? retry_while_unreachable(st, lease_valid_until,
+                                             [&] {
+                                               renew_sent = steady::now();
+                                               return c.store->renew(lease, lease_for);
+                                             })
                    : storage::result<storage::lease>(lease);
     if (!ok) {
       fail("internal", "worker reported success but wrote no result.md", true);
@@ -199,7 +206,7 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
                    lease.attempt, held.err().message.c_str());
     } else {
       lease = *held;
-      lease_valid_until = steady::now() + lease_for;
+      lease_valid_until = renew_sent + lease_for;
       // Grouped sync: the files are written without fsync and made durable together by one
       // syncfs (shared with the submits' and other converters' syncs) before the completion.
       const auto durability = st.cfg.grouped_sync ? storage::durability::deferred : storage::durability::synced;
