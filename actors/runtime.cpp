@@ -99,10 +99,12 @@ caf::behavior readiness_actor(caf::event_based_actor* self, shared_state* st) {
 
 // The conversion pipeline yields to the API: a converter's own thread (publishing results, talking
 // to the database, renewing leases) runs at the workers' niceness (QUIRE_WORKER_NICE), once set.
-void nice_converter_thread(converter_ctx& c) {
-  if (c.thread_niced) return;
-  c.thread_niced = true;
-  if (c.st->cfg.worker_nice > 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), c.st->cfg.worker_nice);
+// Background work (converters, the sweeper) runs its detached actor's thread at
+// QUIRE_WORKER_NICE, so that it yields the CPU to answering requests; once per thread.
+void nice_this_thread(const shared_state& st, bool& niced) {
+  if (niced) return;
+  niced = true;
+  if (st.cfg.worker_nice > 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), st.cfg.worker_nice);
 }
 
 caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<converter_ctx> c) {
@@ -111,7 +113,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
       [=](tick_atom) {
         mailbox_acquire(self);
         // Runs in this actor's own thread, which is also the worker's PDEATHSIG parent thread.
-        nice_converter_thread(*c);
+        nice_this_thread(*c->st, c->thread_niced);
         if (!c->store) c->store = open_store(c->st);
         if (!c->files) c->files = c->st->data_root_files();
         if (c->device_failed) {  // a dead device is not restarted: readiness reports it until a restart
@@ -131,7 +133,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
       },
       [=](run_atom, const quire_claimed_ptr& job) {
         mailbox_acquire(self);
-        nice_converter_thread(*c);
+        nice_this_thread(*c->st, c->thread_niced);
         auto sender = caf::actor_cast<caf::actor>(self->current_sender());
         if (!c->store) c->store = open_store(c->st);
         if (!c->files) c->files = c->st->data_root_files();
@@ -288,6 +290,7 @@ void publish_finished_counts(storage::job_store& store) {
 caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
   auto store = std::make_shared<std::unique_ptr<storage::job_store>>();
   auto verify_after = std::make_shared<std::string>();  // the last result verified, by id
+  auto niced = std::make_shared<bool>(false);
   // First sweep soon after start (not at once: let readiness settle first).
   self->delayed_send(self, std::min<std::chrono::seconds>(std::chrono::seconds(10), st->cfg.sweep_interval),
                      tick_atom::value);
@@ -295,14 +298,16 @@ caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
   return {
       [=](counts_atom) {
         mailbox_acquire(self);
+        nice_this_thread(*st, *niced);
         if (!*store) *store = open_store(st);
         if (*store) publish_finished_counts(**store);
         self->delayed_send(self, kFinishedCountsInterval, counts_atom::value);
       },
       [=](tick_atom) {
         mailbox_acquire(self);
+        nice_this_thread(*st, *niced);
         if (!*store) *store = open_store(st);
-        auto files = storage::artifact_store::open(st->cfg.data_root, st->cfg.profile, false);
+        const auto* files = st->data_root_files();  // the service's one store (and sync group)
         if (*store && files && st->get_snapshot().ready) {
           storage::retention_policy p;
           p.input_ttl = st->cfg.input_retention;
@@ -344,6 +349,9 @@ class runtime_impl final : public runtime {
     st_.snapshot = make_snapshot({{reason::converters_not_ready, "starting"}}, 0);
     st_.snapshot.ready = false;
     api_ = std::make_unique<job_api>(st_);
+    // Open the shared data-root store now (it makes the shard directories), not on the first
+    // upload; a root that cannot be opened yet is retried on use and reported by readiness.
+    (void)st_.data_root_files();
     const std::vector<int> devices = discover_gpus();
     st_.gpu_converters = static_cast<int>(devices.size());
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -102,6 +103,9 @@ struct shared_state {
         return nullptr;
       }
       files.emplace(std::move(*opened));
+      // Best effort: without them each shard's first file makes its directory, as before.
+      if (auto s = files->prepare_shards(); !s)
+        std::fprintf(stderr, "quire serve: data root shards: %s\n", s.err().message.c_str());
     }
     return &*files;
   }

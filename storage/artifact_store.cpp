@@ -219,6 +219,26 @@ result<file_info> atomic_writer::commit(durability d) {
 }
 
 // ---------------------------------------------------------------------------------------------
+status artifact_store::prepare_shards() const {
+  static constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz234567";  // job ids: base32
+  for (const char* area : {"inputs", "jobs"}) {
+    const fs::path parent = root_ / area;
+    bool made = false;
+    std::string shard(2, ' ');
+    for (char a : alphabet)
+      for (char b : alphabet) {
+        shard[0] = a;
+        shard[1] = b;
+        const fs::path dir = parent / shard;
+        if (::mkdir(dir.c_str(), 0755) == 0) made = true;
+        else if (errno != EEXIST) return io_error("mkdir", dir);
+      }
+    // One fsync of the parent makes all of its new entries durable.
+    if (made && !fsync_dir(parent)) return io_error("fsync", parent);
+  }
+  return ok_v;
+}
+
 result<artifact_store> artifact_store::open(const fs::path& root, const std::string& profile, bool create) {
   if (profile.empty()) return make_error(errc::invalid_argument, "data root: profile is empty");
   std::error_code ec;

@@ -123,6 +123,12 @@ class artifact_store {
   // Writes and removes a probe file in tmp/ (data_root_not_writable): for periodic readiness.
   status check_writable() const;
 
+  // Makes every shard directory of inputs/ and jobs/ that is missing (1,024 each: the first two
+  // characters of a job id), durably. Otherwise the first file of each shard makes its directory
+  // on the accept path (a mkdir and directory fsyncs), so a new lane's first thousand or so
+  // uploads each wait for that. The service calls it once at start; cheap when they exist.
+  status prepare_shards() const;
+
   // Makes a deferred write durable: returns once a syncfs of the data root that started after the
   // write was in place has finished (the running one, when it did). Concurrent callers share
   // syncs, so N submits cost one device flush instead of 3N fsyncs. io_error (storage_full for

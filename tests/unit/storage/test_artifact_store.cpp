@@ -521,3 +521,28 @@ TEST_CASE("a running filesystem sync covers the deferred writes made before it s
   CHECK(next.get());
   CHECK(s->deferred_syncs_run() == 2);
 }
+
+TEST_CASE("prepare_shards makes every shard directory once, and inputs then need no mkdir") {
+  temp_dir root;
+  auto store = artifact_store::open(root.path, "prod");
+  REQUIRE(store);
+  REQUIRE(store->prepare_shards());
+  for (const char* area : {"inputs", "jobs"}) {
+    std::size_t dirs = 0;
+    for (const auto& e : fs::directory_iterator(root.path / area)) {
+      CHECK(e.is_directory());
+      CHECK(e.path().filename().string().size() == 2);
+      ++dirs;
+    }
+    CHECK(dirs == 32 * 32);
+  }
+  REQUIRE(store->prepare_shards());  // again: nothing to do, no error
+  // A job's input lands in its existing shard; the root lists it like any other.
+  const auto id = new_job_id();
+  REQUIRE(store->write_file(id, "input.pdf", "%PDF-1.7 x"));
+  CHECK(fs::exists(root.path / "inputs" / id.substr(0, 2) / (id + ".pdf")));
+  auto jobs = store->list_jobs();
+  REQUIRE(jobs);
+  REQUIRE(jobs->size() == 1);
+  CHECK(jobs->front().job_id == id);
+}
