@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/api_ab.sh — A/B of the submit path on this shared, noisy machine (method: bench/README.md).
 #
-#   bench/api_ab.sh [--rounds 3] [--seconds 6] [--work-dir DIR] BUILD_DIR...
+#   bench/api_ab.sh [--rounds 3] [--seconds 6] [--warmup 1] [--work-dir DIR] BUILD_DIR...
 #
-# Each BUILD_DIR holds app/quire and bench/api_bench (copy them aside per commit). Runs
+# Each BUILD_DIR holds app/quire and bench/api_bench (copy them aside per commit; use one
+# api_bench, the newest, in every BUILD_DIR: older ones lack --warmup). Runs
 # bench/api_bench.sh --submit-only --keep-alive --no-new-connections for every build in turn,
 # `rounds` times (alternating, so slow spells of the VM hit every build alike), and prints one
 # line per run: accepts/s, client latency, and the CPU per accepted job by component. Compare the
@@ -11,11 +12,12 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 
-rounds=3 seconds=6 work_dir=${TMPDIR:-/tmp} builds=()
+rounds=3 seconds=6 warmup=1 work_dir=${TMPDIR:-/tmp} builds=()
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
     --work-dir) work_dir=$2; shift 2 ;;
     -*) die "unknown option: $1" ;;
     *) builds+=("$1"); shift ;;
@@ -28,7 +30,7 @@ for _ in $(seq 1 "$rounds"); do
     sync
     sleep 2  # let the previous run's writeback and deletions settle
     out=$("$QUIRE_ROOT/bench/api_bench.sh" --build-dir "$b" --submit-only --keep-alive --no-new-connections \
-            --seconds "$seconds" --work-dir "$work_dir" 2>&1) || { echo "$out" >&2; die "run failed: $b"; }
+            --seconds "$seconds" --warmup "$warmup" --work-dir "$work_dir" 2>&1) || { echo "$out" >&2; die "run failed: $b"; }
     python3 - "$b" "$out" <<'PY'
 import json, re, sys
 build, out = sys.argv[1], sys.argv[2]

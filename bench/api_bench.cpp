@@ -1,10 +1,13 @@
 // api_bench — load driver for a running `quire serve` (see bench/api_bench.sh and bench/README.md).
 //
 //   api_bench submit --port P --pdf FILE [--clients 64] [--seconds 10] [--key K] [--keep-alive] [--rate R]
+//                    [--warmup S]
 //       64 clients each submit the PDF in a loop (one connection per request, like most clients;
 //       --keep-alive: each client keeps one HTTP/1.1 connection open instead); prints submit
 //       latency p50/p90/p99/max and accepted jobs/s as JSON. --rate R: open loop, the clients
 //       together send R requests/s on a fixed schedule (latency from each request's due time).
+//       --warmup S: the load runs S seconds before the measured `seconds` start; what was sent
+//       then is reported apart (warmup_latency_ms, accepted_including_warmup), not measured.
 //   api_bench e2e --port P --key K FILE... [--repeat R]
 //       submits every FILE R times as fast as it can, then waits until every job is terminal;
 //       prints jobs/s and pages/s from first submit to last success.
@@ -165,16 +168,17 @@ double pct(std::vector<double>& v, double p) {
 // the due time, so a server that falls behind is charged for the wait it causes (no coordinated
 // omission). rate == 0: closed loop, each client sends its next request when the last is answered.
 int run_submit(int port, const std::string& pdf, int clients, double seconds, const std::string& key,
-               bool keep_alive, double rate) {
+               bool keep_alive, double rate, double warmup) {
   std::atomic<bool> stop{false};
   std::mutex mu;
-  std::vector<double> lat_ms;
-  std::atomic<long> accepted{0}, refused{0}, errors{0};
+  std::vector<double> lat_ms, warm_ms;
+  std::atomic<long> accepted{0}, refused{0}, errors{0}, warm_accepted{0};
   std::vector<std::thread> threads;
   const auto start = clock_type::now();
+  const auto measured_from = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(warmup));
   for (int i = 0; i < clients; ++i)
     threads.emplace_back([&, i] {
-      std::vector<double> mine;
+      std::vector<double> mine, warm;
       keepalive_conn conn(port);
       for (long k = 0; !stop.load(); ++k) {
         auto t0 = clock_type::now();
@@ -187,18 +191,27 @@ int run_submit(int port, const std::string& pdf, int clients, double seconds, co
         }
         auto r = keep_alive ? conn.post("/v1/convert/jobs", key, "application/pdf", pdf)
                             : request(port, "POST", "/v1/convert/jobs", key, "application/pdf", pdf);
-        mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+        const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+        if (t0 < measured_from) {  // sent during the warm-up: reported apart
+          warm.push_back(ms);
+          if (r.status == 202) ++warm_accepted;
+          continue;
+        }
+        mine.push_back(ms);
         if (r.status == 202) ++accepted;
         else if (r.status == 503) ++refused;
         else ++errors;
       }
       std::lock_guard l(mu);
       lat_ms.insert(lat_ms.end(), mine.begin(), mine.end());
+      warm_ms.insert(warm_ms.end(), warm.begin(), warm.end());
     });
+  std::this_thread::sleep_until(measured_from);
+  const auto measuring = clock_type::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& t : threads) t.join();
-  const double elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
+  const double elapsed = std::chrono::duration<double>(clock_type::now() - measuring).count();
   nlohmann::json out = {{"clients", clients},
                         {"connections", keep_alive ? "keep-alive" : "new per request"},
                         {"offered_per_second", rate > 0 ? nlohmann::json(rate) : nlohmann::json("closed loop")},
@@ -209,7 +222,11 @@ int run_submit(int port, const std::string& pdf, int clients, double seconds, co
                         {"errors", errors.load()},
                         {"accepted_per_second", static_cast<double>(accepted.load()) / elapsed},
                         {"latency_ms", {{"p50", pct(lat_ms, 0.50)}, {"p90", pct(lat_ms, 0.90)},
-                                        {"p99", pct(lat_ms, 0.99)}, {"max", pct(lat_ms, 1.0)}}}};
+                                        {"p99", pct(lat_ms, 0.99)}, {"max", pct(lat_ms, 1.0)}}},
+                        {"warmup_seconds", warmup},
+                        {"accepted_including_warmup", accepted.load() + warm_accepted.load()}};
+  if (!warm_ms.empty())
+    out["warmup_latency_ms"] = {{"p50", pct(warm_ms, 0.50)}, {"p99", pct(warm_ms, 0.99)}, {"max", pct(warm_ms, 1.0)}};
   std::printf("%s\n", out.dump(2).c_str());
   return errors.load() == 0 ? 0 : 1;
 }
@@ -264,7 +281,7 @@ int main(int argc, char** argv) {
   std::string mode = argv[1], key, pdf;
   int port = 0, clients = 64, repeat = 1;
   bool keep_alive = false;
-  double seconds = 10, rate = 0;
+  double seconds = 10, rate = 0, warmup = 0;
   std::vector<std::string> files;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -277,10 +294,11 @@ int main(int argc, char** argv) {
     else if (a == "--pdf") pdf = next();
     else if (a == "--keep-alive") keep_alive = true;
     else if (a == "--rate") rate = std::atof(next().c_str());
+    else if (a == "--warmup") warmup = std::atof(next().c_str());
     else files.push_back(a);
   }
   if (port <= 0) return 2;
-  if (mode == "submit") return run_submit(port, slurp(pdf), clients, seconds, key, keep_alive, rate);
+  if (mode == "submit") return run_submit(port, slurp(pdf), clients, seconds, key, keep_alive, rate, warmup);
   if (mode == "e2e") return run_e2e(port, files, repeat, key);
   return 2;
 }

@@ -3,7 +3,7 @@
 #
 #   bench/api_bench.sh [--build-dir DIR] [--clients 64] [--seconds 10] [--converters 2] [--repeat 2]
 #                      [--work-dir DIR] [--keep-alive] [--no-new-connections] [--submit-only] [--rate R]
-#                      [--pg-stats] [--metrics] [--pg-work-dir DIR] [--wrk]
+#                      [--pg-stats] [--metrics] [--pg-work-dir DIR] [--wrk] [--warmup 1]
 #
 # Starts a throwaway PostgreSQL and one eval lane, then measures (1) submit latency and accepted
 # jobs/s with N concurrent clients (a new connection per request; --keep-alive: then once more with
@@ -16,6 +16,8 @@
 # --rate R: (1) once more as an open loop, the clients together offering R submits/s on keep-alive
 # connections (latency then shows the service time at that load, not the closed loop's queue).
 # --no-new-connections: skip (1)'s run with a connection per request (A/B runs: bench/api_ab.sh).
+# --warmup S: each submit run loads the service S seconds before its measured seconds (a fresh
+# service's first requests open connections and warm caches; their latency is reported apart).
 # --wrk: (1) with keep-alive once more, driven by wrk (one thread, one event loop, `clients`
 # connections; bench/wrk_submit.lua) instead of api_bench's thread per client, if wrk is installed.
 # --pg-stats: PostgreSQL with pg_stat_statements; its busiest statements are printed after (1).
@@ -25,7 +27,7 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 source "$QUIRE_ROOT/scripts/lib/pg.sh"
 
-build_dir="$QUIRE_ROOT/build" clients=64 seconds=10 converters=2 repeat=2
+build_dir="$QUIRE_ROOT/build" clients=64 seconds=10 converters=2 repeat=2 warmup=1
 work_base=${TMPDIR:-/tmp} pg_base='' keep_alive=0 submit_only=0 rate='' new_connections=1 pg_stats=0 metrics=0 use_wrk=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --build-dir) build_dir=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
     --converters) converters=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     *) die "unknown argument: $1" ;;
@@ -105,6 +108,11 @@ pg_ticks() {
 submit_run() {
   local s0 p0 w0 m0 s1 p1 w1 m1 hz
   hz=$(getconf CLK_TCK)
+  # wrk has no warm-up of its own: a short run first, outside the measurement.
+  if [ "${1:-}" = --wrk ] && [ "$warmup" != 0 ]; then
+    PDF="$QUIRE_ROOT/docker/sample/sample.pdf" KEY=bench-key wrk -t1 -c"$clients" -d"${warmup}s" \
+      -s "$QUIRE_ROOT/bench/wrk_submit.lua" "http://127.0.0.1:$http_port/v1/convert/jobs" >/dev/null
+  fi
   s0=$(ticks "$serve_pid") p0=$(pg_ticks) w0=$(worker_ticks) m0=$(machine_ticks)
   local TIMEFORMAT="%U %S"
   if [ "${1:-}" = --wrk ]; then
@@ -113,7 +121,7 @@ submit_run() {
         | grep '^{' >"$work/submit.json"; } 2>"$work/client.time"
   else
     { time "$bench" submit --port "$http_port" --key bench-key --clients "$clients" --seconds "$seconds" \
-        --pdf "$QUIRE_ROOT/docker/sample/sample.pdf" "$@" >"$work/submit.json"; } 2>"$work/client.time"
+        --warmup "$warmup" --pdf "$QUIRE_ROOT/docker/sample/sample.pdf" "$@" >"$work/submit.json"; } 2>"$work/client.time"
   fi
   s1=$(ticks "$serve_pid") p1=$(pg_ticks) w1=$(worker_ticks) m1=$(machine_ticks)
   cat "$work/submit.json"
@@ -123,7 +131,7 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 user, system = map(float, open(sys.argv[2]).read().split())
 hz, serve, pg, workers, machine = float(sys.argv[3]), *map(int, sys.argv[4:8])
-n = max(1, j["accepted"])
+n = max(1, j.get("accepted_including_warmup", j["accepted"]))  # the CPU ticks cover the warm-up too
 ms = lambda ticks: ticks / hz / n * 1e3
 print(f"CPU per accepted job: quire serve {ms(serve):.3f} ms (its converter threads included), "
       f"worker processes {ms(workers):.3f} ms, PostgreSQL {ms(pg):.3f} ms, "
