@@ -43,9 +43,19 @@ result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,
   if (!tmp) return tmp.err();
   rep.temp_files_removed = *tmp;
 
-  auto dirs = files.list_jobs();
-  if (!dirs) return dirs.err();
+  auto listed = files.list_jobs();
+  if (!listed) return listed.err();
   const auto cutoff = std::filesystem::file_time_type::clock::now() - opts.orphan_grace;
+  // Only jobs whose files are older than the grace period can need anything: an orphan must be
+  // that old to be removed, a tombstone's files were last written when its job finished (days
+  // before it expired), an input is stale only input_ttl after the finish. Skipping the younger
+  // ones spares a row lookup per recent job, which on a busy lane (a fresh backlog of tens of
+  // thousands) was most of a sweep's database time. A directory a crashed sweep touched late is
+  // young for one grace period and handled by a later sweep.
+  std::vector<artifact_store::job_files_entry> old_enough;
+  for (auto& d : *listed)
+    if (d.modified <= cutoff) old_enough.push_back(std::move(d));
+  const auto* dirs = &old_enough;
   std::vector<std::string> finished_with_input;  // candidates for a stale input
   constexpr std::size_t chunk = 500;
   for (std::size_t i = 0; i < dirs->size(); i += chunk) {
@@ -57,9 +67,8 @@ result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,
       const auto& d = (*dirs)[k];
       auto it = rows->find(d.job_id);
       if (it == rows->end()) {
-        // No row: a crash between writing the input and committing the row, or an upload still
-        // in flight. Only the old ones are orphans.
-        if (d.modified <= cutoff && files.remove_job(d.job_id)) ++rep.orphan_dirs_removed;
+        // No row, older than the grace: a crash between writing the input and committing the row.
+        if (files.remove_job(d.job_id)) ++rep.orphan_dirs_removed;
       } else if (it->second == job_status::expired) {
         if (files.remove_job(d.job_id)) ++rep.tombstone_dirs_removed;
       } else if (is_terminal(it->second) && files.exists(d.job_id, "input.pdf")) {
