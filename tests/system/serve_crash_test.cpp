@@ -171,8 +171,8 @@ TEST_CASE("kill -9 of the service takes its workers with it (PR_SET_PDEATHSIG), 
   REQUIRE(l.svc.wait_job(id, {"running"}, 30s).value("status", "") == "running");
   auto workers = l.svc.worker_pids();
   REQUIRE(workers.size() == 2);  // one converting, one idle
-  // Workers run at QUIRE_WORKER_NICE, and so do the two converters' threads; the service's main
-  // thread (and the rest of it) does not.
+  // Workers run at QUIRE_WORKER_NICE, and so do the two converters' threads and the sweeper's;
+  // the service's main thread (and the rest of it: HTTP, committers, coordinator) does not.
   for (int w : workers) CHECK(nice_of(w) == 7);
   CHECK(nice_of(l.svc.pid()) == nice_of(::getpid()));
   int niced_threads = 0, threads = 0;
@@ -180,7 +180,7 @@ TEST_CASE("kill -9 of the service takes its workers with it (PR_SET_PDEATHSIG), 
     ++threads;
     niced_threads += nice_of(l.svc.pid(), std::stoi(t.path().filename().string())) == 7;
   }
-  CHECK(niced_threads == 2);
+  CHECK(niced_threads == 3);
   CHECK(threads > niced_threads);
   l.svc.kill9();
   auto deadline = std::chrono::steady_clock::now() + 5s;
