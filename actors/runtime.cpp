@@ -97,10 +97,9 @@ caf::behavior readiness_actor(caf::event_based_actor* self, shared_state* st) {
   };
 }
 
-// The conversion pipeline yields to the API: a converter's own thread (publishing results, talking
-// to the database, renewing leases) runs at the workers' niceness (QUIRE_WORKER_NICE), once set.
-// Background work (converters, the sweeper) runs its detached actor's thread at
-// QUIRE_WORKER_NICE, so that it yields the CPU to answering requests; once per thread.
+// Background work yields the CPU to answering requests: a converter's own thread (publishing
+// results, talking to the database, renewing leases) and the sweeper's run at the workers'
+// niceness (QUIRE_WORKER_NICE), set once per thread.
 void nice_this_thread(const shared_state& st, bool& niced) {
   if (niced) return;
   niced = true;

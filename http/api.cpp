@@ -450,7 +450,8 @@ response api::dispatch(const request& req, context& ctx) {
   std::map<std::string, std::string> params;
   for (const auto& route : compiled_routes()) {
     if (!match(route, segs, params)) continue;
-    const auto& [method, tmpl, tmpl_segs] = route;
+    const auto& method = route.method;
+    const auto& tmpl = route.tmpl;
     path_known = true;
     allowed += (allowed.empty() ? "" : ", ") + method;
     if (method == req.method || (req.method == "HEAD" && method == "GET")) {

@@ -52,19 +52,18 @@ result<reconcile_report> reconcile(job_store& jobs, const artifact_store& files,
   // ones spares a row lookup per recent job, which on a busy lane (a fresh backlog of tens of
   // thousands) was most of a sweep's database time. A directory a crashed sweep touched late is
   // young for one grace period and handled by a later sweep.
-  std::vector<artifact_store::job_files_entry> old_enough;
+  std::vector<artifact_store::job_files_entry> dirs;
   for (auto& d : *listed)
-    if (d.modified <= cutoff) old_enough.push_back(std::move(d));
-  const auto* dirs = &old_enough;
+    if (d.modified <= cutoff) dirs.push_back(std::move(d));
   std::vector<std::string> finished_with_input;  // candidates for a stale input
   constexpr std::size_t chunk = 500;
-  for (std::size_t i = 0; i < dirs->size(); i += chunk) {
+  for (std::size_t i = 0; i < dirs.size(); i += chunk) {
     std::vector<std::string> ids;
-    for (std::size_t k = i; k < std::min(dirs->size(), i + chunk); ++k) ids.push_back((*dirs)[k].job_id);
+    for (std::size_t k = i; k < std::min(dirs.size(), i + chunk); ++k) ids.push_back(dirs[k].job_id);
     auto rows = jobs.statuses_of(ids);
     if (!rows) return rows.err();
-    for (std::size_t k = i; k < std::min(dirs->size(), i + chunk); ++k) {
-      const auto& d = (*dirs)[k];
+    for (std::size_t k = i; k < std::min(dirs.size(), i + chunk); ++k) {
+      const auto& d = dirs[k];
       auto it = rows->find(d.job_id);
       if (it == rows->end()) {
         // No row, older than the grace: a crash between writing the input and committing the row.
