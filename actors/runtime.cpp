@@ -274,16 +274,17 @@ constexpr std::chrono::seconds kFinishedCountsInterval{60};
 // sweep that reads the whole data root, as checking them all at every start did.
 constexpr int kResultsVerifiedPerSweep = 2000;
 
-void publish_finished_counts(storage::job_store& store) {
+bool publish_finished_counts(storage::job_store& store) {
   auto c = store.counts();
   if (!c) {
     log("counting finished jobs failed: " + c.err().message);
-    return;
+    return false;
   }
   auto& m = service_metrics();
   for (auto s : {storage::job_status::succeeded, storage::job_status::failed, storage::job_status::canceled,
                  storage::job_status::expired})
     m.set("quire_jobs", {{"state", std::string(storage::to_string(s))}}, static_cast<double>(c->by_status.at(s)));
+  return true;
 }
 
 caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
@@ -299,8 +300,9 @@ caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
         mailbox_acquire(self);
         nice_this_thread(*st, *niced);
         if (!*store) *store = open_store(st);
-        if (*store) publish_finished_counts(**store);
-        self->delayed_send(self, kFinishedCountsInterval, counts_atom::value);
+        const bool counted = *store && publish_finished_counts(**store);
+        // No database yet (or it failed): try again soon rather than a whole interval later.
+        self->delayed_send(self, counted ? kFinishedCountsInterval : std::chrono::seconds(5), counts_atom::value);
       },
       [=](tick_atom) {
         mailbox_acquire(self);

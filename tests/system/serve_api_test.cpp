@@ -59,10 +59,16 @@ TEST_CASE("submit then poll then fetch: the Markdown equals that of quire conver
   CHECK(metric(l.svc.port(), "quire_submit_batch_size_count") >= 3);
   CHECK(metric(l.svc.port(), "quire_data_sync_seconds_count{for=\"submit\"}") >= 1);
   CHECK(metric(l.svc.port(), "quire_data_sync_seconds_count{for=\"result\"}") >= 3);
-  // Jobs by state: queued and running from each readiness check, the finished states from the
-  // sweeper's count (its first at start, before any of these jobs finished).
-  CHECK(metric(l.svc.port(), "quire_jobs{state=\"queued\"}") == 0);
-  CHECK(metric(l.svc.port(), "quire_jobs{state=\"running\"}") == 0);
+  // Jobs by state: queued and running from each readiness check (a snapshot: the check after the
+  // last job finished shows none running), the finished states from the sweeper's count (its
+  // first at start, before any of these jobs finished).
+  auto settled = [&] {
+    return metric(l.svc.port(), "quire_jobs{state=\"queued\"}") == 0 &&
+           metric(l.svc.port(), "quire_jobs{state=\"running\"}") == 0;
+  };
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (!settled() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(200ms);
+  CHECK(settled());
   CHECK(metric(l.svc.port(), "quire_jobs{state=\"succeeded\"}") >= 0);
   CHECK(metric(l.svc.port(), "quire_jobs{state=\"expired\"}") == 0);
   CHECK(metric(l.svc.port(), "quire_queue_oldest_age_seconds") == 0);
