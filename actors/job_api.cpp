@@ -70,9 +70,9 @@ void store_pool::put_back(std::unique_ptr<storage::job_store> s) {
   cv_.notify_one();
 }
 
-json job_json(const storage::job_record& j) { return job_json(storage::job_record(j)); }
-
-json job_json(storage::job_record&& j) {
+namespace {
+// The document of job_json; `spec` is the record's job spec, copied or moved by the caller.
+json job_document(const storage::job_record& j, json spec) {
   const std::string self = "/v1/convert/jobs/" + j.id;
   json error = nullptr;
   if (j.error) error = {{"code", j.error->code}, {"message", j.error->message}, {"retryable", j.error->retryable}};
@@ -87,7 +87,7 @@ json job_json(storage::job_record&& j) {
           {"attempts", j.attempt},
           {"max_attempts", j.max_attempts},
           {"priority", j.priority},
-          {"job_spec", std::move(j.spec)},
+          {"job_spec", std::move(spec)},
           {"source_filename", j.source_filename},
           {"input_bytes", j.input_bytes},
           {"error", error},
@@ -98,6 +98,10 @@ json job_json(storage::job_record&& j) {
           {"pinned", j.pinned},
           {"links", links}};
 }
+}  // namespace
+
+json job_json(const storage::job_record& j) { return job_document(j, j.spec); }
+json job_json(storage::job_record&& j) { return job_document(j, std::move(j.spec)); }
 
 api_error to_api_error(const storage::error& e) {
   switch (e.code) {

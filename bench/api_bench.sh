@@ -104,21 +104,22 @@ pg_ticks() {
   echo "$total"
 }
 
+# wrk for SECONDS against the submit route (bench/wrk_submit.lua prints one JSON line).
+run_wrk() {
+  PDF="$QUIRE_ROOT/docker/sample/sample.pdf" KEY=bench-key wrk -t1 -c"$clients" -d"${1}s" \
+    -s "$QUIRE_ROOT/bench/wrk_submit.lua" "http://127.0.0.1:$http_port/v1/convert/jobs"
+}
+
 # One submit run; prints the client's JSON and the CPU per accepted job. --wrk: wrk is the client.
 submit_run() {
   local s0 p0 w0 m0 s1 p1 w1 m1 hz
   hz=$(getconf CLK_TCK)
   # wrk has no warm-up of its own: a short run first, outside the measurement.
-  if [ "${1:-}" = --wrk ] && [ "$warmup" != 0 ]; then
-    PDF="$QUIRE_ROOT/docker/sample/sample.pdf" KEY=bench-key wrk -t1 -c"$clients" -d"${warmup}s" \
-      -s "$QUIRE_ROOT/bench/wrk_submit.lua" "http://127.0.0.1:$http_port/v1/convert/jobs" >/dev/null
-  fi
+  if [ "${1:-}" = --wrk ] && [ "$warmup" != 0 ]; then run_wrk "$warmup" >/dev/null; fi
   s0=$(ticks "$serve_pid") p0=$(pg_ticks) w0=$(worker_ticks) m0=$(machine_ticks)
   local TIMEFORMAT="%U %S"
   if [ "${1:-}" = --wrk ]; then
-    { time PDF="$QUIRE_ROOT/docker/sample/sample.pdf" KEY=bench-key wrk -t1 -c"$clients" -d"${seconds}s" \
-        -s "$QUIRE_ROOT/bench/wrk_submit.lua" "http://127.0.0.1:$http_port/v1/convert/jobs" \
-        | grep '^{' >"$work/submit.json"; } 2>"$work/client.time"
+    { time run_wrk "$seconds" | grep '^{' >"$work/submit.json"; } 2>"$work/client.time"
   else
     { time "$bench" submit --port "$http_port" --key bench-key --clients "$clients" --seconds "$seconds" \
         --warmup "$warmup" --pdf "$QUIRE_ROOT/docker/sample/sample.pdf" "$@" >"$work/submit.json"; } 2>"$work/client.time"

@@ -190,11 +190,11 @@ result<job_counts> job_store::active_counts() {
     // as cheap.
     w.exec0("SET LOCAL enable_seqscan = off");
     auto r = w.exec_params1(
-        "SELECT (SELECT count(*) FROM jobs WHERE profile = $1 AND status = 'queued'),"
-        " (SELECT coalesce(extract(epoch FROM quire_now() - min(created_at)), 0)::float8"
-        "    FROM jobs WHERE profile = $1 AND status = 'queued'),"
-        " (SELECT count(*) FROM jobs WHERE profile = $1 AND status = 'running'),"
-        " (SELECT count(*) FROM jobs WHERE profile = $1 AND status = 'running' AND lease_expires_at < quire_now())",
+        "SELECT q.n, q.oldest, r.n, r.expired FROM"
+        " (SELECT count(*) AS n, coalesce(extract(epoch FROM quire_now() - min(created_at)), 0)::float8 AS oldest"
+        "    FROM jobs WHERE profile = $1 AND status = 'queued') q,"
+        " (SELECT count(*) AS n, count(*) FILTER (WHERE lease_expires_at < quire_now()) AS expired"
+        "    FROM jobs WHERE profile = $1 AND status = 'running') r",
         impl_->opts.profile);
     w.commit();
     job_counts out;
@@ -206,13 +206,21 @@ result<job_counts> job_store::active_counts() {
   });
 }
 
-result<std::map<std::string, job_status>> job_store::statuses_of(const std::vector<std::string>& ids) {
+namespace {
+// The well-formed ids among `ids` as a text[] literal ("" when none): base32 only, so nothing in
+// them needs quoting inside the literal.
+std::string id_array(const std::vector<std::string>& ids) {
   std::vector<std::string> valid;
   for (const auto& id : ids)
-    if (is_valid_job_id(id)) valid.push_back(id);  // base32 only: safe inside an array literal
+    if (is_valid_job_id(id)) valid.push_back(id);
+  return valid.empty() ? std::string() : fmt::format("{{{}}}", fmt::join(valid, ","));
+}
+}  // namespace
+
+result<std::map<std::string, job_status>> job_store::statuses_of(const std::vector<std::string>& ids) {
   using out_t = std::map<std::string, job_status>;
-  if (valid.empty()) return out_t{};
-  const std::string array = fmt::format("{{{}}}", fmt::join(valid, ","));
+  const std::string array = id_array(ids);
+  if (array.empty()) return out_t{};
   return impl_->run<out_t>([&](pqxx::connection& c) -> result<out_t> {
     pqxx::work w(c);
     // Hundreds of ids against a big table: the planner prices that many index probes above one
@@ -231,12 +239,9 @@ result<std::map<std::string, job_status>> job_store::statuses_of(const std::vect
 }
 
 result<std::vector<std::string>> job_store::inputs_swept(const std::vector<std::string>& ids) {
-  std::vector<std::string> valid;
-  for (const auto& id : ids)
-    if (is_valid_job_id(id)) valid.push_back(id);  // base32 only: safe inside an array literal
   using out_t = std::vector<std::string>;
-  if (valid.empty()) return out_t{};
-  const std::string array = fmt::format("{{{}}}", fmt::join(valid, ","));
+  const std::string array = id_array(ids);
+  if (array.empty()) return out_t{};
   return impl_->run<out_t>([&](pqxx::connection& c) -> result<out_t> {
     pqxx::work w(c);
     w.exec0("SET LOCAL enable_seqscan = off");  // the primary key, as in statuses_of
