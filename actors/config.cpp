@@ -171,6 +171,8 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_RESULT_RETENTION_HOURS", 0, 100000, c.result_retention);
   num("QUIRE_TOMBSTONE_RETENTION_HOURS", 0, 100000, c.tombstone_retention);
   str("QUIRE_WORKER_BINARY", c.worker_binary);
+  str("QUIRE_SOURCE_ARCHIVE", c.source_archive);
+  str("QUIRE_SOURCE_URL", c.source_url);
   if (!c.cpu_converters_set && c.effective_acceleration_policy() == "gpu_required") c.cpu_converters = 0;
   // The fault-injection hook exists only where the test hooks are switched on explicitly.
   if (auto hooks = env("QUIRE_WORKER_TEST_HOOKS"); hooks && trim(*hooks) == "1")

@@ -57,6 +57,9 @@ struct service_config {
   std::chrono::hours result_retention{24 * 7};     // QUIRE_RESULT_RETENTION_HOURS
   std::chrono::hours tombstone_retention{24 * 30}; // QUIRE_TOMBSTONE_RETENTION_HOURS
   std::string worker_binary;                 // QUIRE_WORKER_BINARY ("" = this executable)
+  // AGPL-3.0 section 13: the Corresponding Source offered to every user of the service.
+  std::string source_archive;                // QUIRE_SOURCE_ARCHIVE: tarball served at GET /v1/source
+  std::string source_url;                    // QUIRE_SOURCE_URL: another place it can be had
   // Test hook, read only when QUIRE_WORKER_TEST_HOOKS=1 (the system tests): QUIRE_TEST_FAIL_DEVICE=N
   // makes converter N's device report as failed on its first job (the died-while-running path on a
   // machine without a GPU). -1 = off; never set in production.

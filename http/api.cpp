@@ -8,6 +8,8 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "http/job_spec.hpp"
@@ -26,6 +28,7 @@ const std::vector<error_kind> kErrors = {
     {"route_not_found", 404, false},
     {"job_not_found", 404, false},
     {"artifact_not_found", 404, false},
+    {"source_not_available", 404, false},
     {"method_not_allowed", 405, false},
     {"idempotency_conflict", 409, false},
     {"job_not_finished", 409, true},
@@ -253,6 +256,36 @@ readiness_view_t readiness_view(actors::readiness_snapshot snap, const actors::s
 
 const char* kOpenRoutes[] = {"/livez", "/healthz", "/readyz", "/metrics"};
 
+// AGPL-3.0 section 13 asks a network service to offer its users the Corresponding Source: the image
+// carries its revision's source tree (QUIRE_SOURCE_ARCHIVE) and every instance serves it.
+bool source_readable(const actors::service_config& cfg) {
+  return !cfg.source_archive.empty() && std::ifstream(cfg.source_archive, std::ios::binary).good();
+}
+
+json license_info(const actors::service_config& cfg) {
+  json source = json::object();
+  source["url"] = source_readable(cfg) ? json("/v1/source") : json(nullptr);
+  source["elsewhere"] = cfg.source_url.empty() ? json(nullptr) : json(cfg.source_url);
+  return {{"spdx", "AGPL-3.0-or-later"},
+          {"notice", "quire is free software under the GNU Affero General Public License v3 or later; "
+                     "you may get its Corresponding Source from the source URLs here"},
+          {"source", source}};
+}
+
+response source_response(const actors::service_config& cfg, const std::string& cid) {
+  std::ifstream in(cfg.source_archive, std::ios::binary);
+  if (cfg.source_archive.empty() || !in)
+    return error_response("source_not_available",
+                          cfg.source_url.empty() ? "this instance carries no source archive (QUIRE_SOURCE_ARCHIVE)"
+                                                 : "this instance carries no source archive; see " + cfg.source_url,
+                          cid);
+  response r;
+  r.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  r.headers.emplace_back("Content-Type", "application/gzip");
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"quire-source.tar.gz\"");
+  return r;
+}
+
 }  // namespace
 
 std::string request::header(const std::string& lower_name) const {
@@ -268,6 +301,7 @@ const std::vector<std::pair<std::string, std::string>>& route_table() {
           {"GET", "/readyz"},
           {"GET", "/metrics"},
           {"GET", "/v1/info"},
+          {"GET", "/v1/source"},
           {"GET", "/openapi.json"},
           {"POST", "/v1/convert/jobs"},
           {"GET", "/v1/convert/jobs"},
@@ -511,7 +545,12 @@ response api::dispatch(const request& req, context& ctx) {
       return error_response("not_ready", "this lane is not ready", cid, {{"reasons", reasons}});
     }
   }
-  if (route == "/v1/info") return json_response(200, svc_.info());
+  if (route == "/v1/info") {
+    auto info = svc_.info();
+    info["license"] = license_info(cfg_);
+    return json_response(200, info);
+  }
+  if (route == "/v1/source") return source_response(cfg_, cid);
   if (route == "/openapi.json") {
     response r;
     r.headers.emplace_back("Content-Type", "application/json");

@@ -2,8 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <set>
+#include <unistd.h>
 
 #include "http/api.hpp"
 
@@ -521,4 +524,37 @@ TEST_CASE("handle_async: a submit is answered when its commit completes, holding
   CHECK(a.uploads_in_flight() == 0);
   // The deferred answers are counted like any other (the registry is process-wide: compare).
   CHECK(accepted_posts(a) == accepted_before + 2);
+}
+
+TEST_CASE("the AGPL source offer: /v1/info names it, /v1/source serves the archive byte for byte, without a key") {
+  fake_service svc;
+  actors::service_config cfg;
+  cfg.api_keys = {"k1"};
+  const std::string archive = "/tmp/quire-api-test-source-" + std::to_string(::getpid()) + ".tar.gz";
+  std::string bytes = std::string("\x1f\x8b\x08\0", 4) + std::string(70000, 'x') + std::string(1, '\0') + "end";
+  {
+    std::ofstream(archive, std::ios::binary) << bytes;
+  }
+  cfg.source_archive = archive;
+  {
+    http::api a(svc, cfg);
+    auto info = body(a.handle(req("GET", "/v1/info")));
+    CHECK(info["license"]["spdx"] == "AGPL-3.0-or-later");
+    CHECK(info["license"]["source"]["url"] == "/v1/source");
+    CHECK(info["license"]["source"]["elsewhere"].is_null());
+    auto r = a.handle(req("GET", "/v1/source"));
+    CHECK(r.status == 200);
+    CHECK(header(r, "Content-Type") == "application/gzip");
+    CHECK(r.body == bytes);
+  }
+  std::remove(archive.c_str());
+  cfg.source_url = "https://example.org/quire.git";
+  http::api a(svc, cfg);
+  auto info = body(a.handle(req("GET", "/v1/info")));
+  CHECK(info["license"]["source"]["url"].is_null());
+  CHECK(info["license"]["source"]["elsewhere"] == "https://example.org/quire.git");
+  auto r = a.handle(req("GET", "/v1/source"));
+  CHECK(r.status == 404);
+  CHECK(body(r)["error"]["code"] == "source_not_available");
+  CHECK(body(r)["error"]["message"].get<std::string>().find("https://example.org/quire.git") != std::string::npos);
 }
