@@ -140,13 +140,20 @@ build_service_image() {
   if [ "$variant" = gpu ]; then tag="$QUIRE_IMAGE_REPO:gpu-$rev"; target=runtime-gpu; fi
   if image_exists "$tag" && [ "${QUIRE_REBUILD:-0}" != 1 ]; then
     log "image $tag already built (QUIRE_REBUILD=1 rebuilds)"
+    if [ "$(package_lock_mode)" = locked ] && [ -n "$(image_package_drift "$tag")" ]; then
+      report_package_drift "$tag"
+      die "$tag was built with package drift and the build is --locked (--rebuild --locked to retry)"
+    fi
     echo "$tag"; return 0
   fi
+  local lock_mode
+  lock_mode=$(package_lock_mode)
   base=$(resolve_base_image)
-  log "building $tag (revision $rev, base $base, target $target)"
+  log "building $tag (revision $rev, base $base, target $target, package lock: $lock_mode)"
   local args=(--build-arg "BASE_IMAGE=$base" --build-arg "QUIRE_REVISION=$rev"
     --build-arg "BUILD_PKGS=${QUIRE_BUILD_PKGS[*]}"
-    --build-arg "ALLOW_PACKAGE_DRIFT=${QUIRE_ALLOW_PACKAGE_DRIFT:-0}"
+    --build-arg "PACKAGE_LOCK=$lock_mode"
+    --build-arg "BASE_IMAGE_ID=$(dk image inspect -f '{{.Id}}' "$base")"
     --build-arg "CREATED=$(git -C "$QUIRE_ROOT" log -1 --format=%cI HEAD)"
     --build-arg "SOURCE_DATE_EPOCH=$(git -C "$QUIRE_ROOT" log -1 --format=%ct HEAD)"
     --target "$target" -t "$tag" -f docker/Dockerfile)
@@ -168,7 +175,42 @@ build_service_image() {
     die "building $tag failed (log: $logf)"
   fi
   log "built $tag in $(( $(date +%s) - t0 ))s, $(dk image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1e6}')"
+  report_package_drift "$tag"
   echo "$tag"
+}
+
+# package_lock_mode: how a build treats package versions that differ from docker/packages/*.lock:
+# warn (default; a newer Debian point release must not break a fresh machine's quick start) or locked
+# (QUIRE_PACKAGE_LOCK=locked, scripts/images --locked / scripts/up --locked: drift fails the build).
+package_lock_mode() {
+  case ${QUIRE_PACKAGE_LOCK:-warn} in
+    warn|locked) echo "${QUIRE_PACKAGE_LOCK:-warn}" ;;
+    *) die "QUIRE_PACKAGE_LOCK must be warn or locked, not '${QUIRE_PACKAGE_LOCK}'" ;;
+  esac
+}
+
+# image_package_drift IMAGE [NAME...]: the "drift PKG locked=… installed=…" lines recorded in IMAGE
+# (builder and runtime by default); nothing when its packages match the lock.
+image_package_drift() {
+  local image=$1; shift
+  local names=("$@") name
+  [ ${#names[@]} -gt 0 ] || names=(builder runtime)
+  for name in "${names[@]}"; do
+    dk run --rm --entrypoint cat "$image" "/usr/share/quire/$name-drift.txt" 2>/dev/null | grep '^drift ' || true
+  done
+}
+
+# report_package_drift IMAGE: logs a WARNING listing every package whose version differs from the
+# lock (the image's /usr/share/quire/{builder,runtime}-drift.txt); silent when there is none.
+report_package_drift() {
+  local image=$1 name lines line
+  for name in builder runtime; do
+    lines=$(image_package_drift "$image" "$name")
+    [ -n "$lines" ] || continue
+    log "WARNING: $image was built with $(wc -l <<<"$lines") $name package(s) newer than docker/packages/$name.lock" \
+      "(a Debian point release; scripts/images --update-lock refreshes the lock, --locked refuses drift):"
+    while IFS= read -r line; do printf '  %s\n' "$line" >&2; done <<<"$lines"
+  done
 }
 
 # check_reproducible IMAGE: is the image's binary what its revision builds? Compiles the revision once
@@ -197,7 +239,7 @@ check_reproducible() {
   t0=$(date +%s)
   if ! git -C "$QUIRE_ROOT" archive --format=tar "$rev" | dk build --progress=plain --target rebuild -t "$tag" \
       --build-arg "BASE_IMAGE=$(resolve_base_image)" --build-arg "QUIRE_REVISION=$rev" \
-      --build-arg "BUILD_PKGS=${QUIRE_BUILD_PKGS[*]}" --build-arg "ALLOW_PACKAGE_DRIFT=${QUIRE_ALLOW_PACKAGE_DRIFT:-0}" \
+      --build-arg "BUILD_PKGS=${QUIRE_BUILD_PKGS[*]}" --build-arg "PACKAGE_LOCK=$(package_lock_mode)" \
       --build-arg "SOURCE_DATE_EPOCH=$(git -C "$QUIRE_ROOT" log -1 --format=%ct "$rev")" \
       -f docker/Dockerfile - >"$logf" 2>&1; then
     tail -n 40 "$logf" >&2
