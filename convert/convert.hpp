@@ -74,6 +74,15 @@ enum class acceleration_policy { cpu_only, gpu_prefer, gpu_required };
 std::string_view to_string(acceleration_policy p);                        // "cpu_only", ...
 bool parse_acceleration_policy(std::string_view s, acceleration_policy* out);
 
+// OCR language models (Tesseract .traineddata) this machine can use, sorted: "eng", "deu",
+// "chi_sim", … ("osd", orientation and script detection only, is not a language and is left out).
+// Empty when quire was built without Tesseract or no model is installed.
+std::vector<std::string> installed_ocr_languages();
+// Checks a language spec as options::ocr_languages takes it ("eng", "eng+deu"): "" when every
+// language is installed, else a message naming the missing (or malformed) one. `missing` receives
+// the names that are well-formed but not installed.
+std::string check_ocr_languages(const std::string& languages, std::vector<std::string>* missing = nullptr);
+
 // The resolution pages are rendered at for analysis. An analyzer passed in options::analyzer should
 // be made with gpu::AnalysisParams::dpi set to this (its pixel thresholds scale with the dpi).
 constexpr int analysis_dpi = 150;

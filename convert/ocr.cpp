@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "convert/convert.hpp"
 #include "convert/raster.hpp"
 
 #ifdef QUIRE_HAVE_TESSERACT
@@ -101,6 +102,46 @@ std::string check_languages(const std::string& languages) {
 }
 
 bool available() { return check_languages("eng").empty(); }
+
+}  // namespace quire::convert::ocr
+
+namespace quire::convert {
+
+std::vector<std::string> installed_ocr_languages() {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+#ifdef QUIRE_HAVE_TESSERACT
+  const std::string dir = ocr::tessdata_dir();
+  if (dir.empty()) return out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".traineddata" || !entry.is_regular_file(ec)) continue;
+    std::string name = entry.path().stem().string();
+    if (ocr::valid_model_name(name) && name != "osd") out.push_back(std::move(name));
+  }
+  std::sort(out.begin(), out.end());
+#endif
+  return out;
+}
+
+std::string check_ocr_languages(const std::string& languages, std::vector<std::string>* missing) {
+  std::string problem = ocr::check_languages(languages);
+  if (missing && !problem.empty()) {
+    const std::vector<std::string> installed = installed_ocr_languages();
+    for (std::string name : ocr::split_languages(languages)) {
+      if (!name.empty() && name[0] == '~') name.erase(0, 1);
+      if (ocr::valid_model_name(name) && name != "osd" &&
+          !std::binary_search(installed.begin(), installed.end(), name) &&
+          std::find(missing->begin(), missing->end(), name) == missing->end())
+        missing->push_back(name);
+    }
+  }
+  return problem;
+}
+
+}  // namespace quire::convert
+
+namespace quire::convert::ocr {
 
 bool needs_ocr(const layout::page_model& page) {
   // "Almost no characters": a scan often carries a few stray glyphs (a stamp, a page number added
