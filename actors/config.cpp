@@ -59,6 +59,52 @@ std::optional<std::vector<int>> service_config::gpu_allowlist() const {
   return out;
 }
 
+const std::vector<setting_doc>& documented_settings() {
+  static const std::vector<setting_doc> table = {
+      {"QUIRE_PROFILE", "eval", "Lane profile: prod or eval (checked against the data root and the database)"},
+      {"QUIRE_DATA_ROOT", "", "This lane's data root directory (required)"},
+      {"QUIRE_PROD_DATA_ROOT", "", "Where the prod lane's root lives (collision and profile checks)"},
+      {"QUIRE_EVAL_DATA_ROOT", "", "Where the eval lane's root lives (collision and profile checks)"},
+      {"QUIRE_DATABASE_URL", "", "libpq URL of this lane's database (required)"},
+      {"QUIRE_EXPECTED_REVISION", "", "The git revision this lane must run (unset: not pinned)"},
+      {"QUIRE_ACCELERATION_POLICY", "gpu_required for prod, cpu_only for eval",
+       "Lane default for jobs: gpu_required, gpu_prefer or cpu_only"},
+      {"QUIRE_GPUS", "all", "CUDA devices that get a converter: all, none, or indices like 0,1"},
+      {"QUIRE_READINESS_INTERVAL_SECONDS", "5", "How often the readiness checks re-run"},
+      {"QUIRE_LISTEN", "0.0.0.0:8080", "host:port to listen on ([v6]:port and :port too)"},
+      {"QUIRE_API_KEYS", "", "Comma-separated API keys for the job routes (unset: routes are open; as a flag they show in ps, prefer the variable or the file)"},
+      {"QUIRE_API_KEYS_FILE", "", "A file with one API key per line, added to QUIRE_API_KEYS"},
+      {"QUIRE_HTTP_THREADS", "16", "Request-handler threads (and database connections) for the job routes"},
+      {"QUIRE_MAX_UPLOAD_BYTES", "52428800", "Largest PDF accepted (413 payload_too_large)"},
+      {"QUIRE_MAX_CONNECTIONS", "1024", "Open HTTP connections at once"},
+      {"QUIRE_DATA_SYNC", "grouped", "How uploads and results are made durable: grouped (syncfs) or per_file (fsync)"},
+      {"QUIRE_MAX_CONCURRENT_UPLOADS", "32", "Uploads in flight before 503 overloaded"},
+      {"QUIRE_MAX_QUEUE_DEPTH", "1000", "Queued jobs before 503 queue_full"},
+      {"QUIRE_REQUEST_TIMEOUT_SECONDS", "30", "Time to write a response (and the longest wait for a handler thread)"},
+      {"QUIRE_IDLE_TIMEOUT_SECONDS", "60", "Time to read one whole request, headers and body"},
+      {"QUIRE_CPU_CONVERTERS", "0 when the policy is gpu_required, else 1",
+       "CPU converters, each supervising one worker process"},
+      {"QUIRE_WORKER_BINARY", "", "Program run as `<binary> worker` (unset: this executable)"},
+      {"QUIRE_SOURCE_ARCHIVE", "", "Tarball of the running revision's source, served at GET /v1/source (AGPL-3.0 section 13)"},
+      {"QUIRE_SOURCE_URL", "", "Another place the source can be had, shown in /v1/info"},
+      {"QUIRE_WORKER_NICE", "10", "Niceness (0-19) of workers, converter and sweeper threads"},
+      {"QUIRE_WORKER_MEMORY_BYTES", "4294967296", "Address-space limit of each worker process"},
+      {"QUIRE_DOCUMENT_TIMEOUT_SECONDS", "600", "Default and maximum document timeout of a job"},
+      {"QUIRE_MAX_PAGES", "2000", "Documents with more pages fail with too_many_pages"},
+      {"QUIRE_MAX_ATTEMPTS", "3", "Attempts per job for retryable failures"},
+      {"QUIRE_RETRY_BACKOFF_SECONDS", "5", "First retry delay (doubles per attempt)"},
+      {"QUIRE_LEASE_SECONDS", "60", "Lease of a running job (a dead replica's jobs are rescued after it)"},
+      {"QUIRE_HEARTBEAT_SECONDS", "10", "How often a running job's lease is renewed (shorter than the lease)"},
+      {"QUIRE_POLL_INTERVAL_SECONDS", "2", "Claim and lease-rescue tick"},
+      {"QUIRE_SHUTDOWN_GRACE_SECONDS", "25", "After SIGTERM, how long running jobs may take before they are handed back"},
+      {"QUIRE_SWEEP_INTERVAL_SECONDS", "300", "How often retention and data-root reconciliation run"},
+      {"QUIRE_INPUT_RETENTION_HOURS", "24", "Raw input kept this long after a job finished"},
+      {"QUIRE_RESULT_RETENTION_HOURS", "168", "Result kept this long after a job finished (then expired)"},
+      {"QUIRE_TOMBSTONE_RETENTION_HOURS", "720", "Expired jobs' tombstones kept this long"},
+  };
+  return table;
+}
+
 env_lookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

@@ -60,6 +60,10 @@ struct service_config {
   // AGPL-3.0 section 13: the Corresponding Source offered to every user of the service.
   std::string source_archive;                // QUIRE_SOURCE_ARCHIVE: tarball served at GET /v1/source
   std::string source_url;                    // QUIRE_SOURCE_URL: another place it can be had
+  // Not an environment variable: the Tesseract languages installed on this machine, filled by
+  // `quire serve` at start (convert::installed_ocr_languages). /v1/info lists them; a job naming
+  // another is refused at submit (422 ocr_language_unavailable).
+  std::vector<std::string> ocr_languages;
   // Test hook, read only when QUIRE_WORKER_TEST_HOOKS=1 (the system tests): QUIRE_TEST_FAIL_DEVICE=N
   // makes converter N's device report as failed on its first job (the died-while-running path on a
   // machine without a GPU). -1 = off; never set in production.
@@ -87,6 +91,17 @@ env_lookup process_env();
 // Parses every QUIRE_* setting. On error, `errors` lists each bad variable and the result is
 // meaningless. Never throws.
 service_config load_config(const env_lookup& env, std::vector<config_error>& errors);
+
+// One documented setting: its variable, its default as docs/configuration.md gives it ("" = unset)
+// and a one-line meaning, for `quire serve --help` (which also accepts each as a flag: QUIRE_LISTEN
+// is --listen).
+struct setting_doc {
+  const char* variable;  // "QUIRE_LISTEN"
+  const char* fallback;  // "0.0.0.0:8080"
+  const char* meaning;
+};
+// Every setting load_config reads, test hooks excepted, in the order of docs/configuration.md.
+const std::vector<setting_doc>& documented_settings();
 
 // "host:port" → parts; accepts "[v6]:port" and ":port" (all interfaces).
 bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port);

@@ -1,5 +1,6 @@
 // `quire serve` — the REST service. Configuration comes from QUIRE_* environment variables
-// (docs/configuration.md). Exit codes: 0 after a clean drain, 1 when it cannot start (bad address),
+// (docs/configuration.md), each of which can also be given as a flag (QUIRE_LISTEN: --listen;
+// `quire serve --help` lists them with their defaults). Exit codes: 0 after a clean drain, 1 when it cannot start (bad address),
 // 2 on invalid configuration.
 //
 // Signals: the first SIGTERM (or SIGINT) starts the drain — /readyz answers `draining` at once,
@@ -11,12 +12,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
 
 #include "actors/runtime.hpp"
 #include "app/commands.hpp"
+#include "convert/convert.hpp"
 #include "http/server.hpp"
 
 namespace quire::app {
@@ -28,7 +34,11 @@ std::string self_exe() {
   return ec ? std::string("quire") : p.string();
 }
 
-int run_serve() {
+// The value of each setting given as a flag or in its environment variable (CLI11 reads the
+// variable when the flag is absent); load_config parses them as it would the environment.
+using setting_values = std::map<std::string, std::string>;
+
+int run_serve(const setting_values& given) {
   // Block the shutdown signals before any thread exists, so every thread inherits the mask and
   // only sigtimedwait() below sees them.
   sigset_t set;
@@ -39,7 +49,14 @@ int run_serve() {
   ::signal(SIGPIPE, SIG_IGN);  // a worker dying mid-write must not kill the service
 
   std::vector<actors::config_error> errors;
-  auto cfg = actors::load_config(actors::process_env(), errors);
+  const auto env = actors::process_env();
+  auto cfg = actors::load_config(
+      [&](const std::string& name) -> std::optional<std::string> {
+        if (auto it = given.find(name); it != given.end()) return it->second;
+        return env(name);  // test hooks, which have no flag
+      },
+      errors);
+  cfg.ocr_languages = convert::installed_ocr_languages();
   for (const auto& e : errors) std::fprintf(stderr, "quire serve: config: %s: %s\n", e.variable.c_str(), e.message.c_str());
   if (!errors.empty()) return 2;
 
@@ -94,9 +111,29 @@ int run_serve() {
 }  // namespace
 
 void add_serve_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("serve", "Run the REST service (configuration from QUIRE_* environment variables)");
-  cmd->callback([] {
-    int rc = run_serve();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Run the REST service. Each setting comes from its flag, else its QUIRE_* environment variable, "
+      "else its default (docs/configuration.md has the full meaning of each).");
+  auto formatter = std::make_shared<CLI::Formatter>();
+  formatter->column_width(44);
+  cmd->formatter(formatter);
+  auto values = std::make_shared<std::map<std::string, std::string>>();
+  std::vector<std::pair<std::string, CLI::Option*>> options;
+  for (const auto& s : actors::documented_settings()) {
+    // QUIRE_MAX_UPLOAD_BYTES → --max-upload-bytes
+    std::string flag = std::string(s.variable).substr(6);
+    for (auto& c : flag) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string& slot = (*values)[s.variable];
+    const std::string help = std::string(s.meaning) + " [default: " + (*s.fallback ? s.fallback : "unset") + "]";
+    auto* opt = cmd->add_option("--" + flag, slot, help)->envname(s.variable)->type_name("VALUE");
+    options.emplace_back(s.variable, opt);
+  }
+  cmd->callback([values, options] {
+    setting_values given;
+    for (const auto& [name, opt] : options)
+      if (opt->count() > 0) given[name] = (*values)[name];
+    int rc = run_serve(given);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
 }

@@ -164,3 +164,55 @@ TEST_CASE("the device-failure test hook exists only with QUIRE_WORKER_TEST_HOOKS
   CHECK(c.test_fail_device_converter == 1);
   CHECK(errors.empty());
 }
+
+// `quire serve --help` shows these defaults; given back as values they must change nothing.
+TEST_CASE("documented settings: each is read by load_config, and its shown default is the real one") {
+  std::vector<config_error> errors;
+  const auto defaults = load_config(env_of({}), errors);
+  REQUIRE(errors.empty());
+  auto fingerprint = [](const service_config& c) {
+    std::string f = c.profile + "|" + c.gpus + "|" + c.effective_acceleration_policy() + "|" + c.listen_host + ":" +
+                    std::to_string(c.listen_port) + (c.grouped_sync ? "|grouped" : "|per_file");
+    for (long long v : {static_cast<long long>(c.max_upload_bytes), static_cast<long long>(c.cpu_converters),
+                        static_cast<long long>(c.http_threads), static_cast<long long>(c.max_concurrent_uploads),
+                        static_cast<long long>(c.max_connections), static_cast<long long>(c.max_queue_depth),
+                        static_cast<long long>(c.max_attempts), static_cast<long long>(c.max_pages),
+                        static_cast<long long>(c.worker_memory_bytes), static_cast<long long>(c.worker_nice),
+                        static_cast<long long>(c.document_timeout.count()),
+                        static_cast<long long>(c.request_timeout.count()),
+                        static_cast<long long>(c.idle_timeout.count()), static_cast<long long>(c.lease.count()),
+                        static_cast<long long>(c.heartbeat.count()),
+                        static_cast<long long>(c.readiness_interval.count()),
+                        static_cast<long long>(c.poll_interval.count()),
+                        static_cast<long long>(c.shutdown_grace.count()),
+                        static_cast<long long>(c.retry_backoff.count()),
+                        static_cast<long long>(c.sweep_interval.count()),
+                        static_cast<long long>(c.input_retention.count()),
+                        static_cast<long long>(c.result_retention.count()),
+                        static_cast<long long>(c.tombstone_retention.count())})
+      f += "|" + std::to_string(v);
+    return f;
+  };
+  std::map<std::string, std::string> given;
+  for (const auto& s : documented_settings()) {
+    const std::string fallback = s.fallback;
+    CHECK(std::string(s.variable).rfind("QUIRE_", 0) == 0);
+    CHECK(std::string(s.meaning).size() > 10);
+    // Defaults that depend on the profile are described in words; the others are values.
+    if (!fallback.empty() && fallback.find(' ') == std::string::npos) given[s.variable] = fallback;
+  }
+  CHECK(given.size() >= 25);
+  const auto same = load_config(env_of(given), errors);
+  CHECK(errors.empty());
+  CHECK(fingerprint(same) == fingerprint(defaults));
+
+  // Every variable the table names is one load_config reads: a junk value is an error for each
+  // numeric or enumerated one (the free-text ones take anything).
+  int rejected = 0;
+  for (const auto& s : documented_settings()) {
+    std::vector<config_error> errs;
+    load_config(env_of({{s.variable, "junk value"}}), errs);
+    rejected += errs.empty() ? 0 : 1;
+  }
+  CHECK(rejected >= 25);
+}
