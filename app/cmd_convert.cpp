@@ -1,33 +1,29 @@
 // `quire convert IN.pdf [-o OUT.md] [--assets DIR] [--json] [--pages A-B] [--acceleration POLICY]`
 // One-shot conversion, no database. Without -o the Markdown (or the JSON with --json) goes to
-// standard output and nothing else does; diagnostics go to stderr. Exit codes: 0 success,
-// 1 conversion error (code printed), 2 usage error, 3 output could not be written.
+// standard output and nothing else does; diagnostics go to stderr. IN may be `-` (standard input).
+// Exit codes: 0 success, 1 conversion error (code printed), 2 usage error, 3 output could not be
+// written.
+//
+// `quire convert A.pdf B.pdf DIR/ -o OUTDIR/`: several inputs, a directory, or an -o that is a
+// directory convert every PDF into OUTDIR (batch_plan.hpp: naming, clashes; batch_convert.cpp:
+// the worker pool, progress, exit codes).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "app/commands.hpp"
+#include "app/convert_cli.hpp"
 #include "convert/convert.hpp"
 
 namespace quire::app {
 namespace {
-
-struct convert_args {
-  std::string input;
-  std::string output;
-  std::string assets_dir;
-  std::string pages;
-  std::string ocr = "auto";
-  std::string acceleration = "cpu_only";
-  double timeout = 0;
-  bool json = false;
-};
 
 bool write_file(const std::filesystem::path& path, std::string_view bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -49,25 +45,45 @@ nlohmann::json to_json(const convert::conversion& c) {
           {"acceleration_used", c.acceleration_used}};
 }
 
+// --pages A or A-B (1-based, inclusive) into args.first_page/last_page; false when malformed.
+bool parse_pages(convert_args& a) {
+  if (a.pages.empty()) return true;
+  std::smatch m;
+  static const std::regex range(R"((\d{1,9})(?:-(\d{1,9}))?)");
+  if (!std::regex_match(a.pages, m, range)) return false;
+  a.first_page = std::stoi(m[1]);
+  a.last_page = m[2].matched ? std::stoi(m[2]) : a.first_page;
+  return true;  // out-of-range pages are the engine's invalid_argument (exit 1), as before
+}
+
+// The many-file form: more than one input, a directory, or an -o that is (or ends like) a directory.
+bool wants_batch(const convert_args& a) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (a.inputs.size() > 1) return true;
+  if (a.inputs[0] != "-" && fs::is_directory(a.inputs[0], ec)) return true;
+  if (a.output.empty() || a.output == "-") return false;
+  return a.output.back() == '/' || fs::is_directory(a.output, ec);
+}
+
 int run_convert(const convert_args& a) {
-  std::ifstream in(a.input, std::ios::binary);
-  if (!in) {
-    fmt::print(stderr, "quire convert: error: io_error: cannot open {}\n", a.input);
-    return 1;
+  const std::string& input = a.inputs.front();
+  std::vector<char> bytes;
+  if (input == "-") {
+    bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(input, std::ios::binary);
+    if (!in) {
+      fmt::print(stderr, "quire convert: error: io_error: cannot open {}\n", input);
+      return 1;
+    }
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 
   convert::options opts;
-  if (!a.pages.empty()) {
-    std::smatch m;
-    static const std::regex range(R"((\d+)(?:-(\d+))?)");
-    if (!std::regex_match(a.pages, m, range)) {
-      fmt::print(stderr, "quire convert: error: invalid_argument: --pages wants A or A-B, got '{}'\n", a.pages);
-      return 2;
-    }
-    opts.first_page = std::stoi(m[1]);
-    opts.last_page = m[2].matched ? std::stoi(m[2]) : opts.first_page;
-  }
+  opts.first_page = a.first_page;
+  opts.last_page = a.last_page;
+  opts.ocr_languages = a.ocr_languages;
   opts.ocr = a.ocr == "off" ? convert::ocr_mode::off
              : a.ocr == "force" ? convert::ocr_mode::force
                                 : convert::ocr_mode::automatic;
@@ -103,7 +119,7 @@ int run_convert(const convert_args& a) {
       }
     }
   }
-  std::string text = a.json ? to_json(*res).dump(2) + "\n" : res->markdown;
+  std::string text = a.format == "json" ? to_json(*res).dump(2) + "\n" : res->markdown;
   if (a.output.empty() || a.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return std::fflush(stdout) == 0 ? 0 : 3;
@@ -119,22 +135,62 @@ int run_convert(const convert_args& a) {
 
 void add_convert_command(CLI::App& app) {
   auto args = std::make_shared<convert_args>();
-  auto* cmd = app.add_subcommand("convert", "Convert one PDF to Markdown (no database, no service)");
-  cmd->add_option("input", args->input, "PDF file to convert")->required();
-  cmd->add_option("-o,--output", args->output, "Markdown file to write (default: standard output)");
-  cmd->add_option("--assets", args->assets_dir, "Write embedded images into DIR and link them");
-  cmd->add_flag("--json", args->json, "Emit a JSON result (markdown, per-page stats, warnings, timings)");
-  cmd->add_option("--pages", args->pages, "Page range A-B (1-based, inclusive)");
+  auto* cmd = app.add_subcommand(
+      "convert",
+      "Convert PDFs to Markdown (no database, no service).\n"
+      "  quire convert IN.pdf [-o OUT.md]          one file (IN may be - for standard input;\n"
+      "                                            without -o the result goes to standard output)\n"
+      "  quire convert A.pdf B.pdf DIR/ -o OUTDIR/ many files, directories searched recursively;\n"
+      "                                            OUTDIR mirrors their relative paths (NAME.md per PDF)");
+  cmd->add_option("inputs", args->inputs, "PDF files, directories (searched for *.pdf), or - for standard input")
+      ->required();
+  cmd->add_option("-o,--output", args->output,
+                  "One input: the file to write (default: standard output). Several inputs, a directory, or a "
+                  "path ending in /: the output directory (created if missing)");
+  cmd->add_option("--assets", args->assets_dir,
+                  "Write embedded images into DIR and link them (many files: DIR/REL/NAME/ for each PDF)");
+  cmd->add_option("--format", args->format,
+                  "markdown (default) or json (the Markdown with per-page stats, warnings and timings). Chunked "
+                  "output is not available yet")
+      ->check(CLI::IsMember({"markdown", "json"}));
+  cmd->add_flag("--json", args->json, "Same as --format json");
+  cmd->add_option("--pages", args->pages,
+                  "Convert only pages A-B (or the single page A); 1-based and inclusive: --pages 2-3 is the second and "
+                  "third page");
   cmd->add_option("--ocr", args->ocr, "OCR for pages without text: auto, off, force")
       ->check(CLI::IsMember({"auto", "off", "force"}));
+  auto* langs = cmd->add_option("--ocr-languages", args->ocr_languages,
+                                "Tesseract languages for OCR joined by +, e.g. eng+deu (default eng); refused "
+                                "when one is not installed");
   // cpu_only by default: a one-shot conversion should not probe GPUs unless asked to.
   cmd->add_option("--acceleration", args->acceleration,
                   "Page-raster analysis: cpu_only (default), gpu_prefer (CPU fallback with a warning), "
                   "gpu_required (fails with gpu_not_available without a working GPU)")
       ->check(CLI::IsMember({"cpu_only", "gpu_prefer", "gpu_required"}));
-  cmd->add_option("--timeout", args->timeout, "Give up after this many seconds (0 = no limit)");
-  cmd->callback([args] {
-    int rc = run_convert(*args);
+  cmd->add_option("--timeout", args->timeout, "Give up on a file after this many seconds (0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-j,--jobs", args->jobs, "Many files: how many convert at once (default: one per CPU core)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--skip-existing", args->skip_existing,
+                "Many files: leave a PDF whose output already exists alone (default: replace the output)");
+  cmd->callback([args, langs] {
+    if (args->json) args->format = "json";
+    if (!parse_pages(*args)) {
+      fmt::print(stderr, "quire convert: error: invalid_argument: --pages wants A or A-B, got '{}'\n",
+                 args->pages);
+      throw CLI::RuntimeError(2);
+    }
+    if (langs->count() > 0) {
+      std::vector<std::string> missing;
+      if (auto problem = convert::check_ocr_languages(args->ocr_languages, &missing); !problem.empty()) {
+        std::string installed;
+        for (const auto& l : convert::installed_ocr_languages()) installed += (installed.empty() ? "" : ", ") + l;
+        fmt::print(stderr, "quire convert: error: ocr_language_unavailable: {}\n  installed: {}\n", problem,
+                   installed.empty() ? "none" : installed);
+        throw CLI::RuntimeError(2);
+      }
+    }
+    int rc = wants_batch(*args) ? run_batch(*args) : run_convert(*args);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
 }

@@ -164,8 +164,16 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   std::ofstream md(out / "result.md", std::ios::binary | std::ios::trunc);
   md.write(res->markdown.data(), static_cast<std::streamsize>(res->markdown.size()));
   if (!md.flush()) return fail("io_error", "cannot write result.md");
+  // Per-page figures, for `quire convert --format json` over many files (the service keeps only
+  // the totals).
+  nlohmann::json pages = nlohmann::json::array();
+  for (const auto& p : res->pages)
+    pages.push_back({{"page", p.number}, {"chars", p.chars}, {"blocks", p.blocks},
+                     {"no_text_layer", p.no_text_layer}, {"ocr_used", p.ocr_used},
+                     {"milliseconds", p.milliseconds}, {"page_kind", p.page_kind}});
   return {{"event", "done"},
           {"ok", true},
+          {"pages", pages},
           {"page_count", res->page_count},
           {"pages_converted", static_cast<int>(res->pages.size())},
           {"warnings", res->warnings},

@@ -1,0 +1,32 @@
+// quire::app — `quire convert`, shared between the one-file form (cmd_convert.cpp, in-process) and
+// the many-file form (batch_convert.cpp, a pool of crash-isolated `quire worker` processes).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace quire::app {
+
+struct convert_args {
+  std::vector<std::string> inputs;
+  std::string output;
+  std::string assets_dir;
+  std::string pages;
+  int first_page = 1;  // from pages (1-based, inclusive)
+  int last_page = 0;   // 0 = end of the document
+  std::string ocr = "auto";
+  std::string ocr_languages = "eng";
+  std::string acceleration = "cpu_only";
+  std::string format = "markdown";  // markdown | json (--json is --format json)
+  double timeout = 0;
+  bool json = false;
+  int jobs = 0;                     // 0 = one per core
+  bool skip_existing = false;
+};
+
+// Exit codes of the many-file form: 0 every input converted (or skipped), 1 at least one failed
+// (its output not writable included), 2 usage error, 3 the output directory cannot be made, 130
+// interrupted. (The one-file form: 0, 1 conversion error, 2 usage, 3 output not written.)
+int run_batch(const convert_args& a);
+
+}  // namespace quire::app
