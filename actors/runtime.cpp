@@ -451,6 +451,7 @@ class runtime_impl final : public runtime {
             {"acceleration_override", st_.cfg.cpu_override()},
             {"warnings", warnings()},
             {"gpu", st_.gpu_report},
+            {"ocr_languages", st_.cfg.ocr_languages},
             {"capabilities",
              {{"cpu_converters", st_.cfg.cpu_converters},
               {"live_converters", st_.live_converters.load()},

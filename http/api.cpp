@@ -38,6 +38,7 @@ const std::vector<error_kind> kErrors = {
     {"payload_too_large", 413, false},
     {"unsupported_media_type", 415, false},
     {"validation_error", 422, false},
+    {"ocr_language_unavailable", 422, false},
     {"internal_error", 500, true},
     {"artifact_missing", 500, false},
     {"artifact_corrupt", 500, false},
@@ -647,9 +648,14 @@ response api::dispatch(const request& req, context& ctx) {
     spec_limits limits;
     limits.max_timeout_seconds = static_cast<int>(cfg_.document_timeout.count());
     limits.default_policy = cfg_.effective_acceleration_policy();
+    limits.ocr_languages = &cfg_.ocr_languages;
     spec_problem problem;
     auto spec = validate_job_spec(spec_text, limits, problem);
-    if (!spec) return validation(problem.field, problem.message, cid);
+    if (!spec) {
+      json details = problem.details;
+      details["field"] = problem.field;
+      return error_response(problem.code, problem.field + ": " + problem.message, cid, details);
+    }
     // gpu_required never falls back: with no working GPU converter now, refuse rather than queue a job
     // nothing can run. Retryable: a GPU may come back (another replica, a restart).
     if ((*spec)["execution"].value("acceleration_policy", "") == "gpu_required" && svc_.working_gpu_converters() <= 0)

@@ -1,6 +1,7 @@
 // Job spec validation; see job_spec.hpp. The accepted shape is documented in docs/api.md.
 #include "http/job_spec.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace quire::http {
@@ -50,6 +51,31 @@ bool get_enum(const json& obj, const std::string& key, const std::string& path, 
   return true;
 }
 
+// Every '+'-joined name of `spec` must be in `installed`; else the problem lists what is missing
+// and what this lane has, so a client can pick again without a second request.
+bool unavailable_languages(const std::string& spec, const std::vector<std::string>& installed, spec_problem& p) {
+  json missing = json::array();
+  std::size_t start = 0;
+  while (start <= spec.size()) {
+    std::size_t plus = spec.find('+', start);
+    if (plus == std::string::npos) plus = spec.size();
+    const std::string name = spec.substr(start, plus - start);
+    if (std::find(installed.begin(), installed.end(), name) == installed.end() &&
+        std::find(missing.begin(), missing.end(), name) == missing.end())
+      missing.push_back(name);
+    start = plus + 1;
+  }
+  if (missing.empty()) return true;
+  std::string list;
+  for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m.get<std::string>();
+  fail(p, "conversion.ocr_languages",
+       "OCR language(s) not installed on this service: " + list +
+           " (GET /v1/info lists ocr_languages)");
+  p.code = "ocr_language_unavailable";
+  p.details = {{"missing", missing}, {"installed", installed}};
+  return false;
+}
+
 }  // namespace
 
 std::optional<json> validate_job_spec(const std::string& text, const spec_limits& limits, spec_problem& p) {
@@ -79,11 +105,14 @@ std::optional<json> validate_job_spec(const std::string& text, const spec_limits
   if (conv.contains("ocr_languages")) {
     const auto& v = conv["ocr_languages"];
     if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 64 ||
-        v.get<std::string>().find_first_not_of("abcdefghijklmnopqrstuvwxyz_+") != std::string::npos) {
+        v.get<std::string>().find_first_not_of("abcdefghijklmnopqrstuvwxyz_+") != std::string::npos ||
+        v.get<std::string>().front() == '+' || v.get<std::string>().back() == '+' ||
+        v.get<std::string>().find("++") != std::string::npos) {
       fail(p, "conversion.ocr_languages", "must be tesseract language codes joined by '+', e.g. \"eng+deu\"");
       return std::nullopt;
     }
     langs = v.get<std::string>();
+    if (limits.ocr_languages && !unavailable_languages(langs, *limits.ocr_languages, p)) return std::nullopt;
   }
   if (last != 0 && last < first) {
     fail(p, "conversion.last_page", "must be 0 (end of document) or >= first_page");

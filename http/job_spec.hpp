@@ -8,17 +8,24 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace quire::http {
 
 struct spec_limits {
   int max_timeout_seconds = 600;      // QUIRE_DOCUMENT_TIMEOUT_SECONDS
   std::string default_policy = "cpu_only";
+  // The OCR languages this lane can use (service_config::ocr_languages). A spec that names
+  // conversion.ocr_languages with one outside this list is refused (ocr_language_unavailable);
+  // the default ("eng", not named by the client) is never refused. nullptr: not checked.
+  const std::vector<std::string>* ocr_languages = nullptr;
 };
 
 struct spec_problem {
   std::string field;    // JSON path of the offending field
   std::string message;
+  std::string code = "validation_error";       // the API error code (both are 422)
+  nlohmann::json details = nlohmann::json::object();  // extra details beside "field"
 };
 
 // `text` empty means "no job_spec given" (all defaults).

@@ -208,6 +208,29 @@ TEST_CASE("submission: raw PDF, multipart, validation, limits, backpressure") {
   CHECK(svc.submissions.size() == 2);
 }
 
+TEST_CASE("a job naming an OCR language the lane lacks is refused at submit with the installed ones") {
+  fake_service svc;
+  actors::service_config cfg;
+  cfg.ocr_languages = {"eng", "fra"};
+  http::api a(svc, cfg);
+  auto raw = req("POST", "/v1/convert/jobs", {{"content-type", "application/pdf"}});
+  raw.body = kPdf;
+  raw.query["job_spec"] = R"({"conversion":{"ocr":"force","ocr_languages":"eng+deu"}})";
+  auto r = a.handle(raw);
+  CHECK(r.status == 422);
+  CHECK(body(r)["error"]["code"] == "ocr_language_unavailable");
+  CHECK(body(r)["error"]["retryable"] == false);
+  CHECK(body(r)["error"]["details"]["field"] == "conversion.ocr_languages");
+  CHECK(body(r)["error"]["details"]["missing"] == json{"deu"});
+  CHECK(body(r)["error"]["details"]["installed"] == json{"eng", "fra"});
+  CHECK(svc.submissions.empty());
+
+  raw.query["job_spec"] = R"({"conversion":{"ocr":"force","ocr_languages":"fra"}})";
+  CHECK(a.handle(raw).status == 202);
+  REQUIRE(svc.submissions.size() == 1);
+  CHECK(svc.submissions[0].job_spec["conversion"]["ocr_languages"] == "fra");
+}
+
 TEST_CASE("list, result and cancel shapes") {
   fake_service svc;
   actors::service_config cfg;

@@ -42,3 +42,31 @@ TEST_CASE("gpu_required is a valid job spec") {
   REQUIRE(s);
   CHECK((*s)["execution"]["priority"] == 3);
 }
+
+TEST_CASE("ocr_languages: a language the lane lacks is ocr_language_unavailable, the default is never refused") {
+  const std::vector<std::string> installed{"deu", "eng"};
+  spec_limits l;
+  l.ocr_languages = &installed;
+  spec_problem p;
+  CHECK(validate_job_spec(R"({"conversion":{"ocr_languages":"eng+deu"}})", l, p));
+  CHECK(validate_job_spec("", l, p));  // "eng" by default, not asked for by the client
+  const std::vector<std::string> none;
+  l.ocr_languages = &none;
+  CHECK(validate_job_spec("", l, p));
+
+  l.ocr_languages = &installed;
+  p = {};
+  CHECK_FALSE(validate_job_spec(R"({"conversion":{"ocr_languages":"eng+xyz+fra+xyz"}})", l, p));
+  CHECK(p.code == "ocr_language_unavailable");
+  CHECK(p.field == "conversion.ocr_languages");
+  CHECK(p.details["missing"] == nlohmann::json{"xyz", "fra"});
+  CHECK(p.details["installed"] == nlohmann::json{"deu", "eng"});
+  CHECK(p.message.find("xyz, fra") != std::string::npos);
+
+  // Malformed lists stay validation errors, checked before availability.
+  for (const char* bad : {"eng++deu", "+eng", "eng+", "Eng"}) {
+    p = {};
+    CHECK_FALSE(validate_job_spec(std::string(R"({"conversion":{"ocr_languages":")") + bad + "\"}}", l, p));
+    CHECK(p.code == "validation_error");
+  }
+}
