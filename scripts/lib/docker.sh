@@ -157,6 +157,8 @@ build_service_image() {
     --build-arg "CREATED=$(git -C "$QUIRE_ROOT" log -1 --format=%cI HEAD)"
     --build-arg "SOURCE_DATE_EPOCH=$(git -C "$QUIRE_ROOT" log -1 --format=%ct HEAD)"
     --target "$target" -t "$tag" -f docker/Dockerfile)
+  # Tesseract languages of the runtime image (docker/Dockerfile's OCR_LANGUAGES has the default).
+  [ -n "${QUIRE_OCR_LANGUAGES:-}" ] && args+=(--build-arg "OCR_LANGUAGES=$QUIRE_OCR_LANGUAGES")
   local logf t0
   mkdir -p "$QUIRE_STATE_DIR"
   logf="$QUIRE_STATE_DIR/build-${tag//[:\/]/-}.log"
