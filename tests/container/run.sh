@@ -158,7 +158,8 @@ case_drift() {
   # drift_lib CMD: CMD with the clone's script library, in the drift project's environment.
   drift_lib() { env "${env[@]}" bash -c "source '$src/scripts/lib/common.sh'; source '$src/scripts/lib/docker.sh'; $1"; }
   drift_down() { drift_lib 'dc down -v --remove-orphans' >/dev/null 2>&1 || true; }
-  trap drift_down EXIT  # run_case runs each case in a subshell of its own
+  # run_case runs each case in a subshell of its own; keep the case's status, not the cleanup's.
+  trap 'rc=$?; drift_down; exit $rc' EXIT
 
   log "drift: scripts/images --locked with an aged lock must refuse"
   env "${env[@]}" "$src/scripts/images" --locked >"$out" 2>&1 || rc=$?
