@@ -400,6 +400,8 @@ layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>
   ln.size = dom;
   ln.baseline = base;
   ln.box = rect::none();
+  // chars are numbered in the order MuPDF received them, i.e. the page's drawing order
+  ln.seq = *std::min_element(idx.begin() + begin, idx.begin() + end);
 
   std::vector<float> advances;
   float prev_x1 = -1e9f;

@@ -58,6 +58,8 @@ struct line {
   float size = 0;       // dominant font size (by characters, superscripts excluded)
   float baseline = 0;   // dominant baseline
   int block = -1;       // the MuPDF stext block the line came from (a hint, not a decision)
+  int seq = 0;          // drawing order: rank of the line's first character in the content stream
+                        // (OCR: the recogniser's line order); equal for all when unknown
   int chars = 0;        // non-space characters
   float char_width = 0; // mean advance of the line's characters (monospace cell width for code)
 

@@ -451,6 +451,7 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
     layout::line l;
     l.box = sp.box;
     l.block = first.block;
+    l.seq = static_cast<int>(out.lines.size());
     const int n_code_points = count_chars(sp.text) + static_cast<int>(std::count(sp.text.begin(), sp.text.end(), ' '));
     set_line_summary(l, sp.size, sp.baseline, s.chars, n_code_points > 0 ? sp.box.width() / n_code_points : 0);
     page_chars += s.chars;

@@ -113,7 +113,65 @@ void page_analyser::find_tables() {
   }
 }
 
+namespace {
+
+// Widths of the visual rows that a set of boxes forms, ascending: boxes that overlap vertically by
+// half the smaller height are one row (a code line whose words the extractor split, a bullet and
+// its text).
+std::vector<float> row_widths(std::vector<rect> boxes) {
+  std::sort(boxes.begin(), boxes.end(), [](const rect& a, const rect& b) { return a.y0 < b.y0; });
+  std::vector<rect> rows;
+  for (const auto& b : boxes) {
+    bool joined = false;
+    for (size_t k = rows.size(); k-- > 0 && k + 3 >= rows.size();) {
+      const float ov = layout::overlap(rows[k].y0, rows[k].y1, b.y0, b.y1);
+      if (ov >= 0.5f * std::min(rows[k].height(), b.height())) {
+        rows[k].include(b);
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) rows.push_back(b);
+  }
+  std::vector<float> w;
+  w.reserve(rows.size());
+  for (const auto& r : rows) w.push_back(r.width());
+  std::sort(w.begin(), w.end());
+  return w;
+}
+
+float median_of(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// How often the drawing order switches between the two sides. Columns are drawn one after the
+// other (a switch per column section); a table or code output with aligned fields is drawn row by
+// row across the gutter and switches on nearly every row. -1 when the order is unknown.
+int side_switches(std::vector<std::pair<int, int>> drawn /* (seq, side) */) {
+  if (drawn.empty()) return -1;
+  std::sort(drawn.begin(), drawn.end());
+  if (drawn.front().first == drawn.back().first) return -1;
+  int switches = 0;
+  for (size_t k = 1; k < drawn.size(); ++k) switches += drawn[k].second != drawn[k - 1].second;
+  return switches;
+}
+
+}  // namespace
+
 // Finds a vertical whitespace gutter through `us`; returns false when there is none.
+//
+// A gutter is a band of x, at least a few points wide, that (almost) no unit covers; wide units
+// (titles, abstracts, full-width figures and tables) are left out of the count because they span
+// the columns anyway. Of the candidate bands the one crossed by the fewest units wins, so a
+// column's short lines beside the gutter do not widen it into the column.
+//
+// Both sides must then hold columns of text, side by side. Either the sides were drawn one after
+// the other (a switch per few rows at most: not a table or aligned code drawn row by row) and at
+// least a quarter of each side's rows (units at one height joined, so code split into words counts
+// as its line) are wider than a fifth of the region; or, whatever the drawing order, each side's
+// typical line is a column's width. Terms beside their definitions or labels beside values have a
+// narrow side and stay one flow.
 bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g1) const {
   float L = 1e9f, R = -1e9f;
   int text_units = 0;
@@ -126,10 +184,9 @@ bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g
   const bool known = dc.gutter_x1 > dc.gutter_x0;
   if (W < 150 || text_units < (known ? 4 : 8)) return false;
   const int n = static_cast<int>(us.size());
-  int best_cover = n + 1;
-  float best0 = 0, best1 = 0;
   const int x_start = static_cast<int>(L + 0.2f * W), x_end = static_cast<int>(R - 0.2f * W);
-  std::vector<int> cover(std::max(0, x_end - x_start + 1), 0);
+  if (x_end <= x_start) return false;
+  std::vector<int> cover(x_end - x_start + 1, 0);
   for (const auto& u : us) {
     // units wider than a column could be span the columns anyway (titles, abstracts)
     if (u.box.width() > 0.6f * W) continue;
@@ -138,39 +195,54 @@ bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g
     for (int x = a; x <= b; ++x) ++cover[x - x_start];
   }
   const int limit = std::max(1, n / 12);
-  for (int x = x_start; x <= x_end;) {
-    if (cover[x - x_start] > limit) {
-      ++x;
-      continue;
+  const float min_width = std::max(6.0f, 0.6f * body);
+  // the lowest crossing count that leaves a wide enough band; the widest such band
+  float best0 = 0, best1 = 0;
+  bool found = false;
+  for (int t = 0; t <= limit && !found; ++t) {
+    for (int x = x_start; x <= x_end;) {
+      if (cover[x - x_start] > t) {
+        ++x;
+        continue;
+      }
+      int y = x;
+      while (y <= x_end && cover[y - x_start] <= t) ++y;
+      const float w = static_cast<float>(y - x);
+      if (w >= min_width && (!found || w > best1 - best0)) {
+        found = true;
+        best0 = static_cast<float>(x) - 1;
+        best1 = static_cast<float>(y);
+      }
+      x = y;
     }
-    int y = x, worst = 0;
-    while (y <= x_end && cover[y - x_start] <= limit) worst = std::max(worst, cover[y - x_start]), ++y;
-    const float w = static_cast<float>(y - x);
-    if (w >= std::max(6.0f, 0.6f * body) && (worst < best_cover || (worst == best_cover && w > best1 - best0))) {
-      best_cover = worst;
-      best0 = static_cast<float>(x) - 1;
-      best1 = static_cast<float>(y);
-    }
-    x = y;
   }
-  if (best_cover > limit) return false;
+  if (!found) return false;
   // both sides must hold real text columns, side by side
-  std::vector<float> lw, rw;
+  std::vector<rect> lboxes, rboxes;
+  std::vector<float> lunits, runits;
+  std::vector<std::pair<int, int>> drawn;
   rect lb = rect::none(), rb = rect::none();
   for (const auto& u : us) {
     if (u.piece < 0) continue;
-    if (u.box.x1 <= best0 + 3) lw.push_back(u.box.width()), lb.include(u.box);
-    else if (u.box.x0 >= best1 - 3) rw.push_back(u.box.width()), rb.include(u.box);
+    const int seq = page.lines[u.piece].seq;
+    if (u.box.x1 <= best0 + 3) {
+      lboxes.push_back(u.box), lunits.push_back(u.box.width()), lb.include(u.box), drawn.push_back({seq, 0});
+    } else if (u.box.x0 >= best1 - 3) {
+      rboxes.push_back(u.box), runits.push_back(u.box.width()), rb.include(u.box), drawn.push_back({seq, 1});
+    }
   }
   const bool same_as_before = known && best0 <= dc.gutter_x0 + 8 && best1 >= dc.gutter_x1 - 8;
   const size_t need = same_as_before ? 2 : 4;
+  const auto lw = row_widths(std::move(lboxes)), rw = row_widths(std::move(rboxes));
   if (lw.size() < need || rw.size() < need) return false;
-  auto median = [](std::vector<float> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  if (median(lw) < 0.22f * W || median(rw) < 0.22f * W) return false;
   if (layout::overlap(lb.y0, lb.y1, rb.y0, rb.y1) < 0.3f * std::min(lb.height(), rb.height())) return false;
+  const int switches = side_switches(std::move(drawn));
+  const int fewer_rows = static_cast<int>(std::min(lw.size(), rw.size()));
+  const bool drawn_apart = switches >= 0 && switches <= std::max(1, fewer_rows / 5);
+  auto upper_quartile = [](const std::vector<float>& v) { return v[v.size() * 3 / 4]; };
+  const bool wide_rows = upper_quartile(lw) >= 0.2f * W && upper_quartile(rw) >= 0.2f * W;
+  const bool column_lines = median_of(lunits) >= 0.22f * W && median_of(runits) >= 0.22f * W;
+  if (!(drawn_apart && wide_rows) && !column_lines) return false;
   g0 = best0;
   g1 = best1;
   return true;
