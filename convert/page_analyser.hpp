@@ -102,14 +102,20 @@ struct page_analyser {
   // breaks (horizontal) or blockquote bars (vertical).
   void classify_rules();
 
-  // Tables (convert/tables.hpp) on the page without its furniture; their text leaves the flow.
+  // Tables (convert/tables.hpp) on the page without its furniture, column by column on a page set
+  // in columns; their text leaves the flow.
   void find_tables();
+
+  // Tables among `lines` (indices into page.lines) and the vector shapes inside `clip`.
+  void detect_tables(const std::vector<int>& lines, const rect& clip);
 
   // ---------------------------------------------------------------- 3. columns
   // Finds a vertical whitespace gutter through `us`; returns false when there is none.
   bool find_gutter(const std::vector<unit>& us, float& g0, float& g1) const;
 
-  void order_units(std::vector<unit> us, std::vector<std::vector<unit>>& regions, int depth);
+  // Splits `us` at gutters (down to max_depth levels of nested columns) into regions in reading
+  // order: each column top to bottom, units across the gutter between column sections.
+  void order_units(std::vector<unit> us, std::vector<std::vector<unit>>& regions, int depth, int max_depth = 4);
 
   // ---------------------------------------------------------------- 4. rows, unruled tables, lines
   struct row_t {

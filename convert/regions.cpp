@@ -87,30 +87,71 @@ void page_analyser::classify_rules() {
     if (!v_used[j] && !in_table(vs[j].pos, (vs[j].a + vs[j].b) / 2)) vrules.push_back({{vs[j].pos - 0.5f, vs[j].a, vs[j].pos + 0.5f, vs[j].b}, false});
 }
 
-// Tables (convert/tables.hpp) on the page without its furniture; their text leaves the flow.
-void page_analyser::find_tables() {
-  page_model body_page;
-  body_page.number = page.number;
-  body_page.width = page.width;
-  body_page.height = page.height;
-  body_page.rules = page.rules;
-  body_page.marks = page.marks;
-  body_page.fills = page.fills;
-  body_page.links = page.links;
-  body_page.from_ocr = page.from_ocr;
-  std::vector<int> original;
-  for (size_t i = 0; i < page.lines.size(); ++i)
-    if (!furniture[i]) {
-      original.push_back(static_cast<int>(i));
-      body_page.lines.push_back(page.lines[i]);
-    }
-  for (auto& d : tables::detect(body_page, body)) {
+// Tables (convert/tables.hpp) among `lines` (indices into page.lines) and the vector shapes inside
+// `clip`; their text leaves the flow.
+void page_analyser::detect_tables(const std::vector<int>& lines, const rect& clip) {
+  page_model sub;
+  sub.number = page.number;
+  sub.width = page.width;
+  sub.height = page.height;
+  auto inside = [&](const rect& r) {
+    return r.x0 >= clip.x0 - 4 && r.x1 <= clip.x1 + 4 && r.y0 >= clip.y0 - 4 && r.y1 <= clip.y1 + 4;
+  };
+  for (const auto& r : page.rules)
+    if (inside(r.box)) sub.rules.push_back(r);
+  for (const auto& m : page.marks)
+    if (inside(m.box)) sub.marks.push_back(m);
+  for (const auto& f : page.fills)
+    if (inside(f)) sub.fills.push_back(f);
+  sub.links = page.links;
+  sub.from_ocr = page.from_ocr;
+  for (int i : lines) sub.lines.push_back(page.lines[i]);
+  for (auto& d : tables::detect(sub, body)) {
     if (d.table.rows.empty()) continue;
     for (int k : d.lines)
-      if (k >= 0 && k < static_cast<int>(original.size())) claimed[original[k]] = 1;
+      if (k >= 0 && k < static_cast<int>(lines.size())) claimed[lines[k]] = 1;
     d.table.page = page.number;
     table_blocks.push_back(std::move(d.table));
   }
+}
+
+// Tables on the page without its furniture. On a page set in columns each column of each section
+// is searched on its own, so a table in one column is not read row by row together with the text
+// beside it; wide horizontal rules (a full-width table's rules) close a column section.
+void page_analyser::find_tables() {
+  std::vector<int> body_lines;
+  std::vector<unit> us;
+  for (size_t i = 0; i < page.lines.size(); ++i) {
+    if (furniture[i]) continue;
+    body_lines.push_back(static_cast<int>(i));
+    if (page.lines[i].chars > 0) us.push_back({page.lines[i].box, static_cast<int>(i), -1, -1, -1});
+  }
+  std::vector<seg> hs;
+  for (const auto& r : page.rules)
+    if (r.horizontal) hs.push_back({r.box.cy(), r.box.x0, r.box.x1});
+  for (const auto& h : merge_segments(std::move(hs)))
+    if (h.b - h.a >= 0.2f * page.width) us.push_back({{h.a, h.pos - 0.5f, h.b, h.pos + 0.5f}, -1, -1, -1, -1});
+  std::vector<std::vector<unit>> sections;
+  // one level of columns; the gutter found here is not the page's (that comes with the tables)
+  const bool had_gutter = found_gutter;
+  const float gx0 = dc.gutter_x0, gx1 = dc.gutter_x1;
+  order_units(std::move(us), sections, 0, 1);
+  found_gutter = had_gutter, dc.gutter_x0 = gx0, dc.gutter_x1 = gx1;
+  if (sections.size() <= 1) {
+    detect_tables(body_lines, {0, 0, page.width, page.height});
+    return;
+  }
+  for (const auto& section : sections) {
+    std::vector<int> lines;
+    rect box = rect::none();
+    for (const auto& u : section) {
+      box.include(u.box);
+      if (u.piece >= 0) lines.push_back(u.piece);
+    }
+    if (lines.size() >= 2) detect_tables(lines, box);
+  }
+  std::stable_sort(table_blocks.begin(), table_blocks.end(),
+                   [](const block& a, const block& b) { return a.box.y0 < b.box.y0; });
 }
 
 namespace {
@@ -169,7 +210,7 @@ int side_switches(std::vector<std::pair<int, int>> drawn /* (seq, side) */) {
 // Both sides must then hold columns of text, side by side. Either the sides were drawn one after
 // the other (a switch per few rows at most: not a table or aligned code drawn row by row) and at
 // least a quarter of each side's rows (units at one height joined, so code split into words counts
-// as its line) are wider than a fifth of the region; or, whatever the drawing order, each side's
+// as its line) are wider than an eighth of the region (not line numbers or labels); or, whatever the drawing order, each side's
 // typical line is a column's width. Terms beside their definitions or labels beside values have a
 // narrow side and stay one flow.
 bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g1) const {
@@ -240,7 +281,7 @@ bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g
   const int fewer_rows = static_cast<int>(std::min(lw.size(), rw.size()));
   const bool drawn_apart = switches >= 0 && switches <= std::max(1, fewer_rows / 5);
   auto upper_quartile = [](const std::vector<float>& v) { return v[v.size() * 3 / 4]; };
-  const bool wide_rows = upper_quartile(lw) >= 0.2f * W && upper_quartile(rw) >= 0.2f * W;
+  const bool wide_rows = upper_quartile(lw) >= 0.12f * W && upper_quartile(rw) >= 0.12f * W;
   const bool column_lines = median_of(lunits) >= 0.22f * W && median_of(runits) >= 0.22f * W;
   if (!(drawn_apart && wide_rows) && !column_lines) return false;
   g0 = best0;
@@ -248,14 +289,15 @@ bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g
   return true;
 }
 
-void page_analyser::order_units(std::vector<unit> us, std::vector<std::vector<unit>>& regions, int depth) {
+void page_analyser::order_units(std::vector<unit> us, std::vector<std::vector<unit>>& regions, int depth,
+                                int max_depth) {
   auto by_y = [](const unit& a, const unit& b) {
     return std::fabs(a.box.y0 - b.box.y0) > 1.0f ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
   };
   float g0 = 0, g1 = 0;
-  bool gut = us.size() >= 4 && find_gutter(us, g0, g1);
+  const bool gut = depth < max_depth && us.size() >= 4 && find_gutter(us, g0, g1);
   if (gut && depth == 0) found_gutter = true, dc.gutter_x0 = g0, dc.gutter_x1 = g1;
-  if (depth > 3 || !gut) {
+  if (!gut) {
     std::sort(us.begin(), us.end(), by_y);
     regions.push_back(std::move(us));
     return;
@@ -280,8 +322,8 @@ void page_analyser::order_units(std::vector<unit> us, std::vector<std::vector<un
   }
   std::vector<unit> left, right, spanning;
   auto flush = [&] {
-    if (!left.empty()) order_units(std::move(left), regions, depth + 1);
-    if (!right.empty()) order_units(std::move(right), regions, depth + 1);
+    if (!left.empty()) order_units(std::move(left), regions, depth + 1, max_depth);
+    if (!right.empty()) order_units(std::move(right), regions, depth + 1, max_depth);
     left.clear();
     right.clear();
   };
