@@ -137,16 +137,14 @@ void page_analyser::find_tables() {
   const float gx0 = dc.gutter_x0, gx1 = dc.gutter_x1;
   order_units(std::move(us), sections, 0, 1);
   found_gutter = had_gutter, dc.gutter_x0 = gx0, dc.gutter_x1 = gx1;
-  if (sections.size() <= 1) {
-    detect_tables(body_lines, {0, 0, page.width, page.height});
-    return;
-  }
+  detect_tables(body_lines, {0, 0, page.width, page.height});
+  if (sections.size() <= 1) return;
   for (const auto& section : sections) {
     std::vector<int> lines;
     rect box = rect::none();
     for (const auto& u : section) {
       box.include(u.box);
-      if (u.piece >= 0) lines.push_back(u.piece);
+      if (u.piece >= 0 && !claimed[u.piece]) lines.push_back(u.piece);
     }
     if (lines.size() >= 2) detect_tables(lines, box);
   }
@@ -210,9 +208,9 @@ int side_switches(std::vector<std::pair<int, int>> drawn /* (seq, side) */) {
 // Both sides must then hold columns of text, side by side. Either the sides were drawn one after
 // the other (a switch per few rows at most: not a table or aligned code drawn row by row) and at
 // least a quarter of each side's rows (units at one height joined, so code split into words counts
-// as its line) are wider than an eighth of the region (not line numbers or labels); or, whatever the drawing order, each side's
-// typical line is a column's width. Terms beside their definitions or labels beside values have a
-// narrow side and stay one flow.
+// as its line) are wider than three ems (not line numbers or bullets); or, whatever the drawing
+// order, each side's typical line is a column's width. Terms beside their definitions or labels
+// beside values are drawn row by row or have a narrow side, and stay one flow.
 bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g1) const {
   float L = 1e9f, R = -1e9f;
   int text_units = 0;
@@ -281,7 +279,7 @@ bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g
   const int fewer_rows = static_cast<int>(std::min(lw.size(), rw.size()));
   const bool drawn_apart = switches >= 0 && switches <= std::max(1, fewer_rows / 5);
   auto upper_quartile = [](const std::vector<float>& v) { return v[v.size() * 3 / 4]; };
-  const bool wide_rows = upper_quartile(lw) >= 0.12f * W && upper_quartile(rw) >= 0.12f * W;
+  const bool wide_rows = upper_quartile(lw) >= 3 * body && upper_quartile(rw) >= 3 * body;
   const bool column_lines = median_of(lunits) >= 0.22f * W && median_of(runits) >= 0.22f * W;
   if (!(drawn_apart && wide_rows) && !column_lines) return false;
   g0 = best0;
@@ -320,6 +318,35 @@ void page_analyser::order_units(std::vector<unit> us, std::vector<std::vector<un
     }
     sides[i] = sd;
   }
+  // ... or when it goes on from its column: the longer column runs on below the end of the shorter
+  // one (the last page of an article, a listing at the foot of a column). A unit without a partner
+  // joins its column when the column's unit just above it (below it, for a column that starts
+  // higher) is close, with nothing across the gutter in between.
+  auto extend = [&](bool down) {
+    const int n = static_cast<int>(us.size());
+    int last[2] = {-1, -1};
+    for (int k = 0; k < n; ++k) {
+      const int i = down ? k : n - 1 - k;
+      const int sd = side(us[i]);
+      if (sides[i] < 2) {
+        last[sides[i]] = i;
+        continue;
+      }
+      const int p = sd < 2 ? last[sd] : -1;
+      if (p >= 0) {
+        const rect &a = us[i].box, &b = us[p].box;
+        const float gap = down ? a.y0 - b.y1 : b.y0 - a.y1;
+        if (gap <= 2.0f * std::max(body, a.height())) {
+          sides[i] = sd;
+          last[sd] = i;
+          continue;
+        }
+      }
+      last[0] = last[1] = -1;  // full-width flow ends both columns
+    }
+  };
+  extend(true);
+  extend(false);
   std::vector<unit> left, right, spanning;
   auto flush = [&] {
     if (!left.empty()) order_units(std::move(left), regions, depth + 1, max_depth);
