@@ -208,9 +208,10 @@ int side_switches(std::vector<std::pair<int, int>> drawn /* (seq, side) */) {
 // Both sides must then hold columns of text, side by side. Either the sides were drawn one after
 // the other (a switch per few rows at most: not a table or aligned code drawn row by row) and at
 // least a quarter of each side's rows (units at one height joined, so code split into words counts
-// as its line) are wider than three ems (not line numbers or bullets); or, whatever the drawing
-// order, each side's typical line is a column's width. Terms beside their definitions or labels
-// beside values are drawn row by row or have a narrow side, and stay one flow.
+// as its line) are wider than three ems (not line numbers or bullets); or each side's typical line
+// is a column's width and, when the sides were drawn row by row, few lines run across the band (a
+// page of full-width lines that split at wide sentence spaces is one column). Terms beside their
+// definitions or labels beside values are drawn row by row or have a narrow side, and stay one flow.
 bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g1) const {
   float L = 1e9f, R = -1e9f;
   int text_units = 0;
@@ -280,7 +281,12 @@ bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g
   const bool drawn_apart = switches >= 0 && switches <= std::max(1, fewer_rows / 5);
   auto upper_quartile = [](const std::vector<float>& v) { return v[v.size() * 3 / 4]; };
   const bool wide_rows = upper_quartile(lw) >= 3 * body && upper_quartile(rw) >= 3 * body;
-  const bool column_lines = median_of(lunits) >= 0.22f * W && median_of(runits) >= 0.22f * W;
+  // text drawn across the band is a page of full-width lines that split at wide word spaces
+  int crossing = 0;
+  for (const auto& u : us)
+    if (u.piece >= 0 && u.box.x0 < best0 && u.box.x1 > best1) ++crossing;
+  const bool column_lines = median_of(lunits) >= 0.22f * W && median_of(runits) >= 0.22f * W &&
+                            (switches < 0 || 4 * crossing <= static_cast<int>(lw.size() + rw.size()));
   if (!(drawn_apart && wide_rows) && !column_lines) return false;
   g0 = best0;
   g1 = best1;
