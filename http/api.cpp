@@ -40,6 +40,8 @@ const std::vector<error_kind> kErrors = {
     {"validation_error", 422, false},
     {"ocr_language_unavailable", 422, false},
     {"internal_error", 500, true},
+    {"unsupported_transfer_encoding", 501, false},
+    {"http_version_not_supported", 505, false},
     {"artifact_missing", 500, false},
     {"artifact_corrupt", 500, false},
     {"not_ready", 503, true},
@@ -58,7 +60,7 @@ const error_kind& kind_of(const std::string& code) {
 }
 
 // Appends the UTF-8 sequence starting at s[i] to out when it is valid (and not a control
-// character), else U+FFFD; returns the number of input bytes consumed.
+// character), else U+FFFD; a bidi control is dropped. Returns the number of input bytes consumed.
 std::size_t copy_utf8_char(std::string_view s, std::size_t i, std::string& out) {
   static const char* kReplacement = "\xEF\xBF\xBD";
   const auto c = static_cast<unsigned char>(s[i]);
@@ -90,7 +92,11 @@ std::size_t copy_utf8_char(std::string_view s, std::size_t i, std::string& out) 
     out += kReplacement;
     return 1;
   }
-  out.append(s.substr(i, len));
+  // Bidi controls reorder what follows on screen: "\u202Efdp.exe" displays as "exe.pdf". A
+  // display name keeps none of them (dropped, not replaced: nothing is there to show).
+  const bool bidi = cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+                    (cp >= 0x2066 && cp <= 0x2069);
+  if (!bidi) out.append(s.substr(i, len));
   return len;
 }
 
@@ -287,6 +293,53 @@ response source_response(const actors::service_config& cfg, const std::string& c
   return r;
 }
 
+// /readyz is open to anyone (load balancers, healthchecks), and the checks' own messages name
+// internal hosts, ports, roles and paths (libpq's "connection to server at …"). The open answer
+// says what kind of failure it is; the details are for `?verbose` with an API key, and the log.
+std::string public_reason_message(const std::string& code) {
+  static const std::map<std::string, std::string> kText = {
+      {"unknown_service_revision", "this binary was built without a git revision"},
+      {"stale_revision", "the running revision is not the expected one"},
+      {"profile_mismatch", "the data root is not this lane's"},
+      {"data_root_missing", "the data root is missing"},
+      {"data_root_not_writable", "the data root is not writable"},
+      {"data_root_profile_mismatch", "the data root belongs to another profile"},
+      {"data_root_collision", "the prod and eval data roots are the same directory"},
+      {"data_root_full", "the data root is full"},
+      {"database_unreachable", "the database cannot be reached or does not answer"},
+      {"database_profile_mismatch", "the database belongs to another lane"},
+      {"schema_version_mismatch", "the database schema is not the one this revision needs"},
+      {"gpu_unavailable", "no working GPU converter, and this lane requires one"},
+      {"converters_not_ready", "no converter is running"},
+      {"draining", "shutting down: new work is refused"},
+      {"readiness_stalled", "the readiness checks stopped finishing: a dependency is not answering"},
+  };
+  auto it = kText.find(code);
+  return it == kText.end() ? "not ready" : it->second;
+}
+
+// What the socket layer lets through but the api cannot serve. Its parser takes any digit pair
+// as a version ("HTTP/9.9") and decodes chunked only: a body sent as `gzip, chunked` would arrive
+// still compressed and be stored as the PDF. RFC 9112: 505 for the version, 501 for the coding.
+std::optional<response> protocol_refusal(const request& req, const std::string& cid) {
+  if (req.http_major != 1)
+    return error_response("http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served", cid,
+                          {{"http_version", std::to_string(req.http_major) + "." + std::to_string(req.http_minor)}});
+  const auto te = req.header("transfer-encoding");
+  std::size_t start = 0;
+  while (start <= te.size()) {
+    auto end = te.find(',', start);
+    if (end == std::string::npos) end = te.size();
+    auto coding = media_type(std::string_view(te).substr(start, end - start));  // trimmed, lowercased
+    if (!coding.empty() && coding != "chunked")
+      return error_response("unsupported_transfer_encoding",
+                            "transfer coding '" + coding.substr(0, 64) + "' is not supported (only chunked)", cid,
+                            {{"field", "Transfer-Encoding"}});
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string request::header(const std::string& lower_name) const {
@@ -477,8 +530,24 @@ response api::finish(const request& req, context& ctx, response r, clock_type::t
   return r;
 }
 
+std::optional<response> api::authenticate(const request& req, context& ctx) const {
+  if (cfg_.api_keys.empty()) return std::nullopt;
+  const auto& cid = ctx.correlation_id;
+  std::string presented = req.header("x-api-key");
+  if (presented.empty()) {
+    auto authz = req.header("authorization");
+    if (authz.size() > 7 && (authz.compare(0, 7, "Bearer ") == 0 || authz.compare(0, 7, "bearer ") == 0))
+      presented = authz.substr(7);
+  }
+  if (presented.empty()) return error_response("unauthorized", "an API key is required (X-API-Key or Bearer)", cid);
+  ctx.api_key_id = match_api_key(cfg_.api_keys, presented);
+  if (ctx.api_key_id.empty()) return error_response("unauthorized", "the API key is not valid", cid);
+  return std::nullopt;
+}
+
 response api::dispatch(const request& req, context& ctx) {
   const auto& cid = ctx.correlation_id;
+  if (auto refusal = protocol_refusal(req, cid)) return std::move(*refusal);
   const auto segs = segments(req.path);
   bool path_known = false;
   std::string allowed;
@@ -506,8 +575,15 @@ response api::dispatch(const request& req, context& ctx) {
   if (route == "/livez" || route == "/healthz") return json_response(200, {{"status", "alive"}});
   const auto view = readiness_view(svc_.readiness(), cfg_);
   if (route == "/readyz") {
+    json reasons = view.reasons;
+    if (req.query.count("verbose")) {
+      // The checks' own messages: for the operator, so behind the API key like the job routes.
+      if (auto refusal = authenticate(req, ctx)) return std::move(*refusal);
+    } else {
+      for (auto& f : reasons) f["message"] = public_reason_message(f.value("code", ""));
+    }
     auto r = json_response(view.ready ? 200 : 503, {{"status", view.ready ? "ready" : "not_ready"},
-                                                    {"reasons", view.reasons},
+                                                    {"reasons", reasons},
                                                     {"warnings", view.snap.warnings},
                                                     {"checked_at_ms", view.snap.checked_at_ms}});
     if (!view.ready) r.headers.emplace_back("Retry-After", "5");
@@ -528,6 +604,8 @@ response api::dispatch(const request& req, context& ctx) {
   }
   (void)kOpenRoutes;
   if (req.query_malformed) return error_response("bad_request", "the query string is not valid percent-encoding", cid);
+  // `?job_spec=a&job_spec=b`: whichever one counted, the client meant something else.
+  if (!req.repeated_query.empty()) return validation(req.repeated_query.front().substr(0, 64), "must be given once", cid);
 
   // --- everything else waits for readiness (fail closed). While the lane is only draining or
   // its data root is only full, reads and cancels still work: clients can follow and fetch the
@@ -560,17 +638,7 @@ response api::dispatch(const request& req, context& ctx) {
   }
 
   // --- job routes: authenticated ---
-  if (!cfg_.api_keys.empty()) {
-    std::string presented = req.header("x-api-key");
-    if (presented.empty()) {
-      auto authz = req.header("authorization");
-      if (authz.size() > 7 && (authz.compare(0, 7, "Bearer ") == 0 || authz.compare(0, 7, "bearer ") == 0))
-        presented = authz.substr(7);
-    }
-    if (presented.empty()) return error_response("unauthorized", "an API key is required (X-API-Key or Bearer)", cid);
-    ctx.api_key_id = match_api_key(cfg_.api_keys, presented);
-    if (ctx.api_key_id.empty()) return error_response("unauthorized", "the API key is not valid", cid);
-  }
+  if (auto refusal = authenticate(req, ctx)) return std::move(*refusal);
   const std::string job_id = ctx.params.count("job_id") ? ctx.params["job_id"] : "";
   // A malformed id is the client's mistake (400), a well-formed unknown one is not found (404).
   if (ctx.params.count("job_id") && !well_formed_job_id(job_id))

@@ -25,6 +25,8 @@ struct request {
   std::string path;                            // without the query string
   std::map<std::string, std::string> query;    // decoded
   bool query_malformed = false;                // the query string could not be decoded (400)
+  std::vector<std::string> repeated_query;     // names given more than once (422: which one counts?)
+  int http_major = 1, http_minor = 1;          // the request line's version (only 1.0 and 1.1 are served)
   std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
   bool admitted = false;                       // api::admit() accepted it (its upload slot is held)
@@ -81,6 +83,8 @@ class api {
   struct context;
   void run(const request& req, respond_fn respond, bool may_defer);
   response dispatch(const request& req, context& ctx);
+  // nullopt when the request may pass (no keys configured, or a valid key: ctx.api_key_id set).
+  std::optional<response> authenticate(const request& req, context& ctx) const;
   response finish(const request& req, context& ctx, response r, std::chrono::steady_clock::time_point start);
   void publish_uploads() const;
   actors::service& svc_;
@@ -98,7 +102,8 @@ std::string match_api_key(const std::vector<std::string>& keys, const std::strin
 
 // The client's filename as it is stored and echoed (display only, never used as a path): the last
 // path component (after any '/' or '\\'), invalid UTF-8 and control characters (NUL included)
-// replaced by U+FFFD, at most 255 bytes; "" when nothing usable is left ("", ".", "..").
+// replaced by U+FFFD, bidi controls (U+061C, U+200E/F, U+202A-E, U+2066-9) removed, at most 255
+// bytes; "" when nothing usable is left ("", ".", "..").
 std::string safe_filename(std::string_view raw);
 
 // A job id as the service issues them: 26 characters of [a-z2-7] (RFC 4648 base32, lowercase).

@@ -2,7 +2,9 @@
 #include "http/job_spec.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <set>
+#include <vector>
 
 namespace quire::http {
 namespace {
@@ -76,14 +78,56 @@ bool unavailable_languages(const std::string& spec, const std::vector<std::strin
   return false;
 }
 
+// The path of the first key repeated within one object ("conversion.ocr"), "" when none. JSON
+// leaves duplicates undefined and the parser keeps the last: the spec that runs would not be the
+// one the client reviewed, so a repeated key is refused rather than guessed at.
+class duplicate_keys {
+ public:
+  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        frames_.push_back({{}, key_path_});
+        break;
+      case json::parse_event_t::object_end:
+        key_path_ = frames_.back().path;
+        frames_.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        auto& f = frames_.back();
+        auto k = parsed.get<std::string>();
+        key_path_ = f.path.empty() ? k : f.path + "." + k;
+        if (!f.keys.insert(std::move(k)).second && first_.empty()) first_ = key_path_;
+        break;
+      }
+      default:
+        break;
+    }
+    return true;
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  struct frame {
+    std::set<std::string> keys;
+    std::string path;
+  };
+  std::vector<frame> frames_;
+  std::string key_path_, first_;
+};
+
 }  // namespace
 
 std::optional<json> validate_job_spec(const std::string& text, const spec_limits& limits, spec_problem& p) {
   json in = json::object();
   if (!text.empty()) {
-    in = json::parse(text, nullptr, false);
+    auto dups = std::make_shared<duplicate_keys>();
+    in = json::parse(text, [dups](int d, json::parse_event_t e, json& v) { return (*dups)(d, e, v); }, false);
     if (in.is_discarded()) {
       fail(p, "job_spec", "is not valid JSON");
+      return std::nullopt;
+    }
+    if (!dups->first().empty()) {
+      fail(p, dups->first().substr(0, 128), "is given more than once");
       return std::nullopt;
     }
   }

@@ -34,7 +34,10 @@ std::optional<std::string> param(std::string_view header, std::string_view key) 
     if (!v.empty() && v.front() == '"') {
       std::string out;
       for (std::size_t i = 1; i < v.size(); ++i) {
-        if (v[i] == '\\' && i + 1 < v.size()) out += v[++i];
+        // A backslash escapes only '"' and '\\' (RFC 7230 quoted-pair). Browsers send Windows paths
+        // unescaped (`C:\temp\..\evil.pdf`), and dropping those backslashes would glue the path
+        // into one name (`C:temp..evil.pdf`) that the last-component rule can no longer cut.
+        if (v[i] == '\\' && i + 1 < v.size() && (v[i + 1] == '"' || v[i + 1] == '\\')) out += v[++i];
         else if (v[i] == '"') return out;
         else out += v[i];
       }

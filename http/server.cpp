@@ -118,7 +118,9 @@ const char* reason_phrase(int status) {
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     case 507: return "Insufficient Storage";
     default: return "Unknown";
   }
@@ -130,15 +132,21 @@ request request_head(const restinio::request_handle_t& req) {
   r.received_at = std::chrono::steady_clock::now();
   r.method = req->header().method().c_str();
   r.path = std::string(req->header().path());
+  r.http_major = req->header().http_major();
+  r.http_minor = req->header().http_minor();
   auto q = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(req->header().query());
-  if (q)
-    for (const auto& [k, v] : *q) r.query[std::string(k)] = std::string(v);
-  else
+  if (q) {
+    for (const auto& [k, v] : *q)
+      if (!r.query.emplace(std::string(k), std::string(v)).second) r.repeated_query.emplace_back(k);
+  } else {
     r.query_malformed = true;
+  }
   req->header().for_each_field([&](const auto& f) {
     std::string name(f.name());
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    r.headers[name] = std::string(f.value());
+    // Transfer-Encoding is a list that may be split over several fields; the api checks all of it.
+    auto [it, fresh] = r.headers.emplace(name, std::string(f.value()));
+    if (!fresh) it->second = name == "transfer-encoding" ? it->second + ", " + std::string(f.value()) : std::string(f.value());
   });
   return r;
 }

@@ -400,6 +400,10 @@ TEST_CASE("filenames are display names: last path component, valid UTF-8, no con
   CHECK(http::safe_filename("dir/").empty());
   CHECK(http::safe_filename(std::string(300, 'n')) == std::string(255, 'n'));
   CHECK(http::safe_filename(std::string(254, 'n') + "\xC3\xA9") == std::string(254, 'n'));  // cut on a boundary
+  // Bidi controls are dropped: "invoice\u202Efdp.exe" would display as "invoiceexe.pdf".
+  CHECK(http::safe_filename("invoice\xE2\x80\xAE" "fdp.exe") == "invoicefdp.exe");
+  CHECK(http::safe_filename("\xE2\x81\xA6" "a\xE2\x81\xA9" "\xE2\x80\x8F" "b\xD8\x9C.pdf") == "ab.pdf");
+  CHECK(http::safe_filename("\xE2\x80\xAA..\xE2\x80\xAC").empty());
 
   fake_service svc;
   actors::service_config cfg;
@@ -409,6 +413,58 @@ TEST_CASE("filenames are display names: last path component, valid UTF-8, no con
             "\r\n--B--\r\n";
   REQUIRE(a.handle(mp).status == 202);
   CHECK(svc.submissions.back().filename == "passwd");
+  // A browser sends a Windows path unescaped inside the quotes: its last component is kept.
+  mp.body = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"C:\\temp\\..\\evil.pdf\"\r\n\r\n" + kPdf +
+            "\r\n--B--\r\n";
+  REQUIRE(a.handle(mp).status == 202);
+  CHECK(svc.submissions.back().filename == "evil.pdf");
+}
+
+TEST_CASE("a repeated query parameter is refused, not resolved by last-wins") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  auto r = req("POST", "/v1/convert/jobs", {{"content-type", "application/pdf"}});
+  r.body = kPdf;
+  r.query["job_spec"] = R"({"conversion":{"ocr":"off"}})";
+  r.repeated_query = {"job_spec"};
+  auto resp = a.handle(r);
+  CHECK(resp.status == 422);
+  CHECK(body(resp)["error"]["code"] == "validation_error");
+  CHECK(body(resp)["error"]["details"]["field"] == "job_spec");
+  auto list = req("GET", "/v1/convert/jobs");
+  list.query["limit"] = "5";
+  list.repeated_query = {"limit"};
+  CHECK(body(a.handle(list))["error"]["details"]["field"] == "limit");
+  CHECK(svc.submissions.empty());
+}
+
+TEST_CASE("unknown HTTP versions are 505, transfer codings other than chunked 501, on every route") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  for (const std::string path : {"/readyz", "/v1/info", "/v1/convert/jobs"}) {
+    INFO(path);
+    auto v = req(path == "/v1/convert/jobs" ? "POST" : "GET", path, {{"content-type", "application/pdf"}});
+    v.body = kPdf;
+    v.http_major = 9;
+    v.http_minor = 9;
+    auto r = a.handle(v);
+    CHECK(r.status == 505);
+    CHECK(body(r)["error"]["code"] == "http_version_not_supported");
+    v.http_major = 1;
+    v.http_minor = 1;
+    v.headers["transfer-encoding"] = "gzip, chunked";
+    r = a.handle(v);
+    CHECK(r.status == 501);
+    CHECK(body(r)["error"]["code"] == "unsupported_transfer_encoding");
+    CHECK(body(r)["error"]["details"]["field"] == "Transfer-Encoding");
+  }
+  CHECK(svc.submissions.empty());
+  auto ok = req("POST", "/v1/convert/jobs", {{"content-type", "application/pdf"}, {"transfer-encoding", " Chunked "}});
+  ok.body = kPdf;
+  ok.http_minor = 0;
+  CHECK(a.handle(ok).status == 202);
 }
 
 TEST_CASE("admission: upload slots are taken before the handler queue and given back") {
@@ -580,4 +636,37 @@ TEST_CASE("the AGPL source offer: /v1/info names it, /v1/source serves the archi
   CHECK(r.status == 404);
   CHECK(body(r)["error"]["code"] == "source_not_available");
   CHECK(body(r)["error"]["message"].get<std::string>().find("https://example.org/quire.git") != std::string::npos);
+}
+
+TEST_CASE("the open /readyz names failing checks without their details; ?verbose with a key shows them") {
+  fake_service svc;
+  actors::service_config cfg;
+  cfg.api_keys = {"k1"};
+  http::api a(svc, cfg);
+  const std::string raw =
+      "connection to server at \"db-7.internal.example\" (10.2.3.4), port 5432 failed: FATAL: role \"quire_prod\"";
+  svc.snap = actors::make_snapshot({{actors::reason::database_unreachable, raw},
+                                    {actors::reason::data_root_missing, "data root /srv/secret/root does not exist"}},
+                                   now_ms());
+  auto r = a.handle(req("GET", "/readyz"));
+  CHECK(r.status == 503);
+  CHECK(r.body.find("internal.example") == std::string::npos);
+  CHECK(r.body.find("10.2.3.4") == std::string::npos);
+  CHECK(r.body.find("/srv/secret") == std::string::npos);
+  CHECK(body(r)["reasons"][0]["code"] == "database_unreachable");
+  CHECK(body(r)["reasons"][0]["message"] == "the database cannot be reached or does not answer");
+  CHECK(body(r)["reasons"][1]["code"] == "data_root_missing");
+
+  auto verbose = req("GET", "/readyz");
+  verbose.query["verbose"] = "";
+  r = a.handle(verbose);
+  CHECK(r.status == 401);
+  CHECK(body(r)["error"]["code"] == "unauthorized");
+  verbose.headers["x-api-key"] = "wrong";
+  CHECK(a.handle(verbose).status == 401);
+  verbose.headers["x-api-key"] = "k1";
+  r = a.handle(verbose);
+  CHECK(r.status == 503);
+  CHECK(body(r)["reasons"][0]["message"] == raw);
+  CHECK(body(r)["reasons"][1]["message"] == "data root /srv/secret/root does not exist");
 }

@@ -70,3 +70,20 @@ TEST_CASE("ocr_languages: a language the lane lacks is ocr_language_unavailable,
     CHECK(p.code == "validation_error");
   }
 }
+
+// JSON leaves repeated keys undefined and the parser keeps the last one: refused instead.
+TEST_CASE("a key repeated within one object is refused with its path") {
+  auto problem = [](const std::string& text) {
+    spec_problem p;
+    CHECK_FALSE(validate_job_spec(text, {}, p));
+    return p.field;
+  };
+  CHECK(problem(R"({"conversion":{"ocr":"off"},"conversion":{"ocr":"force"}})") == "conversion");
+  CHECK(problem(R"({"conversion":{"ocr":"off","ocr":"force"}})") == "conversion.ocr");
+  CHECK(problem(R"({"retention":{"pin":true},"execution":{"priority":1,"priority":2}})") == "execution.priority");
+  // The same name in two different objects is not a repeat.
+  spec_problem p;
+  auto s = validate_job_spec(R"({"conversion":{"first_page":2},"execution":{"priority":2}})", {}, p);
+  REQUIRE(s);
+  CHECK((*s)["conversion"]["first_page"] == 2);
+}

@@ -32,3 +32,18 @@ TEST_CASE("parts keep binary bodies intact") {
   CHECK(parse_form("--B\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: " + std::string(1000, 'p') +
                    "\r\n\r\nx\r\n--B--\r\n", "B"));
 }
+
+TEST_CASE("a backslash in a quoted filename escapes only a quote or a backslash") {
+  auto filename = [](const std::string& quoted) {
+    auto parts = parse_form("--B\r\nContent-Disposition: form-data; name=\"file\"; filename=" + quoted +
+                                "\r\n\r\nx\r\n--B--\r\n",
+                            "B");
+    REQUIRE(parts);
+    REQUIRE(parts->size() == 1);
+    return (*parts)[0].filename;
+  };
+  // What browsers send for a Windows path: the backslashes are part of the name.
+  CHECK(filename(R"("C:\temp\..\evil.pdf")") == R"(C:\temp\..\evil.pdf)");
+  CHECK(filename(R"("C:\\temp\\evil.pdf")") == R"(C:\temp\evil.pdf)");
+  CHECK(filename(R"("say \"hi\".pdf")") == R"(say "hi".pdf)");
+}
