@@ -4,6 +4,7 @@
 // `error` values right after the block.
 #include "convert/convert.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <set>
@@ -132,6 +133,15 @@ fz_page* load_page_of(fz_context* ctx, fz_document* doc, int index, std::string&
   return page;
 }
 
+// The page tree's real size (page_tree.hpp); false when MuPDF failed while walking it.
+bool census_of(fz_context* ctx, pdf_document* doc, int limit, page_tree_census& out) {
+  int failed = 0;
+  fz_var(failed);
+  fz_try(ctx) { out = census_page_tree(ctx, doc, limit); }
+  fz_catch(ctx) { failed = 1; }
+  return !failed;
+}
+
 // Regroups a flat page tree so that loading page N does not walk N kids (page_tree.hpp). A failure
 // leaves the document readable the slow way; it is reported, not fatal.
 bool regroup_page_tree_of(fz_context* ctx, fz_document* doc, std::string& why) {
@@ -248,6 +258,21 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
       return error{errc::pdf_unreadable, "the PDF is damaged or truncated: no page could be recovered"};
     return error{errc::pdf_empty, "the PDF has no pages"};
   }
+  // The root's /Count is only a claim: believe the pages that are there (a cycle back to the
+  // root claimed a million and "converted" them all, each a failed page).
+  std::string tree_warning;
+  if (pdf_document* pdoc = pdf_specifics(ctx, doc)) {
+    page_tree_census census;
+    if (census_of(ctx, pdoc, page_count, census) && (census.repeats > 0 || census.leaves < page_count)) {
+      if (census.leaves == 0)
+        return error{errc::pdf_unreadable, "the page tree holds no page (it claims " + std::to_string(page_count) + ")"};
+      tree_warning = "the page tree is broken (" +
+                     std::string(census.repeats > 0 ? "it refers back to itself; " : "") + "it claims " +
+                     std::to_string(page_count) + " pages but holds " +
+                     std::to_string(std::min(census.leaves, page_count)) + "): only those are converted";
+      page_count = std::min(census.leaves, page_count);
+    }
+  }
 
   const int first = opts.first_page;
   const int last = opts.last_page == 0 ? page_count : opts.last_page;
@@ -260,6 +285,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
 
   conversion out;
   out.page_count = page_count;
+  if (!tree_warning.empty()) out.warnings.push_back(tree_warning);
   if (std::string why; !regroup_page_tree_of(ctx, doc, why)) out.warnings.push_back(why);
   if (auto e = impl_->raster.begin(opts, out)) return *e;
   doc_context dc;

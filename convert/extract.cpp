@@ -8,6 +8,7 @@
 #include "convert/text.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -648,6 +649,23 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
 
 }  // namespace
 
+bool safe_link_target(std::string_view uri) {
+  // Viewers skip control characters and blanks inside a scheme ("java\tscript:"): none is allowed.
+  for (char c : uri)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  while (!uri.empty() && uri.front() == ' ') uri.remove_prefix(1);
+  // RFC 3986 scheme: a letter, then letters, digits, '+', '-', '.', up to the first ':'.
+  std::size_t n = 0;
+  while (n < uri.size() && (std::isalnum(static_cast<unsigned char>(uri[n])) || uri[n] == '+' || uri[n] == '-' ||
+                            uri[n] == '.'))
+    ++n;
+  if (n == 0 || n == uri.size() || uri[n] != ':' || !std::isalpha(static_cast<unsigned char>(uri[0])))
+    return true;  // no scheme: a relative or "#" target
+  std::string scheme(uri.substr(0, n));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  return scheme == "http" || scheme == "https" || scheme == "mailto";
+}
+
 bool extract_page(fz_context* ctx, fz_page* page, int number, const extract_options& options,
                   std::vector<asset>& assets, layout::page_model& out, std::string& error) {
   out = layout::page_model{};
@@ -691,7 +709,7 @@ bool extract_page(fz_context* ctx, fz_page* page, int number, const extract_opti
   out.width = bounds.x1 - bounds.x0;
   out.height = bounds.y1 - bounds.y0;
   for (fz_link* l = links; l; l = l->next) {
-    if (!l->uri || !fz_is_external_link(ctx, l->uri)) continue;
+    if (!l->uri || !fz_is_external_link(ctx, l->uri) || !safe_link_target(l->uri)) continue;
     out.links.push_back({{l->rect.x0, l->rect.y0, l->rect.x1, l->rect.y1}, l->uri});
   }
   fz_drop_link(ctx, links);

@@ -14,6 +14,7 @@ extern "C" {
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "convert/convert.hpp"
@@ -27,6 +28,11 @@ struct extract_options {
   // page cannot hang the caller.
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };
+
+// Whether a link annotation's target may become a Markdown link: http(s), mailto, relative and
+// "#" targets. Any other scheme (javascript:, data:, vbscript:, file:, …) would run or open
+// something in the reader's viewer; such a link's text is kept as plain text.
+bool safe_link_target(std::string_view uri);
 
 // Fills `out` from `page`. MuPDF errors are caught inside and reported as false + `error` (the
 // model then holds whatever was collected before the error). `assets` receives the page's images

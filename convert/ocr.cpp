@@ -94,8 +94,10 @@ std::string check_languages(const std::string& languages) {
              "(install tesseract-ocr-" + name + " or set TESSDATA_PREFIX)";
     std::error_code ec;
     if (!fs::is_regular_file(fs::path(dir) / (name + ".traineddata"), ec))
-      return "OCR language model '" + name + "' is not installed (no " + name + ".traineddata in " + dir +
-             "; install tesseract-ocr-" + name + " or set TESSDATA_PREFIX)";
+      // No directory in the message: it reaches API clients (a 422, a job's warnings), and the
+      // server's file system layout is none of theirs.
+      return "OCR language model '" + name + "' is not installed (no " + name +
+             ".traineddata; install tesseract-ocr-" + name + " or set TESSDATA_PREFIX)";
   }
   return {};
 #endif
@@ -513,7 +515,7 @@ struct recognizer::impl {
     const std::vector<std::string> names{"debug_file"}, values{"/dev/null"};
     const std::string dir = tessdata_dir();
     if (fresh->Init(dir.c_str(), spec.c_str(), tesseract::OEM_LSTM_ONLY, nullptr, 0, &names, &values, false) != 0) {
-      error = "Tesseract could not load the OCR language model(s) '" + spec + "' from " + dir;
+      error = "Tesseract could not load the OCR language model(s) '" + spec + "' (TESSDATA_PREFIX)";
       return false;
     }
     fresh->SetPageSegMode(tesseract::PSM_AUTO);

@@ -91,6 +91,58 @@ int regroup(fz_context* ctx, pdf_document* doc, pdf_obj* node, int depth) {
 
 }  // namespace
 
+page_tree_census census_page_tree(fz_context* ctx, pdf_document* doc, int limit) {
+  page_tree_census out;
+  const int n = pdf_xref_len(ctx, doc);
+  unsigned char* seen = nullptr;  // by object number: every object is entered at most once
+  pdf_obj** stack = nullptr;      // so the stack never holds more than n + 1 nodes
+  fz_var(seen);
+  fz_var(stack);
+  fz_try(ctx) {
+    seen = static_cast<unsigned char*>(fz_calloc(ctx, static_cast<size_t>(n) + 1, 1));
+    stack = static_cast<pdf_obj**>(fz_calloc(ctx, static_cast<size_t>(n) + 1, sizeof(pdf_obj*)));
+    int top = 0;
+    pdf_obj* root = pdf_dict_getp(ctx, pdf_trailer(ctx, doc), "Root/Pages");
+    if (pdf_is_dict(ctx, root)) {
+      const int num = pdf_to_num(ctx, root);
+      if (num > 0 && num <= n) seen[num] = 1;
+      stack[top++] = root;
+    }
+    while (top > 0 && out.leaves <= limit) {
+      pdf_obj* node = stack[--top];
+      pdf_obj* type = pdf_dict_get(ctx, node, PDF_NAME(Type));
+      pdf_obj* kids = pdf_dict_get(ctx, node, PDF_NAME(Kids));
+      // MuPDF's lookup: a /Pages node, or an untyped node with /Kids, is inner; anything else a page.
+      if (!(pdf_name_eq(ctx, type, PDF_NAME(Pages)) || (!type && kids))) {
+        ++out.leaves;
+        continue;
+      }
+      // Kids pushed in reverse would keep document order; the census only counts.
+      for (int i = 0, k = pdf_array_len(ctx, kids); i < k; ++i) {
+        pdf_obj* kid = pdf_array_get(ctx, kids, i);
+        if (!pdf_is_dict(ctx, kid)) continue;
+        const int num = pdf_to_num(ctx, kid);
+        if (num <= 0 || num > n) {  // a direct object cannot be shared or cycle: count it as it is
+          if (!pdf_dict_get(ctx, kid, PDF_NAME(Kids))) ++out.leaves;
+          continue;
+        }
+        if (seen[num]) {
+          ++out.repeats;
+          continue;
+        }
+        seen[num] = 1;
+        stack[top++] = kid;
+      }
+    }
+  }
+  fz_always(ctx) {
+    fz_free(ctx, stack);
+    fz_free(ctx, seen);
+  }
+  fz_catch(ctx) { fz_rethrow(ctx); }
+  return out;
+}
+
 int regroup_flat_page_tree(fz_context* ctx, pdf_document* doc) {
   return regroup(ctx, doc, pdf_dict_getp(ctx, pdf_trailer(ctx, doc), "Root/Pages"), 0);
 }

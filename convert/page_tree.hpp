@@ -26,4 +26,15 @@ inline constexpr int kPageTreeFanout = 32;
 // fz_throw: call it inside fz_try, from a frame that holds only C data.
 int regroup_flat_page_tree(fz_context* ctx, pdf_document* doc);
 
+// What the page tree really holds, as opposed to its root's /Count (which is what
+// fz_count_pages reports, and which a hostile file sets to anything: a tree that cycles back to
+// its root claimed a million pages). Counts the page leaves reachable from the catalog, each
+// object once, stopping once past `limit`; `repeats` counts kids that were seen before (a cycle
+// or a node listed twice). Same leaf rule as MuPDF's page lookup. fz_throw on MuPDF errors.
+struct page_tree_census {
+  int leaves = 0;
+  int repeats = 0;
+};
+page_tree_census census_page_tree(fz_context* ctx, pdf_document* doc, int limit);
+
 }  // namespace quire::convert

@@ -1,7 +1,9 @@
 // Bad input never crashes the engine: every case maps to a stable error code.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include "convert/convert.hpp"
 
@@ -108,4 +110,55 @@ TEST_CASE("a page range outside the document is invalid_argument") {
   auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), o);
   REQUIRE_FALSE(r);
   CHECK(r.err().code == errc::invalid_argument);
+}
+
+namespace {
+// A hand-written PDF whose pages node lists `kids` and claims `count` pages; object 3 is the one
+// real page. Offsets in the xref are computed, so MuPDF reads it without repairing.
+std::string page_tree_pdf(const std::string& kids, int count) {
+  const std::string content = "BT /F1 12 Tf 72 700 Td (The one page.) Tj ET";
+  std::vector<std::string> objs = {
+      "<< /Type /Catalog /Pages 2 0 R >>",
+      "<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(count) + " >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+      "<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream",
+      "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"};
+  std::string pdf = "%PDF-1.4\n";
+  std::vector<std::size_t> at;
+  for (std::size_t i = 0; i < objs.size(); ++i) {
+    at.push_back(pdf.size());
+    pdf += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
+  }
+  const auto xref = pdf.size();
+  pdf += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
+  for (auto off : at) {
+    char line[32];
+    std::snprintf(line, sizeof line, "%010zu 00000 n \n", off);
+    pdf += line;
+  }
+  pdf += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
+         std::to_string(xref) + "\n%%EOF\n";
+  return pdf;
+}
+}  // namespace
+
+TEST_CASE("a page tree that claims more pages than it holds converts the pages it holds, with a warning") {
+  auto check = [](const std::string& pdf, const std::string& why) {
+    INFO(why);
+    auto r = convert_text(pdf);
+    REQUIRE(r);
+    CHECK(r->page_count == 1);
+    CHECK(r->pages.size() == 1);
+    CHECK(r->markdown.find("The one page.") != std::string::npos);
+    bool warned = false;
+    for (const auto& w : r->warnings) warned = warned || w.find("page tree is broken") != std::string::npos;
+    CHECK(warned);
+  };
+  check(page_tree_pdf("3 0 R 2 0 R", 1000000), "a cycle back to the root claiming a million pages");
+  check(page_tree_pdf("3 0 R", 20000), "an inflated /Count");
+  // The same file with an honest tree: no warning.
+  auto ok = convert_text(page_tree_pdf("3 0 R", 1));
+  REQUIRE(ok);
+  CHECK(ok->page_count == 1);
+  for (const auto& w : ok->warnings) CHECK(w.find("page tree") == std::string::npos);
 }

@@ -164,6 +164,10 @@ TEST_CASE("a missing or malformed OCR language is a clear error, not a crash") {
     CHECK(error.find("not installed") != std::string::npos);
     CHECK(ocr::check_languages("eng").empty());
     CHECK(ocr::check_languages("eng+zzqmissing").find("'zzqmissing'") != std::string::npos);
+    // These messages reach API clients (job warnings): no server path in them.
+    CHECK(error.find('/') == std::string::npos);
+    CHECK(ocr::check_languages("eng+zzqmissing").find('/') == std::string::npos);
+    CHECK(ocr::check_languages("zzqmissing").find(ocr::tessdata_dir()) == std::string::npos);
     CHECK(ocr::check_languages("../../etc/passwd").find("invalid OCR language") != std::string::npos);
     CHECK(ocr::check_languages("eng+").find("invalid OCR language") != std::string::npos);
   } else {

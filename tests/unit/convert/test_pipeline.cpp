@@ -4,6 +4,7 @@
 #include <string>
 
 #include "convert/convert.hpp"
+#include "convert/extract.hpp"
 #include "pdf_builder.hpp"
 
 using namespace quire::convert;
@@ -263,4 +264,41 @@ TEST_CASE("with image extraction, embedded images become assets referenced in re
   REQUIRE(plain);
   CHECK(plain->assets.empty());
   CHECK_FALSE(has(plain->markdown, "![]("));
+}
+
+TEST_CASE("link annotations with script, data or file targets become plain text") {
+  // One paragraph per target, each with the link over the word "here" (x 120..146).
+  const std::vector<std::string> targets = {
+      "https://example.com/ok", "mailto:ops@example.com", "javascript:alert(document.cookie)",
+      "JavaScript:alert(1)",    "data:text/html;base64,PHNjcmlwdD4=", "vbscript:msgbox(1)",
+      "file:///etc/passwd",     " javascript:alert(2)"};
+  std::string c;
+  std::vector<quire::test::link_spec> links;
+  float y = 700;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    c += text_at("F1", 11, 72, y, "Link " + std::to_string(i) + " here now.");
+    links.push_back({104, y - 4, 128, y + 10, targets[i]});
+    y -= 40;
+  }
+  const std::string out = md({page_spec{c, links}});
+  INFO(out);
+  CHECK(has(out, "](https://example.com/ok)"));
+  CHECK(has(out, "](mailto:ops@example.com)"));
+  for (const char* bad : {"javascript:", "JavaScript:", "data:", "vbscript:", "file:"}) CHECK_FALSE(has(out, bad));
+  for (std::size_t i = 2; i < targets.size(); ++i) CHECK(has(out, "Link " + std::to_string(i) + " here now."));
+}
+
+TEST_CASE("safe link targets: http(s), mailto, relative and fragment targets only") {
+  CHECK(safe_link_target("https://example.com/a"));
+  CHECK(safe_link_target("HTTP://example.com"));
+  CHECK(safe_link_target("mailto:a@example.com"));
+  CHECK(safe_link_target("docs/other.pdf"));
+  CHECK(safe_link_target("#section-2"));
+  CHECK(safe_link_target("a/b:c"));  // a colon after a '/' is no scheme
+  CHECK_FALSE(safe_link_target("javascript:alert(1)"));
+  CHECK_FALSE(safe_link_target("  JAVASCRIPT:alert(1)"));
+  CHECK_FALSE(safe_link_target("java\tscript:alert(1)"));
+  CHECK_FALSE(safe_link_target("data:text/html,x"));
+  CHECK_FALSE(safe_link_target("vbscript:x"));
+  CHECK_FALSE(safe_link_target("file:///etc/passwd"));
 }
