@@ -122,8 +122,20 @@ api_error to_api_error(const storage::error& e) {
   return {"internal_error", "internal error (" + std::string(storage::to_string(e.code)) + "); details are in the service log"};
 }
 
+namespace {
+// The stores behind HTTP requests: their statements are index lookups and single-row writes, so
+// a call that has not answered after the lock wait it may legitimately spend (lock_timeout) plus
+// a little is a server that stopped answering: 503 database_unavailable then, not a held request.
+storage::store_options request_store_options(storage::store_options o) {
+  o.call_timeout = o.lock_timeout + std::chrono::seconds(2);
+  return o;
+}
+}  // namespace
+
 job_api::job_api(shared_state& st)
-    : st_(st), pool_(st.store_opts, st.cfg.http_threads), batcher_(st.store_opts, [&] {
+    : st_(st),
+      pool_(request_store_options(st.store_opts), st.cfg.http_threads),
+      batcher_(request_store_options(st.store_opts), [&] {
         auto b = submit_batching(st.cfg);
         b.before_commit = [this](const auto& tickets) { return before_batch(tickets); };
         return b;
@@ -346,7 +358,9 @@ api_result<result_view> job_api::get_result(const std::string& id, const std::st
                   {"media_type", "text/markdown"},
                   {"size_bytes", bytes},
                   {"sha256", sha},
+                  // The pages in this result; the document may have more (document_page_count).
                   {"page_count", job.pages_total ? json(*job.pages_total) : m.value("page_count", json(nullptr))},
+                  {"document_page_count", m.value("page_count", json(nullptr))},
                   {"warnings", m.value("warnings", json::array())},
                   {"assets", m.value("assets", json::array())},
                   {"acceleration_used", m.value("acceleration_used", "cpu")},

@@ -9,11 +9,13 @@
 //   sweeper    retention and data-root reconciliation every QUIRE_SWEEP_INTERVAL_SECONDS
 #include "actors/runtime.hpp"
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <thread>
 
@@ -64,21 +66,37 @@ void mailbox_release(const caf::actor&) {}
 void mailbox_acquire(caf::local_actor*) {}
 #endif
 
-std::unique_ptr<storage::job_store> open_store(shared_state* st) {
+std::unique_ptr<storage::job_store> open_store(shared_state* st, std::string* why = nullptr) {
   auto s = storage::job_store::open(st->store_opts);
-  if (!s) return nullptr;
+  if (!s) {
+    if (why) *why = s.err().message;
+    return nullptr;
+  }
   return std::move(*s);
 }
 
 caf::behavior readiness_actor(caf::event_based_actor* self, shared_state* st) {
   auto store = std::make_shared<std::unique_ptr<storage::job_store>>();
   auto evaluate = [=] {
-    if (!*store) *store = open_store(st);
+    std::string open_error;
+    if (!*store) *store = open_store(st, &open_error);
     auto before = st->get_snapshot();
     auto snap = evaluate_readiness(*st, store->get());
-    if (before.ready != snap.ready) {
+    if (!open_error.empty())  // libpq's reason, for the log and /readyz?verbose
+      for (auto& r : snap.reasons)
+        if (r.code == reason::database_unreachable && r.message == "cannot connect to the database")
+          r.message += ": " + open_error;
+    auto codes = [](const readiness_snapshot& s) {
+      std::string out;
+      for (const auto& r : s.reasons) out += std::string(to_string(r.code)) + " ";
+      return out;
+    };
+    // Logged on every change of the failing set (also the first), not only when ready flips.
+    if (before.ready != snap.ready || before.checked_at_ms == 0 || codes(before) != codes(snap)) {
       std::string why;
-      for (const auto& r : snap.reasons) why += " " + std::string(to_string(r.code));
+      // The full messages (hosts, paths, libpq's text) go to the log; the open /readyz shows
+      // only the codes and a plain sentence (details: /readyz?verbose with an API key).
+      for (const auto& r : snap.reasons) why += " " + std::string(to_string(r.code)) + " (" + r.message + ")";
       log(snap.ready ? "ready" : "not ready:" + why);
     }
     st->set_snapshot(std::move(snap));
@@ -147,6 +165,23 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
   };
 }
 
+// Whether `owner` (a lease owner, "host/pid/nonce" like st->instance) is an earlier run of this
+// replica: the same host and either our own pid (a container restarts as pid 1 again) or a pid
+// that no longer exists. Its leases then belong to nobody alive; waiting for them to expire
+// (QUIRE_LEASE_SECONDS) would only delay those jobs.
+bool previous_incarnation(const std::string& owner, const std::string& me) {
+  const auto host_end = me.find('/');
+  if (owner == me || host_end == std::string::npos || owner.compare(0, host_end + 1, me, 0, host_end + 1) != 0)
+    return false;
+  const auto pid_end = owner.find('/', host_end + 1);
+  if (pid_end == std::string::npos) return false;
+  const auto pid_text = owner.substr(host_end + 1, pid_end - host_end - 1);
+  if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const auto pid = static_cast<pid_t>(std::stol(pid_text));
+  return pid == ::getpid() || (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH);
+}
+
 struct coordinator_state {
   std::vector<caf::actor> converters;
   std::vector<std::shared_ptr<converter_ctx>> ctx;  // read only: device and the atomic `usable`
@@ -156,6 +191,7 @@ struct coordinator_state {
   // hand-back itself announces work, which would wake us to claim the same job again at once: a hot
   // loop. While set, wake-ups do not claim; the poll tick and a converter finishing do (and clear it).
   bool handed_back = false;
+  bool own_leases_rescued = false;  // once at start: see previous_incarnation
   // Jobs handed back in the last claim round. The next round claims that many more than there are
   // idle converters, so jobs queued behind unplaceable ones (gpu_required with only CPU converters
   // free) are reached instead of starving behind them.
@@ -212,6 +248,17 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
     if (auto r = s->store->rescue_expired(); r && !r->empty()) {
       service_metrics().add("quire_lease_rescues_total", {}, static_cast<double>(r->size()));
       log("rescued " + std::to_string(r->size()) + " expired lease(s)");
+    }
+    if (s->own_leases_rescued) return;
+    auto owners = s->store->running_lease_owners();
+    if (!owners) return;  // tried again next tick
+    s->own_leases_rescued = true;
+    for (const auto& owner : *owners) {
+      if (!previous_incarnation(owner, st->instance)) continue;
+      if (auto r = s->store->rescue_owned_by(owner); r && !r->empty()) {
+        service_metrics().add("quire_lease_rescues_total", {}, static_cast<double>(r->size()));
+        log("rescued " + std::to_string(r->size()) + " lease(s) of this replica's previous run " + owner);
+      }
     }
   };
   self->send(self, tick_atom::value);

@@ -44,11 +44,14 @@ const std::string& claim_sql() {
   return sql;
 }
 
-const std::string& rescue_sql() {
+// Running jobs back to queued (or failed when out of attempts): those whose lease expired, or
+// (by_owner) every one leased to the owner $6, expired or not.
+std::string rescue_sql(bool by_owner) {
   static const std::string retry = "(j.attempt < j.max_attempts)";
-  static const std::string sql =
+  return
       "WITH c AS MATERIALIZED ("
-      "  SELECT id FROM jobs WHERE status = 'running' AND profile = $1 AND lease_expires_at < quire_now()"
+      "  SELECT id FROM jobs WHERE status = 'running' AND profile = $1 AND " +
+      std::string(by_owner ? "lease_owner = $6" : "lease_expires_at < quire_now()") +
       "  ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
       " UPDATE jobs j SET status = CASE WHEN " + retry + " THEN 'queued' ELSE 'failed' END,"
       " next_attempt_at = CASE WHEN " + retry + " THEN " + backoff_sql("$3", "$4") + " ELSE j.next_attempt_at END,"
@@ -59,7 +62,6 @@ const std::string& rescue_sql() {
       " error_retryable = true, updated_at = quire_now(),"
       " lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL"
       " FROM c WHERE j.id = c.id AND j.status = 'running' RETURNING j.id";
-  return sql;
 }
 
 // Statements prepared once per connection.
@@ -185,6 +187,9 @@ void job_store::impl::connect() {
   conn.reset();
   auto c = std::make_unique<pqxx::connection>(detail::with_connect_options(
       opts.database_url, static_cast<int>(opts.connect_timeout.count())));
+  // The session setup below is bounded like any call: a server can stop answering right after
+  // accepting the connection.
+  auto watch = detail::call_watchdog::arm(c->sock(), call_limit());
   {
     pqxx::nontransaction n(*c);
     n.exec(fmt::format("SET statement_timeout = {}; SET lock_timeout = {}", opts.statement_timeout.count(),
@@ -251,11 +256,14 @@ result<std::unique_ptr<job_store>> job_store::open(const store_options& opts) {
 const store_options& job_store::options() const { return impl_->opts; }
 
 status job_store::ping() {
-  return impl_->run<ok_t>([](pqxx::connection& c) -> status {
-    pqxx::nontransaction n(c);
-    n.exec("SELECT 1");
-    return ok_v;
-  });
+  // Short: readiness must notice a server that stopped answering within its check period.
+  return impl_->run<ok_t>(
+      [](pqxx::connection& c) -> status {
+        pqxx::nontransaction n(c);
+        n.exec("SELECT 1");
+        return ok_v;
+      },
+      impl_->opts.ping_timeout);
 }
 
 status job_store::check_schema() {
@@ -678,12 +686,41 @@ result<std::vector<std::string>> job_store::rescue_expired(int limit) {
   const auto& o = impl_->opts;
   return impl_->run<std::vector<std::string>>([&](pqxx::connection& c) -> result<std::vector<std::string>> {
     pqxx::work w(c);
-    auto r = w.exec_params(rescue_sql(), o.profile, limit, ms(o.backoff_base), ms(o.backoff_max), secs(o.result_ttl));
+    static const std::string sql = rescue_sql(false);
+    auto r = w.exec_params(sql, o.profile, limit, ms(o.backoff_base), ms(o.backoff_max), secs(o.result_ttl));
     w.commit();
     if (!r.empty()) storage::announce_work(c, o.profile);
     std::vector<std::string> ids;
     for (const auto& row : r) ids.push_back(row[0].as<std::string>());
     return ids;
+  });
+}
+
+result<std::vector<std::string>> job_store::rescue_owned_by(const std::string& owner, int limit) {
+  if (limit < 1 || owner.empty()) return make_error(errc::invalid_argument, "rescue_owned_by: need an owner and limit >= 1");
+  const auto& o = impl_->opts;
+  return impl_->run<std::vector<std::string>>([&](pqxx::connection& c) -> result<std::vector<std::string>> {
+    pqxx::work w(c);
+    static const std::string sql = rescue_sql(true);
+    auto r = w.exec_params(sql, o.profile, limit, ms(o.backoff_base), ms(o.backoff_max), secs(o.result_ttl), owner);
+    w.commit();
+    if (!r.empty()) storage::announce_work(c, o.profile);
+    std::vector<std::string> ids;
+    for (const auto& row : r) ids.push_back(row[0].as<std::string>());
+    return ids;
+  });
+}
+
+result<std::vector<std::string>> job_store::running_lease_owners() {
+  const auto& o = impl_->opts;
+  return impl_->run<std::vector<std::string>>([&](pqxx::connection& c) -> result<std::vector<std::string>> {
+    pqxx::nontransaction n(c);
+    auto r = n.exec_params("SELECT DISTINCT lease_owner FROM jobs WHERE status = 'running' AND profile = $1"
+                           " AND lease_owner IS NOT NULL LIMIT 1000",
+                           o.profile);
+    std::vector<std::string> owners;
+    for (const auto& row : r) owners.push_back(row[0].as<std::string>());
+    return owners;
   });
 }
 

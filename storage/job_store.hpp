@@ -70,6 +70,11 @@ struct store_options {
   std::chrono::seconds connect_timeout{5};
   std::chrono::milliseconds statement_timeout{std::chrono::seconds(15)};
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(5)};
+  // Client-side bound on one call (all its statements), for a server that stopped answering and
+  // so enforces none of the above (call_watchdog.hpp): the socket is shut down, the call fails
+  // with database_unreachable. 0: statement_timeout + 2 s. ping() uses ping_timeout.
+  std::chrono::milliseconds call_timeout{0};
+  std::chrono::milliseconds ping_timeout{std::chrono::seconds(2)};
 };
 
 struct job_error_info {
@@ -253,6 +258,11 @@ class job_store {
   // Running jobs whose lease expired: back to queued (with backoff) or failed (`lease_expired`)
   // when attempts are exhausted. Returns the ids moved. Bounded by `limit`.
   result<std::vector<std::string>> rescue_expired(int limit = 1000);
+  // The same for every running job leased to `owner`, expired or not: a replica that restarted
+  // hands back what its previous incarnation held instead of waiting out the leases.
+  result<std::vector<std::string>> rescue_owned_by(const std::string& owner, int limit = 1000);
+  // The distinct lease owners of this profile's running jobs.
+  result<std::vector<std::string>> running_lease_owners();
 
   // ---- reads ----
   result<job_record> get(const std::string& id);  // expired rows are returned (status expired)

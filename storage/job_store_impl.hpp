@@ -4,6 +4,7 @@
 #include <mutex>
 #include <pqxx/pqxx>
 
+#include "storage/call_watchdog.hpp"
 #include "storage/internal.hpp"
 #include "storage/job_store.hpp"
 
@@ -20,9 +21,13 @@ struct job_store::impl {
   std::unique_ptr<pqxx::connection> conn;    // null after a broken connection: reconnect lazily
   std::optional<std::string> pinned_clock;   // quire.now for tests, re-applied on reconnect
 
-  // Runs fn(connection) under the mutex, (re)connecting first; maps exceptions to errors.
+  // Runs fn(connection) under the mutex, (re)connecting first; maps exceptions to errors. The
+  // call is cut off (database_unreachable) after `limit` (0: call_limit()) of silence.
   template <class T, class F>
-  result<T> run(F&& fn);
+  result<T> run(F&& fn, std::chrono::milliseconds limit = {});
+  std::chrono::milliseconds call_limit() const {
+    return opts.call_timeout.count() > 0 ? opts.call_timeout : opts.statement_timeout + std::chrono::seconds(2);
+  }
   error map_exception(const std::exception& e);
   void connect();                            // throws
 };
@@ -37,11 +42,20 @@ time_point from_us(std::int64_t us);
 std::int64_t to_us(time_point t);
 
 template <class T, class F>
-result<T> job_store::impl::run(F&& fn) {
+result<T> job_store::impl::run(F&& fn, std::chrono::milliseconds limit) {
   std::lock_guard lock(mutex);
   try {
-    if (!conn || !conn->is_open()) connect();
-    return fn(*conn);
+    if (!conn || !conn->is_open() || detail::idle_connection_closed(conn->sock())) connect();
+    auto watch = detail::call_watchdog::arm(conn->sock(), limit.count() > 0 ? limit : call_limit());
+    try {
+      return fn(*conn);
+    } catch (const std::exception& e) {
+      if (!watch.fired()) throw;
+      conn.reset();
+      return detail::make_error(errc::database_unreachable,
+                        "the database did not answer within " + std::to_string((limit.count() > 0 ? limit : call_limit()).count()) +
+                            " ms (connection closed): " + e.what());
+    }
   } catch (const std::exception& e) {
     return map_exception(e);
   }
