@@ -26,7 +26,6 @@ struct request {
   std::map<std::string, std::string> query;    // decoded
   bool query_malformed = false;                // the query string could not be decoded (400)
   std::vector<std::string> repeated_query;     // names given more than once (422: which one counts?)
-  int http_major = 1, http_minor = 1;          // the request line's version (only 1.0 and 1.1 are served)
   std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
   bool admitted = false;                       // api::admit() accepted it (its upload slot is held)

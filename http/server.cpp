@@ -120,7 +120,6 @@ const char* reason_phrase(int status) {
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
     case 507: return "Insufficient Storage";
     default: return "Unknown";
   }
@@ -132,12 +131,11 @@ request request_head(const restinio::request_handle_t& req) {
   r.received_at = std::chrono::steady_clock::now();
   r.method = req->header().method().c_str();
   r.path = std::string(req->header().path());
-  r.http_major = req->header().http_major();
-  r.http_minor = req->header().http_minor();
   auto q = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(req->header().query());
   if (q) {
     for (const auto& [k, v] : *q)
       if (!r.query.emplace(std::string(k), std::string(v)).second) r.repeated_query.emplace_back(k);
+    if (auto tag = q->tag()) r.query.emplace(std::string(*tag), std::string());  // "?verbose": a flag
   } else {
     r.query_malformed = true;
   }
