@@ -51,6 +51,8 @@ class doc_context {
   std::set<std::string> footnote_refs;
   // x of the markers of the open (nested) lists, outermost first; survives page breaks
   std::vector<float> list_stack;
+  // level given to headings numbered to each depth ("1.2" → depth 2), first come first kept
+  std::map<int, int> section_levels;
   // the column gutter of the previous page (x0 == x1 when it had none)
   float gutter_x0 = 0, gutter_x1 = 0;
 

@@ -209,6 +209,7 @@ std::string page_analyser::inline_md(const std::vector<const fline*>& lines, boo
   inline_options o;
   o.emphasis = emphasis;
   o.block_start = block_start;
+  o.page = page.number;
   return render_inline(join_spans(lines, strip_marker), page.links, o, &dc.footnote_refs);
 }
 
@@ -253,28 +254,83 @@ std::string page_analyser::code_text(const std::vector<const fline*>& lines) con
   return out;
 }
 
+namespace {
+
+// A title key without its section number ("2 1 description" → "description", "chapter 3 tools"
+// → "tools", "a 2 glossary" → "glossary"): outlines often leave the numbers out, or keep only them.
+std::string unnumbered(const std::string& key) {
+  std::vector<std::string> w;
+  for (size_t i = 0; i < key.size();) {
+    size_t j = key.find(' ', i);
+    if (j == std::string::npos) j = key.size();
+    if (j > i) w.push_back(key.substr(i, j - i));
+    i = j + 1;
+  }
+  auto digits = [](const std::string& t) { return std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }); };
+  size_t k = 0;
+  if (w.size() > 2 && (w[0] == "chapter" || w[0] == "part" || w[0] == "appendix" || w[0] == "section")) k = 2;
+  else if (w.size() > 2 && w[0].size() == 1 && std::isalpha(static_cast<unsigned char>(w[0][0])) && digits(w[1])) k = 1;
+  while (k + 1 < w.size() && digits(w[k]) && w[k].size() <= 3) ++k;
+  std::string out;
+  for (size_t i = k; i < w.size(); ++i) out += (out.empty() ? "" : " ") + w[i];
+  return out;
+}
+
+}  // namespace
+
 bool page_analyser::outline_has(const std::string& plain) const {
   if (dc.outline.empty()) return false;
-  std::string k = text::key(plain);
+  const std::string k = text::key(plain), bare = unnumbered(k);
   for (const auto& e : dc.outline)
-    if (!e.used && e.key == k && (!e.page || e.page == page.number)) return true;
+    if (!e.used && (!e.page || e.page == page.number) && (e.key == k || unnumbered(e.key) == bare)) return true;
   return false;
 }
 
-// outline entry for a heading-like text on this page
+// outline entry for a heading-like text on this page: the same title, else the same title once
+// section numbers are set aside
 outline_entry* page_analyser::outline_match(const std::string& plain) {
   if (dc.outline.empty()) return nullptr;
-  std::string k = text::key(plain);
+  const std::string k = text::key(plain);
   if (k.empty() || k.size() > 300) return nullptr;
-  for (auto& e : dc.outline) {
-    if (e.used || e.key.empty()) continue;
-    if (e.page && e.page != page.number) continue;
-    if (e.key == k) {
-      e.used = true;
-      return &e;
+  for (int pass = 0; pass < 2; ++pass) {
+    const std::string want = pass == 0 ? k : unnumbered(k);
+    if (want.empty()) continue;
+    for (auto& e : dc.outline) {
+      if (e.used || e.key.empty()) continue;
+      if (e.page && e.page != page.number) continue;
+      if ((pass == 0 ? e.key : unnumbered(e.key)) == want) {
+        e.used = true;
+        return &e;
+      }
     }
   }
   return nullptr;
+}
+
+void page_analyser::find_page_refs() {
+  for (size_t i = 0; i < page.lines.size(); ++i) {
+    if (furniture[i]) continue;
+    const auto& spans = page.lines[i].spans;
+    for (size_t k = 1; k < spans.size(); ++k) {
+      if (!spans[k].superscript || spans[k - 1].text.empty() || spans[k - 1].text.back() == ' ') continue;
+      const std::string_view core = text::trim(spans[k].text);
+      if (core.empty() || core.size() > 3 || !std::all_of(core.begin(), core.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
+      page_refs.insert(std::string(core));
+    }
+  }
+}
+
+// A small numbered text is a note when its number is cited on this page and it sits in the lower
+// part of the page (a footnote), or was cited earlier in the document (a list of endnotes); and
+// it has words after the number.
+bool page_analyser::note_label(const std::string& label, const rect& box, std::string_view rest) const {
+  int letters = 0;
+  for (size_t i = 0; i < rest.size() && letters < 3;)
+    if (text::is_alpha(text::next_cp(rest, i))) ++letters;
+  if (letters < 3) return false;
+  if (page_refs.count(label) && box.y0 >= 0.5f * page.height) return true;
+  return dc.footnote_refs.count(label) && !page_refs.count(label);
 }
 
 bool page_analyser::para_final(const fline& f) const {
@@ -334,16 +390,14 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
   for (const fline* f : lines) b.box.include(f->box);
   b.region = region;
   float size = 0;
-  int bold = 0, italic = 0, chars = 0;
+  int chars = 0;
   for (const fline* f : lines) {
     size += f->size * f->chars;
     chars += f->chars;
-    bold += f->bold ? f->chars : 0;
-    italic += f->italic ? f->chars : 0;
   }
   size = chars ? size / chars : first.size;
-  const bool all_bold = bold == chars && chars > 0, all_italic = italic == chars && chars > 0;
-  // footnote definition: small text starting with a reference label
+  // footnote definition: small text starting with a label that a reference on this page (or an
+  // earlier one, for a list of endnotes) cites, and words after it (not a plot's tick labels)
   if (size <= 0.93f * body && first.quote == 0) {
     std::string label;
     std::string_view t = plain;
@@ -351,7 +405,7 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
     while (k < t.size() && k < 3 && std::isdigit(static_cast<unsigned char>(t[k]))) ++k;
     if (k > 0 && (k == t.size() || t[k] == ' ' || t[k] == '.' || t[k] == ')')) {
       label = std::string(t.substr(0, k));
-      if (dc.footnote_refs.count(label)) {
+      if (note_label(label, b.box, t.substr(k))) {
         fline f0 = first;
         size_t strip = k + ((k < t.size() && (t[k] == '.' || t[k] == ')')) ? 1 : 0);
         const bool own = f0.pieces.size() >= 2 && text::trim(f0.pieces[0]->text()).size() <= strip;
@@ -370,32 +424,14 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
   // headings
   const bool letters = std::any_of(plain.begin(), plain.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || (c & 0x80); });
   if (letters && first.quote == 0) {
-    const int nlines = static_cast<int>(lines.size());
-    const int nchars = static_cast<int>(plain.size());
-    outline_entry* oe = nlines <= 4 ? outline_match(plain) : nullptr;
-    bool heading = oe != nullptr;
-    const float r = size / body;
-    if (!heading && nlines <= 3 && nchars <= 200) {
-      const int lc = text::last_cp(plain);
-      const bool bad_end = lc == ',' || lc == ';' || (lc == '.' && !all_bold && r < 1.3f);
-      if (r >= 1.15f && !bad_end) heading = true;
-      else if (r >= 1.05f && (all_bold || all_italic) && !bad_end) heading = true;
-      else if (all_bold && r >= 0.8f && nlines <= 2 && nchars <= 150 && lc != '.' && lc != ',' && lc != ';' &&
-               lc != ':')
-        heading = true;
-    }
-    if (heading) {
+    heading_info info;
+    if (const int level = heading_level(lines, plain, info)) {
       b.kind = block_kind::heading;
-      if (oe) {
-        b.level = oe->level;
-        // remember the style's level for headings the outline does not list
-        for (auto& s : dc.styles_)
-          if (std::fabs(s.size - size) < 0.3f && s.bold == all_bold && s.italic == all_italic && !s.level)
-            s.level = oe->level;
-      } else {
-        b.level = dc.level_for(size, all_bold, all_italic);
-      }
+      b.level = level;
       b.text = inline_md(lines, false, false, false);
+      if (merge_heading(b, info)) return;
+      last_heading = info;
+      last_heading_block = static_cast<int>(out.size());
       out.push_back(std::move(b));
       return;
     }
@@ -420,7 +456,7 @@ void page_analyser::emit_item(const std::vector<const fline*>& lines, int level,
   b.ordered = first.marker == 2;
   if (b.ordered) {
     // footnote lists (endnotes): small numbered items whose numbers were referenced
-    if (first.size <= 0.93f * body && dc.footnote_refs.count(first.label)) {
+    if (first.size <= 0.93f * body && note_label(first.label, b.box, first.plain.substr(std::min(first.strip, first.plain.size())))) {
       b.kind = block_kind::footnote;
       b.marker = first.label;
       b.text = inline_md(lines, true, true);
@@ -495,6 +531,27 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
       continue;
     }
     fline& f = flines[e.index];
+    if (toc_entry(f)) {
+      flush();
+      const bool wrapped_start = std::any_of(f.pieces.begin(), f.pieces.end(), [&](const line* p) {
+        return toc_line[static_cast<size_t>(p - page.lines.data())] == 2;
+      });
+      if (wrapped_start) {
+        toc_wrap += (toc_wrap.empty() ? "" : " ") + f.plain;
+      } else {
+        emit_toc_entry(f, toc_wrap, region);
+        toc_wrap.clear();
+      }
+      continue;
+    }
+    if (!toc_wrap.empty()) {  // a wrapped start with no entry under it: plain text after all
+      block b;
+      b.page = page.number;
+      b.region = region;
+      b.text = text::escape_markdown(toc_wrap, true);
+      out.push_back(std::move(b));
+      toc_wrap.clear();
+    }
     const fline* prev = st.lines.empty() ? nullptr : st.lines.back();
     const float gap = prev ? f.box.y0 - prev->box.y1 : 0;
     if (f.mono && f.size < 1.1f * body) {

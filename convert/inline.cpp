@@ -67,6 +67,10 @@ struct segment {
 
 }  // namespace
 
+std::string footnote_ref_placeholder(int page, const std::string& label) {
+  return std::string(1, kRefOpen) + std::to_string(page) + ":" + label + std::string(1, kRefClose);
+}
+
 std::string render_inline(const std::vector<layout::span>& spans, const std::vector<layout::link>& links,
                           const inline_options& opt, std::set<std::string>* refs) {
   // 1. segments: runs of equal style; superscript numbers after a word are references
@@ -112,7 +116,7 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
   std::string out;
   bool at_start = opt.block_start;
   auto render_seg = [&](const segment& s) -> std::string {
-    if (s.ref) return "[^" + s.text + "]";
+    if (s.ref) return opt.page > 0 ? footnote_ref_placeholder(opt.page, s.text) : "[^" + s.text + "]";
     std::string t = collapse_spaces(s.text);
     size_t b = 0, e = t.size();
     while (b < e && t[b] == ' ') ++b;
@@ -169,6 +173,7 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
 std::string render_inline(const std::vector<layout::span>& spans, const layout::page_model& page) {
   inline_options o;
   o.block_start = false;
+  o.page = page.number;
   return render_inline(spans, page.links, o, nullptr);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,9 @@ inline bool style_mono(const layout::line& l) { return l.all(&layout::span::mono
 
 // "12", "- 3 -", "(4)", "Page 5 of 9", "iv": a page number on its own.
 bool is_page_number(std::string_view text);
+
+// Depth of a leading section number: "1.2.3 Title" → 3, "4 Title" → 1; 0 when there is none.
+int section_depth(const std::string& plain);
 
 // One page's analysis. run() does it all; the members are the stages, in the order run() calls them.
 struct page_analyser {
@@ -76,6 +80,8 @@ struct page_analyser {
   std::vector<fline> flines;
   std::vector<block> out;
   bool found_gutter = false;
+  std::set<std::string> page_refs;  // labels of the superscript references on this page
+  std::vector<char> toc_line;       // per page line: 0, 1 entry of a contents/index list, 2 its wrapped start
 
   page_analyser(doc_context& d, layout::page_model& p) : dc(d), page(p) {
     body = dc.body_size();
@@ -90,6 +96,13 @@ struct page_analyser {
   bool isolated_at_edge(int i) const;
 
   void find_furniture();
+
+  // ---------------------------------------------------------------- 1b. notes and contents
+  // Superscript numbers after a word (page_refs): a small numbered note is their definition.
+  void find_page_refs();
+  // Lines of a table of contents or an index: runs of lines ending in a page number after dot
+  // leaders or a wide gap (toc_line). They become a nested list instead of a table or headings.
+  void find_contents();
 
   // ---------------------------------------------------------------- 2. ruled tables
   struct seg {
@@ -156,9 +169,29 @@ struct page_analyser {
 
   bool para_final(const fline& f) const;
 
+  bool note_label(const std::string& label, const rect& box, std::string_view rest) const;
+
   bool continues_paragraph(const std::vector<const fline*>& blk, const fline& f) const;
 
   void emit_paragraph(const std::vector<const fline*>& lines, int region);
+
+  // headings.cpp: is this finished paragraph a heading, and at what level (0 = not a heading)
+  struct heading_info {
+    float size = 0;
+    bool bold = false, italic = false;
+    bool outlined = false;
+  };
+  int heading_level(const std::vector<const fline*>& lines, const std::string& plain, heading_info& info);
+  // a heading right under the previous one that belongs to it ("Chapter 1" / "Introduction")
+  bool merge_heading(block& b, const heading_info& info);
+  heading_info last_heading;
+  int last_heading_block = -1;  // index in `out` of the last heading emitted
+
+  // contents.cpp: a contents/index entry as a list item
+  bool toc_entry(const fline& f) const;
+  void emit_toc_entry(const fline& f, const std::string& wrapped, int region);
+  std::vector<float> toc_indents;  // left edges of the contents entries on the page, sorted
+  std::string toc_wrap;  // the first line(s) of a wrapped entry, waiting for the line with its number
 
   void emit_item(const std::vector<const fline*>& lines, int level, int region);
 

@@ -122,7 +122,7 @@ void page_analyser::find_tables() {
   std::vector<int> body_lines;
   std::vector<unit> us;
   for (size_t i = 0; i < page.lines.size(); ++i) {
-    if (furniture[i]) continue;
+    if (furniture[i] || toc_line[i]) continue;
     body_lines.push_back(static_cast<int>(i));
     if (page.lines[i].chars > 0) us.push_back({page.lines[i].box, static_cast<int>(i), -1, -1, -1});
   }
@@ -410,6 +410,8 @@ std::vector<page_analyser::row_t> page_analyser::make_rows(const std::vector<int
 
 void page_analyser::run() {
   find_furniture();
+  find_page_refs();
+  find_contents();
   find_tables();
   classify_rules();
   // units for column analysis

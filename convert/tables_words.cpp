@@ -155,6 +155,7 @@ std::string cell_text(const cell_words& words, const layout::page_model& page) {
   inline_options options;
   options.block_start = false;
   options.table_cell = true;
+  options.page = page.number;
   return render_inline(spans, page.links, options, nullptr);
 }
 

@@ -1,0 +1,235 @@
+// Stage 2, step 1b: tables of contents and indexes. Their lines end in a page number, after dot
+// leaders ("Introduction ........ 5"), after a wide gap with the numbers right-aligned and rising
+// down the page, or after a comma ("abort, 12, 31"). Left alone they become tables of 30 leader
+// columns, a run of headings or one long paragraph; here they become a nested list (indentation
+// or section-number depth gives the nesting), without the leaders.
+#include <algorithm>
+#include <cstring>
+#include <regex>
+
+#include "convert/page_analyser.hpp"
+#include "convert/text.hpp"
+
+namespace quire::convert {
+
+using layout::block;
+using layout::block_kind;
+using layout::line;
+
+namespace {
+
+// "Title . . . . 12": the title and the number around three or more leader characters (dots,
+// ellipses, middle dots, underscores); false when `t` is not such a line. Written out by hand:
+// std::regex backtracks badly on long runs of dots.
+bool split_leader_entry(std::string_view t, std::string& title, std::string& number) {
+  t = text::trim(t);
+  size_t e = t.size();
+  while (e > 0 && (std::isdigit(static_cast<unsigned char>(t[e - 1])) || std::strchr("ivxlcIVXLC", t[e - 1]))) --e;
+  const std::string_view num = t.substr(e);
+  if (num.empty() || num.size() > 7) return false;
+  const bool digits = std::isdigit(static_cast<unsigned char>(num[0]));
+  for (char c : num)
+    if (digits != (std::isdigit(static_cast<unsigned char>(c)) != 0)) return false;
+  if (digits && num.size() > 4) return false;
+  int leaders = 0;
+  size_t i = e;
+  while (i > 0) {
+    const unsigned char c = static_cast<unsigned char>(t[i - 1]);
+    if (c == '.' || c == '_') ++leaders, --i;
+    else if (c == ' ') --i;
+    else if (i >= 3 && t.substr(i - 3, 3) == "\xE2\x80\xA6") ++leaders, i -= 3;  // …
+    else if (i >= 2 && t.substr(i - 2, 2) == "\xC2\xB7") ++leaders, i -= 2;      // ·
+    else break;
+  }
+  if (leaders < 3 || i == 0 || e == 0) return false;
+  // the number stands apart from the leaders ("....12", ". . iv"), and a numeral is one case
+  if (t[e - 1] != '.' && t[e - 1] != ' ' && t[e - 1] != '_' && static_cast<unsigned char>(t[e - 1]) < 0x80) return false;
+  if (!digits && !std::all_of(num.begin(), num.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)); }) &&
+      !std::all_of(num.begin(), num.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); }))
+    return false;
+  title = std::string(text::trim(t.substr(0, i)));
+  number = std::string(num);
+  return !title.empty();
+}
+
+// an index line: "term, 12", "term, 12–14, 31"
+const std::regex& index_entry() {
+  static const std::regex re(R"(^(\D.*?),\s*\d{1,4}(?:\s*(?:-|\xE2\x80\x93)\s*\d{1,4})?(?:,\s*\d{1,4}(?:\s*(?:-|\xE2\x80\x93)\s*\d{1,4})?)*$)");
+  return re;
+}
+
+bool arabic(std::string_view s) {
+  return !s.empty() && s.size() <= 4 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool only_leaders(std::string_view s) {
+  int dots = 0;
+  for (size_t i = 0; i < s.size();) {
+    const int c = text::next_cp(s, i);
+    if (c == '.' || c == 0x2026 || c == 0xB7 || c == '_') ++dots;
+    else if (!text::is_space(c)) return false;
+  }
+  return dots >= 2;
+}
+
+}  // namespace
+
+void page_analyser::find_contents() {
+  const int n = static_cast<int>(page.lines.size());
+  toc_line.assign(n, 0);
+  toc_indents.clear();
+  struct entry {
+    std::vector<int> lines;  // title piece first, then leaders and the number
+    bool leaders = false;
+    float num_x1 = 0, num_y = 0;
+    int number = 0;
+  };
+  std::vector<entry> entries;
+  std::vector<int> index;
+  auto same_row = [&](const line& a, const line& b) {
+    return layout::overlap(a.box.y0, a.box.y1, b.box.y0, b.box.y1) >= 0.5f * std::min(a.box.height(), b.box.height());
+  };
+  for (int i = 0; i < n; ++i) {
+    const line& l = page.lines[i];
+    if (furniture[i] || l.chars == 0) continue;
+    const std::string t(text::trim(l.text()));
+    if (t.empty()) continue;
+    // std::regex is slow: only lines that end in a digit or a roman numeral can be entries
+    const char last = t.back();
+    if (!std::isdigit(static_cast<unsigned char>(last)) && !std::strchr("ivxlcIVXLC", last)) continue;
+    std::string head, number;
+    if (split_leader_entry(t, head, number)) {
+      entries.push_back({{i}, true, l.box.x1, l.box.y0, arabic(number) ? std::stoi(number) : -1});
+      continue;
+    }
+    if (l.chars <= 80 && t.find(',') != std::string::npos && std::regex_match(t, index_entry())) {
+      index.push_back(i);
+      continue;
+    }
+    if (!arabic(t)) continue;
+    // a page number piece: walk left over leader pieces to the title piece on its row
+    std::vector<int> left;
+    for (int j = 0; j < n; ++j)
+      if (j != i && !furniture[j] && page.lines[j].chars > 0 && page.lines[j].box.x1 <= l.box.x0 + 1 &&
+          same_row(page.lines[j], l))
+        left.push_back(j);
+    std::sort(left.begin(), left.end(), [&](int a, int b) { return page.lines[a].box.x1 > page.lines[b].box.x1; });
+    entry e{{}, false, l.box.x1, l.box.y0, std::stoi(t)};
+    float edge = l.box.x0;
+    int title = -1;
+    for (int j : left) {
+      const line& o = page.lines[j];
+      if (only_leaders(o.text())) {
+        e.leaders = true;
+        e.lines.push_back(j);
+        edge = o.box.x0;
+        continue;
+      }
+      static const std::regex trailing_leaders(R"((\.\s*){3,}$)");
+      const bool own_leaders = std::regex_search(o.text(), trailing_leaders);
+      if (edge - o.box.x1 > 3.0f * l.size || e.leaders || own_leaders) {
+        e.leaders = e.leaders || own_leaders;
+        title = j;
+      }
+      break;
+    }
+    if (title < 0) continue;
+    e.lines.insert(e.lines.begin(), title);
+    e.lines.push_back(i);
+    entries.push_back(std::move(e));
+  }
+  std::vector<char> accept(entries.size(), 0);
+  int with_leaders = 0;
+  for (const auto& e : entries) with_leaders += e.leaders;
+  if (with_leaders >= 3)
+    for (size_t k = 0; k < entries.size(); ++k) accept[k] = entries[k].leaders;
+  // numbers set apart without leaders: a column of right-aligned numbers that never decrease
+  // down the page, or that lines up with the numbers after leaders
+  for (size_t k = 0; k < entries.size(); ++k) {
+    if (accept[k] || entries[k].number < 0) continue;
+    std::vector<size_t> column;
+    bool beside_leaders = false;
+    for (size_t j = 0; j < entries.size(); ++j) {
+      if (std::fabs(entries[j].num_x1 - entries[k].num_x1) >= 3.0f) continue;
+      if (accept[j]) beside_leaders = true;
+      else if (entries[j].number >= 0) column.push_back(j);
+    }
+    std::sort(column.begin(), column.end(), [&](size_t a, size_t b) { return entries[a].num_y < entries[b].num_y; });
+    bool rising = true;
+    for (size_t c = 1; c < column.size(); ++c) rising = rising && entries[column[c]].number >= entries[column[c - 1]].number;
+    if (beside_leaders || (column.size() >= 4 && rising))
+      for (size_t j : column) accept[j] = 1;
+  }
+  for (size_t k = 0; k < entries.size(); ++k) {
+    if (!accept[k]) continue;
+    for (int i : entries[k].lines) toc_line[i] = 1;
+    const float x = page.lines[entries[k].lines.front()].box.x0;
+    bool seen = false;
+    for (float o : toc_indents) seen = seen || std::fabs(o - x) < 4.0f;
+    if (!seen) toc_indents.push_back(x);
+  }
+  std::sort(toc_indents.begin(), toc_indents.end());
+  // an index: many short comma entries on the page
+  int body_lines = 0;
+  for (int i = 0; i < n; ++i) body_lines += !furniture[i] && page.lines[i].chars > 0;
+  if (index.size() >= 6 && index.size() * 3 >= static_cast<size_t>(body_lines))
+    for (int i : index) toc_line[i] = 1;
+  // an entry wrapped onto two lines: the line just above an entry, inside the list, ending in none
+  std::vector<int> marked;
+  for (int i = 0; i < n; ++i)
+    if (toc_line[i] == 1) marked.push_back(i);
+  if (marked.size() < 3) return;
+  float x0 = 1e9f, y0 = 1e9f, y1 = -1e9f;
+  for (int i : marked) {
+    x0 = std::min(x0, page.lines[i].box.x0);
+    y0 = std::min(y0, page.lines[i].box.y0);
+    y1 = std::max(y1, page.lines[i].box.y1);
+  }
+  for (int i = 0; i < n; ++i) {
+    const line& l = page.lines[i];
+    if (toc_line[i] || furniture[i] || l.chars == 0 || l.box.y0 < y0 || l.box.y1 > y1 || l.box.x0 < x0 - 2) continue;
+    for (int e : marked) {
+      const line& el = page.lines[e];
+      const float gap = el.box.y0 - l.box.y1;
+      if (gap >= -0.2f * l.size && gap < 0.8f * l.size && layout::overlap(l.box.x0, l.box.x1, el.box.x0, el.box.x1) > 0) {
+        toc_line[i] = 2;
+        break;
+      }
+    }
+  }
+}
+
+// every piece of the row is part of a contents/index list
+bool page_analyser::toc_entry(const fline& f) const {
+  if (toc_line.empty()) return false;
+  for (const line* p : f.pieces)
+    if (!toc_line[static_cast<size_t>(p - page.lines.data())]) return false;
+  return true;
+}
+
+void page_analyser::emit_toc_entry(const fline& f, const std::string& wrapped, int region) {
+  std::string t = wrapped.empty() ? f.plain : wrapped + " " + f.plain;
+  std::string number, title;
+  if (split_leader_entry(t, title, number)) {
+    t = title;
+  } else if (f.pieces.size() >= 2 && arabic(text::trim(f.pieces.back()->text()))) {
+    number = std::string(text::trim(f.pieces.back()->text()));
+    t = std::string(text::trim(t.substr(0, t.size() - f.pieces.back()->text().size())));
+  }
+  // nesting: the entry's indent among the indents of the page's entries, else its section number
+  int level = 0;
+  for (size_t k = 0; k < toc_indents.size(); ++k)
+    if (toc_indents[k] <= f.box.x0 + 4.0f) level = static_cast<int>(k);
+  if (toc_indents.size() <= 1) level = std::max(0, section_depth(t) - 1);
+  block b;
+  b.kind = block_kind::list_item;
+  b.page = page.number;
+  b.region = region;
+  b.box = f.box;
+  b.level = std::min(level, 5);
+  b.marker = "-";
+  b.text = text::escape_markdown(t, true) + (number.empty() ? "" : " \u2014 " + number);
+  out.push_back(std::move(b));
+}
+
+}  // namespace quire::convert

@@ -1,0 +1,183 @@
+// Stage 2, step 5b: is a finished paragraph a heading, and at which level.
+//
+// The evidence, strongest first: the PDF outline (bookmarks) names the heading and its depth; a
+// section number ("1.2.3") gives the depth relative to the other numbered headings; the font
+// (size, weight, slant of the text that is not inline code) ranks it among the heading styles of
+// the document. Some short emphasised lines are never headings: figure and table captions,
+// admonition labels ("Note", "Warning"), rows whose pieces stand apart (table header rows, labels
+// inside a drawing).
+#include <algorithm>
+#include <map>
+#include <regex>
+
+#include "convert/page_analyser.hpp"
+#include "convert/text.hpp"
+
+namespace quire::convert {
+
+using layout::block;
+using layout::block_kind;
+using layout::line;
+using layout::span;
+
+namespace {
+
+// "Figure 3:", "Fig. 2.1", "Table 4 –", "Listing 7." ...: a caption, also when set in bold.
+bool is_caption(const std::string& plain) {
+  static const std::regex re(
+      R"(^(figure|fig\.|table|tab\.|listing|chart|diagram|plate|exhibit|illustration|abbildung|tabelle)\s*[0-9IVXA-Z]+([.\-][0-9]+)*\s*([:.\u2013\u2014-]|\s+\S).*)",
+      std::regex::icase);
+  return std::regex_match(plain, re);
+}
+
+// An admonition label on its own: "Note", "Warning:", "Tip" ...
+bool is_admonition(const std::string& plain) {
+  static const char* words[] = {"note", "notes", "warning", "tip", "tips", "hint", "important", "caution",
+                                "danger", "attention", "remark", "todo"};
+  const std::string k = text::key(plain);
+  return std::any_of(std::begin(words), std::end(words), [&](const char* w) { return k == w; });
+}
+
+// "1", "2.3", "A.1", "IV", "3)" : a section number standing alone as a piece of its own.
+bool is_section_number(std::string_view s) {
+  static const std::regex re(R"(^(\d{1,3}|[A-Z]|[IVX]{1,5})([.)]\d{1,3})*[.)]?$)");
+  return std::regex_match(std::string(text::trim(s)), re);
+}
+
+}  // namespace
+
+// Depth of a leading section number: "1.2.3 Title" → 3, "4 Title" and "4. Title" → 1, "A.2 Title"
+// → 2; 0 when the text does not start with one.
+int section_depth(const std::string& plain) {
+  static const std::regex re(R"(^((\d{1,3}|[A-Z])((\.\d{1,3})+)|\d{1,3})\.?\s+\S.*)");
+  std::smatch m;
+  if (!std::regex_match(plain, m, re)) return 0;
+  const std::string num = m[1].str();
+  if (num.size() == 1 && std::isalpha(static_cast<unsigned char>(num[0]))) return 0;
+  return static_cast<int>(std::count(num.begin(), num.end(), '.')) + 1;
+}
+
+int page_analyser::heading_level(const std::vector<const fline*>& lines, const std::string& plain,
+                                 heading_info& info) {
+  // the style of the text that is not code: a heading may hold inline code in another font
+  std::map<int, int> sizes, mono_sizes;
+  int chars = 0, bold = 0, italic = 0, mono = 0;
+  for (const fline* f : lines)
+    for (const line* p : f->pieces)
+      for (const span& sp : p->spans) {
+        if (sp.superscript || sp.subscript) continue;
+        int n = 0;
+        for (size_t i = 0; i < sp.text.size();)
+          if (!text::is_space(text::next_cp(sp.text, i))) ++n;
+        if (!n) continue;
+        if (sp.mono) {
+          mono += n;
+          mono_sizes[quarter(sp.size)] += n;
+          continue;
+        }
+        chars += n;
+        bold += sp.bold ? n : 0;
+        italic += sp.italic ? n : 0;
+        sizes[quarter(sp.size)] += n;
+      }
+  if (chars + mono == 0) return 0;
+  const bool code_only = chars == 0;
+  auto dominant = [](const std::map<int, int>& m) {
+    int best = -1, q = 0;
+    for (auto& [k, n] : m)
+      if (n > best) best = n, q = k;
+    return q / 4.0f;
+  };
+  float size = dominant(code_only ? mono_sizes : sizes);
+  bool all_bold = !code_only && bold == chars, all_italic = !code_only && italic == chars;
+  if (code_only) {  // an API signature set in bold code
+    all_bold = true;
+    for (const fline* f : lines) all_bold = all_bold && f->bold;
+  }
+  info = {size, all_bold, all_italic, false};
+
+  const int nlines = static_cast<int>(lines.size());
+  const int nchars = static_cast<int>(plain.size());
+  outline_entry* oe = nlines <= 4 ? outline_match(plain) : nullptr;
+  bool heading = oe != nullptr;
+  if (!heading) {
+    if (is_caption(plain) || is_admonition(plain)) return 0;
+    // pieces standing apart on one row (table header cells, labels in a drawing); a section
+    // number set apart from its title is fine
+    for (const fline* f : lines)
+      for (size_t k = 1; k < f->pieces.size(); ++k) {
+        const float gap = f->pieces[k]->box.x0 - f->pieces[k - 1]->box.x1;
+        if (gap > 2.5f * std::max(size, 4.0f) && !(k == 1 && is_section_number(f->pieces[0]->text()))) return 0;
+      }
+    const float r = size / body;
+    if (nlines <= 3 && nchars <= 200) {
+      const int lc = text::last_cp(plain);
+      const bool bad_end = lc == ',' || lc == ';' || (lc == '.' && !all_bold && r < 1.3f);
+      if (r >= 1.15f && !bad_end) heading = true;
+      else if (r >= 1.05f && (all_bold || all_italic) && !bad_end) heading = true;
+      else if (all_bold && r >= 0.8f && nlines <= 2 && nchars <= 150 && lc != '.' && lc != ',' && lc != ';' &&
+               lc != ':' && (!code_only || nlines == 1))
+        heading = true;
+    }
+  }
+  if (!heading) return 0;
+  int level = 0;
+  if (oe) {
+    level = oe->level;
+    info.outlined = true;
+    // remember the style's level for headings the outline does not list
+    for (auto& s : dc.styles_)
+      if (std::fabs(s.size - size) < 0.3f && s.bold == all_bold && s.italic == all_italic && !s.level) s.level = level;
+  } else {
+    level = dc.level_for(size, all_bold, all_italic);
+  }
+  // section numbers: all headings numbered to one depth share a level, one below the depth above
+  if (const int d = section_depth(plain)) {
+    auto& depth_level = dc.section_levels;
+    if (!oe) {
+      if (auto same = depth_level.find(d); same != depth_level.end()) level = same->second;
+      else if (auto up = depth_level.find(d - 1); up != depth_level.end()) level = std::max(level, up->second + 1);
+      if (auto down = depth_level.find(d + 1); down != depth_level.end()) level = std::min(level, down->second - 1);
+      level = std::max(level, 1);
+    }
+    depth_level.emplace(d, level);
+  }
+  return std::clamp(level, 1, 6);
+}
+
+namespace {
+
+// "Chapter 3", "Part II", "Appendix B", "4", "2.1": a label that names the heading under it.
+bool label_only(const std::string& text) {
+  static const std::regex re(
+      R"(^((chapter|part|appendix|section|book|lecture|unit|module|kapitel|chapitre|teil)\s+[0-9A-Za-z.]{1,8}|[0-9]{1,3}(\.[0-9]{1,3})*\.?|[IVX]{1,5}\.?)$)",
+      std::regex::icase);
+  return std::regex_match(std::string(text::trim(text)), re);
+}
+
+}  // namespace
+
+bool page_analyser::merge_heading(block& b, const heading_info& info) {
+  if (last_heading_block < 0 || last_heading_block + 1 != static_cast<int>(out.size())) return false;
+  block& prev = out.back();
+  if (prev.kind != block_kind::heading || prev.region != b.region || prev.page != b.page) return false;
+  const float gap = b.box.y0 - prev.box.y1;
+  const float size = std::max(info.size, last_heading.size);
+  if (gap < -0.3f * size) return false;
+  bool merge = false;
+  if (label_only(prev.text) && gap <= 3.0f * size && !label_only(b.text)) {
+    merge = true;
+  } else if (gap <= 0.8f * size && !info.outlined && !last_heading.outlined && !section_depth(b.text) &&
+             std::fabs(info.size - last_heading.size) < 0.5f && info.bold == last_heading.bold &&
+             !text::ends_sentence(prev.text)) {
+    merge = true;  // one heading wrapped onto lines the paragraph builder kept apart
+  }
+  if (!merge) return false;
+  prev.text += " " + b.text;
+  prev.box.include(b.box);
+  prev.level = info.outlined ? b.level : std::min(prev.level, b.level);
+  last_heading.outlined = last_heading.outlined || info.outlined;
+  return true;
+}
+
+}  // namespace quire::convert

@@ -1,0 +1,164 @@
+// Document structure rules, one small generated PDF each (see pdf_builder.hpp): footnote references
+// and their labels, heading detection and levels, contents lists.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "convert/convert.hpp"
+#include "pdf_builder.hpp"
+
+using namespace quire::convert;
+using quire::test::make_pdf;
+using quire::test::page_spec;
+using quire::test::text_at;
+
+namespace {
+
+std::string md(const std::vector<page_spec>& pages) {
+  const std::string pdf = make_pdf(pages);
+  engine e;
+  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), {});
+  REQUIRE(r);
+  return r->markdown;
+}
+
+bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+size_t count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t i = hay.find(needle); i != std::string::npos; i = hay.find(needle, i + 1)) ++n;
+  return n;
+}
+
+std::string body_lines(float y, const std::vector<std::string>& lines, float x = 72) {
+  std::string s;
+  for (const auto& l : lines) {
+    s += text_at("F1", 11, x, y, l);
+    y -= 14;
+  }
+  return s;
+}
+
+const std::vector<std::string> kProse = {
+    "The morning crew checked the slipway and wrote down what they saw on the",
+    "east quay before the tide turned, and the duty manager signed the sheet.",
+};
+
+// "The crane was inspected in May." ends near x = 232 at 11 pt
+const char* kSentence = "The crane was inspected in May.";
+
+}  // namespace
+
+TEST_CASE("a footnote reference followed by a parenthesis cannot read as a link") {
+  std::string c = text_at("F1", 11, 72, 700, kSentence);
+  c += "BT /F1 7 Tf 233 705 Td (1) Tj ET\n";
+  c += text_at("F1", 11, 237, 700, "(and in June)");
+  for (float y : {660.f, 620.f, 580.f}) c += body_lines(y, kProse);
+  c += text_at("F1", 8, 72, 80, "1") + text_at("F1", 8, 80, 80, "By the harbour master.");
+  const std::string out = md({{c}});
+  INFO(out);
+  // "[^1](and in June)" is an inline link in CommonMark; the escaped parenthesis is not
+  CHECK_FALSE(has(out, "[^1]("));
+  CHECK(has(out, "May.[^1]\\(and in June)"));
+  CHECK(has(out, "[^1]: By the harbour master."));
+}
+
+TEST_CASE("footnote labels are unique across the document when every page restarts at 1") {
+  std::vector<page_spec> pages;
+  const char* notes[] = {"By the harbour master.", "By the night watch."};
+  for (const char* note : notes) {
+    // below the top band: the same line at the same height on every page would be a running head
+    std::string c = text_at("F1", 11, 72, 520, kSentence);
+    c += "BT /F1 7 Tf 233 525 Td (1) Tj ET\n";
+    for (float y : {660.f, 620.f, 580.f}) c += body_lines(y, kProse);
+    c += text_at("F1", 8, 72, 80, "1") + text_at("F1", 8, 80, 80, note);
+    pages.push_back({c});
+  }
+  const std::string out = md(pages);
+  INFO(out);
+  CHECK(count(out, "[^1]:") == 1);
+  CHECK(count(out, "[^1-2]:") == 1);
+  CHECK(has(out, "[^1]: By the harbour master."));
+  CHECK(has(out, "[^1-2]: By the night watch."));
+  CHECK(count(out, "May.[^1]") == 1);
+  CHECK(count(out, "May.[^1-2]") == 1);
+}
+
+TEST_CASE("a raised number without a note on its page is an exponent, not a reference") {
+  std::string c = text_at("F1", 11, 72, 700, "The load grows as K");
+  c += "BT /F1 7 Tf 174 705 Td (2) Tj ET\n";
+  c += text_at("F1", 11, 179, 700, " over the span.");
+  for (float y : {660.f, 620.f, 580.f}) c += body_lines(y, kProse);
+  c += text_at("F1", 8, 300, 300, "2");  // a small tick label in a drawing
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK_FALSE(has(out, "[^"));
+  CHECK(has(out, "K2 over the span."));
+}
+
+TEST_CASE("a table of contents with dot leaders becomes a nested list") {
+  std::string c = text_at("F2", 18, 72, 740, "Contents");
+  c += text_at("F1", 11, 72, 700, "1 Tides and moorings . . . . . . . . . . . . . . . . . . . . . 3");
+  c += text_at("F1", 11, 90, 686, "1.1 Reading the tide table . . . . . . . . . . . . . . . . . 4");
+  c += text_at("F1", 11, 90, 672, "1.2 Mooring lines . . . . . . . . . . . . . . . . . . . . . . . 6");
+  c += text_at("F1", 11, 72, 658, "2 The crane ....................................................... 9");
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "# Contents\n"));
+  CHECK(has(out, "- 1 Tides and moorings \xE2\x80\x94 3\n  - 1.1 Reading the tide table \xE2\x80\x94 4\n"
+                 "  - 1.2 Mooring lines \xE2\x80\x94 6\n- 2 The crane \xE2\x80\x94 9"));
+  CHECK_FALSE(has(out, "|"));
+  CHECK_FALSE(has(out, ". . ."));
+}
+
+TEST_CASE("a heading set on two lines is one heading") {
+  std::string c = text_at("F2", 20, 72, 720, "Chapter 1");
+  c += text_at("F2", 20, 72, 680, "Harbour Operations");
+  c += body_lines(640, kProse);
+  c += body_lines(600, kProse);
+  c += body_lines(560, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "# Chapter 1 Harbour Operations\n"));
+  CHECK(count(out, "#") == 1);
+}
+
+TEST_CASE("captions and admonition labels are not headings") {
+  std::string c = body_lines(720, kProse);
+  c += text_at("F2", 11, 72, 680, "Figure 2: Tide gauge readings at the east quay");
+  c += body_lines(650, kProse);
+  c += text_at("F2", 11, 72, 610, "Note");
+  c += body_lines(595, kProse);
+  c += text_at("F2", 11, 72, 550, "Crane inspection");
+  c += body_lines(535, kProse);
+  c += body_lines(500, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK_FALSE(has(out, "# Figure"));
+  CHECK_FALSE(has(out, "# Note"));
+  CHECK(has(out, "Figure 2: Tide gauge readings"));
+  CHECK(has(out, "# Crane inspection\n"));  // a bold line that is neither is still a heading
+}
+
+TEST_CASE("heading levels have no gaps and section numbers give the depth") {
+  std::string c = text_at("F2", 22, 72, 740, "Harbour Handbook");
+  c += body_lines(715, kProse);
+  // a large style that is never a heading (a pull quote ending in a comma), seen twice
+  c += text_at("F1", 17, 72, 680, "Keep the quay clear,");
+  c += text_at("F1", 17, 72, 650, "and keep it dry,");
+  c += body_lines(625, kProse);
+  c += text_at("F2", 13, 72, 590, "2.1 Tides");
+  c += body_lines(570, kProse);
+  c += text_at("F2", 13, 72, 535, "2.1.1 Reading the table");
+  c += body_lines(515, kProse);
+  c += text_at("F2", 13, 72, 480, "2.2 Moorings");
+  c += body_lines(460, kProse);
+  c += body_lines(420, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "# Harbour Handbook\n"));
+  CHECK(has(out, "\n## 2.1 Tides\n"));
+  CHECK(has(out, "\n### 2.1.1 Reading the table\n"));
+  CHECK(has(out, "\n## 2.2 Moorings\n"));
+  CHECK_FALSE(has(out, "####"));
+}
