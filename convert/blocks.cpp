@@ -286,6 +286,20 @@ bool page_analyser::outline_has(const std::string& plain) const {
   return false;
 }
 
+bool page_analyser::outline_elsewhere(const std::string& plain) const {
+  if (dc.outline.empty()) return false;
+  const std::string k = unnumbered(text::key(plain));
+  if (k.size() < 4) return false;
+  bool elsewhere = false;
+  for (const auto& e : dc.outline) {
+    if (unnumbered(e.key) != k) continue;
+    // targets can be one page off (an anchor set just before a page break)
+    if (!e.page || std::abs(e.page - page.number) <= 1) return false;
+    elsewhere = true;
+  }
+  return elsewhere;
+}
+
 // outline entry for a heading-like text on this page: the same title, else the same title once
 // section numbers are set aside
 outline_entry* page_analyser::outline_match(const std::string& plain) {

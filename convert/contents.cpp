@@ -162,8 +162,17 @@ void page_analyser::find_contents() {
   }
   for (size_t k = 0; k < entries.size(); ++k) {
     if (!accept[k]) continue;
+    // a section number set apart left of the title ("2.1   Options ...... 5") belongs to the entry
+    const line& head = page.lines[entries[k].lines.front()];
+    float x = head.box.x0;
+    for (int j = 0; j < n; ++j) {
+      const line& o = page.lines[j];
+      if (furniture[j] || o.chars == 0 || o.chars > 12 || o.box.x1 > head.box.x0 + 1 || !same_row(o, head)) continue;
+      if (head.box.x0 - o.box.x1 > 4.0f * head.size) continue;
+      toc_line[j] = 1;
+      x = std::min(x, o.box.x0);
+    }
     for (int i : entries[k].lines) toc_line[i] = 1;
-    const float x = page.lines[entries[k].lines.front()].box.x0;
     bool seen = false;
     for (float o : toc_indents) seen = seen || std::fabs(o - x) < 4.0f;
     if (!seen) toc_indents.push_back(x);

@@ -38,6 +38,13 @@ bool is_admonition(const std::string& plain) {
   return std::any_of(std::begin(words), std::end(words), [&](const char* w) { return k == w; });
 }
 
+// Shell commands, paths and code set in a heading font: "./configure 2>&1 | tee log",
+// "cd /usr/src/x", "cc -c foo.c", "a = b;".
+bool looks_like_code(const std::string& plain) {
+  static const std::regex re(R"([|<>{}$;=\\]|^\./|(^|\s)/\w+/|(^|\s)--?[A-Za-z])");
+  return std::regex_search(plain, re);
+}
+
 // "1", "2.3", "A.1", "IV", "3)" : a section number standing alone as a piece of its own.
 bool is_section_number(std::string_view s) {
   static const std::regex re(R"(^(\d{1,3}|[A-Z]|[IVX]{1,5})([.)]\d{1,3})*[.)]?$)");
@@ -101,7 +108,12 @@ int page_analyser::heading_level(const std::vector<const fline*>& lines, const s
   outline_entry* oe = nlines <= 4 ? outline_match(plain) : nullptr;
   bool heading = oe != nullptr;
   if (!heading) {
-    if (is_caption(plain) || is_admonition(plain)) return 0;
+    int letters = 0;
+    for (size_t i = 0; i < plain.size() && letters < 2;)
+      if (text::is_alpha(text::next_cp(plain, i))) ++letters;
+    if (letters < 2 || is_caption(plain) || is_admonition(plain) || looks_like_code(plain)) return 0;
+    // a title the outline places on another page: an entry of a contents list, not the heading
+    if (outline_elsewhere(plain)) return 0;
     // pieces standing apart on one row (table header cells, labels in a drawing); a section
     // number set apart from its title is fine
     for (const fline* f : lines)

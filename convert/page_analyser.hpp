@@ -155,6 +155,8 @@ struct page_analyser {
   std::string code_text(const std::vector<const fline*>& lines) const;
 
   bool outline_has(const std::string& plain) const;
+  // the outline lists this title, but only on pages far from this one
+  bool outline_elsewhere(const std::string& plain) const;
 
   // outline entry for a heading-like text on this page
   outline_entry* outline_match(const std::string& plain);
