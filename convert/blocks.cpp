@@ -417,7 +417,10 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
     std::string_view t = plain;
     size_t k = 0;
     while (k < t.size() && k < 3 && std::isdigit(static_cast<unsigned char>(t[k]))) ++k;
-    if (k > 0 && (k == t.size() || t[k] == ' ' || t[k] == '.' || t[k] == ')')) {
+    // a raised label may touch its text ("¹http://…")
+    const auto& spans0 = first.pieces.front()->spans;
+    const bool raised = k > 0 && !spans0.empty() && spans0.front().superscript && spans0.front().text.size() == k;
+    if (k > 0 && (raised || k == t.size() || t[k] == ' ' || t[k] == '.' || t[k] == ')')) {
       label = std::string(t.substr(0, k));
       if (note_label(label, b.box, t.substr(k))) {
         fline f0 = first;
