@@ -362,6 +362,11 @@ bool page_analyser::continues_paragraph(const std::vector<const fline*>& blk, co
   if (para_final(prev)) return false;
   // a short emphasised line followed by a plain one (or the reverse) is a heading boundary
   if (prev.bold != f.bold && (prev.box.x1 < region_right - 3.0f * f.size || first.size > 1.1f * body)) return false;
+  // a short italic first line that the outline lists or that starts with a section number
+  // ("3.1. Creating links") is a heading over the text, not its first line
+  if (blk.size() == 1 && prev.italic != f.italic && prev.box.x1 < region_right - 3.0f * f.size &&
+      (section_depth(prev.plain) > 0 || outline_has(prev.plain)))
+    return false;
   if (prev.mono != f.mono) return false;
   const float tol = 0.7f * f.size;
   // hanging indent after a label piece ("1" + note text, "Note:" + text): wrapped lines align
