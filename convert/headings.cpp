@@ -24,10 +24,14 @@ namespace {
 
 // "Figure 3:", "Fig. 2.1", "Table 4 –", "Listing 7." ...: a caption, also when set in bold.
 bool is_caption(const std::string& plain) {
-  static const std::regex re(
-      R"(^(figure|fig\.|table|tab\.|listing|chart|diagram|plate|exhibit|illustration|abbildung|tabelle)\s*[0-9IVXA-Z]+([.\-][0-9]+)*\s*([:.\u2013\u2014-]|\s+\S).*)",
-      std::regex::icase);
-  return std::regex_match(plain, re);
+  // the word in any case, then a number (or a letter or roman numeral in capitals), case-sensitive
+  // so that "Table of Contents" is not one
+  static const std::regex word(R"(^(figure|fig\.|table|tab\.|listing|chart|diagram|plate|exhibit|illustration|abbildung|tabelle)\s*)",
+                               std::regex::icase);
+  static const std::regex number(R"(^(\d+|[A-Z]|[IVX]+)([.\-]\d+)*\s*([:.\-]|\s+\S|$).*)");
+  std::smatch m;
+  if (!std::regex_search(plain, m, word)) return false;
+  return std::regex_match(plain.substr(static_cast<size_t>(m.length(0))), number);
 }
 
 // An admonition label on its own: "Note", "Warning:", "Tip" ...
