@@ -290,14 +290,15 @@ bool page_analyser::outline_elsewhere(const std::string& plain) const {
   if (dc.outline.empty()) return false;
   const std::string k = unnumbered(text::key(plain));
   if (k.size() < 4) return false;
-  bool elsewhere = false;
+  // one entry only: a generic title ("Synopsis", "Further reading") may recur unlisted
+  int entries = 0;
   for (const auto& e : dc.outline) {
     if (unnumbered(e.key) != k) continue;
     // targets can be one page off (an anchor set just before a page break)
-    if (!e.page || std::abs(e.page - page.number) <= 1) return false;
-    elsewhere = true;
+    // and a contents list comes before what it lists
+    if (!e.page || e.page <= page.number + 1 || ++entries > 1) return false;
   }
-  return elsewhere;
+  return entries == 1;
 }
 
 // outline entry for a heading-like text on this page: the same title, else the same title once

@@ -36,8 +36,8 @@ bool is_caption(const std::string& plain) {
 
 // An admonition label on its own: "Note", "Warning:", "Tip" ...
 bool is_admonition(const std::string& plain) {
-  static const char* words[] = {"note", "notes", "warning", "tip", "tips", "hint", "important", "caution",
-                                "danger", "attention", "remark", "todo"};
+  // singular only: "Notes" or "Tips" is more often a section of its own
+  static const char* words[] = {"note", "warning", "tip", "hint", "important", "caution", "danger", "attention", "remark"};
   const std::string k = text::key(plain);
   return std::any_of(std::begin(words), std::end(words), [&](const char* w) { return k == w; });
 }

@@ -155,7 +155,7 @@ struct page_analyser {
   std::string code_text(const std::vector<const fline*>& lines) const;
 
   bool outline_has(const std::string& plain) const;
-  // the outline lists this title, but only on pages far from this one
+  // the outline lists this title once, on a page well after this one (a contents list's line)
   bool outline_elsewhere(const std::string& plain) const;
 
   // outline entry for a heading-like text on this page

@@ -95,17 +95,18 @@ void markdown_writer::finish() {
 }
 
 // Levels as a tree: a heading goes one below the nearest earlier heading of a smaller original
-// level, so gaps close (1, 4, 4, 2, 5 → 1, 2, 2, 2, 3) and peers stay peers.
+// level, so gaps close (1, 4, 4, 2, 5 → 1, 2, 2, 2, 3) and peers stay peers. A heading with no
+// such parent keeps its level: the document may start below its (undetected) title.
 void markdown_writer::renumber_headings() {
   if (headings_.empty()) return;
-  std::vector<int> stack;  // original levels of the open headings
+  std::vector<std::pair<int, int>> stack;  // (original, new) levels of the open headings
   std::string out;
   out.reserve(out_.size());
   size_t at = 0;
   for (auto [offset, level] : headings_) {
-    while (!stack.empty() && stack.back() >= level) stack.pop_back();
-    stack.push_back(level);
-    const int fixed = std::min(static_cast<int>(stack.size()), 6);
+    while (!stack.empty() && stack.back().first >= level) stack.pop_back();
+    const int fixed = stack.empty() ? level : std::min(stack.back().second + 1, 6);
+    stack.push_back({level, fixed});
     out.append(out_, at, offset - at);
     out.append(static_cast<size_t>(fixed), '#');
     at = offset + static_cast<size_t>(level);
