@@ -115,7 +115,7 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
   // 2. render, links grouping consecutive segments with the same target
   std::string out;
   bool at_start = opt.block_start;
-  auto render_seg = [&](const segment& s) -> std::string {
+  auto render_seg = [&](const segment& s, bool in_link) -> std::string {
     if (s.ref) return opt.page > 0 ? footnote_ref_placeholder(opt.page, s.text) : "[^" + s.text + "]";
     std::string t = collapse_spaces(s.text);
     size_t b = 0, e = t.size();
@@ -127,7 +127,7 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
     if (s.mono) {
       body = code_span(core);
     } else {
-      body = text::escape_markdown(core, at_start && out.empty() && lead.empty());
+      body = text::escape_markdown(core, at_start && out.empty() && lead.empty(), in_link);
       if (opt.table_cell) {
         std::string esc;
         for (char c : body) {
@@ -145,13 +145,13 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
   };
   for (size_t i = 0; i < segs.size();) {
     if (segs[i].link < 0) {
-      out += render_seg(segs[i]);
+      out += render_seg(segs[i], false);
       ++i;
       continue;
     }
     size_t j = i;
     std::string inner;
-    while (j < segs.size() && segs[j].link == segs[i].link) inner += render_seg(segs[j++]);
+    while (j < segs.size() && segs[j].link == segs[i].link) inner += render_seg(segs[j++], true);
     const std::string& uri = links[segs[i].link].uri;
     std::string_view core = text::trim(inner);
     size_t lead = inner.find_first_not_of(' ');

@@ -394,66 +394,115 @@ bool ends_sentence(std::string_view s) {
   return false;
 }
 
-std::string escape_markdown(std::string_view s, bool line_start) {
+namespace {
+
+bool ascii_punct(char c) { return c > ' ' && c < 0x7F && !std::isalnum(static_cast<unsigned char>(c)); }
+bool blank_at(std::string_view s, size_t i) { return i < s.size() && (s[i] == ' ' || s[i] == '\t'); }
+
+// A line of three or more '-', '*' or '_' (spaces between allowed): a thematic break.
+bool thematic_break(std::string_view s) {
+  char mark = 0;
+  int n = 0;
+  for (char c : s) {
+    if (c == ' ' || c == '\t') continue;
+    if (c != '-' && c != '*' && c != '_') return false;
+    if (mark && c != mark) return false;
+    mark = c;
+    ++n;
+  }
+  return n >= 3;
+}
+
+// Where a block-level construct starts at the beginning of `rest` (the index of the character
+// to escape), or npos: ATX headings ("# ", "###" alone), quotes, list markers ("- ", "+ ", "* ",
+// "1. ", "2)"), thematic breaks, setext underlines and table rows.
+size_t block_start_at(std::string_view rest) {
+  if (rest.empty()) return std::string::npos;
+  const char f = rest[0];
+  if (f == '#') {
+    size_t h = 0;
+    while (h < rest.size() && rest[h] == '#') ++h;
+    if (h <= 6 && (h == rest.size() || blank_at(rest, h))) return 0;
+    return std::string::npos;
+  }
+  if (f == '>' || f == '=' || f == '|') return 0;
+  if ((f == '-' || f == '+' || f == '*') && (rest.size() == 1 || blank_at(rest, 1))) return 0;
+  if (thematic_break(rest)) return 0;
+  size_t d = 0;
+  while (d < rest.size() && d < 9 && std::isdigit(static_cast<unsigned char>(rest[d]))) ++d;
+  if (d > 0 && d < rest.size() && (rest[d] == '.' || rest[d] == ')') && (d + 1 == rest.size() || blank_at(rest, d + 1)))
+    return d;
+  return std::string::npos;
+}
+
+}  // namespace
+
+// Escapes only what a CommonMark/GFM parser would read as syntax: a citation "[1]" or a path
+// "C:\dir" stays as it is, "a * b" too, while "[x](y)", "*word*", "`x`" and "<tag" are escaped.
+// The edges of `s` are treated as touching unknown text (another styled segment may follow), so
+// a delimiter at an edge is escaped.
+std::string escape_markdown(std::string_view s, bool line_start, bool in_link) {
   std::string out;
   out.reserve(s.size() + 8);
+  auto word = [&](size_t i) {
+    return i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' ||
+                            (static_cast<unsigned char>(s[i]) & 0x80));
+  };
   for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
+    const char c = s[i];
+    const char next = i + 1 < s.size() ? s[i + 1] : '\0';
+    bool esc = false;
     switch (c) {
-      case '\\': case '`': case '*':
-        out += '\\';
+      case '\\':  // a backslash escapes only punctuation (or breaks the line at the end)
+        esc = next == '\0' || ascii_punct(next);
         break;
-      case '_': {
-        // intraword underscores (snake_case) are literal in CommonMark; escape the others
-        bool left_word = i > 0 && (std::isalnum(static_cast<unsigned char>(s[i - 1])) || s[i - 1] == '_');
-        bool right_word = i + 1 < s.size() && (std::isalnum(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '_');
-        if (!(left_word && right_word)) out += '\\';
+      case '`':
+        esc = true;
+        break;
+      case '*': {  // with white space on both sides it can neither open nor close emphasis
+        const bool space_left = i > 0 && blank_at(s, i - 1), space_right = blank_at(s, i + 1);
+        esc = !(space_left && space_right);
         break;
       }
-      case '[': case ']':
-        out += '\\';
+      case '_': {
+        // intraword underscores (snake_case) are literal in CommonMark, and so is a lone one
+        const bool left_word = i > 0 && word(i - 1), right_word = word(i + 1);
+        const bool lone = i > 0 && blank_at(s, i - 1) && blank_at(s, i + 1);
+        esc = !(left_word && right_word) && !lone;
+        break;
+      }
+      case '[':  // "[^1]" would be a footnote reference; inside a link text brackets must balance
+        esc = in_link || next == '^';
+        break;
+      case ']':  // "](" makes a link, "]:" a link definition, "][" a reference link
+        esc = in_link || next == '(' || next == ':' || next == '[';
         break;
       case '<':
-        if (i + 1 < s.size() && (std::isalpha(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '/' ||
-                                 s[i + 1] == '!' || s[i + 1] == '?'))
-          out += '\\';
+        esc = std::isalpha(static_cast<unsigned char>(next)) || next == '/' || next == '!' || next == '?';
         break;
       case '&': {
         size_t j = i + 1;
         while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '#')) ++j;
-        if (j > i + 1 && j < s.size() && s[j] == ';') out += '\\';
+        esc = j > i + 1 && j < s.size() && s[j] == ';';
         break;
       }
       case '!':
-        if (i + 1 < s.size() && s[i + 1] == '[') out += '\\';
+        esc = next == '[';
         break;
       case '~':
-        if (i + 1 < s.size() && s[i + 1] == '~') out += '\\';
+        esc = next == '~';
         break;
       default:
         break;
     }
+    if (esc) out += '\\';
     out += c;
   }
   if (line_start && !out.empty()) {
     size_t k = 0;
     while (k < out.size() && out[k] == ' ') ++k;
-    std::string_view rest(out.data() + k, out.size() - k);
-    auto starts_block = [&]() -> size_t {  // index to escape, or npos
-      if (rest.empty()) return std::string::npos;
-      char f = rest[0];
-      if (f == '#' || f == '>' || f == '=' || f == '|') return k;
-      if ((f == '-' || f == '+') && (rest.size() == 1 || rest[1] == ' ' || (f == '-' && rest[1] == '-')))
-        return k;
-      size_t d = 0;
-      while (d < rest.size() && d < 9 && std::isdigit(static_cast<unsigned char>(rest[d]))) ++d;
-      if (d > 0 && d < rest.size() && (rest[d] == '.' || rest[d] == ')') &&
-          (d + 1 == rest.size() || rest[d + 1] == ' '))
-        return k + d;
-      return std::string::npos;
-    };
-    size_t at = starts_block();
-    if (at != std::string::npos) out.insert(at, 1, '\\');
+    const size_t at = block_start_at(std::string_view(out).substr(k));
+    if (at != std::string::npos) out.insert(k + at, 1, '\\');
   }
   return out;
 }

@@ -33,8 +33,9 @@ std::string signature(std::string_view s);
 // True when s ends a sentence: . ! ? : (optionally followed by closing quotes or brackets).
 bool ends_sentence(std::string_view s);
 
-// Escapes Markdown syntax in plain text. `line_start` also escapes what would start a block
-// (#, >, list markers, ...).
-std::string escape_markdown(std::string_view s, bool line_start);
+// Escapes what a Markdown parser would read as syntax in plain text, and nothing else (a citation
+// "[1]" stays as it is). `line_start` also escapes what would start a block (#, >, list markers,
+// ...); `in_link` escapes every bracket (the text goes inside a link's brackets).
+std::string escape_markdown(std::string_view s, bool line_start, bool in_link = false);
 
 }  // namespace quire::convert::text

@@ -26,11 +26,32 @@ TEST_CASE("sentence ends") {
 }
 
 TEST_CASE("Markdown specials are escaped, block starts only at the start of a block") {
-  CHECK(text::escape_markdown("a*b [c] `d`", false) == "a\\*b \\[c\\] \\`d\\`");
+  CHECK(text::escape_markdown("a*b [c] `d`", false) == "a\\*b [c] \\`d\\`");
   CHECK(text::escape_markdown("refill_rate and _x_", false) == "refill_rate and \\_x\\_");
   CHECK(text::escape_markdown("# not a heading", true) == "\\# not a heading");
   CHECK(text::escape_markdown("1. not a list", true) == "1\\. not a list");
   CHECK(text::escape_markdown("1. inside", false) == "1. inside");
+}
+
+TEST_CASE("only what a Markdown parser would misread is escaped") {
+  // citations, paths, lone operators and words that merely start with '#' or '-' stay as they are
+  CHECK(text::escape_markdown("as shown in [1] and [2, 3].", false) == "as shown in [1] and [2, 3].");
+  CHECK(text::escape_markdown("C:\\Users\\me and 2 * 3", false) == "C:\\Users\\me and 2 * 3");
+  CHECK(text::escape_markdown("#include <stdio.h> is read", true) == "#include \\<stdio.h> is read");
+  CHECK(text::escape_markdown("--verbose prints more", true) == "--verbose prints more");
+  CHECK(text::escape_markdown("a _ b", false) == "a _ b");
+  // what would become a link, a footnote reference, emphasis, a heading, a list or a rule is escaped
+  CHECK(text::escape_markdown("[text](url) and [^1]", false) == "[text\\](url) and \\[^1]");
+  CHECK(text::escape_markdown("[ref]: target", true) == "[ref\\]: target");
+  CHECK(text::escape_markdown("a *b* c", false) == "a \\*b\\* c");
+  CHECK(text::escape_markdown("x \\*", false) == "x \\\\\\*");
+  CHECK(text::escape_markdown("## two", true) == "\\## two");
+  CHECK(text::escape_markdown("* starred", true) == "\\* starred");
+  CHECK(text::escape_markdown("12) twelve", true) == "12\\) twelve");
+  CHECK(text::escape_markdown("- - -", true) == "\\- - -");
+  CHECK(text::escape_markdown("***", true) == "\\*\\*\\*");
+  // inside a link's text every bracket is escaped (the brackets must balance)
+  CHECK(text::escape_markdown("see [1", false, true) == "see \\[1");
 }
 
 TEST_CASE("inline rendering: emphasis hugs the words, code, links, footnote references") {
