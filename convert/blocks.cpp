@@ -70,8 +70,12 @@ page_analyser::fline page_analyser::make_fline(const std::vector<int>& pieces) c
   fline f;
   for (int p : pieces) f.pieces.push_back(&page.lines[p]);
   bool bold = true, italic = true, mono = true;
+  int mono_chars = 0;
   std::map<int, int> sizes;
   for (const line* l : f.pieces) {
+    for (const auto& sp : l->spans)
+      if (sp.mono)
+        for (char c : sp.text) mono_chars += c != ' ' && (static_cast<unsigned char>(c) & 0xC0) != 0x80;
     f.box.include(l->box);
     if (!f.plain.empty()) f.plain += ' ';
     f.plain += l->text();
@@ -88,6 +92,7 @@ page_analyser::fline page_analyser::make_fline(const std::vector<int>& pieces) c
   f.bold = bold;
   f.italic = italic;
   f.mono = mono;
+  f.mono_share = f.chars > 0 ? std::min(1.0f, static_cast<float>(mono_chars) / static_cast<float>(f.chars)) : 0;
   f.text_x = f.box.x0;
   return f;
 }
@@ -214,13 +219,19 @@ std::string page_analyser::inline_md(const std::vector<const fline*>& lines, boo
 }
 
 std::string page_analyser::code_text(const std::vector<const fline*>& lines) const {
+  // indentation in character cells: the cell is the advance of the monospace lines (a comment in
+  // a proportional font has other advances)
   float x0 = 1e9f;
-  std::vector<float> cws;
+  std::vector<float> cws, all_cws;
   for (const fline* f : lines) {
     x0 = std::min(x0, f->box.x0);
-    for (const line* p : f->pieces)
-      if (p->char_width > 0) cws.push_back(p->char_width);
+    for (const line* p : f->pieces) {
+      if (p->char_width <= 0) continue;
+      all_cws.push_back(p->char_width);
+      if (style_mono(*p)) cws.push_back(p->char_width);
+    }
   }
+  if (cws.empty()) cws = std::move(all_cws);
   std::sort(cws.begin(), cws.end());
   const float cw = cws.empty() ? 0.6f * lines.front()->size : cws[cws.size() / 2];
   float pitch = 1e9f;
@@ -509,6 +520,42 @@ void page_analyser::emit_code(const std::vector<const fline*>& lines, int region
   out.push_back(std::move(b));
 }
 
+bool page_analyser::code_like(const fline& f) const {
+  if (f.size >= 1.1f * body) return false;
+  if (f.mono) return true;
+  if (f.mono_share < 0.6f || f.marker || f.bold) return false;
+  for (const line* p : f.pieces)  // a heading with inline code (all bold, or set larger)
+    if (p->size >= 1.1f * body) return false;
+  return true;
+}
+
+bool page_analyser::continues_code(const std::vector<const fline*>& blk, const fline& f, const fline* next) const {
+  const fline& prev = *blk.back();
+  if (f.quote != prev.quote || f.size >= 1.1f * body) return false;
+  const float gap = f.box.y0 - prev.box.y1;
+  if (code_like(f)) return gap <= 4.0f * f.size;
+  // the listing's own line pitch (the smallest baseline step so far), or a single spaced line
+  float pitch = 1.5f * prev.size;
+  for (size_t i = 1; i < blk.size(); ++i) {
+    const float d = blk[i]->baseline - blk[i - 1]->baseline;
+    if (d > 0.5f * blk[i]->size) pitch = std::min(pitch, 1.15f * d);
+  }
+  const auto tight = [&](const fline& a, const fline& b) { return b.baseline - a.baseline <= pitch + 0.5f; };
+  if (!tight(prev, f) || f.marker) return false;
+  for (const line* p : f.pieces)  // a heading set larger is not a comment
+    if (p->size > 1.1f * prev.size) return false;
+  // a comment starts within the code's width, at least as far in as the code around it, and is
+  // not bold (text further left or right of the code is prose, e.g. the other column of a page
+  // whose columns were not told apart; a bold line is a heading)
+  float code_x0 = 1e9f, code_x1 = -1e9f;
+  for (const fline* l : blk)
+    if (code_like(*l)) code_x0 = std::min(code_x0, l->box.x0), code_x1 = std::max(code_x1, l->box.x1);
+  if (f.box.x0 < code_x0 - 0.5f * f.size || f.box.x0 > code_x1 || f.bold) return false;
+  // a monospace line follows at the same pitch, or this one opens with code and ends in a comment
+  const bool first_mono = !f.pieces.empty() && !f.pieces.front()->spans.empty() && f.pieces.front()->spans.front().mono;
+  return (next && code_like(*next) && next->quote == f.quote && tight(f, *next)) || (first_mono && f.mono_share >= 0.25f);
+}
+
 void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region) {
   builder_state st;
   auto flush = [&] {
@@ -519,7 +566,8 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     st.lines.clear();
     st.kind = 0;
   };
-  for (const auto& e : flow) {
+  for (size_t ei = 0; ei < flow.size(); ++ei) {
+    const flow_elem& e = flow[ei];
     if (e.kind == 1) {
       flush();
       block b = table_blocks[e.index];
@@ -577,11 +625,18 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     }
     const fline* prev = st.lines.empty() ? nullptr : st.lines.back();
     const float gap = prev ? f.box.y0 - prev->box.y1 : 0;
-    if (f.mono && f.size < 1.1f * body) {
-      if (st.kind == 3 && gap <= 4.0f * f.size && f.quote == prev->quote) {
-        st.lines.push_back(&f);
-        continue;
-      }
+    // the next line of the flow, if nothing else (table, image, rule) comes first
+    const fline* next = ei + 1 < flow.size() && flow[ei + 1].kind == 0 ? &flines[flow[ei + 1].index] : nullptr;
+    if (st.kind == 3 && continues_code(st.lines, f, next)) {
+      st.lines.push_back(&f);
+      continue;
+    }
+    // code: a monospace line, or two or more mostly monospace lines in a row whatever their indent,
+    // unless they carry on a paragraph or list item (wrapped prose that is mostly inline code)
+    const bool carries_on = (st.kind == 1 || st.kind == 2) && prev && !para_final(*prev) &&
+                            gap <= lgap + 0.45f * f.size && f.quote == prev->quote;
+    if (code_like(f) && (f.mono || (!carries_on && next && code_like(*next) && next->quote == f.quote &&
+                                    next->box.y0 - f.box.y1 <= 4.0f * f.size))) {
       flush();
       st.kind = 3;
       st.lines.push_back(&f);

@@ -23,6 +23,7 @@ using layout::rect;
 struct font_style {
   std::string name;
   bool bold = false, italic = false, mono = false;
+  float space = 0;  // advance of the font's space glyph in em, 0 when it has none (TeX fonts)
 };
 
 bool name_has(const std::string& name, const char* what) {
@@ -31,6 +32,35 @@ bool name_has(const std::string& name, const char* what) {
   for (char c : name) n += lower(c);
   for (auto& c : w) c = lower(c);
   return n.find(w) != std::string::npos;
+}
+
+// TeX's typewriter faces: CMTT10, SFTT1000, CMSLTT10, txtt, LMTT ("tt" ending the family name).
+bool typewriter_name(const std::string& name) {
+  std::string n;
+  for (char c : name) n += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  for (std::size_t p = n.find("tt"); p != std::string::npos; p = n.find("tt", p + 1)) {
+    const std::size_t e = p + 2;
+    const bool family_end = e == n.size() || std::isdigit(static_cast<unsigned char>(n[e])) || n[e] == '-';
+    const bool tex_prefix = p >= 2 && (n.compare(p - 2, 2, "cm") == 0 || n.compare(p - 2, 2, "sf") == 0 ||
+                                       n.compare(p - 2, 2, "lm") == 0 || n.compare(p - 2, 2, "tx") == 0 ||
+                                       n.compare(p - 2, 2, "ec") == 0 || n.compare(p - 2, 2, "sl") == 0 ||
+                                       n.compare(p - 2, 2, "it") == 0 || n.compare(p - 2, 2, "tc") == 0);
+    if (family_end && tex_prefix) return true;
+  }
+  return false;
+}
+
+// The advance of the font's space glyph in em; 0 when it has none (MuPDF errors mean none). Only
+// C data in this frame (see the file comment).
+float space_advance(fz_context* ctx, fz_font* font) {
+  float adv = 0;
+  fz_var(adv);
+  fz_try(ctx) {
+    const int gid = fz_encode_character(ctx, font, ' ');
+    if (gid > 0) adv = fz_advance_glyph(ctx, font, gid, 0);
+  }
+  fz_catch(ctx) { adv = 0; }
+  return adv >= 0.1f && adv <= 0.8f ? adv : 0;
 }
 
 font_style classify_font(fz_context* ctx, fz_font* font) {
@@ -47,8 +77,33 @@ font_style classify_font(fz_context* ctx, fz_font* font) {
              name_has(tail, "ital") || tail == "It" || tail == "BoldIt" || tail == "SemiboldIt";
   s.mono = (font && fz_font_is_monospaced(ctx, font)) || name_has(s.name, "mono") ||
            name_has(s.name, "courier") || name_has(s.name, "consol") || name_has(s.name, "menlo") ||
-           name_has(s.name, "inconsolata") || name_has(s.name, "typewriter") || name_has(s.name, "code");
+           name_has(s.name, "inconsolata") || name_has(s.name, "typewriter") || name_has(s.name, "code") ||
+           name_has(s.name, "nimbusmon") || name_has(s.name, "cousine") ||
+           typewriter_name(s.name);
+  if (font) s.space = space_advance(ctx, font);
   return s;
+}
+
+// Glyph advances of each font on a page, to find monospace fonts that neither their flags nor
+// their names reveal (Type 3 bitmap fonts from TeX, subset fonts with generic names).
+struct advance_sample {
+  std::vector<float> em;  // advance / size of each character
+  std::vector<int> distinct;
+  bool narrow = false;    // has a glyph that is narrow in any proportional font
+};
+
+// Every glyph of a monospace font advances by one cell. Enough different glyphs, one of them
+// narrow in proportional faces ("i", "l", ".", "("), must agree within a few percent; a few
+// stray glyphs (fallbacks, accents drawn apart) are tolerated.
+bool uniform_advances(advance_sample& a) {
+  if (a.em.size() < 12 || a.distinct.size() < 5 || !a.narrow) return false;
+  std::sort(a.em.begin(), a.em.end());
+  const float med = a.em[a.em.size() / 2];
+  if (med < 0.3f || med > 0.9f) return false;
+  std::size_t near = 0;
+  for (float e : a.em)
+    if (std::fabs(e - med) <= 0.03f * med) ++near;
+  return near >= a.em.size() * 9 / 10;
 }
 
 // ---- the collecting device ----
@@ -373,6 +428,51 @@ void append_utf8(std::string& s, int c) {
   s.append(buf, n);
 }
 
+// The gap (in em) from which two characters of chars[begin,end) are two words, when no space
+// character stands between them. A share of the font's space advance (0.18 em when the font has
+// no space glyph, as in TeX), lowered to the line's own word gaps when the line shows two
+// clearly apart classes of gaps: a tightly justified line squeezes its word spaces below the
+// usual share, but they stay alike and well apart from the letter gaps (kerning) near zero.
+float word_gap_threshold(const std::vector<rawc>& chars, const std::vector<int>& idx, size_t begin, size_t end,
+                         const page_fonts& fonts, float dom) {
+  float threshold = 0.18f;
+  std::vector<float> gaps;
+  const rawc* prev = nullptr;
+  bool spaced = false;
+  for (size_t i = begin; i < end; ++i) {
+    const rawc& c = chars[idx[i]];
+    if (c.space) {
+      spaced = true;
+      continue;
+    }
+    if (c.size < 0.88f * dom) {  // superscripts and subscripts keep their own rules
+      prev = nullptr;
+      continue;
+    }
+    if (const float sp = fonts.styles[c.font].space; sp > 0) threshold = std::min(threshold, std::max(0.12f, 0.5f * sp));
+    if (prev && !spaced) gaps.push_back((c.x0 - prev->x1) / std::max(dom, c.size));
+    prev = &c;
+    spaced = false;
+  }
+  if (gaps.size() < 4) return threshold;
+  std::sort(gaps.begin(), gaps.end());
+  // the widest step between neighbouring gaps that leads from letter gaps (near zero) to a
+  // class of at least two word gaps below the threshold, holding more of the line's gaps than
+  // those above it (a justified line spaces its words alike: where most word gaps are wide, a
+  // few narrower ones are kerned letters, "ll" in italics)
+  const auto wide = static_cast<size_t>(gaps.end() - std::lower_bound(gaps.begin(), gaps.end(), threshold));
+  float best_step = 0, cut = threshold;
+  for (size_t k = 0; k + 1 < gaps.size(); ++k) {
+    const float lo = gaps[k], hi = gaps[k + 1];
+    if (hi >= threshold) break;
+    if (lo > 0.05f || hi < 0.07f || hi - lo < 0.05f) continue;
+    size_t words = 0;
+    for (size_t j = k + 1; j < gaps.size() && gaps[j] < threshold; ++j) words += gaps[j] <= 1.5f * hi;
+    if (words >= 2 && words > wide && hi - lo > best_step) best_step = hi - lo, cut = (lo + hi) / 2;
+  }
+  return std::min(threshold, cut);
+}
+
 // Builds one line segment from chars[begin,end) of a row (sorted by x).
 layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>& idx, size_t begin, size_t end,
                           const page_fonts& fonts) {
@@ -404,6 +504,7 @@ layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>
   // chars are numbered in the order MuPDF received them, i.e. the page's drawing order
   ln.seq = *std::min_element(idx.begin() + begin, idx.begin() + end);
 
+  const float word_gap = word_gap_threshold(chars, idx, begin, end, fonts, dom);
   std::vector<float> advances;
   float prev_x1 = -1e9f;
   bool space_pending = false;
@@ -425,17 +526,21 @@ layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>
     const bool sub = small && !sup && c.oy > base + 0.08f * dom;
     const font_style& fs = fonts.styles[c.font];
     const float gap = c.x0 - prev_x1;
-    if (!space_pending && have && gap > 0.18f * std::max(dom, c.size) && !sup && !sub && !cur.superscript &&
+    if (!space_pending && have && gap > word_gap * std::max(dom, c.size) && !sup && !sub && !cur.superscript &&
         !cur.subscript)
       space_pending = true;
+    // between monospace characters a gap of several cells is that many spaces (code alignment)
+    std::string spaces = " ";
+    if (space_pending && have && cur.mono && fs.mono && c.x1 > c.x0 && gap > 0)
+      spaces.assign(static_cast<size_t>(std::clamp(std::lround(gap / (c.x1 - c.x0)), 1L, 64L)), ' ');
     const bool same = have && cur.font == fs.name && std::fabs(cur.size - c.size) < 0.3f && cur.bold == fs.bold &&
                       cur.italic == fs.italic && cur.mono == fs.mono && cur.superscript == sup &&
                       cur.subscript == sub && cur.link == c.link;
     if (!same) {
-      std::string carry = space_pending ? " " : "";
+      std::string carry = space_pending ? spaces : "";
       // the space goes to whichever span is not emphasised, so markers hug the words
       if (have && space_pending) {
-        cur.text += ' ';
+        cur.text += spaces;
         carry.clear();
       }
       flush();
@@ -452,7 +557,7 @@ layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>
       cur.text = carry;
       have = true;
     } else if (space_pending) {
-      cur.text += ' ';
+      cur.text += spaces;
     }
     space_pending = false;
     // a combining mark drawn after its letter: store the precomposed letter (NFC)
@@ -480,6 +585,21 @@ layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>
     ln.char_width = advances[advances.size() / 2];
   }
   return ln;
+}
+
+// Fonts on the page whose glyphs all advance alike are monospace, whatever their flags and names.
+void mark_uniform_fonts(const std::vector<rawc>& chars, page_fonts& fonts) {
+  std::vector<advance_sample> samples(fonts.styles.size());
+  for (const rawc& c : chars) {
+    if (c.space || c.size <= 0 || fonts.styles[c.font].mono) continue;
+    advance_sample& a = samples[c.font];
+    if (a.em.size() >= 4000) continue;
+    a.em.push_back((c.x1 - c.x0) / c.size);
+    if (std::find(a.distinct.begin(), a.distinct.end(), c.c) == a.distinct.end()) a.distinct.push_back(c.c);
+    if (c.c < 128 && std::strchr("il.,:;'!|()-fjtrI", c.c)) a.narrow = true;
+  }
+  for (std::size_t f = 0; f < samples.size(); ++f)
+    if (uniform_advances(samples[f])) fonts.styles[f].mono = true;
 }
 
 void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout::link>& links,
@@ -532,6 +652,7 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
       if (rl.y1 > rl.y0) raws.push_back(std::move(rl));
     }
   }
+  mark_uniform_fonts(chars, fonts);
   // rows: raw lines that overlap vertically by half the smaller height (superscripts join
   // their line; neighbouring lines of a paragraph do not)
   std::vector<int> order(raws.size());

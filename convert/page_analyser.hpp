@@ -43,6 +43,7 @@ struct page_analyser {
     rect box = rect::none();
     float size = 0, baseline = 0;
     bool bold = false, italic = false, mono = false;
+    float mono_share = 0;  // share of the non-space characters set in a monospace font
     int chars = 0;
     std::string plain;
     // list marker
@@ -198,6 +199,13 @@ struct page_analyser {
   void emit_item(const std::vector<const fline*>& lines, int level, int region);
 
   void emit_code(const std::vector<const fline*>& lines, int region);
+
+  // A line that reads as code: every span monospace, or mostly monospace and no list item.
+  bool code_like(const fline& f) const;
+
+  // Whether flow line `f` continues the code block `blk` (a comment or an italic placeholder in
+  // a proportional font stays in the listing when monospace lines follow it at the same pitch).
+  bool continues_code(const std::vector<const fline*>& blk, const fline& f, const fline* next) const;
 
   void build_blocks(const std::vector<flow_elem>& flow, int region);
 

@@ -1,6 +1,8 @@
 // Builds small PDFs in memory for the engine tests, the way `mutool create` does: each page is a
 // content stream with exact fonts and positions. Fonts: F1 Helvetica, F2 Helvetica-Bold,
-// F3 Courier, F4 Helvetica-Oblique, F5 Times-Roman (WinAnsi encoding, so "\225" is a bullet);
+// F3 Courier, F4 Helvetica-Oblique, F5 Times-Roman (WinAnsi encoding, so "\225" is a bullet),
+// F6 a Type 3 font (no name, no flags) whose box glyphs all advance 600/1000 em: monospace only
+// by its advances;
 // a page may carry one raster image as /Im0 (scans, image-only tables, photos).
 // Coordinates in content streams are PDF's (origin bottom left, 612 x 792 page).
 #pragma once
@@ -68,10 +70,48 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
       fonts[i] = pdf_add_simple_font(ctx, doc, f, PDF_SIMPLE_ENCODING_LATIN);
       fz_drop_font(ctx, f);
     }
+    // F6: a Type 3 font whose glyphs (plain boxes) all advance 600/1000 em
+    static const char* const glyph_names =
+        "space exclam quotedbl numbersign dollar percent ampersand quotesingle parenleft parenright asterisk "
+        "plus comma hyphen period slash zero one two three four five six seven eight nine colon semicolon less "
+        "equal greater question at A B C D E F G H I J K L M N O P Q R S T U V W X Y Z bracketleft backslash "
+        "bracketright asciicircum underscore grave a b c d e f g h i j k l m n o p q r s t u v w x y z braceleft "
+        "bar braceright asciitilde";
+    pdf_obj* uniform = pdf_add_new_dict(ctx, doc, 8);
+    pdf_dict_put(ctx, uniform, PDF_NAME(Type), PDF_NAME(Font));
+    pdf_dict_put(ctx, uniform, PDF_NAME(Subtype), PDF_NAME(Type3));
+    pdf_dict_put_rect(ctx, uniform, PDF_NAME(FontBBox), fz_make_rect(0, 0, 600, 700));
+    pdf_obj* fm = pdf_dict_put_array(ctx, uniform, PDF_NAME(FontMatrix), 6);
+    for (float v : {0.001f, 0.0f, 0.0f, 0.001f, 0.0f, 0.0f}) pdf_array_push_real(ctx, fm, v);
+    pdf_dict_put_int(ctx, uniform, PDF_NAME(FirstChar), 32);
+    pdf_dict_put_int(ctx, uniform, PDF_NAME(LastChar), 126);
+    pdf_obj* widths = pdf_dict_put_array(ctx, uniform, PDF_NAME(Widths), 95);
+    for (int c = 32; c <= 126; ++c) pdf_array_push_int(ctx, widths, 600);
+    pdf_obj* enc = pdf_dict_put_dict(ctx, uniform, PDF_NAME(Encoding), 2);
+    pdf_obj* diffs = pdf_dict_put_array(ctx, enc, PDF_NAME(Differences), 96);
+    pdf_array_push_int(ctx, diffs, 32);
+    pdf_obj* procs = pdf_dict_put_dict(ctx, uniform, PDF_NAME(CharProcs), 95);
+    const char box[] = "600 0 50 0 550 700 d1 50 0 500 700 re f";
+    fz_buffer* box_buf = fz_new_buffer_from_copied_data(ctx, reinterpret_cast<const unsigned char*>(box), sizeof box - 1);
+    pdf_obj* box_proc = pdf_add_stream(ctx, doc, box_buf, nullptr, 0);
+    fz_drop_buffer(ctx, box_buf);
+    const char blank[] = "600 0 0 0 0 0 d1";
+    fz_buffer* blank_buf = fz_new_buffer_from_copied_data(ctx, reinterpret_cast<const unsigned char*>(blank), sizeof blank - 1);
+    pdf_obj* blank_proc = pdf_add_stream(ctx, doc, blank_buf, nullptr, 0);
+    fz_drop_buffer(ctx, blank_buf);
+    for (const char *p = glyph_names, *e = p; *p; p = *e ? e + 1 : e) {
+      for (e = p; *e && *e != ' '; ++e) {}
+      const std::string name(p, e);
+      pdf_array_push_name(ctx, diffs, name.c_str());
+      pdf_dict_puts(ctx, procs, name.c_str(), name == "space" ? blank_proc : box_proc);
+    }
+    pdf_drop_obj(ctx, box_proc);
+    pdf_drop_obj(ctx, blank_proc);
     for (size_t p = 0; p < pages.size(); ++p) {
       pdf_obj* res = pdf_new_dict(ctx, doc, 1);
-      pdf_obj* fd = pdf_dict_put_dict(ctx, res, PDF_NAME(Font), 5);
+      pdf_obj* fd = pdf_dict_put_dict(ctx, res, PDF_NAME(Font), 6);
       for (int i = 0; i < 5; ++i) pdf_dict_puts(ctx, fd, ("F" + std::to_string(i + 1)).c_str(), fonts[i]);
+      pdf_dict_puts(ctx, fd, "F6", uniform);
       if (const auto& im = pages[p].image) {
         fz_colorspace* cs = im->components == 3 ? fz_device_rgb(ctx) : fz_device_gray(ctx);
         fz_pixmap* pix = fz_new_pixmap(ctx, cs, im->width, im->height, nullptr, 0);
@@ -104,6 +144,7 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
       pdf_drop_obj(ctx, page);
     }
     for (int i = 0; i < 5; ++i) pdf_drop_obj(ctx, fonts[i]);
+    pdf_drop_obj(ctx, uniform);
     pdf_write_options wo = pdf_default_write_options;
     if (!opts.user_password.empty()) {
       wo.do_encrypt = PDF_ENCRYPT_AES_256;

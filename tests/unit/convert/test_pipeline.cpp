@@ -140,6 +140,57 @@ TEST_CASE("monospace lines become a fenced block with their indentation; inline 
   CHECK(has(out, "```\nfunc refill() {\n    level = max\n}\n```"));
 }
 
+TEST_CASE("a comment in a proportional font inside a listing stays in the one fenced block") {
+  std::string c = body_lines(720, {"The loop below counts the entries."});
+  c += text_at("F3", 10, 72, 690, "int count(void) {");
+  c += text_at("F3", 10, 96, 677, "int n = 0;");
+  c += text_at("F1", 10, 96, 664, "/* walk the table */");
+  c += text_at("F3", 10, 96, 651, "while (next()) n++;");
+  c += text_at("F3", 10, 96, 638, "return n;");
+  c += text_at("F3", 10, 72, 625, "}");
+  c += body_lines(595, {"After the listing."});
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "```\nint count(void) {\n    int n = 0;\n    /* walk the table */\n    while (next()) n++;\n"
+                 "    return n;\n}\n```"));
+  std::size_t fences = 0;
+  for (std::size_t p = out.find("```"); p != std::string::npos; p = out.find("```", p + 3)) ++fences;
+  CHECK(fences == 2);
+  CHECK(has(out, "After the listing."));
+}
+
+TEST_CASE("a font is monospace when its glyph advances are uniform, without flag or name") {
+  std::string c = body_lines(720, {"Drain the surplus like this:"});
+  c += text_at("F6", 10, 72, 690, "if (level > max) {");
+  c += text_at("F6", 10, 96, 677, "drain(level - max);");
+  c += text_at("F6", 10, 72, 664, "}");
+  c += body_lines(634, {"The level is then back under the limit."});
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "```\nif (level > max) {\n    drain(level - max);\n}\n```"));
+}
+
+TEST_CASE("word spaces on a tightly justified line are kept, letters of a kerned word stay together") {
+  // TJ offsets in thousandths of an em: -100 is a word gap of 0.1 em (below the usual share of
+  // Times' 0.25 em space), -30 a kern inside a word
+  std::string c = "BT /F5 11 Tf 72 700 Td [(we) -100 (need) -100 (to) -100 (use) -100 (constants) -100 (or) -100 "
+                  "(global) -100 (variables) -100 (here.)] TJ ET\n";
+  c += "BT /F5 11 Tf 72 660 Td [(ke) -30 (ep) -100 (the) -100 (bo) -30 (ok) -100 (sh) -30 (elves) -100 (tidy.)] TJ ET\n";
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "we need to use constants or global variables here."));
+  CHECK(has(out, "keep the book shelves tidy."));
+}
+
+TEST_CASE("citations are not escaped; what Markdown would misread still is") {
+  std::string c = body_lines(720, {"# of entries is counted as in [1] and [2, 3]."});
+  c += body_lines(690, {"A star pair like *this* is literal text."});
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "\\# of entries is counted as in [1] and [2, 3]."));
+  CHECK(has(out, "A star pair like \\*this\\* is literal text."));
+}
+
 TEST_CASE("two columns are read column by column") {
   std::string c = text_at("F2", 18, 72, 740, "Two Column Bulletin");
   // two justified columns of prose, 10 pt, about 230 pt wide each, paragraphs of unequal length
