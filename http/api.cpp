@@ -14,6 +14,7 @@
 
 #include "http/job_spec.hpp"
 #include "http/multipart.hpp"
+#include "http/web_routes.hpp"
 
 namespace quire::http {
 namespace {
@@ -347,6 +348,9 @@ const std::vector<error_kind>& error_kinds() { return kErrors; }
 
 const std::vector<std::pair<std::string, std::string>>& route_table() {
   static const std::vector<std::pair<std::string, std::string>> routes{{"GET", "/livez"},
+          {"GET", "/"},
+          {"GET", "/docs"},
+          {"GET", "/ui/{asset}"},
           {"GET", "/healthz"},
           {"GET", "/readyz"},
           {"GET", "/metrics"},
@@ -569,6 +573,7 @@ response api::dispatch(const request& req, context& ctx) {
 
   // --- open routes: no auth, no readiness gate ---
   if (route == "/livez" || route == "/healthz") return json_response(200, {{"status", "alive"}});
+  if (is_web_route(route)) return web_response(req, cid);
   const auto view = readiness_view(svc_.readiness(), cfg_);
   if (route == "/readyz") {
     json reasons = view.reasons;

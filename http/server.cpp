@@ -108,6 +108,7 @@ const char* reason_phrase(int status) {
   switch (status) {
     case 200: return "OK";
     case 202: return "Accepted";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 404: return "Not Found";
@@ -208,9 +209,11 @@ class restinio_server final : public server {
               (void)named;
               auto head = std::make_shared<request>(request_head(req));
               // Health, readiness and metrics never block (a snapshot read): answer them on the
-              // I/O thread so a full handler pool cannot fail a healthcheck.
+              // I/O thread so a full handler pool cannot fail a healthcheck. The web page's files
+              // are in memory: they load (and show why) while the handlers are swamped.
               const auto& path = head->path;
-              if (path == "/livez" || path == "/healthz" || path == "/readyz" || path == "/metrics") {
+              if (path == "/livez" || path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/" ||
+                  path == "/docs" || path.rfind("/ui/", 0) == 0) {
                 send(req, handler.handle(*head));
                 return restinio::request_accepted();
               }

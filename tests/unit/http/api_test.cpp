@@ -662,3 +662,66 @@ TEST_CASE("the open /readyz names failing checks without their details; ?verbose
   CHECK(body(r)["reasons"][0]["message"] == raw);
   CHECK(body(r)["reasons"][1]["message"] == "data root /srv/secret/root does not exist");
 }
+
+TEST_CASE("the web page and its files are open: no key, served while the lane is not ready") {
+  fake_service svc;
+  svc.snap = actors::make_snapshot({{actors::reason::database_unreachable, "down"}}, now_ms());
+  actors::service_config cfg;
+  cfg.api_keys = {"secret-1"};
+  http::api a(svc, cfg);
+  auto r = a.handle(req("GET", "/"));
+  REQUIRE(r.status == 200);
+  CHECK(header(r, "Content-Type") == "text/html; charset=utf-8");
+  // Only the page's own scripts run: no inline script, nothing from elsewhere.
+  const auto csp = header(r, "Content-Security-Policy");
+  CHECK(csp.find("default-src 'none'") != std::string::npos);
+  CHECK(csp.find("script-src 'self';") != std::string::npos);
+  CHECK(csp.find("unsafe") == std::string::npos);
+  CHECK(header(r, "X-Content-Type-Options") == "nosniff");
+  CHECK(r.body.find("<script src=\"/ui/app.js\"") != std::string::npos);
+  CHECK(r.body.find("<script>") == std::string::npos);
+
+  r = a.handle(req("GET", "/docs"));
+  CHECK(r.status == 200);
+  CHECK(r.body.find("/ui/swagger-ui-bundle.js") != std::string::npos);
+  r = a.handle(req("GET", "/ui/markdown-it.min.js"));
+  CHECK(r.status == 200);
+  CHECK(header(r, "Content-Type") == "text/javascript; charset=utf-8");
+  CHECK(r.body.find("markdown-it") != std::string::npos);
+  CHECK(header(r, "Content-Security-Policy").empty());  // only documents carry the policy
+
+  r = a.handle(req("GET", "/ui/no-such-file.js"));
+  CHECK(r.status == 404);
+  CHECK(body(r)["error"]["code"] == "route_not_found");
+  r = a.handle(req("POST", "/"));
+  CHECK(r.status == 405);
+  // The API itself stays closed: not ready, and then a key.
+  CHECK(a.handle(req("GET", "/v1/convert/jobs")).status == 503);
+}
+
+TEST_CASE("every file the pages name under /ui/ is served, and an unchanged one revalidates as 304") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  std::set<std::string> named;
+  for (const char* page : {"/", "/docs"}) {
+    const auto html = a.handle(req("GET", page)).body;
+    for (auto at = html.find("\"/ui/"); at != std::string::npos; at = html.find("\"/ui/", at + 1))
+      named.insert(html.substr(at + 1, html.find('"', at + 1) - at - 1));
+  }
+  CHECK(named.count("/ui/app.js") == 1);
+  CHECK(named.count("/ui/swagger-ui.css") == 1);
+  for (const auto& path : named) {
+    INFO(path);
+    auto r = a.handle(req("GET", path));
+    CHECK(r.status == 200);
+    CHECK_FALSE(r.body.empty());
+    const auto etag = header(r, "ETag");
+    REQUIRE(etag.size() > 2);
+    CHECK(header(r, "Cache-Control") == "no-cache");
+    auto again = a.handle(req("GET", path, {{"if-none-match", etag}}));
+    CHECK(again.status == 304);
+    CHECK(again.body.empty());
+    CHECK(a.handle(req("GET", path, {{"if-none-match", "\"other\""}})).status == 200);
+  }
+}
