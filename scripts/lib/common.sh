@@ -35,9 +35,33 @@ ensure_packages() {
     || die "apt-get install failed"
 }
 
+# ensure_node: node and npm (Debian's nodejs and npm, unless a node that brings npm is installed).
+ensure_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  ensure_packages nodejs npm
+}
+
+# ensure_npm_tree DIR: `npm ci` in DIR (from the npm registry, exactly its package-lock.json, no
+# install scripts) unless DIR/node_modules already matches that lock file.
+ensure_npm_tree() {
+  local dir=$1 want have=""
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  [ -f "$dir/node_modules/.quire-lock.sha256" ] && have=$(cat "$dir/node_modules/.quire-lock.sha256")
+  [ "$want" = "$have" ] && return 0
+  ensure_node
+  log "npm ci in $dir (pinned by its package-lock.json)"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund >&2) || die "npm ci in $dir failed (it needs the npm registry)"
+  echo "$want" >"$dir/node_modules/.quire-lock.sha256"
+}
+
+# ensure_web_assets: the browser libraries the binary embeds for its web page (web/CMakeLists.txt
+# refuses to configure without them).
+ensure_web_assets() { ensure_npm_tree "$QUIRE_ROOT/web"; }
+
 # build_quire BUILD_DIR [cmake args...]: configure (once) and build everything with ccache.
 build_quire() {
   local dir=$1; shift
+  ensure_web_assets
   export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
   ccache --max-size=5G >/dev/null 2>&1 || true
   if [ ! -f "$dir/build.ninja" ]; then
