@@ -21,6 +21,7 @@ const adminUrl = process.env.QUIRE_TEST_DATABASE_URL;
 const chromiumPath = process.env.QUIRE_CHROMIUM || '/usr/bin/chromium';
 const samplePdf = path.join(root, 'docker/sample/sample.pdf');
 const apiKey = 'browser-test-key-1';
+const sourceUrl = 'https://example.org/quire.git';
 const artifacts = process.env.QUIRE_BROWSER_ARTIFACTS || fs.mkdtempSync(path.join(os.tmpdir(), 'quire-browser-'));
 fs.mkdirSync(artifacts, { recursive: true });
 
@@ -93,6 +94,7 @@ before(async () => {
     QUIRE_CPU_CONVERTERS: '1',
     QUIRE_READINESS_INTERVAL_SECONDS: '1',
     QUIRE_POLL_INTERVAL_SECONDS: '1',
+    QUIRE_SOURCE_URL: sourceUrl,  // no archive outside the image: the offer names this instead
   });
   const log = fs.openSync(logPath, 'a');
   service = spawn(bin, ['serve'], { env, stdio: ['ignore', log, log] });
@@ -132,6 +134,9 @@ test('upload a PDF, follow the job, read the rendered Markdown beside the PDF, d
   // The lane has keys: the page asks for one.
   await page.locator('#auth').waitFor({ state: 'visible' });
   await page.locator('#lane.ok').waitFor();
+  // The AGPL source offer from /v1/info's license.
+  assert.equal(await page.locator('#source-offer').getAttribute('href'), sourceUrl);
+  assert.match(await page.locator('footer').innerText(), /AGPL-3\.0-or-later/);
   await shot(page, '01-start');
   await page.fill('#api-key', apiKey);
   await page.click('#key-form button[type=submit]');
@@ -182,6 +187,38 @@ test('upload a PDF, follow the job, read the rendered Markdown beside the PDF, d
   await page.locator('#job-rows tr .status.succeeded').first().waitFor();
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test('markup in a PDF stays text: no element, no script from the document', { timeout: 180000 }, async () => {
+  // A PDF whose text is HTML (built with mutool, like the unit tests' PDFs).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quire-browser-pdf-'));
+  const markup = '<img src=x onerror=alert(1)> and <script>alert(2)</script> here.';
+  const content = ['%%MediaBox 0 0 612 792', '%%Font F1 Helvetica',
+    'BT /F1 18 Tf 72 720 Td (Raw HTML stays text) Tj ET',
+    `BT /F1 11 Tf 72 690 Td (${markup.replace(/[()\\]/g, '\\$&')}) Tj ET`, ''].join('\n');
+  fs.writeFileSync(path.join(dir, 'page.txt'), content);
+  const pdf = path.join(dir, 'markup.pdf');
+  execFileSync('mutool', ['create', '-o', pdf, path.join(dir, 'page.txt')]);
+
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  watchConsole(page, problems);
+  page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); d.dismiss(); });
+  await page.goto(`${baseUrl}/`);
+  await page.fill('#api-key', apiKey);
+  await page.click('#key-form button[type=submit]');
+  await page.locator('#key-state.ok').waitFor();
+  await page.setInputFiles('#file-input', pdf);
+  await page.locator('#job-rows tr', { hasText: 'markup.pdf' }).locator('.status.succeeded').waitFor({ timeout: 120000 });
+  const rendered = page.locator('#rendered');
+  await rendered.locator('h1', { hasText: 'Raw HTML stays text' }).waitFor();
+  assert.ok((await rendered.innerText()).includes(markup), await rendered.innerText());
+  assert.equal(await rendered.locator('img, script').count(), 0);
+  await shot(page, '09-markup-is-text');
+  assert.deepEqual(problems, []);
+  await context.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('the API docs page renders the operations from docs/openapi.yaml', { timeout: 60000 }, async () => {
