@@ -137,6 +137,9 @@ test('upload a PDF, follow the job, read the rendered Markdown beside the PDF, d
   // The AGPL source offer from /v1/info's license.
   assert.equal(await page.locator('#source-offer').getAttribute('href'), sourceUrl);
   assert.match(await page.locator('footer').innerText(), /AGPL-3\.0-or-later/);
+  // The OCR languages the lane has (/v1/info ocr_languages) are offered; eng is the default.
+  await page.click('#options summary');
+  assert.ok(await page.locator('#opt-langs input[value=eng]').isChecked());
   await shot(page, '01-start');
   await page.fill('#api-key', apiKey);
   await page.click('#key-form button[type=submit]');
