@@ -101,6 +101,8 @@ const std::vector<setting_doc>& documented_settings() {
       {"QUIRE_INPUT_RETENTION_HOURS", "24", "Raw input kept this long after a job finished"},
       {"QUIRE_RESULT_RETENTION_HOURS", "168", "Result kept this long after a job finished (then expired)"},
       {"QUIRE_TOMBSTONE_RETENTION_HOURS", "720", "Expired jobs' tombstones kept this long"},
+      {"QUIRE_LOG_LEVEL", "info", "Lowest log level written: trace, debug, info, warn, error, critical or off"},
+      {"QUIRE_LOG_FORMAT", "auto", "Log lines as json, text, or auto (text on a terminal, else JSON)"},
   };
   return table;
 }
@@ -126,8 +128,22 @@ bool parse_listen(const std::string& text, std::string& host, std::uint16_t& por
   return true;
 }
 
+log::settings load_log_settings(const env_lookup& env, std::vector<config_error>& errors) {
+  log::settings s;
+  if (auto v = env("QUIRE_LOG_LEVEL"); v && !trim(*v).empty()) {
+    if (auto l = log::parse_level(*v)) s.min_level = *l;
+    else errors.push_back({"QUIRE_LOG_LEVEL", "expected trace, debug, info, warn, error, critical or off, got '" + *v + "'"});
+  }
+  if (auto v = env("QUIRE_LOG_FORMAT"); v && !trim(*v).empty()) {
+    if (auto f = log::parse_format(*v)) s.output = *f;
+    else errors.push_back({"QUIRE_LOG_FORMAT", "expected auto, json or text, got '" + *v + "'"});
+  }
+  return s;
+}
+
 service_config load_config(const env_lookup& env, std::vector<config_error>& errors) {
   service_config c;
+  c.log = load_log_settings(env, errors);
   auto str = [&](const char* name, std::string& out) {
     if (auto v = env(name)) out = trim(*v);
   };

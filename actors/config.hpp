@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "log/log.hpp"
+
 namespace quire::actors {
 
 struct service_config {
@@ -68,6 +70,7 @@ struct service_config {
   // makes converter N's device report as failed on its first job (the died-while-running path on a
   // machine without a GPU). -1 = off; never set in production.
   int test_fail_device_converter = -1;
+  log::settings log;                         // QUIRE_LOG_LEVEL, QUIRE_LOG_FORMAT
 
   // true when this lane's jobs may run on the CPU although the profile expects GPUs: a prod lane
   // whose QUIRE_ACCELERATION_POLICY overrides gpu_required (local testing, compose.prod-cpu.yaml).
@@ -102,6 +105,10 @@ struct setting_doc {
 };
 // Every setting load_config reads, test hooks excepted, in the order of docs/configuration.md.
 const std::vector<setting_doc>& documented_settings();
+
+// QUIRE_LOG_LEVEL and QUIRE_LOG_FORMAT alone (load_config reads them too): `quire worker` takes
+// its log settings from the environment `quire serve` passes on.
+log::settings load_log_settings(const env_lookup& env, std::vector<config_error>& errors);
 
 // "host:port" → parts; accepts "[v6]:port" and ":port" (all interfaces).
 bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port);

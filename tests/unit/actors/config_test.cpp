@@ -216,3 +216,21 @@ TEST_CASE("documented settings: each is read by load_config, and its shown defau
   }
   CHECK(rejected >= 25);
 }
+
+TEST_CASE("QUIRE_LOG_LEVEL and QUIRE_LOG_FORMAT: defaults, accepted values, strict errors") {
+  std::vector<config_error> errors;
+  auto d = load_config(env_of({}), errors);
+  CHECK(d.log.min_level == quire::log::level::info);
+  CHECK(d.log.output == quire::log::format::automatic);
+  auto c = load_config(env_of({{"QUIRE_LOG_LEVEL", " Debug "}, {"QUIRE_LOG_FORMAT", "json"}}), errors);
+  CHECK(errors.empty());
+  CHECK(c.log.min_level == quire::log::level::debug);
+  CHECK(c.log.output == quire::log::format::json);
+  CHECK(load_log_settings(env_of({{"QUIRE_LOG_LEVEL", "off"}, {"QUIRE_LOG_FORMAT", "text"}}), errors).output ==
+        quire::log::format::text);
+  CHECK(errors.empty());
+  load_config(env_of({{"QUIRE_LOG_LEVEL", "verbose"}, {"QUIRE_LOG_FORMAT", "xml"}}), errors);
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].variable == "QUIRE_LOG_LEVEL");
+  CHECK(errors[1].variable == "QUIRE_LOG_FORMAT");
+}
