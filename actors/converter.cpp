@@ -4,12 +4,12 @@
 // backoff until max_attempts, so a poison PDF ends `failed` and never loops); an engine refusal
 // (unreadable, encrypted, empty, too many pages) fails at once.
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "actors/job_log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/runtime_state.hpp"
 #include "actors/worker_process.hpp"
@@ -94,7 +94,7 @@ bool ensure_worker(converter_ctx& c) {
   if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes, c.st->cfg.worker_nice);
   std::string err;
   bool ok = c.worker->start(err);
-  if (!ok) std::fprintf(stderr, "quire serve: converter %d: cannot start worker: %s\n", c.index, err.c_str());
+  if (!ok) log::error("worker.start_failed", {{"converter", c.index}, {"accel", c.accel}, {"message", err}});
   set_live(c, ok);
   return ok;
 }
@@ -111,10 +111,25 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
   // sent, not from its answer: the database extended the lease at some moment in between.
   auto lease_valid_until = started + lease_for;
 
+  // Each status change this attempt makes is one job.transition line (the store's answer says to
+  // which status: a retryable failure requeues until the attempts are spent).
+  auto logged = [&](const storage::result<storage::job_record>& r, log::fields extra, log::level at) {
+    if (!r) return;
+    extra["converter"] = c.index;
+    log_transition(job.id, storage::job_status::running, r->status, lease.attempt, extra, at);
+  };
+  auto release = [&](const char* reason) {
+    logged(c.store->release(lease, reason), {{"reason", reason}}, log::level::info);
+  };
+  auto store_error = [&](const char* what, const storage::error& e) {
+    log::error("job.store_failed", {{"job_id", job.id}, {"attempt", lease.attempt}, {"recording", what},
+                                    {"code", std::string(storage::to_string(e.code))}, {"message", e.message}});
+  };
   auto fail = [&](const std::string& code, const std::string& message, bool retryable) {
     auto r = retry_while_unreachable(st, lease_valid_until, [&] { return c.store->fail(lease, {code, message, retryable}); });
+    logged(r, {{"error_code", code}, {"retryable", retryable}, {"message", message}}, log::level::warn);
     if (!r && r.err().code != storage::errc::job_canceled && r.err().code != storage::errc::lease_lost)
-      std::fprintf(stderr, "quire serve: job %s: recording failure: %s\n", job.id.c_str(), r.err().message.c_str());
+      store_error("failure", r.err());
   };
 
   // A full data root says nothing about the document: hand the job back unspent, claimable again
@@ -122,13 +137,14 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
   auto root_full = [&] { return !c.files->ensure_room(0, data_root_reserve_bytes(st.cfg)); };
   auto defer_full = [&](const std::string& message) {
     auto r = c.store->defer(lease, {"storage_full", message, true}, std::chrono::seconds(30));
+    logged(r, {{"reason", "storage_full"}, {"message", message}}, log::level::warn);
     if (!r && r.err().code != storage::errc::job_canceled && r.err().code != storage::errc::lease_lost)
-      std::fprintf(stderr, "quire serve: job %s: deferring: %s\n", job.id.c_str(), r.err().message.c_str());
+      store_error("deferral", r.err());
     if (st.recheck_readiness) st.recheck_readiness();
   };
 
   if (!ensure_worker(c)) {
-    c.store->release(lease, "worker_unavailable");
+    release("worker_unavailable");
     if (st.recheck_readiness) st.recheck_readiness();
     return;
   }
@@ -202,8 +218,9 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     if (!ok) {
       fail("internal", "worker reported success but wrote no result.md", true);
     } else if (!held) {
-      std::fprintf(stderr, "quire serve: job %s: attempt %d finished but is not published: %s\n", job.id.c_str(),
-                   lease.attempt, held.err().message.c_str());
+      log::warn("job.not_published", {{"job_id", job.id}, {"attempt", lease.attempt},
+                                      {"code", std::string(storage::to_string(held.err().code))},
+                                      {"message", held.err().message}});
     } else {
       lease = *held;
       lease_valid_until = renew_sent + lease_for;
@@ -273,10 +290,13 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
             completed = now && now->status == storage::job_status::succeeded && now->attempt == lease.attempt &&
                         now->result_sha256 == info->sha256;
           }
-          if (!done && !completed)
-            std::fprintf(stderr, "quire serve: job %s: completion of attempt %d not recorded: %s\n", job.id.c_str(),
-                         lease.attempt, done.err().message.c_str());
+          if (!done && !completed) store_error("completion", done.err());
           if (completed) {
+            log_transition(job.id, storage::job_status::running, storage::job_status::succeeded, lease.attempt,
+                           {{"converter", c.index},
+                            {"accel", outcome.result.value("acceleration_used", "cpu")},
+                            {"pages", pages},
+                            {"duration_ms", static_cast<std::int64_t>(seconds * 1000)}});
             m.add("quire_conversions_total", {{"outcome", "succeeded"}});
             m.add("quire_pages_converted_total", {}, outcome.result.value("pages_converted", 0));
             m.observe("quire_conversion_duration_seconds", {}, seconds);
@@ -289,13 +309,13 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     // hand the job back unspent so another converter runs it, and take this converter out of
     // service for good (until a restart re-tests the device). Readiness reports it from now on.
     m.add("quire_device_failures_total", {{"device", c.accel}});
-    std::fprintf(stderr, "quire serve: converter %d (%s): device failed during job %s: %s\n", c.index,
-                 c.accel.c_str(), job.id.c_str(), outcome.message.c_str());
+    log::error("converter.device_failed",
+               {{"converter", c.index}, {"accel", c.accel}, {"job_id", job.id}, {"message", outcome.message}});
     st.add_device_note("converter " + std::to_string(c.index) + " (" + c.accel + ") device_failed: " + outcome.message);
     c.device_failed = true;
     set_live(c, false);
     c.worker->stop();
-    if (!stop_canceled && !stop_lost) c.store->release(lease, "device_failed");
+    if (!stop_canceled && !stop_lost) release("device_failed");
     if (st.recheck_readiness) st.recheck_readiness();
   } else if (outcome.outcome == kind::failed && outcome.code == "io_error" && root_full()) {
     // The worker could not write its output into the staging dir (tmp/ of the data root): full.
@@ -305,7 +325,7 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     m.observe("quire_conversion_duration_seconds", {}, seconds);
     fail(outcome.code, outcome.message, retryable_code(outcome.code));
   } else if (outcome.outcome == kind::canceled) {
-    if (!stop_canceled && !stop_lost) c.store->release(lease, "draining");  // hand back (drain)
+    if (!stop_canceled && !stop_lost) release("draining");  // hand back (drain)
     ensure_worker(c);
   } else {  // crashed or timed out: the worker is gone
     const bool timed_out = outcome.outcome == kind::timed_out;
@@ -314,6 +334,11 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     fail(timed_out ? "timeout" : "worker_crashed", outcome.message, true);
     if (!ensure_worker(c) && st.recheck_readiness) st.recheck_readiness();
   }
+  // Stopped from outside: the cancel itself was logged where it was made (here or on another replica).
+  if (stop_canceled || stop_lost)
+    log::emit(stop_lost ? log::level::warn : log::level::info, "job.stopped",
+              {{"job_id", job.id}, {"attempt", lease.attempt}, {"converter", c.index},
+               {"reason", stop_lost ? "lease_lost" : "canceled"}});
   fs::remove_all(staging, ec);
   st.notify_change();
 }

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <future>
 
+#include "actors/job_log.hpp"
 #include "actors/metrics.hpp"
 
 namespace quire::actors {
@@ -116,7 +117,7 @@ api_error to_api_error(const storage::error& e) {
   }
   // Database and internal failures carry libpq/SQL text (statements, role names, hosts): that goes
   // to the service log, the client gets a stable code and a plain sentence.
-  std::fprintf(stderr, "quire serve: %s: %s\n", std::string(storage::to_string(e.code)).c_str(), e.message.c_str());
+  log::error("storage.error", {{"code", std::string(storage::to_string(e.code))}, {"message", e.message}});
   if (e.code == errc::database_unreachable)
     return {"database_unavailable", "the database is unavailable or busy; retry later"};
   return {"internal_error", "internal error (" + std::string(storage::to_string(e.code)) + "); details are in the service log"};
@@ -210,7 +211,10 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
   // arrived while the previous batch was committing; `done` runs when ours has committed.
   batcher_.submit_async(
       std::move(req),
-      [this, fs, id, done = std::move(done)](storage::result<storage::submit_result> res) {
+      [this, fs, id, cid = s.correlation_id, done = std::move(done)](storage::result<storage::submit_result> res) {
+        if (res && !res->replayed)  // a new job: the first job.transition line (from null)
+          log::info("job.transition", {{"job_id", res->job.id}, {"from", nullptr}, {"to", "queued"},
+                                       {"attempt", res->job.attempt}, {"correlation_id", cid}});
         done(finish_submit(fs, id, std::move(res)));
       },
       info->deferred_ticket);
@@ -318,6 +322,7 @@ api_result<json> job_api::cancel_job(const std::string& id, const std::string& k
     }
     return fail_with<json>(to_api_error(r.err()));
   }
+  log_transition(id, j.value->status, r->status, r->attempt, {{"reason", "client"}});
   if (j.value->status == storage::job_status::running) {
     // The converter running it here stops at its next tick; elsewhere, at its next heartbeat.
     std::lock_guard l(st_.cancel_mu);

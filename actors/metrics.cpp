@@ -153,6 +153,8 @@ metrics_registry& service_metrics() {
                "Wait for the grouped data-root sync that makes uploads (for=submit, per batch) or a "
                "conversion's result files (for=result) durable.",
                {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+    m->declare("quire_log_lines_dropped_total", k::counter,
+               "Log lines dropped because stderr did not keep up (the log queue was full).");
     return m;
   }();
   return *r;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <system_error>
 #include <sstream>
 
@@ -45,6 +46,32 @@ readiness_snapshot make_snapshot(std::vector<failing_check> failures, std::int64
   s.reasons = std::move(failures);
   s.checked_at_ms = now_ms;
   return s;
+}
+
+namespace {
+std::set<std::string_view> reason_codes(const readiness_snapshot& s) {
+  std::set<std::string_view> out;
+  for (const auto& r : s.reasons) out.insert(to_string(r.code));
+  return out;
+}
+}  // namespace
+
+bool readiness_changed(const readiness_snapshot& before, const readiness_snapshot& after) {
+  return before.checked_at_ms == 0 || before.ready != after.ready || reason_codes(before) != reason_codes(after) ||
+         before.warnings != after.warnings;
+}
+
+log::fields readiness_change_fields(const readiness_snapshot& before, const readiness_snapshot& after) {
+  const auto was = before.checked_at_ms == 0 ? std::set<std::string_view>{} : reason_codes(before);
+  const auto now = reason_codes(after);
+  log::fields reasons = log::fields::array(), added = log::fields::array(), cleared = log::fields::array();
+  for (const auto& r : after.reasons) reasons.push_back({{"code", std::string(to_string(r.code))}, {"message", r.message}});
+  for (auto c : now)
+    if (!was.count(c)) added.push_back(std::string(c));
+  for (auto c : was)
+    if (!now.count(c)) cleared.push_back(std::string(c));
+  return {{"ready", after.ready}, {"reasons", reasons}, {"added", added}, {"cleared", cleared},
+          {"warnings", after.warnings}};
 }
 
 void check_revision(std::string_view running, std::string_view expected, std::vector<failing_check>& out) {

@@ -52,6 +52,15 @@ struct readiness_snapshot {
 // Builds a snapshot from the failures of one evaluation round.
 readiness_snapshot make_snapshot(std::vector<failing_check> failures, std::int64_t now_ms);
 
+// Whether the readiness log should report `after` (readiness.changed): on the first evaluation
+// (`before` never checked), when ready flips, when the set of failing reason codes changes or when
+// the warnings change. Not when only a message changes (free bytes, a seconds count): every check
+// round would log then.
+bool readiness_changed(const readiness_snapshot& before, const readiness_snapshot& after);
+// The readiness.changed event's fields: ready, reasons [{code, message}], the codes that appeared
+// and cleared since `before`, warnings.
+log::fields readiness_change_fields(const readiness_snapshot& before, const readiness_snapshot& after);
+
 // --- the individual checks; each appends its failures to `out` ---
 
 void check_revision(std::string_view running, std::string_view expected, std::vector<failing_check>& out);

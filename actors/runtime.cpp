@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "actors/job_api.hpp"
+#include "actors/job_log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/routing.hpp"
 #include "actors/runtime_state.hpp"
@@ -39,8 +40,6 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 using counts_atom = caf::atom_constant<caf::atom("counts")>;
-
-void log(const std::string& msg) { std::fprintf(stderr, "quire serve: %s\n", msg.c_str()); }
 
 // ThreadSanitizer cannot see CAF's mailbox hand-off: Debian's libcaf_core is not instrumented and
 // passes a message with an atomic exchange inside the library. Model each actor's mailbox as a
@@ -86,20 +85,15 @@ caf::behavior readiness_actor(caf::event_based_actor* self, shared_state* st) {
       for (auto& r : snap.reasons)
         if (r.code == reason::database_unreachable && r.message == "cannot connect to the database")
           r.message += ": " + open_error;
-    auto codes = [](const readiness_snapshot& s) {
-      std::string out;
-      for (const auto& r : s.reasons) out += std::string(to_string(r.code)) + " ";
-      return out;
-    };
-    // Logged on every change of the failing set (also the first), not only when ready flips.
-    if (before.ready != snap.ready || before.checked_at_ms == 0 || codes(before) != codes(snap)) {
-      std::string why;
-      // The full messages (hosts, paths, libpq's text) go to the log; the open /readyz shows
-      // only the codes and a plain sentence (details: /readyz?verbose with an API key).
-      for (const auto& r : snap.reasons) why += " " + std::string(to_string(r.code)) + " (" + r.message + ")";
-      log(snap.ready ? "ready" : "not ready:" + why);
-    }
+    if (readiness_changed(before, snap))
+      log::emit(snap.ready ? log::level::info : log::level::warn, "readiness.changed", readiness_change_fields(before, snap));
     st->set_snapshot(std::move(snap));
+    // Lines the log queue dropped since the last check (stderr not keeping up).
+    static std::uint64_t dropped_seen = 0;
+    if (const auto dropped = log::dropped(); dropped > dropped_seen) {
+      service_metrics().add("quire_log_lines_dropped_total", {}, static_cast<double>(dropped - dropped_seen));
+      dropped_seen = dropped;
+    }
   };
   self->send(self, tick_atom::value);
   return {
@@ -138,7 +132,7 @@ caf::behavior converter_actor(caf::event_based_actor* self, std::shared_ptr<conv
           return;
         }
         if (c->worker && c->worker->running() && !c->worker->check_alive()) {
-          log("converter " + std::to_string(c->index) + ": idle worker died (" + c->worker->last_exit() + ")");
+          log::warn("worker.exited", {{"converter", c->index}, {"while", "idle"}, {"exit", c->worker->last_exit()}});
           service_metrics().add("quire_worker_crashes_total", {{"cause", "idle"}});
           set_live(*c, false);
           if (c->st->recheck_readiness) c->st->recheck_readiness();
@@ -229,10 +223,13 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
         // No free converter satisfies the job's policy (e.g. gpu_required while only CPU converters
         // are idle): hand it back unspent; it is claimed again when a matching converter frees up.
         s->store->release(job.lease, "no_matching_converter");
+        log::debug("job.unplaced", {{"job_id", job.job.id}, {"acceleration_policy", policy}});
         s->handed_back = true;
         ++handed;
         continue;
       }
+      log_transition(job.job.id, storage::job_status::queued, storage::job_status::running, job.lease.attempt,
+                     {{"converter", next}});
       s->busy[next] = true;
       st->running.fetch_add(1);
       st->queued.fetch_sub(1);
@@ -247,7 +244,8 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
     if (!s->store) return;
     if (auto r = s->store->rescue_expired(); r && !r->empty()) {
       service_metrics().add("quire_lease_rescues_total", {}, static_cast<double>(r->size()));
-      log("rescued " + std::to_string(r->size()) + " expired lease(s)");
+      // The store requeues each (or fails it when its attempts are spent); the ids are what it says.
+      for (const auto& id : *r) log::warn("job.rescued", {{"job_id", id}, {"from", "running"}, {"reason", "lease_expired"}});
     }
     if (s->own_leases_rescued) return;
     auto owners = s->store->running_lease_owners();
@@ -257,7 +255,8 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, shared_state* st, 
       if (!previous_incarnation(owner, st->instance)) continue;
       if (auto r = s->store->rescue_owned_by(owner); r && !r->empty()) {
         service_metrics().add("quire_lease_rescues_total", {}, static_cast<double>(r->size()));
-        log("rescued " + std::to_string(r->size()) + " lease(s) of this replica's previous run " + owner);
+        for (const auto& id : *r)
+          log::warn("job.rescued", {{"job_id", id}, {"from", "running"}, {"reason", "previous_incarnation"}, {"owner", owner}});
       }
     }
   };
@@ -324,7 +323,7 @@ constexpr int kResultsVerifiedPerSweep = 2000;
 bool publish_finished_counts(storage::job_store& store) {
   auto c = store.counts();
   if (!c) {
-    log("counting finished jobs failed: " + c.err().message);
+    log::warn("jobs.count_failed", {{"code", std::string(storage::to_string(c.err().code))}, {"message", c.err().message}});
     return false;
   }
   auto& m = service_metrics();
@@ -363,15 +362,21 @@ caf::behavior sweeper_actor(caf::event_based_actor* self, shared_state* st) {
           p.tombstone_ttl = st->cfg.tombstone_retention;
           auto r = storage::run_retention(**store, *files, p);
           if (r && (r->inputs_deleted || r->jobs_expired || r->tombstones_deleted))
-            log("retention: " + std::to_string(r->inputs_deleted) + " inputs, " + std::to_string(r->jobs_expired) +
-                " jobs expired, " + std::to_string(r->tombstones_deleted) + " tombstones removed");
+            log::info("retention.swept", {{"inputs_deleted", r->inputs_deleted},
+                                          {"jobs_expired", r->jobs_expired},
+                                          {"tombstones_deleted", r->tombstones_deleted}});
           storage::reconcile_options ro;
           ro.verify_limit = kResultsVerifiedPerSweep;
           ro.verify_after = *verify_after;
           auto rec = storage::reconcile(**store, *files, ro);
           if (rec) *verify_after = rec->verify_next_after;
           if (rec && !rec->artifact_missing.empty())
-            log(std::to_string(rec->artifact_missing.size()) + " succeeded job(s) have a missing or corrupt result");
+            log::error("reconcile.artifact_missing",
+                       {{"jobs", rec->artifact_missing.size()},
+                        {"job_ids", std::vector<std::string>(rec->artifact_missing.begin(),
+                                                             rec->artifact_missing.begin() +
+                                                                 std::min<std::size_t>(rec->artifact_missing.size(), 20))},
+                        {"message", "succeeded jobs whose result is missing or corrupt (first 20 ids)"}});
         }
         self->delayed_send(self, st->cfg.sweep_interval, tick_atom::value);
       },
@@ -440,7 +445,7 @@ class runtime_impl final : public runtime {
         ctx->worker_argv.insert(ctx->worker_argv.end(), {"--device", std::to_string(ctx->device)});
       }
       if (i == cfg.test_fail_device_converter) ctx->worker_argv.push_back("--test-device-fails");
-      log("converter " + std::to_string(i) + ": " + ctx->accel);
+      log::info("converter.configured", {{"converter", i}, {"accel", ctx->accel}});
       ctxs.push_back(ctx);
       convs.push_back(sys_->spawn<caf::detached>(converter_actor, ctx));
     }
@@ -480,8 +485,8 @@ class runtime_impl final : public runtime {
     st_.gpu_report = {{"enabled", true}, {"cuda_compiled", r.cuda_compiled}, {"driver_ok", r.driver_ok},
                       {"driver_version", r.driver_version}, {"runtime_version", r.runtime_version},
                       {"error", r.error}, {"devices", devs}};
-    log("GPU discovery: " + (r.error.empty() ? std::to_string(out.size()) + " working device(s)" : r.error));
-    for (const auto& n : st_.get_device_notes()) log("GPU: " + n);
+    log::info("gpu.discovered", {{"working_devices", out.size()}, {"error", r.error}});
+    for (const auto& n : st_.get_device_notes()) log::warn("gpu.note", {{"message", n}});
     return out;
   }
 

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,6 +15,7 @@
 
 #include "actors/config.hpp"
 #include "actors/readiness.hpp"
+#include "log/log.hpp"
 #include "storage/artifact_store.hpp"
 #include "storage/job_store.hpp"
 
@@ -105,7 +105,7 @@ struct shared_state {
       files.emplace(std::move(*opened));
       // Best effort: without them each shard's first file makes its directory, as before.
       if (auto s = files->prepare_shards(); !s)
-        std::fprintf(stderr, "quire serve: data root shards: %s\n", s.err().message.c_str());
+        log::warn("data_root.shards_not_prepared", {{"message", s.err().message}});
     }
     return &*files;
   }

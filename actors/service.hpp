@@ -51,6 +51,7 @@ struct submission {
   nlohmann::json job_spec;         // validated, canonical (defaults filled)
   std::string pdf;                 // the uploaded bytes
   std::string filename;            // from the multipart part, "" for a raw body
+  std::string correlation_id;      // the request's X-Correlation-ID (log lines about the new job)
 };
 
 struct submitted {

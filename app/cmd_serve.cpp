@@ -14,7 +14,6 @@
 
 #include <cctype>
 #include <climits>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -24,6 +23,7 @@
 #include "app/commands.hpp"
 #include "convert/convert.hpp"
 #include "http/server.hpp"
+#include "log/log.hpp"
 
 namespace quire::app {
 namespace {
@@ -57,7 +57,18 @@ int run_serve(const setting_values& given) {
       },
       errors);
   cfg.ocr_languages = convert::installed_ocr_languages();
-  for (const auto& e : errors) std::fprintf(stderr, "quire serve: config: %s: %s\n", e.variable.c_str(), e.message.c_str());
+  // The workers read their log settings from the environment they inherit: pass on the ones a
+  // flag may have given (before any thread exists).
+  ::setenv("QUIRE_LOG_LEVEL", std::string(log::to_string(cfg.log.min_level)).c_str(), 1);
+  ::setenv("QUIRE_LOG_FORMAT", std::string(log::to_string(cfg.log.output)).c_str(), 1);
+  // The log starts first (with whatever log settings parsed, else the defaults) so that even a
+  // configuration error is a log line; stopped last, after every thread that logs (declared first,
+  // destroyed last), which writes out what is still queued.
+  log::start(cfg.log, log::delivery::async);
+  struct log_stopper {
+    ~log_stopper() { log::stop(); }
+  } stop_log_last;
+  for (const auto& e : errors) log::error("config.invalid", {{"variable", e.variable}, {"message", e.message}});
   if (!errors.empty()) return 2;
 
   std::string revision = quire::build::revision();
@@ -65,7 +76,7 @@ int run_serve(const setting_values& given) {
   std::string error;
   auto rt = actors::runtime::start(cfg, revision, worker_argv, error);
   if (!rt) {
-    std::fprintf(stderr, "quire serve: cannot start: %s\n", error.c_str());
+    log::critical("serve.start_failed", {{"message", error}});
     return 1;
   }
   http::api api(*rt, cfg);
@@ -73,18 +84,22 @@ int run_serve(const setting_values& given) {
   try {
     server = http::start_server(api, cfg);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "quire serve: %s\n", e.what());
+    log::critical("serve.start_failed", {{"message", e.what()}});
     rt->shutdown();
     return 1;
   }
-  std::fprintf(stderr, "quire serve: revision %s, profile %s, listening on %s:%u, %d CPU converter(s)\n",
-               revision.c_str(), cfg.profile.c_str(), cfg.listen_host.c_str(), cfg.listen_port, cfg.cpu_converters);
+  log::info("serve.started", {{"revision", revision},
+                              {"profile", cfg.profile},
+                              {"listen", cfg.listen_host + ":" + std::to_string(cfg.listen_port)},
+                              {"cpu_converters", cfg.cpu_converters},
+                              {"log_level", std::string(log::to_string(cfg.log.min_level))}});
 
   int sig = 0;
   while ((sig = sigwaitinfo(&set, nullptr)) < 0) {
   }
-  std::fprintf(stderr, "quire serve: %s: draining (grace %llds, %d job(s) running)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-               static_cast<long long>(cfg.shutdown_grace.count()), rt->running_jobs());
+  log::info("serve.draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                               {"grace_seconds", cfg.shutdown_grace.count()},
+                               {"running_jobs", rt->running_jobs()}});
   rt->begin_drain();
   const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace;
   bool hurry = false;
@@ -96,15 +111,14 @@ int run_serve(const setting_values& given) {
     }
   }
   if (rt->running_jobs() > 0) {
-    std::fprintf(stderr, "quire serve: %s: handing back %d running job(s)\n", hurry ? "second signal" : "grace over",
-                 rt->running_jobs());
+    log::warn("serve.handing_back", {{"why", hurry ? "second signal" : "grace over"}, {"running_jobs", rt->running_jobs()}});
     rt->hand_back();
     if (!rt->wait_idle(std::chrono::seconds(10)))
-      std::fprintf(stderr, "quire serve: some jobs did not stop; their leases will expire and be rescued\n");
+      log::warn("serve.jobs_not_stopped", {{"message", "some jobs did not stop; their leases will expire and be rescued"}});
   }
   server->stop();
   rt->shutdown();
-  std::fprintf(stderr, "quire serve: stopped\n");
+  log::info("serve.stopped");
   return 0;
 }
 

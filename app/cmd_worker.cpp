@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "actors/config.hpp"
 #include "actors/worker_wire.hpp"
 #include "app/commands.hpp"
 #include "convert/convert.hpp"
@@ -189,11 +190,16 @@ int run_worker(device_binding& dev) {
     std::fprintf(stderr, "quire worker: internal command, started by `quire serve` (needs fds 3 and 4)\n");
     return 2;
   }
+  // Its stderr is the service's: the same event lines, at the settings `quire serve` passed on in
+  // the environment (already validated there). Synchronous: no extra thread in a process that runs
+  // under RLIMIT_AS, and a line is out before a crash.
+  std::vector<actors::config_error> ignored;
+  log::start(actors::load_log_settings(actors::process_env(), ignored), log::delivery::sync);
   try {
     if (dev.test_fails) {
       const char* v = std::getenv("QUIRE_WORKER_TEST_HOOKS");
       if (!v || std::strcmp(v, "1") != 0) {
-        std::fprintf(stderr, "quire worker: --test-device-fails needs QUIRE_WORKER_TEST_HOOKS=1\n");
+        log::error("worker.refused", {{"pid", ::getpid()}, {"message", "--test-device-fails needs QUIRE_WORKER_TEST_HOOKS=1"}});
         return 2;
       }
     }
@@ -201,7 +207,7 @@ int run_worker(device_binding& dev) {
       const gpu::DeviceReport report = gpu::discover_devices(true);
       auto sel = gpu::select_analyzer(gpu::AccelerationPolicy::gpu_required, report, dev.device, analysis_params());
       if (!sel.analyzer) {
-        std::fprintf(stderr, "quire worker: device %d not usable: %s\n", dev.device, sel.error.c_str());
+        log::error("worker.device_unusable", {{"pid", ::getpid()}, {"device", dev.device}, {"message", sel.error}});
         return 4;
       }
       dev.gpu = std::move(sel.analyzer);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "http/job_spec.hpp"
 #include "http/multipart.hpp"
 #include "http/web_routes.hpp"
+#include "log/log.hpp"
 
 namespace quire::http {
 namespace {
@@ -522,11 +524,12 @@ void api::run(const request& req, respond_fn respond, bool may_defer) {
 
 response api::finish(const request& req, context& ctx, response r, clock_type::time_point start) {
   r.headers.emplace_back("X-Correlation-ID", ctx.correlation_id);
+  const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
   auto& m = actors::service_metrics();
   m.add("quire_http_requests_total",
         {{"method", req.method}, {"route", ctx.route}, {"status", std::to_string(r.status)}});
-  m.observe("quire_http_request_duration_seconds", {{"method", req.method}, {"route", ctx.route}},
-            std::chrono::duration<double>(clock_type::now() - start).count());
+  m.observe("quire_http_request_duration_seconds", {{"method", req.method}, {"route", ctx.route}}, seconds);
+  log_access(req, ctx, r, seconds);
   return r;
 }
 
@@ -543,6 +546,25 @@ std::optional<response> api::authenticate(const request& req, context& ctx) cons
   ctx.api_key_id = match_api_key(cfg_.api_keys, presented);
   if (ctx.api_key_id.empty()) return error_response("unauthorized", "the API key is not valid", cid);
   return std::nullopt;
+}
+
+// The access log: one http.access line per answer. Probes and scrapes (/livez, /healthz, /readyz,
+// /metrics: a container healthcheck every few seconds) are at debug level; readiness changes have
+// their own line (readiness.changed).
+void api::log_access(const request& req, const context& ctx, const response& r, double seconds) {
+  const bool probe = ctx.route == "/livez" || ctx.route == "/healthz" || ctx.route == "/readyz" || ctx.route == "/metrics";
+  const auto at = probe ? log::level::debug : log::level::info;
+  if (!log::enabled(at)) return;
+  log::fields f{{"correlation_id", ctx.correlation_id},
+                {"method", req.method},
+                {"route", ctx.route},
+                {"path", req.path},
+                {"status", r.status},
+                {"bytes", r.body.size()},
+                {"duration_ms", std::round(seconds * 1e6) / 1e3},
+                {"peer", req.peer}};
+  if (!ctx.api_key_id.empty()) f["api_key_id"] = ctx.api_key_id;
+  log::emit(at, "http.access", f);
 }
 
 response api::dispatch(const request& req, context& ctx) {
@@ -671,6 +693,7 @@ response api::dispatch(const request& req, context& ctx) {
 
     actors::submission sub;
     sub.api_key_id = ctx.api_key_id;
+    sub.correlation_id = cid;
     sub.idempotency_key = req.header("idempotency-key");
     if (sub.idempotency_key.size() > 255 ||
         sub.idempotency_key.find_first_not_of(kVisibleAscii) != std::string::npos)

@@ -29,6 +29,7 @@ struct request {
   std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
   bool admitted = false;                       // api::admit() accepted it (its upload slot is held)
+  std::string peer;                            // the client's address (the access log), "" when unknown
   // When the server had read it (set on the I/O thread): request durations count from here, so
   // the wait for a handler thread is part of them. Unset: from when the api starts on it.
   std::optional<std::chrono::steady_clock::time_point> received_at;
@@ -85,6 +86,7 @@ class api {
   // nullopt when the request may pass (no keys configured, or a valid key: ctx.api_key_id set).
   std::optional<response> authenticate(const request& req, context& ctx) const;
   response finish(const request& req, context& ctx, response r, std::chrono::steady_clock::time_point start);
+  static void log_access(const request& req, const context& ctx, const response& r, double seconds);
   void publish_uploads() const;
   actors::service& svc_;
   const actors::service_config& cfg_;

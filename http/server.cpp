@@ -132,6 +132,7 @@ request request_head(const restinio::request_handle_t& req) {
   r.received_at = std::chrono::steady_clock::now();
   r.method = req->header().method().c_str();
   r.path = std::string(req->header().path());
+  r.peer = req->remote_endpoint().address().to_string();
   auto q = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(req->header().query());
   if (q) {
     for (const auto& [k, v] : *q)

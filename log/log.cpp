@@ -141,6 +141,15 @@ std::string_view to_string(level l) {
   return "off";
 }
 
+std::string_view to_string(format f) {
+  switch (f) {
+    case format::json: return "json";
+    case format::text: return "text";
+    case format::automatic: break;
+  }
+  return "auto";
+}
+
 std::string render_json(level l, std::chrono::system_clock::time_point t, std::string_view event, const fields& f) {
   std::string out;
   out.reserve(160);

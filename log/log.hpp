@@ -38,6 +38,7 @@ struct settings {
 std::optional<level> parse_level(std::string_view text);    // case-insensitive; "warning" = warn
 std::optional<format> parse_format(std::string_view text);  // auto | json | text
 std::string_view to_string(level l);
+std::string_view to_string(format f);  // "auto", "json", "text"
 
 // Named values in the caller's order. Values may be strings, numbers, booleans, null, arrays or
 // objects. A field named like one of the line's own keys (ts, level, event) gets a trailing '_'.

@@ -2,12 +2,12 @@
 #include "storage/submit_batcher.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <future>
 #include <optional>
 
 #include <pthread.h>
 
+#include "log/log.hpp"
 #include "storage/internal.hpp"
 
 namespace quire::storage {
@@ -100,9 +100,9 @@ void answer(const submit_batcher::done_fn& done, result<submit_result> r) noexce
   try {
     done(std::move(r));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "quire: submit completion failed: %s\n", e.what());
+    log::error("submit.completion_failed", {{"message", e.what()}});
   } catch (...) {
-    std::fprintf(stderr, "quire: submit completion failed\n");
+    log::error("submit.completion_failed", {{"message", "unknown exception"}});
   }
 }
 }  // namespace

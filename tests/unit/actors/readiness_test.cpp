@@ -131,3 +131,41 @@ TEST_CASE("gpu_unavailable says why, and the prod CPU override is a warning") {
   c.profile = "eval";  // eval may run on the CPU: nothing to warn about
   CHECK(config_warnings(c).empty());
 }
+
+TEST_CASE("the readiness log reports the first check and changes of state, reasons or warnings only") {
+  readiness_snapshot never;  // before the first check
+  auto ready = make_snapshot({}, 1000);
+  CHECK(readiness_changed(never, ready));
+  auto first = readiness_change_fields(never, ready);
+  CHECK(first["ready"] == true);
+  CHECK(first["reasons"].empty());
+
+  auto again = make_snapshot({}, 2000);
+  CHECK_FALSE(readiness_changed(ready, again));  // a check that changes nothing logs nothing
+
+  auto full = make_snapshot({{reason::data_root_full, "12 bytes free"}}, 3000);
+  CHECK(readiness_changed(again, full));
+  auto f = readiness_change_fields(again, full);
+  CHECK(f["ready"] == false);
+  REQUIRE(f["reasons"].size() == 1);
+  CHECK(f["reasons"][0]["code"] == "data_root_full");
+  CHECK(f["reasons"][0]["message"] == "12 bytes free");
+  CHECK(f["added"] == quire::log::fields::array({"data_root_full"}));
+  CHECK(f["cleared"].empty());
+
+  // Only the message changed (fewer bytes free): same reasons, not logged again.
+  CHECK_FALSE(readiness_changed(full, make_snapshot({{reason::data_root_full, "3 bytes free"}}, 4000)));
+
+  // Still not ready, but for another set of reasons: logged, with what appeared and what cleared.
+  auto both = make_snapshot({{reason::database_unreachable, "down"}, {reason::data_root_full, "x"}}, 5000);
+  CHECK(readiness_changed(full, both));
+  auto draining = make_snapshot({{reason::draining, "SIGTERM"}}, 6000);
+  auto d = readiness_change_fields(both, draining);
+  CHECK(d["added"] == quire::log::fields::array({"draining"}));
+  CHECK(d["cleared"] == quire::log::fields::array({"data_root_full", "database_unreachable"}));
+
+  auto warned = make_snapshot({}, 7000);
+  warned.warnings = {"GPU 0 failed its self-test"};
+  CHECK(readiness_changed(again, warned));
+  CHECK(readiness_change_fields(again, warned)["warnings"][0] == "GPU 0 failed its self-test");
+}
