@@ -547,9 +547,11 @@ class runtime_impl final : public runtime {
   void begin_drain() override {
     if (st_.draining.exchange(true)) return;
     // Publish `draining` at once instead of waiting for the next readiness round.
-    auto snap = st_.get_snapshot();
+    const auto before = st_.get_snapshot();
+    auto snap = before;
     snap.ready = false;
     snap.reasons.insert(snap.reasons.begin(), {reason::draining, "SIGTERM received"});
+    log::warn("readiness.changed", readiness_change_fields(before, snap));
     st_.set_snapshot(snap);
     st_.notify_change();  // wake long polls
     st_.recheck_readiness();

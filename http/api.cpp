@@ -762,8 +762,8 @@ response api::dispatch(const request& req, context& ctx) {
       guard.n = nullptr;
       ctx.deferred = true;
       auto respond = std::move(*std::exchange(ctx.respond, nullptr));
-      svc_.submit_async(sub, [this, respond = std::move(respond), method = req.method, ctx](
-                                 actors::api_result<actors::submitted> res) mutable {
+      svc_.submit_async(sub, [this, respond = std::move(respond), method = req.method, path = req.path, peer = req.peer,
+                              ctx](actors::api_result<actors::submitted> res) mutable {
         response r;
         try {
           r = submit_answer(std::move(res), {}, ctx.correlation_id);
@@ -772,8 +772,10 @@ response api::dispatch(const request& req, context& ctx) {
         }
         uploads_in_flight_.fetch_sub(1);
         publish_uploads();
-        request head;
-        head.method = method;
+        request head;  // what finish() reads (metrics, access log), without the body
+        head.method = std::move(method);
+        head.path = std::move(path);
+        head.peer = std::move(peer);
         respond(finish(head, ctx, std::move(r), ctx.start));
       });
       return {};
