@@ -209,6 +209,15 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_HTTP_THREADS", 1, 256, c.http_threads);
   num("QUIRE_MAX_CONCURRENT_UPLOADS", 1, 100000, c.max_concurrent_uploads);
   num("QUIRE_MAX_CONNECTIONS", 2, 1000000, c.max_connections);
+  num("QUIRE_MAX_CONNECTIONS_PER_PEER", 1, 1000000, c.max_connections_per_peer);
+  if (auto v = env("QUIRE_PROBE_LISTEN"); v && !trim(*v).empty()) {
+    if (trim(*v) != "off" && !parse_listen(*v, c.probe_host, c.probe_port))
+      errors.push_back({"QUIRE_PROBE_LISTEN", "expected host:port or 'off', got '" + *v + "'"});
+  } else if (c.listen_port < 65535) {
+    c.probe_port = static_cast<std::uint16_t>(c.listen_port + 1);
+  } else {
+    errors.push_back({"QUIRE_PROBE_LISTEN", "QUIRE_LISTEN's port is 65535, so there is no default; set host:port or 'off'"});
+  }
   if (auto v = env("QUIRE_DATA_SYNC"); v && !trim(*v).empty()) {
     const auto mode = trim(*v);
     if (mode == "grouped" || mode == "per_file") c.grouped_sync = mode == "grouped";

@@ -36,6 +36,12 @@ struct service_config {
   int http_threads = 16;                     // QUIRE_HTTP_THREADS
   int max_concurrent_uploads = 32;           // QUIRE_MAX_CONCURRENT_UPLOADS
   int max_connections = 1024;                // QUIRE_MAX_CONNECTIONS (open HTTP connections)
+  int max_connections_per_peer = 256;        // QUIRE_MAX_CONNECTIONS_PER_PEER (per IPv4 address / IPv6 /64)
+  // QUIRE_PROBE_LISTEN: a second listener serving only the probes and /metrics, so a flood of
+  // connections on QUIRE_LISTEN cannot fail a healthcheck. Default 127.0.0.1:<QUIRE_LISTEN port + 1>;
+  // "off" disables it (probe_port 0).
+  std::string probe_host = "127.0.0.1";
+  std::uint16_t probe_port = 0;
   // QUIRE_DATA_SYNC: "grouped" (uploads and results are made durable by syncfs of the data root,
   // one shared by many writes) or "per_file" (fsync each file and its directories); see
   // docs/configuration.md.

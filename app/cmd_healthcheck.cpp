@@ -1,6 +1,9 @@
 // `quire healthcheck [--url URL] [--timeout S]` — exit 0 iff the URL answers HTTP 200.
-// The container HEALTHCHECK runs it (the runtime image has no curl). Without --url it asks
-// http://127.0.0.1:<port of QUIRE_LISTEN>/readyz. Exit 1 otherwise, with the reason on stderr.
+// The container HEALTHCHECK runs it (the runtime image has no curl). Without --url it asks /readyz
+// of the probe listener, as `quire serve` configures it from the same environment: QUIRE_PROBE_LISTEN
+// (default 127.0.0.1:<QUIRE_LISTEN port + 1>), or QUIRE_LISTEN's port when that is "off" — the
+// probe listener's own connection slots keep it answering while QUIRE_LISTEN is flooded.
+// Exit 1 otherwise, with the reason on stderr.
 #include <CLI/CLI.hpp>
 #include <netdb.h>
 #include <poll.h>
@@ -33,12 +36,15 @@ int fail(const std::string& why) {
 int run_healthcheck(const hc_args& a) {
   std::string url = a.url;
   if (url.empty()) {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 8080;
-    if (const char* l = std::getenv("QUIRE_LISTEN"); l && *l) {
-      std::string h;
-      if (!actors::parse_listen(l, h, port)) return fail(std::string("bad QUIRE_LISTEN: ") + l);
-    }
+    std::vector<actors::config_error> errors;
+    const auto cfg = actors::load_config(actors::process_env(), errors);
+    for (const auto& e : errors)
+      if (e.variable == "QUIRE_LISTEN" || e.variable == "QUIRE_PROBE_LISTEN") return fail(e.variable + ": " + e.message);
+    std::string host = cfg.probe_port != 0 ? cfg.probe_host : "127.0.0.1";
+    if (host == "0.0.0.0") host = "127.0.0.1";  // a wildcard listener is reachable on loopback
+    if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    const auto port = cfg.probe_port != 0 ? cfg.probe_port : cfg.listen_port;
     url = "http://" + host + ":" + std::to_string(port) + "/readyz";
   }
   static const std::regex re(R"(http://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?)");
@@ -103,7 +109,7 @@ int run_healthcheck(const hc_args& a) {
 void add_healthcheck_command(CLI::App& app) {
   auto args = std::make_shared<hc_args>();
   auto* cmd = app.add_subcommand("healthcheck", "Exit 0 iff the service's /readyz answers 200 (container HEALTHCHECK)");
-  cmd->add_option("--url", args->url, "URL to probe (default http://127.0.0.1:<QUIRE_LISTEN port>/readyz)");
+  cmd->add_option("--url", args->url, "URL to probe (default: /readyz on the probe listener, QUIRE_PROBE_LISTEN)");
   cmd->add_option("--timeout", args->timeout, "Seconds before giving up (default 3)");
   cmd->callback([args] {
     int rc = run_healthcheck(*args);

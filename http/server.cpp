@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "actors/metrics.hpp"
+#include "http/peer_limits.hpp"
 
 namespace quire::http {
 namespace {
@@ -168,25 +169,82 @@ constexpr std::size_t kMaxFieldCount = 100;
 // request is refused at once (503 overloaded) instead of queueing behind work it cannot overtake.
 std::size_t backlog_limit(const actors::service_config& cfg) { return static_cast<std::size_t>(cfg.http_threads) * 4; }
 
-// RESTinio's defaults plus its connection-count limiter: without it every connection is accepted,
-// and each may hold a request body of up to the socket limit in memory.
+// The connection caps (QUIRE_MAX_CONNECTIONS, QUIRE_MAX_CONNECTIONS_PER_PEER) as RESTinio's IP
+// blocker (asked on accept, on the acceptor's thread; a denied connection is closed unanswered) and
+// connection state listener (accepted/closed notices, on the I/O threads). Without the per-peer cap
+// one client could hold every slot with idle connections until QUIRE_IDLE_TIMEOUT_SECONDS, and
+// RESTinio 0.6 cannot close them sooner. RESTinio's own connection-count limiter is not used: it
+// loses a slot for every connection the IP blocker denies (0.6.16), so see peer_limits.hpp.
+class peer_gate {
+ public:
+  peer_gate(std::size_t max_total, std::size_t max_per_peer) : limits_(max_total, max_per_peer) {}
+  restinio::ip_blocker::inspection_result_t inspect(const restinio::ip_blocker::incoming_info_t& info) noexcept {
+    const auto v = limits_.admit(key(info.remote_endpoint()));
+    if (v == peer_limits::verdict::admit) return restinio::ip_blocker::allow();
+    actors::service_metrics().add("quire_http_connections_refused_total",
+                                  {{"reason", v == peer_limits::verdict::over_peer ? "per_peer" : "max_connections"}});
+    return restinio::ip_blocker::deny();
+  }
+  void state_changed(const restinio::connection_state::notice_t& notice) noexcept {
+    const auto cause = notice.cause();
+    if (restinio::holds_alternative<restinio::connection_state::accepted_t>(cause))
+      limits_.opened(notice.connection_id(), key(notice.remote_endpoint()));
+    else if (restinio::holds_alternative<restinio::connection_state::closed_t>(cause))
+      limits_.closed(notice.connection_id());
+  }
+  // Gauges read when /metrics is asked for, not on every accept (the submit path stays as cheap).
+  void publish() const {
+    actors::service_metrics().set("quire_http_connections", {}, static_cast<double>(limits_.open()));
+  }
+
+ private:
+  static peer_limits::peer key(const restinio::endpoint_t& ep) {
+    const auto a = ep.address();
+    return a.is_v4() ? peer_limits::ipv4(a.to_v4().to_uint()) : peer_limits::ipv6(a.to_v6().to_bytes());
+  }
+  peer_limits limits_;
+};
+
+// RESTinio's defaults plus the connection caps: without them every connection is accepted, and
+// each may hold a request body of up to the socket limit in memory.
 struct server_traits : restinio::default_traits_t {
+  using ip_blocker_t = peer_gate;
+  using connection_state_listener_t = peer_gate;
+};
+
+// The probe listener (QUIRE_PROBE_LISTEN): one I/O thread, a few connections, short timeouts, only
+// the never-blocking routes. Its own accept queue and connection slots, so a flood of connections
+// on QUIRE_LISTEN cannot fail `quire healthcheck`.
+struct probe_traits : restinio::default_single_thread_traits_t {
   static constexpr bool use_connection_count_limiter = true;
 };
+constexpr std::size_t kProbeMaxConnections = 64;
+constexpr std::chrono::seconds kProbeTimeout{5};
+
+bool is_probe_route(const std::string& path) {
+  return path == "/livez" || path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
 
 class restinio_server final : public server {
  public:
   restinio_server(api& handler, const actors::service_config& cfg)
-      : pool_(cfg.http_threads, backlog_limit(cfg)) {
+      : pool_(cfg.http_threads, backlog_limit(cfg)),
+        gate_(std::make_shared<peer_gate>(static_cast<std::size_t>(cfg.max_connections),
+                                          static_cast<std::size_t>(cfg.max_connections_per_peer))) {
+    auto& m = actors::service_metrics();
+    m.declare("quire_http_connections", actors::metrics_registry::kind::gauge,
+              "Open connections on QUIRE_LISTEN (the probe listener's not included).");
+    m.declare("quire_http_connections_refused_total", actors::metrics_registry::kind::counter,
+              "Connections closed at accept, unanswered, by reason (max_connections, per_peer).");
+    if (cfg.probe_port != 0) start_probe_listener(handler, cfg);
     const auto max_wait = std::chrono::duration_cast<handler_pool::clock::duration>(cfg.request_timeout);
     auto settings =
         restinio::server_settings_t<server_traits>{}
             .address(cfg.listen_host)
             .port(cfg.listen_port)
-            // Beyond this many open connections new ones wait in the kernel's accept queue until
-            // one closes (the idle and read timeouts close stalled ones).
-            .max_parallel_connections(static_cast<std::size_t>(cfg.max_connections))
             .max_pipelined_requests(4)
+            .ip_blocker(gate_)
+            .connection_state_listener(gate_)
             // Bounds the WHOLE read of one request (headers and body), not the gap between bytes:
             // a client dribbling its headers or body is cut off after this, however slowly it sends.
             .read_next_http_message_timelimit(cfg.idle_timeout)
@@ -213,8 +271,8 @@ class restinio_server final : public server {
               // I/O thread so a full handler pool cannot fail a healthcheck. The web page's files
               // are in memory: they load (and show why) while the handlers are swamped.
               const auto& path = head->path;
-              if (path == "/livez" || path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/" ||
-                  path == "/docs" || path.rfind("/ui/", 0) == 0) {
+              if (is_probe_route(path) || path == "/" || path == "/docs" || path.rfind("/ui/", 0) == 0) {
+                if (path == "/metrics") gate_->publish();
                 send(req, handler.handle(*head));
                 return restinio::request_accepted();
               }
@@ -257,7 +315,13 @@ class restinio_server final : public server {
               }
               return restinio::request_accepted();
             });
-    server_ = restinio::run_async(restinio::own_io_context(), std::move(settings), 2);
+    try {
+      server_ = restinio::run_async(restinio::own_io_context(), std::move(settings), 2);
+    } catch (const std::exception& e) {
+      stop_probe_listener();
+      throw std::runtime_error("cannot listen on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) +
+                               " (QUIRE_LISTEN): " + e.what());
+    }
   }
   ~restinio_server() override { stop(); }
   void stop() override {
@@ -267,24 +331,64 @@ class restinio_server final : public server {
     answers_.wait_idle();  // and the submits whose batches were still committing
     server_->stop();
     server_->wait();
+    stop_probe_listener();
   }
 
  private:
+  void start_probe_listener(api& handler, const actors::service_config& cfg) {
+    auto settings =
+        restinio::server_settings_t<probe_traits>{}
+            .address(cfg.probe_host)
+            .port(cfg.probe_port)
+            .max_parallel_connections(kProbeMaxConnections)
+            .read_next_http_message_timelimit(kProbeTimeout)
+            .write_http_response_timelimit(kProbeTimeout)
+            .handle_request_timeout(kProbeTimeout)
+            .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                          .max_url_size(kMaxUrlBytes)
+                                          .max_field_name_size(kMaxFieldNameBytes)
+                                          .max_field_value_size(kMaxFieldValueBytes)
+                                          .max_field_count(kMaxFieldCount)
+                                          .max_body_size(4096))
+            .request_handler([this, &handler](restinio::request_handle_t req) {
+              thread_local const bool named = ::pthread_setname_np(::pthread_self(), "quire-probe") == 0;
+              (void)named;
+              const auto head = request_head(req);
+              if (!is_probe_route(head.path)) {
+                send(req, handler.refuse(head, "route_not_found",
+                                         "the probe listener serves only /livez, /healthz, /readyz and /metrics"));
+                return restinio::request_accepted();
+              }
+              if (head.path == "/metrics") gate_->publish();
+              send(req, handler.handle(head));
+              return restinio::request_accepted();
+            });
+    try {
+      probe_ = restinio::run_async(restinio::own_io_context(), std::move(settings), 1);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot listen on " + cfg.probe_host + ":" + std::to_string(cfg.probe_port) +
+                               " (QUIRE_PROBE_LISTEN; 'off' disables the probe listener): " + e.what());
+    }
+  }
+  void stop_probe_listener() {
+    if (!probe_) return;
+    probe_->stop();
+    probe_->wait();
+    probe_.reset();
+  }
+
   handler_pool pool_;
   pending_answers answers_;
+  std::shared_ptr<peer_gate> gate_;
   restinio::running_server_handle_t<server_traits> server_;
+  restinio::running_server_handle_t<probe_traits> probe_;
   bool stopped_ = false;
 };
 
 }  // namespace
 
 std::unique_ptr<server> start_server(api& handler, const actors::service_config& cfg) {
-  try {
-    return std::make_unique<restinio_server>(handler, cfg);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("cannot listen on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) + ": " +
-                             e.what());
-  }
+  return std::make_unique<restinio_server>(handler, cfg);  // throws naming the listener that failed
 }
 
 }  // namespace quire::http

@@ -7,6 +7,10 @@
 // so an oversized upload still gets a 413), the time to read a request (QUIRE_IDLE_TIMEOUT_SECONDS,
 // against slow clients), uploads in flight (api::admit), the handler backlog (4 × threads) and the
 // time a request may wait in it (QUIRE_REQUEST_TIMEOUT_SECONDS); over a bound: 503 overloaded.
+// Connections are capped in total (QUIRE_MAX_CONNECTIONS) and per client address
+// (QUIRE_MAX_CONNECTIONS_PER_PEER): over a cap a connection is closed at accept. The probes are
+// also served on a listener of their own (QUIRE_PROBE_LISTEN), which a connection flood on
+// QUIRE_LISTEN cannot fill.
 #pragma once
 
 #include <memory>

@@ -84,6 +84,8 @@ class Service:
         self.port = free_port()
         self.env = dict(env)
         self.env["QUIRE_LISTEN"] = f"127.0.0.1:{self.port}"
+        # the default (QUIRE_LISTEN's port + 1) may belong to another service of the run
+        self.env.setdefault("QUIRE_PROBE_LISTEN", f"127.0.0.1:{free_port()}")
         self.log_path = log_path
         self.proc = None
         self.starts = 0

@@ -237,7 +237,8 @@ double metric(int port, const std::string& name) {
   return -1;
 }
 
-service::service(std::map<std::string, std::string> e) : env(std::move(e)), port_(free_port()) {
+service::service(std::map<std::string, std::string> e) : env(std::move(e)), port_(free_port()), probe_port_(free_port()) {
+  while (probe_port_ == port_) probe_port_ = free_port();
   log_path_ = temp_dir("log") + "/serve.log";
 }
 
@@ -254,6 +255,7 @@ void service::start() {
     if (std::string(*e).rfind("QUIRE_", 0) != 0) envs.emplace_back(*e);  // no leaking test vars
   auto merged = env;
   merged["QUIRE_LISTEN"] = "127.0.0.1:" + std::to_string(port_);
+  merged.emplace("QUIRE_PROBE_LISTEN", "127.0.0.1:" + std::to_string(probe_port_));
   for (const auto& [k, v] : merged) envs.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& s : envs) envp.push_back(s.data());

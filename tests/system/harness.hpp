@@ -72,7 +72,8 @@ double metric(int port, const std::string& name);
 
 class service {
  public:
-  service(std::map<std::string, std::string> env);  // QUIRE_* settings; QUIRE_LISTEN is added
+  // QUIRE_* settings; QUIRE_LISTEN is added, and QUIRE_PROBE_LISTEN (on probe_port()) unless given.
+  service(std::map<std::string, std::string> env);
   ~service();
   void start();
   bool wait_ready(std::chrono::seconds timeout);
@@ -85,12 +86,14 @@ class service {
   std::vector<pid_t> worker_pids() const;
   nlohmann::json wait_job(const std::string& id, const std::vector<std::string>& states, std::chrono::seconds timeout);
   int port() const { return port_; }
+  int probe_port() const { return probe_port_; }
   pid_t pid() const { return pid_; }
   std::string log() const;
   std::map<std::string, std::string> env;
 
  private:
   int port_;
+  int probe_port_;  // a free port of its own: QUIRE_LISTEN's port + 1 (the default) may be taken
   pid_t pid_ = -1;
   std::string log_path_;
 };

@@ -179,7 +179,9 @@ TEST_CASE("quire healthcheck follows /readyz") {
   l.svc.start();
   REQUIRE(l.svc.wait_readyz(failing("schema_version_mismatch"), 30s));
   int rc = 0;
-  const auto cmd = "QUIRE_LISTEN=127.0.0.1:" + std::to_string(l.svc.port()) + " " + quire_bin() + " healthcheck";
+  // It asks the probe listener (QUIRE_PROBE_LISTEN), as the container's HEALTHCHECK does.
+  const auto cmd = "QUIRE_LISTEN=127.0.0.1:" + std::to_string(l.svc.port()) + " QUIRE_PROBE_LISTEN=127.0.0.1:" +
+                   std::to_string(l.svc.probe_port()) + " " + quire_bin() + " healthcheck";
   run_capture(cmd, &rc);
   CHECK(rc == 1);
   REQUIRE(quire_migrate(l.db, "eval") == 0);

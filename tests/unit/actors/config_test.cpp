@@ -93,6 +93,31 @@ TEST_CASE("values are parsed strictly and each bad variable is named") {
                                          "QUIRE_CPU_CONVERTERS", "QUIRE_HEARTBEAT_SECONDS"});
 }
 
+TEST_CASE("the probe listener defaults to loopback on the next port, and can be moved or switched off") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({{"QUIRE_LISTEN", "0.0.0.0:9123"}}), errors);
+  CHECK(errors.empty());
+  CHECK(c.probe_host == "127.0.0.1");
+  CHECK(c.probe_port == 9124);
+  CHECK(c.max_connections_per_peer == 256);
+  c = load_config(env_of({{"QUIRE_PROBE_LISTEN", "0.0.0.0:7000"}, {"QUIRE_MAX_CONNECTIONS_PER_PEER", "8"}}), errors);
+  CHECK(errors.empty());
+  CHECK(c.probe_host == "0.0.0.0");
+  CHECK(c.probe_port == 7000);
+  CHECK(c.max_connections_per_peer == 8);
+  c = load_config(env_of({{"QUIRE_PROBE_LISTEN", "off"}}), errors);
+  CHECK(errors.empty());
+  CHECK(c.probe_port == 0);
+  load_config(env_of({{"QUIRE_PROBE_LISTEN", "8081"}, {"QUIRE_MAX_CONNECTIONS_PER_PEER", "0"}}), errors);
+  std::vector<std::string> vars;
+  for (auto& e : errors) vars.push_back(e.variable);
+  CHECK(vars == std::vector<std::string>{"QUIRE_MAX_CONNECTIONS_PER_PEER", "QUIRE_PROBE_LISTEN"});
+  errors.clear();
+  load_config(env_of({{"QUIRE_LISTEN", ":65535"}}), errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].variable == "QUIRE_PROBE_LISTEN");
+}
+
 TEST_CASE("listen addresses") {
   std::string h;
   std::uint16_t p = 0;
