@@ -142,6 +142,25 @@ bool census_of(fz_context* ctx, pdf_document* doc, int limit, page_tree_census& 
   return !failed;
 }
 
+// The root's /Count is only a claim: believe the pages that are there (a cycle back to the root
+// claimed a million and "converted" them all, each a failed page). Lowers n to what the page tree
+// holds, saying so in warning; false (with why) when it holds none. count_pages and convert both
+// count through it, so they never disagree about a document.
+bool bound_by_page_tree(fz_context* ctx, fz_document* doc, int& n, std::string& why, std::string& warning) {
+  pdf_document* pdoc = pdf_specifics(ctx, doc);
+  page_tree_census census;
+  if (!pdoc || n <= 0 || !census_of(ctx, pdoc, n, census) || (census.repeats == 0 && census.leaves >= n)) return true;
+  if (census.leaves == 0) {
+    why = "the page tree holds no page (it claims " + std::to_string(n) + ")";
+    return false;
+  }
+  warning = "the page tree is broken (" + std::string(census.repeats > 0 ? "it refers back to itself; " : "") +
+            "it claims " + std::to_string(n) + " pages but holds " + std::to_string(std::min(census.leaves, n)) +
+            "): only those are converted";
+  n = std::min(census.leaves, n);
+  return true;
+}
+
 // Regroups a flat page tree so that loading page N does not walk N kids (page_tree.hpp). A failure
 // leaves the document readable the slow way; it is reported, not fatal.
 bool regroup_page_tree_of(fz_context* ctx, fz_document* doc, std::string& why) {
@@ -184,7 +203,8 @@ result<int> engine::count_pages(std::span<const std::byte> pdf) {
   if (!doc) return err;
   int n = 0;
   std::string why;
-  const bool ok = count_pages_of(ctx, doc, n, why);
+  std::string warning;
+  const bool ok = count_pages_of(ctx, doc, n, why) && bound_by_page_tree(ctx, doc, n, why, warning);
   fz_drop_document(ctx, doc);
   if (!ok) return error{errc::pdf_unreadable, why};
   return n;
@@ -258,21 +278,9 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
       return error{errc::pdf_unreadable, "the PDF is damaged or truncated: no page could be recovered"};
     return error{errc::pdf_empty, "the PDF has no pages"};
   }
-  // The root's /Count is only a claim: believe the pages that are there (a cycle back to the
-  // root claimed a million and "converted" them all, each a failed page).
   std::string tree_warning;
-  if (pdf_document* pdoc = pdf_specifics(ctx, doc)) {
-    page_tree_census census;
-    if (census_of(ctx, pdoc, page_count, census) && (census.repeats > 0 || census.leaves < page_count)) {
-      if (census.leaves == 0)
-        return error{errc::pdf_unreadable, "the page tree holds no page (it claims " + std::to_string(page_count) + ")"};
-      tree_warning = "the page tree is broken (" +
-                     std::string(census.repeats > 0 ? "it refers back to itself; " : "") + "it claims " +
-                     std::to_string(page_count) + " pages but holds " +
-                     std::to_string(std::min(census.leaves, page_count)) + "): only those are converted";
-      page_count = std::min(census.leaves, page_count);
-    }
-  }
+  if (std::string why; !bound_by_page_tree(ctx, doc, page_count, why, tree_warning))
+    return error{errc::pdf_unreadable, why};
 
   const int first = opts.first_page;
   const int last = opts.last_page == 0 ? page_count : opts.last_page;
