@@ -382,7 +382,10 @@ wait_health() {
 # readyz LANE: prints the /readyz body; returns 0 iff HTTP 200.
 readyz() {
   local body code
-  body=$(curl -sS --max-time 5 -w '\n%{http_code}' "$(lane_url "$1")/readyz" 2>/dev/null) || { echo '{"error":"unreachable"}'; return 2; }
+  # ?verbose with the lane's key: the full reason messages (the open /readyz gives one fixed
+  # sentence per code), which tell a converters_not_ready caused by the missing GPU from others.
+  body=$(curl -sS --max-time 5 -w '\n%{http_code}' -H "X-API-Key: $(api_key "$1")" "$(lane_url "$1")/readyz?verbose" 2>/dev/null) \
+    || { echo '{"error":"unreachable"}'; return 2; }
   code=${body##*$'\n'}
   echo "${body%$'\n'*}"
   [ "$code" = 200 ]
