@@ -112,7 +112,20 @@ source_revision() { git -C "$QUIRE_ROOT" rev-parse --short=12 HEAD; }
 
 # build_context_tar: the committed tree at HEAD as a tar stream (deterministic: the same revision
 # always gives the same context; uncommitted edits never leak into an image).
-build_context_tar() { git -C "$QUIRE_ROOT" archive --format=tar HEAD; }
+build_context_tar() { context_tar HEAD; }
+
+# context_tar REV: the committed tree at REV plus web/node_modules, the browser libraries pinned by
+# web/package-lock.json, which the host installed (ensure_web_assets, before the pipe): the image
+# build then needs no registry of its own (a build container may not trust what the host's npm
+# client trusts), and the bytes are what the lock names.
+context_tar() {
+  local dir
+  dir=$(mktemp -d /tmp/quire-ctx.XXXXXX)
+  git -C "$QUIRE_ROOT" archive --format=tar "$1" | tar -C "$dir" -x
+  cp -a "$QUIRE_ROOT/web/node_modules" "$dir/web/node_modules"
+  tar -C "$dir" --sort=name -c .
+  rm -rf "$dir"
+}
 
 # build_db_image [TAG]: the PostgreSQL 15 image from Debian's package.
 build_db_image() {
@@ -164,6 +177,7 @@ build_service_image() {
   logf="$QUIRE_STATE_DIR/build-${tag//[:\/]/-}.log"
   log "build log: $logf"
   t0=$(date +%s)
+  ensure_web_assets
   local ctx=build_context_tar
   if [ "$variant" = gpu ]; then
     [ -x /usr/local/cuda/bin/nvcc ] || die "the GPU image needs a CUDA toolkit in /usr/local/cuda"
@@ -239,7 +253,8 @@ check_reproducible() {
   logf="$QUIRE_STATE_DIR/rebuild-$rev.log"
   log "rebuilding revision $rev without ccache (log: $logf)"
   t0=$(date +%s)
-  if ! git -C "$QUIRE_ROOT" archive --format=tar "$rev" | dk build --progress=plain --target rebuild -t "$tag" \
+  ensure_web_assets
+  if ! context_tar "$rev" | dk build --progress=plain --target rebuild -t "$tag" \
       --build-arg "BASE_IMAGE=$(resolve_base_image)" --build-arg "QUIRE_REVISION=$rev" \
       --build-arg "BUILD_PKGS=${QUIRE_BUILD_PKGS[*]}" --build-arg "PACKAGE_LOCK=$(package_lock_mode)" \
       --build-arg "SOURCE_DATE_EPOCH=$(git -C "$QUIRE_ROOT" log -1 --format=%ct "$rev")" \
@@ -270,6 +285,7 @@ build_gpu_context_tar() {
   local dir
   dir=$(mktemp -d /tmp/quire-gpuctx.XXXXXX)
   git -C "$QUIRE_ROOT" archive --format=tar HEAD | tar -C "$dir" -x
+  cp -a "$QUIRE_ROOT/web/node_modules" "$dir/web/node_modules"
   # Only what nvcc and a static cudart link need (about 220 MB, not the whole toolkit).
   local cuda
   cuda=$(readlink -f /usr/local/cuda)

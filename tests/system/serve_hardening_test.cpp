@@ -477,5 +477,5 @@ TEST_CASE("a restarted replica rescues its previous run's leases at once, not af
   CHECK(j.value("status", "") == "succeeded");
   std::printf("restart after kill -9: the previous run's job finished %.1f s after the restart (lease 120 s)\n", took);
   CHECK(took < 40);
-  CHECK(l.svc.log().find("previous run") != std::string::npos);
+  CHECK(l.svc.log().find("\"reason\":\"previous_incarnation\"") != std::string::npos);
 }
