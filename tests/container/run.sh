@@ -149,17 +149,18 @@ case_lint() {
 # scripts/up must still bring a stack up (a project of its own) with a warning that names the package;
 # the image and scripts/verify's evidence record the drift.
 case_drift() {
-  local src=$work/drift-src out=$work/drift.log rc=0 tag ev
+  # src and env are not local: the EXIT trap below runs after this function has returned.
+  src=$work/drift-src env=(QUIRE_PROJECT=quirect-drift QUIRE_STATE_DIR="$work/drift-state" QUIRE_PROD_PORT=18185 QUIRE_EVAL_PORT=18186)
+  local out=$work/drift.log rc=0 tag ev
   git clone -q "$QUIRE_ROOT" "$src"
   grep -q '^zlib1g-dev=' "$src/docker/packages/builder.lock" || fail "zlib1g-dev is not in the builder lock"
   sed -i 's/^zlib1g-dev=.*/zlib1g-dev=1:0.0-aged/' "$src/docker/packages/builder.lock"
   git -C "$src" -c user.name=quire-test -c user.email=test@quire.invalid commit -qam "test: an aged lock"
-  local env=(QUIRE_PROJECT=quirect-drift QUIRE_STATE_DIR="$work/drift-state" QUIRE_PROD_PORT=18185 QUIRE_EVAL_PORT=18186)
   # drift_lib CMD: CMD with the clone's script library, in the drift project's environment.
   drift_lib() { env "${env[@]}" bash -c "source '$src/scripts/lib/common.sh'; source '$src/scripts/lib/docker.sh'; $1"; }
   drift_down() { drift_lib 'dc down -v --remove-orphans' >/dev/null 2>&1 || true; }
   # run_case runs each case in a subshell of its own; keep the case's status, not the cleanup's.
-  trap 'rc=$?; drift_down; exit $rc' EXIT
+  trap 'status=$?; drift_down; exit $status' EXIT
 
   log "drift: scripts/images --locked with an aged lock must refuse"
   env "${env[@]}" "$src/scripts/images" --locked >"$out" 2>&1 || rc=$?
