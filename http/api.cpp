@@ -437,7 +437,8 @@ struct api::context {
   bool deferred = false;          // dispatch handed the answer to *respond
 };
 
-api::api(actors::service& svc, const actors::service_config& cfg) : svc_(svc), cfg_(cfg) {
+api::api(actors::service& svc, const actors::service_config& cfg)
+    : svc_(svc), cfg_(cfg), license_(license_info(cfg)) {
   using k = actors::metrics_registry::kind;
   auto& m = actors::service_metrics();
   m.declare("quire_http_uploads_in_flight", k::gauge,
@@ -649,7 +650,7 @@ response api::dispatch(const request& req, context& ctx) {
   }
   if (route == "/v1/info") {
     auto info = svc_.info();
-    info["license"] = license_info(cfg_);
+    info["license"] = license_;
     return json_response(200, info);
   }
   if (route == "/v1/source") return source_response(cfg_, cid);

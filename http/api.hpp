@@ -90,6 +90,8 @@ class api {
   void publish_uploads() const;
   actors::service& svc_;
   const actors::service_config& cfg_;
+  // /v1/info's license object: the source archive is looked for once, when the api starts.
+  const nlohmann::json license_;
   std::atomic<int> uploads_in_flight_{0};
 };
 
