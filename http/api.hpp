@@ -1,8 +1,9 @@
 // quire::http — the v1 REST API, independent of the socket layer.
 //
 // This is the http module's public header. `api` turns a parsed `request` into a `response`:
-// routing by template, the error envelope, X-Correlation-ID, API-key auth, readiness gating,
-// backpressure, request metrics. server.hpp puts it behind RESTinio; tests drive it directly.
+// routing by the table in routes.hpp, the error envelope, X-Correlation-ID, API-key auth,
+// readiness gating, backpressure, request metrics. server.hpp puts it behind RESTinio; tests
+// drive it directly.
 // Error codes and their statuses are listed in docs/api.md and must stay stable.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +21,11 @@
 #include "actors/service.hpp"
 
 namespace quire::http {
+
+namespace detail {
+struct api_state;
+struct exchange;
+}  // namespace detail
 
 struct request {
   std::string method;                          // "GET", "POST", …
@@ -50,14 +57,12 @@ struct error_kind {
 };
 const std::vector<error_kind>& error_kinds();
 
-// The routes served, as (method, template) — the OpenAPI coverage test walks these.
-const std::vector<std::pair<std::string, std::string>>& route_table();
-
 class api {
  public:
   using respond_fn = std::function<void(response)>;
 
   api(actors::service& svc, const actors::service_config& cfg);
+  ~api();
   response handle(const request& req);
   // handle() for a server that can answer later: `respond` runs exactly once with the response.
   // A submit without wait_seconds is answered from the submit batcher's thread once its batch has
@@ -66,7 +71,7 @@ class api {
   void handle_async(const request& req, respond_fn respond);
 
   // Admission before a request waits for a handler thread (server.cpp calls this on its I/O thread,
-  // with only the request line and headers: no body copy). An upload (POST /v1/convert/jobs) takes
+  // with only the request line and headers: no body copy). An upload (routes.hpp: POST /v1/convert/jobs) takes
   // one of QUIRE_MAX_CONCURRENT_UPLOADS slots from here until handle() returns, because each one
   // queued holds its whole body in memory; beyond the bound it is refused at once. nullopt:
   // admitted (pass the request to handle() with `admitted = true`); else the 503 to send.
@@ -77,22 +82,12 @@ class api {
   // too long): the envelope, X-Correlation-ID and request metrics, exactly as handle() would.
   response refuse(const request& head, const std::string& code, const std::string& message,
                   const nlohmann::json& details = nlohmann::json::object());
-  int uploads_in_flight() const { return uploads_in_flight_.load(); }
+  int uploads_in_flight() const;
 
  private:
-  struct context;
   void run(const request& req, respond_fn respond, bool may_defer);
-  response dispatch(const request& req, context& ctx);
-  // nullopt when the request may pass (no keys configured, or a valid key: ctx.api_key_id set).
-  std::optional<response> authenticate(const request& req, context& ctx) const;
-  response finish(const request& req, context& ctx, response r, std::chrono::steady_clock::time_point start);
-  static void log_access(const request& req, const context& ctx, const response& r, double seconds);
-  void publish_uploads() const;
-  actors::service& svc_;
-  const actors::service_config& cfg_;
-  // /v1/info's license object: the source archive is looked for once, when the api starts.
-  const nlohmann::json license_;
-  std::atomic<int> uploads_in_flight_{0};
+  response dispatch(detail::exchange& ex);
+  std::unique_ptr<detail::api_state> state_;
 };
 
 // Envelope for an error: {"api_version":"v1","error":{code,message,retryable,details,correlation_id}}.

@@ -13,6 +13,7 @@
 
 #include "actors/metrics.hpp"
 #include "http/peer_limits.hpp"
+#include "http/routes.hpp"
 
 namespace quire::http {
 namespace {
@@ -221,8 +222,15 @@ struct probe_traits : restinio::default_single_thread_traits_t {
 constexpr std::size_t kProbeMaxConnections = 64;
 constexpr std::chrono::seconds kProbeTimeout{5};
 
-bool is_probe_route(const std::string& path) {
-  return path == "/livez" || path == "/healthz" || path == "/readyz" || path == "/metrics";
+// What the probe listener answers to any other path.
+std::string probe_routes_only() {
+  std::vector<std::string_view> paths;
+  for (const auto& r : routes())
+    if (r.lane == lane::probe) paths.push_back(r.path);
+  std::string text = "the probe listener serves only ";
+  for (std::size_t i = 0; i < paths.size(); ++i)
+    text.append(i == 0 ? "" : i + 1 == paths.size() ? " and " : ", ").append(paths[i]);
+  return text;
 }
 
 class restinio_server final : public server {
@@ -267,11 +275,10 @@ class restinio_server final : public server {
               thread_local const bool named = ::pthread_setname_np(::pthread_self(), "quire-io") == 0;
               (void)named;
               auto head = std::make_shared<request>(request_head(req));
-              // Health, readiness and metrics never block (a snapshot read): answer them on the
-              // I/O thread so a full handler pool cannot fail a healthcheck. The web page's files
-              // are in memory: they load (and show why) while the handlers are swamped.
+              // The probes never block and the web page's files are in memory (routes.hpp's
+              // lanes): answered here, so a full handler pool cannot fail a healthcheck.
               const auto& path = head->path;
-              if (is_probe_route(path) || path == "/" || path == "/docs" || path.rfind("/ui/", 0) == 0) {
+              if (lane_of(path) != lane::handler) {
                 if (path == "/metrics") gate_->publish();
                 send(req, handler.handle(*head));
                 return restinio::request_accepted();
@@ -354,9 +361,9 @@ class restinio_server final : public server {
               thread_local const bool named = ::pthread_setname_np(::pthread_self(), "quire-probe") == 0;
               (void)named;
               const auto head = request_head(req);
-              if (!is_probe_route(head.path)) {
-                send(req, handler.refuse(head, "route_not_found",
-                                         "the probe listener serves only /livez, /healthz, /readyz and /metrics"));
+              if (lane_of(head.path) != lane::probe) {
+                static const std::string only = probe_routes_only();
+                send(req, handler.refuse(head, "route_not_found", only));
                 return restinio::request_accepted();
               }
               if (head.path == "/metrics") gate_->publish();

@@ -1,8 +1,11 @@
-#include "http/web_routes.hpp"
-
+// The web page's routes (GET /, /docs, /ui/{asset}): static files embedded in the binary
+// (web/assets.hpp), open like /livez — no API key, no readiness gate: the page itself asks for the
+// key and shows why the lane is not ready. An unknown /ui/ name is 404 route_not_found; a page
+// carries its Content-Security-Policy; If-None-Match naming the current ETag answers 304.
+#include "http/detail/exchange.hpp"
 #include "web/assets.hpp"
 
-namespace quire::http {
+namespace quire::http::detail {
 namespace {
 
 // The pages run only their own scripts and styles (no inline code, nothing from another origin)
@@ -23,13 +26,10 @@ bool etag_matches(const std::string& if_none_match, std::string_view etag) {
 
 }  // namespace
 
-bool is_web_route(const std::string& route_template) {
-  return route_template == "/" || route_template == "/docs" || route_template == "/ui/{asset}";
-}
-
-response web_response(const request& req, const std::string& correlation_id) {
+response web_asset(api_state&, exchange& ex) {
+  const auto& req = ex.req;
   const auto* a = web::find_asset(req.path);
-  if (a == nullptr) return error_response("route_not_found", "no route for " + req.path, correlation_id);
+  if (a == nullptr) return error_response("route_not_found", "no route for " + req.path, ex.correlation_id);
   response r;
   r.headers.emplace_back("ETag", std::string(a->etag));
   // Revalidate every time (the URLs are not versioned), cheaply: a matching ETag answers 304.
@@ -46,4 +46,4 @@ response web_response(const request& req, const std::string& correlation_id) {
   return r;
 }
 
-}  // namespace quire::http
+}  // namespace quire::http::detail

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "http/api.hpp"
+#include "http/routes.hpp"
 
 using namespace quire;
 using json = nlohmann::json;
@@ -258,10 +259,11 @@ TEST_CASE("list, result and cancel shapes") {
 
 TEST_CASE("every served route and every error code is in the OpenAPI document") {
   auto doc = json::parse(http::openapi_json());
-  for (const auto& [method, tmpl] : http::route_table()) {
-    INFO(method << " " << tmpl);
+  for (const auto& route : http::routes()) {
+    const std::string tmpl(route.path);
+    INFO(route.method << " " << tmpl);
     REQUIRE(doc["paths"].contains(tmpl));
-    std::string m = method;
+    std::string m(route.method);
     std::transform(m.begin(), m.end(), m.begin(), ::tolower);
     CHECK(doc["paths"][tmpl].contains(m));
   }
@@ -270,6 +272,52 @@ TEST_CASE("every served route and every error code is in the OpenAPI document") 
     documented.insert(c.get<std::string>());
   for (const auto& k : http::error_kinds()) CHECK(documented.count(k.code) == 1);
   CHECK(documented.size() == http::error_kinds().size());
+}
+
+TEST_CASE("the route table: one lane per path, uploads keyed, matching by segments") {
+  std::map<std::string, http::lane> lane_by_path;
+  for (const auto& route : http::routes()) {
+    const std::string path(route.path);
+    INFO(route.method << " " << path);
+    auto [it, fresh] = lane_by_path.emplace(path, route.lane);
+    CHECK(it->second == route.lane);  // the listener picks the thread from the path alone
+    CHECK(route.handle != nullptr);
+    if (route.upload) {
+      CHECK(route.access == http::access::keyed);
+      CHECK(route.lane == http::lane::handler);
+    }
+    if (route.lane != http::lane::handler) CHECK(route.access == http::access::open);  // never blocks on a gate
+    CHECK(http::find_route(route.method, path) == &route);
+  }
+  http::path_params params;
+  const auto* artifact = http::find_route("GET", "/v1/convert/jobs/" + kJob + "/artifacts/page-1.png", &params);
+  REQUIRE(artifact != nullptr);
+  CHECK(artifact->path == "/v1/convert/jobs/{job_id}/artifacts/{name}");
+  CHECK(params == http::path_params{{"job_id", kJob}, {"name", "page-1.png"}});
+  CHECK(http::find_route("HEAD", "/docs") == http::find_route("GET", "/docs"));
+  CHECK(http::find_route("GET", "//v1///info/") == http::find_route("GET", "/v1/info"));
+  CHECK(http::find_route("DELETE", "/v1/convert/jobs") == nullptr);
+  CHECK(http::find_route("GET", "/v1/convert/jobs/" + kJob + "/nope") == nullptr);
+  CHECK(http::allowed_methods("/v1/convert/jobs") == "POST, GET");
+  CHECK(http::allowed_methods("/v1/nope").empty());
+  CHECK(http::lane_of("/readyz") == http::lane::probe);
+  CHECK(http::lane_of("/ui/app.js") == http::lane::io);
+  CHECK(http::lane_of("/v1/convert/jobs") == http::lane::handler);
+  CHECK(http::lane_of("/unknown") == http::lane::handler);
+}
+
+TEST_CASE("405 names the allowed methods; HEAD is served by GET routes") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  auto r = a.handle(req("DELETE", "/v1/convert/jobs"));
+  CHECK(r.status == 405);
+  CHECK(header(r, "Allow") == "POST, GET");
+  r = a.handle(req("HEAD", "/livez"));
+  CHECK(r.status == 200);
+  r = a.handle(req("GET", "/nowhere"));
+  CHECK(r.status == 404);
+  CHECK(body(r)["error"]["code"] == "route_not_found");
 }
 
 TEST_CASE("requests are counted by route template in /metrics") {

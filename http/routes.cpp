@@ -1,0 +1,96 @@
+// The route table and its matcher; see routes.hpp. Matching runs on every request (on the I/O
+// thread, then in dispatch), so it compares views of the path and allocates nothing but the
+// parameters it is asked for.
+#include "http/routes.hpp"
+
+#include "http/detail/exchange.hpp"
+
+namespace quire::http {
+namespace {
+
+using namespace detail;
+
+// The next non-empty '/'-separated segment of s from pos, advancing pos; "" at the end.
+std::string_view next_segment(std::string_view s, std::size_t& pos) {
+  while (pos < s.size() && s[pos] == '/') ++pos;
+  const auto begin = pos;
+  while (pos < s.size() && s[pos] != '/') ++pos;
+  return s.substr(begin, pos - begin);
+}
+
+bool is_param(std::string_view seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
+
+bool matches(std::string_view tmpl, std::string_view path, path_params* params) {
+  std::size_t t = 0, p = 0;
+  for (;;) {
+    const auto ts = next_segment(tmpl, t), ps = next_segment(path, p);
+    if (ts.empty() || ps.empty()) {
+      if (!ts.empty() || !ps.empty()) return false;
+      break;
+    }
+    if (!is_param(ts) && ts != ps) return false;
+  }
+  if (params == nullptr) return true;
+  params->clear();
+  t = p = 0;
+  for (auto ts = next_segment(tmpl, t), ps = next_segment(path, p); !ts.empty();
+       ts = next_segment(tmpl, t), ps = next_segment(path, p))
+    if (is_param(ts)) params->emplace(ts.substr(1, ts.size() - 2), ps);
+  return true;
+}
+
+bool serves(const route& r, std::string_view method) {
+  return r.method == method || (method == "HEAD" && r.method == "GET");
+}
+
+}  // namespace
+
+const std::vector<route>& routes() {
+  using a = access;
+  using l = lane;
+  static const std::vector<route> table{
+      // method, path template, who may call it, which thread answers, an upload?, handler
+      {"GET", "/livez", a::open, l::probe, false, alive},
+      {"GET", "/", a::open, l::io, false, web_asset},
+      {"GET", "/docs", a::open, l::io, false, web_asset},
+      {"GET", "/ui/{asset}", a::open, l::io, false, web_asset},
+      {"GET", "/healthz", a::open, l::probe, false, alive},
+      {"GET", "/readyz", a::open, l::probe, false, readiness},
+      {"GET", "/metrics", a::open, l::probe, false, metrics},
+      {"GET", "/v1/info", a::ready, l::handler, false, info},
+      {"GET", "/v1/source", a::ready, l::handler, false, source},
+      {"GET", "/openapi.json", a::ready, l::handler, false, openapi},
+      {"POST", "/v1/convert/jobs", a::keyed, l::handler, true, submit_job},
+      {"GET", "/v1/convert/jobs", a::keyed, l::handler, false, list_jobs},
+      {"GET", "/v1/convert/jobs/{job_id}", a::keyed, l::handler, false, get_job},
+      {"GET", "/v1/convert/jobs/{job_id}/result", a::keyed, l::handler, false, get_result},
+      {"GET", "/v1/convert/jobs/{job_id}/result/markdown", a::keyed, l::handler, false, get_markdown},
+      {"POST", "/v1/convert/jobs/{job_id}/cancel", a::keyed, l::handler, false, cancel_job},
+      {"GET", "/v1/convert/jobs/{job_id}/artifacts/{name}", a::keyed, l::handler, false, get_artifact},
+  };
+  return table;
+}
+
+const route* find_route(std::string_view method, std::string_view path, path_params* params) {
+  for (const auto& r : routes())
+    if (serves(r, method) && matches(r.path, path, params)) return &r;
+  return nullptr;
+}
+
+std::string allowed_methods(std::string_view path) {
+  std::string allowed;
+  for (const auto& r : routes())
+    if (matches(r.path, path, nullptr)) {
+      if (!allowed.empty()) allowed += ", ";
+      allowed += r.method;
+    }
+  return allowed;
+}
+
+lane lane_of(std::string_view path) {
+  for (const auto& r : routes())
+    if (matches(r.path, path, nullptr)) return r.lane;
+  return lane::handler;
+}
+
+}  // namespace quire::http
