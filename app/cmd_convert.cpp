@@ -36,6 +36,7 @@ nlohmann::json to_json(const convert::conversion& c) {
   for (const auto& p : c.pages)
     pages.push_back({{"page", p.number}, {"chars", p.chars}, {"blocks", p.blocks},
                      {"no_text_layer", p.no_text_layer}, {"ocr_used", p.ocr_used},
+                     {"text_rotation", p.text_rotation}, {"text_lost", p.text_lost},
                      {"milliseconds", p.milliseconds}, {"page_kind", p.page_kind}});
   nlohmann::json assets = nlohmann::json::array();
   for (const auto& a : c.assets)
@@ -107,6 +108,8 @@ int run_convert(const convert_args& a) {
   for (const auto& p : res->pages)
     if (p.no_text_layer && !p.ocr_used)
       fmt::print(stderr, "quire convert: warning: page {} has no text layer (scanned image?)\n", p.number);
+    else if (p.text_lost)
+      fmt::print(stderr, "quire convert: warning: page {} has text that gave no output\n", p.number);
 
   if (opts.extract_images) {
     std::error_code ec;

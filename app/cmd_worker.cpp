@@ -171,6 +171,7 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   for (const auto& p : res->pages)
     pages.push_back({{"page", p.number}, {"chars", p.chars}, {"blocks", p.blocks},
                      {"no_text_layer", p.no_text_layer}, {"ocr_used", p.ocr_used},
+                     {"text_rotation", p.text_rotation}, {"text_lost", p.text_lost},
                      {"milliseconds", p.milliseconds}, {"page_kind", p.page_kind}});
   return {{"event", "done"},
           {"ok", true},

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "convert/page_analyser.hpp"
 #include "convert/text.hpp"
@@ -44,6 +45,12 @@ void doc_context::observe(const page_model& page) {
       hits.push_back({page.number, l.box.cy()});
     if (band_.size() > 20000) break;
   }
+  // the offset between the printed page numbers and the page sequence
+  std::set<int> offsets;
+  for (size_t i = 0; i < page.lines.size(); ++i)
+    if (const int v = edge_number(page, i); v >= 0) offsets.insert(page.number - v);
+  for (int o : offsets)
+    if (number_offsets_.size() < 256 || number_offsets_.count(o)) ++number_offsets_[o];
   // heading style candidates
   for (const auto& l : page.lines) {
     if (l.chars == 0 || l.chars > 200) continue;
@@ -147,6 +154,23 @@ bool doc_context::repeated_in_band(const std::string& sig, int page, float y) co
   for (const auto& h : it->second)
     if (h.page != page && std::fabs(h.y - y) < 20.0f) return true;
   return false;
+}
+
+bool doc_context::recurs_apart(const std::string& sig) const {
+  auto it = band_.find(sig);
+  if (it == band_.end() || it->second.size() < 2) return false;
+  const auto& hits = it->second;  // in page order, one per page
+  const int n = static_cast<int>(hits.size());
+  if (n >= 64 || 2 * n >= page_count) return true;
+  return n >= 3 && hits.back().page - hits.front().page + 1 > n;
+}
+
+// A number that is the page's index minus an offset that at least three pages (or most of the
+// pages observed so far, early in a short document) share.
+bool doc_context::in_page_sequence(int page, int value) const {
+  auto it = number_offsets_.find(page - value);
+  if (it == number_offsets_.end()) return false;
+  return it->second >= 3 || (it->second >= 2 && it->second * 2 >= observed_pages_);
 }
 
 // ======================================================================================

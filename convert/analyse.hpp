@@ -43,6 +43,9 @@ class doc_context {
   // Stage 2b: called for every page, in page order, once the pages after it were observed.
   std::vector<layout::block> analyse(layout::page_model& page);
 
+  // of the page analysed last: its characters outside the running headers and footers
+  int content_chars = 0;
+
   float body_size() const;
   float line_gap() const;  // typical vertical gap between lines of a body paragraph
   bool known_word(const std::string& lower) const { return words_.count(lower) != 0; }
@@ -66,6 +69,9 @@ class doc_context {
     float y;
   };
   std::unordered_map<std::string, std::vector<band_hit>> band_;  // signature → where it was seen
+  // page number printed at the outer edge of a page → pages whose index minus that number is the key
+  // (the offset between the printed and the physical page sequence: front matter, a cover page)
+  std::map<int, int> number_offsets_;
   std::vector<heading_style> styles_;
   std::unordered_set<std::string> words_;
   int observed_pages_ = 0;
@@ -73,6 +79,11 @@ class doc_context {
   void note_heading_style(float size, bool bold, bool italic);
   int level_for(float size, bool bold, bool italic);
   bool repeated_in_band(const std::string& sig, int page, float y) const;
+  // whether the band text `sig` is set on pages that are not one run of consecutive pages (odd/even
+  // heads, a head broken by chapter openings), or on half the pages of the document
+  bool recurs_apart(const std::string& sig) const;
+  // whether `value` printed on page `page` follows the page sequence that most pages show
+  bool in_page_sequence(int page, int value) const;
 };
 
 }  // namespace quire::convert

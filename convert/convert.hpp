@@ -113,6 +113,10 @@ struct page_stats {
   int blocks = 0;          // Markdown blocks emitted for the page
   bool no_text_layer = false;  // the page is an image without usable text (a scan)
   bool ocr_used = false;
+  // degrees the page was turned to read its text left to right (a landscape page set sideways)
+  int text_rotation = 0;
+  // the page has text besides its running headers and footers, yet none of it reached the output
+  bool text_lost = false;
   double milliseconds = 0;
   // Raster analysis of the page: "blank", "text", "mixed", "image_only"; "" = not analysed (pages
   // with a good text layer and no large images are not rendered).

@@ -316,6 +316,12 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     const auto a0 = clock::now();
     std::vector<layout::block> blocks = dc.analyse(h.model);
     h.stats.blocks = static_cast<int>(blocks.size());
+    if (blocks.empty() && dc.content_chars > 0 && !h.stats.no_text_layer) {
+      // never silent: a page with text that yields nothing is flagged and said
+      h.stats.text_lost = true;
+      out.warnings.push_back("page " + std::to_string(h.stats.number) + ": its text (" +
+                             std::to_string(dc.content_chars) + " characters) gave no output");
+    }
     writer.add(std::move(blocks));
     h.stats.milliseconds += std::chrono::duration<double, std::milli>(clock::now() - a0).count();
     out.pages.push_back(h.stats);
@@ -333,6 +339,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
       if (!extract_page(ctx, page, pno, xo, out.assets, h.model, message)) failed = 1;
     }
     h.stats.chars = h.model.chars;
+    h.stats.text_rotation = h.model.rotation;
     h.stats.no_text_layer = !failed && no_text_layer(h.model);
     page_raster::findings seen;  // raster analysis, for the pages where it pays (page_raster.hpp)
     if (!failed) {

@@ -614,7 +614,7 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
       if (std::fabs(l->dir.y) > 0.1f || l->dir.x < 0) {
         // rotated or vertical text: counted, but not laid out (watermarks, rotated labels)
         for (fz_stext_char* ch = l->first_char; ch; ch = ch->next)
-          if (ch->c > ' ') ++out.chars;
+          if (ch->c > ' ') ++out.chars, ++out.unread_chars;
         continue;
       }
       raw_line rl;
@@ -787,38 +787,26 @@ bool safe_link_target(std::string_view uri) {
   return scheme == "http" || scheme == "https" || scheme == "mailto";
 }
 
-bool extract_page(fz_context* ctx, fz_page* page, int number, const extract_options& options,
-                  std::vector<asset>& assets, layout::page_model& out, std::string& error) {
-  out = layout::page_model{};
-  out.number = number;
-  collected col;
-  col.assets = &assets;
-  col.want_images = options.images;
-  col.page_number = number;
+namespace {
 
-  fz_stext_page* text = nullptr;
+// One run of the page through the collecting device under `ctm`: the structured text (owned by the
+// caller, also on failure) and the shapes and images in `col`. False with `error` on a MuPDF error.
+bool run_page(fz_context* ctx, fz_page* page, fz_matrix ctm, fz_rect bounds, collected& col,
+              const extract_options& options, fz_stext_page*& text, std::string& error) {
   fz_device* tdev = nullptr;
   fz_device* cdev = nullptr;
-  fz_link* links = nullptr;
-  fz_rect bounds{0, 0, 0, 0};
   int failed = 0;
-  fz_var(text);
   fz_var(tdev);
   fz_var(cdev);
-  fz_var(links);
   fz_try(ctx) {
-    bounds = fz_bound_page(ctx, page);
-    col.page_w = bounds.x1 - bounds.x0;
-    col.page_h = bounds.y1 - bounds.y0;
     text = fz_new_stext_page(ctx, bounds);
     fz_stext_options so{};
     so.flags = FZ_STEXT_PRESERVE_WHITESPACE | FZ_STEXT_INHIBIT_SPACES;
     tdev = fz_new_stext_device(ctx, text, &so);
     cdev = new_collect_device(ctx, tdev, &col, &options.deadline);
-    fz_run_page(ctx, page, cdev, fz_identity, nullptr);
+    fz_run_page(ctx, page, cdev, ctm, nullptr);
     fz_close_device(ctx, cdev);
     fz_close_device(ctx, tdev);
-    links = fz_load_links(ctx, page);
   }
   fz_always(ctx) {
     fz_drop_device(ctx, cdev);
@@ -826,21 +814,95 @@ bool extract_page(fz_context* ctx, fz_page* page, int number, const extract_opti
   }
   fz_catch(ctx) { failed = 1; }
   if (failed) error = fz_caught_message(ctx);
+  return !failed;
+}
+
+// The turn (0, 90, 180 or 270 degrees) that makes most of the page's text run left to right: a
+// landscape table or a page set sideways. 0 unless the text at one other angle outweighs the
+// horizontal text (a rotated label or watermark on a portrait page stays a minority).
+int dominant_rotation(const fz_stext_page* text) {
+  long count[4] = {0, 0, 0, 0};  // by the turn that reads it: 0, 90, 180, 270
+  for (fz_stext_block* b = text->first_block; b; b = b->next) {
+    if (b->type != FZ_STEXT_BLOCK_TEXT) continue;
+    for (fz_stext_line* l = b->u.t.first_line; l; l = l->next) {
+      int k = -1;
+      if (l->dir.x > 0.9f) k = 0;
+      else if (l->dir.y < -0.9f) k = 1;  // runs bottom to top: turn the page a quarter clockwise
+      else if (l->dir.x < -0.9f) k = 2;
+      else if (l->dir.y > 0.9f) k = 3;
+      if (k < 0) continue;
+      for (fz_stext_char* ch = l->first_char; ch; ch = ch->next)
+        if (ch->c > ' ') ++count[k];
+    }
+  }
+  int best = 0;
+  for (int k = 1; k < 4; ++k)
+    if (count[k] > count[best]) best = k;
+  return best > 0 && count[best] >= 10 ? 90 * best : 0;
+}
+
+}  // namespace
+
+bool extract_page(fz_context* ctx, fz_page* page, int number, const extract_options& options,
+                  std::vector<asset>& assets, layout::page_model& out, std::string& error) {
+  out = layout::page_model{};
+  out.number = number;
+  const size_t assets_before = assets.size();
+  collected col;
+  col.assets = &assets;
+  col.want_images = options.images;
+  col.page_number = number;
+
+  fz_stext_page* text = nullptr;
+  fz_link* links = nullptr;
+  fz_rect bounds{0, 0, 0, 0};
+  fz_matrix ctm = fz_identity;
+  int failed = 0;
+  fz_var(links);
+  fz_var(bounds);
+  fz_try(ctx) {
+    bounds = fz_bound_page(ctx, page);
+    links = fz_load_links(ctx, page);
+  }
+  fz_catch(ctx) { failed = 1; }
+  if (failed) error = fz_caught_message(ctx);
+  col.page_w = bounds.x1 - bounds.x0;
+  col.page_h = bounds.y1 - bounds.y0;
+  bool ok = !failed && run_page(ctx, page, ctm, bounds, col, options, text, error);
+  if (const int turn = ok ? dominant_rotation(text) : 0) {
+    // read the page in its text's direction: run it again turned, shapes and links with it
+    const fz_matrix rot = fz_rotate(static_cast<float>(turn));
+    const fz_rect turned = fz_transform_rect(bounds, rot);
+    ctm = fz_concat(rot, fz_translate(-turned.x0, -turned.y0));
+    bounds = fz_transform_rect(bounds, ctm);
+    fz_drop_stext_page(ctx, text);
+    text = nullptr;
+    assets.resize(assets_before);
+    col = collected{};
+    col.assets = &assets;
+    col.want_images = options.images;
+    col.page_number = number;
+    col.page_w = bounds.x1 - bounds.x0;
+    col.page_h = bounds.y1 - bounds.y0;
+    ok = run_page(ctx, page, ctm, bounds, col, options, text, error);
+    out.rotation = turn;
+  }
 
   out.width = bounds.x1 - bounds.x0;
   out.height = bounds.y1 - bounds.y0;
   for (fz_link* l = links; l; l = l->next) {
     if (!l->uri || !fz_is_external_link(ctx, l->uri) || !safe_link_target(l->uri)) continue;
-    out.links.push_back({{l->rect.x0, l->rect.y0, l->rect.x1, l->rect.y1}, l->uri});
+    const fz_rect r = fz_transform_rect(l->rect, ctm);
+    out.links.push_back({{r.x0, r.y0, r.x1, r.y1}, l->uri});
   }
   fz_drop_link(ctx, links);
-  if (text && !failed) build_lines(ctx, text, out.links, out);
+  if (text && ok) build_lines(ctx, text, out.links, out);
   fz_drop_stext_page(ctx, text);
   out.rules = std::move(col.rules);
   out.marks = std::move(col.marks);
   out.fills = std::move(col.fills);
   out.images = std::move(col.images);
-  return !failed;
+  return ok;
 }
 
 }  // namespace quire::convert

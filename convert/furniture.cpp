@@ -1,7 +1,12 @@
 // Stage 2, step 1: running headers, footers and page numbers. A line in the top or bottom band
 // is furniture when it is a page number, when its text (digits aside) recurs in the band of other
 // pages at about the same height, or when it sits alone at the very edge of the page; and only
-// when everything on its row is furniture too (a table row at the page bottom is not).
+// when everything on its row is furniture too (a table row at the page bottom is not). A bare
+// number that is the outermost line of the page is furniture further in too (the outer fifth)
+// when it follows the page sequence: its value minus the page index is what most pages show. Text
+// set larger than the body that recurs on consecutive pages (a slide's title over the build steps
+// of one frame) stays where the outline lists it on that page, unless it recurs apart (odd/even
+// heads) or on half the pages.
 #include <algorithm>
 #include <regex>
 
@@ -24,6 +29,23 @@ bool is_page_number(std::string_view raw) {
       R"(^(?:[-\u2013\u2014]\s*)?(?:\d{1,4}|[ivxlc]{1,7})(?:\s*[-\u2013\u2014])?$|^\(\d{1,4}\)$|^\[\d{1,4}\]$|^\d{1,4}\s*(?:/|of|von|de|sur)\s*\d{1,4}$|^(?:page|p\.|pg\.|seite|pagina|página|strona|sida|side)\s*\d{1,4}(?:\s*(?:/|of|von|de|sur|z)\s*\d{1,4})?$)",
       std::regex::icase);
   return std::regex_match(s, re);
+}
+
+int edge_number(const page_model& page, size_t i) {
+  const line& l = page.lines[i];
+  if (l.chars == 0 || l.chars > 4) return -1;
+  const std::string_view t = text::trim(l.text());
+  if (t.empty() || t.size() > 4 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return -1;
+  const bool top = l.box.y1 <= kNumberBand * page.height, bottom = l.box.y0 >= (1 - kNumberBand) * page.height;
+  if (!top && !bottom) return -1;
+  for (size_t j = 0; j < page.lines.size(); ++j) {
+    const line& o = page.lines[j];
+    if (j == i || o.chars == 0 || layout::overlap(l.box.y0, l.box.y1, o.box.y0, o.box.y1) > 0) continue;
+    if (top && o.box.y1 <= l.box.y0) return -1;
+    if (bottom && o.box.y0 >= l.box.y1) return -1;
+  }
+  return std::stoi(std::string(t));
 }
 
 // A short line at the very top or bottom of the page, far from everything else: a running
@@ -50,10 +72,16 @@ void page_analyser::find_furniture() {
   std::vector<char> cand(n, 0);
   for (int i = 0; i < n; ++i) {
     const line& l = page.lines[i];
+    if (const int v = edge_number(page, i); v >= 0 && dc.in_page_sequence(page.number, v)) {
+      cand[i] = 1;  // the page's own number, wherever in the outer fifth it is set
+      continue;
+    }
     if (!in_band(l.box, page.height) || l.chars > 120) continue;
     std::string t = l.text();
     if (is_page_number(t)) cand[i] = 1;
-    else if (dc.page_count > 1 && dc.repeated_in_band(text::signature(t), page.number, l.box.cy())) cand[i] = 2;
+    else if (dc.page_count > 1 && dc.repeated_in_band(text::signature(t), page.number, l.box.cy()) &&
+             !(l.size >= 1.15f * body && outline_has(t) && !dc.recurs_apart(text::signature(t))))
+      cand[i] = 2;  // a large title on a run of pages that the outline places here is that page's heading
     else if (l.chars <= 60 && l.size <= 1.05f * body && isolated_at_edge(i)) cand[i] = 3;
   }
   // a candidate is furniture only when everything on its row is a candidate too

@@ -114,6 +114,8 @@ struct page_model {
   std::vector<link> links;
   bool from_ocr = false;
   int chars = 0;            // non-space characters on the page
+  int unread_chars = 0;     // of those, in lines at another angle than the page's text (not laid out)
+  int rotation = 0;         // degrees the page was turned so that its text runs left to right
 };
 
 // Output blocks, in reading order, before rendering.

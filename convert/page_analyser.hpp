@@ -27,6 +27,13 @@ inline bool style_mono(const layout::line& l) { return l.all(&layout::span::mono
 // "12", "- 3 -", "(4)", "Page 5 of 9", "iv": a page number on its own.
 bool is_page_number(std::string_view text);
 
+// Page numbers can sit above the bottom band (plain TeX puts them about 13 % up): a bare number that
+// is the page's topmost or bottommost line within this fraction of either edge may be one.
+constexpr float kNumberBand = 0.2f;
+
+// The value of line i of `page` when it is such an outermost bare arabic number, else -1.
+int edge_number(const layout::page_model& page, size_t i);
+
 // Depth of a leading section number: "1.2.3 Title" → 3, "4 Title" → 1; 0 when there is none.
 int section_depth(const std::string& plain);
 

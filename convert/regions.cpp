@@ -471,6 +471,9 @@ std::vector<block> doc_context::analyse(page_model& page) {
   page_analyser pa(*this, page);
   pa.flines.reserve(page.lines.size());
   pa.run();
+  content_chars = page.unread_chars;
+  for (size_t i = 0; i < page.lines.size(); ++i)
+    if (!pa.furniture[i]) content_chars += page.lines[i].chars;
   return std::move(pa.out);
 }
 
