@@ -103,7 +103,7 @@ struct shared_state {
         return nullptr;
       }
       files.emplace(std::move(*opened));
-      // Best effort: without them each shard's first file makes its directory, as before.
+      // Best effort: without them each shard's first file makes its directory on demand.
       if (auto s = files->prepare_shards(); !s)
         log::warn("data_root.shards_not_prepared", {{"message", s.err().message}});
     }

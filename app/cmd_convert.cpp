@@ -54,7 +54,7 @@ bool parse_pages(convert_args& a) {
   if (!std::regex_match(a.pages, m, range)) return false;
   a.first_page = std::stoi(m[1]);
   a.last_page = m[2].matched ? std::stoi(m[2]) : a.first_page;
-  return true;  // out-of-range pages are the engine's invalid_argument (exit 1), as before
+  return true;  // out-of-range pages are the engine's invalid_argument (exit 1)
 }
 
 // The many-file form: more than one input, a directory, or an -o that is (or ends like) a directory.

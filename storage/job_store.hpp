@@ -19,7 +19,7 @@
 // Typical use:
 //   auto store = job_store::open({.database_url = url, .profile = "prod"});
 //   if (!store) ... store.err().code ...
-//   auto id = new_job_id();                       // write <data_root>/jobs/.../input.pdf first
+//   auto id = new_job_id();                       // write <data_root>/inputs/<id[0:2]>/<id>.pdf first
 //   auto sub = (*store)->submit({.id = id, ...}); // then commit the row; then answer 202
 //   auto leases = (*store)->claim("host-1/pid-7/conv-0", 1, 5min);
 //   (*store)->complete(leases->front().lease, {.result_bytes = n, .result_sha256 = h});

@@ -42,8 +42,9 @@ struct reconcile_report {
 };
 
 struct reconcile_options {
-  // A job dir without a row is only removed once it is this old: the accept path writes the
-  // input BEFORE committing the row, so a young dir without a row may be an upload in flight.
+  // A job's files without a row (its input in inputs/, its directory in jobs/) are only removed
+  // once this old: the accept path writes the input BEFORE committing the row, so a young input
+  // without a row may be an upload in flight.
   std::chrono::seconds orphan_grace{std::chrono::hours(1)};
   // Succeeded jobs' result.md files hashed against their recorded sha256 this run, in id order
   // from after `verify_after` ("" = the first): at most verify_limit of them (0 = none, negative =

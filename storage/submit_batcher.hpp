@@ -4,7 +4,7 @@
 // database time is that per-transaction overhead, and callers would queue behind it. The batcher
 // runs `connections` committer threads, each with its own database connection; a submit is queued,
 // and a free committer takes everything queued (up to max_batch) as ONE transaction
-// (job_store::submit_batch). At low load a submit runs alone, as before; under load batches grow
+// (job_store::submit_batch). At low load a submit runs alone, in a transaction of its own; under load batches grow
 // by themselves, with no timer and no added latency.
 //
 // Intake is one committer at a time: a committer takes its batch, runs before_commit (the data
@@ -12,7 +12,7 @@
 // The syncs are serialised anyway (one filesystem sync at a time, storage/sync_group.hpp), so a
 // request that arrives during a sync waits for that sync's end either way; taking the batch when
 // the next sync can start, rather than at once, puts everything that arrived meanwhile into one
-// sync and one transaction instead of several small ones (bench/README.md, session 4).
+// sync and one transaction instead of several small ones (measured: bench/README.md).
 //
 // Every request gets exactly what job_store::submit would have returned for it; when a batch's
 // transaction (or its before_commit step) fails as a whole, every request of that batch gets the
