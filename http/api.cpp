@@ -64,47 +64,6 @@ const error_kind& kind_of(const std::string& code) {
   return internal;
 }
 
-// Appends the UTF-8 sequence starting at s[i] to out when it is valid (and not a control
-// character), else U+FFFD; a bidi control is dropped. Returns the number of input bytes consumed.
-std::size_t copy_utf8_char(std::string_view s, std::size_t i, std::string& out) {
-  static const char* kReplacement = "\xEF\xBF\xBD";
-  const auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x20 || c == 0x7f) {
-    out += kReplacement;
-    return 1;
-  }
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-    return 1;
-  }
-  std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-  if (len == 0 || i + len > s.size()) {
-    out += kReplacement;
-    return 1;
-  }
-  std::uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xc0) != 0x80) {
-      out += kReplacement;
-      return 1;
-    }
-    cp = (cp << 6) | (cc & 0x3f);
-  }
-  // Overlong forms, UTF-16 surrogates, beyond U+10FFFF and C1 controls are not text.
-  const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-  if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || (cp >= 0x80 && cp <= 0x9f)) {
-    out += kReplacement;
-    return 1;
-  }
-  // Bidi controls reorder what follows on screen: "\u202Efdp.exe" displays as "exe.pdf". A
-  // display name keeps none of them (dropped, not replaced: nothing is there to show).
-  const bool bidi = cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-                    (cp >= 0x2066 && cp <= 0x2069);
-  if (!bidi) out.append(s.substr(i, len));
-  return len;
-}
-
 std::string random_hex(std::size_t bytes) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static const char* hex = "0123456789abcdef";
@@ -312,20 +271,6 @@ std::string match_api_key(const std::vector<std::string>& keys, const std::strin
     if (CRYPTO_memcmp(want, have, sizeof want) == 0 && found.empty()) found = "key-" + sha256_hex(k).substr(0, 12);
   }
   return found;
-}
-
-std::string safe_filename(std::string_view raw) {
-  // RFC 7578 4.2: a path in the filename is the client's business, not ours.
-  if (auto cut = raw.find_last_of("/\\"); cut != std::string_view::npos) raw.remove_prefix(cut + 1);
-  std::string out;
-  for (std::size_t i = 0; i < raw.size();) {
-    std::string one;
-    i += copy_utf8_char(raw, i, one);
-    if (out.size() + one.size() > 255) break;  // cut on a character boundary
-    out += one;
-  }
-  if (out == "." || out == "..") return {};
-  return out;
 }
 
 bool well_formed_job_id(std::string_view id) {

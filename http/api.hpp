@@ -98,12 +98,6 @@ response error_response(const std::string& code, const std::string& message, con
 // key's id (a short non-secret fingerprint) or "" when none matches.
 std::string match_api_key(const std::vector<std::string>& keys, const std::string& presented);
 
-// The client's filename as it is stored and echoed (display only, never used as a path): the last
-// path component (after any '/' or '\\'), invalid UTF-8 and control characters (NUL included)
-// replaced by U+FFFD, bidi controls (U+061C, U+200E/F, U+202A-E, U+2066-9) removed, at most 255
-// bytes; "" when nothing usable is left ("", ".", "..").
-std::string safe_filename(std::string_view raw);
-
 // A job id as the service issues them: 26 characters of [a-z2-7] (RFC 4648 base32, lowercase).
 bool well_formed_job_id(std::string_view id);
 

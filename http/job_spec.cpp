@@ -18,8 +18,12 @@ bool fail(spec_problem& p, std::string field, std::string message) {
 
 bool only_known(const json& obj, const std::string& prefix, const std::set<std::string>& known, spec_problem& p) {
   if (!obj.is_object()) return fail(p, prefix.empty() ? "$" : prefix, "must be an object");
-  for (const auto& [k, v] : obj.items())
-    if (!known.count(k)) return fail(p, prefix.empty() ? k : prefix + "." + k, "unknown field");
+  for (const auto& [k, v] : obj.items()) {
+    if (known.count(k)) continue;
+    // An empty name is still named: a problem always has a field to point at.
+    const std::string name = k.empty() ? "\"\"" : k;
+    return fail(p, prefix.empty() ? name : prefix + "." + name, "unknown field");
+  }
   return true;
 }
 

@@ -25,4 +25,10 @@ std::optional<std::string> form_boundary(std::string_view content_type);
 // a part's headers longer than 16 KiB).
 std::optional<std::vector<form_part>> parse_form(std::string_view body, const std::string& boundary);
 
+// The client's filename as it is stored and echoed (display only, never used as a path): the last
+// path component (after any '/' or '\\'), invalid UTF-8 and control characters (NUL included)
+// replaced by U+FFFD, bidi controls (U+061C, U+200E/F, U+202A-E, U+2066-9) removed, at most 255
+// bytes; "" when nothing usable is left ("", ".", "..").
+std::string safe_filename(std::string_view raw);
+
 }  // namespace quire::http

@@ -17,38 +17,13 @@
 #include <string_view>
 
 #include "convert/convert.hpp"
+#include "utf8/utf8.hpp"
 
 namespace {
 
 [[noreturn]] void contract_broken(const char* what, const std::string& detail) {
   std::fprintf(stderr, "fuzz_convert: contract broken: %s: %s\n", what, detail.c_str());
   std::abort();
-}
-
-// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF); returns the offset of the
-// first bad byte or npos.
-size_t bad_utf8_at(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    unsigned cp = 0;
-    if (c < 0x80) { ++i; continue; }
-    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-    else return i;
-    for (size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return i;
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-      return i;
-    i += n + 1;
-  }
-  return std::string_view::npos;
 }
 
 double timeout_seconds() {
@@ -89,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (static_cast<int>(c.pages.size()) != c.page_count)
     contract_broken("one page_stats per page", std::to_string(c.pages.size()) + " for " + std::to_string(c.page_count));
   if (c.markdown.find('\0') != std::string::npos) contract_broken("NUL in Markdown", "");
-  if (const size_t at = bad_utf8_at(c.markdown); at != std::string_view::npos)
+  if (const size_t at = quire::utf8::first_invalid(c.markdown); at != std::string_view::npos)
     contract_broken("Markdown is not valid UTF-8", "at byte " + std::to_string(at));
   std::set<std::string> names;
   for (const auto& a : c.assets) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "http/api.hpp"
+#include "http/multipart.hpp"
 #include "http/routes.hpp"
 
 using namespace quire;

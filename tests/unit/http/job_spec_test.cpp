@@ -32,6 +32,10 @@ TEST_CASE("the first problem is reported with its field path") {
   CHECK(problem(R"({"execution":{"acceleration_policy":"gpu_fast"}})") == "execution.acceleration_policy");
   CHECK(problem(R"({"retention":{"pin":"yes"}})") == "retention.pin");
   CHECK(problem(R"({"retention":5})") == "retention");
+  // An empty key is named too (found by fuzz_job_spec: the problem had no field at all).
+  CHECK(problem(R"({"":{"ocr_languages":"eng"}})") == "\"\"");
+  CHECK(problem(R"({"":1,"":2})") == "\"\"");
+  CHECK(problem(R"({"conversion":{"":1}})") == "conversion.\"\"");
 }
 
 // Whether a GPU works is the runtime's business (503 gpu_not_available at submit), not validation's.
