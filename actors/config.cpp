@@ -65,7 +65,8 @@ const std::vector<setting_doc>& documented_settings() {
       {"QUIRE_DATA_ROOT", "", "This lane's data root directory (required)"},
       {"QUIRE_PROD_DATA_ROOT", "", "Where the prod lane's root lives (collision and profile checks)"},
       {"QUIRE_EVAL_DATA_ROOT", "", "Where the eval lane's root lives (collision and profile checks)"},
-      {"QUIRE_DATABASE_URL", "", "libpq URL of this lane's database (required)"},
+      {"QUIRE_DATABASE_URL", "", "libpq URL of this lane's database (required; it holds the password: prefer the file)"},
+      {"QUIRE_DATABASE_URL_FILE", "", "A file holding QUIRE_DATABASE_URL (a Compose secret), instead of the variable"},
       {"QUIRE_EXPECTED_REVISION", "", "The git revision this lane must run (unset: not pinned)"},
       {"QUIRE_ACCELERATION_POLICY", "gpu_required for prod, cpu_only for eval",
        "Lane default for jobs: gpu_required, gpu_prefer or cpu_only"},
@@ -94,6 +95,11 @@ const std::vector<setting_doc>& documented_settings() {
       {"QUIRE_WORKER_MEMORY_BYTES", "4294967296", "Address-space limit of each worker process"},
       {"QUIRE_DOCUMENT_TIMEOUT_SECONDS", "600", "Default and maximum document timeout of a job"},
       {"QUIRE_MAX_PAGES", "2000", "Documents with more pages fail with too_many_pages"},
+      {"QUIRE_PAGE_TIMEOUT_SECONDS", "60", "Time one page may take (0: none); past it the job fails with work_limit_exceeded"},
+      {"QUIRE_PAGE_CONTENT_BYTES", "134217728", "Inflated content-stream bytes of one page (0: none); past it work_limit_exceeded"},
+      {"QUIRE_DOCUMENT_CONTENT_BYTES", "2147483648", "Inflated content-stream bytes of all pages together (0: none); past it work_limit_exceeded"},
+      {"QUIRE_PAGE_OPERATORS", "2000000", "Drawing operations of one page (0: none); past it work_limit_exceeded"},
+      {"QUIRE_MAX_JOBS_PER_KEY", "100", "Queued plus running jobs one API key may have (429 key_quota_exceeded); 0: no cap"},
       {"QUIRE_MAX_ATTEMPTS", "3", "Attempts per job for retryable failures"},
       {"QUIRE_RETRY_BACKOFF_SECONDS", "5", "First retry delay (doubles per attempt)"},
       {"QUIRE_LEASE_SECONDS", "60", "Lease of a running job (a dead replica's jobs are rescued after it)"},
@@ -129,6 +135,33 @@ bool parse_listen(const std::string& text, std::string& host, std::uint16_t& por
   host = h.empty() ? "0.0.0.0" : h;
   port = static_cast<std::uint16_t>(p);
   return true;
+}
+
+std::optional<std::string> secret_setting(const env_lookup& env, const std::string& name,
+                                          std::vector<config_error>& errors) {
+  const std::string file_var = name + "_FILE";
+  auto direct = env(name);
+  auto file = env(file_var);
+  if (!file || trim(*file).empty()) return direct;
+  if (direct && !trim(*direct).empty()) {
+    errors.push_back({file_var, "both " + name + " and " + file_var + " are set; set one"});
+    return std::nullopt;
+  }
+  std::ifstream f(trim(*file), std::ios::binary);
+  std::stringstream ss;
+  if (f) ss << f.rdbuf();
+  if (!f) {
+    errors.push_back({file_var, "cannot read '" + trim(*file) + "'"});
+    return std::nullopt;
+  }
+  std::string value = ss.str();
+  if (!value.empty() && value.back() == '\n') value.pop_back();
+  if (!value.empty() && value.back() == '\r') value.pop_back();
+  if (trim(value).empty()) {
+    errors.push_back({file_var, "'" + trim(*file) + "' is empty"});
+    return std::nullopt;
+  }
+  return value;
 }
 
 log::settings load_log_settings(const env_lookup& env, std::vector<config_error>& errors) {
@@ -172,7 +205,7 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   str("QUIRE_DATA_ROOT", c.data_root);
   str("QUIRE_PROD_DATA_ROOT", c.prod_data_root);
   str("QUIRE_EVAL_DATA_ROOT", c.eval_data_root);
-  str("QUIRE_DATABASE_URL", c.database_url);
+  if (auto url = secret_setting(env, "QUIRE_DATABASE_URL", errors)) c.database_url = trim(*url);
   str("QUIRE_EXPECTED_REVISION", c.expected_revision);
   if (auto v = env("QUIRE_LISTEN"); v && !trim(*v).empty()) {
     if (!parse_listen(*v, c.listen_host, c.listen_port))
@@ -229,6 +262,11 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_MAX_QUEUE_DEPTH", 1, 100000000, c.max_queue_depth);
   num("QUIRE_MAX_ATTEMPTS", 1, 100, c.max_attempts);
   num("QUIRE_MAX_PAGES", 1, 1000000, c.max_pages);
+  num("QUIRE_PAGE_TIMEOUT_SECONDS", 0, 86400, c.page_timeout);
+  num("QUIRE_PAGE_CONTENT_BYTES", 0, std::uint64_t{1} << 44, c.page_content_bytes);
+  num("QUIRE_DOCUMENT_CONTENT_BYTES", 0, std::uint64_t{1} << 48, c.document_content_bytes);
+  num("QUIRE_PAGE_OPERATORS", 0, std::uint64_t{1} << 40, c.page_operators);
+  num("QUIRE_MAX_JOBS_PER_KEY", 0, 100000000, c.max_jobs_per_key);
   num("QUIRE_WORKER_MEMORY_BYTES", 64ull << 20, std::uint64_t{1} << 44, c.worker_memory_bytes);
   num("QUIRE_WORKER_NICE", 0, 19, c.worker_nice);
   num("QUIRE_DOCUMENT_TIMEOUT_SECONDS", 1, 86400, c.document_timeout);

@@ -49,6 +49,15 @@ struct service_config {
   int max_queue_depth = 1000;                // QUIRE_MAX_QUEUE_DEPTH (queued jobs before 503)
   int max_attempts = 3;                      // QUIRE_MAX_ATTEMPTS
   int max_pages = 2000;                      // QUIRE_MAX_PAGES per document
+  // Work budgets of one conversion (convert::options::limits); past one a job fails at once with
+  // work_limit_exceeded, never retried. 0 = no limit.
+  std::chrono::seconds page_timeout{60};                    // QUIRE_PAGE_TIMEOUT_SECONDS
+  std::uint64_t page_content_bytes = 128ull << 20;          // QUIRE_PAGE_CONTENT_BYTES
+  std::uint64_t document_content_bytes = 2048ull << 20;     // QUIRE_DOCUMENT_CONTENT_BYTES
+  std::uint64_t page_operators = 2000000;                   // QUIRE_PAGE_OPERATORS
+  // QUIRE_MAX_JOBS_PER_KEY: queued + running jobs one API key may have (429 key_quota_exceeded
+  // past it), so one client cannot fill the lane's converters and queue; 0 = no cap. Only with keys.
+  int max_jobs_per_key = 100;
   std::uint64_t worker_memory_bytes = 4ull << 30;  // QUIRE_WORKER_MEMORY_BYTES (RLIMIT_AS)
   int worker_nice = 10;                            // QUIRE_WORKER_NICE (0-19)
   std::chrono::seconds document_timeout{600};      // QUIRE_DOCUMENT_TIMEOUT_SECONDS (default/max)
@@ -96,6 +105,12 @@ struct config_error {
 // Reads one variable; returns nullopt when unset. Tests pass a map-backed lookup.
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
 env_lookup process_env();
+
+// A setting that carries a secret: NAME's value, or the contents of the file NAME_FILE names (one
+// trailing newline trimmed), so the secret can come from a Compose secret (/run/secrets/…) and never
+// appear in the container's environment (`docker inspect`). nullopt when neither is set; both set,
+// or an unreadable or empty file, is an error naming NAME_FILE.
+std::optional<std::string> secret_setting(const env_lookup& env, const std::string& name, std::vector<config_error>& errors);
 
 // Parses every QUIRE_* setting. On error, `errors` lists each bad variable and the result is
 // meaningless. Never throws.

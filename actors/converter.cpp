@@ -1,8 +1,8 @@
 // One converter's work for one claimed job (runs in the converter's detached actor thread):
 // feed the worker, keep the lease alive with progress, publish the result durably, then record the
-// outcome. Retry policy: a crash, timeout or lost worker is retryable (the store requeues with
-// backoff until max_attempts, so a poison PDF ends `failed` and never loops); an engine refusal
-// (unreadable, encrypted, empty, too many pages) fails at once.
+// outcome. Retry policy: a crash or lost worker is retryable (the store requeues with backoff until
+// max_attempts, so a poison PDF ends `failed` and never loops); an engine refusal (unreadable,
+// encrypted, empty, too many pages), a timeout and a work budget exceeded fail at once.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -23,8 +23,9 @@ using steady = std::chrono::steady_clock;
 bool retryable_code(const std::string& code) {
   // gpu_not_available: the routing should never give a gpu_required job to a CPU converter, but if a
   // worker refuses one, another converter may still run it.
-  return code == "worker_crashed" || code == "timeout" || code == "worker_unavailable" || code == "internal" ||
-         code == "gpu_not_available";
+  // Not timeout or work_limit_exceeded: the same bytes take the same time and work again, so a
+  // retry would only hold a converter for another full budget (issue 16: 3 x 600 s per hostile PDF).
+  return code == "worker_crashed" || code == "worker_unavailable" || code == "internal" || code == "gpu_not_available";
 }
 
 std::string read_file(const fs::path& p, bool& ok) {
@@ -40,6 +41,10 @@ nlohmann::json worker_options(const storage::job_record& j, const service_config
   return {{"first_page", conv.value("first_page", 1)},
           {"last_page", conv.value("last_page", 0)},
           {"max_pages", cfg.max_pages},
+          {"limits", {{"page_seconds", cfg.page_timeout.count()},
+                      {"page_content_bytes", cfg.page_content_bytes},
+                      {"document_content_bytes", cfg.document_content_bytes},
+                      {"page_operators", cfg.page_operators}}},
           {"extract_images", conv.value("extract_images", false)},
           {"asset_prefix", "assets/"},
           {"ocr", conv.value("ocr", "auto")},
@@ -88,13 +93,36 @@ storage::status sync_data_root(const storage::artifact_store& fs, std::uint64_t 
   return synced;
 }
 
+// What confines the worker that just started (app/worker_sandbox.hpp): a layer missing (an old
+// kernel, a container's seccomp profile refusing Landlock) is a warning and a 0 in
+// quire_worker_sandbox{layer}, never silent.
+void report_sandbox(const converter_ctx& c) {
+  const auto& sb = c.worker->sandbox();
+  auto& m = service_metrics();
+  const bool seccomp = sb.is_object() && sb.value("seccomp", false);
+  const bool filesystem = sb.is_object() && sb.value("filesystem", false);
+  const bool no_new_privs = sb.is_object() && sb.value("no_new_privs", false);
+  m.set("quire_worker_sandbox", {{"layer", "seccomp"}}, seccomp ? 1 : 0);
+  m.set("quire_worker_sandbox", {{"layer", "landlock"}}, filesystem ? 1 : 0);
+  m.set("quire_worker_sandbox", {{"layer", "no_new_privs"}}, no_new_privs ? 1 : 0);
+  log::fields f{{"converter", c.index}, {"pid", c.worker->pid()}, {"sandbox", sb}};
+  if (seccomp && filesystem && no_new_privs) log::debug("worker.sandbox", f);
+  else log::warn("worker.sandbox_degraded", f);
+}
+
 bool ensure_worker(converter_ctx& c) {
   if (c.device_failed) return false;
   if (c.worker && c.worker->running()) return true;
-  if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes, c.st->cfg.worker_nice);
+  if (!c.worker) {
+    c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes, c.st->cfg.worker_nice);
+    // Its output is built in memory before it is written, so no file it writes can be larger than
+    // its address space.
+    c.worker->set_isolation({(c.files->root() / "tmp").string(), c.st->cfg.worker_memory_bytes, 256});
+  }
   std::string err;
   bool ok = c.worker->start(err);
   if (!ok) log::error("worker.start_failed", {{"converter", c.index}, {"accel", c.accel}, {"message", err}});
+  if (ok) report_sandbox(c);
   set_live(c, ok);
   return ok;
 }
@@ -331,7 +359,7 @@ void run_claimed_job(converter_ctx& c, const storage::claimed_job& claimed) {
     const bool timed_out = outcome.outcome == kind::timed_out;
     m.add("quire_worker_crashes_total", {{"cause", timed_out ? "timeout" : "crash"}});
     m.add("quire_conversions_total", {{"outcome", timed_out ? "timeout" : "crashed"}});
-    fail(timed_out ? "timeout" : "worker_crashed", outcome.message, true);
+    fail(timed_out ? "timeout" : "worker_crashed", outcome.message, !timed_out);
     if (!ensure_worker(c) && st.recheck_readiness) st.recheck_readiness();
   }
   // Stopped from outside: the cancel itself was logged where it was made (here or on another replica).

@@ -180,6 +180,21 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
   // once so the lane reports data_root_full instead of taking more traffic.
   const auto reserve = data_root_reserve_bytes(st_.cfg);
   if (auto room = fs->ensure_room(s.pdf.size(), reserve); !room) return done(storage_refused(*fs, room.err()));
+  // One key's share of the lane (QUIRE_MAX_JOBS_PER_KEY): counted before anything is written. Two
+  // submits of one key racing may both pass at cap - 1; the cap is a fairness bound, not a ledger.
+  if (st_.cfg.max_jobs_per_key > 0 && !s.api_key_id.empty()) {
+    storage::error db_err{errc::internal, "", {}};
+    auto store = pool_.borrow(db_err);
+    if (!store) return done(fail_with<submitted>(to_api_error(db_err)));
+    auto active = store->active_jobs_of(s.api_key_id);
+    if (!active) return done(fail_with<submitted>(to_api_error(active.err())));
+    if (*active >= st_.cfg.max_jobs_per_key) {
+      api_error quota{"key_quota_exceeded", "this API key has " + std::to_string(*active) +
+                                                " jobs queued or running, the most one key may have; retry when some finish"};
+      quota.details = {{"max_jobs_per_key", st_.cfg.max_jobs_per_key}, {"active_jobs", *active}};
+      return done(fail_with<submitted>(quota));
+    }
+  }
   const std::string id = storage::new_job_id();
   // Any failed step leaves nothing: the writer removes a partial input, and whatever else of the
   // job exists is removed here (no row refers to it).

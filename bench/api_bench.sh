@@ -78,7 +78,7 @@ db="postgresql://quire@127.0.0.1:$port/bench"
 start_serve() {
   QUIRE_PROFILE=eval QUIRE_DATA_ROOT="$work/root" QUIRE_DATABASE_URL="$db" QUIRE_LISTEN="127.0.0.1:$http_port" \
   QUIRE_CPU_CONVERTERS="$converters" QUIRE_HTTP_THREADS="${QUIRE_HTTP_THREADS:-16}" QUIRE_MAX_QUEUE_DEPTH=1000000 \
-  QUIRE_MAX_CONCURRENT_UPLOADS=1024 QUIRE_API_KEYS=bench-key "$quire" serve 2>>"$work/serve.log" &
+  QUIRE_MAX_CONCURRENT_UPLOADS=1024 QUIRE_API_KEYS=bench-key QUIRE_MAX_JOBS_PER_KEY=0 "$quire" serve 2>>"$work/serve.log" &
   serve_pid=$!
   for _ in $(seq 1 100); do
     "$quire" healthcheck --url "http://127.0.0.1:$http_port/readyz" 2>/dev/null && return 0

@@ -37,6 +37,7 @@ enum class errc {
   canceled,          // the caller's cancel hook asked us to stop
   internal,          // a bug: should never be seen
   gpu_not_available, // acceleration_policy::gpu_required and no working GPU (retryable elsewhere)
+  work_limit_exceeded,  // a page or the document went past options::limits (deterministic: never retried)
 };
 
 std::string_view to_string(errc code);  // "pdf_unreadable", ...
@@ -98,6 +99,14 @@ struct options {
   // Wall-clock budget for the whole document; 0 = none. Checked between pages and inside long
   // pages (MuPDF cookie abort), so one absurd page cannot hang the caller.
   double timeout_seconds = 0;
+  // Work budgets (0 = no limit). A document past one fails at once with errc::work_limit_exceeded:
+  // the same bytes would exceed it again, so the failure is final, not a retry (issue 16).
+  struct work_limits {
+    double page_seconds = 0;                  // wall time of one page (text, raster analysis, OCR)
+    std::uint64_t page_content_bytes = 0;     // decompressed content-stream bytes of one page
+    std::uint64_t document_content_bytes = 0; // the same, summed over the pages converted
+    std::uint64_t page_operators = 0;         // drawing operations (text, paths, images) of one page
+  } limits;
   // Called after each page (pages done, pages total). Returning false cancels (errc::canceled).
   std::function<bool(int, int)> progress;
   acceleration_policy acceleration = acceleration_policy::cpu_only;

@@ -4,6 +4,8 @@
 // `error` values right after the block.
 #include "convert/convert.hpp"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
@@ -16,6 +18,7 @@
 #include "convert/page_tree.hpp"
 #include "convert/render.hpp"
 #include "convert/text.hpp"
+#include "convert/work_budget.hpp"
 
 extern "C" {
 #include <mupdf/pdf.h>
@@ -34,6 +37,7 @@ std::string_view to_string(errc code) {
     case errc::canceled: return "canceled";
     case errc::internal: return "internal";
     case errc::gpu_not_available: return "gpu_not_available";
+    case errc::work_limit_exceeded: return "work_limit_exceeded";
   }
   return "internal";
 }
@@ -303,8 +307,21 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
 
   extract_options xo;
   xo.images = opts.extract_images;
+  std::optional<clock::time_point> doc_deadline;
   if (opts.timeout_seconds > 0)
-    xo.deadline = t0 + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(opts.timeout_seconds));
+    doc_deadline = t0 + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(opts.timeout_seconds));
+  // Work budgets (options::limits): bytes are counted before a page runs, operations and time while
+  // it runs (the watchdog stops MuPDF's interpreter between two tokens).
+  const auto& lim = opts.limits;
+  const auto page_time = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(lim.page_seconds));
+  work_budget::page_watchdog watchdog;
+  std::uint64_t page_ops = 0, doc_bytes = 0;
+  xo.max_operators = lim.page_operators;
+  xo.operators = &page_ops;
+  if (lim.page_seconds > 0) xo.cookie = watchdog.cookie();
+  auto over = [](int pno, const std::string& what) {
+    return error{errc::work_limit_exceeded, "page " + std::to_string(pno) + " " + what};
+  };
 
   struct held_page {
     layout::page_model model;
@@ -335,8 +352,36 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     std::string message;
     fz_page* page = load_page_of(ctx, doc, pno - 1, message);
     int failed = page ? 0 : 1;
+    std::optional<clock::time_point> page_deadline;
+    if (lim.page_seconds > 0) page_deadline = p0 + page_time;
+    xo.deadline = doc_deadline;
+    if (page_deadline && (!xo.deadline || *page_deadline < *xo.deadline)) xo.deadline = page_deadline;
+    if (!failed && (lim.page_content_bytes > 0 || lim.document_content_bytes > 0)) {
+      std::uint64_t cap = lim.page_content_bytes;
+      if (lim.document_content_bytes > 0) {
+        const std::uint64_t left = lim.document_content_bytes - std::min(doc_bytes, lim.document_content_bytes);
+        if (cap == 0 || left < cap) cap = left;
+      }
+      const std::uint64_t bytes = work_budget::content_bytes(ctx, page, cap);
+      doc_bytes += bytes;
+      if (bytes > cap) {
+        fz_drop_page(ctx, page);
+        if (lim.page_content_bytes > 0 && bytes > lim.page_content_bytes)
+          return over(pno, "inflates its content to more than " + std::to_string(lim.page_content_bytes) +
+                               " bytes (page_content_bytes)");
+        return over(pno, "brings the document's inflated content past " + std::to_string(lim.document_content_bytes) +
+                             " bytes (document_content_bytes)");
+      }
+    }
+    page_ops = 0;
+    if (page_deadline) watchdog.arm(*page_deadline);
     if (!failed) {
       if (!extract_page(ctx, page, pno, xo, out.assets, h.model, message)) failed = 1;
+    }
+    // Out of time already: no raster analysis or OCR of a page that is over its budget.
+    if (page_deadline && clock::now() > *page_deadline && (!doc_deadline || *page_deadline < *doc_deadline)) {
+      fz_drop_page(ctx, page);
+      return over(pno, "took more than " + fmt::format("{:g}", lim.page_seconds) + " s (page_seconds)");
     }
     h.stats.chars = h.model.chars;
     h.stats.text_rotation = h.model.rotation;
@@ -375,7 +420,12 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     if (!failed) impl_->raster.apply(ctx, page, opts, seen, h.model, out);
     if (h.stats.ocr_used) impl_->recognizer->level(h.model);  // rules etc. into the OCR's levelled frame
     fz_drop_page(ctx, page);
-    if (xo.deadline && clock::now() > *xo.deadline)
+    watchdog.disarm();
+    if (lim.page_operators > 0 && page_ops > lim.page_operators)
+      return over(pno, "draws more than " + std::to_string(lim.page_operators) + " operations (page_operators)");
+    if (page_deadline && clock::now() > *page_deadline && (!doc_deadline || *page_deadline < *doc_deadline))
+      return over(pno, "took more than " + fmt::format("{:g}", lim.page_seconds) + " s (page_seconds)");
+    if (doc_deadline && clock::now() > *doc_deadline)
       return error{errc::timeout, "conversion exceeded " + std::to_string(opts.timeout_seconds) + " s (page " +
                                       std::to_string(pno) + ")"};
     if (failed) out.warnings.push_back("page " + std::to_string(pno) + ": " + message);

@@ -196,12 +196,16 @@ struct collect_device {
   fz_device* text;
   collected* out;
   const std::optional<std::chrono::steady_clock::time_point>* deadline;
+  std::uint64_t max_operators;
+  std::uint64_t* operators;
 };
 
 // Called first thing in every callback, before any C++ object exists in the frame, so the
 // longjmp of fz_throw skips no destructor.
 void check_deadline(fz_context* ctx, fz_device* dev) {
   auto* d = reinterpret_cast<collect_device*>(dev);
+  if (d->operators && ++*d->operators > d->max_operators && d->max_operators > 0)
+    fz_throw(ctx, FZ_ERROR_GENERIC, "page exceeded its drawing-operation budget");
   if (*d->deadline && std::chrono::steady_clock::now() > **d->deadline)
     fz_throw(ctx, FZ_ERROR_GENERIC, "page exceeded the conversion deadline");
 }
@@ -353,8 +357,7 @@ void dev_ignore_text(fz_context* ctx, fz_device* dev, const fz_text* text, fz_ma
   fz_ignore_text(ctx, reinterpret_cast<collect_device*>(dev)->text, text, ctm);
 }
 
-fz_device* new_collect_device(fz_context* ctx, fz_device* text, collected* out,
-                              const std::optional<std::chrono::steady_clock::time_point>* deadline) {
+fz_device* new_collect_device(fz_context* ctx, fz_device* text, collected* out, const extract_options& options) {
   auto* d = fz_new_derived_device(ctx, collect_device);
   d->super.fill_path = dev_fill_path;
   d->super.stroke_path = dev_stroke_path;
@@ -366,7 +369,9 @@ fz_device* new_collect_device(fz_context* ctx, fz_device* text, collected* out,
   d->super.ignore_text = dev_ignore_text;
   d->text = text;
   d->out = out;
-  d->deadline = deadline;
+  d->deadline = &options.deadline;
+  d->max_operators = options.max_operators;
+  d->operators = options.operators;
   return &d->super;
 }
 
@@ -803,8 +808,8 @@ bool run_page(fz_context* ctx, fz_page* page, fz_matrix ctm, fz_rect bounds, col
     fz_stext_options so{};
     so.flags = FZ_STEXT_PRESERVE_WHITESPACE | FZ_STEXT_INHIBIT_SPACES;
     tdev = fz_new_stext_device(ctx, text, &so);
-    cdev = new_collect_device(ctx, tdev, &col, &options.deadline);
-    fz_run_page(ctx, page, cdev, ctm, nullptr);
+    cdev = new_collect_device(ctx, tdev, &col, options);
+    fz_run_page(ctx, page, cdev, ctm, options.cookie);
     fz_close_device(ctx, cdev);
     fz_close_device(ctx, tdev);
   }

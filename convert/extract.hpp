@@ -27,6 +27,12 @@ struct extract_options {
   // Past this point the page is abandoned (checked at every drawing operation), so one absurd
   // page cannot hang the caller.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  // Work budget (options::limits): the drawing operations seen on this page are counted into
+  // *operators; past max_operators (0 = none) the page is abandoned like at the deadline.
+  std::uint64_t max_operators = 0;
+  std::uint64_t* operators = nullptr;
+  // Passed to fz_run_page: a watchdog (work_budget.hpp) sets its abort flag when the page's time is up.
+  fz_cookie* cookie = nullptr;
 };
 
 // Whether a link annotation's target may become a Markdown link: http(s), mailto, relative and

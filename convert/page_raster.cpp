@@ -3,6 +3,7 @@
 // fz_try blocks hold only C data; gpu/ reports errors as exceptions, which are caught here and
 // turned into warnings or errc::gpu_not_available, never let through the engine's boundary.
 #include "convert/page_raster.hpp"
+#include "convert/work_budget.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -124,7 +125,7 @@ bool crop_png(fz_context* ctx, fz_page* page, const layout::rect& box, std::vect
     pix = fz_new_pixmap_with_bbox(ctx, fz_device_rgb(ctx), ib, nullptr, 0);
     fz_clear_pixmap_with_value(ctx, pix, 255);
     dev = fz_new_draw_device_with_bbox(ctx, fz_identity, pix, &ib);
-    fz_run_page(ctx, page, dev, ctm, nullptr);
+    fz_run_page(ctx, page, dev, ctm, work_budget::active_cookie());
     fz_close_device(ctx, dev);
     buf = fz_new_buffer_from_pixmap_as_png(ctx, pix, fz_default_color_params);
   }

@@ -2,6 +2,7 @@
 // setjmp/longjmp: the fz_try blocks hold only C data, and the samples are copied into the
 // std::vector after the block.
 #include "convert/raster.hpp"
+#include "convert/work_budget.hpp"
 
 #include <algorithm>
 #include <array>
@@ -26,11 +27,29 @@ bool page_bounds(fz_context* ctx, fz_page* page, fz_rect& out) {
   return !failed;
 }
 
+// fz_new_pixmap_from_page, with the page's work-budget cookie (work_budget.hpp) passed to MuPDF.
 fz_pixmap* render_gray(fz_context* ctx, fz_page* page, float scale) {
   fz_pixmap* pix = nullptr;
+  fz_device* dev = nullptr;
+  int failed = 0;
   fz_var(pix);
-  fz_try(ctx) { pix = fz_new_pixmap_from_page(ctx, page, fz_scale(scale, scale), fz_device_gray(ctx), 0); }
-  fz_catch(ctx) { pix = nullptr; }
+  fz_var(dev);
+  fz_var(failed);
+  fz_try(ctx) {
+    const fz_matrix ctm = fz_scale(scale, scale);
+    const fz_irect bbox = fz_round_rect(fz_transform_rect(fz_bound_page(ctx, page), ctm));
+    pix = fz_new_pixmap_with_bbox(ctx, fz_device_gray(ctx), bbox, nullptr, 0);
+    fz_clear_pixmap_with_value(ctx, pix, 0xFF);
+    dev = fz_new_draw_device(ctx, ctm, pix);
+    fz_run_page(ctx, page, dev, fz_identity, work_budget::active_cookie());
+    fz_close_device(ctx, dev);
+  }
+  fz_always(ctx) { fz_drop_device(ctx, dev); }
+  fz_catch(ctx) { failed = 1; }
+  if (failed) {
+    fz_drop_pixmap(ctx, pix);
+    pix = nullptr;
+  }
   return pix;
 }
 

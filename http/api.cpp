@@ -45,6 +45,7 @@ const std::vector<error_kind> kErrors = {
     {"unsupported_media_type", 415, false},
     {"validation_error", 422, false},
     {"ocr_language_unavailable", 422, false},
+    {"key_quota_exceeded", 429, true},
     {"internal_error", 500, true},
     {"unsupported_transfer_encoding", 501, false},
     {"artifact_missing", 500, false},
@@ -254,7 +255,7 @@ response error_response(const std::string& code, const std::string& message, con
                                       {"retryable", k.retryable},
                                       {"details", details.is_null() ? json::object() : details},
                                       {"correlation_id", correlation_id}}}});
-  if (k.status == 503) r.headers.emplace_back("Retry-After", code == "overloaded" ? "1" : "5");
+  if (k.status == 503 || k.status == 429) r.headers.emplace_back("Retry-After", code == "overloaded" ? "1" : "5");
   // Space comes back when retention sweeps or an operator frees it: minutes, not seconds.
   if (k.status == 507) r.headers.emplace_back("Retry-After", "60");
   if (k.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -206,6 +206,17 @@ result<job_counts> job_store::active_counts() {
   });
 }
 
+result<std::int64_t> job_store::active_jobs_of(const std::string& api_key_id) {
+  return impl_->run<std::int64_t>([&](pqxx::connection& c) -> result<std::int64_t> {
+    pqxx::work w(c);
+    auto r = w.exec_params1("SELECT count(*) FROM jobs WHERE profile = $1 AND api_key_id = $2"
+                            " AND status IN ('queued', 'running')",
+                            impl_->opts.profile, api_key_id);
+    w.commit();
+    return r[0].as<std::int64_t>();
+  });
+}
+
 namespace {
 // The well-formed ids among `ids` as a text[] literal ("" when none): base32 only, so nothing in
 // them needs quoting inside the literal.

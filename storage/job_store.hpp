@@ -275,6 +275,8 @@ class job_store {
   // queued job's age: read through the partial indexes on queued and running jobs, so the cost
   // follows the jobs waiting or running, not the size of the table. For the readiness check.
   result<job_counts> active_counts();
+  // Queued plus running jobs of one submitter (through jobs_key_active_idx), for the per-key cap.
+  result<std::int64_t> active_jobs_of(const std::string& api_key_id);
   // Ids among `ids` that have a row (any status) and whether each is a tombstone; for
   // reconciliation of the data root. Missing ids are absent from the map.
   result<std::map<std::string, job_status>> statuses_of(const std::vector<std::string>& ids);

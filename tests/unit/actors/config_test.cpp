@@ -147,6 +147,53 @@ TEST_CASE("API keys from a file, one per line, comments skipped") {
   CHECK(errors[0].variable == "QUIRE_API_KEYS_FILE");
 }
 
+TEST_CASE("the database URL from a file (a Compose secret), trailing newline trimmed; errors name the _FILE") {
+  char path[] = "/tmp/quire-dburl-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(path) << "postgresql://quire_eval:s3cret@db:5432/quire_eval\n";
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({{"QUIRE_DATABASE_URL_FILE", path}}), errors);
+  CHECK(errors.empty());
+  CHECK(c.database_url == "postgresql://quire_eval:s3cret@db:5432/quire_eval");
+  // Both the value and the file: refused, not guessed.
+  load_config(env_of({{"QUIRE_DATABASE_URL", "postgresql://x@y/z"}, {"QUIRE_DATABASE_URL_FILE", path}}), errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].variable == "QUIRE_DATABASE_URL_FILE");
+  errors.clear();
+  std::ofstream(path, std::ios::trunc) << "\n";
+  load_config(env_of({{"QUIRE_DATABASE_URL_FILE", path}}), errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message.find("empty") != std::string::npos);
+  errors.clear();
+  std::remove(path);
+  load_config(env_of({{"QUIRE_DATABASE_URL_FILE", path}}), errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].variable == "QUIRE_DATABASE_URL_FILE");
+  CHECK(errors[0].message.find("cannot read") != std::string::npos);
+}
+
+TEST_CASE("work budgets and the per-key cap: defaults, zero switches a budget off, junk is refused") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({}), errors);
+  CHECK(errors.empty());
+  CHECK(c.page_timeout == std::chrono::seconds(60));
+  CHECK(c.page_content_bytes == 128ull << 20);
+  CHECK(c.document_content_bytes == 2048ull << 20);
+  CHECK(c.page_operators == 2000000);
+  CHECK(c.max_jobs_per_key == 100);
+  c = load_config(env_of({{"QUIRE_PAGE_TIMEOUT_SECONDS", "0"}, {"QUIRE_MAX_JOBS_PER_KEY", "0"},
+                          {"QUIRE_PAGE_CONTENT_BYTES", "1048576"}}), errors);
+  CHECK(errors.empty());
+  CHECK(c.page_timeout.count() == 0);
+  CHECK(c.max_jobs_per_key == 0);
+  CHECK(c.page_content_bytes == 1048576);
+  load_config(env_of({{"QUIRE_PAGE_OPERATORS", "-1"}}), errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].variable == "QUIRE_PAGE_OPERATORS");
+}
+
 TEST_CASE("CPU converters default per policy: none on a gpu_required lane unless configured") {
   std::vector<config_error> errors;
   auto c = load_config(env_of({{"QUIRE_PROFILE", "prod"}}), errors);
