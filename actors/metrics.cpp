@@ -145,6 +145,7 @@ metrics_registry& service_metrics() {
     m->declare("quire_worker_crashes_total", k::counter, "Worker processes that died, by cause.");
     m->declare("quire_lease_rescues_total", k::counter, "Expired leases handed back to the queue.");
     m->declare("quire_converters_live", k::gauge, "Converters with a running worker process.");
+    m->declare("quire_worker_sandbox", k::gauge, "Confinement of the last worker started, per layer (seccomp, landlock, no_new_privs): 1 in force, 0 missing.");
     m->declare("quire_ready", k::gauge, "1 when the lane is ready, else 0.");
     m->declare("quire_readiness_failing", k::gauge, "1 per failing readiness reason.");
     m->declare("quire_submit_batch_size", k::histogram, "Submits committed together in one transaction.",

@@ -2,16 +2,21 @@
 #include "actors/worker_process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+
+extern char** environ;
 
 namespace quire::actors {
 namespace {
@@ -34,7 +39,98 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
+namespace fs = std::filesystem;
+constexpr uid_t kNobody = 65534;
+
 }  // namespace
+
+bool kept_environment(const std::string& name) {
+  static const char* const kept[] = {"PATH", "LANG", "LANGUAGE", "TZ", "TESSDATA_PREFIX", "OMP_THREAD_LIMIT",
+                                     "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER",
+                                     "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "QUIRE_LOG_LEVEL",
+                                     "QUIRE_LOG_FORMAT", "QUIRE_WORKER_TEST_HOOKS", "ASAN_OPTIONS",
+                                     "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"};
+  for (const char* k : kept)
+    if (name == k) return true;
+  return name.rfind("LC_", 0) == 0;
+}
+
+bool worker_process::make_scratch(std::string& error) {
+  remove_scratch();
+  drop_to_nobody_ = ::geteuid() == 0;
+  std::string parent = iso_.scratch_parent;
+  std::error_code ec;
+  if (drop_to_nobody_) {
+    // nobody may not be able to traverse the data root (a 0700 directory of root's): its scratch
+    // lives in the system's temporary directory instead (inputs are then copied, not linked).
+    parent = (fs::temp_directory_path(ec) / "quire-workers").string();
+    if (::mkdir(parent.c_str(), 0711) != 0 && errno != EEXIST) {
+      error = "cannot make " + parent + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+  scratch_ = parent + "/worker-" + std::to_string(::getpid()) + "-" + std::to_string(++scratch_serial_);
+  fs::remove_all(scratch_, ec);
+  for (const char* sub : {"", "/in", "/out", "/tmp"}) {
+    const std::string dir = scratch_ + sub;
+    if (::mkdir(dir.c_str(), 0700) != 0 || (drop_to_nobody_ && ::chown(dir.c_str(), kNobody, kNobody) != 0)) {
+      error = "cannot make the worker's scratch directory " + dir + ": " + std::strerror(errno);
+      remove_scratch();
+      return false;
+    }
+  }
+  return true;
+}
+
+void worker_process::remove_scratch() {
+  if (scratch_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(scratch_, ec);
+  scratch_.clear();
+}
+
+void worker_process::clear_scratch() {
+  std::error_code ec;
+  for (const char* sub : {"/in", "/out", "/tmp"})
+    for (const auto& e : fs::directory_iterator(scratch_ + sub, ec)) fs::remove_all(e.path(), ec);
+  // The sweeper removes what in tmp/ has not changed for an hour: this directory is in use.
+  ::utimensat(AT_FDCWD, scratch_.c_str(), nullptr, 0);
+}
+
+// The input as in/input.pdf: a hard link (same file system as the data root, no copy), a copy
+// where linking fails. The child may read it, never write it (Landlock).
+bool worker_process::stage_input(const std::string& input, std::string& staged, std::string& error) {
+  staged = scratch_ + "/in/input.pdf";
+  std::error_code ec;
+  fs::remove(staged, ec);
+  if (::link(input.c_str(), staged.c_str()) == 0) return true;
+  if (!fs::copy_file(input, staged, ec) || (drop_to_nobody_ && ::chown(staged.c_str(), kNobody, kNobody) != 0)) {
+    error = "cannot stage the input for the worker: " + (ec ? ec.message() : std::string(std::strerror(errno)));
+    return false;
+  }
+  return true;
+}
+
+// Moves what the child wrote in out/ into the job's output directory (same file system: renames).
+bool worker_process::collect_output(const std::string& output_dir, std::string& error) {
+  std::error_code ec;
+  fs::create_directories(output_dir, ec);
+  for (const auto& e : fs::directory_iterator(scratch_ + "/out", ec)) {
+    const fs::path target = fs::path(output_dir) / e.path().filename();
+    fs::remove_all(target, ec);
+    fs::rename(e.path(), target, ec);
+    if (ec == std::errc::cross_device_link) {  // scratch in the temporary directory (root's workers)
+      ec.clear();
+      fs::copy(e.path(), target, fs::copy_options::recursive, ec);
+    }
+    if (ec) {
+      error = "cannot move the worker's output " + e.path().string() + ": " + ec.message();
+      return false;
+    }
+  }
+  if (ec) error = "cannot list the worker's output: " + ec.message();
+  return !ec;
+}
 
 worker_process::worker_process(std::vector<std::string> argv, std::uint64_t memory_limit_bytes, int nice)
     : argv_(std::move(argv)), memory_limit_(memory_limit_bytes), nice_(nice) {}
@@ -56,10 +152,34 @@ bool worker_process::start(std::string& error, std::chrono::milliseconds ready_t
   }
   // Everything the child needs is prepared before fork: between fork and exec only
   // async-signal-safe calls are allowed (the service is multi-threaded).
+  if (!iso_.scratch_parent.empty() && !make_scratch(error)) {
+    for (int fd : {jobs[0], jobs[1], events[0], events[1]}) ::close(fd);
+    return false;
+  }
+  const bool drop = !scratch_.empty() && drop_to_nobody_;
+  sandbox_ = nullptr;
   std::vector<char*> args;
   for (auto& a : argv_) args.push_back(a.data());
   args.push_back(nullptr);
+  // A clean environment: the service's secrets (QUIRE_DATABASE_URL, QUIRE_API_KEYS, …) never reach
+  // the process that parses untrusted bytes.
+  std::vector<std::string> env_store;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string var(*e);
+    const auto eq = var.find('=');
+    if (eq != std::string::npos && kept_environment(var.substr(0, eq))) env_store.push_back(var);
+  }
+  if (!scratch_.empty()) {
+    env_store.push_back("QUIRE_WORKER_SCRATCH=" + scratch_);
+    env_store.push_back("TMPDIR=" + scratch_ + "/tmp");
+  }
+  std::vector<char*> envp;
+  for (auto& v : env_store) envp.push_back(v.data());
+  envp.push_back(nullptr);
   rlimit as{static_cast<rlim_t>(memory_limit_), static_cast<rlim_t>(memory_limit_)};
+  const rlimit no_core{0, 0};
+  const rlimit files{static_cast<rlim_t>(iso_.max_open_files), static_cast<rlim_t>(iso_.max_open_files)};
+  const rlimit fsize{static_cast<rlim_t>(iso_.max_file_bytes), static_cast<rlim_t>(iso_.max_file_bytes)};
   const pid_t parent = ::getpid();
 
   pid_t pid = ::fork();
@@ -80,10 +200,20 @@ bool worker_process::start(std::string& error, std::chrono::milliseconds ready_t
     ::dup2(2, 1);  // stray prints go to the log, never into the event stream
     ::syscall(SYS_close_range, 5u, ~0u, 0u);
     ::signal(SIGPIPE, SIG_DFL);
+    ::signal(SIGXFSZ, SIG_IGN);  // a write past RLIMIT_FSIZE fails (EFBIG: io_error) instead of killing
     if (memory_limit_ > 0) ::setrlimit(RLIMIT_AS, &as);
+    ::setrlimit(RLIMIT_CORE, &no_core);  // a crash leaves no image of a document's bytes behind
+    if (iso_.max_open_files > 0) ::setrlimit(RLIMIT_NOFILE, &files);
+    if (iso_.max_file_bytes > 0) ::setrlimit(RLIMIT_FSIZE, &fsize);
     // The raw system call: async-signal-safe, and this process only (not the parent's group).
     if (nice_ > 0) ::syscall(SYS_setpriority, PRIO_PROCESS, 0, nice_);
-    ::execv(args[0], args.data());
+    if (drop) {
+      // Root gives its workers away to nobody; a change of credentials clears the death signal.
+      if (::setgroups(0, nullptr) != 0 || ::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) ::_exit(126);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+    }
+    ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
   ::close(jobs[0]);
@@ -99,7 +229,10 @@ bool worker_process::start(std::string& error, std::chrono::milliseconds ready_t
     auto st = read_line(line, until);
     if (st == read_status::line) {
       auto msg = nlohmann::json::parse(line, nullptr, false);
-      if (!msg.is_discarded() && msg.value("event", "") == "ready") return true;
+      if (!msg.is_discarded() && msg.value("event", "") == "ready") {
+        sandbox_ = msg.value("sandbox", nlohmann::json());
+        return true;
+      }
       continue;
     }
     error = st == read_status::timeout ? "worker did not become ready in time" : "worker exited at start";
@@ -138,7 +271,31 @@ worker_outcome worker_process::run(const worker_job& job, const std::function<bo
     out.message = "no worker process";
     return out;
   }
-  nlohmann::json msg = {{"job_id", job.job_id}, {"input", job.input_path}, {"output_dir", job.output_dir},
+  std::string input = job.input_path, output_dir = job.output_dir;
+  if (!scratch_.empty()) {
+    clear_scratch();
+    if (!stage_input(job.input_path, input, out.message)) {
+      out.outcome = worker_outcome::kind::failed;
+      out.code = "io_error";
+      return out;
+    }
+    output_dir = scratch_ + "/out";
+  }
+  out = run_staged(job, input, output_dir, tick);
+  if (!scratch_.empty()) {
+    if (out.outcome == worker_outcome::kind::succeeded && !collect_output(job.output_dir, out.message)) {
+      out.outcome = worker_outcome::kind::failed;
+      out.code = "io_error";
+    }
+    if (pid_ > 0) clear_scratch();  // a dead child's directory goes with it (start() makes a new one)
+  }
+  return out;
+}
+
+worker_outcome worker_process::run_staged(const worker_job& job, const std::string& input,
+                                          const std::string& output_dir, const std::function<bool(int, int)>& tick) {
+  worker_outcome out;
+  nlohmann::json msg = {{"job_id", job.job_id}, {"input", input}, {"output_dir", output_dir},
                         {"options", job.options}};
   const auto started = steady::now();
   const bool limited = job.timeout.count() > 0;
@@ -208,6 +365,7 @@ bool worker_process::check_alive() {
   close_fd(to_child_);
   close_fd(from_child_);
   buffer_.clear();
+  remove_scratch();
   return false;
 }
 
@@ -223,6 +381,7 @@ void worker_process::kill_now() {
   close_fd(to_child_);
   close_fd(from_child_);
   buffer_.clear();
+  remove_scratch();
 }
 
 void worker_process::stop(std::chrono::milliseconds grace) {
@@ -236,6 +395,7 @@ void worker_process::stop(std::chrono::milliseconds grace) {
       last_status_ = status;
       pid_ = -1;
       close_fd(from_child_);
+      remove_scratch();
       return;
     }
     ::usleep(10000);

@@ -11,6 +11,16 @@
 //        or {"event":"done","ok":false,"code":"pdf_unreadable","message":"…"}
 // The child writes result.md and assets/ into output_dir; the parent publishes them durably.
 // Plain POSIX (fork/exec, poll, waitpid): call it from a detached actor, never the CAF scheduler.
+//
+// Isolation (issue 16 item 4). Every child gets a clean environment (kept_environment(): no
+// database URL, no API keys, nothing the service was given but the locale, PATH, Tesseract's and
+// the log's settings), no core dumps, a cap on open files and on the size of a file it writes.
+// With set_isolation() it also gets a private scratch directory (0700) under `scratch_parent`:
+// in/ holds the job's input (a hard link, read-only to the child), out/ receives its output, moved
+// into the job's output_dir after the job; its path reaches the child as QUIRE_WORKER_SCRATCH and
+// the child confines itself to it (app/worker_sandbox.hpp: Landlock, seccomp). A service running
+// as root runs its workers as `nobody` (65534). The child's ready event says which layers hold
+// (sandbox()).
 #pragma once
 
 #include <sys/types.h>
@@ -46,6 +56,15 @@ struct worker_outcome {
   nlohmann::json result;  // the "done" message when succeeded
 };
 
+struct worker_isolation {
+  std::string scratch_parent;          // "" = no scratch directory, input and output paths as given
+  std::uint64_t max_file_bytes = 0;    // RLIMIT_FSIZE of the child (0 = unlimited)
+  int max_open_files = 256;            // RLIMIT_NOFILE of the child
+};
+
+// The variables a worker may inherit, by name (everything else is dropped).
+bool kept_environment(const std::string& name);
+
 class worker_process {
  public:
   // `argv` is the full command (argv[0] = binary). memory_limit_bytes = RLIMIT_AS of the child (0 = none).
@@ -63,6 +82,12 @@ class worker_process {
   // How the last child ended ("killed by SIGSEGV (11)", …).
   std::string last_exit() const { return describe_exit(last_status_); }
   pid_t pid() const { return pid_; }
+  // Takes effect at the next start().
+  void set_isolation(worker_isolation iso) { iso_ = std::move(iso); }
+  // The child's report of its confinement (its ready event's "sandbox"; null before a start).
+  const nlohmann::json& sandbox() const { return sandbox_; }
+  // The running child's scratch directory ("" without isolation).
+  const std::string& scratch() const { return scratch_; }
 
   // Runs one job to its end. `tick(pages_done, pages_total)` is called on every progress event and
   // at least every 200 ms; returning false cancels (the child is killed). After crashed, timed_out
@@ -74,7 +99,14 @@ class worker_process {
 
  private:
   void kill_now();
+  bool make_scratch(std::string& error);
+  void remove_scratch();
+  bool stage_input(const std::string& input, std::string& staged, std::string& error);
+  bool collect_output(const std::string& output_dir, std::string& error);
+  void clear_scratch();
   std::string describe_exit(int status) const;
+  worker_outcome run_staged(const worker_job& job, const std::string& input, const std::string& output_dir,
+                            const std::function<bool(int, int)>& tick);
   enum class read_status { line, timeout, eof };
   read_status read_line(std::string& line, std::chrono::steady_clock::time_point until);
   std::vector<std::string> argv_;
@@ -85,6 +117,11 @@ class worker_process {
   int from_child_ = -1;
   std::string buffer_;
   int last_status_ = 0;
+  worker_isolation iso_;
+  std::string scratch_;
+  unsigned scratch_serial_ = 0;
+  bool drop_to_nobody_ = false;
+  nlohmann::json sandbox_;
 };
 
 }  // namespace quire::actors

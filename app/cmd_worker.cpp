@@ -18,8 +18,11 @@
 // CPU reference; a gpu_prefer job then carries the engine's "GPU unavailable" warning and a
 // gpu_required one is refused (gpu_not_available).
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -31,6 +34,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -38,6 +42,7 @@
 #include "actors/config.hpp"
 #include "actors/worker_wire.hpp"
 #include "app/commands.hpp"
+#include "app/worker_sandbox.hpp"
 #include "convert/convert.hpp"
 #include "gpu/page_analysis.hpp"
 
@@ -64,6 +69,68 @@ void test_hooks(const std::vector<char>& pdf) {
     for (;;) hog.emplace_back(64 << 20, 'x');  // RLIMIT_AS turns this into bad_alloc
   }
   if (text.find("%QUIRE_TEST_SLOW") != std::string_view::npos) std::this_thread::sleep_for(std::chrono::seconds(4));
+}
+
+nlohmann::json fail(const std::string& code, const std::string& message);
+
+bool hooks_enabled() {
+  const char* v = std::getenv("QUIRE_WORKER_TEST_HOOKS");
+  return v && std::strcmp(v, "1") == 0;
+}
+
+// Test hook `%QUIRE_TEST_PROBE port=N read=PATH write=PATH ...` (system tests only): from inside this
+// sandboxed worker, try what a hostile PDF would want (the environment, a TCP connection, other
+// files, the parent's /proc) and write what happened as JSON into result.md instead of converting.
+// serve_sandbox_test asserts every attempt fails; it must fail when the sandbox is taken away.
+std::optional<nlohmann::json> probe_hook(const std::vector<char>& pdf, const nlohmann::json& job) {
+  if (!hooks_enabled()) return std::nullopt;
+  std::string_view text(pdf.data(), pdf.size());
+  const auto at = text.find("%QUIRE_TEST_PROBE");
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string line(text.substr(at, text.find('\n', at) - at));
+  nlohmann::json report = {{"env", nlohmann::json::array()}, {"reads", nlohmann::json::object()},
+                           {"writes", nlohmann::json::object()}, {"uid", static_cast<long>(::getuid())}};
+  for (char** e = environ; *e; ++e) report["env"].push_back(*e);
+  auto outcome = [](int rc) { return rc >= 0 ? std::string("ok") : std::string(std::strerror(errno)); };
+  std::istringstream words(line);
+  std::string word;
+  while (words >> word) {
+    const auto eq = word.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = word.substr(0, eq), value = word.substr(eq + 1);
+    if (key == "port") {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      int rc = fd;
+      if (fd >= 0) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(value)));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      }
+      report["connect"] = outcome(rc);
+      if (fd >= 0) ::close(fd);
+    } else if (key == "read") {
+      const int fd = ::open(value.c_str(), O_RDONLY | O_CLOEXEC);
+      report["reads"][value] = outcome(fd);
+      if (fd >= 0) ::close(fd);
+    } else if (key == "write") {
+      const int fd = ::open(value.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      report["writes"][value] = outcome(fd);
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  const std::string parent_env = "/proc/" + std::to_string(::getppid()) + "/environ";
+  const int pfd = ::open(parent_env.c_str(), O_RDONLY | O_CLOEXEC);
+  report["reads"]["/proc/<parent>/environ"] = outcome(pfd);
+  if (pfd >= 0) ::close(pfd);
+  const std::filesystem::path out = job.value("output_dir", "");
+  std::ofstream md(out / "result.md", std::ios::binary | std::ios::trunc);
+  md << report.dump();
+  if (!md.flush()) return fail("io_error", "cannot write the probe report");
+  return nlohmann::json{{"event", "done"}, {"ok", true}, {"pages", nlohmann::json::array()}, {"page_count", 1},
+                        {"pages_converted", 1}, {"warnings", nlohmann::json::array()}, {"assets", nlohmann::json::array()},
+                        {"milliseconds", 0}, {"acceleration_used", "cpu"}};
 }
 
 nlohmann::json fail(const std::string& code, const std::string& message) {
@@ -114,12 +181,18 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   if (!in) return fail("input_missing", "cannot open the job's input.pdf");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   test_hooks(bytes);
+  if (auto probed = probe_hook(bytes, job)) return *probed;
 
   const auto& o = job.value("options", nlohmann::json::object());
   convert::options opts;
   opts.first_page = o.value("first_page", 1);
   opts.last_page = o.value("last_page", 0);
   opts.max_pages = o.value("max_pages", 0);
+  const auto& lim = o.value("limits", nlohmann::json::object());
+  opts.limits.page_seconds = lim.value("page_seconds", 0.0);
+  opts.limits.page_content_bytes = lim.value("page_content_bytes", std::uint64_t{0});
+  opts.limits.document_content_bytes = lim.value("document_content_bytes", std::uint64_t{0});
+  opts.limits.page_operators = lim.value("page_operators", std::uint64_t{0});
   opts.extract_images = o.value("extract_images", false);
   opts.asset_prefix = o.value("asset_prefix", "assets/");
   const auto ocr = o.value("ocr", "auto");
@@ -214,7 +287,11 @@ int run_worker(device_binding& dev) {
       dev.gpu = std::move(sel.analyzer);
     }
     convert::engine engine;
-    if (!emit({{"event", "ready"}, {"pid", ::getpid()}})) return 1;
+    // Confinement last: the engine and any device are initialised with everything in reach, the
+    // first job's bytes never are (worker_sandbox.hpp).
+    const char* scratch = std::getenv("QUIRE_WORKER_SCRATCH");
+    const auto sandbox = worker_sandbox::apply(scratch ? scratch : "", dev.device >= 0);
+    if (!emit({{"event", "ready"}, {"pid", ::getpid()}, {"sandbox", sandbox.to_json()}})) return 1;
     actors::worker_wire::line_reader jobs;
     std::string line;
     while (jobs.next(line)) {
