@@ -12,7 +12,10 @@
 #include <fmt/core.h>
 
 #include <cstdlib>
+#include <optional>
+#include <vector>
 
+#include "actors/config.hpp"
 #include "app/commands.hpp"
 #include "storage/migrator.hpp"
 
@@ -34,6 +37,16 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 
+// QUIRE_DATABASE_URL, or the file QUIRE_DATABASE_URL_FILE names (actors::secret_setting); "" when
+// neither is set. An unreadable file is reported and ends the command.
+std::optional<std::string> database_url_from_env(const char* command) {
+  std::vector<actors::config_error> errors;
+  auto url = actors::secret_setting(actors::process_env(), "QUIRE_DATABASE_URL", errors);
+  for (const auto& e : errors) fmt::print(stderr, "{}: {}: {}\n", command, e.variable, e.message);
+  if (!errors.empty()) return std::nullopt;
+  return url.value_or("");
+}
+
 int fail(const storage::error& e) {
   fmt::print(stderr, "quire migrate: {}: {}\n", storage::to_string(e.code), e.message);
   return e.code == storage::errc::database_unreachable ? 3 : 1;
@@ -44,7 +57,11 @@ int run_migrate(migrate_args a) {
     for (const auto& m : storage::embedded_migrations()) fmt::print("{}  {}\n", m.checksum, m.name);
     return 0;
   }
-  a.url = a.url.empty() ? env_or("QUIRE_DATABASE_URL", "") : a.url;
+  if (a.url.empty()) {
+    auto url = database_url_from_env("quire migrate");
+    if (!url) return 2;
+    a.url = *url;
+  }
   a.profile = a.profile.empty() ? env_or("QUIRE_PROFILE", "") : a.profile;
   if (a.url.empty()) {
     fmt::print(stderr, "quire migrate: no database: set QUIRE_DATABASE_URL or pass --database-url\n");

@@ -11,8 +11,11 @@
 #include <fmt/core.h>
 
 #include <cstdlib>
+#include <optional>
+#include <vector>
 #include <nlohmann/json.hpp>
 
+#include "actors/config.hpp"
 #include "storage/artifact_store.hpp"
 #include "storage/job_store.hpp"
 #include "storage/maintenance.hpp"
@@ -32,13 +35,27 @@ std::string env_or(const char* name, const std::string& v) {
   return !v.empty() ? v : (e != nullptr ? std::string(e) : std::string());
 }
 
+// QUIRE_DATABASE_URL, or the file QUIRE_DATABASE_URL_FILE names (actors::secret_setting); "" when
+// neither is set. An unreadable file is reported and ends the command.
+std::optional<std::string> database_url_from_env(const char* command) {
+  std::vector<actors::config_error> errors;
+  auto url = actors::secret_setting(actors::process_env(), "QUIRE_DATABASE_URL", errors);
+  for (const auto& e : errors) fmt::print(stderr, "{}: {}: {}\n", command, e.variable, e.message);
+  if (!errors.empty()) return std::nullopt;
+  return url.value_or("");
+}
+
 int fail(const storage::error& e) {
   fmt::print(stderr, "quire sweep: {}: {}\n", storage::to_string(e.code), e.message);
   return e.code == storage::errc::database_unreachable ? 3 : 4;
 }
 
 int run_sweep(sweep_args a) {
-  a.url = env_or("QUIRE_DATABASE_URL", a.url);
+  if (a.url.empty()) {
+    auto url = database_url_from_env("quire sweep");
+    if (!url) return 2;
+    a.url = *url;
+  }
   a.profile = env_or("QUIRE_PROFILE", a.profile);
   a.data_root = env_or("QUIRE_DATA_ROOT", a.data_root);
   if (a.url.empty() || a.profile.empty() || a.data_root.empty()) {
