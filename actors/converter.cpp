@@ -112,13 +112,15 @@ void report_sandbox(const converter_ctx& c) {
 
 bool ensure_worker(converter_ctx& c) {
   if (c.device_failed) return false;
-  if (c.worker && c.worker->running()) return true;
-  if (!c.worker) {
-    c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes, c.st->cfg.worker_nice);
-    // Its output is built in memory before it is written, so no file it writes can be larger than
-    // its address space.
-    c.worker->set_isolation({(c.files->root() / "tmp").string(), c.st->cfg.worker_memory_bytes, 256});
-  }
+  // A worker started while the data root was unavailable has no scratch directory (it cannot be
+  // given a job then): once the root is there it is restarted confined to one.
+  const bool confined = c.worker && !c.worker->scratch().empty();
+  if (c.worker && c.worker->running() && (confined || !c.files)) return true;
+  if (c.worker && c.worker->running()) c.worker->stop();
+  if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes, c.st->cfg.worker_nice);
+  // Its output is built in memory before it is written, so no file it writes can be larger than its
+  // address space.
+  if (c.files) c.worker->set_isolation({(c.files->root() / "tmp").string(), c.st->cfg.worker_memory_bytes, 256});
   std::string err;
   bool ok = c.worker->start(err);
   if (!ok) log::error("worker.start_failed", {{"converter", c.index}, {"accel", c.accel}, {"message", err}});
