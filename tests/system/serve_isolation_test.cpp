@@ -104,7 +104,7 @@ TEST_CASE("from inside a worker the secrets, the network and other jobs' files a
   std::string other_input, other_result;
   for (const auto& f : files_under(l.root)) {
     if (f.find(other) == std::string::npos) continue;
-    if (f.size() >= 9 && f.compare(f.size() - 9, 9, "input.pdf") == 0) other_input = l.root + "/" + f;
+    if (f.size() >= 4 && f.compare(f.size() - 4, 4, ".pdf") == 0) other_input = l.root + "/" + f;  // inputs/ab/<id>.pdf
     if (f.size() >= 9 && f.compare(f.size() - 9, 9, "result.md") == 0) other_result = l.root + "/" + f;
   }
   REQUIRE_FALSE(other_input.empty());
