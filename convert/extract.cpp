@@ -478,6 +478,67 @@ float word_gap_threshold(const std::vector<rawc>& chars, const std::vector<int>&
   return std::min(threshold, cut);
 }
 
+// The combining mark of a spacing accent that typesetters (TeX above all) draw as a glyph of its
+// own over the letter ("P¨a¨abo" for Pääbo, "c⃝" for ©), or 0.
+int accent_mark(int c) {
+  switch (c) {
+    case 0xB4: return 0x301;
+    case 0x2C6: return 0x302;
+    case 0x2DC: return 0x303;
+    case 0xAF: case 0x2C9: return 0x304;
+    case 0x2D8: return 0x306;
+    case 0x2D9: return 0x307;
+    case 0xA8: return 0x308;
+    case 0x2DA: return 0x30A;
+    case 0x2DD: return 0x30B;
+    case 0x2C7: return 0x30C;
+    case 0xB8: return 0x327;
+    case 0x2DB: return 0x328;
+    case 0x20DD: case 0x25EF: return 0x20DD;
+    default: return 0;
+  }
+}
+
+// Folds accent glyphs into the letter they are drawn over: an accent whose box covers most of a
+// neighbouring letter's (or the letter most of the accent's) becomes part of that letter when the
+// pair has a precomposed form. A circumflex or tilde drawn apart from any letter is the ASCII
+// character a typewriter font draws that way ("npm@ˆ11" is "npm@^11", "˜/.bashrc" is "~/.bashrc").
+void fold_accents(std::vector<rawc>& chars, std::vector<int>& row) {
+  std::vector<char> drop(row.size(), 0);
+  bool any = false;
+  for (size_t k = 0; k < row.size(); ++k) {
+    rawc& a = chars[row[k]];
+    const int mark = accent_mark(a.c);
+    if (!mark) continue;
+    int best = -1;
+    float best_ov = 0;
+    for (size_t j = k >= 2 ? k - 2 : 0; j < std::min(row.size(), k + 3); ++j) {
+      const rawc& b = chars[row[j]];
+      if (j == k || drop[j] || b.space || accent_mark(b.c)) continue;
+      const float ov = layout::overlap(a.x0, a.x1, b.x0, b.x1);
+      const float narrow = std::min(a.x1 - a.x0, b.x1 - b.x0);
+      if (narrow > 0 && ov >= 0.5f * narrow && ov > best_ov) best = static_cast<int>(j), best_ov = ov;
+    }
+    if (best < 0) {
+      if (a.c == 0x2C6) a.c = '^';
+      else if (a.c == 0x2DC) a.c = '~';
+      continue;
+    }
+    rawc& b = chars[row[static_cast<size_t>(best)]];
+    int base = b.c == 0x131 ? 'i' : b.c == 0x237 ? 'j' : b.c;  // TeX accents the dotless letters
+    if (const int composed = text::compose(base, mark)) {
+      b.c = composed;
+      drop[k] = 1;
+      any = true;
+    }
+  }
+  if (!any) return;
+  size_t w = 0;
+  for (size_t k = 0; k < row.size(); ++k)
+    if (!drop[k]) row[w++] = row[k];
+  row.resize(w);
+}
+
 // Builds one line segment from chars[begin,end) of a row (sorted by x).
 layout::line make_segment(const std::vector<rawc>& chars, const std::vector<int>& idx, size_t begin, size_t end,
                           const page_fonts& fonts) {
@@ -736,6 +797,7 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
       }
       if (!dup) kept.push_back(i);
     }
+    fold_accents(chars, kept);
     // split at gaps too wide for a word space
     size_t start = 0;
     float last_x1 = -1e9f, last_size = 0;

@@ -297,7 +297,12 @@ const composition kCompositions[] = {
     {119, 0x302, 0x175},
     {119, 0x307, 0x1E87},
     {119, 0x308, 0x1E85},
-    {119, 0x30A, 0x1E98}
+    {119, 0x30A, 0x1E98},
+    // a letter in a circle (TeX's \textcircled): the copyright and registered signs
+    {67, 0x20DD, 0xA9},
+    {99, 0x20DD, 0xA9},
+    {82, 0x20DD, 0xAE},
+    {114, 0x20DD, 0xAE}
 };
 }  // namespace
 
