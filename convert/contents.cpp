@@ -107,6 +107,14 @@ void page_analyser::find_contents() {
       continue;
     }
     if (!arabic(t)) continue;
+    // a page number ends its row: a number with more text a word space after it is a figure in a
+    // run of them ("1 1 1", "2 4 8" drawn word by word), not an entry's page (a column gutter is
+    // wider)
+    bool followed = false;
+    for (int j = 0; j < n && !followed; ++j)
+      followed = j != i && !furniture[j] && page.lines[j].chars > 0 && page.lines[j].box.x0 >= l.box.x1 - 1 &&
+                 page.lines[j].box.x0 - l.box.x1 < 0.8f * l.size && same_row(page.lines[j], l);
+    if (followed) continue;
     // a page number piece: walk left over leader pieces to the title piece on its row
     std::vector<int> left;
     for (int j = 0; j < n; ++j)
