@@ -149,10 +149,34 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
       ++i;
       continue;
     }
-    size_t j = i;
-    std::string inner;
-    while (j < segs.size() && segs[j].link == segs[i].link) inner += render_seg(segs[j++], true);
+    // one target, even where the link is broken over two lines (two annotations with the same
+    // URI, a blank between them)
     const std::string& uri = links[segs[i].link].uri;
+    auto same_target = [&](size_t k) { return k < segs.size() && segs[k].link >= 0 && links[segs[k].link].uri == uri; };
+    size_t j = i;
+    bool broken = false;
+    std::string raw;
+    while (j < segs.size()) {
+      const bool piece = same_target(j);
+      if (!piece && !(segs[j].link < 0 && !segs[j].ref && text::trim(segs[j].text).empty() && same_target(j + 1)))
+        break;
+      broken = broken || (piece && segs[j].link != segs[i].link);
+      raw += segs[j++].text;
+    }
+    std::string inner;
+    const std::string_view raw_core = text::trim(raw);
+    if (broken && (raw_core.find("://") != std::string_view::npos || raw_core.substr(0, 4) == "www.")) {
+      // a web address wrapped at the line end: one piece, without the line's space, in the
+      // style of its start
+      segment whole = segs[i];
+      whole.text.clear();
+      for (char c : raw_core)
+        if (c != ' ') whole.text += c;
+      const size_t lead = raw.find_first_not_of(' '), last = raw.find_last_not_of(' ');
+      inner = raw.substr(0, lead) + render_seg(whole, true) + raw.substr(last + 1);
+    } else {
+      for (size_t k = i; k < j; ++k) inner += render_seg(segs[k], true);
+    }
     std::string_view core = text::trim(inner);
     size_t lead = inner.find_first_not_of(' ');
     std::string pre = lead == std::string::npos ? "" : inner.substr(0, lead);
