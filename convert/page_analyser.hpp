@@ -213,6 +213,10 @@ struct page_analyser {
   // Whether flow line `f` continues the code block `blk` (a comment or an italic placeholder in
   // a proportional font stays in the listing when monospace lines follow it at the same pitch).
   bool continues_code(const std::vector<const fline*>& blk, const fline& f, const fline* next) const;
+  bool code_line_continues(const fline& f) const;  // ends in a listing's line-break mark
+  bool code_line_resumes(const fline& f) const;    // starts with one (the rest of a broken line)
+  float code_wrap_edge(const std::vector<const fline*>& lines) const;  // where its long lines wrap, 0 unknown
+  float text_right = 0;  // right edge of the region's prose (build_blocks)
 
   void build_blocks(const std::vector<flow_elem>& flow, int region);
 

@@ -2,7 +2,8 @@
 // content stream with exact fonts and positions. Fonts: F1 Helvetica, F2 Helvetica-Bold,
 // F3 Courier, F4 Helvetica-Oblique, F5 Times-Roman (WinAnsi encoding, so "\225" is a bullet),
 // F6 a Type 3 font (no name, no flags) whose box glyphs all advance 600/1000 em: monospace only
-// by its advances;
+// by its advances; F7 Courier whose codes \200 and \201 draw a listing's line-break marks
+// (U+230B, U+21AA, named in the encoding's Differences) at Courier's advance;
 // a page may carry one raster image as /Im0 (scans, image-only tables, photos).
 // Coordinates in content streams are PDF's (origin bottom left, 612 x 792 page).
 #pragma once
@@ -107,11 +108,22 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
     }
     pdf_drop_obj(ctx, box_proc);
     pdf_drop_obj(ctx, blank_proc);
+    // F7: Courier with two codes renamed to mark glyphs (MuPDF reads uniXXXX names as Unicode)
+    fz_font* courier = fz_new_base14_font(ctx, "Courier");
+    pdf_obj* marked = pdf_add_simple_font(ctx, doc, courier, PDF_SIMPLE_ENCODING_LATIN);
+    fz_drop_font(ctx, courier);
+    pdf_obj* marked_enc = pdf_dict_put_dict(ctx, marked, PDF_NAME(Encoding), 2);
+    pdf_dict_put(ctx, marked_enc, PDF_NAME(BaseEncoding), PDF_NAME(WinAnsiEncoding));
+    pdf_obj* marked_diffs = pdf_dict_put_array(ctx, marked_enc, PDF_NAME(Differences), 3);
+    pdf_array_push_int(ctx, marked_diffs, 128);
+    pdf_array_push_name(ctx, marked_diffs, "uni230B");
+    pdf_array_push_name(ctx, marked_diffs, "uni21AA");
     for (size_t p = 0; p < pages.size(); ++p) {
       pdf_obj* res = pdf_new_dict(ctx, doc, 1);
       pdf_obj* fd = pdf_dict_put_dict(ctx, res, PDF_NAME(Font), 6);
       for (int i = 0; i < 5; ++i) pdf_dict_puts(ctx, fd, ("F" + std::to_string(i + 1)).c_str(), fonts[i]);
       pdf_dict_puts(ctx, fd, "F6", uniform);
+      pdf_dict_puts(ctx, fd, "F7", marked);
       if (const auto& im = pages[p].image) {
         fz_colorspace* cs = im->components == 3 ? fz_device_rgb(ctx) : fz_device_gray(ctx);
         fz_pixmap* pix = fz_new_pixmap(ctx, cs, im->width, im->height, nullptr, 0);
@@ -145,6 +157,7 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
     }
     for (int i = 0; i < 5; ++i) pdf_drop_obj(ctx, fonts[i]);
     pdf_drop_obj(ctx, uniform);
+    pdf_drop_obj(ctx, marked);
     pdf_write_options wo = pdf_default_write_options;
     if (!opts.user_password.empty()) {
       wo.do_encrypt = PDF_ENCRYPT_AES_256;
