@@ -360,6 +360,13 @@ std::string page_analyser::code_text(const std::vector<const fline*>& lines) con
     // closing brackets alone ("}", "});") end a block of code, they are no rest of a line
     if (std::none_of(b.plain.begin(), b.plain.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }))
       return false;
+    // a line that opens with the same word as the one above is the next record of a log or a
+    // list of commands, and fields aligned under the ones above make a table, not wrapped text
+    const std::string_view at = text::trim(a.plain), bt = text::trim(b.plain);
+    if (at.substr(0, at.find(' ')) == bt.substr(0, bt.find(' '))) return false;
+    for (size_t pa = 1; pa < a.pieces.size(); ++pa)
+      for (size_t pb = 1; pb < b.pieces.size(); ++pb)
+        if (std::fabs(a.pieces[pa]->box.x0 - b.pieces[pb]->box.x0) < 0.5f * cw) return false;
     return edge - a.box.x1 < (next_word_cells(b) + 1.5f) * cw;
   };
   std::string out;
