@@ -78,7 +78,10 @@ result<job_record> job_store::get(const std::string& id) {
     auto r = w.exec_prepared("get_job", id, impl_->opts.profile);
     w.commit();
     if (r.empty()) return make_error(errc::job_not_found, fmt::format("no job {}", id));
-    return parse_job(r[0]);
+    auto job = parse_job(r[0]);
+    if (const auto& hooks = r[0][kJobColumnCount]; !hooks.is_null())
+      job.webhooks = nlohmann::json::parse(hooks.c_str(), nullptr, false);
+    return job;
   });
 }
 

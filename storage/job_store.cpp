@@ -89,7 +89,7 @@ void prepare_all(pqxx::connection& c) {
             "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, job_id, created_at, expires_at)"
             " VALUES ($1, $2, $3, $4, quire_now(), quire_now() + $5::int8 * interval '1 second')"
             " ON CONFLICT DO NOTHING RETURNING job_id");
-  c.prepare("get_job", "SELECT " + cols + " FROM jobs WHERE id = $1 AND profile = $2");
+  c.prepare("get_job", "SELECT " + cols + ", " + webhooks_column() + " FROM jobs WHERE id = $1 AND profile = $2");
   c.prepare("announce", "SELECT pg_notify('quire_work', $1)");
   c.prepare("classify", "SELECT status, lease_owner, attempt FROM jobs WHERE id = $1 AND profile = $2");
   const char* lease_match = " WHERE id = $1 AND profile = $4 AND status = 'running' AND lease_owner = $2 AND attempt = $3";

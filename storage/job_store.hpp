@@ -109,6 +109,10 @@ struct job_record {
   int pages_done = 0;
   std::optional<job_error_info> error;     // last error (also kept on a retried, queued job)
   bool pinned = false;
+  // Webhook deliveries of the job's terminal events (notify.url), oldest first: each an object
+  // with webhook_id, event, state, attempts, last_attempt_at, next_attempt_at, last_status,
+  // last_error, finished_at. Read by get() only; null elsewhere and for jobs without notify.url.
+  nlohmann::json webhooks;
 };
 
 // What a claim hands out and every lease-holder call must present. (owner, attempt) is the
@@ -177,6 +181,20 @@ struct job_counts {
   std::map<job_status, std::int64_t> by_status;  // every status present, zero when none
   std::int64_t leases_expired = 0;               // running jobs whose lease has run out
   double oldest_queued_age_seconds = 0;          // 0 when nothing is queued
+};
+
+enum class webhook_state { pending, delivered, failed };
+std::string_view to_string(webhook_state s);  // "pending", "delivered", "failed"
+
+// One claimed webhook delivery: the event and the job as its transition left it.
+struct webhook_delivery {
+  std::string id;              // the Standard Webhooks webhook-id: "msg_<job id>_<status>"
+  std::string event;           // "job.succeeded", "job.failed", "job.canceled", "job.expired"
+  std::string url;             // the job's notify.url
+  std::string api_key_id;      // who submitted the job
+  time_point created_at;       // when the event happened
+  int attempt = 0;             // this attempt's number (1 = first); fences its outcome
+  job_record job;              // snapshot taken by the trigger, in the same transaction
 };
 
 struct retention_policy {
@@ -289,6 +307,25 @@ class job_store {
 
   // ---- retention ----
   result<sweep_batch> sweep(const retention_policy& p, int batch = 500);
+
+  // ---- webhook outbox (migrations/0004_webhook_outbox.sql; delivered by notify/) ----
+  // The trigger jobs_webhook writes one row per terminal event of a job with notify.url, in the
+  // transition's own transaction. These calls are the delivery side.
+  // Claims up to n due pending deliveries of this profile (SKIP LOCKED: replicas share them):
+  // each gets attempts + 1 and is not due again for `hold` (the attempt's time bound plus a
+  // margin), so one that a crashed replica was sending is sent again afterwards.
+  result<std::vector<webhook_delivery>> claim_webhooks(int n, std::chrono::milliseconds hold);
+  // The outcome of a claimed attempt. Fenced by (id, attempt): a late report of an attempt that
+  // was superseded changes nothing (false). `http_status` 0: no HTTP answer.
+  result<bool> webhook_delivered(const webhook_delivery& d, int http_status);
+  // Not delivered: due again after `retry_in`, or given up (state failed) once the event is older
+  // than `give_up_after`. Returns the new state.
+  result<webhook_state> webhook_failed(const webhook_delivery& d, int http_status, const std::string& why,
+                                       std::chrono::milliseconds retry_in, std::chrono::seconds give_up_after);
+  // Pending deliveries of this profile, and how old the oldest is (seconds; 0 when none).
+  result<std::pair<std::int64_t, double>> webhook_backlog();
+  // Removes delivered and given-up rows finished before `keep` ago (bounded); returns how many.
+  result<std::int64_t> prune_webhooks(std::chrono::seconds keep, int limit = 1000);
 
   // ---- testing ----
   // Pins quire_now() on this store's connection (nullopt: back to the real clock).

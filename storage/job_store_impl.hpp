@@ -37,6 +37,10 @@ struct job_store::impl {
 // has the spec already and need not have PostgreSQL print it and this process parse it again.
 enum class spec_column { with, without };
 std::string job_columns(const char* qualifier = "", spec_column spec = spec_column::with);
+inline constexpr int kJobColumnCount = 30;  // columns job_columns() selects
+// The delivery state of a job's webhooks as a JSON text column (job_record::webhooks), for a
+// statement that selects FROM jobs (webhook_outbox.cpp).
+std::string webhooks_column();
 job_record parse_job(const pqxx::row& r);
 time_point from_us(std::int64_t us);
 std::int64_t to_us(time_point t);
