@@ -1,0 +1,152 @@
+// notify/: Standard Webhooks signing (checked against Python's hmac, computed independently), the
+// destination policy (allow-list, address classes, URL rules) and the delivery schedule.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "notify/delivery_loop.hpp"
+#include "notify/destination.hpp"
+#include "notify/signature.hpp"
+
+using namespace quire::notify;
+using namespace std::chrono_literals;
+
+TEST_CASE("Standard Webhooks signatures match an independent HMAC") {
+  const auto key = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw4uWGc+Gy3Ws=");
+  REQUIRE(key);
+  CHECK(key->size() == 32);
+  // python3: base64.b64encode(hmac.new(key, b'msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{"test": 2432232314}',
+  //                                     hashlib.sha256).digest())
+  CHECK(sign(*key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, R"({"test": 2432232314})") ==
+        "v1,tdORi4r/w4dyxjYfBarklByieZALQiByS9vxKfLMHYk=");
+  // Any change of id, timestamp or body changes the signature.
+  CHECK(sign(*key, "msg_other", 1614265330, R"({"test": 2432232314})") !=
+        sign(*key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, R"({"test": 2432232314})"));
+  CHECK(sign(*key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331, R"({"test": 2432232314})") !=
+        sign(*key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, R"({"test": 2432232314})"));
+
+  CHECK_FALSE(decode_secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw4uWGc+Gy3Ws="));  // no prefix
+  CHECK_FALSE(decode_secret("whsec_not base64!"));
+  CHECK_FALSE(decode_secret("whsec_c2hvcnQ="));  // "short": fewer than 24 bytes
+  CHECK(base64_decode("YWJj") == std::string("abc"));
+  CHECK(base64_decode("YWI=") == std::string("ab"));
+  CHECK(base64_decode("YQ==") == std::string("a"));
+  CHECK(base64_encode("ab") == "YWI=");
+}
+
+TEST_CASE("addresses are classified: loopback, private and link-local need the operator's consent") {
+  CHECK(classify_literal("127.0.0.1") == address_class::loopback);
+  CHECK(classify_literal("127.255.1.2") == address_class::loopback);
+  CHECK(classify_literal("::1") == address_class::loopback);
+  CHECK(classify_literal("::ffff:127.0.0.1") == address_class::loopback);
+  CHECK(classify_literal("10.1.2.3") == address_class::private_);
+  CHECK(classify_literal("172.16.0.1") == address_class::private_);
+  CHECK(classify_literal("172.31.255.255") == address_class::private_);
+  CHECK(classify_literal("172.32.0.1") == address_class::public_);
+  CHECK(classify_literal("192.168.1.1") == address_class::private_);
+  CHECK(classify_literal("100.64.0.1") == address_class::private_);
+  CHECK(classify_literal("fd12::1") == address_class::private_);
+  CHECK(classify_literal("169.254.169.254") == address_class::link_local);  // cloud metadata
+  CHECK(classify_literal("fe80::1") == address_class::link_local);
+  CHECK(classify_literal("::ffff:169.254.169.254") == address_class::link_local);
+  CHECK(classify_literal("0.0.0.0") == address_class::forbidden);
+  CHECK(classify_literal("::") == address_class::forbidden);
+  CHECK(classify_literal("224.0.0.1") == address_class::forbidden);
+  CHECK(classify_literal("255.255.255.255") == address_class::forbidden);
+  CHECK(classify_literal("ff02::1") == address_class::forbidden);
+  CHECK(classify_literal("64:ff9b::7f00:1") == address_class::forbidden);
+  CHECK(classify_literal("2002:7f00:1::") == address_class::forbidden);
+  CHECK(classify_literal("93.184.216.34") == address_class::public_);
+  CHECK(classify_literal("2606:2800:220:1::") == address_class::public_);
+  CHECK_FALSE(classify_literal("example.com"));
+
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  inet_pton(AF_INET, "192.168.0.5", &v4.sin_addr);
+  CHECK(classify(reinterpret_cast<sockaddr*>(&v4)) == address_class::private_);
+}
+
+TEST_CASE("notify URLs: allow-list, address classes and URL rules") {
+  destination_policy p;
+  std::string err;
+  // Nothing allowed by default.
+  REQUIRE(check_url(p, "https://hooks.example.com/x"));
+  CHECK(check_url(p, "https://hooks.example.com/x")->find("allows no webhook") != std::string::npos);
+
+  REQUIRE(parse_allowed_hosts(" hooks.example.com , *.corp.example:8443,127.0.0.1,[::1]:9000", p, err));
+  CHECK(p.allowed_hosts.size() == 4);
+  CHECK_FALSE(check_url(p, "https://hooks.example.com/x"));
+  CHECK_FALSE(check_url(p, "http://HOOKS.example.COM:8080/x?y=1"));  // any port without one in the entry
+  CHECK(check_url(p, "https://evil.example.com/x"));
+  CHECK(check_url(p, "https://hooks.example.com.evil.net/x"));
+  CHECK_FALSE(check_url(p, "https://a.corp.example:8443/x"));
+  CHECK_FALSE(check_url(p, "https://a.b.corp.example:8443/x"));
+  CHECK(check_url(p, "https://corp.example:8443/x"));      // the wildcard wants a subdomain
+  CHECK(check_url(p, "https://a.corp.example/x"));         // 443, not 8443
+  // Allowed host, but a loopback address: refused until the operator allows loopback.
+  REQUIRE(check_url(p, "http://127.0.0.1:5000/x"));
+  CHECK(check_url(p, "http://127.0.0.1:5000/x")->find("loopback") != std::string::npos);
+  CHECK(check_url(p, "http://[::1]:9000/x"));
+  REQUIRE(parse_allowed_networks("loopback", p, err));
+  CHECK(p.allow_loopback);
+  CHECK_FALSE(p.allow_private);
+  CHECK_FALSE(check_url(p, "http://127.0.0.1:5000/x"));
+  CHECK_FALSE(check_url(p, "http://[::1]:9000/x"));
+  CHECK(check_url(p, "http://[::1]:9001/x"));
+
+  // URL rules.
+  CHECK(parse_url("ftp://hooks.example.com/x", err) == std::nullopt);
+  CHECK(parse_url("file:///etc/passwd", err) == std::nullopt);
+  CHECK(parse_url("https://user:pw@hooks.example.com/x", err) == std::nullopt);
+  CHECK(err.find("credentials") != std::string::npos);
+  CHECK(parse_url("hooks.example.com/x", err) == std::nullopt);
+  CHECK(parse_url("https://hooks.example.com/x#frag", err) == std::nullopt);
+  CHECK(parse_url("https://" + std::string(3000, 'a') + ".com/", err) == std::nullopt);
+  auto u = parse_url("https://Hooks.Example.com/x", err);
+  REQUIRE(u);
+  CHECK(u->host == "hooks.example.com");
+  CHECK(u->port == 443);
+  CHECK(u->scheme == "https");
+  auto v6 = parse_url("http://[::1]:9000/", err);
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 9000);
+
+  CHECK_FALSE(parse_allowed_hosts("https://hooks.example.com", p, err));
+  CHECK_FALSE(parse_allowed_hosts("*", p, err));
+  CHECK_FALSE(parse_allowed_networks("loopback,everything", p, err));
+}
+
+TEST_CASE("delivery resolves names and checks the resolved address, not the name") {
+  destination_policy p;
+  std::string err;
+  REQUIRE(parse_allowed_hosts("localhost", p, err));
+  // "localhost" is on the list, but it resolves to loopback: refused until loopback is allowed.
+  CHECK_FALSE(resolve_destination(p, "http://localhost:9/x", err));
+  CHECK(err.find("loopback") != std::string::npos);
+  REQUIRE(parse_allowed_networks("loopback", p, err));
+  auto d = resolve_destination(p, "http://localhost:9/x", err);
+  REQUIRE(d);
+  CHECK((d->address == "127.0.0.1" || d->address == "::1"));
+  CHECK(d->url.port == 9);
+}
+
+TEST_CASE("webhook bodies and the retry schedule") {
+  quire::storage::webhook_delivery d;
+  d.id = "msg_x_succeeded";
+  d.event = "job.succeeded";
+  d.created_at = quire::storage::time_point{} + std::chrono::milliseconds(1614265330123);
+  const auto body = nlohmann::json::parse(event_body(d, {{"job_id", "x"}, {"status", "succeeded"}}));
+  CHECK(body["type"] == "job.succeeded");
+  CHECK(body["timestamp"] == "2021-02-25T15:02:10.123Z");
+  CHECK(body["data"]["job_id"] == "x");
+
+  delivery_settings s;
+  s.backoff = 5s;
+  s.backoff_max = 1h;
+  CHECK(retry_delay(s, 1) == 5s);
+  CHECK(retry_delay(s, 2) == 10s);
+  CHECK(retry_delay(s, 5) == 80s);
+  CHECK(retry_delay(s, 30) == 1h);
+}
