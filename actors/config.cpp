@@ -1,6 +1,8 @@
 // Strict parsing of QUIRE_* settings; see config.hpp and docs/configuration.md.
 #include "actors/config.hpp"
 
+#include "notify/signature.hpp"
+
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -110,6 +112,13 @@ const std::vector<setting_doc>& documented_settings() {
       {"QUIRE_INPUT_RETENTION_HOURS", "24", "Raw input kept this long after a job finished"},
       {"QUIRE_RESULT_RETENTION_HOURS", "168", "Result kept this long after a job finished (then expired)"},
       {"QUIRE_TOMBSTONE_RETENTION_HOURS", "720", "Expired jobs' tombstones kept this long"},
+      {"QUIRE_WEBHOOK_ALLOWED_HOSTS", "", "Hosts a job's notify.url may name: host, host:port or *.domain, comma-separated (unset: webhooks refused)"},
+      {"QUIRE_WEBHOOK_ALLOW_NETWORKS", "", "Address classes webhooks may reach besides public ones: loopback, private, link_local"},
+      {"QUIRE_WEBHOOK_SECRET", "", "Standard Webhooks signing secret (whsec_<base64>) of this lane; required with allowed hosts"},
+      {"QUIRE_WEBHOOK_KEY_SECRETS", "", "Per API key signing secrets, key-id=whsec_..., comma-separated (override the lane's)"},
+      {"QUIRE_WEBHOOK_RETRY_PERIOD_SECONDS", "86400", "How long an undelivered webhook is retried before it is given up"},
+      {"QUIRE_WEBHOOK_RETRY_BACKOFF_SECONDS", "5", "First webhook retry delay (doubles per attempt, at most an hour)"},
+      {"QUIRE_WEBHOOK_TIMEOUT_SECONDS", "10", "Time bound of one webhook attempt (connect, send, answer)"},
       {"QUIRE_LOG_LEVEL", "info", "Lowest log level written: trace, debug, info, warn, error, critical or off"},
       {"QUIRE_LOG_FORMAT", "auto", "Log lines as json, text, or auto (text on a terminal, else JSON)"},
   };
@@ -176,6 +185,50 @@ log::settings load_log_settings(const env_lookup& env, std::vector<config_error>
   }
   return s;
 }
+
+namespace {
+// QUIRE_WEBHOOK_*: the destination policy, the signing secrets and the retry bounds.
+void load_webhook_settings(const env_lookup& env, service_config& c, std::vector<config_error>& errors) {
+  std::string why;
+  if (auto v = env("QUIRE_WEBHOOK_ALLOWED_HOSTS"); v && !notify::parse_allowed_hosts(*v, c.webhook_destinations, why))
+    errors.push_back({"QUIRE_WEBHOOK_ALLOWED_HOSTS", why});
+  if (auto v = env("QUIRE_WEBHOOK_ALLOW_NETWORKS"); v && !notify::parse_allowed_networks(*v, c.webhook_destinations, why))
+    errors.push_back({"QUIRE_WEBHOOK_ALLOW_NETWORKS", why});
+  if (auto v = env("QUIRE_WEBHOOK_SECRET")) c.webhook_secret = trim(*v);
+  if (!c.webhook_secret.empty() && !notify::decode_secret(c.webhook_secret))
+    errors.push_back({"QUIRE_WEBHOOK_SECRET", "expected whsec_ followed by the base64 of 24 to 64 random bytes"});
+  if (auto v = env("QUIRE_WEBHOOK_KEY_SECRETS")) {
+    std::stringstream ss(*v);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      item = trim(item);
+      if (item.empty()) continue;
+      const auto eq = item.find('=');
+      const std::string id = eq == std::string::npos ? "" : trim(item.substr(0, eq));
+      const std::string secret = eq == std::string::npos ? "" : trim(item.substr(eq + 1));
+      if (id.empty() || !notify::decode_secret(secret)) {
+        errors.push_back({"QUIRE_WEBHOOK_KEY_SECRETS", "expected key-id=whsec_<base64>, comma-separated"});
+        break;
+      }
+      c.webhook_key_secrets[id] = secret;
+    }
+  }
+  if (!c.webhook_destinations.allowed_hosts.empty() && c.webhook_secret.empty())
+    errors.push_back({"QUIRE_WEBHOOK_SECRET", "is required when QUIRE_WEBHOOK_ALLOWED_HOSTS allows destinations"});
+  auto secs = [&](const char* name, std::uint64_t lo, std::uint64_t hi, std::chrono::seconds& out) {
+    auto v = env(name);
+    if (!v || trim(*v).empty()) return;
+    std::uint64_t parsed = 0;
+    if (!parse_uint(*v, lo, hi, parsed))
+      errors.push_back({name, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + *v + "'"});
+    else
+      out = std::chrono::seconds(static_cast<std::int64_t>(parsed));
+  };
+  secs("QUIRE_WEBHOOK_RETRY_PERIOD_SECONDS", 0, 30 * 86400, c.webhook_retry_period);
+  secs("QUIRE_WEBHOOK_RETRY_BACKOFF_SECONDS", 1, 3600, c.webhook_retry_backoff);
+  secs("QUIRE_WEBHOOK_TIMEOUT_SECONDS", 1, 300, c.webhook_timeout);
+}
+}  // namespace
 
 service_config load_config(const env_lookup& env, std::vector<config_error>& errors) {
   service_config c;
@@ -282,6 +335,7 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_INPUT_RETENTION_HOURS", 0, 100000, c.input_retention);
   num("QUIRE_RESULT_RETENTION_HOURS", 0, 100000, c.result_retention);
   num("QUIRE_TOMBSTONE_RETENTION_HOURS", 0, 100000, c.tombstone_retention);
+  load_webhook_settings(env, c, errors);
   str("QUIRE_WORKER_BINARY", c.worker_binary);
   str("QUIRE_SOURCE_ARCHIVE", c.source_archive);
   str("QUIRE_SOURCE_URL", c.source_url);

@@ -8,11 +8,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "log/log.hpp"
+#include "notify/destination.hpp"
 
 namespace quire::actors {
 
@@ -73,6 +75,13 @@ struct service_config {
   std::chrono::hours input_retention{24};          // QUIRE_INPUT_RETENTION_HOURS
   std::chrono::hours result_retention{24 * 7};     // QUIRE_RESULT_RETENTION_HOURS
   std::chrono::hours tombstone_retention{24 * 30}; // QUIRE_TOMBSTONE_RETENTION_HOURS
+  // Webhooks (a job's notify.url; docs/api.md "Webhooks"). No allowed host: notify.url is refused.
+  notify::destination_policy webhook_destinations;  // QUIRE_WEBHOOK_ALLOWED_HOSTS, QUIRE_WEBHOOK_ALLOW_NETWORKS
+  std::string webhook_secret;                       // QUIRE_WEBHOOK_SECRET: whsec_<base64>, the lane's
+  std::map<std::string, std::string> webhook_key_secrets;  // QUIRE_WEBHOOK_KEY_SECRETS: api key id → whsec_
+  std::chrono::seconds webhook_retry_period{24 * 3600};    // QUIRE_WEBHOOK_RETRY_PERIOD_SECONDS
+  std::chrono::seconds webhook_retry_backoff{5};           // QUIRE_WEBHOOK_RETRY_BACKOFF_SECONDS
+  std::chrono::seconds webhook_timeout{10};                // QUIRE_WEBHOOK_TIMEOUT_SECONDS
   std::string worker_binary;                 // QUIRE_WORKER_BINARY ("" = this executable)
   // AGPL-3.0 section 13: the Corresponding Source offered to every user of the service.
   std::string source_archive;                // QUIRE_SOURCE_ARCHIVE: tarball served at GET /v1/source

@@ -82,7 +82,7 @@ json job_document(const storage::job_record& j, json spec) {
     links["result"] = self + "/result";
     links["markdown"] = self + "/result/markdown";
   }
-  return {{"job_id", j.id},
+  json doc = {{"job_id", j.id},
           {"status", std::string(storage::to_string(j.status))},
           {"progress", {{"pages_done", j.pages_done}, {"pages_total", j.pages_total ? json(*j.pages_total) : json(nullptr)}}},
           {"attempts", j.attempt},
@@ -98,6 +98,9 @@ json job_document(const storage::job_record& j, json spec) {
           {"expires_at", opt_time(j.expires_at)},
           {"pinned", j.pinned},
           {"links", links}};
+  // The delivery state of notify.url's events, where the record has it (GET of one job).
+  if (!j.webhooks.is_null()) doc["webhooks"] = j.webhooks;
+  return doc;
 }
 }  // namespace
 

@@ -154,6 +154,14 @@ metrics_registry& service_metrics() {
                "Wait for the grouped data-root sync that makes uploads (for=submit, per batch) or a "
                "conversion's result files (for=result) durable.",
                {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+    m->declare("quire_webhook_attempts_total", k::counter,
+               "Webhook delivery attempts by this process, by outcome: delivered, retry or gave_up.");
+    m->declare("quire_webhook_attempt_duration_seconds", k::histogram,
+               "Wall time of one webhook delivery attempt (resolve, connect, send, answer).",
+               {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+    m->declare("quire_webhooks_pending", k::gauge, "Webhook deliveries of this lane not yet delivered or given up.");
+    m->declare("quire_webhook_oldest_pending_age_seconds", k::gauge,
+               "Age of the oldest pending webhook delivery's event (0 when none).");
     m->declare("quire_log_lines_dropped_total", k::counter,
                "Log lines dropped because stderr did not keep up (the log queue was full).");
     return m;

@@ -24,6 +24,7 @@
 #include "actors/metrics.hpp"
 #include "actors/routing.hpp"
 #include "actors/runtime_state.hpp"
+#include "actors/webhooks.hpp"
 #include "actors/worker_process.hpp"
 #include "gpu/page_analysis.hpp"
 #include "storage/maintenance.hpp"
@@ -402,6 +403,7 @@ class runtime_impl final : public runtime {
     st_.snapshot = make_snapshot({{reason::converters_not_ready, "starting"}}, 0);
     st_.snapshot.ready = false;
     api_ = std::make_unique<job_api>(st_);
+    webhooks_ = start_webhook_delivery(cfg, st_.store_opts);  // a plain thread; before any actor (it may throw)
     // Open the shared data-root store now (it makes the shard directories), not on the first
     // upload; a root that cannot be opened yet is retried on use and reported by readiness.
     (void)st_.data_root_files();
@@ -571,6 +573,7 @@ class runtime_impl final : public runtime {
 
   void shutdown() override {
     if (!sys_) return;
+    webhooks_.reset();  // stops its thread (an attempt in flight ends within its timeout)
     st_.draining.store(true);
     st_.hand_back.store(true);
     {
@@ -593,6 +596,7 @@ class runtime_impl final : public runtime {
   std::mutex handles_mu_;
   caf::actor supervisor_, coordinator_, notifier_, sweeper_;
   std::vector<caf::actor> converters_;
+  std::unique_ptr<notify::delivery_loop> webhooks_;
 };
 
 }  // namespace

@@ -146,6 +146,7 @@ response submit_job(api_state& s, exchange& ex) {
   limits.max_timeout_seconds = static_cast<int>(cfg.document_timeout.count());
   limits.default_policy = cfg.effective_acceleration_policy();
   limits.ocr_languages = &cfg.ocr_languages;
+  limits.webhooks = &cfg.webhook_destinations;
   spec_problem problem;
   auto spec = validate_job_spec(up.spec_text, limits, problem);
   if (!spec) {

@@ -119,6 +119,24 @@ class duplicate_keys {
   std::string key_path_, first_;
 };
 
+// notify: {"url": "https://..."}: an http(s) URL whose host the lane allows (check_url; the
+// resolved addresses are checked again at every delivery attempt).
+bool valid_notify(const json& notify, const spec_limits& limits, std::optional<std::string>& url, spec_problem& p) {
+  if (!only_known(notify, "notify", {"url"}, p)) return false;
+  if (!notify.contains("url") || !notify["url"].is_string()) return fail(p, "notify.url", "must be a URL string");
+  const auto text = notify["url"].get<std::string>();
+  std::string why;
+  if (!notify::parse_url(text, why)) return fail(p, "notify.url", why);
+  static const notify::destination_policy none;
+  if (auto refused = notify::check_url(limits.webhooks ? *limits.webhooks : none, text)) {
+    fail(p, "notify.url", *refused);
+    p.code = "notify_url_not_allowed";
+    return false;
+  }
+  url = text;
+  return true;
+}
+
 }  // namespace
 
 std::optional<json> validate_job_spec(const std::string& text, const spec_limits& limits, spec_problem& p) {
@@ -135,7 +153,7 @@ std::optional<json> validate_job_spec(const std::string& text, const spec_limits
       return std::nullopt;
     }
   }
-  if (!only_known(in, "", {"conversion", "execution", "retention"}, p)) return std::nullopt;
+  if (!only_known(in, "", {"conversion", "execution", "retention", "notify"}, p)) return std::nullopt;
 
   json conv = in.value("conversion", json::object());
   json exec = in.value("execution", json::object());
@@ -176,12 +194,18 @@ std::optional<json> validate_job_spec(const std::string& text, const spec_limits
   if (!only_known(ret, "retention", {"pin"}, p) || !get_bool(ret, "pin", "retention.pin", pin, p))
     return std::nullopt;
 
-  return json{{"conversion",
+  std::optional<std::string> notify_url;
+  if (in.contains("notify") && !valid_notify(in["notify"], limits, notify_url, p)) return std::nullopt;
+
+  json out{{"conversion",
                {{"first_page", first}, {"last_page", last}, {"extract_images", images}, {"ocr", ocr},
                 {"ocr_languages", langs}}},
               {"execution",
                {{"acceleration_policy", policy}, {"document_timeout_seconds", timeout}, {"priority", priority}}},
               {"retention", {{"pin", pin}}}};
+  // Only when given: specs without it keep the canonical form (and fingerprint) they always had.
+  if (notify_url) out["notify"] = {{"url", *notify_url}};
+  return out;
 }
 
 }  // namespace quire::http

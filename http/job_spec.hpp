@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "notify/destination.hpp"
+
 namespace quire::http {
 
 struct spec_limits {
@@ -19,6 +21,8 @@ struct spec_limits {
   // conversion.ocr_languages with one outside this list is refused (ocr_language_unavailable);
   // the default ("eng", not named by the client) is never refused. nullptr: not checked.
   const std::vector<std::string>* ocr_languages = nullptr;
+  // Where notify.url may point (service_config::webhook_destinations). nullptr: notify is refused.
+  const notify::destination_policy* webhooks = nullptr;
 };
 
 struct spec_problem {

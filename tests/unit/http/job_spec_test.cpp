@@ -91,3 +91,34 @@ TEST_CASE("a key repeated within one object is refused with its path") {
   REQUIRE(s);
   CHECK((*s)["conversion"]["first_page"] == 2);
 }
+
+TEST_CASE("notify.url: validated against the lane's webhook policy, kept only when given") {
+  quire::notify::destination_policy policy;
+  std::string err;
+  REQUIRE(quire::notify::parse_allowed_hosts("hooks.example.com,127.0.0.1", policy, err));
+  spec_limits l;
+  l.webhooks = &policy;
+  spec_problem p;
+  auto s = validate_job_spec(R"({"notify":{"url":"https://hooks.example.com/quire"}})", l, p);
+  REQUIRE(s);
+  CHECK((*s)["notify"]["url"] == "https://hooks.example.com/quire");
+  // Without notify the canonical spec is what it always was (same fingerprint as before webhooks).
+  CHECK_FALSE(validate_job_spec("{}", l, p)->contains("notify"));
+
+  auto refused = [&](const std::string& text, const spec_limits& lim) {
+    spec_problem q;
+    CHECK_FALSE(validate_job_spec(text, lim, q));
+    return std::make_pair(q.code, q.field);
+  };
+  using pair = std::pair<std::string, std::string>;
+  CHECK(refused(R"({"notify":{"url":"https://evil.example.net/"}})", l) == pair{"notify_url_not_allowed", "notify.url"});
+  CHECK(refused(R"({"notify":{"url":"http://127.0.0.1/"}})", l) == pair{"notify_url_not_allowed", "notify.url"});
+  CHECK(refused(R"({"notify":{"url":"gopher://hooks.example.com/"}})", l) == pair{"validation_error", "notify.url"});
+  CHECK(refused(R"({"notify":{"url":42}})", l) == pair{"validation_error", "notify.url"});
+  CHECK(refused(R"({"notify":{}})", l) == pair{"validation_error", "notify.url"});
+  CHECK(refused(R"({"notify":{"url":"https://hooks.example.com/","secret":"x"}})", l) ==
+        pair{"validation_error", "notify.secret"});
+  // A service without a webhook policy refuses every notify.url.
+  CHECK(refused(R"({"notify":{"url":"https://hooks.example.com/"}})", spec_limits{}) ==
+        pair{"notify_url_not_allowed", "notify.url"});
+}
