@@ -52,12 +52,13 @@ TEST_CASE("each terminal event of a job with notify.url writes exactly one outbo
   auto l = claim_one(*s, bad.id);
   REQUIRE(s->fail(l, {"worker_crashed", "boom", true}));
   CHECK(rows(db.url(), "true") == 0);
+  REQUIRE(s->set_clock_for_testing(t0 + 1min));  // past the retry's backoff
 
   REQUIRE(s->complete(claim_one(*s, ok.id), {5, sha_of("md"), 1}));
   REQUIRE(s->fail(claim_one(*s, bad.id), {"pdf_unreadable", "no", false}));
   REQUIRE(s->cancel(canceled.id, "client"));
   claim_one(*s, retried.id, 1s);  // attempts exhausted when its lease runs out
-  REQUIRE(s->set_clock_for_testing(t0 + 1min));
+  REQUIRE(s->set_clock_for_testing(t0 + 2min));
   auto rescued = s->rescue_expired();
   REQUIRE(rescued);
   CHECK(rescued->size() == 1);
