@@ -46,7 +46,6 @@ const std::vector<error_kind> kErrors = {
     {"validation_error", 422, false},
     {"ocr_language_unavailable", 422, false},
     {"key_quota_exceeded", 429, true},
-
     {"notify_url_not_allowed", 422, false},
     {"internal_error", 500, true},
     {"unsupported_transfer_encoding", 501, false},

@@ -308,7 +308,7 @@ class job_store {
   // ---- retention ----
   result<sweep_batch> sweep(const retention_policy& p, int batch = 500);
 
-  // ---- webhook outbox (migrations/0004_webhook_outbox.sql; delivered by notify/) ----
+  // ---- webhook outbox (migrations/0005_webhook_outbox.sql; delivered by notify/) ----
   // The trigger jobs_webhook writes one row per terminal event of a job with notify.url, in the
   // transition's own transaction. These calls are the delivery side.
   // Claims up to n due pending deliveries of this profile (SKIP LOCKED: replicas share them):

@@ -1,4 +1,4 @@
-// job_store: the delivery side of the webhook outbox (migrations/0004_webhook_outbox.sql). Rows
+// job_store: the delivery side of the webhook outbox (migrations/0005_webhook_outbox.sql). Rows
 // are written by the jobs_webhook trigger; these calls claim, settle and prune them. Every
 // statement is planned per call (exec_params): they run a few times a second at most.
 #include <fmt/core.h>

@@ -1,4 +1,4 @@
-// The webhook outbox (migrations/0004_webhook_outbox.sql, job_store's webhook calls): every
+// The webhook outbox (migrations/0005_webhook_outbox.sql, job_store's webhook calls): every
 // terminal event of a job with notify.url gets exactly one row, written with the transition;
 // claims share rows across stores (SKIP LOCKED), hold a claimed row for its attempt, retry with
 // the caller's backoff, give up after the retry period and fence late reports.
