@@ -23,6 +23,7 @@
 #include "actors/job_log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/routing.hpp"
+#include "actors/converter.hpp"
 #include "actors/runtime_state.hpp"
 #include "actors/worker_process.hpp"
 #include "gpu/page_analysis.hpp"
