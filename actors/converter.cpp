@@ -1,9 +1,14 @@
-// A converter's worker supervision and liveness (the per-job work is in job_run.cpp).
+// The converter actor: supervises its worker process (restarts it when it died while idle) and
+// runs the jobs the coordinator gives it, one at a time (job_run.cpp). A blocking actor: it waits
+// on the worker for a whole job, and reads its mailbox between the worker's progress events, so a
+// cancel or a hand-back reaches it while the job runs.
 #include "actors/converter.hpp"
 
 #include <chrono>
 
+#include "actors/actor_messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/runtime_actors.hpp"
 #include "actors/worker_process.hpp"
 
 namespace quire::actors {
@@ -12,19 +17,15 @@ using steady = std::chrono::steady_clock;
 
 void set_live(converter_ctx& c, bool live) {
   live = live && !c.device_failed;
-  c.usable.store(live);
-  if (live == c.counted_live) return;
-  c.counted_live = live;
-  c.st->live_converters.fetch_add(live ? 1 : -1);
-  if (c.device >= 0) c.st->live_gpu_converters.fetch_add(live ? 1 : -1);
-  service_metrics().set("quire_converters_live", {}, c.st->live_converters.load());
-  service_metrics().set("quire_gpu_converters_live", {}, c.st->live_gpu_converters.load());
+  if (live == c.live) return;
+  c.live = live;
+  c.links->live_changed(live);
 }
 
-void converter_ctx::device_lost(std::string note) {
-  st->add_device_note(std::move(note));
+void converter_ctx::device_lost(const std::string& note) {
   device_failed = true;
   set_live(*this, false);
+  links->device_failed(note);
 }
 
 storage::status sync_data_root(const storage::artifact_store& fs, std::uint64_t oldest_ticket,
@@ -40,12 +41,105 @@ storage::status sync_data_root(const storage::artifact_store& fs, std::uint64_t 
 bool ensure_worker(converter_ctx& c) {
   if (c.device_failed) return false;
   if (c.worker && c.worker->running()) return true;
-  if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.st->cfg.worker_memory_bytes, c.st->cfg.worker_nice);
+  if (!c.worker) c.worker = std::make_unique<worker_process>(c.worker_argv, c.cfg().worker_memory_bytes, c.cfg().worker_nice);
   std::string err;
   bool ok = c.worker->start(err);
   if (!ok) log::error("worker.start_failed", {{"converter", c.index}, {"accel", c.accel}, {"message", err}});
   set_live(c, ok);
   return ok;
+}
+
+namespace {
+
+class mailbox_links final : public converter_links {
+ public:
+  mailbox_links(caf::blocking_actor* self, converter_ctx& c, caf::actor supervisor, caf::actor coordinator)
+      : self_(self), c_(c), supervisor_(std::move(supervisor)), coordinator_(std::move(coordinator)) {}
+  void live_changed(bool live) override {
+    tell(self_, supervisor_, live_atom::value, c_.index, c_.device >= 0, live);
+    tell(self_, coordinator_, live_atom::value, c_.index, live);
+  }
+  void device_failed(const std::string& note) override { tell(self_, supervisor_, device_atom::value, note); }
+  void recheck_readiness() override { tell(self_, supervisor_, recheck_atom::value); }
+  void job_changed() override { tell(self_, coordinator_, changed_atom::value); }
+  void poll() override {
+    for (bool more = true; more && !exiting;)
+      self_->receive(
+          [&](cancel_atom, const std::string& id) {
+            mailbox_acquire(self_);
+            if (id == c_.running_job) c_.cancel_received = true;
+          },
+          [&](hand_back_atom) {
+            mailbox_acquire(self_);
+            c_.hand_back = true;
+          },
+          [&](caf::exit_msg&) {  // the runtime stops: what still runs is handed back
+            mailbox_acquire(self_);
+            c_.hand_back = true;
+            exiting = true;
+          },
+          caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+  }
+  bool exiting = false;
+
+ private:
+  caf::blocking_actor* self_;
+  converter_ctx& c_;
+  caf::actor supervisor_, coordinator_;
+};
+
+// Opens what the converter needs on first use (the database or the data root may appear later).
+void open_resources(converter_ctx& c) {
+  nice_this_thread(c.cfg(), c.thread_niced);  // also the worker's PDEATHSIG parent thread
+  if (!c.store) c.store = open_store(*c.ctx);
+  if (!c.files) c.files = c.root->files();
+}
+
+// Once a second while idle: restart a worker that died (unless its device failed).
+void idle_check(converter_ctx& c) {
+  open_resources(c);
+  if (c.device_failed) return;  // a dead device is not restarted: readiness reports it until a restart
+  if (c.worker && c.worker->running() && !c.worker->check_alive()) {
+    log::warn("worker.exited", {{"converter", c.index}, {"while", "idle"}, {"exit", c.worker->last_exit()}});
+    service_metrics().add("quire_worker_crashes_total", {{"cause", "idle"}});
+    set_live(c, false);
+  }
+  ensure_worker(c);
+}
+
+}  // namespace
+
+void converter_actor(caf::blocking_actor* self, std::shared_ptr<converter_ctx> c, caf::actor supervisor,
+                     caf::actor coordinator) {
+  mailbox_links links(self, *c, std::move(supervisor), coordinator);
+  c->links = &links;
+  idle_check(*c);
+  while (!links.exiting) {
+    self->receive(
+        [&](run_atom, const quire_claimed_ptr& job) {
+          mailbox_acquire(self);
+          open_resources(*c);
+          c->running_job = job->job.id;
+          c->cancel_received = false;
+          if (c->store && c->files) run_claimed_job(*c, *job);
+          else if (c->store) c->store->release(job->lease, "data_root_unavailable");
+          // no database: the lease expires and the job is rescued
+          c->running_job.clear();
+          tell(self, coordinator, done_atom::value, c->index);
+        },
+        [&](cancel_atom, const std::string&) { mailbox_acquire(self); },  // for a job already finished
+        [&](hand_back_atom) {
+          mailbox_acquire(self);
+          c->hand_back = true;
+        },
+        [&](caf::exit_msg&) {
+          mailbox_acquire(self);
+          links.exiting = true;
+        },
+        caf::after(std::chrono::seconds(1)) >> [&] { idle_check(*c); });
+  }
+  if (c->worker) c->worker->stop();
+  c->links = nullptr;
 }
 
 }  // namespace quire::actors

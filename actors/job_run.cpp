@@ -96,7 +96,7 @@ class job_run {
                 {{"job_id", job_.id}, {"attempt", lease_.attempt}, {"converter", c_.index},
                  {"reason", stop_lost_ ? "lease_lost" : "canceled"}});
     fs::remove_all(staging_, ec);  // whatever publishing did not adopt
-    c_.job_changed(job_.id);
+    c_.job_changed();
   }
 
  private:
@@ -121,7 +121,7 @@ class job_run {
   bool heartbeat(int done, int total) {
     constexpr auto progress_interval = std::chrono::seconds(1);
     if (c_.hand_back_requested()) return false;
-    if (c_.cancel_requested(job_.id)) {
+    if (c_.cancel_requested()) {
       stop_canceled_ = true;
       return false;
     }
@@ -134,7 +134,7 @@ class job_run {
       last_beat_ = steady::now();
       lease_valid_until_ = sent + lease_for_;
       last_done_ = done;
-      c_.job_changed(job_.id);
+      c_.job_changed();
     } else if (r.err().code == storage::errc::job_canceled) {
       stop_canceled_ = true;
       return false;
