@@ -1,5 +1,5 @@
-// Internal to actors/: what the actors and the job API share, without CAF types. Nothing here is
-// mutable shared state with several writers:
+// Internal to actors/: what the actors and the job API share, without CAF types. Each mutable
+// piece has one writer (the queue depth estimate excepted: see published::queued):
 //   runtime_context   fixed once the runtime has started (configuration, identity, GPU discovery)
 //   data_root         the data root's artifact_store, opened once on first use, never replaced
 //   published         what the owners publish for the HTTP threads to read without locking:
