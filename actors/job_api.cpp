@@ -136,18 +136,21 @@ storage::store_options request_store_options(storage::store_options o) {
 }
 }  // namespace
 
-job_api::job_api(shared_state& st)
-    : st_(st),
-      pool_(request_store_options(st.store_opts), st.cfg.http_threads),
-      batcher_(request_store_options(st.store_opts), [&] {
-        auto b = submit_batching(st.cfg);
+job_api::job_api(const runtime_context& ctx, data_root& root, published& pub, actor_links& links)
+    : ctx_(ctx),
+      root_(root),
+      pub_(pub),
+      links_(links),
+      pool_(request_store_options(ctx.store_opts), ctx.cfg.http_threads),
+      batcher_(request_store_options(ctx.store_opts), [&] {
+        auto b = submit_batching(ctx.cfg);
         b.before_commit = [this](const auto& tickets) { return before_batch(tickets); };
         return b;
       }()) {}
 
 storage::status job_api::before_batch(const std::vector<std::uint64_t>& tickets) {
   service_metrics().observe("quire_submit_batch_size", {}, static_cast<double>(tickets.size()));
-  if (!st_.cfg.grouped_sync) return storage::ok_v;  // every input was fsync'ed when written
+  if (!ctx_.cfg.grouped_sync) return storage::ok_v;  // every input was fsync'ed when written
   api_error err;
   auto* fs = files(err);
   if (!fs) return storage::error{errc::io_error, err.message, std::nullopt};
@@ -158,7 +161,7 @@ storage::status job_api::before_batch(const std::vector<std::uint64_t>& tickets)
 
 const storage::artifact_store* job_api::files(api_error& err) {
   std::string why;
-  const auto* fs = st_.data_root_files(&why);
+  const auto* fs = root_.files(&why);
   if (!fs) err = {"internal_error", "data root: " + why};
   return fs;
 }
@@ -181,20 +184,20 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
   if (!fs) return done(fail_with<submitted>(err));
   // A full data root refuses the upload before anything is written; readiness is re-evaluated at
   // once so the lane reports data_root_full instead of taking more traffic.
-  const auto reserve = data_root_reserve_bytes(st_.cfg);
+  const auto reserve = data_root_reserve_bytes(ctx_.cfg);
   if (auto room = fs->ensure_room(s.pdf.size(), reserve); !room) return done(storage_refused(*fs, room.err()));
   // One key's share of the lane (QUIRE_MAX_JOBS_PER_KEY): counted before anything is written. Two
   // submits of one key racing may both pass at cap - 1; the cap is a fairness bound, not a ledger.
-  if (st_.cfg.max_jobs_per_key > 0 && !s.api_key_id.empty()) {
+  if (ctx_.cfg.max_jobs_per_key > 0 && !s.api_key_id.empty()) {
     storage::error db_err{errc::internal, "", {}};
     auto store = pool_.borrow(db_err);
     if (!store) return done(fail_with<submitted>(to_api_error(db_err)));
     auto active = store->active_jobs_of(s.api_key_id);
     if (!active) return done(fail_with<submitted>(to_api_error(active.err())));
-    if (*active >= st_.cfg.max_jobs_per_key) {
+    if (*active >= ctx_.cfg.max_jobs_per_key) {
       api_error quota{"key_quota_exceeded", "this API key has " + std::to_string(*active) +
                                                 " jobs queued or running, the most one key may have; retry when some finish"};
-      quota.details = {{"max_jobs_per_key", st_.cfg.max_jobs_per_key}, {"active_jobs", *active}};
+      quota.details = {{"max_jobs_per_key", ctx_.cfg.max_jobs_per_key}, {"active_jobs", *active}};
       return done(fail_with<submitted>(quota));
     }
   }
@@ -210,7 +213,7 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
   if (auto a = writer->append(std::string_view(s.pdf)); !a) return done(write_failed(a.err()));
   // Grouped: no fsync here; the batcher's before_commit (before_batch) runs one syncfs of the data
   // root for the whole batch, so the input is durable before its row commits (202 = durable).
-  auto info = writer->commit(st_.cfg.grouped_sync ? storage::durability::deferred : storage::durability::synced);
+  auto info = writer->commit(ctx_.cfg.grouped_sync ? storage::durability::deferred : storage::durability::synced);
   if (!info) return done(write_failed(info.err()));
 
   storage::submit_request req;
@@ -222,7 +225,7 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
   req.input_bytes = info->bytes;
   req.input_sha256 = info->sha256;
   req.priority = s.job_spec["execution"].value("priority", 0);
-  req.max_attempts = st_.cfg.max_attempts;
+  req.max_attempts = ctx_.cfg.max_attempts;
   req.pinned = s.job_spec["retention"].value("pin", false);
 
   // Group commit: this request shares its transaction (and WAL flush) with the submits that
@@ -253,17 +256,17 @@ api_result<submitted> job_api::finish_submit(const storage::artifact_store* fs, 
   if (res->replayed) fs->remove_job(id);  // the original job owns its own input
   else {
     service_metrics().add("quire_jobs_submitted_total", {});
-    st_.queued.fetch_add(1);
-    if (st_.wake_coordinator) st_.wake_coordinator();
+    pub_.queued.fetch_add(1);
+    links_.work_submitted();
   }
   return api_result<submitted>::ok({job_json(std::move(res->job)), res->replayed});
 }
 
 api_result<submitted> job_api::storage_refused(const storage::artifact_store& fs, const storage::error& e) {
-  if (st_.recheck_readiness) st_.recheck_readiness();
+  links_.recheck_readiness();
   auto err = to_api_error(e);
   if (auto sp = fs.space(); sp)
-    err.details = {{"free_bytes", sp->free_bytes}, {"reserve_bytes", data_root_reserve_bytes(st_.cfg)}};
+    err.details = {{"free_bytes", sp->free_bytes}, {"reserve_bytes", data_root_reserve_bytes(ctx_.cfg)}};
   return fail_with<submitted>(err);
 }
 
@@ -291,20 +294,14 @@ api_result<json> job_api::get_job(const std::string& id, const std::string& key)
 api_result<json> job_api::wait_job(const std::string& id, const std::string& key, std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
-    std::uint64_t seen;
-    {
-      std::lock_guard l(st_.change_mu);
-      seen = st_.change_seq;
-    }
+    const std::uint64_t seen = pub_.changes.seen();
     auto j = load(id, key, true);
     if (!j) return fail_with<json>(*j.error);
     // A draining process answers long polls at once, so they cannot hold up the shutdown.
-    if (storage::is_terminal(j.value->status) || std::chrono::steady_clock::now() >= deadline || st_.draining.load())
+    if (storage::is_terminal(j.value->status) || std::chrono::steady_clock::now() >= deadline || pub_.draining.load())
       return api_result<json>::ok(job_json(*j.value));
     // Woken by any state change in this process; the 250 ms cap covers jobs run by other replicas.
-    std::unique_lock l(st_.change_mu);
-    st_.change_cv.wait_until(l, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(250)),
-                             [&] { return st_.change_seq != seen; });
+    pub_.changes.wait(seen, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(250)));
   }
 }
 
@@ -341,12 +338,8 @@ api_result<json> job_api::cancel_job(const std::string& id, const std::string& k
     return fail_with<json>(to_api_error(r.err()));
   }
   log_transition(id, j.value->status, r->status, r->attempt, {{"reason", "client"}});
-  if (j.value->status == storage::job_status::running) {
-    // The converter running it here stops at its next tick; elsewhere, at its next heartbeat.
-    std::lock_guard l(st_.cancel_mu);
-    st_.cancel_requested.insert(id);
-  }
-  st_.notify_change();
+  // The converter running it here stops at its next tick; elsewhere, at its next heartbeat.
+  links_.job_canceled(id, j.value->status == storage::job_status::running);
   return api_result<json>::ok(job_json(*r));
 }
 
@@ -407,64 +400,6 @@ api_result<result_view> job_api::get_artifact(const std::string& id, const std::
     return api_result<result_view>::ok(std::move(out));
   }
   return fail_with<result_view>({"artifact_not_found", "job " + id + " has no artifact " + name});
-}
-
-readiness_snapshot evaluate_readiness(shared_state& st, storage::job_store* store) {
-  std::vector<failing_check> f;
-  if (st.draining.load()) f.push_back({reason::draining, "SIGTERM received: finishing or handing back running jobs"});
-  check_revision(st.revision, st.cfg.expected_revision, f);
-  check_data_root(st.cfg, f);
-  check_data_root_space(st.cfg.data_root, data_root_reserve_bytes(st.cfg), f);
-  if (st.cfg.database_url.empty()) {
-    // Never fall back to libpq's defaults (PGHOST, a local socket): that could be another lane's.
-    f.push_back({reason::database_unreachable, "QUIRE_DATABASE_URL is not set"});
-  } else if (!store) {
-    f.push_back({reason::database_unreachable, "cannot connect to the database"});
-  } else if (auto p = store->ping(); !p) {
-    f.push_back({reason::database_unreachable, p.err().message});
-  } else {
-    if (auto s = store->check_schema(); !s) {
-      f.push_back({reason::schema_version_mismatch, s.err().message});
-    } else if (auto d = store->bind_deployment(); !d) {  // first start records our profile
-      if (d.err().code == errc::database_profile_mismatch) f.push_back({reason::database_profile_mismatch, d.err().message});
-      else if (d.err().code == errc::database_unreachable) f.push_back({reason::database_unreachable, d.err().message});
-      else f.push_back({reason::schema_version_mismatch, d.err().message});  // e.g. table absent before migration
-    }
-    // Queued and running only: their count is bounded, the finished jobs' is not (the sweeper
-    // counts those, off this path: publish_finished_counts).
-    auto c = store->active_counts();
-    // A database that answers the checks above but not this read (a locked table past
-    // lock_timeout, statement_timeout) cannot take traffic either.
-    if (!c && c.err().code == errc::database_unreachable) f.push_back({reason::database_unreachable, c.err().message});
-    if (c) {
-      auto& m = service_metrics();
-      for (const auto& [status, n] : c->by_status)
-        m.set("quire_jobs", {{"state", std::string(storage::to_string(status))}}, static_cast<double>(n));
-      const auto q = c->by_status.at(storage::job_status::queued);
-      m.set("quire_queue_depth", {}, static_cast<double>(q));
-      m.set("quire_queue_oldest_age_seconds", {}, c->oldest_queued_age_seconds);
-      m.set("quire_leases_expired", {}, static_cast<double>(c->leases_expired));
-      st.queued.store(q);
-    }
-  }
-  const auto notes = st.get_device_notes();
-  std::string gpu_detail = st.gpu_converters == 0 ? st.gpu_report.value("error", std::string()) : std::string();
-  if (st.gpu_converters > 0)
-    gpu_detail = std::to_string(st.live_gpu_converters.load()) + " of " + std::to_string(st.gpu_converters) + " running";
-  for (const auto& n : notes) gpu_detail += (gpu_detail.empty() ? "" : "; ") + n;
-  check_gpu(st.cfg, st.live_gpu_converters.load(), f, gpu_detail);
-  check_converters(st.cfg.cpu_converters + st.gpu_converters, st.live_converters.load(), f);
-
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch()).count();
-  auto snap = make_snapshot(std::move(f), now);
-  snap.warnings = config_warnings(st.cfg);
-  for (const auto& n : notes) snap.warnings.push_back("gpu: " + n);
-  auto& m = service_metrics();
-  m.set("quire_ready", {}, snap.ready ? 1 : 0);
-  m.clear("quire_readiness_failing");
-  for (const auto& r : snap.reasons) m.set("quire_readiness_failing", {{"reason", std::string(to_string(r.code))}}, 1);
-  return snap;
 }
 
 }  // namespace quire::actors

@@ -1,18 +1,49 @@
 // Internal to actors/: the job operations of `service`, run on the HTTP handler threads against a
-// pool of database connections and the data root (no CAF here; the coordinator is only woken).
+// pool of database connections and the data root (no CAF here: what the actors must hear goes
+// through actor_links as messages; what the HTTP threads need from them is published).
 #pragma once
 
 #include <functional>
 
-#include "actors/runtime_state.hpp"
+#include <condition_variable>
+#include <mutex>
+
+#include "actors/runtime_context.hpp"
 #include "actors/service.hpp"
 #include "storage/submit_batcher.hpp"
 
 namespace quire::actors {
 
+// A fixed set of job_store connections borrowed by HTTP threads (each store serialises its calls).
+class store_pool {
+ public:
+  store_pool(storage::store_options opts, int size) : opts_(std::move(opts)), size_(size) {}
+  class lease {
+   public:
+    lease(store_pool& p, std::unique_ptr<storage::job_store> s) : pool_(p), store_(std::move(s)) {}
+    ~lease() { pool_.put_back(std::move(store_)); }
+    storage::job_store* operator->() { return store_.get(); }
+    explicit operator bool() const { return store_ != nullptr; }
+   private:
+    store_pool& pool_;
+    std::unique_ptr<storage::job_store> store_;
+  };
+  // Blocks while every connection is in use; an empty lease when the database is unreachable.
+  lease borrow(storage::error& err);
+
+ private:
+  void put_back(std::unique_ptr<storage::job_store> s);
+  storage::store_options opts_;
+  int size_;
+  int out_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<storage::job_store>> idle_;
+};
+
 class job_api {
  public:
-  explicit job_api(shared_state& st);
+  job_api(const runtime_context& ctx, data_root& root, published& pub, actor_links& links);
   api_result<submitted> submit(const submission& s);
   // Writes the input on the calling thread, then queues the row for the batcher: `done` runs once,
   // on a batcher thread (or here when the request fails before it is queued).
@@ -35,7 +66,10 @@ class job_api {
                                       storage::result<storage::submit_result> res);
   // Before each batch commits: one filesystem sync makes its inputs durable (grouped sync).
   storage::status before_batch(const std::vector<std::uint64_t>& tickets);
-  shared_state& st_;
+  const runtime_context& ctx_;
+  data_root& root_;
+  published& pub_;      // the queue estimate, the job-change feed, draining
+  actor_links& links_;  // wake-ups, rechecks, cancels: messages to the actors
   store_pool pool_;
   // Last: destroyed first, so the batches it still commits on shutdown find everything above.
   storage::submit_batcher batcher_;  // the submit path (group commit)
@@ -43,5 +77,9 @@ class job_api {
 
 // Maps a storage error to the API's error codes.
 api_error to_api_error(const storage::error& e);
+
+// The API's document of one job (GET /v1/convert/jobs/{id}); also the body of its webhooks.
+nlohmann::json job_json(const storage::job_record& j);
+nlohmann::json job_json(storage::job_record&& j);  // moves the spec tree instead of copying it
 
 }  // namespace quire::actors

@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "actors/metrics.hpp"
-#include "actors/runtime_state.hpp"
+#include "actors/job_api.hpp"
 
 namespace quire::actors {
 

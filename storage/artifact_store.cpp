@@ -416,6 +416,63 @@ result<file_info> artifact_store::write_manifest(std::string_view id, const nloh
   return write_file(id, "manifest.json", manifest.dump(2) + "\n", d);
 }
 
+result<file_info> artifact_store::adopt(std::string_view id, std::string_view name, const fs::path& staged,
+                                        durability d) const {
+  if (!is_valid_job_id(id)) return make_error(errc::invalid_argument, "malformed job id");
+  if (!valid_name(name) || name == input_name)
+    return make_error(errc::invalid_argument, fmt::format("bad artifact name '{}'", name));
+  auto fault = [&](write_step s) { return hook_ && *hook_ && (*hook_)(s); };
+  auto injected = [](write_step s) { return make_error(errc::io_error, fmt::format("injected fault at {}", to_string(s))); };
+  const bool synced = d == durability::synced;
+  int fd = ::open(staged.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      return make_error(errc::artifact_missing, fmt::format("staged {} of job {} is missing", name, id));
+    return io_error("open", staged);
+  }
+  // Hash while reading in large blocks: the only pass over the bytes (the old publish read them
+  // into memory and wrote them out again).
+  detail::sha256_hasher hash;
+  std::int64_t bytes = 0;
+  std::string buf(1 << 16, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto e = io_error("read", staged);
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    hash.update(buf.data(), static_cast<std::size_t>(n));
+    bytes += n;
+  }
+  if (synced) {
+    if (fault(write_step::fsync_file)) {
+      ::close(fd);
+      return injected(write_step::fsync_file);
+    }
+    if (::fsync(fd) != 0) {
+      auto e = io_error("fsync", staged);
+      ::close(fd);
+      return e;
+    }
+  }
+  ::close(fd);
+  if (fault(write_step::rename)) return injected(write_step::rename);
+  const fs::path target = file_path(id, name);
+  int rc = ::rename(staged.c_str(), target.c_str());
+  if (rc != 0 && errno == ENOENT) {  // the job's first file: make its directories, then again
+    if (auto s = make_dirs(target.parent_path(), synced); !s) return s.err();
+    rc = ::rename(staged.c_str(), target.c_str());
+  }
+  if (rc != 0) return io_error("rename into", target);  // EXDEV: staged outside the data root's filesystem
+  if (!synced) return file_info{bytes, hash.hex_digest(), sync_->after_write()};
+  if (fault(write_step::fsync_dir)) return injected(write_step::fsync_dir);
+  if (!fsync_dir(target.parent_path())) return io_error("fsync", target.parent_path());
+  return file_info{bytes, hash.hex_digest()};
+}
+
 result<file_info> artifact_store::verify(std::string_view id, std::string_view name, std::string_view sha,
                                          std::int64_t expected_bytes) const {
   return verify_into(id, name, sha, expected_bytes, nullptr);

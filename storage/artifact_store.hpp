@@ -164,6 +164,14 @@ class artifact_store {
                                durability d = durability::synced) const;
   result<file_info> write_manifest(std::string_view job_id, const nlohmann::json& manifest,
                                    durability d = durability::synced) const;
+  // Publishes a file that already exists on the data root's filesystem (a worker's output in a
+  // staging directory under tmp/) as `name` of the job, by rename: its bytes are hashed on the way
+  // (the row records size and sha256) but never copied. synced: fsync the file, rename, fsync the
+  // directory; deferred: rename only (sync_deferred). The staged file is gone afterwards, unless
+  // the call failed before the rename. artifact_missing when `staged` does not exist; input_name
+  // cannot be adopted (an input is written by begin_write only).
+  result<file_info> adopt(std::string_view job_id, std::string_view name, const std::filesystem::path& staged,
+                          durability d = durability::synced) const;
 
   // Reads a file and checks it against the recorded size/sha256 (either may be empty/negative to
   // skip): artifact_missing when absent, artifact_corrupt when it differs.

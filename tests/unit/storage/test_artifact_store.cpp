@@ -3,6 +3,7 @@
 // file or the new one, never a torn one; leftovers are temp files that reconcile_tmp() removes.
 #include <catch2/catch.hpp>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -545,4 +546,69 @@ TEST_CASE("prepare_shards makes every shard directory once, and inputs then need
   REQUIRE(jobs);
   REQUIRE(jobs->size() == 1);
   CHECK(jobs->front().job_id == id);
+}
+
+TEST_CASE("adopt publishes a staged file by rename: same inode, hashed, staged name gone") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  const fs::path staging = d.path / "tmp" / "work-adopt";
+  fs::create_directories(staging / "assets");
+  const std::string md = "# adopted\n", png = std::string(200000, 'p');
+  std::ofstream(staging / "result.md", std::ios::binary) << md;
+  std::ofstream(staging / "assets" / "img-1.png", std::ios::binary) << png;
+  auto inode = [](const fs::path& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_ino;
+  };
+
+  for (auto dur : {durability::deferred, durability::synced}) {
+    INFO((dur == durability::synced ? "synced" : "deferred"));
+    if (dur == durability::synced) {
+      std::ofstream(staging / "result.md", std::ios::binary) << md;  // staged again (renamed away)
+      std::ofstream(staging / "assets" / "img-1.png", std::ios::binary) << png;
+    }
+    auto a = s->adopt(id, "assets/img-1.png", staging / "assets" / "img-1.png", dur);
+    REQUIRE(a);
+    CHECK(a->bytes == static_cast<std::int64_t>(png.size()));
+    CHECK(a->sha256 == detail::sha256_hex(png));
+    CHECK((a->deferred_ticket != 0) == (dur == durability::deferred));
+    const auto staged_inode = inode(staging / "result.md");
+    auto r = s->adopt(id, "result.md", staging / "result.md", dur);
+    REQUIRE(r);
+    CHECK(inode(s->file_path(id, "result.md")) == staged_inode);  // moved, not copied
+    CHECK(r->sha256 == detail::sha256_hex(md));
+    if (dur == durability::deferred) REQUIRE(s->sync_deferred(a->deferred_ticket, r->deferred_ticket));
+    CHECK(!fs::exists(staging / "result.md"));
+    CHECK(*s->read_verified(id, "result.md", r->sha256, r->bytes) == md);
+    CHECK(*s->read_verified(id, "assets/img-1.png", a->sha256, a->bytes) == png);
+  }
+  // Bad input changes nothing: a missing staged file, an input name, a name outside the job.
+  CHECK(s->adopt(id, "result.md", staging / "absent.md").err().code == errc::artifact_missing);
+  std::ofstream(staging / "x.md") << "x";
+  CHECK(s->adopt(id, "input.pdf", staging / "x.md").err().code == errc::invalid_argument);
+  CHECK(s->adopt(id, "../x.md", staging / "x.md").err().code == errc::invalid_argument);
+  CHECK(fs::exists(staging / "x.md"));
+  CHECK(*s->read_verified(id, "result.md", detail::sha256_hex(md)) == md);
+}
+
+TEST_CASE("adopt interrupted at any step leaves the old result or the new one") {
+  temp_dir d;
+  auto s = artifact_store::open(d.path, "prod");
+  REQUIRE(s);
+  const auto id = new_job_id();
+  const std::string old_text = "old result\n", new_text = std::string(100000, 'n');
+  for (auto step : {write_step::fsync_file, write_step::rename, write_step::fsync_dir}) {
+    INFO("interrupted at " << to_string(step));
+    s->set_fault_hook_for_testing(nullptr);
+    REQUIRE(s->write_file(id, "result.md", old_text));
+    const fs::path staged = d.path / "tmp" / "staged.md";
+    std::ofstream(staged, std::ios::binary) << new_text;
+    s->set_fault_hook_for_testing([&](write_step at) { return at == step; });
+    CHECK(!s->adopt(id, "result.md", staged));
+    CHECK(slurp(s->file_path(id, "result.md")) == (step == write_step::fsync_dir ? new_text : old_text));
+    fs::remove(staged);
+  }
 }
