@@ -362,61 +362,12 @@ state_init() {
 # api_key LANE: the first API key of the lane (from the state file).
 api_key() { local k; k=$(state_get "QUIRE_${1^^}_API_KEYS"); echo "${k%%,*}"; }
 
-# ---- secrets: files, never environment values (`docker inspect` shows a container's environment) ----
-
-# The uid the quire image runs as (docker/Dockerfile: useradd --uid 10001) and the one PostgreSQL
-# drops to in the official image; files they read are given to them (0400) when we run as root.
-QUIRE_IMAGE_UID=10001
-QUIRE_DB_IMAGE_UID=999
-secrets_dir() { echo "$QUIRE_STATE_DIR/$QUIRE_PROJECT.secrets"; }
-
-# secret_put NAME VALUE UID: (re)writes one secret file when its content changed. As root: owned by
-# UID, mode 0400. Otherwise 0444: Compose outside swarm mounts the file as it is and cannot set its
-# owner, so the container's user must be able to read it; the 0700 directory keeps it from other
-# users of the host.
-secret_put() {
-  local dir f tmp
-  dir=$(secrets_dir)
-  f="$dir/$1"
-  if [ -f "$f" ] && [ "$(cat "$f")" = "$2" ]; then return 0; fi
-  tmp=$(mktemp "$dir/.$1.XXXXXX")
-  printf '%s\n' "$2" >"$tmp"
-  if [ "$(id -u)" = 0 ]; then
-    chown "$3:$3" "$tmp" && chmod 0400 "$tmp"
-  else
-    chmod 0444 "$tmp"
-  fi
-  mv -f "$tmp" "$f"
-}
-
-# secrets_sync: the stack's secrets as files in secrets_dir (docker/compose.yaml mounts them at
-# /run/secrets/NAME), from the state file; a value set in the calling environment wins, as for the
-# other settings. Records QUIRE_SECRETS_DIR in the state file, where Compose finds it.
-secrets_sync() {
-  local dir lane pw keys pw_var keys_var
-  dir=$(secrets_dir)
-  (umask 077 && mkdir -p "$dir")
-  chmod 700 "$dir"
-  secret_put db_superuser_password "${QUIRE_DB_SUPERUSER_PASSWORD:-$(state_get QUIRE_DB_SUPERUSER_PASSWORD)}" "$QUIRE_DB_IMAGE_UID"
-  for lane in prod eval; do
-    pw_var=QUIRE_DB_${lane^^}_PASSWORD keys_var=QUIRE_${lane^^}_API_KEYS
-    pw=${!pw_var:-$(state_get "$pw_var")}
-    keys=${!keys_var:-$(state_get "$keys_var")}
-    if [ -z "$pw" ] || [ -z "$keys" ]; then die "the state file $(state_file) lacks $pw_var or $keys_var"; fi
-    secret_put "db_${lane}_password" "$pw" "$QUIRE_DB_IMAGE_UID"
-    secret_put "${lane}_database_url" "postgresql://quire_$lane:$pw@db:5432/quire_$lane" "$QUIRE_IMAGE_UID"
-    secret_put "${lane}_api_keys" "$(tr ',' '\n' <<<"$keys")" "$QUIRE_IMAGE_UID"
-  done
-  [ "$(state_get QUIRE_SECRETS_DIR)" = "$dir" ] || state_set QUIRE_SECRETS_DIR "$dir"
-}
-
 # dc ARGS...: docker-compose for this project. Values come from the state file (--env-file); variables
 # set in the calling environment win (tests use that to inject faults).
 dc() {
   local args=()
   mapfile -t args < <(compose_args)
   [ -f "$(state_file)" ] || state_init
-  secrets_sync
   DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock} \
     docker-compose --env-file "$(state_file)" "${args[@]}" "$@"
 }
