@@ -390,8 +390,21 @@ struct rawc {
 struct raw_line {
   std::vector<int> chars;  // indices into the page's rawc table
   float y0 = 1e9f, y1 = -1e9f;
+  float x0 = 1e9f, x1 = -1e9f;  // horizontal extent of its non-space characters
+  float oy = 0, size = 0;        // baseline and size of its first non-space character
   int block = -1;
 };
+
+// Whether two vertically overlapping raw lines are one visual row: on (nearly) the same baseline,
+// or side by side (a superscript or subscript beside its text). Lines of two page columns with
+// different leading overlap too, but neither holds: joining them would chain the rows of one
+// column through the other's lines.
+bool same_row(const raw_line& a, const raw_line& b) {
+  const float size = std::max(a.size, b.size);
+  if (std::fabs(a.oy - b.oy) <= 0.3f * size) return true;
+  const float gap = std::max(a.x0, b.x0) - std::min(a.x1, b.x1);
+  return gap <= 2.0f * size;
+}
 
 // Maps a code point to what the Markdown should carry: -1 drop, else the (possibly replaced) one.
 int map_char(int c) {
@@ -708,8 +721,11 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
           }
         }
         if (!r.space) {
+          if (rl.size <= 0) rl.oy = r.oy, rl.size = r.size;
           rl.y0 = std::min(rl.y0, r.y0);
           rl.y1 = std::max(rl.y1, r.y1);
+          rl.x0 = std::min(rl.x0, r.x0);
+          rl.x1 = std::max(rl.x1, r.x1);
           ++out.chars;
         }
         rl.chars.push_back(static_cast<int>(chars.size()));
@@ -737,7 +753,7 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
       if (b.y0 >= a.y1) break;
       const float ov = layout::overlap(a.y0, a.y1, b.y0, b.y1);
       const float minh = std::min(a.y1 - a.y0, b.y1 - b.y0);
-      if (ov >= 0.5f * minh) parent[find(order[j])] = find(order[i]);
+      if (ov >= 0.5f * minh && same_row(a, b)) parent[find(order[j])] = find(order[i]);
     }
   }
   std::vector<std::vector<int>> row_members;  // raw lines of each row

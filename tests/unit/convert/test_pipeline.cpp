@@ -353,3 +353,16 @@ TEST_CASE("safe link targets: http(s), mailto, relative and fragment targets onl
   CHECK_FALSE(safe_link_target("vbscript:x"));
   CHECK_FALSE(safe_link_target("file:///etc/passwd"));
 }
+
+TEST_CASE("tight rows of one page column are not chained into one line through the other column") {
+  // left column: 8 pt rows 9.5 pt apart (a LaTeX table); right column: 10 pt lines placed so
+  // that each overlaps two left rows by half their height
+  std::string c;
+  const char* left[] = {"Datadog", "Bryan", "Regent", "Nearform", "Vladimir", "Platform"};
+  for (int i = 0; i < 6; ++i) c += text_at("F5", 8, 72, 600 - 9.5f * static_cast<float>(i), left[i]);
+  for (int i = 0; i < 5; ++i)
+    c += text_at("F5", 10, 320, 594.72f - 9.5f * static_cast<float>(i), "the other column carries on with its prose");
+  const std::string out = md({{c}});
+  INFO(out);
+  for (const char* w : left) CHECK(has(out, w));
+}
