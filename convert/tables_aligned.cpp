@@ -166,6 +166,28 @@ std::size_t filled(const std::vector<cell_words>& row) {
   return static_cast<std::size_t>(std::count_if(row.begin(), row.end(), [](const cell_words& c) { return !c.empty(); }));
 }
 
+// Share of a band's characters set in the given style.
+float style_share(const band& b, bool layout::span::*flag) {
+  std::size_t on = 0, all = 0;
+  for (const auto& w : b.words) {
+    all += w.span.text.size();
+    if (w.span.*flag) on += w.span.text.size();
+  }
+  return all ? static_cast<float>(on) / static_cast<float>(all) : 0;
+}
+
+// Whether two bands are set alike (weight, slant, size): a header line wrapped upwards is set like
+// the header; a caption or a small heading right above the table is not.
+bool same_style(const band& a, const band& b) {
+  if (std::fabs(style_share(a, &layout::span::italic) - style_share(b, &layout::span::italic)) > 0.5f) return false;
+  if (std::fabs(style_share(a, &layout::span::bold) - style_share(b, &layout::span::bold)) > 0.5f) return false;
+  std::vector<float> sa, sb;
+  for (const auto& w : a.words) sa.push_back(w.span.size);
+  for (const auto& w : b.words) sb.push_back(w.span.size);
+  const float ma = median(sa), mb = median(sb);
+  return std::fabs(ma - mb) <= 0.1f * std::max(ma, mb);
+}
+
 float bold_share(const band& b) {
   std::size_t bold = 0, all = 0;
   for (const auto& w : b.words) {
@@ -187,7 +209,9 @@ bool looks_like_table(const word_grid& grid) {
       ++nonempty;
       ++col_cells[c];
       col_words[c] += row[c].size();
-      if (row[c].size() == 1 && is_list_marker(row[c].front().span.text)) ++col_markers[c];
+      // a marker alone in its cell, or opening the first cell (justified list items whose wide
+      // word spaces line up in a narrow page column)
+      if ((row[c].size() == 1 || c == 0) && is_list_marker(row[c].front().span.text)) ++col_markers[c];
       for (const auto& w : row[c]) {
         ++words;
         if (w.span.mono) ++mono;
@@ -306,7 +330,8 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
   };
   std::vector<std::size_t> members;
   for (std::size_t b = first; b <= last; ++b) {
-    if (!split[b] && members.empty() && !clear_of_gutters(bands[b])) continue;
+    if (!split[b] && members.empty() && (!clear_of_gutters(bands[b]) || !same_style(bands[b], *split_bands.front())))
+      continue;
     if (!split[b] && !fits(bands[b])) {
       if (members.empty()) continue;  // a leading line that belongs to the text above
       break;
@@ -359,6 +384,38 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
     if (threshold >= 0 && gaps.front() > 0.25f * em) threshold = -1;
   }
 
+  // How far text reaches in each column: where a cell's lines wrap.
+  std::vector<float> column_right(ncols, -1e9f);
+  for (const auto& cells : band_cells)
+    for (std::size_t c = 0; c < ncols; ++c)
+      for (const auto& w : cells[c]) column_right[c] = std::max(column_right[c], w.span.box.x1);
+  // Whether every non-empty cell of `band` continues a cell of `row` whose last line had no room
+  // for the band's first word in that column (so the line must have wrapped there), and at least
+  // one of those lines reads as cut short: several words, or a break after a hyphen, slash, dot
+  // or comma. A narrow column of one-word cells ("NodeSource" over "Datadog") never has room for
+  // the next word, so room alone says nothing there.
+  auto wraps_into = [&](const std::vector<cell_words>& row, const std::vector<cell_words>& band) {
+    bool cut_short = false;
+    for (std::size_t c = 0; c < ncols; ++c) {
+      if (band[c].empty()) continue;
+      if (row[c].empty()) return false;
+      const word& last = row[c].back();
+      float line_end = last.span.box.x1;
+      std::size_t words_on_line = 0;
+      for (const auto& w : row[c])
+        if (w.line == last.line && std::fabs(w.span.box.y0 - last.span.box.y0) < 1) {
+          line_end = std::max(line_end, w.span.box.x1);
+          ++words_on_line;
+        }
+      const word& next = band[c].front();
+      const float space = 0.25f * std::max(next.span.size, 1.0f);
+      if (line_end + space + next.span.box.width() <= column_right[c] + 0.5f) return false;
+      const char end = last.span.text.empty() ? ' ' : last.span.text.back();
+      if (words_on_line >= 2 || end == '-' || end == '/' || end == '.' || end == ',' || end == '_') cut_short = true;
+    }
+    return cut_short;
+  };
+
   word_grid grid;
   for (std::size_t i = 0; i < n; ++i) {
     bool new_row;
@@ -376,7 +433,10 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
       for (std::size_t c = 0; c < ncols; ++c)
         if (!band_cells[i][c].empty() && band_cells[i - 1][c].empty()) subset = false;
       const bool sparse = k == 1 || 2 * k < ncols;
-      new_row = !(sparse && subset);
+      // a band that leaves a column empty and carries on only cells whose text above ran out of
+      // room is wrapped text of the row above, however many cells wrapped at once
+      const bool wrapped = (k < ncols || band_cells[i][0].empty()) && wraps_into(grid.back(), band_cells[i]);
+      new_row = !((sparse && subset) || wrapped);
     }
     if (new_row) {
       grid.push_back(band_cells[i]);
@@ -429,7 +489,10 @@ std::vector<detected> detect_aligned(const layout::page_model& page, float em, s
   const auto bands = build_bands(page, ids);
   const auto hints = row_hints(page, em);
   std::vector<bool> split(bands.size());
-  for (std::size_t b = 0; b < bands.size(); ++b) split[b] = widest_gap(bands[b]) >= 0.8f * em;
+  // a line set entirely in monospace is code: its spaces are a character wide, so only a gap far
+  // wider than that parts two cells
+  for (std::size_t b = 0; b < bands.size(); ++b)
+    split[b] = widest_gap(bands[b]) >= (style_share(bands[b], &layout::span::mono) >= 1.0f ? 2.0f : 0.8f) * em;
 
   std::size_t i = 0;
   while (i < bands.size()) {

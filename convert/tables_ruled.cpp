@@ -169,8 +169,13 @@ std::vector<detected> detect_ruled(const layout::page_model& page, float em, std
       }
     }
     std::vector<float> column_x(xs.begin(), xs.end() - 1);
+    // a header row over ruled rows left empty (pictures that were not drawn as text, a form to
+    // fill in) is still a table: the header and one empty body row
+    const bool empty_body = grid.size() == 1 && ngrid >= 2 &&
+                            std::all_of(band_row.begin(), band_row.end(), [](int r) { return r <= 0; });
     detected d;
-    if (!finish_table(page, std::move(grid), column_x, 2, d)) continue;
+    if (!finish_table(page, std::move(grid), column_x, empty_body ? 1 : 2, d)) continue;
+    if (empty_body) d.table.rows.emplace_back(d.table.rows.front().size());
     d.table.box = bb;
     for (int line : d.lines) used[line] = true;
     out.push_back(std::move(d));

@@ -85,6 +85,31 @@ TEST_CASE("cells wrapped on an even line pitch continue their row", "[tables][al
   CHECK(row_texts(t, 4) == std::vector<std::string>{"Eskdale", "", "0.69", "M. Ferrand", "D", "archived"});
 }
 
+TEST_CASE("several cells wrapped at once on an even pitch continue their row", "[tables][aligned]") {
+  // LaTeX p{} columns: no padding between rows, and a long row wraps in two cells at once. Each
+  // wrapped line carries on a cell whose line above had no room for its first word.
+  page_builder p;
+  const float xs[4] = {72, 170, 300, 350};
+  auto row = [&](float y, std::vector<const char*> cells) {
+    for (std::size_t c = 0; c < cells.size(); ++c)
+      if (*cells[c]) p.text(xs[c], y, cells[c]);
+  };
+  row(100, {"Argument", "Description", "Required", "Example"});
+  p.hrule(72, 420, 112);
+  row(114, {"--node-version", "The version that is", "No", "v19.0.0"});
+  row(126, {"--output-dir", "Where the output goes.", "Yes", "./out/api/"});
+  row(138, {"--versions-file", "This file is used to", "No", "./out/prev-doc."});
+  row(150, {"", "list older releases.", "", "json"});
+  row(162, {"--apilinks", "An index of modules", "No", "./links"});
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 5);
+  CHECK(row_texts(t, 3) == std::vector<std::string>{"--versions-file", "This file is used to list older releases.", "No",
+                                                    "./out/prev-doc. json"});
+  CHECK(row_texts(t, 4) == std::vector<std::string>{"--apilinks", "An index of modules", "No", "./links"});
+}
+
 TEST_CASE("padded rows with wrapped lines are grouped by the larger row gap", "[tables][aligned]") {
   page_builder p;
   p.text(72, 100, "Station");
@@ -306,6 +331,23 @@ TEST_CASE("tagged paragraphs (a term beside running text) are not a table", "[ta
     p.text(160, y, text[i][0]);
     if (*text[i][1]) p.text(160, y += 12, text[i][1]);
     y += 18;
+  }
+  CHECK(tables::detect(p.page, 10).empty());
+}
+
+TEST_CASE("justified list items whose word spaces line up are not a table", "[tables][aligned]") {
+  // a narrow page column: the items' widened word spaces leave the same gutters free
+  page_builder p;
+  const char* items[4][3] = {{"\xE2\x80\xA2 The", "--npm option is", "removed. Use the"},
+                             {"\xE2\x80\xA2 The", "--node-arg and", "-n options are gone."},
+                             {"\xE2\x80\xA2 The", "--always-spawn", "option is redundant."},
+                             {"\xE2\x80\xA2 The", "--shell option", "is now replaced."}};
+  float y = 100;
+  for (auto& r : items) {
+    p.text(72, y, r[0]);
+    p.text(110, y, r[1]);
+    p.text(200, y, r[2]);
+    y += 12;
   }
   CHECK(tables::detect(p.page, 10).empty());
 }

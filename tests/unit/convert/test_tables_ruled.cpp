@@ -161,3 +161,28 @@ TEST_CASE("a chart's gridlines with labels outside the plot are not a table", "[
   for (int i = 0; i < 3000; ++i) p.hrule(100 + (i % 60) * 5.0f, 103 + (i % 60) * 5.0f, 450 + (i / 60) * 2.0f);
   CHECK(tables::detect(p.page, 10).empty());
 }
+
+TEST_CASE("a ruled header over an empty ruled row is a table with an empty body row", "[tables][ruled]") {
+  // a table whose body cells held pictures: the PDF keeps the header text and the empty cells
+  page_builder p;
+  p.paragraph(72, 80, 2);
+  p.grid({72, 220, 360}, {120, 140, 146});
+  p.text(76, 124, "Speed versus ratio", true);
+  p.text(224, 124, "Decompression speed", true);
+  p.paragraph(72, 170, 2);
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 2);
+  CHECK(row_texts(t, 0) == std::vector<std::string>{"**Speed versus ratio**", "**Decompression speed**"});
+  CHECK(row_texts(t, 1) == std::vector<std::string>{"", ""});
+  CHECK(tables::to_markdown(t) == "| Speed versus ratio | Decompression speed |\n| --- | --- |\n| | |\n");
+}
+
+TEST_CASE("a ruled box around a single line of text is not a table", "[tables][ruled]") {
+  page_builder p;
+  p.grid({72, 220, 360}, {120, 140});
+  p.text(76, 124, "Left note", true);
+  p.text(224, 124, "Right note", true);
+  CHECK(tables::detect(p.page, 10).empty());
+}
