@@ -28,7 +28,7 @@ bool is_bullet_glyph(int c) {
     case 0x2022: case 0x25E6: case 0x25AA: case 0x25AB: case 0x2023: case 0x25CF: case 0x25CB: case 0x25A0:
     case 0x25A1: case 0x00B7: case 0x2043: case 0x27A2: case 0x25BA: case 0x25B8: case 0x2713: case 0x2714:
     case 0x2756: case 0x25C6: case 0x25C7: case 0x2219: case 0x2013: case '-': case '*': case 0x2192:
-    case 0x25B6: case 0x2605: case 0x2666: case 0x29BF: case 0x25C9:
+    case 0x25B6: case 0x2605: case 0x2666: case 0x29BF: case 0x25C9: case 0x2217:  // ∗: LaTeX's third level
       return true;
     default:
       return false;
@@ -805,8 +805,13 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     }
     if (f.marker) {
       // a wrapped paragraph line that happens to start with "3. " is not an item
-      const bool wrapped = st.kind == 1 && prev && !para_final(*prev) && gap <= lgap + 0.3f * f.size &&
-                           std::fabs(f.box.x0 - prev->box.x0) < 1.0f && f.marker == 2;
+      // nor is one that starts with "* " or "- " (a product, a minus) under a full line of text
+      const bool aligned_wrap = st.kind == 1 && prev && !para_final(*prev) && gap <= lgap + 0.3f * f.size &&
+                                std::fabs(f.box.x0 - prev->box.x0) < 1.0f;
+      const bool ascii_bullet = f.marker == 1 && !f.marker_piece && f.strip == 1 &&
+                                (f.plain[0] == '*' || f.plain[0] == '-' || f.plain[0] == '+');
+      const bool wrapped = aligned_wrap && (f.marker == 2 || (ascii_bullet && prev->box.x1 >= region_right - 3.0f * f.size &&
+                                                               text::last_cp(prev->plain) != ':'));
       if (!wrapped) {
         flush();
         st.kind = 2;

@@ -1,0 +1,88 @@
+// List detection rules: which line starts count as list markers, one small page each (generated
+// PDFs, see pdf_builder.hpp, or a page model where the glyph is outside WinAnsi).
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "convert/analyse.hpp"
+#include "convert/convert.hpp"
+#include "convert/layout.hpp"
+#include "pdf_builder.hpp"
+
+using namespace quire::convert;
+using quire::test::make_pdf;
+using quire::test::text_at;
+
+namespace {
+
+std::string md(const std::string& content) {
+  const std::string pdf = make_pdf({{content}});
+  engine e;
+  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), {});
+  REQUIRE(r);
+  return r->markdown;
+}
+
+bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+// One line of one span in a page model; y is the top of the line box, 10 pt text.
+void add_line(layout::page_model& page, float x, float y, const std::string& text) {
+  layout::span s;
+  s.text = text;
+  s.size = 10;
+  s.font = "Times-Roman";
+  s.box = {x, y, x + 5.0f * static_cast<float>(text.size()), y + 12};
+  s.baseline = y + 10;
+  layout::line ln;
+  ln.spans.push_back(s);
+  ln.box = s.box;
+  ln.size = 10;
+  ln.baseline = s.baseline;
+  ln.chars = static_cast<int>(text.size());
+  ln.char_width = 5;
+  ln.seq = static_cast<int>(page.lines.size());
+  page.lines.push_back(ln);
+  page.chars += ln.chars;
+}
+
+}  // namespace
+
+TEST_CASE("LaTeX's third-level bullet (the asterisk operator) starts a list item") {
+  layout::page_model page;
+  page.number = 1;
+  page.width = 612;
+  page.height = 792;
+  add_line(page, 72, 100, "Reports can be added with these commands:");
+  add_line(page, 90, 114, "\xE2\x80\x93 Use the summary feature of the tracker.");  // – level 2
+  add_line(page, 108, 128, "\xE2\x88\x97 Add a report by its number.");            // ∗ level 3
+  add_line(page, 108, 142, "\xE2\x88\x97 Remove a report by its number.");
+  add_line(page, 72, 170, "The reports are then reviewed by the team before the release date.");
+  doc_context dc;
+  dc.page_count = 1;
+  dc.observe(page);
+  const auto blocks = dc.analyse(page);
+  std::vector<std::pair<int, std::string>> items;
+  for (const auto& b : blocks)
+    if (b.kind == layout::block_kind::list_item) items.emplace_back(b.level, b.text);
+  REQUIRE(items.size() == 3);
+  CHECK(items[0] == std::pair<int, std::string>{0, "Use the summary feature of the tracker."});
+  CHECK(items[1] == std::pair<int, std::string>{1, "Add a report by its number."});
+  CHECK(items[2] == std::pair<int, std::string>{1, "Remove a report by its number."});
+}
+
+TEST_CASE("a wrapped line of a paragraph that starts with an asterisk or a minus is not a list item") {
+  // "... machine epsilon * 100." wrapped so that "* 100." starts the next line, flush with the
+  // paragraph, under a full line of text
+  std::string c = text_at("F1", 11, 72, 720, "The latter two overloads provide a default margin of the machine epsilon");
+  c += text_at("F1", 11, 72, 706, "* 100. This is enough for most of the values that the tests compare.");
+  c += text_at("F1", 11, 72, 670, "The options are listed below:");
+  c += text_at("F1", 11, 72, 656, "* the first option");
+  c += text_at("F1", 11, 72, 642, "* the second option");
+  const std::string out = md(c);
+  INFO(out);
+  const auto from = out.find("machine epsilon"), to = out.find("100. This is enough");
+  REQUIRE(from != std::string::npos);
+  REQUIRE(to != std::string::npos);
+  CHECK(out.substr(from, to - from).find('\n') == std::string::npos);  // one paragraph
+  CHECK(has(out, "- the first option\n- the second option"));
+}
