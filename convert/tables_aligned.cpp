@@ -176,11 +176,12 @@ float style_share(const band& b, bool layout::span::*flag) {
   return all ? static_cast<float>(on) / static_cast<float>(all) : 0;
 }
 
-// Whether two bands are set alike (weight, slant, size): a header line wrapped upwards is set like
-// the header; a caption or a small heading right above the table is not.
+// Whether two bands are set alike (slant, size): a header line wrapped upwards is set like the
+// header; an italic label or a small heading right above the table is not. Weight says nothing
+// here: the first split band may be a body row when the header's first line was taken away as
+// a running header, and the bold tail of the header ("(mm)") still belongs to the table.
 bool same_style(const band& a, const band& b) {
   if (std::fabs(style_share(a, &layout::span::italic) - style_share(b, &layout::span::italic)) > 0.5f) return false;
-  if (std::fabs(style_share(a, &layout::span::bold) - style_share(b, &layout::span::bold)) > 0.5f) return false;
   std::vector<float> sa, sb;
   for (const auto& w : a.words) sa.push_back(w.span.size);
   for (const auto& w : b.words) sb.push_back(w.span.size);

@@ -1,6 +1,8 @@
 // Tables without a grid, found from column alignment, and the text that must never become one.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "test_tables_util.hpp"
 
 using namespace quire::convert;
@@ -350,4 +352,29 @@ TEST_CASE("justified list items whose word spaces line up are not a table", "[ta
     y += 12;
   }
   CHECK(tables::detect(p.page, 10).empty());
+}
+
+TEST_CASE("an italic label right above the header row stays out of the table", "[tables][aligned]") {
+  // a word processor's "Flags" label (an H4 in italics) sits right on top of the header row
+  page_builder p;
+  p.text(72, 100, "Flags");
+  p.page.lines.back().spans[0].italic = true;
+  p.text(72, 112, "Flag");
+  p.text(160, 112, "Default");
+  p.text(240, 112, "Type");
+  p.hrule(72, 320, 124);
+  const char* rows[3][3] = {{"--tag", "latest", "String"}, {"--otp", "null", "String"}, {"--json", "false", "Boolean"}};
+  float y = 127;
+  for (auto& r : rows) {
+    p.text(72, y, r[0]);
+    p.text(160, y, r[1]);
+    p.text(240, y, r[2]);
+    y += 14;
+  }
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 4);
+  CHECK(row_texts(t, 0) == std::vector<std::string>{"Flag", "Default", "Type"});
+  CHECK(std::find(found[0].lines.begin(), found[0].lines.end(), 0) == found[0].lines.end());  // the label is left
 }
