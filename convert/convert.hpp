@@ -1,6 +1,8 @@
-// quire::convert — the conversion engine: PDF bytes in, Markdown (and image assets) out.
+// quire::convert — the conversion engine: PDF bytes in, a document model, its Markdown (and image
+// assets) out.
 //
-// This is the module's one public header. The engine is a pure library: no threads, no global
+// This is the module's public header, with document.hpp (the model, its Markdown, chunks) and
+// serialize.hpp (JSON). The engine is a pure library: no threads, no global
 // state, no I/O beyond the bytes it is given and the result it returns. Each `engine` owns one
 // MuPDF context, so use one engine per thread. Pages are processed one at a time and only a
 // small per-document summary is kept across pages, so memory does not grow with page count.
@@ -19,6 +21,8 @@
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "convert/document.hpp"
 
 namespace quire::gpu {
 class PageAnalyzer;  // gpu/page_analysis.hpp
@@ -94,6 +98,7 @@ struct options {
   int max_pages = 0;    // 0 = unlimited; more pages → errc::too_many_pages
   bool extract_images = false;  // collect embedded images as assets and reference them
   std::string asset_prefix;     // prefix of image links in the Markdown, e.g. "assets/"
+  bool page_markers = false;    // `<!-- page N -->` lines in conversion::markdown (markdown_options)
   ocr_mode ocr = ocr_mode::automatic;
   std::string ocr_languages = "eng";
   // Wall-clock budget for the whole document; 0 = none. Checked between pages and inside long
@@ -139,7 +144,8 @@ struct asset {
 };
 
 struct conversion {
-  std::string markdown;
+  document doc;          // the blocks in reading order: markdown, JSON and chunks all come from it
+  std::string markdown;  // to_markdown(doc, {options::page_markers})
   int page_count = 0;                 // pages in the document
   std::vector<page_stats> pages;      // pages converted, in order
   std::vector<std::string> warnings;  // MuPDF warnings and engine notes, deduplicated

@@ -303,7 +303,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
   doc_context dc;
   dc.page_count = page_count;
   dc.outline = load_outline(ctx, doc);
-  markdown_writer writer(out.markdown, out.assets, opts.asset_prefix);
+  document_builder builder(out.assets, opts.asset_prefix);
 
   extract_options xo;
   xo.images = opts.extract_images;
@@ -339,9 +339,10 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
       out.warnings.push_back("page " + std::to_string(h.stats.number) + ": its text (" +
                              std::to_string(dc.content_chars) + " characters) gave no output");
     }
-    writer.add(std::move(blocks));
+    builder.add(std::move(blocks));
     h.stats.milliseconds += std::chrono::duration<double, std::milli>(clock::now() - a0).count();
     out.pages.push_back(h.stats);
+    out.doc.pages.push_back({h.stats.number, h.model.width, h.model.height});
     window.pop_front();
   };
 
@@ -439,7 +440,8 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
       return error{errc::canceled, "canceled after page " + std::to_string(pno)};
   }
   while (!window.empty()) finalize_front();
-  writer.finish();
+  out.doc.blocks = builder.finish();
+  out.markdown = to_markdown(out.doc, {opts.page_markers});
   for (auto& m : impl_->diag.messages) out.warnings.push_back("mupdf: " + m);
   out.milliseconds = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
   return out;

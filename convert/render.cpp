@@ -1,12 +1,13 @@
 #include "convert/render.hpp"
 
+#include "convert/footnote_refs.hpp"
 #include "convert/inline.hpp"
+#include "convert/plain.hpp"
 #include "convert/tables.hpp"
 #include "convert/text.hpp"
 
 #include <algorithm>
-#include <map>
-#include <set>
+#include <regex>
 
 namespace quire::convert {
 
@@ -22,19 +23,15 @@ std::string quote_prefix(int depth) {
 }
 
 // Prefixes every line of `s` with `prefix` (lines that would be blank get the prefix trimmed).
-std::string prefix_lines(const std::string& s, const std::string& prefix, const std::string& first_prefix) {
+std::string prefix_lines(const std::string& s, const std::string& prefix) {
   std::string out;
   size_t start = 0;
-  bool first = true;
+  std::string trimmed = prefix;
+  while (!trimmed.empty() && trimmed.back() == ' ') trimmed.pop_back();
   while (start <= s.size()) {
     size_t nl = s.find('\n', start);
     std::string ln = s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-    std::string p = first ? first_prefix : prefix;
-    if (ln.empty()) {
-      while (!p.empty() && p.back() == ' ') p.pop_back();
-    }
-    out += p + ln;
-    first = false;
+    out += (ln.empty() ? trimmed : prefix) + ln;
     if (nl == std::string::npos) break;
     out += '\n';
     start = nl + 1;
@@ -42,202 +39,44 @@ std::string prefix_lines(const std::string& s, const std::string& prefix, const 
   return out;
 }
 
-}  // namespace
-
-bool markdown_writer::merge_into_pending(block& b) {
-  if (!pending_) return false;
-  block& p = *pending_;
-  const bool boundary = b.page != p.page || b.region != p.region;
-  if (!boundary) return false;
-  if (p.kind == block_kind::table && b.kind == block_kind::table && tables::try_merge(p, b)) {
-    p.page = b.page;
-    p.region = b.region;
-    return true;
-  }
-  if (p.kind == block_kind::code && b.kind == block_kind::code && p.quote == b.quote) {
-    p.text += "\n" + b.text;
-    p.page = b.page;
-    p.region = b.region;
-    return true;
-  }
-  if ((p.kind == block_kind::paragraph || p.kind == block_kind::list_item) && p.continues &&
-      b.kind == block_kind::paragraph && p.quote == b.quote && !b.text.empty()) {
-    const int first = text::first_cp(b.text);
-    if (text::is_lower(first) || text::is_digit(first) || first == '(' || first == ',') {
-      p.text += " " + b.text;
-      p.continues = b.continues;
-      p.page = b.page;
-      p.region = b.region;
-      return true;
-    }
-  }
-  return false;
+bbox to_bbox(const layout::rect& r) {
+  if (r.x1 < r.x0 || r.y1 < r.y0) return {};  // never set
+  return {r.x0, r.y0, r.x1, r.y1};
 }
 
-void markdown_writer::add(std::vector<block> blocks) {
-  for (auto& b : blocks) {
-    if (b.kind == block_kind::footnote) {
-      footnotes_.push_back({b.page, b.marker, b.text});
-      continue;
-    }
-    if (merge_into_pending(b)) continue;
-    if (pending_) write(*pending_);
-    pending_ = std::move(b);
-  }
+// "Figure 3:", "Fig. 2.1", "Table 4 –", "Listing 7." ... next to a table or an image: a caption.
+// (The same words headings.cpp keeps from becoming headings.)
+bool caption_words(const std::string& plain) {
+  static const std::regex word(
+      R"(^(figure|fig\.|table|tab\.|listing|chart|diagram|plate|exhibit|illustration|abbildung|tabelle)\s*)",
+      std::regex::icase);
+  static const std::regex number(R"(^(\d+|[A-Z]|[IVX]+)([.\-]\d+)*\s*([:.\-]|\s+\S|$).*)");
+  std::smatch m;
+  if (!std::regex_search(plain, m, word)) return false;
+  return std::regex_match(plain.substr(static_cast<size_t>(m.length(0))), number);
 }
 
-void markdown_writer::finish() {
-  if (pending_) write(*pending_);
-  pending_.reset();
-  if (wrote_any_) out_ += "\n";
-  renumber_headings();
-  resolve_footnotes();
-}
-
-// Levels as a tree: a heading goes one below the nearest earlier heading of a smaller original
-// level, so gaps close (1, 4, 4, 2, 5 → 1, 2, 2, 2, 3) and peers stay peers. A heading with no
-// such parent keeps its level: the document may start below its (undetected) title.
-void markdown_writer::renumber_headings() {
-  if (headings_.empty()) return;
-  std::vector<std::pair<int, int>> stack;  // (original, new) levels of the open headings
-  std::string out;
-  out.reserve(out_.size());
-  size_t at = 0;
-  for (auto [offset, level] : headings_) {
-    while (!stack.empty() && stack.back().first >= level) stack.pop_back();
-    const int fixed = stack.empty() ? level : std::min(stack.back().second + 1, 6);
-    stack.push_back({level, fixed});
-    out.append(out_, at, offset - at);
-    out.append(static_cast<size_t>(fixed), '#');
-    at = offset + static_cast<size_t>(level);
-  }
-  out.append(out_, at, std::string::npos);
-  out_ = std::move(out);
-  headings_.clear();
-}
-
-namespace {
-
-struct ref_at {
-  size_t begin, end;  // the placeholder's bytes in the text
-  int page;
-  std::string label;
-};
-
-std::vector<ref_at> find_refs(const std::string& s) {
-  std::vector<ref_at> refs;
-  for (size_t i = s.find(kRefOpen); i != std::string::npos; i = s.find(kRefOpen, i + 1)) {
-    const size_t colon = s.find(':', i), close = s.find(kRefClose, i);
-    if (colon == std::string::npos || close == std::string::npos || colon > close) continue;
-    refs.push_back({i, close + 1, std::atoi(s.c_str() + i + 1), s.substr(colon + 1, close - colon - 1)});
-  }
-  return refs;
-}
-
-}  // namespace
-
-void markdown_writer::resolve_footnotes() {
-  const auto body_refs = find_refs(out_);
-  std::set<std::pair<int, std::string>> cited;  // (page, label) of every reference in the body
-  for (const auto& r : body_refs) cited.insert({r.page, r.label});
-  // a note is a footnote of its page when that page cites its number, else an endnote
-  auto note_for = [&](int page, const std::string& label) -> int {
-    for (size_t k = 0; k < footnotes_.size(); ++k)
-      if (footnotes_[k].page == page && footnotes_[k].label == label) return static_cast<int>(k);
-    for (size_t k = 0; k < footnotes_.size(); ++k) {
-      const note& n = footnotes_[k];
-      if (n.label == label && n.page >= page && !cited.count({n.page, n.label})) return static_cast<int>(k);
-    }
-    return -1;
-  };
-  std::map<std::pair<int, std::string>, int> target;
-  std::vector<char> used(footnotes_.size(), 0);
-  for (const auto& r : body_refs) {
-    const int k = note_for(r.page, r.label);
-    target[{r.page, r.label}] = k;
-    if (k >= 0) used[k] = 1;
-  }
-  // unique labels, in document order: the first note numbered 1 keeps "1", the next gets "1-2"
-  std::vector<std::string> unique(footnotes_.size());
-  std::set<std::string> taken;
-  for (size_t k = 0; k < footnotes_.size(); ++k) {
-    if (!used[k]) continue;
-    std::string u = footnotes_[k].label;
-    for (int n = 2; taken.count(u); ++n) u = footnotes_[k].label + "-" + std::to_string(n);
-    taken.insert(u);
-    unique[k] = u;
-  }
-  auto rewrite = [&](const std::string& s) {
-    std::string out;
-    size_t at = 0;
-    for (const auto& r : find_refs(s)) {
-      out.append(s, at, r.begin - at);
-      at = r.end;
-      auto it = target.find({r.page, r.label});
-      if (it == target.end() || it->second < 0) {
-        out += r.label;  // no note: an exponent or a stray mark stays text
-        continue;
-      }
-      out += "[^" + unique[it->second] + "]";
-      // "[^1](text)" would read as a link and "[^1][x]" as a reference link
-      if (at < s.size() && (s[at] == '(' || s[at] == '[')) out += '\\';
-    }
-    out.append(s, at, std::string::npos);
-    return out;
-  };
-  out_ = rewrite(out_);
-  // notes nothing cites keep their text as paragraphs; the others are definitions, one a line
-  bool any_out = wrote_any_;
-  for (size_t k = 0; k < footnotes_.size(); ++k) {
-    if (used[k]) continue;
-    out_ += any_out ? "\n" : "";
-    out_ += footnotes_[k].label + " " + rewrite(footnotes_[k].text) + "\n";
-    any_out = true;
-  }
-  bool first_def = true;
-  for (size_t k = 0; k < footnotes_.size(); ++k) {
-    if (!used[k]) continue;
-    if (first_def && any_out) out_ += "\n";
-    first_def = false;
-    out_ += "[^" + unique[k] + "]: " + rewrite(footnotes_[k].text) + "\n";
-  }
-  footnotes_.clear();
-}
-
-void markdown_writer::write(const block& b) {
-  const bool item = b.kind == block_kind::list_item;
-  // separation: items of one list are on consecutive lines, everything else has a blank line
-  if (wrote_any_) {
-    if (item && last_was_item_ && b.quote == last_quote_) {
-      out_ += "\n";
-    } else if (b.quote > 0 && last_quote_ > 0) {
-      out_ += "\n" + quote_prefix(std::min(b.quote, last_quote_));
-      while (!out_.empty() && out_.back() == ' ') out_.pop_back();
-      out_ += "\n";
-    } else {
-      out_ += "\n\n";
-    }
-  }
-  if (!item) list_indent_.clear();
-  const std::string qp = quote_prefix(b.quote);
+// A block's Markdown (reference placeholders still in it), blockquote prefix included. `indent`
+// is the list state: the content offset of each open list level (cleared where a list starts).
+std::string block_markdown(const block& b, const std::vector<asset>& assets, const std::string& prefix,
+                           std::vector<size_t>& indent) {
   std::string body;
   switch (b.kind) {
     case block_kind::heading:
-      headings_.push_back({out_.size() + qp.size(), std::clamp(b.level, 1, 6)});
       body = std::string(std::clamp(b.level, 1, 6), '#') + " " + b.text;
       break;
     case block_kind::paragraph:
     case block_kind::quote:
+    case block_kind::footnote:
       body = b.text;
       break;
     case block_kind::list_item: {
-      if (!last_was_item_ || b.quote != last_quote_) list_indent_.clear();
-      size_t level = std::min<size_t>(b.level, list_indent_.size());
-      list_indent_.resize(level);
-      size_t indent = 0;
-      for (size_t w : list_indent_) indent += w;
-      list_indent_.push_back(b.marker.size() + 1);
-      body = std::string(indent, ' ') + b.marker + " " + b.text;
+      size_t level = std::min<size_t>(b.level, indent.size());
+      indent.resize(level);
+      size_t spaces = 0;
+      for (size_t w : indent) spaces += w;
+      indent.push_back(b.marker.size() + 1);
+      body = std::string(spaces, ' ') + b.marker + " " + b.text;
       break;
     }
     case block_kind::code: {
@@ -251,19 +90,208 @@ void markdown_writer::write(const block& b) {
       while (!body.empty() && body.back() == '\n') body.pop_back();
       break;
     case block_kind::image:
-      if (b.level >= 0 && b.level < static_cast<int>(assets_.size())) body = "![](" + prefix_ + assets_[b.level].name + ")";
+      if (b.level >= 0 && b.level < static_cast<int>(assets.size())) body = "![](" + prefix + assets[b.level].name + ")";
       break;
     case block_kind::rule:
       body = "---";
       break;
-    case block_kind::footnote:
-      break;
   }
-  out_ += prefix_lines(body, qp, qp);
-  wrote_any_ = true;
-  last_was_item_ = item;
-  last_quote_ = b.quote;
-  if (b.kind == block_kind::table || b.kind == block_kind::code || b.kind == block_kind::heading) last_was_item_ = false;
+  return prefix_lines(body, quote_prefix(b.quote));
+}
+
+block_type type_of(block_kind k) {
+  switch (k) {
+    case block_kind::heading: return block_type::heading;
+    case block_kind::paragraph: return block_type::paragraph;
+    case block_kind::list_item: return block_type::list;
+    case block_kind::code: return block_type::code;
+    case block_kind::table: return block_type::table;
+    case block_kind::image: return block_type::image;
+    case block_kind::footnote: return block_type::footnote;
+    case block_kind::rule: return block_type::rule;
+    case block_kind::quote: return block_type::quote;
+  }
+  return block_type::paragraph;
+}
+
+}  // namespace
+
+bool document_builder::merge_into_pending(const block& b) {
+  if (!pending_) return false;
+  block& p = pending_->b;
+  const bool boundary = b.page != p.page || b.region != p.region;
+  if (!boundary) return false;
+  bool merged = false;
+  if (p.kind == block_kind::table && b.kind == block_kind::table && tables::try_merge(p, b)) {
+    merged = true;
+  } else if (p.kind == block_kind::code && b.kind == block_kind::code && p.quote == b.quote) {
+    p.text += "\n" + b.text;
+    merged = true;
+  } else if ((p.kind == block_kind::paragraph || p.kind == block_kind::list_item) && p.continues &&
+             b.kind == block_kind::paragraph && p.quote == b.quote && !b.text.empty()) {
+    const int first = text::first_cp(b.text);
+    if (text::is_lower(first) || text::is_digit(first) || first == '(' || first == ',') {
+      p.text += " " + b.text;
+      p.continues = b.continues;
+      merged = true;
+    }
+  }
+  if (!merged) return false;
+  p.page = b.page;
+  p.region = b.region;
+  pending_->parts.push_back({b.page, to_bbox(b.box)});
+  return true;
+}
+
+void document_builder::add(std::vector<block> blocks) {
+  for (auto& b : blocks) {
+    if (b.kind == block_kind::footnote) {
+      footnotes_.push_back({b, {{b.page, to_bbox(b.box)}}});
+      continue;
+    }
+    if (merge_into_pending(b)) continue;
+    if (pending_) body_.push_back(std::move(*pending_));
+    block_part first{b.page, to_bbox(b.box)};
+    pending_ = held{std::move(b), {first}};
+  }
+}
+
+// Levels as a tree: a heading goes one below the nearest earlier heading of a smaller original
+// level, so gaps close (1, 4, 4, 2, 5 → 1, 2, 2, 2, 3) and peers stay peers. A heading with no
+// such parent keeps its level: the document may start below its (undetected) title.
+void document_builder::renumber_headings() {
+  std::vector<std::pair<int, int>> stack;  // (original, new) levels of the open headings
+  for (auto& h : body_) {
+    if (h.b.kind != block_kind::heading) continue;
+    const int level = std::clamp(h.b.level, 1, 6);
+    while (!stack.empty() && stack.back().first >= level) stack.pop_back();
+    const int fixed = stack.empty() ? level : std::min(stack.back().second + 1, 6);
+    stack.push_back({level, fixed});
+    h.b.level = fixed;
+  }
+}
+
+std::vector<document_block> document_builder::finish() {
+  if (pending_) body_.push_back(std::move(*pending_));
+  pending_.reset();
+  renumber_headings();
+
+  // Markdown of every body block, list items grouped (with the placeholders of references)
+  std::vector<document_block> out;
+  std::vector<size_t> indent;
+  for (size_t i = 0; i < body_.size(); ++i) {
+    const block& b = body_[i].b;
+    const bool item = b.kind == block_kind::list_item;
+    const bool same_list = item && !out.empty() && out.back().type == block_type::list && i > 0 &&
+                           body_[i - 1].b.kind == block_kind::list_item && body_[i - 1].b.quote == b.quote;
+    if (!same_list) indent.clear();
+    std::string md = block_markdown(b, assets_, prefix_, indent);
+    if (same_list) {
+      out.back().markdown += "\n" + md;
+    } else {
+      document_block d;
+      d.type = type_of(b.kind);
+      d.quote_depth = b.quote;
+      d.markdown = md;
+      if (b.kind == block_kind::heading) d.level = b.level;
+      if (b.kind == block_kind::code) d.language = b.language;
+      if (b.kind == block_kind::image && b.level >= 0 && b.level < static_cast<int>(assets_.size()))
+        d.asset = assets_[b.level].name;
+      out.push_back(std::move(d));
+    }
+    document_block& d = out.back();
+    if (item) {
+      list_item it;
+      it.markdown = std::move(md);
+      it.text = b.text;  // plain text once references are resolved
+      it.marker = b.marker;
+      it.ordered = b.ordered;
+      it.level = b.level;
+      it.parts = body_[i].parts;
+      d.items.push_back(std::move(it));
+    } else {
+      d.text = b.text;
+      for (const auto& row : b.rows) {
+        d.rows.emplace_back();
+        for (const auto& c : row) d.rows.back().push_back({c.text, c.text});
+      }
+    }
+    for (const auto& p : body_[i].parts) {
+      if (!d.parts.empty() && item && d.parts.back().page == p.page) {
+        bbox& u = d.parts.back().box;
+        u = {std::min(u.x0, p.box.x0), std::min(u.y0, p.box.y0), std::max(u.x1, p.box.x1), std::max(u.y1, p.box.y1)};
+      } else {
+        d.parts.push_back(p);
+      }
+    }
+  }
+
+  // references → [^label] where a note exists; notes nothing cites stay text
+  footnote_refs refs;
+  for (const auto& d : out) refs.cite(d.markdown);
+  std::vector<footnote_refs::note> notes;
+  for (const auto& f : footnotes_) notes.push_back({f.b.page, f.b.marker});
+  refs.resolve(notes);
+  for (auto& d : out) {
+    d.markdown = refs.rewrite(d.markdown);
+    d.text = plain_text(refs.rewrite(d.text), d.type == block_type::code);
+    for (auto& it : d.items) {
+      it.markdown = refs.rewrite(it.markdown);
+      it.text = plain_text(refs.rewrite(it.text), false);
+      d.text += (d.text.empty() ? "" : "\n") + it.text;
+    }
+    for (auto& row : d.rows) {
+      for (auto& c : row) {
+        c.markdown = refs.rewrite(c.markdown);
+        c.text = plain_text(c.markdown, false);
+      }
+    }
+    if (d.type == block_type::table) {
+      for (const auto& row : d.rows) {
+        std::string line;
+        for (size_t c = 0; c < row.size(); ++c) line += (c ? "\t" : "") + row[c].text;
+        d.text += (d.text.empty() ? "" : "\n") + line;
+      }
+    }
+  }
+  // a paragraph that names a figure or table right next to one is its caption
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto near = [&](size_t j) { return j < out.size() && (out[j].type == block_type::table || out[j].type == block_type::image); };
+    if (out[i].type == block_type::paragraph && (near(i + 1) || (i > 0 && near(i - 1))) && caption_words(out[i].text))
+      out[i].type = block_type::caption;
+  }
+  // unused notes first (as text), then the definitions, as the Markdown has them
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t k = 0; k < footnotes_.size(); ++k) {
+      const std::string& unique = refs.unique_label(k);
+      if ((pass == 0) != unique.empty()) continue;
+      const block& f = footnotes_[k].b;
+      document_block d;
+      d.type = block_type::footnote;
+      d.parts = footnotes_[k].parts;
+      d.referenced = !unique.empty();
+      d.label = unique.empty() ? f.marker : unique;
+      const std::string body = refs.rewrite(f.text);
+      d.markdown = unique.empty() ? f.marker + " " + body : "[^" + unique + "]: " + body;
+      d.text = plain_text(body, false);
+      out.push_back(std::move(d));
+    }
+  }
+  footnotes_.clear();
+  body_.clear();
+
+  // ids and heading paths
+  std::vector<std::pair<int, std::string>> open;  // (level, text) of the enclosing headings
+  for (size_t i = 0; i < out.size(); ++i) {
+    document_block& d = out[i];
+    d.id = static_cast<int>(i);
+    if (d.type == block_type::footnote) continue;  // notes sit outside the sections
+    if (d.type == block_type::heading)
+      while (!open.empty() && open.back().first >= d.level) open.pop_back();
+    for (const auto& h : open) d.heading_path.push_back(h.second);
+    if (d.type == block_type::heading) open.push_back({d.level, d.text});
+  }
+  return out;
 }
 
 }  // namespace quire::convert
