@@ -60,12 +60,6 @@ bool move_file(const fs::path& from, const fs::path& to, std::string& error) {
   return true;
 }
 
-bool write_text(const fs::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(text.data(), static_cast<std::streamsize>(text.size()));
-  return static_cast<bool>(f.flush());
-}
-
 // The shared state of one batch run: the work list, the counters and stderr.
 class batch_run {
  public:
@@ -140,7 +134,11 @@ class batch_run {
                    {"asset_prefix", images ? asset_link_prefix(item) : std::string()},
                    {"ocr", args_.ocr},
                    {"ocr_languages", args_.ocr_languages},
-                   {"acceleration_policy", args_.acceleration}};
+                   {"acceleration_policy", args_.acceleration},
+                   {"page_markers", args_.page_markers},
+                   {"formats", nlohmann::json::array({args_.format})},
+                   {"chunk_limit", args_.chunk_size},
+                   {"chunk_unit", args_.chunk_unit}};
     job.timeout = std::chrono::milliseconds(static_cast<long long>(args_.timeout * 1000));
     auto& mine = in_progress_[static_cast<std::size_t>(slot)];
     const auto outcome = worker.run(job, [&](int pages_done, int) {
@@ -160,26 +158,10 @@ class batch_run {
         if (!move_file(scratch / "assets" / name, item.assets / name, error)) return fail(item.input.string(), "io_error", error);
       }
     }
-    fs::path result = scratch / "result.md";
-    if (args_.format == "json") {
-      std::ifstream in(result, std::ios::binary);
-      std::string markdown((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      nlohmann::json assets = nlohmann::json::array();
-      for (const auto& a : r.value("assets", nlohmann::json::array())) {
-        std::error_code size_ec;
-        const auto bytes = fs::file_size(item.assets / a.value("name", ""), size_ec);
-        assets.push_back({{"name", a.value("name", "")}, {"media_type", a.value("media_type", "")},
-                          {"bytes", size_ec ? 0 : bytes}});
-      }
-      const nlohmann::json body = {{"markdown", markdown}, {"page_count", r.value("page_count", 0)},
-                                   {"pages", r.value("pages", nlohmann::json::array())},
-                                   {"warnings", r.value("warnings", nlohmann::json::array())},
-                                   {"assets", assets}, {"milliseconds", r.value("milliseconds", 0.0)},
-                                   {"acceleration_used", r.value("acceleration_used", "cpu")}};
-      result = scratch / "result.json";
-      if (!write_text(result, body.dump(2) + "\n"))
-        return fail(item.input.string(), "io_error", "cannot write " + result.string());
-    }
+    // the worker wrote the format asked for next to result.md (cmd_worker.cpp)
+    const fs::path result = scratch / (args_.format == "json"     ? "document.json"
+                                       : args_.format == "chunks" ? "chunks.json"
+                                                                  : "result.md");
     if (!move_file(result, item.output, error)) return fail(item.input.string(), "io_error", error);
     for (const auto& p : r.value("pages", nlohmann::json::array()))
       if (p.value("no_text_layer", false) && !p.value("ocr_used", false))
@@ -260,7 +242,7 @@ int run_batch(const convert_args& a) {
     std::fprintf(stderr, "quire convert: error: io_error: cannot create the output directory %s\n", a.output.c_str());
     return 3;
   }
-  batch_plan plan = plan_batch(a.inputs, out_dir, a.format == "json" ? ".json" : ".md",
+  batch_plan plan = plan_batch(a.inputs, out_dir, output_extension(a.format),
                                a.assets_dir.empty() ? fs::path() : fs::path(a.assets_dir));
   // A worker that dies mid-write must not kill us with SIGPIPE; Ctrl-C stops the workers cleanly.
   ::signal(SIGPIPE, SIG_IGN);

@@ -4,7 +4,7 @@
 // gets one output in the output directory: a file given by name goes to OUT/NAME.md (NAME = its
 // file name without the extension); a PDF found in a directory DIR goes to OUT/REL/NAME.md, REL
 // being its folder relative to DIR, so the tree is mirrored. (.json instead of .md with
-// --format json.) Rules for the awkward cases:
+// --format json, .chunks.json with --format chunks.) Rules for the awkward cases:
 //   - the same PDF reached twice (named twice, or named and inside a named directory) converts once;
 //   - two different PDFs whose outputs would be the same file (a/x.pdf and b/x.pdf named together,
 //     x.pdf and x.PDF in one folder) clash: none of them is converted, each is reported as failed

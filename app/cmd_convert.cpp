@@ -1,6 +1,6 @@
-// `quire convert IN.pdf [-o OUT.md] [--assets DIR] [--json] [--pages A-B] [--acceleration POLICY]`
-// One-shot conversion, no database. Without -o the Markdown (or the JSON with --json) goes to
-// standard output and nothing else does; diagnostics go to stderr. IN may be `-` (standard input).
+// `quire convert IN.pdf [-o OUT.md] [--assets DIR] [--format markdown|json|chunks] [--pages A-B] ...`
+// One-shot conversion, no database. Without -o the Markdown (or the document JSON, or the chunks)
+// goes to standard output and nothing else does; diagnostics go to stderr. IN may be `-` (standard input).
 // Exit codes: 0 success, 1 conversion error (code printed), 2 usage error, 3 output could not be
 // written.
 //
@@ -15,12 +15,12 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "app/commands.hpp"
 #include "app/convert_cli.hpp"
 #include "convert/convert.hpp"
+#include "convert/serialize.hpp"
 
 namespace quire::app {
 namespace {
@@ -29,21 +29,6 @@ bool write_file(const std::filesystem::path& path, std::string_view bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return static_cast<bool>(f.flush());
-}
-
-nlohmann::json to_json(const convert::conversion& c) {
-  nlohmann::json pages = nlohmann::json::array();
-  for (const auto& p : c.pages)
-    pages.push_back({{"page", p.number}, {"chars", p.chars}, {"blocks", p.blocks},
-                     {"no_text_layer", p.no_text_layer}, {"ocr_used", p.ocr_used},
-                     {"text_rotation", p.text_rotation}, {"text_lost", p.text_lost},
-                     {"milliseconds", p.milliseconds}, {"page_kind", p.page_kind}});
-  nlohmann::json assets = nlohmann::json::array();
-  for (const auto& a : c.assets)
-    assets.push_back({{"name", a.name}, {"media_type", a.media_type}, {"bytes", a.bytes.size()}});
-  return {{"markdown", c.markdown}, {"page_count", c.page_count}, {"pages", pages},
-          {"warnings", c.warnings}, {"assets", assets}, {"milliseconds", c.milliseconds},
-          {"acceleration_used", c.acceleration_used}};
 }
 
 // --pages A or A-B (1-based, inclusive) into args.first_page/last_page; false when malformed.
@@ -55,6 +40,10 @@ bool parse_pages(convert_args& a) {
   a.first_page = std::stoi(m[1]);
   a.last_page = m[2].matched ? std::stoi(m[2]) : a.first_page;
   return true;  // out-of-range pages are the engine's invalid_argument (exit 1)
+}
+
+convert::chunk_options chunking(const convert_args& a) {
+  return {a.chunk_size, a.chunk_unit == "tokens" ? convert::chunk_unit::tokens : convert::chunk_unit::characters};
 }
 
 // The many-file form: more than one input, a directory, or an -o that is (or ends like) a directory.
@@ -89,6 +78,7 @@ int run_convert(const convert_args& a) {
              : a.ocr == "force" ? convert::ocr_mode::force
                                 : convert::ocr_mode::automatic;
   opts.timeout_seconds = a.timeout;
+  opts.page_markers = a.page_markers;
   convert::parse_acceleration_policy(a.acceleration, &opts.acceleration);  // checked by CLI11
   opts.extract_images = !a.assets_dir.empty();
   if (opts.extract_images) {
@@ -122,7 +112,12 @@ int run_convert(const convert_args& a) {
       }
     }
   }
-  std::string text = a.format == "json" ? to_json(*res).dump(2) + "\n" : res->markdown;
+  std::string text = res->markdown;
+  if (a.format == "json") text = convert::document_json(*res);
+  if (a.format == "chunks") {
+    const convert::chunk_options co = chunking(a);
+    text = convert::chunks_json(convert::make_chunks(res->doc, co), co);
+  }
   if (a.output.empty() || a.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return std::fflush(stdout) == 0 ? 0 : 3;
@@ -135,6 +130,10 @@ int run_convert(const convert_args& a) {
 }
 
 }  // namespace
+
+std::string output_extension(const std::string& format) {
+  return format == "json" ? ".json" : format == "chunks" ? ".chunks.json" : ".md";
+}
 
 void add_convert_command(CLI::App& app) {
   auto args = std::make_shared<convert_args>();
@@ -153,10 +152,20 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--assets", args->assets_dir,
                   "Write embedded images into DIR and link them (many files: DIR/REL/NAME/ for each PDF)");
   cmd->add_option("--format", args->format,
-                  "markdown (default) or json (the Markdown with per-page stats, warnings and timings). Chunked "
-                  "output is not available yet")
-      ->check(CLI::IsMember({"markdown", "json"}));
+                  "markdown (default); json: the document model (blocks in reading order with type, text, "
+                  "Markdown, page, bounding box, heading path; docs/document.md) with the Markdown, per-page "
+                  "stats, warnings and timings; chunks: heading-aware chunks for retrieval (--chunk-size)")
+      ->check(CLI::IsMember({"markdown", "json", "chunks"}));
   cmd->add_flag("--json", args->json, "Same as --format json");
+  cmd->add_flag("--page-markers", args->page_markers,
+                "Put <!-- page N --> before the first block of each page in the Markdown");
+  cmd->add_option("--chunk-size", args->chunk_size,
+                  "--format chunks: the most a chunk holds (default 2000); only a table, code block or paragraph "
+                  "longer than that alone is split")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--chunk-unit", args->chunk_unit,
+                  "Unit of --chunk-size: characters (default) or tokens (approximated as 4 characters each)")
+      ->check(CLI::IsMember({"characters", "tokens"}));
   cmd->add_option("--pages", args->pages,
                   "Convert only pages A-B (or the single page A); 1-based and inclusive: --pages 2-3 is the second and "
                   "third page");

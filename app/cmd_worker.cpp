@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -44,6 +45,7 @@
 #include "app/commands.hpp"
 #include "app/worker_sandbox.hpp"
 #include "convert/convert.hpp"
+#include "convert/serialize.hpp"
 #include "gpu/page_analysis.hpp"
 
 namespace quire::app {
@@ -198,6 +200,7 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   const auto ocr = o.value("ocr", "auto");
   opts.ocr = ocr == "off" ? convert::ocr_mode::off : ocr == "force" ? convert::ocr_mode::force : convert::ocr_mode::automatic;
   opts.ocr_languages = o.value("ocr_languages", "eng");
+  opts.page_markers = o.value("page_markers", false);
   // The job's acceleration policy decides where page-raster analysis runs (CPU when unset).
   if (!convert::parse_acceleration_policy(o.value("acceleration_policy", "cpu_only"), &opts.acceleration))
     return fail("invalid_argument", "unknown acceleration_policy");
@@ -238,6 +241,26 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   std::ofstream md(out / "result.md", std::ios::binary | std::ios::trunc);
   md.write(res->markdown.data(), static_cast<std::streamsize>(res->markdown.size()));
   if (!md.flush()) return fail("io_error", "cannot write result.md");
+  // The other formats asked for, from the same document model: document.json, chunks.json.
+  for (const auto& format : o.value("formats", nlohmann::json::array())) {
+    std::string name, body;
+    if (format == "json") {
+      name = "document.json";
+      body = convert::document_json(*res);
+    } else if (format == "chunks") {
+      convert::chunk_options co;
+      co.limit = std::max(1, o.value("chunk_limit", co.limit));
+      co.unit = o.value("chunk_unit", "characters") == "tokens" ? convert::chunk_unit::tokens
+                                                                : convert::chunk_unit::characters;
+      name = "chunks.json";
+      body = convert::chunks_json(convert::make_chunks(res->doc, co), co);
+    } else {
+      continue;  // markdown: result.md, always written
+    }
+    std::ofstream f(out / name, std::ios::binary | std::ios::trunc);
+    f.write(body.data(), static_cast<std::streamsize>(body.size()));
+    if (!f.flush()) return fail("io_error", "cannot write " + name);
+  }
   // Per-page figures, for `quire convert --format json` over many files (the service keeps only
   // the totals).
   nlohmann::json pages = nlohmann::json::array();

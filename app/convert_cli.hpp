@@ -17,7 +17,10 @@ struct convert_args {
   std::string ocr = "auto";
   std::string ocr_languages = "eng";
   std::string acceleration = "cpu_only";
-  std::string format = "markdown";  // markdown | json (--json is --format json)
+  std::string format = "markdown";  // markdown | json | chunks (--json is --format json)
+  bool page_markers = false;        // <!-- page N --> lines in the Markdown (and in the JSON's markdown)
+  int chunk_size = 2000;            // --format chunks: the limit per chunk ...
+  std::string chunk_unit = "characters";  // ... in characters or (approximate) tokens
   double timeout = 0;
   bool json = false;
   int jobs = 0;                     // 0 = one per core
@@ -28,5 +31,8 @@ struct convert_args {
 // (its output not writable included), 2 usage error, 3 the output directory cannot be made, 130
 // interrupted. (The one-file form: 0, 1 conversion error, 2 usage, 3 output not written.)
 int run_batch(const convert_args& a);
+
+// The file name extension of each format's output: ".md", ".json", ".chunks.json".
+std::string output_extension(const std::string& format);
 
 }  // namespace quire::app
