@@ -15,7 +15,7 @@ QUIRE_BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config git
   uuid-dev libssl-dev libcurl4-openssl-dev libtesseract-dev libleptonica-dev tesseract-ocr-eng libseccomp-dev)
 # tesseract-ocr-deu: the system tests accept a job in a second installed OCR language.
 QUIRE_TEST_PKGS=(postgresql-15 postgresql-client-15 tesseract-ocr-deu python3 python3-levenshtein python3-markdown-it
-  python3-mdit-py-plugins time poppler-utils curl shellcheck prometheus)
+  python3-mdit-py-plugins python3-jsonschema time poppler-utils curl shellcheck prometheus)
 
 # ensure_packages PKG...: apt-get installs whichever are not installed yet (needs root).
 ensure_packages() {
