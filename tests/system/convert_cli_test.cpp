@@ -110,6 +110,33 @@ TEST_CASE("convert many files: a PDF that crashes its worker fails alone; json o
   CHECK(j["page_count"].get<int>() >= 1);
   CHECK(j["pages"].size() == j["page_count"].get<std::size_t>());
   CHECK(j["pages"][0]["page"] == 1);
+  CHECK(j["schema_version"] == 1);
+  CHECK_FALSE(j["blocks"].empty());
+  fs::remove_all(tmp);
+}
+
+TEST_CASE("convert many files to chunks: NAME.chunks.json, the chunks cover the Markdown") {
+  const fs::path tmp = temp_dir("cli-chunks");
+  write(tmp / "in/one.pdf", sample_pdf());
+  const std::string expected = reference_markdown();
+  std::string stdout_text, stderr_text;
+  CHECK(run_split(quire_bin() + " convert " + q(tmp / "in") + " -o " + q(tmp / "out") +
+                      " --format chunks --chunk-size 300 --jobs 1",
+                  stdout_text, stderr_text, tmp) == 0);
+  INFO(stderr_text);
+  CHECK(files_under((tmp / "out").string()) == std::vector<std::string>{"one.chunks.json"});
+  const auto j = nlohmann::json::parse(slurp((tmp / "out/one.chunks.json").string()));
+  CHECK(j["limit"] == 300);
+  std::string all;
+  for (const auto& c : j["chunks"]) {
+    CHECK(c["size"].get<int>() <= 300);
+    all += c["text"].get<std::string>();
+  }
+  CHECK(all == expected);
+  // the one-file form gives the same chunks
+  CHECK(run_split(quire_bin() + " convert " + q(tmp / "in/one.pdf") + " --format chunks --chunk-size 300", stdout_text,
+                  stderr_text, tmp) == 0);
+  CHECK(nlohmann::json::parse(stdout_text) == j);
   fs::remove_all(tmp);
 }
 
