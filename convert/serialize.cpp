@@ -76,7 +76,8 @@ std::string document_json(const conversion& c) {
     const page_info info = i < c.doc.pages.size() ? c.doc.pages[i] : page_info{p.number, 0, 0};
     pages.push_back({{"page", p.number}, {"width", pt(info.width)}, {"height", pt(info.height)},
                      {"chars", p.chars}, {"blocks", p.blocks}, {"no_text_layer", p.no_text_layer},
-                     {"ocr_used", p.ocr_used}, {"milliseconds", p.milliseconds}, {"page_kind", p.page_kind}});
+                     {"ocr_used", p.ocr_used}, {"text_rotation", p.text_rotation}, {"text_lost", p.text_lost},
+                     {"milliseconds", p.milliseconds}, {"page_kind", p.page_kind}});
   }
   json blocks = json::array();
   for (const auto& b : c.doc.blocks) blocks.push_back(block_json(b));
