@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -69,7 +70,10 @@ bool worker_process::make_scratch(std::string& error) {
       return false;
     }
   }
-  scratch_ = parent + "/worker-" + std::to_string(::getpid()) + "-" + std::to_string(++scratch_serial_);
+  // One serial for the whole process: every converter's worker gets a directory of its own (a
+  // per-object count gave two converters the same one, and each start removed the other's input).
+  static std::atomic<unsigned> serial{0};
+  scratch_ = parent + "/worker-" + std::to_string(::getpid()) + "-" + std::to_string(++serial);
   fs::remove_all(scratch_, ec);
   for (const char* sub : {"", "/in", "/out", "/tmp"}) {
     const std::string dir = scratch_ + sub;

@@ -119,7 +119,6 @@ class worker_process {
   int last_status_ = 0;
   worker_isolation iso_;
   std::string scratch_;
-  unsigned scratch_serial_ = 0;
   bool drop_to_nobody_ = false;
   nlohmann::json sandbox_;
 };
