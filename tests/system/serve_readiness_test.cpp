@@ -116,9 +116,15 @@ TEST_CASE("a database bound to another profile") {
 
 TEST_CASE("no working converter then a worker that starts") {
   lane l("noconv");
-  const auto script = l.root + "-worker.sh";
+  // In a directory of its own that every user may traverse: a service running as root starts its
+  // workers as nobody (actors/worker_process.cpp), who must be able to run the script.
+  const auto dir = temp_dir("worker");
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  const auto script = dir + "/worker.sh";
   std::ofstream(script) << "#!/bin/sh\nexit 1\n";
-  fs::permissions(script, fs::perms::owner_all);
+  fs::permissions(script, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
   l.svc.env["QUIRE_WORKER_BINARY"] = script;
   l.svc.start();
   REQUIRE(l.svc.wait_readyz(failing("converters_not_ready"), 30s));
