@@ -74,7 +74,7 @@ std::vector<chunk> make_chunks(const document& doc, const chunk_options& opts) {
     if (b.type == block_type::heading) path.push_back(b.text);
     return path;
   };
-  auto take = [&](const document_block& b, std::string text) {
+  auto take = [&](const document_block& b, const std::string& text) {
     if (cur.c.text.empty()) cur.c.heading_path = section_of(b);
     cur.size += code_points(text);
     cur.c.text += text;
@@ -94,13 +94,13 @@ std::vector<chunk> make_chunks(const document& doc, const chunk_options& opts) {
     const int size = code_points(unit);
     if (!cur.c.text.empty() && cur.size + size > max_chars) flush();
     if (size <= max_chars) {
-      take(b, std::move(unit));
+      take(b, unit);
       continue;
     }
     // alone over the limit: the only case where a block is split
     auto pieces = split(unit, max_chars);
     for (size_t k = 0; k < pieces.size(); ++k) {
-      take(b, std::move(pieces[k]));
+      take(b, pieces[k]);
       if (k + 1 < pieces.size()) flush();
     }
   }

@@ -2,8 +2,12 @@
 #include "storage/call_watchdog.hpp"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -50,6 +54,12 @@ class watchdog_thread {
     clock::time_point deadline;
   };
   void run() {
+    // Started by whichever thread calls the database first, often a converter's or the sweeper's,
+    // which run at QUIRE_WORKER_NICE: take the process's own priority back (where permitted), so a
+    // deadline is not served late and the niced threads are exactly the ones meant to be.
+    errno = 0;
+    const int base = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::getpid()));
+    if (errno == 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), base);
     std::unique_lock l(mu_);
     for (;;) {
       auto next = clock::time_point::max();
