@@ -91,7 +91,8 @@ bool page_analyser::code_line_continues(const fline& f) const {
 bool page_analyser::code_line_resumes(const fline& f) const {
   if (f.pieces.size() < 2) return false;
   const line& first = *f.pieces.front();
-  const std::string_view t = text::trim(first.text());
+  const std::string whole = first.text();  // trim() views it: it must outlive `t`
+  const std::string_view t = text::trim(whole);
   size_t i = 0;
   return !t.empty() && continuation_start_mark(text::next_cp(t, i)) && i == t.size() && first.size < 0.8f * f.size;
 }
@@ -265,7 +266,8 @@ std::vector<const line*> line_number_pieces(const std::vector<const page_analyse
     const auto& pieces = lines[i]->pieces;
     if (pieces.size() < 2) return {};
     const line* p = pieces.front();
-    const std::string_view t = text::trim(p->text());
+    const std::string whole = p->text();  // trim() views it: it must outlive `t`
+    const std::string_view t = text::trim(whole);
     if (t.empty() || t.size() > 5 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
       return {};
     const long n = std::stol(std::string(t));

@@ -34,7 +34,8 @@ bool is_page_number(std::string_view raw) {
 int edge_number(const page_model& page, size_t i) {
   const line& l = page.lines[i];
   if (l.chars == 0 || l.chars > 4) return -1;
-  const std::string_view t = text::trim(l.text());
+  const std::string whole = l.text();  // trim() views it: it must outlive `t`
+  const std::string_view t = text::trim(whole);
   if (t.empty() || t.size() > 4 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return -1;
   const bool top = l.box.y1 <= kNumberBand * page.height, bottom = l.box.y0 >= (1 - kNumberBand) * page.height;
