@@ -117,7 +117,8 @@ const std::vector<setting_doc>& documented_settings() {
       {"QUIRE_WEBHOOK_SECRET", "", "Standard Webhooks signing secret (whsec_<base64>) of this lane; required with allowed hosts"},
       {"QUIRE_WEBHOOK_KEY_SECRETS", "", "Per API key signing secrets, key-id=whsec_..., comma-separated (override the lane's)"},
       {"QUIRE_WEBHOOK_RETRY_PERIOD_SECONDS", "86400", "How long an undelivered webhook is retried before it is given up"},
-      {"QUIRE_WEBHOOK_RETRY_BACKOFF_SECONDS", "5", "First webhook retry delay (doubles per attempt, at most an hour)"},
+      {"QUIRE_WEBHOOK_RETRY_BACKOFF_SECONDS", "5", "First webhook retry delay (doubles per attempt up to the maximum)"},
+      {"QUIRE_WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", "3600", "Longest delay between two webhook attempts"},
       {"QUIRE_WEBHOOK_TIMEOUT_SECONDS", "10", "Time bound of one webhook attempt (connect, send, answer)"},
       {"QUIRE_LOG_LEVEL", "info", "Lowest log level written: trace, debug, info, warn, error, critical or off"},
       {"QUIRE_LOG_FORMAT", "auto", "Log lines as json, text, or auto (text on a terminal, else JSON)"},
@@ -226,6 +227,9 @@ void load_webhook_settings(const env_lookup& env, service_config& c, std::vector
   };
   secs("QUIRE_WEBHOOK_RETRY_PERIOD_SECONDS", 0, 30 * 86400, c.webhook_retry_period);
   secs("QUIRE_WEBHOOK_RETRY_BACKOFF_SECONDS", 1, 3600, c.webhook_retry_backoff);
+  secs("QUIRE_WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", 1, 86400, c.webhook_retry_backoff_max);
+  if (c.webhook_retry_backoff_max < c.webhook_retry_backoff)
+    errors.push_back({"QUIRE_WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", "must be at least QUIRE_WEBHOOK_RETRY_BACKOFF_SECONDS"});
   secs("QUIRE_WEBHOOK_TIMEOUT_SECONDS", 1, 300, c.webhook_timeout);
 }
 }  // namespace

@@ -81,6 +81,7 @@ struct service_config {
   std::map<std::string, std::string> webhook_key_secrets;  // QUIRE_WEBHOOK_KEY_SECRETS: api key id → whsec_
   std::chrono::seconds webhook_retry_period{24 * 3600};    // QUIRE_WEBHOOK_RETRY_PERIOD_SECONDS
   std::chrono::seconds webhook_retry_backoff{5};           // QUIRE_WEBHOOK_RETRY_BACKOFF_SECONDS
+  std::chrono::seconds webhook_retry_backoff_max{3600};    // QUIRE_WEBHOOK_RETRY_BACKOFF_MAX_SECONDS
   std::chrono::seconds webhook_timeout{10};                // QUIRE_WEBHOOK_TIMEOUT_SECONDS
   std::string worker_binary;                 // QUIRE_WORKER_BINARY ("" = this executable)
   // AGPL-3.0 section 13: the Corresponding Source offered to every user of the service.

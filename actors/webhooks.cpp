@@ -18,6 +18,7 @@ std::unique_ptr<notify::delivery_loop> start_webhook_delivery(const service_conf
   s.key_secrets = cfg.webhook_key_secrets;
   s.retry_period = cfg.webhook_retry_period;
   s.backoff = cfg.webhook_retry_backoff;
+  s.backoff_max = cfg.webhook_retry_backoff_max;
   s.timeout = cfg.webhook_timeout;
   s.poll = cfg.poll_interval;
   s.keep_finished = cfg.tombstone_retention;
