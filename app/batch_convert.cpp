@@ -138,7 +138,11 @@ class batch_run {
                    {"page_markers", args_.page_markers},
                    {"formats", nlohmann::json::array({args_.format})},
                    {"chunk_limit", args_.chunk_size},
-                   {"chunk_unit", args_.chunk_unit}};
+                   {"chunk_unit", args_.chunk_unit},
+                   {"limits", {{"page_seconds", args_.limits.page_seconds},
+                               {"page_content_bytes", args_.limits.page_content_bytes},
+                               {"document_content_bytes", args_.limits.document_content_bytes},
+                               {"page_operators", args_.limits.page_operators}}}};
     job.timeout = std::chrono::milliseconds(static_cast<long long>(args_.timeout * 1000));
     auto& mine = in_progress_[static_cast<std::size_t>(slot)];
     const auto outcome = worker.run(job, [&](int pages_done, int) {

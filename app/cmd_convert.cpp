@@ -78,6 +78,7 @@ int run_convert(const convert_args& a) {
              : a.ocr == "force" ? convert::ocr_mode::force
                                 : convert::ocr_mode::automatic;
   opts.timeout_seconds = a.timeout;
+  opts.limits = a.limits;
   opts.page_markers = a.page_markers;
   convert::parse_acceleration_policy(a.acceleration, &opts.acceleration);  // checked by CLI11
   opts.extract_images = !a.assets_dir.empty();
@@ -180,6 +181,18 @@ void add_convert_command(CLI::App& app) {
                   "gpu_required (fails with gpu_not_available without a working GPU)")
       ->check(CLI::IsMember({"cpu_only", "gpu_prefer", "gpu_required"}));
   cmd->add_option("--timeout", args->timeout, "Give up on a file after this many seconds (0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--page-timeout", args->limits.page_seconds,
+                  "Fail a file whose page takes longer than this many seconds (default 60, 0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--page-content-limit", args->limits.page_content_bytes,
+                  "Fail a file whose page's content streams inflate past this size (default 128MiB, 0 = no limit)")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--document-content-limit", args->limits.document_content_bytes,
+                  "The same, summed over the pages converted (default 2GiB, 0 = no limit)")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--page-operator-limit", args->limits.page_operators,
+                  "Fail a file whose page draws more than this many operations (default 2000000, 0 = no limit)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-j,--jobs", args->jobs, "Many files: how many convert at once (default: one per CPU core)")
       ->check(CLI::PositiveNumber);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+
+#include "convert/convert.hpp"
 #include <vector>
 
 namespace quire::app {
@@ -22,6 +24,7 @@ struct convert_args {
   int chunk_size = 2000;            // --format chunks: the limit per chunk ...
   std::string chunk_unit = "characters";  // ... in characters or (approximate) tokens
   double timeout = 0;
+  convert::options::work_limits limits = convert::options::work_limits::recommended();
   bool json = false;
   int jobs = 0;                     // 0 = one per core
   bool skip_existing = false;

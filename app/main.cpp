@@ -18,8 +18,12 @@ int main(int argc, char** argv) {
   quire::app::add_healthcheck_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return app.exit(e);  // a subcommand's own exit status
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help / --version exit 0; every other parse or validation error is a usage error: 2, as
+    // documented, not CLI11's internal codes (105 for a value that fails its check).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return 0;
 }

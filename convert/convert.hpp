@@ -111,6 +111,10 @@ struct options {
     std::uint64_t page_content_bytes = 0;     // decompressed content-stream bytes of one page
     std::uint64_t document_content_bytes = 0; // the same, summed over the pages converted
     std::uint64_t page_operators = 0;         // drawing operations (text, paths, images) of one page
+    // What `quire convert` applies unless told otherwise (the service's QUIRE_PAGE_* defaults are the
+    // same numbers): the quality gate converts every eval document within them, and a hostile file
+    // past them fails in about a second instead of holding a converter for minutes.
+    static work_limits recommended() { return {60, 128ull << 20, 2048ull << 20, 2000000}; }
   } limits;
   // Called after each page (pages done, pages total). Returning false cancels (errc::canceled).
   std::function<bool(int, int)> progress;

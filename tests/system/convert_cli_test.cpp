@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "../unit/convert/hostile_pdf.hpp"
 #include "harness.hpp"
 
 using namespace quire::systest;
@@ -220,7 +221,9 @@ TEST_CASE("serve --help lists every documented setting with its variable; flags 
   // A flag is parsed like its variable, and wins over it.
   auto out = run_capture(quire_bin() + " serve --profile staging", &rc);
   CHECK(rc == 2);
-  CHECK(out.find("QUIRE_PROFILE: expected 'prod' or 'eval', got 'staging'") != std::string::npos);
+  // One config.invalid event per problem, naming the variable (the log is JSON off a terminal).
+  CHECK(out.find(R"("event":"config.invalid","variable":"QUIRE_PROFILE","message":"expected 'prod' or 'eval', got 'staging'")") !=
+        std::string::npos);
   out = run_capture("QUIRE_PROFILE=staging " + quire_bin() + " serve", &rc);
   CHECK(rc == 2);
   CHECK(out.find("got 'staging'") != std::string::npos);
@@ -228,5 +231,35 @@ TEST_CASE("serve --help lists every documented setting with its variable; flags 
                     "--heartbeat-seconds 9", &rc);
   CHECK(rc == 2);
   CHECK(out.find("got 'staging'") != std::string::npos);
-  CHECK(out.find("QUIRE_HEARTBEAT_SECONDS: must be shorter than QUIRE_LEASE_SECONDS") != std::string::npos);
+  CHECK(out.find(R"("variable":"QUIRE_HEARTBEAT_SECONDS","message":"must be shorter than QUIRE_LEASE_SECONDS)") !=
+        std::string::npos);
+}
+
+TEST_CASE("convert applies the work budgets: a hostile PDF fails fast with work_limit_exceeded, 0 lifts a limit") {
+  const fs::path tmp = temp_dir("cli-limits");
+  // 20 pages drawing one 256 MiB stream of `q Q` (a few hundred KB on disk): past the default
+  // per-page content budget (128 MiB) before the first page runs.
+  write(tmp / "hostile.pdf", quire::test::shared_content_pdf(20, "q Q\n", 256u << 20));
+  std::string out, err;
+  CHECK(run_split(quire_bin() + " convert " + q(tmp / "hostile.pdf"), out, err, tmp) == 1);
+  CHECK(err.find("quire convert: error: work_limit_exceeded") != std::string::npos);
+  CHECK(out.empty());
+  // The many-file form carries the same budgets into its workers; the good file still converts.
+  write(tmp / "in" / "good.pdf", slurp(sample_pdf_path()));
+  fs::copy_file(tmp / "hostile.pdf", tmp / "in" / "hostile.pdf");
+  CHECK(run_split(quire_bin() + " convert " + q(tmp / "in") + " -o " + q(tmp / "out") + "/", out, err, tmp) == 1);
+  CHECK(err.find("hostile.pdf: work_limit_exceeded") != std::string::npos);
+  CHECK(fs::exists(tmp / "out" / "good.md"));
+  CHECK(!fs::exists(tmp / "out" / "hostile.md"));
+  // A smaller budget of one kind trips on its own; a bad size is a usage error.
+  write(tmp / "small.pdf", quire::test::shared_content_pdf(1, "q Q\n", 2u << 20));
+  CHECK(run_split(quire_bin() + " convert " + q(tmp / "small.pdf"), out, err, tmp) == 0);
+  CHECK(run_split(quire_bin() + " convert --page-content-limit 1MiB " + q(tmp / "small.pdf"), out, err, tmp) == 1);
+  CHECK(err.find("page_content_bytes") != std::string::npos);
+  write(tmp / "drawn.pdf", quire::test::shared_content_pdf(1, "BT /F1 1 Tf 72 72 Td (x) Tj ET\n", 64u << 10));
+  CHECK(run_split(quire_bin() + " convert --page-operator-limit 1000 " + q(tmp / "drawn.pdf"), out, err, tmp) == 1);
+  CHECK(err.find("page_operators") != std::string::npos);
+  CHECK(run_split(quire_bin() + " convert --page-operator-limit 0 " + q(tmp / "drawn.pdf"), out, err, tmp) == 0);
+  CHECK(run_split(quire_bin() + " convert --page-content-limit lots " + q(tmp / "small.pdf"), out, err, tmp) == 2);
+  fs::remove_all(tmp);
 }
