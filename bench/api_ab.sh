@@ -6,7 +6,8 @@
 # Each BUILD_DIR holds app/quire and bench/api_bench (copy them aside per commit; use one
 # api_bench, the newest, in every BUILD_DIR: older ones lack --warmup). Runs
 # bench/api_bench.sh --submit-only --keep-alive --no-new-connections for every build in turn,
-# `rounds` times (alternating, so slow spells of the VM hit every build alike), and prints one
+# `rounds` times (interleaved, so slow spells of the VM hit every build alike; every other round in
+# reverse order, so that no build always runs first), and prints one
 # line per run: accepts/s, client latency, and the CPU per accepted job by component. Compare the
 # CPU columns first: they vary far less between identical runs than throughput and latency do.
 set -euo pipefail
@@ -25,8 +26,15 @@ while [ $# -gt 0 ]; do
 done
 [ ${#builds[@]} -gt 0 ] || die "usage: bench/api_ab.sh [--rounds N] [--seconds S] [--work-dir DIR] BUILD_DIR..."
 
-for _ in $(seq 1 "$rounds"); do
-  for b in "${builds[@]}"; do
+for round in $(seq 1 "$rounds"); do
+  # Odd rounds in the order given, even rounds reversed: a build that always ran first would
+  # always meet the same state (a cold page cache, a fresh database) and carry a bias.
+  order=("${builds[@]}")
+  if [ $((round % 2)) -eq 0 ]; then
+    order=()
+    for ((i = ${#builds[@]} - 1; i >= 0; i--)); do order+=("${builds[i]}"); done
+  fi
+  for b in "${order[@]}"; do
     sync
     sleep 2  # let the previous run's writeback and deletions settle
     out=$("$QUIRE_ROOT/bench/api_bench.sh" --build-dir "$b" --submit-only --keep-alive --no-new-connections \
