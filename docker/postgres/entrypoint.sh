@@ -13,6 +13,19 @@ log() { printf 'quire-postgres: %s\n' "$*" >&2; }
 
 if [ "${1:-postgres}" != postgres ]; then exec "$@"; fi
 
+# Passwords arrive as files (Compose secrets, docker/compose.yaml: VAR_FILE=/run/secrets/…), so no
+# password is part of the container's configuration (`docker inspect`). Read here, in the root phase
+# (the files may be readable by root only); the values live on in this process's environment until
+# initialisation is done, never in the server's.
+for var in POSTGRES_PASSWORD QUIRE_DB_PROD_PASSWORD QUIRE_DB_EVAL_PASSWORD; do
+  file_var=${var}_FILE
+  [ -n "${!file_var:-}" ] || continue
+  [ -z "${!var:-}" ] || { log "both $var and $file_var are set; set one"; exit 1; }
+  [ -r "${!file_var}" ] || { log "$file_var: cannot read ${!file_var}"; exit 1; }
+  export "$var=$(cat "${!file_var}")"
+  unset "$file_var"
+done
+
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   chown postgres:postgres "$PGDATA" /var/run/postgresql
@@ -58,4 +71,5 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   log "initialisation complete"
 fi
 
+unset POSTGRES_PASSWORD QUIRE_DB_PROD_PASSWORD QUIRE_DB_EVAL_PASSWORD
 exec postgres -D "$PGDATA" "${@:2}"

@@ -12,7 +12,9 @@ QUIRE_BASE_IMAGE=${QUIRE_BASE_IMAGE:-debian:bookworm-slim}
 QUIRE_LOCAL_BASE_IMAGE=${QUIRE_LOCAL_BASE_IMAGE:-quire-base:bookworm}
 QUIRE_DEBIAN_MIRROR=${QUIRE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 QUIRE_IMAGE_REPO=${QUIRE_IMAGE_REPO:-quire}
-QUIRE_DB_IMAGE_DEFAULT=quire-postgres:15
+# Our PostgreSQL image is tagged by the content of docker/postgres/ at HEAD (db_image_default), so a
+# host that built an older one (another entrypoint) builds the new one instead of reusing the tag.
+QUIRE_DB_IMAGE_REPO=quire-postgres
 QUIRE_PROD_PORT=${QUIRE_PROD_PORT:-8085}
 QUIRE_EVAL_PORT=${QUIRE_EVAL_PORT:-8086}
 export QUIRE_PROD_PORT QUIRE_EVAL_PORT
@@ -127,13 +129,42 @@ context_tar() {
   rm -rf "$dir"
 }
 
-# build_db_image [TAG]: the PostgreSQL 15 image from Debian's package.
+# db_image_default: quire-postgres:15-<git tree hash of docker/postgres at HEAD>.
+db_image_default() {
+  local tree
+  tree=$(git -C "$QUIRE_ROOT" rev-parse --short=12 HEAD:docker/postgres) || die "docker/postgres is not committed"
+  echo "$QUIRE_DB_IMAGE_REPO:15-$tree"
+}
+
+# db_image: the stack's database image. The state file records one only when the operator chose
+# another image at the first start (QUIRE_DB_IMAGE=postgres:15); ours always follows HEAD.
+db_image() {
+  local chosen
+  chosen=${QUIRE_DB_IMAGE:-$(state_get QUIRE_DB_IMAGE "")}
+  if [ -z "$chosen" ] || [[ $chosen == "$QUIRE_DB_IMAGE_REPO":* ]]; then db_image_default; else echo "$chosen"; fi
+}
+
+# ensure_db_image: db_image is on this host afterwards (ours built from HEAD, another pulled).
+ensure_db_image() {
+  local img
+  img=$(db_image)
+  image_exists "$img" && return 0
+  if [[ $img == "$QUIRE_DB_IMAGE_REPO":* ]]; then build_db_image "$img"; else
+    dk pull "$img" >&2 || die "cannot get the database image $img"
+  fi
+}
+
+# build_db_image [TAG]: the PostgreSQL 15 image from Debian's package, from docker/postgres at HEAD
+# (committed content only, like the service image: the tag names that content).
 build_db_image() {
-  local tag=${1:-$QUIRE_DB_IMAGE_DEFAULT} base
+  local tag=${1:-$(db_image_default)} base dir
   base=$(resolve_base_image)
   log "building $tag on $base"
-  dk build -q -t "$tag" --build-arg "BASE_IMAGE=$base" -f "$QUIRE_ROOT/docker/postgres/Dockerfile" \
-    "$QUIRE_ROOT/docker/postgres" >/dev/null || die "building $tag failed"
+  dir=$(mktemp -d /tmp/quire-dbctx.XXXXXX)
+  git -C "$QUIRE_ROOT" archive --format=tar HEAD docker/postgres | tar -C "$dir" -x
+  dk build -q -t "$tag" --build-arg "BASE_IMAGE=$base" -f "$dir/docker/postgres/Dockerfile" \
+    "$dir/docker/postgres" >/dev/null || { rm -rf "$dir"; die "building $tag failed"; }
+  rm -rf "$dir"
 }
 
 # build_service_image [--gpu]: builds the service image for the committed HEAD; tags it
@@ -355,12 +386,61 @@ state_init() {
   for k in QUIRE_PROD_API_KEYS QUIRE_EVAL_API_KEYS; do
     [ -n "$(state_get "$k")" ] || state_set "$k" "qk_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   done
-  # QUIRE_DB_IMAGE=postgres:15 at the first start selects the official image (needs a registry).
-  [ -n "$(state_get QUIRE_DB_IMAGE)" ] || state_set QUIRE_DB_IMAGE "${QUIRE_DB_IMAGE:-$QUIRE_DB_IMAGE_DEFAULT}"
+  # QUIRE_DB_IMAGE=postgres:15 at the first start selects the official image (needs a registry);
+  # without it nothing is recorded and db_image follows docker/postgres at HEAD.
+  if [ -z "$(state_get QUIRE_DB_IMAGE)" ] && [ -n "${QUIRE_DB_IMAGE:-}" ]; then state_set QUIRE_DB_IMAGE "$QUIRE_DB_IMAGE"; fi
 }
 
 # api_key LANE: the first API key of the lane (from the state file).
 api_key() { local k; k=$(state_get "QUIRE_${1^^}_API_KEYS"); echo "${k%%,*}"; }
+
+# ---- secrets: files, never environment values (`docker inspect` shows a container's environment) ----
+
+# The uid the quire image runs as (docker/Dockerfile: useradd --uid 10001) and the one PostgreSQL
+# drops to in the official image; files they read are given to them (0400) when we run as root.
+QUIRE_IMAGE_UID=10001
+QUIRE_DB_IMAGE_UID=999
+secrets_dir() { echo "$QUIRE_STATE_DIR/$QUIRE_PROJECT.secrets"; }
+
+# secret_put NAME VALUE UID: (re)writes one secret file when its content changed. As root: owned by
+# UID, mode 0400. Otherwise 0444: Compose outside swarm mounts the file as it is and cannot set its
+# owner, so the container's user must be able to read it; the 0700 directory keeps it from other
+# users of the host.
+secret_put() {
+  local dir f tmp
+  dir=$(secrets_dir)
+  f="$dir/$1"
+  if [ -f "$f" ] && [ "$(cat "$f")" = "$2" ]; then return 0; fi
+  tmp=$(mktemp "$dir/.$1.XXXXXX")
+  printf '%s\n' "$2" >"$tmp"
+  if [ "$(id -u)" = 0 ]; then
+    chown "$3:$3" "$tmp" && chmod 0400 "$tmp"
+  else
+    chmod 0444 "$tmp"
+  fi
+  mv -f "$tmp" "$f"
+}
+
+# secrets_sync: the stack's secrets as files in secrets_dir (docker/compose.yaml mounts them at
+# /run/secrets/NAME), from the state file; a value set in the calling environment wins, as for the
+# other settings. Records QUIRE_SECRETS_DIR in the state file, where Compose finds it.
+secrets_sync() {
+  local dir lane pw keys pw_var keys_var
+  dir=$(secrets_dir)
+  (umask 077 && mkdir -p "$dir")
+  chmod 700 "$dir"
+  secret_put db_superuser_password "${QUIRE_DB_SUPERUSER_PASSWORD:-$(state_get QUIRE_DB_SUPERUSER_PASSWORD)}" "$QUIRE_DB_IMAGE_UID"
+  for lane in prod eval; do
+    pw_var=QUIRE_DB_${lane^^}_PASSWORD keys_var=QUIRE_${lane^^}_API_KEYS
+    pw=${!pw_var:-$(state_get "$pw_var")}
+    keys=${!keys_var:-$(state_get "$keys_var")}
+    if [ -z "$pw" ] || [ -z "$keys" ]; then die "the state file $(state_file) lacks $pw_var or $keys_var"; fi
+    secret_put "db_${lane}_password" "$pw" "$QUIRE_DB_IMAGE_UID"
+    secret_put "${lane}_database_url" "postgresql://quire_$lane:$pw@db:5432/quire_$lane" "$QUIRE_IMAGE_UID"
+    secret_put "${lane}_api_keys" "$(tr ',' '\n' <<<"$keys")" "$QUIRE_IMAGE_UID"
+  done
+  [ "$(state_get QUIRE_SECRETS_DIR)" = "$dir" ] || state_set QUIRE_SECRETS_DIR "$dir"
+}
 
 # dc ARGS...: docker-compose for this project. Values come from the state file (--env-file); variables
 # set in the calling environment win (tests use that to inject faults).
@@ -368,7 +448,8 @@ dc() {
   local args=()
   mapfile -t args < <(compose_args)
   [ -f "$(state_file)" ] || state_init
-  DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock} \
+  secrets_sync
+  QUIRE_DB_IMAGE=$(db_image) DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock} \
     docker-compose --env-file "$(state_file)" "${args[@]}" "$@"
 }
 

@@ -3,8 +3,8 @@
 #
 #   tests/container/run.sh [--only CASES] [--keep]
 #
-# CASES (comma list, default all, run in this order): lint, drift, startup, gates, persistence, deploy,
-# backup, retention, reproducible. They drive the real images and the real Compose stack through the
+# CASES (comma list, default all, run in this order): lint, drift, startup, gates, persistence, secrets,
+# deploy, backup, retention, reproducible. They drive the real images and the real Compose stack through the
 # operator scripts, on a project of their own (QUIRE_PROJECT=quirect, ports 18085/18086, a throwaway
 # state dir) so an operator's stack on the same host is never touched. Needs root (installs and starts
 # Docker when missing). --keep leaves the stack and state dir up for inspection. Exits non-zero on any
@@ -25,7 +25,7 @@ source "$QUIRE_ROOT/scripts/lib/docker.sh"
 # shellcheck source=tests/container/lib.sh
 source "$here/lib.sh"
 
-only="lint,drift,startup,gates,persistence,deploy,backup,retention,reproducible" keep=0
+only="lint,drift,startup,gates,persistence,secrets,deploy,backup,retention,reproducible" keep=0
 while [ $# -gt 0 ]; do
   case $1 in
     --only) only=$2; shift 2 ;;
@@ -136,9 +136,9 @@ case_lint() {
   grep -qx "drift $pkg locked=0.0-not-$ver installed=$ver" "$lockdir/t-drift.txt" || fail "drift record: $(cat "$lockdir/t-drift.txt")"
   if lock_check t "$lockdir/drift.lock" 1 "$pkg"; then fail "check-packages accepted an unknown mode"; fi
   rm -rf "$lockdir"
-  # A missing secret is a configuration error, not a silent default.
-  if QUIRE_DB_PROD_PASSWORD='' docker-compose -p x -f "$QUIRE_ROOT/docker/compose.yaml" config -q 2>/dev/null; then
-    fail "compose accepted a missing database password"
+  # Missing secrets are a configuration error, not a silent default.
+  if QUIRE_SECRETS_DIR='' docker-compose -p x -f "$QUIRE_ROOT/docker/compose.yaml" config -q 2>/dev/null; then
+    fail "compose accepted a stack without its secrets directory"
   fi
 }
 
@@ -222,6 +222,47 @@ case_startup() {
   before=$(container_id quire-eval)
   "$S/up" --no-sample --timeout 120
   assert_eq "$(container_id quire-eval)" "$before" "second up recreated the eval container"
+}
+
+# ---- secrets: files, never environment values ------------------------------------------------------
+# Issue 16: `docker inspect` showed the API keys and the lane and superuser database passwords. Now
+# every container's configuration (environment, command, labels, mounts) is searched for every secret
+# value of the state file, the files Compose mounts are checked (0700 directory, 0400 files when run
+# as root, as this test is), and the lanes are seen to work with them (ensure_stack submitted a job
+# with the lane's key, the lanes reached their databases).
+case_secrets() {
+  ensure_stack
+  local ids id name v cfg dir f values=() parts=()
+  for name in QUIRE_DB_SUPERUSER_PASSWORD QUIRE_DB_PROD_PASSWORD QUIRE_DB_EVAL_PASSWORD QUIRE_PROD_API_KEYS \
+    QUIRE_EVAL_API_KEYS; do
+    v=$(state_get "$name")
+    [ -n "$v" ] || fail "the state file has no $name"
+    IFS=, read -ra parts <<<"$v"
+    values+=("${parts[@]}")
+  done
+  ids=$(dc ps -q)
+  [ "$(wc -w <<<"$ids")" -ge 3 ] || fail "expected the db and both lanes running, got: $ids"
+  for id in $ids; do
+    cfg=$(dk inspect "$id")
+    name=$(dk inspect -f '{{.Name}}' "$id")
+    for v in "${values[@]}"; do
+      if grep -qF -- "$v" <<<"$cfg"; then fail "docker inspect of $name shows a secret value"; fi
+    done
+    if jq -r '.[0].Config.Env[]' <<<"$cfg" | grep -Eq '^(QUIRE_API_KEYS|QUIRE_DATABASE_URL|POSTGRES_PASSWORD|QUIRE_DB_[A-Z]+_PASSWORD)='; then
+      fail "$name gets a secret setting as an environment value"
+    fi
+  done
+  dir=$(secrets_dir)
+  assert_eq "$(stat -c %a "$dir")" 700 "mode of $dir"
+  for f in db_superuser_password db_prod_password db_eval_password prod_database_url prod_api_keys \
+    eval_database_url eval_api_keys; do
+    [ -s "$dir/$f" ] || fail "secret file $dir/$f missing"
+    assert_eq "$(stat -c %a "$dir/$f")" 400 "mode of secret file $f"
+  done
+  # The lanes read them: the key from the file authenticates, and nothing else does.
+  [ "$(code_of "$(api eval GET /v1/convert/jobs)")" = 200 ] || fail "the eval lane refused its own key"
+  assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: not-a-key' "$(lane_url eval)/v1/convert/jobs")" \
+    401 "a wrong key"
 }
 
 # ---- readiness gates --------------------------------------------------------------------------------
@@ -387,7 +428,7 @@ case_reproducible() {
   dk rmi "$bad" >/dev/null 2>&1 || true
 }
 
-for c in lint drift startup gates persistence deploy backup retention reproducible; do run_case "$c"; done
+for c in lint drift startup gates persistence secrets deploy backup retention reproducible; do run_case "$c"; done
 log "container tests:"
 printf '  %s\n' "${results[@]}" >&2
 if [ -s "$work/skipped" ]; then sed 's/^/  /' "$work/skipped" >&2; fi
