@@ -6,6 +6,7 @@
 #include "convert/extract.hpp"
 
 #include "convert/text.hpp"
+#include "utf8/utf8.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -438,12 +439,9 @@ struct page_fonts {
 
 void append_utf8(std::string& s, int c) {
   // A ToUnicode CMap can map a glyph to anything: MuPDF passes surrogates and values past U+10FFFF
-  // through, and fz_runetochar would write them as bytes that are not UTF-8 (found by the fuzzer,
-  // tests/fuzz/regressions/tounicode_surrogates.pdf). They become U+FFFD.
-  if (c < 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
-  char buf[8];
-  int n = fz_runetochar(buf, c);
-  s.append(buf, n);
+  // through (tests/fuzz/regressions/tounicode_surrogates.pdf). utf8::append writes U+FFFD for
+  // them, so the Markdown is always well-formed UTF-8.
+  utf8::append(s, c < 0 ? utf8::kReplacement : static_cast<char32_t>(c));
 }
 
 // The gap (in em) from which two characters of chars[begin,end) are two words, when no space

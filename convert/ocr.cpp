@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "utf8/utf8.hpp"
+
 #include "convert/convert.hpp"
 #include "convert/raster.hpp"
 
@@ -208,11 +210,9 @@ bool has_alnum(const std::string& s) {
       ++i;
       continue;
     }
-    const int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    unsigned cp = len == 1 ? c : c & (0xFF >> (len + 1));
-    for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    const auto [cp, len, ok] = utf8::decode(s, i);
     i += len;
-    if (cp >= 0xC0 && cp != 0xD7 && cp != 0xF7 && !(cp >= 0x2000 && cp <= 0x2BFF)) return true;
+    if (ok && cp >= 0xC0 && cp != 0xD7 && cp != 0xF7 && !(cp >= 0x2000 && cp <= 0x2BFF)) return true;
   }
   return false;
 }

@@ -2,30 +2,14 @@
 
 #include <cctype>
 
+#include "utf8/utf8.hpp"
+
 namespace quire::convert::text {
 
 int next_cp(std::string_view s, size_t& i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = b(i);
-  if (c < 0x80) {
-    ++i;
-    return c;
-  }
-  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-  if (n == 0) {
-    ++i;
-    return 0xFFFD;
-  }
-  int cp = c & (0x3F >> n);
-  for (int k = 1; k <= n; ++k) {
-    if (i + k >= s.size() || (b(i + k) & 0xC0) != 0x80) {
-      ++i;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  i += n + 1;
-  return cp;
+  const auto d = utf8::decode(s, i);
+  i += d.len;
+  return static_cast<int>(d.cp);
 }
 
 int last_cp(std::string_view s) {
@@ -41,23 +25,7 @@ int first_cp(std::string_view s) {
   return next_cp(s, i);
 }
 
-void append_cp(std::string& s, int c) {
-  if (c < 0x80) {
-    s += static_cast<char>(c);
-  } else if (c < 0x800) {
-    s += static_cast<char>(0xC0 | (c >> 6));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    s += static_cast<char>(0xE0 | (c >> 12));
-    s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (c >> 18));
-    s += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
+void append_cp(std::string& s, int c) { utf8::append(s, static_cast<char32_t>(c)); }
 
 namespace {
 struct composition {
