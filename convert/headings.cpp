@@ -22,18 +22,6 @@ using layout::span;
 
 namespace {
 
-// "Figure 3:", "Fig. 2.1", "Table 4 –", "Listing 7." ...: a caption, also when set in bold.
-bool is_caption(const std::string& plain) {
-  // the word in any case, then a number (or a letter or roman numeral in capitals), case-sensitive
-  // so that "Table of Contents" is not one
-  static const std::regex word(R"(^(figure|fig\.|table|tab\.|listing|chart|diagram|plate|exhibit|illustration|abbildung|tabelle)\s*)",
-                               std::regex::icase);
-  static const std::regex number(R"(^(\d+|[A-Z]|[IVX]+)([.\-]\d+)*\s*([:.\-]|\s+\S|$).*)");
-  std::smatch m;
-  if (!std::regex_search(plain, m, word)) return false;
-  return std::regex_match(plain.substr(static_cast<size_t>(m.length(0))), number);
-}
-
 // An admonition label on its own: "Note", "Warning:", "Tip" ...
 bool is_admonition(const std::string& plain) {
   // singular only: "Notes" or "Tips" is more often a section of its own
@@ -115,7 +103,7 @@ int page_analyser::heading_level(const std::vector<const fline*>& lines, const s
     int letters = 0;
     for (size_t i = 0; i < plain.size() && letters < 2;)
       if (text::is_alpha(text::next_cp(plain, i))) ++letters;
-    if (letters < 2 || is_caption(plain) || is_admonition(plain) || looks_like_code(plain)) return 0;
+    if (letters < 2 || text::is_caption_label(plain) || is_admonition(plain) || looks_like_code(plain)) return 0;
     // a title the outline places on another page: an entry of a contents list, not the heading
     if (outline_elsewhere(plain)) return 0;
     // pieces standing apart on one row (table header cells, labels in a drawing); a section

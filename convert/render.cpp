@@ -7,7 +7,6 @@
 #include "convert/text.hpp"
 
 #include <algorithm>
-#include <regex>
 
 namespace quire::convert {
 
@@ -42,18 +41,6 @@ std::string prefix_lines(const std::string& s, const std::string& prefix) {
 bbox to_bbox(const layout::rect& r) {
   if (r.x1 < r.x0 || r.y1 < r.y0) return {};  // never set
   return {r.x0, r.y0, r.x1, r.y1};
-}
-
-// "Figure 3:", "Fig. 2.1", "Table 4 –", "Listing 7." ... next to a table or an image: a caption.
-// (The same words headings.cpp keeps from becoming headings.)
-bool caption_words(const std::string& plain) {
-  static const std::regex word(
-      R"(^(figure|fig\.|table|tab\.|listing|chart|diagram|plate|exhibit|illustration|abbildung|tabelle)\s*)",
-      std::regex::icase);
-  static const std::regex number(R"(^(\d+|[A-Z]|[IVX]+)([.\-]\d+)*\s*([:.\-]|\s+\S|$).*)");
-  std::smatch m;
-  if (!std::regex_search(plain, m, word)) return false;
-  return std::regex_match(plain.substr(static_cast<size_t>(m.length(0))), number);
 }
 
 // A block's Markdown (reference placeholders still in it), blockquote prefix included. `indent`
@@ -257,7 +244,7 @@ std::vector<document_block> document_builder::finish() {
   // a paragraph that names a figure or table right next to one is its caption
   for (size_t i = 0; i < out.size(); ++i) {
     auto near = [&](size_t j) { return j < out.size() && (out[j].type == block_type::table || out[j].type == block_type::image); };
-    if (out[i].type == block_type::paragraph && (near(i + 1) || (i > 0 && near(i - 1))) && caption_words(out[i].text))
+    if (out[i].type == block_type::paragraph && (near(i + 1) || (i > 0 && near(i - 1))) && text::is_caption_label(out[i].text))
       out[i].type = block_type::caption;
   }
   // unused notes first (as text), then the definitions, as the Markdown has them

@@ -1,6 +1,7 @@
 #include "convert/text.hpp"
 
 #include <cctype>
+#include <regex>
 
 #include "utf8/utf8.hpp"
 
@@ -478,6 +479,16 @@ std::string escape_markdown(std::string_view s, bool line_start, bool in_link) {
     if (at != std::string::npos) out.insert(k + at, 1, '\\');
   }
   return out;
+}
+
+bool is_caption_label(const std::string& plain) {
+  static const std::regex word(
+      R"(^(figure|fig\.|table|tab\.|listing|chart|diagram|plate|exhibit|illustration|abbildung|tabelle)\s*)",
+      std::regex::icase);
+  static const std::regex number(R"(^(\d+|[A-Z]|[IVX]+)([.\-]\d+)*\s*([:.\-]|\s+\S|$).*)");
+  std::smatch m;
+  if (!std::regex_search(plain, m, word)) return false;
+  return std::regex_match(plain.substr(static_cast<size_t>(m.length(0))), number);
 }
 
 }  // namespace quire::convert::text

@@ -30,6 +30,11 @@ std::string key(std::string_view s);
 // Like key(), but every digit run becomes '#' (page numbers differ from page to page).
 std::string signature(std::string_view s);
 
+// "Figure 3:", "Fig. 2.1", "Table 4 –", "Listing 7." ...: the label a caption starts with (the
+// word in any case, then a number, a capital letter or a roman numeral; "Table of Contents" is not
+// one). headings.cpp keeps such lines from becoming headings; render.cpp makes them captions.
+bool is_caption_label(const std::string& plain);
+
 // True when s ends a sentence: . ! ? : (optionally followed by closing quotes or brackets).
 bool ends_sentence(std::string_view s);
 
