@@ -31,6 +31,7 @@ TEST_CASE("bytes that are not a PDF are pdf_unreadable") {
 
 // ---- damaged and hostile PDFs (built in memory, then broken on purpose) ----
 
+#include "hostile_pdf.hpp"
 #include "pdf_builder.hpp"
 
 namespace {
@@ -114,7 +115,7 @@ TEST_CASE("a page range outside the document is invalid_argument") {
 
 namespace {
 // A hand-written PDF whose pages node lists `kids` and claims `count` pages; object 3 is the one
-// real page. Offsets in the xref are computed, so MuPDF reads it without repairing.
+// real page.
 std::string page_tree_pdf(const std::string& kids, int count) {
   const std::string content = "BT /F1 12 Tf 72 700 Td (The one page.) Tj ET";
   std::vector<std::string> objs = {
@@ -123,22 +124,7 @@ std::string page_tree_pdf(const std::string& kids, int count) {
       "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
       "<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream",
       "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"};
-  std::string pdf = "%PDF-1.4\n";
-  std::vector<std::size_t> at;
-  for (std::size_t i = 0; i < objs.size(); ++i) {
-    at.push_back(pdf.size());
-    pdf += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
-  }
-  const auto xref = pdf.size();
-  pdf += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
-  for (auto off : at) {
-    char line[32];
-    std::snprintf(line, sizeof line, "%010zu 00000 n \n", off);
-    pdf += line;
-  }
-  pdf += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-         std::to_string(xref) + "\n%%EOF\n";
-  return pdf;
+  return quire::test::objects_pdf(objs);
 }
 }  // namespace
 

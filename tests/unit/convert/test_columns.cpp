@@ -5,23 +5,16 @@
 #include <vector>
 
 #include "convert/convert.hpp"
-#include "pdf_builder.hpp"
+#include "engine_run.hpp"
 
 using namespace quire::convert;
 using quire::test::make_pdf;
 using quire::test::text_at;
+using quire::test::has;
 
 namespace {
 
-std::string md(const std::string& content) {
-  const std::string pdf = make_pdf({{content}});
-  engine e;
-  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), {});
-  REQUIRE(r);
-  return r->markdown;
-}
-
-bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+std::string md(const std::string& content) { return quire::test::pages_markdown({{content}}); }
 
 // Courier 10 pt code: one text object per word, 6 pt cells, as typesetters place monospaced words.
 std::string code_line(float x, float y, const std::string& line) {

@@ -10,33 +10,18 @@
 #include "convert/convert.hpp"
 #include "convert/plain.hpp"
 #include "convert/serialize.hpp"
-#include "pdf_builder.hpp"
+#include "engine_run.hpp"
 
 using namespace quire::convert;
 using quire::test::make_pdf;
 using quire::test::page_spec;
 using quire::test::text_at;
+using quire::test::body_lines;
+using quire::test::convert_pages;
 
 namespace {
 
 constexpr float kPageHeight = 792;  // pdf_builder's pages are 612 x 792
-
-conversion convert_pages(const std::vector<page_spec>& pages, options opts = {}) {
-  const std::string pdf = make_pdf(pages);
-  engine e;
-  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), opts);
-  REQUIRE(r);
-  return std::move(*r);
-}
-
-std::string body_lines(float y, const std::vector<std::string>& lines, float x = 72) {
-  std::string s;
-  for (const auto& l : lines) {
-    s += text_at("F1", 11, x, y, l);
-    y -= 14;
-  }
-  return s;
-}
 
 const std::vector<std::string> kProse = {
     "The morning crew checked the slipway and wrote down what they saw on the",

@@ -5,24 +5,17 @@
 #include <string>
 
 #include "convert/convert.hpp"
-#include "pdf_builder.hpp"
+#include "engine_run.hpp"
 
 using namespace quire::convert;
 using quire::test::link_spec;
 using quire::test::make_pdf;
 using quire::test::text_at;
+using quire::test::has;
 
 namespace {
 
-std::string md(const std::string& content) {
-  const std::string pdf = make_pdf({{content}});
-  engine e;
-  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), {});
-  REQUIRE(r);
-  return r->markdown;
-}
-
-bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+std::string md(const std::string& content) { return quire::test::pages_markdown({{content}}); }
 
 // The advance of ASCII `s` in a base-14 font, in points.
 float width(const char* font, float size, const std::string& s) {

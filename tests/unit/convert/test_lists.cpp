@@ -7,23 +7,16 @@
 #include "convert/analyse.hpp"
 #include "convert/convert.hpp"
 #include "convert/layout.hpp"
-#include "pdf_builder.hpp"
+#include "engine_run.hpp"
 
 using namespace quire::convert;
 using quire::test::make_pdf;
 using quire::test::text_at;
+using quire::test::has;
 
 namespace {
 
-std::string md(const std::string& content) {
-  const std::string pdf = make_pdf({{content}});
-  engine e;
-  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), {});
-  REQUIRE(r);
-  return r->markdown;
-}
-
-bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+std::string md(const std::string& content) { return quire::test::pages_markdown({{content}}); }
 
 // One line of one span in a page model; y is the top of the line box, 10 pt text.
 void add_line(layout::page_model& page, float x, float y, const std::string& text) {

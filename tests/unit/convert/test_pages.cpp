@@ -6,12 +6,13 @@
 #include <string>
 
 #include "convert/convert.hpp"
-#include "pdf_builder.hpp"
+#include "engine_run.hpp"
 
 using namespace quire::convert;
 using quire::test::make_pdf;
 using quire::test::page_spec;
 using quire::test::text_at;
+using quire::test::has;
 
 namespace {
 
@@ -22,8 +23,6 @@ conversion run(const std::vector<page_spec>& pages) {
   REQUIRE(r);
   return std::move(*r);
 }
-
-bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
 // Text drawn with a text matrix (a b c d) at (x, y): "0 1 -1 0" runs bottom to top, "0 -1 1 0" top to
 // bottom, "0.7071 0.7071 -0.7071 0.7071" at 45 degrees.

@@ -5,37 +5,19 @@
 
 #include "convert/convert.hpp"
 #include "convert/extract.hpp"
-#include "pdf_builder.hpp"
+#include "engine_run.hpp"
 
 using namespace quire::convert;
 using quire::test::make_pdf;
 using quire::test::page_spec;
 using quire::test::text_at;
+using quire::test::has;
+using quire::test::body_lines;
+using quire::test::run_engine;
 
 namespace {
 
-result<conversion> run(const std::string& pdf, options opts = {}) {
-  engine e;
-  return e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), opts);
-}
-
-std::string md(const std::vector<page_spec>& pages) {
-  auto r = run(make_pdf(pages));
-  REQUIRE(r);
-  return r->markdown;
-}
-
-bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
-// A paragraph of `n` body lines (11 pt Helvetica, 14 pt apart) starting at y.
-std::string body_lines(float y, const std::vector<std::string>& lines, float x = 72) {
-  std::string s;
-  for (const auto& l : lines) {
-    s += text_at("F1", 11, x, y, l);
-    y -= 14;
-  }
-  return s;
-}
+std::string md(const std::vector<page_spec>& pages) { return quire::test::pages_markdown(pages); }
 
 const std::vector<std::string> kProse = {
     "The morning crew checked the slipway and wrote down what they saw on the",
@@ -257,7 +239,7 @@ TEST_CASE("pages without a text layer are flagged and reported") {
   std::string c = "0.5 g 72 72 400 600 re f\n";
   options o;
   o.ocr = ocr_mode::off;
-  auto r = run(make_pdf({{c}}), o);
+  auto r = run_engine(make_pdf({{c}}), o);
   REQUIRE(r);
   REQUIRE(r->pages.size() == 1);
   CHECK(r->pages[0].no_text_layer);
@@ -269,7 +251,7 @@ TEST_CASE("pages without a text layer are flagged and reported") {
 TEST_CASE("the same bytes and options give byte-identical output") {
   std::string c = text_at("F2", 18, 72, 720, "Determinism") + body_lines(690, kProse);
   const std::string pdf = make_pdf({{c}, {c}});
-  auto a = run(pdf), b = run(pdf);
+  auto a = run_engine(pdf), b = run_engine(pdf);
   REQUIRE(a);
   REQUIRE(b);
   CHECK(a->markdown == b->markdown);
@@ -281,7 +263,7 @@ TEST_CASE("a page range converts only those pages") {
   options o;
   o.first_page = 2;
   o.last_page = 2;
-  auto r = run(make_pdf(pages), o);
+  auto r = run_engine(make_pdf(pages), o);
   REQUIRE(r);
   CHECK(r->page_count == 3);
   REQUIRE(r->pages.size() == 1);
@@ -300,7 +282,7 @@ TEST_CASE("with image extraction, embedded images become assets referenced in re
   options o;
   o.extract_images = true;
   o.asset_prefix = "assets/";
-  auto r = run(pdf, o);
+  auto r = run_engine(pdf, o);
   REQUIRE(r);
   INFO(r->markdown);
   REQUIRE(r->assets.size() == 1);
@@ -311,7 +293,7 @@ TEST_CASE("with image extraction, embedded images become assets referenced in re
   CHECK(r->markdown.find("Before the figure.") < img);
   CHECK(img < r->markdown.find("After the figure."));
   // without the option nothing is extracted and no image link is written
-  auto plain = run(pdf);
+  auto plain = run_engine(pdf);
   REQUIRE(plain);
   CHECK(plain->assets.empty());
   CHECK_FALSE(has(plain->markdown, "![]("));

@@ -5,39 +5,19 @@
 #include <string>
 
 #include "convert/convert.hpp"
-#include "pdf_builder.hpp"
+#include "engine_run.hpp"
 
 using namespace quire::convert;
 using quire::test::make_pdf;
 using quire::test::page_spec;
 using quire::test::text_at;
+using quire::test::has;
+using quire::test::body_lines;
+using quire::test::count;
 
 namespace {
 
-std::string md(const std::vector<page_spec>& pages) {
-  const std::string pdf = make_pdf(pages);
-  engine e;
-  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), {});
-  REQUIRE(r);
-  return r->markdown;
-}
-
-bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
-size_t count(const std::string& hay, const std::string& needle) {
-  size_t n = 0;
-  for (size_t i = hay.find(needle); i != std::string::npos; i = hay.find(needle, i + 1)) ++n;
-  return n;
-}
-
-std::string body_lines(float y, const std::vector<std::string>& lines, float x = 72) {
-  std::string s;
-  for (const auto& l : lines) {
-    s += text_at("F1", 11, x, y, l);
-    y -= 14;
-  }
-  return s;
-}
+std::string md(const std::vector<page_spec>& pages) { return quire::test::pages_markdown(pages); }
 
 const std::vector<std::string> kProse = {
     "The morning crew checked the slipway and wrote down what they saw on the",
