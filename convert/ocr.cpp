@@ -319,21 +319,6 @@ void snap_sizes(std::vector<segment>& segs, std::vector<float>& sizes) {
   }
 }
 
-// Sets the summary fields of a layout line where the model has them (they are newer additions to
-// layout.hpp; the template keeps this file building against either version).
-template <class Line>
-void set_line_summary(Line& l, float size, float baseline, int chars, float char_width) {
-  if constexpr (requires { l.size; }) l.size = size;
-  if constexpr (requires { l.baseline; }) l.baseline = baseline;
-  if constexpr (requires { l.chars; }) l.chars = chars;
-  if constexpr (requires { l.char_width; }) l.char_width = char_width;
-}
-
-template <class Page>
-void add_page_chars(Page& p, int chars) {
-  if constexpr (requires { p.chars; }) p.chars += chars;
-}
-
 }  // namespace
 
 void place_words(std::vector<word> words, const geometry& geo, layout::page_model& out) {
@@ -455,12 +440,15 @@ void place_words(std::vector<word> words, const geometry& geo, layout::page_mode
     l.block = first.block;
     l.seq = static_cast<int>(out.lines.size());
     const int n_code_points = count_chars(sp.text) + static_cast<int>(std::count(sp.text.begin(), sp.text.end(), ' '));
-    set_line_summary(l, sp.size, sp.baseline, s.chars, n_code_points > 0 ? sp.box.width() / n_code_points : 0);
+    l.size = sp.size;
+    l.baseline = sp.baseline;
+    l.chars = s.chars;
+    l.char_width = n_code_points > 0 ? sp.box.width() / n_code_points : 0;
     page_chars += s.chars;
     l.spans.push_back(std::move(sp));
     out.lines.push_back(std::move(l));
   }
-  add_page_chars(out, page_chars);
+  out.chars += page_chars;
 }
 
 void level(layout::page_model& page, const turn& t) {
