@@ -11,6 +11,7 @@
 #include "actors/converter.hpp"
 #include "actors/job_log.hpp"
 #include "actors/metrics.hpp"
+#include "actors/result_formats.hpp"
 #include "actors/worker_process.hpp"
 
 namespace quire::actors {
@@ -30,6 +31,10 @@ bool retryable_code(const std::string& code) {
 
 nlohmann::json worker_options(const storage::job_record& j, const service_config& cfg) {
   const auto& conv = j.spec.value("conversion", nlohmann::json::object());
+  // The formats besides result.md (always written), with the options that shape them.
+  auto formats = nlohmann::json::array();
+  for (const auto& f : formats_of(j.spec))
+    if (f != "markdown") formats.push_back(f);
   return {{"first_page", conv.value("first_page", 1)},
           {"last_page", conv.value("last_page", 0)},
           {"max_pages", cfg.max_pages},
@@ -41,14 +46,19 @@ nlohmann::json worker_options(const storage::job_record& j, const service_config
           {"asset_prefix", "assets/"},
           {"ocr", conv.value("ocr", "auto")},
           {"ocr_languages", conv.value("ocr_languages", "eng")},
+          {"formats", formats},
+          {"page_markers", conv.value("page_markers", false)},
+          {"chunk_limit", conv.value("chunk_size", 2000)},
+          {"chunk_unit", conv.value("chunk_unit", "characters")},
           {"acceleration_policy",
            j.spec.value("execution", nlohmann::json::object()).value("acceleration_policy", "cpu_only")}};
 }
 
-// What publishing put in place: the result's and the assets' sizes and hashes, and the span of
-// deferred writes that one data-root sync must cover before the completion is recorded.
+// What publishing put in place: the result's, the other formats' and the assets' sizes and hashes,
+// and the span of deferred writes that one data-root sync must cover before the completion is recorded.
 struct published_files {
   storage::file_info result;
+  nlohmann::json formats = nlohmann::json::array();  // every format of the job, result.md included
   nlohmann::json assets = nlohmann::json::array();
   std::uint64_t oldest_write = 0, newest_write = 0;
   void note(const storage::file_info& f) {
@@ -197,7 +207,10 @@ class job_run {
   bool root_full() const { return !c_.files->ensure_room(0, data_root_reserve_bytes(cfg_)); }
 
   void finish_succeeded(const worker_outcome& outcome) {
-    if (!fs::exists(staging_ / "result.md")) return fail("internal", "worker reported success but wrote no result.md", true);
+    for (const auto& name : formats_of(job_.spec)) {
+      const std::string file(find_result_format(name)->file);
+      if (!fs::exists(staging_ / file)) return fail("internal", "worker reported success but wrote no " + file, true);
+    }
     // Publish only while the lease is still ours (a fenced renewal): a process that lost it (paused,
     // cut off from the database past its lease) must not overwrite the files of the attempt that
     // took the job over. The completion below is fenced as well; this keeps the files consistent.
@@ -239,12 +252,24 @@ class job_run {
       out.assets.push_back({{"name", name}, {"media_type", a.value("media_type", "")},
                             {"size_bytes", info->bytes}, {"sha256", info->sha256}});
     }
-    auto result = c_.files->adopt(job_.id, "result.md", staging_ / "result.md", durability);
-    if (!result) return result.err();
-    out.note(*result);
-    out.result = *result;
-    // The manifest is for operators (the row is the truth): a failure to write it is not fatal.
-    if (auto written = c_.files->write_manifest(job_.id, manifest(outcome, out), durability)) out.note(*written);
+    // The other formats the job asked for (document.json, chunks.json, result.txt): published like
+    // result.md, by rename, covered by the same sync, removed with the job directory by retention.
+    for (const auto& name : formats_of(job_.spec)) {
+      const auto* f = find_result_format(name);
+      const std::string file(f->file);
+      auto info = c_.files->adopt(job_.id, file, staging_ / file, durability);
+      if (!info) return info.err();
+      out.note(*info);
+      if (name == "markdown") out.result = *info;
+      out.formats.push_back({{"format", name}, {"name", file}, {"media_type", std::string(f->media_type)},
+                             {"size_bytes", info->bytes}, {"sha256", info->sha256}});
+    }
+    // The manifest is for operators (the row is the truth) and records the sizes and hashes of the
+    // assets and of the formats besides result.md: without it those could not be served verified,
+    // so then its failure fails the publish (retried); a job with result.md alone does without.
+    auto written = c_.files->write_manifest(job_.id, manifest(outcome, out), durability);
+    if (written) out.note(*written);
+    else if (!out.assets.empty() || out.formats.size() > 1) return written.err();
     return out;
   }
 
@@ -259,6 +284,7 @@ class job_run {
             {"page_count", outcome.result.value("page_count", 0)},
             {"pages_converted", outcome.result.value("pages_converted", 0)},
             {"warnings", outcome.result.value("warnings", nlohmann::json::array())},
+            {"formats", f.formats},
             {"assets", f.assets},
             {"acceleration_used", outcome.result.value("acceleration_used", "cpu")},
             {"revision", c_.revision()}};

@@ -41,10 +41,12 @@
 #include <vector>
 
 #include "actors/config.hpp"
+#include "actors/result_formats.hpp"
 #include "actors/worker_wire.hpp"
 #include "app/commands.hpp"
 #include "app/worker_sandbox.hpp"
 #include "convert/convert.hpp"
+#include "convert/plain.hpp"
 #include "convert/serialize.hpp"
 #include "gpu/page_analysis.hpp"
 
@@ -241,25 +243,29 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   std::ofstream md(out / "result.md", std::ios::binary | std::ios::trunc);
   md.write(res->markdown.data(), static_cast<std::streamsize>(res->markdown.size()));
   if (!md.flush()) return fail("io_error", "cannot write result.md");
-  // The other formats asked for, from the same document model: document.json, chunks.json.
+  // The other formats asked for, from the same document model, under their artifact names
+  // (actors/result_formats.hpp): document.json, chunks.json, result.txt.
   for (const auto& format : o.value("formats", nlohmann::json::array())) {
-    std::string name, body;
-    if (format == "json") {
-      name = "document.json";
+    const auto* f = format.is_string() ? actors::find_result_format(format.get<std::string>()) : nullptr;
+    if (!f) return fail("invalid_argument", "unknown result format " + format.dump());
+    std::string body;
+    if (f->name == "markdown") {
+      continue;  // result.md, always written
+    } else if (f->name == "json") {
       body = convert::document_json(*res);
-    } else if (format == "chunks") {
+    } else if (f->name == "chunks") {
       convert::chunk_options co;
       co.limit = std::max(1, o.value("chunk_limit", co.limit));
       co.unit = o.value("chunk_unit", "characters") == "tokens" ? convert::chunk_unit::tokens
                                                                 : convert::chunk_unit::characters;
-      name = "chunks.json";
       body = convert::chunks_json(convert::make_chunks(res->doc, co), co);
-    } else {
-      continue;  // markdown: result.md, always written
+    } else if (f->name == "text") {
+      body = convert::document_text(res->doc);
     }
-    std::ofstream f(out / name, std::ios::binary | std::ios::trunc);
-    f.write(body.data(), static_cast<std::streamsize>(body.size()));
-    if (!f.flush()) return fail("io_error", "cannot write " + name);
+    const std::string name(f->file);
+    std::ofstream out_file(out / name, std::ios::binary | std::ios::trunc);
+    out_file.write(body.data(), static_cast<std::streamsize>(body.size()));
+    if (!out_file.flush()) return fail("io_error", "cannot write " + name);
   }
   // Per-page figures, for `quire convert --format json` over many files (the service keeps only
   // the totals).

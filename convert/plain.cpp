@@ -89,4 +89,19 @@ std::string plain_text(std::string_view s, bool verbatim) {
   return out;
 }
 
+std::string document_text(const document& doc) {
+  std::string out;
+  for (const auto& b : doc.blocks) {
+    std::string text = b.text;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    if (text.empty()) continue;
+    if (b.type == block_type::footnote && !b.label.empty())
+      text = (b.referenced ? "[^" + b.label + "]: " : b.label + " ") + text;
+    if (!out.empty()) out += "\n\n";
+    out += text;
+  }
+  if (!out.empty()) out += '\n';
+  return out;
+}
+
 }  // namespace quire::convert

@@ -6,6 +6,8 @@
 #include <set>
 #include <vector>
 
+#include "actors/result_formats.hpp"
+
 namespace quire::http {
 namespace {
 
@@ -137,6 +139,35 @@ bool valid_notify(const json& notify, const spec_limits& limits, std::optional<s
   return true;
 }
 
+// conversion.formats: an array of result format names (actors/result_formats.hpp), each at most
+// once; canonical: in the table's order, "markdown" always first (it is always produced).
+bool valid_formats(const json& conv, json& out, spec_problem& p) {
+  if (!conv.contains("formats")) return true;
+  const auto& v = conv["formats"];
+  std::string list;
+  json allowed = json::array();
+  for (const auto& f : actors::result_formats) {
+    list += (list.empty() ? "" : ", ") + std::string(f.name);
+    allowed.push_back(std::string(f.name));
+  }
+  if (!v.is_array() || v.empty() || v.size() > actors::result_formats.size())
+    return fail(p, "conversion.formats", "must be a non-empty array of: " + list);
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string field = "conversion.formats[" + std::to_string(i) + "]";
+    if (!v[i].is_string() || !actors::find_result_format(v[i].get<std::string>())) {
+      fail(p, field, "must be one of: " + list);
+      p.details = {{"allowed", allowed}};
+      return false;
+    }
+    if (!seen.insert(v[i].get<std::string>()).second) return fail(p, field, "is given more than once");
+  }
+  out = json::array();
+  for (const auto& f : actors::result_formats)
+    if (f.name == "markdown" || seen.count(std::string(f.name))) out.push_back(std::string(f.name));
+  return true;
+}
+
 }  // namespace
 
 std::optional<json> validate_job_spec(const std::string& text, const spec_limits& limits, spec_problem& p) {
@@ -159,15 +190,29 @@ std::optional<json> validate_job_spec(const std::string& text, const spec_limits
   json exec = in.value("execution", json::object());
   json ret = in.value("retention", json::object());
   long first = 1, last = 0, timeout = limits.max_timeout_seconds, priority = 0;
-  bool images = false, pin = false;
-  std::string ocr = "auto", langs = "eng", policy = limits.default_policy;
+  long chunk_size = 2000;  // convert::chunk_options' default
+  bool images = false, pin = false, page_markers = false;
+  std::string ocr = "auto", langs = "eng", policy = limits.default_policy, chunk_unit = "characters";
+  json formats = json::array({"markdown"});
 
-  if (!only_known(conv, "conversion", {"first_page", "last_page", "extract_images", "ocr", "ocr_languages"}, p) ||
+  if (!only_known(conv, "conversion",
+                  {"first_page", "last_page", "extract_images", "ocr", "ocr_languages", "formats", "page_markers",
+                   "chunk_size", "chunk_unit"},
+                  p) ||
       !get_int(conv, "first_page", "conversion.first_page", 1, 1000000, first, p) ||
       !get_int(conv, "last_page", "conversion.last_page", 0, 1000000, last, p) ||
       !get_bool(conv, "extract_images", "conversion.extract_images", images, p) ||
-      !get_enum(conv, "ocr", "conversion.ocr", {"auto", "off", "force"}, ocr, p))
+      !get_enum(conv, "ocr", "conversion.ocr", {"auto", "off", "force"}, ocr, p) ||
+      !valid_formats(conv, formats, p) || !get_bool(conv, "page_markers", "conversion.page_markers", page_markers, p) ||
+      !get_int(conv, "chunk_size", "conversion.chunk_size", 1, 1000000, chunk_size, p) ||
+      !get_enum(conv, "chunk_unit", "conversion.chunk_unit", {"characters", "tokens"}, chunk_unit, p))
     return std::nullopt;
+  const bool chunks = std::find(formats.begin(), formats.end(), "chunks") != formats.end();
+  for (const char* key : {"chunk_size", "chunk_unit"})
+    if (conv.contains(key) && !chunks) {
+      fail(p, std::string("conversion.") + key, "applies only when conversion.formats includes \"chunks\"");
+      return std::nullopt;
+    }
   if (conv.contains("ocr_languages")) {
     const auto& v = conv["ocr_languages"];
     if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 64 ||
@@ -203,7 +248,14 @@ std::optional<json> validate_job_spec(const std::string& text, const spec_limits
               {"execution",
                {{"acceleration_policy", policy}, {"document_timeout_seconds", timeout}, {"priority", priority}}},
               {"retention", {{"pin", pin}}}};
-  // Only when given: specs without it keep the canonical form (and fingerprint) they always had.
+  // Only when they change something: a spec without them keeps the canonical form (and the
+  // idempotency fingerprint) it always had.
+  if (formats.size() > 1) out["conversion"]["formats"] = formats;
+  if (chunks) {
+    out["conversion"]["chunk_size"] = chunk_size;
+    out["conversion"]["chunk_unit"] = chunk_unit;
+  }
+  if (page_markers) out["conversion"]["page_markers"] = true;
   if (notify_url) out["notify"] = {{"url", *notify_url}};
   return out;
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "actors/result_formats.hpp"
 #include "pg_fixture.hpp"
 #include "storage/artifact_store.hpp"
 #include "storage/maintenance.hpp"
@@ -41,7 +42,9 @@ job_record accept(job_store& s, const artifact_store& files, const std::string& 
   return submit_ok(s, r);
 }
 
-// Claim that exact job and finish it with a result on disk.
+// Claim that exact job and finish it with its results on disk, published as the converter does
+// (actors/job_run.cpp): every result format's file (result.md, document.json, chunks.json,
+// result.txt) renamed from a staging directory into the job's, then the manifest.
 void finish_ok(job_store& s, const artifact_store& files, const std::string& id) {
   auto c = s.claim("w", 1000, std::chrono::minutes(5));
   REQUIRE(c);
@@ -50,12 +53,27 @@ void finish_ok(job_store& s, const artifact_store& files, const std::string& id)
       REQUIRE(s.release(cj.lease, "test"));
       continue;
     }
-    const std::string md = "# result of " + id;
-    auto info = files.write_file(id, "result.md", md);
-    REQUIRE(info);
-    REQUIRE(files.write_manifest(id, {{"job_id", id}, {"result_sha256", info->sha256}}));
-    REQUIRE(s.complete(cj.lease, {info->bytes, info->sha256, 1}));
+    const fs::path staging = files.root() / "tmp" / ("work-" + id);
+    fs::create_directories(staging);
+    file_info result;
+    for (const auto& f : quire::actors::result_formats) {
+      const std::string name(f.file);
+      std::ofstream(staging / name) << f.name << " result of " << id << "\n";
+      auto info = files.adopt(id, name, staging / name);
+      REQUIRE(info);
+      if (f.name == "markdown") result = *info;
+    }
+    fs::remove_all(staging);
+    REQUIRE(files.write_manifest(id, {{"job_id", id}, {"result_sha256", result.sha256}}));
+    REQUIRE(s.complete(cj.lease, {result.bytes, result.sha256, 1}));
   }
+}
+
+// Whether every result format's file of the job is there (all), or none is (!all).
+bool result_files_exist(const artifact_store& files, const std::string& id, bool all) {
+  for (const auto& f : quire::actors::result_formats)
+    if (files.exists(id, f.file) != all) return false;
+  return true;
 }
 }  // namespace
 
@@ -87,7 +105,7 @@ TEST_CASE("retention: inputs after 24 h, results after 7 days, tombstones after 
   CHECK(r1->inputs_deleted == 2);  // done + canceled; not pinned, not the queued one
   CHECK_FALSE(files->exists(done.id, "input.pdf"));
   CHECK_FALSE(files->exists(canceled.id, "input.pdf"));
-  CHECK(files->exists(done.id, "result.md"));
+  CHECK(result_files_exist(*files, done.id, true));  // results stay 7 days, every format of them
   CHECK(files->exists(pinned.id, "input.pdf"));
   CHECK(files->exists(waiting.id, "input.pdf"));
   CHECK(s->get(done.id)->input_deleted);
@@ -103,8 +121,10 @@ TEST_CASE("retention: inputs after 24 h, results after 7 days, tombstones after 
   CHECK(tomb->status == job_status::expired);
   CHECK(tomb->expired_from == job_status::succeeded);
   CHECK_FALSE(fs::exists(files->job_dir(done.id)));
+  CHECK(result_files_exist(*files, done.id, false));
   CHECK_FALSE(fs::exists(files->job_dir(canceled.id)));
   CHECK(s->get(pinned.id)->status == job_status::succeeded);
+  CHECK(result_files_exist(*files, pinned.id, true));
   CHECK(files->read_verified(pinned.id, "result.md", *s->get(pinned.id)->result_sha256));
   CHECK(s->get(waiting.id)->status == job_status::queued);
 

@@ -233,6 +233,12 @@ TEST_CASE("footnotes are blocks of their own after the text, with their labels")
   CHECK(note.page() == 1);
   CHECK(holds_baseline(note.parts[0].box, 80, 80));
   CHECK(r.doc.blocks.front().text == "The crane was inspected in May.[^1]");
+  // The plain text keeps the note's label as the Markdown cites it.
+  const std::string text = document_text(r.doc);
+  CHECK(text.find("The crane was inspected in May.[^1]\n\n") == 0);
+  const std::string last = "\n\n[^1]: By the harbour master.\n";
+  REQUIRE(text.size() > last.size());
+  CHECK(text.substr(text.size() - last.size()) == last);
 }
 
 TEST_CASE("the JSON form holds the model and the same Markdown") {
@@ -259,6 +265,27 @@ TEST_CASE("the JSON form holds the model and the same Markdown") {
   std::string all;
   for (const auto& ch : chunks["chunks"]) all += ch["text"].get<std::string>();
   CHECK(all == c.markdown);
+}
+
+TEST_CASE("the document's plain text: the blocks' texts apart by blank lines, no Markdown syntax") {
+  const conversion c = convert_pages(handbook());
+  const std::string text = document_text(c.doc);
+  INFO(text);
+  CHECK(text.find("Harbour Handbook\n\n") == 0);
+  CHECK(text.find("Rinse the buckets\nCheck the ropes\nSign the sheet\n\n") != std::string::npos);
+  CHECK(text.find("func refill() {") != std::string::npos);
+  CHECK(text.find("Berth\tDepth\tCrane\nNorth\t7.5\tyes\n") != std::string::npos);
+  CHECK(text.find('#') == std::string::npos);
+  CHECK(text.find('|') == std::string::npos);
+  CHECK(text.find("- ") == std::string::npos);
+  CHECK(text.back() == '\n');
+  CHECK(text.find("\n\n\n") == std::string::npos);
+  std::size_t blocks_with_text = 0;
+  for (const auto& b : c.doc.blocks) blocks_with_text += !b.text.empty();
+  std::size_t gaps = 0;
+  for (std::size_t at = text.find("\n\n"); at != std::string::npos; at = text.find("\n\n", at + 2)) ++gaps;
+  CHECK(gaps + 1 == blocks_with_text);
+  CHECK(document_text(document{}).empty());
 }
 
 TEST_CASE("plain text drops the inline Markdown the engine writes") {

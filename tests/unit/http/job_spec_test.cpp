@@ -122,3 +122,50 @@ TEST_CASE("notify.url: validated against the lane's webhook policy, kept only wh
   CHECK(refused(R"({"notify":{"url":"https://hooks.example.com/"}})", spec_limits{}) ==
         pair{"notify_url_not_allowed", "notify.url"});
 }
+
+TEST_CASE("conversion.formats and the chunk and page-marker options: canonical, kept only when they change something") {
+  spec_problem p;
+  const auto plain = *validate_job_spec("{}", {}, p);
+  CHECK_FALSE(plain["conversion"].contains("formats"));
+  CHECK_FALSE(plain["conversion"].contains("chunk_size"));
+  CHECK_FALSE(plain["conversion"].contains("page_markers"));
+  // Markdown alone (it is always produced) and page_markers off are the defaults: the same spec.
+  CHECK(*validate_job_spec(R"({"conversion":{"formats":["markdown"],"page_markers":false}})", {}, p) == plain);
+
+  // Any order, canonical order out, markdown always first.
+  auto s = validate_job_spec(R"({"conversion":{"formats":["text","chunks","json"],"page_markers":true}})", {}, p);
+  REQUIRE(s);
+  CHECK((*s)["conversion"]["formats"] == nlohmann::json({"markdown", "json", "chunks", "text"}));
+  CHECK((*s)["conversion"]["page_markers"] == true);
+  // chunks asked: its options are stored with their defaults.
+  CHECK((*s)["conversion"]["chunk_size"] == 2000);
+  CHECK((*s)["conversion"]["chunk_unit"] == "characters");
+  auto t = validate_job_spec(R"({"conversion":{"formats":["chunks"],"chunk_size":300,"chunk_unit":"tokens"}})", {}, p);
+  REQUIRE(t);
+  CHECK((*t)["conversion"]["formats"] == nlohmann::json({"markdown", "chunks"}));
+  CHECK((*t)["conversion"]["chunk_size"] == 300);
+  CHECK((*t)["conversion"]["chunk_unit"] == "tokens");
+  // Validation is idempotent: the stored spec validates to itself.
+  CHECK(*validate_job_spec(t->dump(), {}, p) == *t);
+
+  auto refused = [](const std::string& text) {
+    spec_problem q;
+    CHECK_FALSE(validate_job_spec(text, {}, q));
+    return std::make_pair(q.code, q.field);
+  };
+  using pair = std::pair<std::string, std::string>;
+  CHECK(refused(R"({"conversion":{"formats":"json"}})") == pair{"validation_error", "conversion.formats"});
+  CHECK(refused(R"({"conversion":{"formats":[]}})") == pair{"validation_error", "conversion.formats"});
+  CHECK(refused(R"({"conversion":{"formats":["json","html"]}})") == pair{"validation_error", "conversion.formats[1]"});
+  CHECK(refused(R"({"conversion":{"formats":[1]}})") == pair{"validation_error", "conversion.formats[0]"});
+  CHECK(refused(R"({"conversion":{"formats":["json","json"]}})") == pair{"validation_error", "conversion.formats[1]"});
+  CHECK(refused(R"({"conversion":{"page_markers":"yes"}})") == pair{"validation_error", "conversion.page_markers"});
+  CHECK(refused(R"({"conversion":{"formats":["chunks"],"chunk_size":0}})") == pair{"validation_error", "conversion.chunk_size"});
+  CHECK(refused(R"({"conversion":{"formats":["chunks"],"chunk_unit":"words"}})") == pair{"validation_error", "conversion.chunk_unit"});
+  // Chunk options without chunks would be silently ignored: refused instead.
+  CHECK(refused(R"({"conversion":{"chunk_size":100}})") == pair{"validation_error", "conversion.chunk_size"});
+  CHECK(refused(R"({"conversion":{"formats":["json"],"chunk_unit":"tokens"}})") == pair{"validation_error", "conversion.chunk_unit"});
+  spec_problem q;
+  CHECK_FALSE(validate_job_spec(R"({"conversion":{"formats":["pdf"]}})", {}, q));
+  CHECK(q.details["allowed"] == nlohmann::json({"markdown", "json", "chunks", "text"}));
+}
