@@ -81,6 +81,8 @@ const std::vector<setting_doc>& documented_settings() {
       {"QUIRE_API_KEYS_FILE", "", "A file with one API key per line, added to QUIRE_API_KEYS"},
       {"QUIRE_HTTP_THREADS", "16", "Request-handler threads (and database connections) for the job routes"},
       {"QUIRE_MAX_UPLOAD_BYTES", "52428800", "Largest PDF accepted (413 payload_too_large)"},
+      {"QUIRE_MAX_BUNDLE_BYTES", "134217728",
+       "Most a result bundle (zip) may hold, built in memory; a larger result is 422 bundle_too_large"},
       {"QUIRE_MAX_CONNECTIONS", "1024", "Open HTTP connections at once"},
       {"QUIRE_MAX_CONNECTIONS_PER_PEER", "256", "Open HTTP connections from one client address (IPv4, IPv6 /64)"},
       {"QUIRE_DATA_SYNC", "grouped", "How uploads and results are made durable: grouped (syncfs) or per_file (fsync)"},
@@ -280,6 +282,7 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
     }
   }
   num("QUIRE_MAX_UPLOAD_BYTES", 1, std::uint64_t{1} << 40, c.max_upload_bytes);
+  num("QUIRE_MAX_BUNDLE_BYTES", 1, std::uint64_t{1} << 40, c.max_bundle_bytes);
   num("QUIRE_CPU_CONVERTERS", 0, 256, c.cpu_converters);
   c.cpu_converters_set = env("QUIRE_CPU_CONVERTERS").has_value() && !trim(*env("QUIRE_CPU_CONVERTERS")).empty();
   if (auto v = env("QUIRE_GPUS"); v && !trim(*v).empty()) {

@@ -29,6 +29,9 @@ struct service_config {
   std::uint16_t listen_port = 8080;          // QUIRE_LISTEN port part
   std::vector<std::string> api_keys;         // QUIRE_API_KEYS (comma list) + QUIRE_API_KEYS_FILE
   std::uint64_t max_upload_bytes = 50ull << 20;  // QUIRE_MAX_UPLOAD_BYTES
+  // QUIRE_MAX_BUNDLE_BYTES: the most a result bundle (GET …/result/bundle) may hold, counted as the
+  // recorded sizes of its files; it is built in memory, so this bounds what one request takes.
+  std::uint64_t max_bundle_bytes = 128ull << 20;
   // QUIRE_CPU_CONVERTERS. Unset: 0 where the lane's policy is gpu_required (prod's default: a prod
   // lane converts on GPUs only unless an operator asks for CPU converters), else 1.
   int cpu_converters = 1;

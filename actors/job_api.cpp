@@ -10,6 +10,7 @@
 
 #include "actors/job_log.hpp"
 #include "actors/metrics.hpp"
+#include "actors/result_formats.hpp"
 
 namespace quire::actors {
 namespace {
@@ -80,7 +81,9 @@ json job_document(const storage::job_record& j, json spec) {
   json links = {{"self", self}, {"cancel", self + "/cancel"}};
   if (j.status == storage::job_status::succeeded) {
     links["result"] = self + "/result";
-    links["markdown"] = self + "/result/markdown";
+    // One link per format the job asked for ("markdown", "json", "chunks", "text"), and the bundle.
+    for (const auto& f : formats_of(j.spec)) links[f] = self + "/result/" + f;
+    links["bundle"] = self + "/result/bundle";
   }
   json doc = {{"job_id", j.id},
           {"status", std::string(storage::to_string(j.status))},
@@ -343,34 +346,38 @@ api_result<json> job_api::cancel_job(const std::string& id, const std::string& k
   return api_result<json>::ok(job_json(*r));
 }
 
-api_result<result_view> job_api::get_result(const std::string& id, const std::string& key, bool with_markdown) {
-  auto j = load(id, key, true);
-  if (!j) return fail_with<result_view>(*j.error);
-  const auto& job = *j.value;
+api_result<job_api::finished_result> job_api::result_of(const storage::job_record& job) {
   const auto status = std::string(storage::to_string(job.status));
   if (job.status == storage::job_status::queued || job.status == storage::job_status::running)
-    return fail_with<result_view>({"job_not_finished", "job is " + status, {{"status", status}}});
+    return fail_with<finished_result>({"job_not_finished", "job is " + status, {{"status", status}}});
   if (job.status != storage::job_status::succeeded) {
     json details = {{"status", status}};
     if (job.error) details["error"] = {{"code", job.error->code}, {"message", job.error->message}};
-    return fail_with<result_view>({"job_not_succeeded", "job is " + status, details});
+    return fail_with<finished_result>({"job_not_succeeded", "job is " + status, details});
   }
   api_error err;
-  auto* fs = files(err);
-  if (!fs) return fail_with<result_view>(err);
-  result_view out;
+  finished_result out;
+  out.fs = files(err);
+  if (!out.fs) return fail_with<finished_result>(err);
+  auto manifest = out.fs->read_manifest(job.id);
+  json m = manifest ? *manifest : json::object();
   const auto sha = job.result_sha256.value_or("");
   const auto bytes = job.result_bytes.value_or(-1);
-  if (with_markdown) {
-    auto md = fs->read_verified(id, "result.md", sha, bytes);
-    if (!md) return fail_with<result_view>(to_api_error(md.err()));
-    out.markdown = std::move(*md);
-  } else if (auto v = fs->verify(id, "result.md", sha, bytes); !v) {
-    return fail_with<result_view>(to_api_error(v.err()));
+  // Every format the job asked for: result.md as the row records it (the truth), the others as
+  // the manifest does (publishing fails without it); one the manifest lacks is left out here and
+  // answered artifact_missing when asked for.
+  json formats = json::array();
+  for (const auto& name : formats_of(job.spec)) {
+    const auto* f = find_result_format(name);
+    if (name == "markdown") {
+      formats.push_back({{"format", name}, {"name", std::string(f->file)}, {"media_type", std::string(f->media_type)},
+                         {"size_bytes", bytes}, {"sha256", sha}});
+      continue;
+    }
+    for (const auto& e : m.value("formats", json::array()))
+      if (e.value("format", "") == name) formats.push_back(e);
   }
-  auto manifest = fs->read_manifest(id);
-  json m = manifest ? *manifest : json::object();
-  out.metadata = {{"job_id", id},
+  out.metadata = {{"job_id", job.id},
                   {"media_type", "text/markdown"},
                   {"size_bytes", bytes},
                   {"sha256", sha},
@@ -378,9 +385,30 @@ api_result<result_view> job_api::get_result(const std::string& id, const std::st
                   {"page_count", job.pages_total ? json(*job.pages_total) : m.value("page_count", json(nullptr))},
                   {"document_page_count", m.value("page_count", json(nullptr))},
                   {"warnings", m.value("warnings", json::array())},
+                  {"formats", std::move(formats)},
                   {"assets", m.value("assets", json::array())},
                   {"acceleration_used", m.value("acceleration_used", "cpu")},
                   {"expires_at", opt_time(job.expires_at)}};
+  return api_result<finished_result>::ok(std::move(out));
+}
+
+api_result<result_view> job_api::get_result(const std::string& id, const std::string& key, bool with_markdown) {
+  auto j = load(id, key, true);
+  if (!j) return fail_with<result_view>(*j.error);
+  auto r = result_of(*j.value);
+  if (!r) return fail_with<result_view>(*r.error);
+  const auto* fs = r.value->fs;
+  result_view out;
+  const auto sha = j.value->result_sha256.value_or("");
+  const auto bytes = j.value->result_bytes.value_or(-1);
+  if (with_markdown) {
+    auto md = fs->read_verified(id, "result.md", sha, bytes);
+    if (!md) return fail_with<result_view>(to_api_error(md.err()));
+    out.markdown = std::move(*md);
+  } else if (auto v = fs->verify(id, "result.md", sha, bytes); !v) {
+    return fail_with<result_view>(to_api_error(v.err()));
+  }
+  out.metadata = std::move(r.value->metadata);
   return api_result<result_view>::ok(std::move(out));
 }
 
@@ -400,6 +428,90 @@ api_result<result_view> job_api::get_artifact(const std::string& id, const std::
     return api_result<result_view>::ok(std::move(out));
   }
   return fail_with<result_view>({"artifact_not_found", "job " + id + " has no artifact " + name});
+}
+
+namespace {
+json format_names() {
+  json names = json::array();
+  for (const auto& f : result_formats) names.push_back(std::string(f.name));
+  return names;
+}
+
+// The metadata entry of `format` (get_result's "formats"); nullptr when the manifest lacks it.
+const json* format_entry(const json& metadata, const std::string& format) {
+  for (const auto& e : metadata["formats"])
+    if (e.value("format", "") == format) return &e;
+  return nullptr;
+}
+}  // namespace
+
+api_result<result_view> job_api::get_result_format(const std::string& id, const std::string& key,
+                                                   const std::string& format) {
+  if (!find_result_format(format))
+    return fail_with<result_view>({"format_unknown", "there is no result format '" + format.substr(0, 64) + "'",
+                                   {{"format", format.substr(0, 64)}, {"formats", format_names()}}});
+  auto j = load(id, key, true);
+  if (!j) return fail_with<result_view>(*j.error);
+  // Said before the job has finished too: a format not asked for at submit will never be there.
+  const auto asked = formats_of(j.value->spec);
+  if (std::find(asked.begin(), asked.end(), format) == asked.end())
+    return fail_with<result_view>({"format_not_available",
+                                   "job " + id + " was not submitted with '" + format + "' in conversion.formats",
+                                   {{"format", format}, {"formats", asked}}});
+  auto r = result_of(*j.value);
+  if (!r) return fail_with<result_view>(*r.error);
+  const json* e = format_entry(r.value->metadata, format);
+  if (!e)
+    return fail_with<result_view>({"artifact_missing", "the " + format + " result of job " + id + " is not recorded"});
+  const auto name = e->value("name", "");
+  auto bytes = r.value->fs->read_verified(id, name, e->value("sha256", ""), e->value("size_bytes", std::int64_t{-1}));
+  if (!bytes) return fail_with<result_view>(to_api_error(bytes.err()));
+  result_view out;
+  out.metadata = *e;
+  out.markdown = std::move(*bytes);
+  return api_result<result_view>::ok(std::move(out));
+}
+
+api_result<result_files> job_api::get_result_files(const std::string& id, const std::string& key,
+                                                   std::uint64_t max_bytes) {
+  auto j = load(id, key, true);
+  if (!j) return fail_with<result_files>(*j.error);
+  auto r = result_of(*j.value);
+  if (!r) return fail_with<result_files>(*r.error);
+  const json& meta = r.value->metadata;
+  // What goes in: every format (result.md first), then every asset; their recorded sizes bound
+  // the memory this takes before anything is read.
+  struct wanted {
+    std::string name, media_type, sha256;
+    std::int64_t bytes;
+  };
+  std::vector<wanted> list;
+  for (const auto& format : formats_of(j.value->spec)) {
+    const json* e = format_entry(meta, format);
+    if (!e)
+      return fail_with<result_files>({"artifact_missing", "the " + format + " result of job " + id + " is not recorded"});
+    list.push_back({e->value("name", ""), e->value("media_type", ""), e->value("sha256", ""),
+                    e->value("size_bytes", std::int64_t{0})});
+  }
+  for (const auto& a : meta["assets"])
+    list.push_back({"assets/" + a.value("name", ""), a.value("media_type", "application/octet-stream"),
+                    a.value("sha256", ""), a.value("size_bytes", std::int64_t{0})});
+  std::uint64_t total = 0;
+  for (const auto& w : list) total += static_cast<std::uint64_t>(std::max<std::int64_t>(w.bytes, 0));
+  if (total > max_bytes)
+    return fail_with<result_files>({"bundle_too_large",
+                                    "the result's files add up to " + std::to_string(total) +
+                                        " bytes, more than a bundle may hold; fetch them one by one",
+                                    {{"size_bytes", total}, {"max_bundle_bytes", max_bytes}}});
+  result_files out;
+  out.files.reserve(list.size());
+  for (auto& w : list) {
+    auto bytes = r.value->fs->read_verified(id, w.name, w.sha256, w.bytes);
+    if (!bytes) return fail_with<result_files>(to_api_error(bytes.err()));
+    out.files.push_back({std::move(w.name), std::move(w.media_type), std::move(*bytes)});
+  }
+  out.metadata = std::move(r.value->metadata);
+  return api_result<result_files>::ok(std::move(out));
 }
 
 }  // namespace quire::actors

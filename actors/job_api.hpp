@@ -54,11 +54,20 @@ class job_api {
   api_result<nlohmann::json> cancel_job(const std::string& id, const std::string& key);
   api_result<result_view> get_result(const std::string& id, const std::string& key, bool with_markdown);
   api_result<result_view> get_artifact(const std::string& id, const std::string& key, const std::string& name);
+  api_result<result_view> get_result_format(const std::string& id, const std::string& key, const std::string& format);
+  api_result<result_files> get_result_files(const std::string& id, const std::string& key, std::uint64_t max_bytes);
 
  private:
   // The job row, or the API error for a missing/foreign/expired job.
   api_result<storage::job_record> load(const std::string& id, const std::string& key, bool expired_is_error);
   const storage::artifact_store* files(api_error& err);
+  // A succeeded job's result: the data root and the metadata of GET …/result (from the row and the
+  // manifest; nothing verified yet), or the error for a job that has none (yet).
+  struct finished_result {
+    const storage::artifact_store* fs = nullptr;
+    nlohmann::json metadata;
+  };
+  api_result<finished_result> result_of(const storage::job_record& job);
   // storage_full for the client (with the free space in details); makes readiness re-check.
   api_result<submitted> storage_refused(const storage::artifact_store& fs, const storage::error& e);
   // What the client gets once the batch of job `id` has committed (or failed).

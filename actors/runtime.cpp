@@ -15,6 +15,7 @@
 #include "actors/actor_messages.hpp"
 #include "actors/job_api.hpp"
 #include "actors/metrics.hpp"
+#include "actors/result_formats.hpp"
 #include "actors/runtime_actors.hpp"
 #include "actors/webhooks.hpp"
 #include "actors/worker_process.hpp"
@@ -279,6 +280,13 @@ class runtime_impl final : public runtime, private actor_links {
               {"max_document_timeout_seconds", cfg.document_timeout.count()},
               {"input_types", {"application/pdf"}},
               {"output_types", {"text/markdown"}},
+              // conversion.formats a job may name (actors/result_formats.hpp), and the bundle's bound.
+              {"result_formats", [] {
+                 auto names = nlohmann::json::array();
+                 for (const auto& f : result_formats) names.push_back(std::string(f.name));
+                 return names;
+               }()},
+              {"max_bundle_bytes", cfg.max_bundle_bytes},
               {"auth", cfg.api_keys.empty() ? "disabled" : "api_key"}}}};
   }
 
@@ -299,6 +307,12 @@ class runtime_impl final : public runtime, private actor_links {
   }
   api_result<result_view> get_artifact(const std::string& id, const std::string& k, const std::string& n) override {
     return api_->get_artifact(id, k, n);
+  }
+  api_result<result_view> get_result_format(const std::string& id, const std::string& k, const std::string& f) override {
+    return api_->get_result_format(id, k, f);
+  }
+  api_result<result_files> get_result_files(const std::string& id, const std::string& k, std::uint64_t max) override {
+    return api_->get_result_files(id, k, max);
   }
   std::int64_t queued_jobs() const override { return pub_.queued.load(); }
   int working_gpu_converters() const override { return pub_.status()->live_gpu_converters; }

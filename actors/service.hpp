@@ -75,6 +75,18 @@ struct result_view {
   std::string markdown;                // filled when asked for
 };
 
+// One file of a job's result, read and verified against its recorded size and sha256.
+struct result_file {
+  std::string name;                    // as in the job directory: "result.md", "assets/img-p1-1.png"
+  std::string media_type;
+  std::string bytes;
+};
+
+struct result_files {
+  nlohmann::json metadata;             // as get_result's
+  std::vector<result_file> files;      // the job's formats (result.md first), then its assets
+};
+
 class service {
  public:
   virtual ~service() = default;
@@ -97,6 +109,15 @@ class service {
   // One extracted image: its bytes and media type in metadata["media_type"].
   virtual api_result<result_view> get_artifact(const std::string& id, const std::string& api_key_id,
                                                const std::string& name) = 0;
+  // One result format of a job ("markdown", "json", "chunks", "text": actors/result_formats.hpp):
+  // its bytes in `markdown`, its media_type, name, size_bytes and sha256 in metadata. A format the
+  // job did not ask for at submit is 404 format_not_available; an unknown name 404 format_unknown.
+  virtual api_result<result_view> get_result_format(const std::string& id, const std::string& api_key_id,
+                                                    const std::string& format) = 0;
+  // Every file of a succeeded job's result (for a bundle), verified. Refused with bundle_too_large,
+  // before anything is read, when their recorded sizes add up to more than max_bytes.
+  virtual api_result<result_files> get_result_files(const std::string& id, const std::string& api_key_id,
+                                                    std::uint64_t max_bytes) = 0;
   // Queue depth as last seen (for backpressure without a database round trip).
   virtual std::int64_t queued_jobs() const = 0;
   // GPU converters that can take a job now (worker running, device working). gpu_required jobs are

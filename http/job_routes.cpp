@@ -1,10 +1,12 @@
-// The job routes: submit (POST /v1/convert/jobs), list, get, cancel, result, Markdown and
-// artifacts. They run after dispatch's gates (routes.cpp: keyed, so the API key and a well-formed
+// The job routes: submit (POST /v1/convert/jobs), list, get, cancel, result, the result's formats
+// and bundle, and artifacts. They run after dispatch's gates (routes.cpp: keyed, so the API key and a well-formed
 // job_id have been checked). Behaviour and error codes are specified in docs/api.md.
 #include <algorithm>
 #include <string_view>
 #include <utility>
 
+#include "actors/result_formats.hpp"
+#include "http/bundle.hpp"
 #include "http/detail/exchange.hpp"
 #include "http/job_spec.hpp"
 #include "http/multipart.hpp"
@@ -231,16 +233,61 @@ response get_result(api_state& s, exchange& ex) {
   return json_response(200, {{"api_version", "v1"}, {"result", result}});
 }
 
-response get_markdown(api_state& s, exchange& ex) {
+namespace {
+// One result format's file as a download: its media type, `<job_id><extension>` as the file name,
+// X-Content-SHA256 with the recorded hash it was verified against.
+response format_download(api_state& s, exchange& ex, const std::string& format) {
   const auto& job_id = ex.params.at("job_id");
-  auto res = s.svc.get_result(job_id, ex.api_key_id, true);
+  auto res = s.svc.get_result_format(job_id, ex.api_key_id, format);
   if (!res) return from_error(*res.error, ex.correlation_id);
+  const auto* f = actors::find_result_format(format);
   response r;
-  r.headers.emplace_back("Content-Type", "text/markdown; charset=utf-8");
-  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job_id + ".md\"");
-  if (res.value->metadata.contains("sha256"))
-    r.headers.emplace_back("X-Content-SHA256", res.value->metadata["sha256"].get<std::string>());
+  r.headers.emplace_back("Content-Type", std::string(f->media_type));
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job_id + std::string(f->extension) + "\"");
+  r.headers.emplace_back("X-Content-SHA256", res.value->metadata.value("sha256", ""));
   r.body = std::move(res.value->markdown);
+  return r;
+}
+}  // namespace
+
+response get_markdown(api_state& s, exchange& ex) { return format_download(s, ex, "markdown"); }
+
+response get_result_format(api_state& s, exchange& ex) { return format_download(s, ex, ex.params.at("format")); }
+
+// The zip of result.md, the job's other formats and its images under assets/ (bundle.hpp); with
+// ?images=embedded the images are data URIs in result.md instead, and not in the archive.
+response get_bundle(api_state& s, exchange& ex) {
+  const auto& cid = ex.correlation_id;
+  const auto& job_id = ex.params.at("job_id");
+  auto it = ex.req.query.find("images");
+  if (it != ex.req.query.end() && it->second != "files" && it->second != "embedded")
+    return validation("images", "must be files (the default: images under assets/) or embedded (data URIs)", cid);
+  const bool embedded = it != ex.req.query.end() && it->second == "embedded";
+  auto res = s.svc.get_result_files(job_id, ex.api_key_id, s.cfg.max_bundle_bytes);
+  if (!res) return from_error(*res.error, cid);
+  std::vector<embedded_image> images;
+  if (embedded)
+    for (const auto& f : res.value->files)
+      if (f.name.rfind("assets/", 0) == 0) images.push_back({f.name.substr(7), f.media_type, f.bytes});
+  std::string markdown;  // result.md with the images in it (embedded only)
+  std::vector<zip_entry> entries;
+  for (const auto& f : res.value->files) {
+    const bool image = f.name.rfind("assets/", 0) == 0;
+    if (embedded && image) continue;
+    if (embedded && f.name == "result.md") {
+      markdown = embed_images(f.bytes, images);
+      entries.push_back({f.name, markdown, true});
+      continue;
+    }
+    entries.push_back({f.name, f.bytes, !image});
+  }
+  std::string error;
+  auto zip = make_zip(entries, error);
+  if (!zip) return error_response("internal_error", "cannot build the bundle: " + error, cid);
+  response r;
+  r.headers.emplace_back("Content-Type", "application/zip");
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job_id + ".zip\"");
+  r.body = std::move(*zip);
   return r;
 }
 

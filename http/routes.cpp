@@ -65,6 +65,8 @@ const std::vector<route>& routes() {
       {"GET", "/v1/convert/jobs/{job_id}", a::keyed, l::handler, false, get_job},
       {"GET", "/v1/convert/jobs/{job_id}/result", a::keyed, l::handler, false, get_result},
       {"GET", "/v1/convert/jobs/{job_id}/result/markdown", a::keyed, l::handler, false, get_markdown},
+      {"GET", "/v1/convert/jobs/{job_id}/result/bundle", a::keyed, l::handler, false, get_bundle},
+      {"GET", "/v1/convert/jobs/{job_id}/result/{format}", a::keyed, l::handler, false, get_result_format},
       {"POST", "/v1/convert/jobs/{job_id}/cancel", a::keyed, l::handler, false, cancel_job},
       {"GET", "/v1/convert/jobs/{job_id}/artifacts/{name}", a::keyed, l::handler, false, get_artifact},
   };

@@ -91,6 +91,8 @@ response get_job(api_state& s, exchange& ex);
 response cancel_job(api_state& s, exchange& ex);
 response get_result(api_state& s, exchange& ex);
 response get_markdown(api_state& s, exchange& ex);
+response get_result_format(api_state& s, exchange& ex);
+response get_bundle(api_state& s, exchange& ex);
 response get_artifact(api_state& s, exchange& ex);
 
 }  // namespace quire::http::detail

@@ -12,7 +12,7 @@ QUIRE_BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config git
   libcaf-dev librestinio-dev libpqxx-dev libfmt-dev catch2 libmupdf-dev mupdf-tools
   libasio-dev libhttp-parser-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev libopenjp2-7-dev
   libjpeg-dev libgumbo-dev libmujs-dev zlib1g-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
-  uuid-dev libssl-dev libcurl4-openssl-dev libtesseract-dev libleptonica-dev tesseract-ocr-eng libseccomp-dev)
+  uuid-dev libssl-dev libcurl4-openssl-dev libtesseract-dev libleptonica-dev tesseract-ocr-eng libseccomp-dev libzip-dev)
 # tesseract-ocr-deu: the system tests accept a job in a second installed OCR language.
 QUIRE_TEST_PKGS=(postgresql-15 postgresql-client-15 tesseract-ocr-deu python3 python3-levenshtein python3-markdown-it
   python3-mdit-py-plugins python3-jsonschema time poppler-utils curl shellcheck prometheus)

@@ -192,8 +192,10 @@ TEST_CASE("retention expires finished jobs into tombstones but never pinned ones
                        {"QUIRE_INPUT_RETENTION_HOURS", "0"}});
   l.svc.start();
   REQUIRE(l.svc.wait_ready(30s));
-  auto plain = job_id_of(submit(l.svc.port(), sample_pdf()));
-  auto pinned = job_id_of(submit(l.svc.port(), sample_pdf(), R"({"retention":{"pin":true}})"));
+  // Both with every result format: retention removes them with the job, like result.md.
+  auto plain = job_id_of(submit(l.svc.port(), sample_pdf(), R"({"conversion":{"formats":["json","chunks","text"]}})"));
+  auto pinned = job_id_of(
+      submit(l.svc.port(), sample_pdf(), R"({"conversion":{"formats":["json","chunks","text"]},"retention":{"pin":true}})"));
   REQUIRE(l.svc.wait_job(plain, {"succeeded"}, 60s).value("status", "") == "succeeded");
   REQUIRE(l.svc.wait_job(pinned, {"succeeded"}, 60s).value("status", "") == "succeeded");
   http_response gone;
@@ -213,4 +215,12 @@ TEST_CASE("retention expires finished jobs into tombstones but never pinned ones
   CHECK_FALSE(std::filesystem::exists(input));
   auto kept = http(l.svc.port(), "GET", "/v1/convert/jobs/" + pinned + "/result/markdown");
   CHECK(kept.status == 200);
+  const std::string pinned_dir = l.root + "/jobs/" + pinned.substr(0, 2) + "/" + pinned;
+  for (const char* name : {"result.md", "document.json", "chunks.json", "result.txt"}) {
+    INFO(name);
+    CHECK(std::filesystem::exists(pinned_dir + "/" + name));  // what the expired job's dir held too
+    CHECK_FALSE(std::filesystem::exists(dir + "/" + name));
+  }
+  CHECK(http(l.svc.port(), "GET", "/v1/convert/jobs/" + plain + "/result/json").status == 410);
+  CHECK(http(l.svc.port(), "GET", "/v1/convert/jobs/" + pinned + "/result/json").status == 200);
 }

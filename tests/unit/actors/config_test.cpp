@@ -245,7 +245,8 @@ TEST_CASE("documented settings: each is read by load_config, and its shown defau
   auto fingerprint = [](const service_config& c) {
     std::string f = c.profile + "|" + c.gpus + "|" + c.effective_acceleration_policy() + "|" + c.listen_host + ":" +
                     std::to_string(c.listen_port) + (c.grouped_sync ? "|grouped" : "|per_file");
-    for (long long v : {static_cast<long long>(c.max_upload_bytes), static_cast<long long>(c.cpu_converters),
+    for (long long v : {static_cast<long long>(c.max_upload_bytes), static_cast<long long>(c.max_bundle_bytes),
+                        static_cast<long long>(c.cpu_converters),
                         static_cast<long long>(c.http_threads), static_cast<long long>(c.max_concurrent_uploads),
                         static_cast<long long>(c.max_connections), static_cast<long long>(c.max_queue_depth),
                         static_cast<long long>(c.max_attempts), static_cast<long long>(c.max_pages),

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
+#include <sstream>
 #include <unistd.h>
 
 #include "http/api.hpp"
@@ -57,6 +59,25 @@ struct fake_service : actors::service {
   actors::api_result<actors::result_view> get_artifact(const std::string&, const std::string&,
                                                        const std::string&) override {
     return actors::api_result<actors::result_view>::fail("artifact_not_found", "none");
+  }
+  // The job asked for markdown and json; chunks and text were not asked for.
+  actors::api_result<actors::result_view> get_result_format(const std::string&, const std::string&,
+                                                            const std::string& format) override {
+    using r = actors::api_result<actors::result_view>;
+    if (format == "markdown") return r::ok({{{"sha256", "ab"}}, "# x"});
+    if (format == "json") return r::ok({{{"sha256", "cd"}}, R"({"blocks":[]})"});
+    if (format == "chunks" || format == "text") return r::fail("format_not_available", "not asked for");
+    return r::fail("format_unknown", "no such format");
+  }
+  std::uint64_t bundle_limit_seen = 0;
+  actors::api_result<actors::result_files> get_result_files(const std::string&, const std::string&,
+                                                            std::uint64_t max_bytes) override {
+    bundle_limit_seen = max_bytes;
+    return actors::api_result<actors::result_files>::ok(
+        {json::object(),
+         {{"result.md", "text/markdown", "# x\n\n![](assets/img-p1-1.png)\n"},
+          {"document.json", "application/json", R"({"blocks":[]})"},
+          {"assets/img-p1-1.png", "image/png", "PNGDATA"}}});
   }
   std::int64_t queued_jobs() const override { return queued; }
   int gpus = 0;
@@ -253,6 +274,37 @@ TEST_CASE("list, result and cancel shapes") {
   r = a.handle(req("GET", "/v1/convert/jobs/" + kJob + "/result/markdown"));
   CHECK(r.body == "# x");
   CHECK(header(r, "Content-Type") == "text/markdown; charset=utf-8");
+  CHECK(header(r, "Content-Disposition") == "attachment; filename=\"" + kJob + ".md\"");
+  CHECK(header(r, "X-Content-SHA256") == "ab");
+  // The other formats: by name, each with its media type; one not asked for, or unknown, is 404.
+  r = a.handle(req("GET", "/v1/convert/jobs/" + kJob + "/result/json"));
+  CHECK(r.status == 200);
+  CHECK(r.body == R"({"blocks":[]})");
+  CHECK(header(r, "Content-Type") == "application/json");
+  CHECK(header(r, "Content-Disposition") == "attachment; filename=\"" + kJob + ".json\"");
+  CHECK(header(r, "X-Content-SHA256") == "cd");
+  r = a.handle(req("GET", "/v1/convert/jobs/" + kJob + "/result/chunks"));
+  CHECK(r.status == 404);
+  CHECK(body(r)["error"]["code"] == "format_not_available");
+  r = a.handle(req("GET", "/v1/convert/jobs/" + kJob + "/result/html"));
+  CHECK(r.status == 404);
+  CHECK(body(r)["error"]["code"] == "format_unknown");
+  // The bundle: a zip (local file header magic), bounded by QUIRE_MAX_BUNDLE_BYTES.
+  r = a.handle(req("GET", "/v1/convert/jobs/" + kJob + "/result/bundle"));
+  CHECK(r.status == 200);
+  CHECK(header(r, "Content-Type") == "application/zip");
+  CHECK(header(r, "Content-Disposition") == "attachment; filename=\"" + kJob + ".zip\"");
+  CHECK(r.body.rfind("PK\x03\x04", 0) == 0);
+  CHECK(svc.bundle_limit_seen == cfg.max_bundle_bytes);
+  auto embedded = req("GET", "/v1/convert/jobs/" + kJob + "/result/bundle");
+  embedded.query["images"] = "embedded";
+  r = a.handle(embedded);
+  CHECK(r.status == 200);
+  CHECK(r.body.find("assets/img-p1-1.png") == std::string::npos);  // neither a link nor a file
+  embedded.query["images"] = "inline";
+  r = a.handle(embedded);
+  CHECK(r.status == 422);
+  CHECK(body(r)["error"]["details"]["field"] == "images");
   r = a.handle(req("POST", "/v1/convert/jobs/" + kJob + "/cancel"));
   CHECK(r.status == 409);
   CHECK(body(r)["error"]["code"] == "job_not_cancelable");
@@ -273,6 +325,39 @@ TEST_CASE("every served route and every error code is in the OpenAPI document") 
     documented.insert(c.get<std::string>());
   for (const auto& k : http::error_kinds()) CHECK(documented.count(k.code) == 1);
   CHECK(documented.size() == http::error_kinds().size());
+}
+
+TEST_CASE("docs/api.md's error table is the api's: every code with its status and retryability") {
+  std::ifstream in(std::string(QUIRE_SOURCE_DIR) + "/docs/api.md");
+  REQUIRE(in.good());
+  std::string line;
+  bool in_table = false;
+  std::map<std::string, std::pair<int, bool>> documented;
+  while (std::getline(in, line)) {
+    if (line.rfind("## ", 0) == 0) in_table = line == "## Error codes";
+    // | `code` | status | yes/no | when |
+    if (!in_table || line.rfind("| `", 0) != 0) continue;
+    const auto code_end = line.find('`', 3);
+    const std::string code = line.substr(3, code_end - 3);
+    std::stringstream cells(line.substr(code_end + 1));
+    std::string sep, status, retryable;
+    std::getline(cells, sep, '|');
+    std::getline(cells, status, '|');
+    std::getline(cells, retryable, '|');
+    auto trim = [](std::string v) {
+      v.erase(0, v.find_first_not_of(' '));
+      v.erase(v.find_last_not_of(' ') + 1);
+      return v;
+    };
+    documented[code] = {std::stoi(trim(status)), trim(retryable) == "yes"};
+  }
+  CHECK(documented.size() == http::error_kinds().size());
+  for (const auto& k : http::error_kinds()) {
+    INFO(k.code);
+    REQUIRE(documented.count(k.code) == 1);
+    CHECK(documented[k.code].first == k.status);
+    CHECK(documented[k.code].second == k.retryable);
+  }
 }
 
 TEST_CASE("the route table: one lane per path, uploads keyed, matching by segments") {
