@@ -417,11 +417,20 @@
         onclick: () => download(`/v1/convert/jobs/${id}/result/markdown`, `${base}.md`) }),
       el('button', { type: 'button', text: '.json', 'data-format': 'json', title: 'the result as JSON (metadata and Markdown)',
         onclick: () => saveBlob(new Blob([JSON.stringify(result, null, 2)], { type: 'application/json' }), `${base}.json`) }));
-    // Formats the service adds later appear as job links (e.g. a bundle): offer each one.
+    // The other formats the job asked for, and the bundle, appear as job links: offer each one,
+    // named as the CLI names its files (an unknown name, from a newer service, as it is).
     const known = new Set(['self', 'cancel', 'result', 'markdown']);
+    const files = {
+      json: ['document.json', '.document.json', 'the document model (blocks, pages, boxes)'],
+      chunks: ['chunks.json', '.chunks.json', 'heading-aware chunks for retrieval'],
+      text: ['.txt', '.txt', 'the plain text'],
+      bundle: ['.zip', '.zip', 'everything in one zip, images included'],
+    };
     for (const [name, href] of Object.entries(job.links || {})) {
       if (known.has(name) || typeof href !== 'string' || !href.startsWith('/v1/')) continue;
-      dl.append(el('button', { type: 'button', text: name, 'data-format': name, onclick: () => download(href, `${base}.${name}`) }));
+      const [label, ext, title] = files[name] || [name, `.${name}`, name];
+      dl.append(el('button', { type: 'button', text: label, 'data-link': name, title,
+        onclick: () => download(href, `${base}${ext}`) }));
     }
   }
 

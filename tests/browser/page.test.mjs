@@ -184,6 +184,12 @@ test('upload a PDF, follow the job, read the rendered Markdown beside the PDF, d
   assert.equal(result.markdown_content, expected);
   assert.equal(result.page_count, 1);
   assert.match(result.sha256, /^[0-9a-f]{64}$/);
+  // The bundle (a job link): a zip named after the PDF, holding the same Markdown.
+  const [zip] = await Promise.all([page.waitForEvent('download'), page.click('#downloads button[data-link=bundle]')]);
+  assert.match(zip.suggestedFilename(), /\.zip$/);
+  const zipBytes = fs.readFileSync(await zip.path());
+  assert.equal(zipBytes.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
+  assert.ok(zipBytes.includes(Buffer.from('result.md')), 'the bundle holds result.md');
 
   // A reload keeps the key (same tab) and lists the job again.
   await page.reload();
