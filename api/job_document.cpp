@@ -1,0 +1,61 @@
+// The v1 job document; see job_document.hpp.
+#include "api/job_document.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+namespace quire::api {
+namespace {
+
+using json = nlohmann::json;
+
+// `spec` is the record's job spec, copied or moved by the caller.
+json document(const storage::job_record& j, json spec) {
+  const std::string self = "/v1/convert/jobs/" + j.id;
+  json error = nullptr;
+  if (j.error) error = {{"code", j.error->code}, {"message", j.error->message}, {"retryable", j.error->retryable}};
+  json links = {{"self", self}, {"cancel", self + "/cancel"}};
+  if (j.status == storage::job_status::succeeded) {
+    links["result"] = self + "/result";
+    links["markdown"] = self + "/result/markdown";
+  }
+  json doc = {{"job_id", j.id},
+              {"status", std::string(storage::to_string(j.status))},
+              {"progress", {{"pages_done", j.pages_done}, {"pages_total", j.pages_total ? json(*j.pages_total) : json(nullptr)}}},
+              {"attempts", j.attempt},
+              {"max_attempts", j.max_attempts},
+              {"priority", j.priority},
+              {"job_spec", std::move(spec)},
+              {"source_filename", j.source_filename},
+              {"input_bytes", j.input_bytes},
+              {"error", error},
+              {"created_at", iso_time(j.created_at)},
+              {"started_at", iso_time_or_null(j.started_at)},
+              {"finished_at", iso_time_or_null(j.finished_at)},
+              {"expires_at", iso_time_or_null(j.expires_at)},
+              {"pinned", j.pinned},
+              {"links", links}};
+  // The delivery state of notify.url's events, where the record has it (GET of one job).
+  if (!j.webhooks.is_null()) doc["webhooks"] = j.webhooks;
+  return doc;
+}
+
+}  // namespace
+
+std::string iso_time(const storage::time_point& t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+json iso_time_or_null(const std::optional<storage::time_point>& t) { return t ? json(iso_time(*t)) : json(nullptr); }
+
+json job_document(const storage::job_record& j) { return document(j, j.spec); }
+json job_document(storage::job_record&& j) { return document(j, std::move(j.spec)); }
+
+}  // namespace quire::api
