@@ -1,7 +1,7 @@
 // Internal to actors/ (CAF translation units only): the messages the runtime's actors exchange,
 // and `tell` / `tell_anon`, which every send goes through.
 //
-//   job API      → coordinator  wake                 work was submitted (folded: see wake_pending)
+//   job service  → coordinator  wake                 work was submitted (folded: see wake_pending)
 //                → coordinator  cancel, id           a job was canceled through this process's API
 //                → supervisor   recheck              e.g. an upload refused for a full data root
 //   runtime      → coordinator  drain | hand_back    SIGTERM; the drain grace is over
@@ -63,7 +63,7 @@ inline void mailbox_release(const caf::actor&) {}
 inline void mailbox_acquire(caf::local_actor*) {}
 #endif
 
-// Sends from outside any actor (the job API's and the runtime's threads).
+// Sends from outside any actor (the job service's and the runtime's threads).
 template <class... Ts>
 void tell_anon(const caf::actor& to, Ts&&... xs) {
   if (!to) return;

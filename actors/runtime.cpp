@@ -1,8 +1,6 @@
 // quire serve's runtime: starts the actor system and its actors (runtime_actors.hpp says who owns
-// what), and is the `service` the HTTP layer calls. The job operations are job_api's (job_api.hpp);
-// this file adds what the runtime itself answers from published state (readiness, /v1/info, queue
-// depth) and the lifecycle: drain, hand back, shutdown. Also the two actors that only talk to the
-// coordinator or to storage:
+// what) and the job service the HTTP layer calls (job_service.hpp), and runs the lifecycle: drain,
+// hand back, shutdown. Also the two actors that only talk to the coordinator or to storage:
 //   notifier   LISTENs for new work (storage::work_listener) and wakes the coordinator
 //   sweeper    retention and data-root reconciliation every QUIRE_SWEEP_INTERVAL_SECONDS
 #include "actors/runtime.hpp"
@@ -13,9 +11,8 @@
 #include <thread>
 
 #include "actors/actor_messages.hpp"
-#include "actors/job_api.hpp"
+#include "actors/job_service.hpp"
 #include "actors/metrics.hpp"
-#include "actors/result_formats.hpp"
 #include "actors/runtime_actors.hpp"
 #include "actors/webhooks.hpp"
 #include "actors/worker_process.hpp"
@@ -194,9 +191,12 @@ std::vector<int> discover_gpus(runtime_context& ctx) {
   return out;
 }
 
-class runtime_impl final : public runtime, private actor_links {
- public:
-  runtime_impl(const service_config& cfg, std::string revision, std::vector<std::string> worker_argv) : root_(ctx_.cfg) {
+}  // namespace
+
+// Everything the runtime owns. It is also the actor_links through which the job service tells the
+// actors something (each a message).
+struct runtime::parts final : actor_links {
+  parts(const service_config& cfg, std::string revision, std::vector<std::string> worker_argv) : root_(ctx_.cfg) {
     ctx_.cfg = cfg;
     ctx_.revision = std::move(revision);
     ctx_.instance = hostname() + "/" + std::to_string(::getpid()) + "/" + storage::new_job_id().substr(0, 6);
@@ -244,114 +244,10 @@ class runtime_impl final : public runtime, private actor_links {
                                               coordinator_args{&ctx_, &pub_, supervisor_, std::move(convs), &wake_pending_});
     notifier_ = sys_->spawn<caf::detached>(notifier_actor, &ctx_, coordinator_);
     sweeper_ = sys_->spawn<caf::detached>(sweeper_actor, &ctx_, &pub_, &root_);
-    api_ = std::make_unique<job_api>(ctx_, root_, pub_, static_cast<actor_links&>(*this));
+    jobs_ = std::make_unique<job_service>(ctx_, root_, pub_, static_cast<actor_links&>(*this));
   }
 
-  ~runtime_impl() override { shutdown(); }
-
-  readiness_snapshot readiness() const override {
-    auto snap = pub_.status()->readiness;
-    return pub_.draining.load() ? as_draining(std::move(snap)) : snap;
-  }
-
-  nlohmann::json info() const override {
-    const auto status = pub_.status();
-    const auto& cfg = ctx_.cfg;
-    auto warnings = config_warnings(cfg);
-    for (const auto& n : status->device_notes) warnings.push_back("gpu: " + n);
-    return {{"api_version", "v1"},
-            {"service", "quire"},
-            {"revision", ctx_.revision},
-            {"expected_revision", cfg.expected_revision},
-            {"profile", cfg.profile},
-            {"instance", ctx_.instance},
-            {"acceleration_policy", cfg.effective_acceleration_policy()},
-            {"acceleration_override", cfg.cpu_override()},
-            {"warnings", warnings},
-            {"gpu", ctx_.gpu_report},
-            {"ocr_languages", cfg.ocr_languages},
-            {"capabilities",
-             {{"cpu_converters", cfg.cpu_converters},
-              {"live_converters", status->live_converters},
-              {"gpu_converters", ctx_.gpu_converters},
-              {"live_gpu_converters", status->live_gpu_converters},
-              {"max_upload_bytes", cfg.max_upload_bytes},
-              {"max_pages", cfg.max_pages},
-              {"max_document_timeout_seconds", cfg.document_timeout.count()},
-              {"input_types", {"application/pdf"}},
-              {"output_types", {"text/markdown"}},
-              // conversion.formats a job may name (actors/result_formats.hpp), and the bundle's bound.
-              {"result_formats", [] {
-                 auto names = nlohmann::json::array();
-                 for (const auto& f : result_formats) names.push_back(std::string(f.name));
-                 return names;
-               }()},
-              {"max_bundle_bytes", cfg.max_bundle_bytes},
-              {"auth", cfg.api_keys.empty() ? "disabled" : "api_key"}}}};
-  }
-
-  api_result<submitted> submit(const submission& s) override { return api_->submit(s); }
-  void submit_async(const submission& s, std::function<void(api_result<submitted>)> done) override {
-    api_->submit_async(s, std::move(done));
-  }
-  api_result<nlohmann::json> get_job(const std::string& id, const std::string& k) override { return api_->get_job(id, k); }
-  api_result<nlohmann::json> wait_job(const std::string& id, const std::string& k, std::chrono::milliseconds w) override {
-    return api_->wait_job(id, k, w);
-  }
-  api_result<job_page> list_jobs(const list_query& q, const std::string& k) override { return api_->list_jobs(q, k); }
-  api_result<nlohmann::json> cancel_job(const std::string& id, const std::string& k) override {
-    return api_->cancel_job(id, k);
-  }
-  api_result<result_view> get_result(const std::string& id, const std::string& k, bool md) override {
-    return api_->get_result(id, k, md);
-  }
-  api_result<result_view> get_artifact(const std::string& id, const std::string& k, const std::string& n) override {
-    return api_->get_artifact(id, k, n);
-  }
-  api_result<result_view> get_result_format(const std::string& id, const std::string& k, const std::string& f) override {
-    return api_->get_result_format(id, k, f);
-  }
-  api_result<result_files> get_result_files(const std::string& id, const std::string& k, std::uint64_t max) override {
-    return api_->get_result_files(id, k, max);
-  }
-  std::int64_t queued_jobs() const override { return pub_.queued.load(); }
-  int working_gpu_converters() const override { return pub_.status()->live_gpu_converters; }
-
-  void begin_drain() override {
-    if (pub_.draining.exchange(true)) return;
-    // `draining` is visible at once (readiness()); the log line says so now, not at the next round.
-    const auto before = pub_.status()->readiness;
-    log::warn("readiness.changed", readiness_change_fields(before, readiness()));
-    tell_anon(coordinator_, drain_atom::value);  // no new claims; long polls answer at once
-    tell_anon(supervisor_, recheck_atom::value);
-  }
-
-  bool wait_idle(std::chrono::milliseconds grace) override {
-    auto until = std::chrono::steady_clock::now() + grace;
-    while (pub_.running.load() > 0) {
-      if (std::chrono::steady_clock::now() >= until) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return true;
-  }
-
-  void hand_back() override { tell_anon(coordinator_, hand_back_atom::value); }
-  int running_jobs() const override { return pub_.running.load(); }
-
-  void shutdown() override {
-    if (!sys_) return;
-    webhooks_.reset();  // stops its thread (an attempt in flight ends within its timeout)
-    pub_.draining.store(true);
-    tell_anon(coordinator_, hand_back_atom::value);  // converters hand back what still runs ...
-    for (auto* a : {&notifier_, &sweeper_, &coordinator_, &supervisor_})  // ... and exit with their coordinator
-      if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
-    // ~actor_system waits for every actor: no strong handle may outlive it.
-    notifier_ = sweeper_ = coordinator_ = supervisor_ = nullptr;
-    sys_.reset();
-  }
-
- private:
-  // actor_links: what the job API tells the actors.
+  // actor_links: what the job service tells the actors.
   void work_submitted() override {
     if (wake_pending_.exchange(true)) return;  // one is on its way and will claim after us
     tell_anon(coordinator_, wake_atom::value);
@@ -369,17 +265,54 @@ class runtime_impl final : public runtime, private actor_links {
   std::unique_ptr<caf::actor_system> sys_;
   caf::actor supervisor_, coordinator_, notifier_, sweeper_;
   std::unique_ptr<notify::delivery_loop> webhooks_;
-  std::unique_ptr<job_api> api_;  // last: destroyed first
+  std::unique_ptr<job_service> jobs_;  // last: destroyed first
 };
 
-}  // namespace
 
-runtime::~runtime() = default;
+runtime::runtime(std::unique_ptr<parts> p) : p_(std::move(p)) {}
+runtime::~runtime() { shutdown(); }
+
+service& runtime::jobs() { return *p_->jobs_; }
+
+void runtime::begin_drain() {
+  auto& p = *p_;
+  if (p.pub_.draining.exchange(true)) return;
+  // `draining` is visible at once (job_service::readiness); the log line says so now, not at the next round.
+  const auto before = p.pub_.status()->readiness;
+  log::warn("readiness.changed", readiness_change_fields(before, as_draining(before)));
+  tell_anon(p.coordinator_, drain_atom::value);  // no new claims; long polls answer at once
+  tell_anon(p.supervisor_, recheck_atom::value);
+}
+
+bool runtime::wait_idle(std::chrono::milliseconds grace) {
+  auto until = std::chrono::steady_clock::now() + grace;
+  while (p_->pub_.running.load() > 0) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+void runtime::hand_back() { tell_anon(p_->coordinator_, hand_back_atom::value); }
+int runtime::running_jobs() const { return p_->pub_.running.load(); }
+
+void runtime::shutdown() {
+  auto& p = *p_;
+  if (!p.sys_) return;
+  p.webhooks_.reset();  // stops its thread (an attempt in flight ends within its timeout)
+  p.pub_.draining.store(true);
+  tell_anon(p.coordinator_, hand_back_atom::value);  // converters hand back what still runs ...
+  for (auto* a : {&p.notifier_, &p.sweeper_, &p.coordinator_, &p.supervisor_})  // ... and exit with their coordinator
+    if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  // ~actor_system waits for every actor: no strong handle may outlive it.
+  p.notifier_ = p.sweeper_ = p.coordinator_ = p.supervisor_ = nullptr;
+  p.sys_.reset();
+}
 
 std::unique_ptr<runtime> runtime::start(const service_config& cfg, std::string revision,
                                         std::vector<std::string> worker_argv, std::string& error) {
   try {
-    return std::make_unique<runtime_impl>(cfg, std::move(revision), std::move(worker_argv));
+    return std::unique_ptr<runtime>(new runtime(std::make_unique<parts>(cfg, std::move(revision), std::move(worker_argv))));
   } catch (const std::exception& e) {
     error = e.what();
     return nullptr;

@@ -33,7 +33,7 @@ struct coordinator_args {
   published* pub;
   caf::actor supervisor;
   std::vector<std::shared_ptr<converter_ctx>> converters;  // handed to the converters it spawns
-  // Set by the job API when it sends a wake-up, cleared by the coordinator before it claims: the
+  // Set by the job service when it sends a wake-up, cleared by the coordinator before it claims: the
   // submits between two claims share one message (a message and a thread wake-up per submit cost
   // ~1 context switch per accept). Work committed before a wake-up is seen by a claim after it.
   std::atomic<bool>* wake_pending;

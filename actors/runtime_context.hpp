@@ -1,11 +1,11 @@
-// Internal to actors/: what the actors and the job API share, without CAF types. Each mutable
+// Internal to actors/: what the actors and the job service share, without CAF types. Each mutable
 // piece has one writer (the queue depth estimate excepted: see published::queued):
 //   runtime_context   fixed once the runtime has started (configuration, identity, GPU discovery)
 //   data_root         the data root's artifact_store, opened once on first use, never replaced
 //   published         what the owners publish for the HTTP threads to read without locking:
 //                     the supervisor's service_status snapshot, the coordinator's running count
 //                     and its job-change feed (long polls), and the queue depth estimate
-//   actor_links       how the job API tells the actors something (messages; runtime.cpp)
+//   actor_links       how the job service tells the actors something (messages; runtime.cpp)
 #pragma once
 
 #include <atomic>
@@ -34,7 +34,7 @@ struct runtime_context {
   std::vector<std::string> discovery_notes;              // allowed devices that do not work
 };
 
-// The data root, opened on first use (it may appear after start) and then shared by the job API
+// The data root, opened on first use (it may appear after start) and then shared by the job service
 // and every converter for the process's life: one sync group, so the submits' syncs and the
 // converters' result syncs cover each other's writes instead of each running a syncfs of its own.
 class data_root {
@@ -90,7 +90,7 @@ class published {
   std::shared_ptr<const service_status> status_ = std::make_shared<service_status>();
 };
 
-// What the job API tells the actors; each call sends a message and returns at once.
+// What the job service tells the actors; each call sends a message and returns at once.
 class actor_links {
  public:
   virtual ~actor_links() = default;

@@ -1,19 +1,23 @@
 // quire::actors — the service as the HTTP layer sees it.
 //
-// This is the actors module's public header. `quire serve` builds a `runtime` (runtime.hpp), which
-// starts the CAF actor system and its actors:
+// This is the actors module's public header. `quire serve` starts a `runtime` (runtime.hpp), which
+// runs the CAF actor system and its actors:
 //   readiness supervisor  owns the readiness snapshot (readiness.hpp); re-checks periodically and on events
 //   job coordinator       claims queued jobs as converters free up, renews leases, finishes/retries jobs
 //   converters            one per working GPU plus QUIRE_CPU_CONVERTERS CPU ones; each supervises a
 //                         crash-isolated `quire worker` (worker_process.hpp)
 //   retention sweeper     runs the store's sweep periodically
-// and exposes them to the HTTP layer through the `service` interface below: plain C++ with no CAF
-// types, so the RESTinio translation units do not pay for CAF headers and the routes can be tested
-// against a fake service. Configuration comes from config.hpp, metrics from metrics.hpp.
+// and hands the HTTP layer a `service` (below): the one layer between a route and the job store.
+// Its one production implementation is job_service (job_service.hpp); the interface exists so the
+// routes can be tested against a fake. Plain C++ with no CAF types, so the RESTinio translation
+// units do not pay for CAF headers. It answers typed values (the job record, a result's manifest);
+// the API's JSON documents are rendered by http/ (api/job_document.hpp for the job document, which
+// webhooks share). Configuration comes from config.hpp, metrics from metrics.hpp.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -22,6 +26,7 @@
 #include "actors/config.hpp"
 #include "actors/metrics.hpp"
 #include "actors/readiness.hpp"
+#include "storage/job_record.hpp"
 
 namespace quire::actors {
 
@@ -55,8 +60,8 @@ struct submission {
 };
 
 struct submitted {
-  nlohmann::json job;  // the job record (see docs/api.md)
-  bool replay = false; // same Idempotency-Key + same payload: an existing job
+  storage::job_record job;  // the job as committed (or the original one, on a replay)
+  bool replay = false;      // same Idempotency-Key + same payload: an existing job
 };
 
 struct list_query {
@@ -66,13 +71,36 @@ struct list_query {
 };
 
 struct job_page {
-  std::vector<nlohmann::json> jobs;
+  std::vector<storage::job_record> jobs;
   std::string next_cursor;             // "" at the end
 };
 
-struct result_view {
-  nlohmann::json metadata;             // artifact sizes, sha256, page count, warnings …
-  std::string markdown;                // filled when asked for
+// A succeeded job's result: its row, the worker's manifest and, when asked for, the Markdown.
+struct job_result {
+  storage::job_record job;
+  // result/manifest.json (page_count, warnings, assets, acceleration_used); {} when unreadable.
+  nlohmann::json manifest = nlohmann::json::object();
+  // The formats the job asked for, as recorded: [{format, name, media_type, size_bytes, sha256}]
+  // (markdown's from the row, the others from the manifest).
+  nlohmann::json formats = nlohmann::json::array();
+  std::string markdown;                // filled when asked for (verified against the row's sha256)
+};
+
+// One extracted image of a result, verified against its manifest entry.
+struct artifact {
+  std::string media_type;
+  std::string bytes;
+};
+
+// What /v1/info reports about this process beyond its configuration.
+struct service_info {
+  std::string revision;
+  std::string instance;                    // "host/pid/nonce"
+  nlohmann::json gpu_report = nlohmann::json::object();  // device discovery at start
+  std::vector<std::string> device_notes;   // failed self-tests and devices that died
+  int gpu_converters = 0;                  // converters bound to a working device at start
+  int live_converters = 0;                 // converters whose worker runs now
+  int live_gpu_converters = 0;
 };
 
 // One file of a job's result, read and verified against its recorded size and sha256.
@@ -80,10 +108,10 @@ struct result_file {
   std::string name;                    // as in the job directory: "result.md", "assets/img-p1-1.png"
   std::string media_type;
   std::string bytes;
+  std::string sha256;                  // the recorded hash it was verified against
 };
 
 struct result_files {
-  nlohmann::json metadata;             // as get_result's
   std::vector<result_file> files;      // the job's formats (result.md first), then its assets
 };
 
@@ -91,28 +119,29 @@ class service {
  public:
   virtual ~service() = default;
   virtual readiness_snapshot readiness() const = 0;
-  virtual nlohmann::json info() const = 0;
+  virtual service_info info() const = 0;
 
   // Job operations. Blocking (database + disk); the HTTP layer calls them off its I/O threads.
   virtual api_result<submitted> submit(const submission& s) = 0;
   // submit() without waiting for the commit: `done` runs exactly once, on this thread or another
   // (the submit batcher's), when the job is committed or refused. It must not throw or block.
   virtual void submit_async(const submission& s, std::function<void(api_result<submitted>)> done) { done(submit(s)); }
-  virtual api_result<nlohmann::json> get_job(const std::string& id, const std::string& api_key_id) = 0;
+  virtual api_result<storage::job_record> get_job(const std::string& id, const std::string& api_key_id) = 0;
   // Waits up to `wait` for the job to leave queued/running, then returns it as get_job does.
-  virtual api_result<nlohmann::json> wait_job(const std::string& id, const std::string& api_key_id,
-                                              std::chrono::milliseconds wait) = 0;
+  virtual api_result<storage::job_record> wait_job(const std::string& id, const std::string& api_key_id,
+                                                   std::chrono::milliseconds wait) = 0;
   virtual api_result<job_page> list_jobs(const list_query& q, const std::string& api_key_id) = 0;
-  virtual api_result<nlohmann::json> cancel_job(const std::string& id, const std::string& api_key_id) = 0;
-  virtual api_result<result_view> get_result(const std::string& id, const std::string& api_key_id,
-                                             bool with_markdown) = 0;
-  // One extracted image: its bytes and media type in metadata["media_type"].
-  virtual api_result<result_view> get_artifact(const std::string& id, const std::string& api_key_id,
-                                               const std::string& name) = 0;
-  // One result format of a job ("markdown", "json", "chunks", "text": actors/result_formats.hpp):
-  // its bytes in `markdown`, its media_type, name, size_bytes and sha256 in metadata. A format the
-  // job did not ask for at submit is 404 format_not_available; an unknown name 404 format_unknown.
-  virtual api_result<result_view> get_result_format(const std::string& id, const std::string& api_key_id,
+  // The job as it is after the cancel.
+  virtual api_result<storage::job_record> cancel_job(const std::string& id, const std::string& api_key_id) = 0;
+  virtual api_result<job_result> get_result(const std::string& id, const std::string& api_key_id,
+                                            bool with_markdown) = 0;
+  // One extracted image (an entry of the result manifest's assets, by name).
+  virtual api_result<artifact> get_artifact(const std::string& id, const std::string& api_key_id,
+                                            const std::string& name) = 0;
+  // One result format of a job ("markdown", "json", "chunks", "text": actors/result_formats.hpp),
+  // verified. A format the job did not ask for at submit is 404 format_not_available; an unknown
+  // name 404 format_unknown.
+  virtual api_result<result_file> get_result_format(const std::string& id, const std::string& api_key_id,
                                                     const std::string& format) = 0;
   // Every file of a succeeded job's result (for a bundle), verified. Refused with bundle_too_large,
   // before anything is read, when their recorded sizes add up to more than max_bytes.

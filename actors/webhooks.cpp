@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "actors/metrics.hpp"
-#include "actors/job_api.hpp"
+#include "api/job_document.hpp"
 
 namespace quire::actors {
 
@@ -35,7 +35,7 @@ std::unique_ptr<notify::delivery_loop> start_webhook_delivery(const service_conf
   };
   std::string error;
   auto loop = notify::delivery_loop::start(
-      std::move(s), [](const storage::job_record& j) { return job_json(j); }, std::move(obs), error);
+      std::move(s), [](const storage::job_record& j) { return api::job_document(j); }, std::move(obs), error);
   if (!loop) throw std::runtime_error("webhooks: " + error);
   return loop;
 }

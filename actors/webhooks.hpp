@@ -1,5 +1,6 @@
 // quire::actors — the service's webhook delivery (notify::delivery_loop) wired to this lane's
-// configuration, the API's job document and the metrics registry.
+// configuration, the API's job document (api/job_document.hpp, the same renderer as the
+// job routes') and the metrics registry.
 #pragma once
 
 #include <memory>

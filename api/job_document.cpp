@@ -4,12 +4,16 @@
 #include <cstdio>
 #include <ctime>
 
+// Header-only (the format table and formats_of, nlohmann-json only): the links name the formats.
+#include "actors/result_formats.hpp"
+
 namespace quire::api {
 namespace {
 
 using json = nlohmann::json;
 
-// `spec` is the record's job spec, copied or moved by the caller.
+// `spec` is the record's job spec, copied or moved by the caller (read it, not j.spec, which a
+// moving caller has emptied).
 json document(const storage::job_record& j, json spec) {
   const std::string self = "/v1/convert/jobs/" + j.id;
   json error = nullptr;
@@ -17,7 +21,9 @@ json document(const storage::job_record& j, json spec) {
   json links = {{"self", self}, {"cancel", self + "/cancel"}};
   if (j.status == storage::job_status::succeeded) {
     links["result"] = self + "/result";
-    links["markdown"] = self + "/result/markdown";
+    // One link per format the job asked for ("markdown", "json", "chunks", "text"), and the bundle.
+    for (const auto& f : actors::formats_of(spec)) links[f] = self + "/result/" + f;
+    links["bundle"] = self + "/result/bundle";
   }
   json doc = {{"job_id", j.id},
               {"status", std::string(storage::to_string(j.status))},

@@ -79,7 +79,7 @@ int run_serve(const setting_values& given) {
     log::critical("serve.start_failed", {{"message", error}});
     return 1;
   }
-  http::api api(*rt, cfg);
+  http::api api(rt->jobs(), cfg);
   std::unique_ptr<http::server> server;
   try {
     server = http::start_server(api, cfg);

@@ -7,6 +7,7 @@
 
 #include "actors/result_formats.hpp"
 #include "http/bundle.hpp"
+#include "http/detail/documents.hpp"
 #include "http/detail/exchange.hpp"
 #include "http/job_spec.hpp"
 #include "http/multipart.hpp"
@@ -16,13 +17,16 @@ namespace {
 
 // The answer to a submit: 202 with the job (200 when `waited` found it finished), or the error.
 // Takes both by value: the job record moves into the answer's document.
-response submit_answer(actors::api_result<actors::submitted> res, std::optional<json> waited, const std::string& cid) {
+response submit_answer(actors::api_result<actors::submitted> res, std::optional<storage::job_record> waited,
+                       const std::string& cid) {
   if (!res) return from_error(*res.error, cid);
-  json& job = waited ? *waited : res.value->job;
-  const auto st = job.value("status", "");
-  const int status = st == "succeeded" || st == "failed" || st == "canceled" ? 200 : 202;
-  const auto location = "/v1/convert/jobs/" + job.value("job_id", "");
-  auto r = json_response(status, {{"api_version", "v1"}, {"job", std::move(job)}});
+  storage::job_record& job = waited ? *waited : res.value->job;
+  const int status = job.status == storage::job_status::succeeded || job.status == storage::job_status::failed ||
+                             job.status == storage::job_status::canceled
+                         ? 200
+                         : 202;
+  const auto location = "/v1/convert/jobs/" + job.id;
+  auto r = json_response(status, {{"api_version", "v1"}, {"job", job_document(std::move(job))}});
   r.headers.emplace_back("Location", location);
   if (res.value->replay) r.headers.emplace_back("X-Idempotent-Replay", "true");
   return r;
@@ -170,10 +174,10 @@ response submit_job(api_state& s, exchange& ex) {
     return {};
   }
   auto res = s.svc.submit(sub);
-  std::optional<json> waited;
+  std::optional<storage::job_record> waited;
   if (res && wait > 0) {
-    auto w = s.svc.wait_job(res.value->job["job_id"].get<std::string>(), ex.api_key_id, std::chrono::seconds(wait));
-    if (w) waited = *w.value;
+    auto w = s.svc.wait_job(res.value->job.id, ex.api_key_id, std::chrono::seconds(wait));
+    if (w) waited = std::move(*w.value);
   }
   return submit_answer(std::move(res), std::move(waited), cid);
 }
@@ -198,9 +202,7 @@ response list_jobs(api_state& s, exchange& ex) {
   if (auto it = req.query.find("cursor"); it != req.query.end()) q.cursor = it->second;
   auto res = s.svc.list_jobs(q, ex.api_key_id);
   if (!res) return from_error(*res.error, cid);
-  json body = {{"api_version", "v1"}, {"jobs", res.value->jobs}};
-  body["next_cursor"] = res.value->next_cursor.empty() ? json(nullptr) : json(res.value->next_cursor);
-  return json_response(200, body);
+  return json_response(200, job_page_document(std::move(*res.value)));
 }
 
 response get_job(api_state& s, exchange& ex) {
@@ -211,13 +213,13 @@ response get_job(api_state& s, exchange& ex) {
   auto res = wait > 0 ? s.svc.wait_job(job_id, ex.api_key_id, std::chrono::seconds(wait))
                       : s.svc.get_job(job_id, ex.api_key_id);
   if (!res) return from_error(*res.error, cid);
-  return json_response(200, {{"api_version", "v1"}, {"job", *res.value}});
+  return json_response(200, {{"api_version", "v1"}, {"job", job_document(std::move(*res.value))}});
 }
 
 response cancel_job(api_state& s, exchange& ex) {
   auto res = s.svc.cancel_job(ex.params.at("job_id"), ex.api_key_id);
   if (!res) return from_error(*res.error, ex.correlation_id);
-  return json_response(200, {{"api_version", "v1"}, {"job", *res.value}});
+  return json_response(200, {{"api_version", "v1"}, {"job", job_document(std::move(*res.value))}});
 }
 
 response get_result(api_state& s, exchange& ex) {
@@ -228,8 +230,8 @@ response get_result(api_state& s, exchange& ex) {
     return validation("inline", "must be true or false", cid);
   auto res = s.svc.get_result(ex.params.at("job_id"), ex.api_key_id, inline_md);
   if (!res) return from_error(*res.error, cid);
-  json result = res.value->metadata;
-  if (inline_md) result["markdown_content"] = res.value->markdown;
+  json result = result_document(*res.value);
+  if (inline_md) result["markdown_content"] = std::move(res.value->markdown);
   return json_response(200, {{"api_version", "v1"}, {"result", result}});
 }
 
@@ -244,8 +246,8 @@ response format_download(api_state& s, exchange& ex, const std::string& format) 
   response r;
   r.headers.emplace_back("Content-Type", std::string(f->media_type));
   r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job_id + std::string(f->extension) + "\"");
-  r.headers.emplace_back("X-Content-SHA256", res.value->metadata.value("sha256", ""));
-  r.body = std::move(res.value->markdown);
+  r.headers.emplace_back("X-Content-SHA256", res.value->sha256);
+  r.body = std::move(res.value->bytes);
   return r;
 }
 }  // namespace
@@ -295,8 +297,8 @@ response get_artifact(api_state& s, exchange& ex) {
   auto res = s.svc.get_artifact(ex.params.at("job_id"), ex.api_key_id, ex.params.at("name"));
   if (!res) return from_error(*res.error, ex.correlation_id);
   response r;
-  r.headers.emplace_back("Content-Type", res.value->metadata.value("media_type", "application/octet-stream"));
-  r.body = std::move(res.value->markdown);
+  r.headers.emplace_back("Content-Type", res.value->media_type);
+  r.body = std::move(res.value->bytes);
   return r;
 }
 

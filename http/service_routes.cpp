@@ -4,6 +4,7 @@
 #include <iterator>
 #include <map>
 
+#include "http/detail/documents.hpp"
 #include "http/detail/exchange.hpp"
 
 namespace quire::http::detail {
@@ -119,7 +120,7 @@ response metrics(api_state& s, exchange&) {
 }
 
 response info(api_state& s, exchange&) {
-  auto doc = s.svc.info();
+  auto doc = info_document(s.svc.info(), s.cfg);
   doc["license"] = s.license;
   return json_response(200, doc);
 }

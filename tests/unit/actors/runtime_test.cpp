@@ -87,7 +87,8 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
   auto rt = actors::runtime::start(config_for(db.url(), root.path), "test-revision", {QUIRE_STUB_WORKER}, error);
   REQUIRE(rt);
   INFO("start error: " << error);
-  REQUIRE(eventually([&] { return rt->readiness().ready; }));
+  actors::service& svc = rt->jobs();  // what the HTTP handler threads call
+  REQUIRE(eventually([&] { return svc.readiness().ready; }));
 
   constexpr int kThreads = 6, kJobsPerThread = 4;
   std::mutex mu;
@@ -109,29 +110,29 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
         s.job_spec = spec(j % 3);
         s.pdf = "%PDF-1.7 stub input " + std::string(static_cast<std::size_t>(10 * t + j), 'x');
         s.filename = "in.pdf";
-        auto r = rt->submit(s);
+        auto r = svc.submit(s);
         if (!r) { note("submit: " + r.error->code + " " + r.error->message); continue; }
-        const std::string id = r.value->job["job_id"];
+        const std::string id = r.value->job.id;
         mine.push_back(id);
         std::lock_guard l(mu);
         expected[id] = "# stub " + id + "\n\ninput bytes: " + std::to_string(s.pdf.size()) + "\n";
       }
       // What a handler does while jobs run: readiness, info, queue depth, listing, a cancel.
-      (void)rt->readiness();
-      (void)rt->info();
-      (void)rt->queued_jobs();
-      (void)rt->working_gpu_converters();
+      (void)svc.readiness();
+      (void)svc.info();
+      (void)svc.queued_jobs();
+      (void)svc.working_gpu_converters();
       actors::list_query q;
       q.limit = 5;
-      if (auto page = rt->list_jobs(q, "key-" + std::to_string(t % 2)); !page) note("list: " + page.error->code);
+      if (auto page = svc.list_jobs(q, "key-" + std::to_string(t % 2)); !page) note("list: " + page.error->code);
       if (t == 0 && !mine.empty()) {
-        auto c = rt->cancel_job(mine.back(), "key-0");
+        auto c = svc.cancel_job(mine.back(), "key-0");
         if (!c) note("cancel: " + c.error->code);
         std::lock_guard l(mu);
         canceled.push_back(mine.back());
       }
       for (const auto& id : mine) {
-        auto w = rt->wait_job(id, "key-" + std::to_string(t % 2), 60s);
+        auto w = svc.wait_job(id, "key-" + std::to_string(t % 2), 60s);
         if (!w) note("wait " + id + ": " + w.error->code);
       }
     });
@@ -146,8 +147,8 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
       s.idempotency_key = "same-key";
       s.job_spec = spec(0);
       s.pdf = "%PDF-1.7 idempotent";
-      auto r = rt->submit(s);
-      if (r) idem_ids[static_cast<std::size_t>(i)] = r.value->job["job_id"];
+      auto r = svc.submit(s);
+      if (r) idem_ids[static_cast<std::size_t>(i)] = r.value->job.id;
       else note("idempotent submit: " + r.error->code);
     });
   }
@@ -166,14 +167,14 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
   // every other one succeeded with exactly the Markdown the stub wrote for it.
   for (const auto& [id, md] : expected) {
     const std::string key = id == idem_ids[0] ? "key-0" : "";
-    auto w = rt->wait_job(id, key, 60s);
+    auto w = svc.wait_job(id, key, 60s);
     REQUIRE(w);
-    const std::string status = (*w.value)["status"];
+    const std::string status(storage::to_string(w.value->status));
     const bool was_canceled = std::find(canceled.begin(), canceled.end(), id) != canceled.end();
     INFO("job " << id << " status " << status);
     if (was_canceled && status == "canceled") continue;
     REQUIRE(status == "succeeded");
-    auto res = rt->get_result(id, key, true);
+    auto res = svc.get_result(id, key, true);
     REQUIRE(res);
     CHECK(res.value->markdown == md);
   }
@@ -185,13 +186,13 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
   std::atomic<bool> stop{false};
   std::thread reader([&] {
     while (!stop.load()) {
-      (void)rt->readiness();
-      (void)rt->info();
+      (void)svc.readiness();
+      (void)svc.info();
       std::this_thread::sleep_for(5ms);
     }
   });
   rt->begin_drain();
-  CHECK_FALSE(rt->readiness().ready);
+  CHECK_FALSE(svc.readiness().ready);
   CHECK(rt->wait_idle(10s));
   rt->hand_back();
   stop.store(true);

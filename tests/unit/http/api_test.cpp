@@ -29,43 +29,60 @@ std::int64_t now_ms() {
 const std::string kJob = "jjjjjjjjjjjjjjjjjjjjjjjjj3";
 const std::string kOtherJob = "nnnnnnnnnnnnnnnnnnnnnnnnn2";
 
+// A job record as the service answers it (the http layer renders the document).
+storage::job_record record(const std::string& id) {
+  storage::job_record j;
+  j.id = id;
+  j.status = storage::job_status::queued;
+  return j;
+}
+
 struct fake_service : actors::service {
   actors::readiness_snapshot snap = actors::make_snapshot({}, now_ms());
   std::vector<actors::submission> submissions;
+  std::optional<actors::list_query> listed;  // the last list query that reached the service
   std::int64_t queued = 0;
 
   actors::readiness_snapshot readiness() const override { return snap; }
-  json info() const override { return {{"profile", "eval"}}; }
+  actors::service_info info() const override { return {}; }
   actors::api_result<actors::submitted> submit(const actors::submission& s) override {
     submissions.push_back(s);
-    return actors::api_result<actors::submitted>::ok({{{"job_id", kJob}, {"status", "queued"}}, false});
+    return actors::api_result<actors::submitted>::ok({record(kJob), false});
   }
-  actors::api_result<json> get_job(const std::string& id, const std::string&) override {
-    if (id != kJob) return actors::api_result<json>::fail("job_not_found", "no job " + id);
-    return actors::api_result<json>::ok({{"job_id", kJob}, {"status", "queued"}});
+  actors::api_result<storage::job_record> get_job(const std::string& id, const std::string&) override {
+    if (id != kJob) return actors::api_result<storage::job_record>::fail("job_not_found", "no job " + id);
+    return actors::api_result<storage::job_record>::ok(record(kJob));
   }
-  actors::api_result<json> wait_job(const std::string& id, const std::string& k, std::chrono::milliseconds) override {
+  actors::api_result<storage::job_record> wait_job(const std::string& id, const std::string& k,
+                                                   std::chrono::milliseconds) override {
     return get_job(id, k);
   }
   actors::api_result<actors::job_page> list_jobs(const actors::list_query& q, const std::string&) override {
-    return actors::api_result<actors::job_page>::ok({{json{{"job_id", kJob}, {"limit", q.limit}}}, ""});
+    listed = q;
+    return actors::api_result<actors::job_page>::ok({{record(kJob)}, ""});
   }
-  actors::api_result<json> cancel_job(const std::string&, const std::string&) override {
-    return actors::api_result<json>::fail("job_not_cancelable", "finished");
+  actors::api_result<storage::job_record> cancel_job(const std::string&, const std::string&) override {
+    return actors::api_result<storage::job_record>::fail("job_not_cancelable", "finished");
   }
-  actors::api_result<actors::result_view> get_result(const std::string&, const std::string&, bool md) override {
-    return actors::api_result<actors::result_view>::ok({{{"sha256", "ab"}, {"size_bytes", 3}}, md ? "# x" : ""});
+  actors::api_result<actors::job_result> get_result(const std::string&, const std::string&, bool md) override {
+    actors::job_result r;
+    r.job = record(kJob);
+    r.job.status = storage::job_status::succeeded;
+    r.job.result_sha256 = "ab";
+    r.job.result_bytes = 3;
+    if (md) r.markdown = "# x";
+    return actors::api_result<actors::job_result>::ok(std::move(r));
   }
-  actors::api_result<actors::result_view> get_artifact(const std::string&, const std::string&,
-                                                       const std::string&) override {
-    return actors::api_result<actors::result_view>::fail("artifact_not_found", "none");
+  actors::api_result<actors::artifact> get_artifact(const std::string&, const std::string&,
+                                                    const std::string&) override {
+    return actors::api_result<actors::artifact>::fail("artifact_not_found", "none");
   }
   // The job asked for markdown and json; chunks and text were not asked for.
-  actors::api_result<actors::result_view> get_result_format(const std::string&, const std::string&,
+  actors::api_result<actors::result_file> get_result_format(const std::string&, const std::string&,
                                                             const std::string& format) override {
-    using r = actors::api_result<actors::result_view>;
-    if (format == "markdown") return r::ok({{{"sha256", "ab"}}, "# x"});
-    if (format == "json") return r::ok({{{"sha256", "cd"}}, R"({"blocks":[]})"});
+    using r = actors::api_result<actors::result_file>;
+    if (format == "markdown") return r::ok({"result.md", "text/markdown", "# x", "ab"});
+    if (format == "json") return r::ok({"document.json", "application/json", R"({"blocks":[]})", "cd"});
     if (format == "chunks" || format == "text") return r::fail("format_not_available", "not asked for");
     return r::fail("format_unknown", "no such format");
   }
@@ -74,10 +91,9 @@ struct fake_service : actors::service {
                                                             std::uint64_t max_bytes) override {
     bundle_limit_seen = max_bytes;
     return actors::api_result<actors::result_files>::ok(
-        {json::object(),
-         {{"result.md", "text/markdown", "# x\n\n![](assets/img-p1-1.png)\n"},
-          {"document.json", "application/json", R"({"blocks":[]})"},
-          {"assets/img-p1-1.png", "image/png", "PNGDATA"}}});
+        {{{"result.md", "text/markdown", "# x\n\n![](assets/img-p1-1.png)\n", ""},
+          {"document.json", "application/json", R"({"blocks":[]})", ""},
+          {"assets/img-p1-1.png", "image/png", "PNGDATA", ""}}});
   }
   std::int64_t queued_jobs() const override { return queued; }
   int gpus = 0;
@@ -262,7 +278,9 @@ TEST_CASE("list, result and cancel shapes") {
   l.query["limit"] = "7";
   auto r = a.handle(l);
   CHECK(r.status == 200);
-  CHECK(body(r)["jobs"][0]["limit"] == 7);
+  REQUIRE(svc.listed);
+  CHECK(svc.listed->limit == 7);
+  CHECK(body(r)["jobs"][0]["job_id"] == kJob);
   CHECK(body(r)["next_cursor"].is_null());
   l.query["status"] = "bogus";
   CHECK(a.handle(l).status == 422);
@@ -702,7 +720,7 @@ TEST_CASE("handle_async: a submit is answered when its commit completes, holding
   CHECK(answers[0].status == 503);
   CHECK(body(answers[0])["error"]["details"]["limit"] == "max_concurrent_uploads");
 
-  svc.pending[0](actors::api_result<actors::submitted>::ok({{{"job_id", kJob}, {"status", "queued"}}, true}));
+  svc.pending[0](actors::api_result<actors::submitted>::ok({record(kJob), true}));
   REQUIRE(answers.size() == 2);
   CHECK(answers[1].status == 202);
   CHECK(body(answers[1])["job"]["job_id"] == kJob);

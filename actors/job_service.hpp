@@ -1,6 +1,8 @@
-// Internal to actors/: the job operations of `service`, run on the HTTP handler threads against a
-// pool of database connections and the data root (no CAF here: what the actors must hear goes
-// through actor_links as messages; what the HTTP threads need from them is published).
+// Internal to actors/: the one implementation of `service` (service.hpp). Its job operations run on
+// the HTTP handler threads against a pool of database connections and the data root; readiness,
+// /v1/info's figures and the queue depth are read from what the actors published. No CAF here:
+// what the actors must hear goes through actor_links as messages. The runtime (runtime.hpp) owns
+// one and hands it to the HTTP layer; routes call it directly (no forwarding layer in between).
 #pragma once
 
 #include <functional>
@@ -41,31 +43,40 @@ class store_pool {
   std::vector<std::unique_ptr<storage::job_store>> idle_;
 };
 
-class job_api {
+class job_service final : public service {
  public:
-  job_api(const runtime_context& ctx, data_root& root, published& pub, actor_links& links);
-  api_result<submitted> submit(const submission& s);
+  job_service(const runtime_context& ctx, data_root& root, published& pub, actor_links& links);
+
+  readiness_snapshot readiness() const override;
+  service_info info() const override;
+  api_result<submitted> submit(const submission& s) override;
   // Writes the input on the calling thread, then queues the row for the batcher: `done` runs once,
   // on a batcher thread (or here when the request fails before it is queued).
-  void submit_async(const submission& s, std::function<void(api_result<submitted>)> done);
-  api_result<nlohmann::json> get_job(const std::string& id, const std::string& key);
-  api_result<nlohmann::json> wait_job(const std::string& id, const std::string& key, std::chrono::milliseconds wait);
-  api_result<job_page> list_jobs(const list_query& q, const std::string& key);
-  api_result<nlohmann::json> cancel_job(const std::string& id, const std::string& key);
-  api_result<result_view> get_result(const std::string& id, const std::string& key, bool with_markdown);
-  api_result<result_view> get_artifact(const std::string& id, const std::string& key, const std::string& name);
-  api_result<result_view> get_result_format(const std::string& id, const std::string& key, const std::string& format);
-  api_result<result_files> get_result_files(const std::string& id, const std::string& key, std::uint64_t max_bytes);
+  void submit_async(const submission& s, std::function<void(api_result<submitted>)> done) override;
+  api_result<storage::job_record> get_job(const std::string& id, const std::string& key) override;
+  api_result<storage::job_record> wait_job(const std::string& id, const std::string& key,
+                                           std::chrono::milliseconds wait) override;
+  api_result<job_page> list_jobs(const list_query& q, const std::string& key) override;
+  api_result<storage::job_record> cancel_job(const std::string& id, const std::string& key) override;
+  api_result<job_result> get_result(const std::string& id, const std::string& key, bool with_markdown) override;
+  api_result<artifact> get_artifact(const std::string& id, const std::string& key, const std::string& name) override;
+  api_result<result_file> get_result_format(const std::string& id, const std::string& key,
+                                            const std::string& format) override;
+  api_result<result_files> get_result_files(const std::string& id, const std::string& key,
+                                            std::uint64_t max_bytes) override;
+  std::int64_t queued_jobs() const override;
+  int working_gpu_converters() const override;
 
  private:
   // The job row, or the API error for a missing/foreign/expired job.
   api_result<storage::job_record> load(const std::string& id, const std::string& key, bool expired_is_error);
   const storage::artifact_store* files(api_error& err);
-  // A succeeded job's result: the data root and the metadata of GET …/result (from the row and the
-  // manifest; nothing verified yet), or the error for a job that has none (yet).
+  // A succeeded job's result: the data root, its manifest and its recorded formats (from the row
+  // and the manifest; nothing verified yet), or the error for a job that has none (yet).
   struct finished_result {
     const storage::artifact_store* fs = nullptr;
-    nlohmann::json metadata;
+    nlohmann::json manifest = nlohmann::json::object();
+    nlohmann::json formats = nlohmann::json::array();
   };
   api_result<finished_result> result_of(const storage::job_record& job);
   // storage_full for the client (with the free space in details); makes readiness re-check.
@@ -77,7 +88,7 @@ class job_api {
   storage::status before_batch(const std::vector<std::uint64_t>& tickets);
   const runtime_context& ctx_;
   data_root& root_;
-  published& pub_;      // the queue estimate, the job-change feed, draining
+  published& pub_;      // the readiness snapshot, the queue estimate, the job-change feed, draining
   actor_links& links_;  // wake-ups, rechecks, cancels: messages to the actors
   store_pool pool_;
   // Last: destroyed first, so the batches it still commits on shutdown find everything above.
@@ -86,9 +97,5 @@ class job_api {
 
 // Maps a storage error to the API's error codes.
 api_error to_api_error(const storage::error& e);
-
-// The API's document of one job (GET /v1/convert/jobs/{id}); also the body of its webhooks.
-nlohmann::json job_json(const storage::job_record& j);
-nlohmann::json job_json(storage::job_record&& j);  // moves the spec tree instead of copying it
 
 }  // namespace quire::actors

@@ -1,11 +1,9 @@
-// Job operations behind the v1 routes; see job_api.hpp. Durability order on submit: the input is
+// The service behind the v1 routes; see job_service.hpp. Durability order on submit: the input is
 // written and renamed into the job dir first and made durable (fsync'ed, or one syncfs per batch),
 // then the row is committed, then 202 is answered.
-#include "actors/job_api.hpp"
+#include "actors/job_service.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
 #include <future>
 
 #include "actors/job_log.hpp"
@@ -17,19 +15,6 @@ namespace {
 
 using json = nlohmann::json;
 using storage::errc;
-
-std::string iso(const storage::time_point& t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
-
-json opt_time(const std::optional<storage::time_point>& t) { return t ? json(iso(*t)) : json(nullptr); }
 
 // Submit batches in flight at once. Measured on the 2-core bench VM (bench/README.md, 64
 // clients): 2 and 4 connections accept alike, 8 is slower (smaller batches, more PostgreSQL CPU
@@ -72,44 +57,6 @@ void store_pool::put_back(std::unique_ptr<storage::job_store> s) {
   cv_.notify_one();
 }
 
-namespace {
-// The document of job_json; `spec` is the record's job spec, copied or moved by the caller.
-json job_document(const storage::job_record& j, json spec) {
-  const std::string self = "/v1/convert/jobs/" + j.id;
-  json error = nullptr;
-  if (j.error) error = {{"code", j.error->code}, {"message", j.error->message}, {"retryable", j.error->retryable}};
-  json links = {{"self", self}, {"cancel", self + "/cancel"}};
-  if (j.status == storage::job_status::succeeded) {
-    links["result"] = self + "/result";
-    // One link per format the job asked for ("markdown", "json", "chunks", "text"), and the bundle.
-    for (const auto& f : formats_of(j.spec)) links[f] = self + "/result/" + f;
-    links["bundle"] = self + "/result/bundle";
-  }
-  json doc = {{"job_id", j.id},
-          {"status", std::string(storage::to_string(j.status))},
-          {"progress", {{"pages_done", j.pages_done}, {"pages_total", j.pages_total ? json(*j.pages_total) : json(nullptr)}}},
-          {"attempts", j.attempt},
-          {"max_attempts", j.max_attempts},
-          {"priority", j.priority},
-          {"job_spec", std::move(spec)},
-          {"source_filename", j.source_filename},
-          {"input_bytes", j.input_bytes},
-          {"error", error},
-          {"created_at", iso(j.created_at)},
-          {"started_at", opt_time(j.started_at)},
-          {"finished_at", opt_time(j.finished_at)},
-          {"expires_at", opt_time(j.expires_at)},
-          {"pinned", j.pinned},
-          {"links", links}};
-  // The delivery state of notify.url's events, where the record has it (GET of one job).
-  if (!j.webhooks.is_null()) doc["webhooks"] = j.webhooks;
-  return doc;
-}
-}  // namespace
-
-json job_json(const storage::job_record& j) { return job_document(j, j.spec); }
-json job_json(storage::job_record&& j) { return job_document(j, std::move(j.spec)); }
-
 api_error to_api_error(const storage::error& e) {
   switch (e.code) {
     case errc::job_not_found: return {"job_not_found", e.message};
@@ -139,7 +86,7 @@ storage::store_options request_store_options(storage::store_options o) {
 }
 }  // namespace
 
-job_api::job_api(const runtime_context& ctx, data_root& root, published& pub, actor_links& links)
+job_service::job_service(const runtime_context& ctx, data_root& root, published& pub, actor_links& links)
     : ctx_(ctx),
       root_(root),
       pub_(pub),
@@ -151,7 +98,28 @@ job_api::job_api(const runtime_context& ctx, data_root& root, published& pub, ac
         return b;
       }()) {}
 
-storage::status job_api::before_batch(const std::vector<std::uint64_t>& tickets) {
+readiness_snapshot job_service::readiness() const {
+  auto snap = pub_.status()->readiness;
+  return pub_.draining.load() ? as_draining(std::move(snap)) : snap;
+}
+
+service_info job_service::info() const {
+  const auto status = pub_.status();
+  service_info i;
+  i.revision = ctx_.revision;
+  i.instance = ctx_.instance;
+  i.gpu_report = ctx_.gpu_report;
+  i.device_notes = status->device_notes;
+  i.gpu_converters = ctx_.gpu_converters;
+  i.live_converters = status->live_converters;
+  i.live_gpu_converters = status->live_gpu_converters;
+  return i;
+}
+
+std::int64_t job_service::queued_jobs() const { return pub_.queued.load(); }
+int job_service::working_gpu_converters() const { return pub_.status()->live_gpu_converters; }
+
+storage::status job_service::before_batch(const std::vector<std::uint64_t>& tickets) {
   service_metrics().observe("quire_submit_batch_size", {}, static_cast<double>(tickets.size()));
   if (!ctx_.cfg.grouped_sync) return storage::ok_v;  // every input was fsync'ed when written
   api_error err;
@@ -162,7 +130,7 @@ storage::status job_api::before_batch(const std::vector<std::uint64_t>& tickets)
   return sync_data_root(*fs, *oldest, *newest, "submit");
 }
 
-const storage::artifact_store* job_api::files(api_error& err) {
+const storage::artifact_store* job_service::files(api_error& err) {
   std::string why;
   const auto* fs = root_.files(&why);
   if (!fs) err = {"internal_error", "data root: " + why};
@@ -174,14 +142,14 @@ static api_result<T> fail_with(const api_error& e) {
   return {std::nullopt, e};
 }
 
-api_result<submitted> job_api::submit(const submission& s) {
+api_result<submitted> job_service::submit(const submission& s) {
   std::promise<api_result<submitted>> answer;
   auto got = answer.get_future();
   submit_async(s, [&answer](api_result<submitted> r) { answer.set_value(std::move(r)); });
   return got.get();
 }
 
-void job_api::submit_async(const submission& s, std::function<void(api_result<submitted>)> done) {
+void job_service::submit_async(const submission& s, std::function<void(api_result<submitted>)> done) {
   api_error err;
   auto* fs = files(err);
   if (!fs) return done(fail_with<submitted>(err));
@@ -244,7 +212,7 @@ void job_api::submit_async(const submission& s, std::function<void(api_result<su
       info->deferred_ticket);
 }
 
-api_result<submitted> job_api::finish_submit(const storage::artifact_store* fs, const std::string& id,
+api_result<submitted> job_service::finish_submit(const storage::artifact_store* fs, const std::string& id,
                                              storage::result<storage::submit_result> res) {
   if (!res) {
     // A COMMIT whose answer was lost (a server restart at that moment) may have been applied:
@@ -262,10 +230,10 @@ api_result<submitted> job_api::finish_submit(const storage::artifact_store* fs, 
     pub_.queued.fetch_add(1);
     links_.work_submitted();
   }
-  return api_result<submitted>::ok({job_json(std::move(res->job)), res->replayed});
+  return api_result<submitted>::ok({std::move(res->job), res->replayed});
 }
 
-api_result<submitted> job_api::storage_refused(const storage::artifact_store& fs, const storage::error& e) {
+api_result<submitted> job_service::storage_refused(const storage::artifact_store& fs, const storage::error& e) {
   links_.recheck_readiness();
   auto err = to_api_error(e);
   if (auto sp = fs.space(); sp)
@@ -273,7 +241,7 @@ api_result<submitted> job_api::storage_refused(const storage::artifact_store& fs
   return fail_with<submitted>(err);
 }
 
-api_result<storage::job_record> job_api::load(const std::string& id, const std::string& key, bool expired_is_error) {
+api_result<storage::job_record> job_service::load(const std::string& id, const std::string& key, bool expired_is_error) {
   if (!storage::is_valid_job_id(id)) return fail_with<storage::job_record>({"job_not_found", "no job " + id});
   storage::error db_err{errc::internal, "", {}};
   auto store = pool_.borrow(db_err);
@@ -288,27 +256,26 @@ api_result<storage::job_record> job_api::load(const std::string& id, const std::
   return api_result<storage::job_record>::ok(std::move(*j));
 }
 
-api_result<json> job_api::get_job(const std::string& id, const std::string& key) {
-  auto j = load(id, key, true);
-  if (!j) return fail_with<json>(*j.error);
-  return api_result<json>::ok(job_json(*j.value));
+api_result<storage::job_record> job_service::get_job(const std::string& id, const std::string& key) {
+  return load(id, key, true);
 }
 
-api_result<json> job_api::wait_job(const std::string& id, const std::string& key, std::chrono::milliseconds wait) {
+api_result<storage::job_record> job_service::wait_job(const std::string& id, const std::string& key,
+                                                      std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
     const std::uint64_t seen = pub_.changes.seen();
     auto j = load(id, key, true);
-    if (!j) return fail_with<json>(*j.error);
+    if (!j) return j;
     // A draining process answers long polls at once, so they cannot hold up the shutdown.
     if (storage::is_terminal(j.value->status) || std::chrono::steady_clock::now() >= deadline || pub_.draining.load())
-      return api_result<json>::ok(job_json(*j.value));
+      return j;
     // Woken by any state change in this process; the 250 ms cap covers jobs run by other replicas.
     pub_.changes.wait(seen, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(250)));
   }
 }
 
-api_result<job_page> job_api::list_jobs(const list_query& q, const std::string& key) {
+api_result<job_page> job_service::list_jobs(const list_query& q, const std::string& key) {
   storage::job_filter f;
   if (q.status) f.statuses.push_back(*storage::parse_job_status(*q.status));
   if (!key.empty()) f.api_key_id = key;
@@ -321,32 +288,32 @@ api_result<job_page> job_api::list_jobs(const list_query& q, const std::string& 
     return fail_with<job_page>(to_api_error(page.err()));
   }
   job_page out;
-  for (const auto& j : page->jobs) out.jobs.push_back(job_json(j));
+  out.jobs = std::move(page->jobs);
   out.next_cursor = page->next_cursor.value_or("");
   return api_result<job_page>::ok(std::move(out));
 }
 
-api_result<json> job_api::cancel_job(const std::string& id, const std::string& key) {
+api_result<storage::job_record> job_service::cancel_job(const std::string& id, const std::string& key) {
   auto j = load(id, key, true);
-  if (!j) return fail_with<json>(*j.error);
+  if (!j) return j;
   storage::error db_err{errc::internal, "", {}};
   auto store = pool_.borrow(db_err);
-  if (!store) return fail_with<json>(to_api_error(db_err));
+  if (!store) return fail_with<storage::job_record>(to_api_error(db_err));
   auto r = store->cancel(id, "client");
   if (!r) {
     if (r.err().code == errc::illegal_transition) {
       std::string cur = r.err().current_status ? std::string(storage::to_string(*r.err().current_status)) : "";
-      return fail_with<json>({"job_not_cancelable", "job is already " + cur, {{"status", cur}}});
+      return fail_with<storage::job_record>({"job_not_cancelable", "job is already " + cur, {{"status", cur}}});
     }
-    return fail_with<json>(to_api_error(r.err()));
+    return fail_with<storage::job_record>(to_api_error(r.err()));
   }
   log_transition(id, j.value->status, r->status, r->attempt, {{"reason", "client"}});
   // The converter running it here stops at its next tick; elsewhere, at its next heartbeat.
   links_.job_canceled(id, j.value->status == storage::job_status::running);
-  return api_result<json>::ok(job_json(*r));
+  return api_result<storage::job_record>::ok(std::move(*r));
 }
 
-api_result<job_api::finished_result> job_api::result_of(const storage::job_record& job) {
+api_result<job_service::finished_result> job_service::result_of(const storage::job_record& job) {
   const auto status = std::string(storage::to_string(job.status));
   if (job.status == storage::job_status::queued || job.status == storage::job_status::running)
     return fail_with<finished_result>({"job_not_finished", "job is " + status, {{"status", status}}});
@@ -359,75 +326,58 @@ api_result<job_api::finished_result> job_api::result_of(const storage::job_recor
   finished_result out;
   out.fs = files(err);
   if (!out.fs) return fail_with<finished_result>(err);
-  auto manifest = out.fs->read_manifest(job.id);
-  json m = manifest ? *manifest : json::object();
-  const auto sha = job.result_sha256.value_or("");
-  const auto bytes = job.result_bytes.value_or(-1);
+  if (auto manifest = out.fs->read_manifest(job.id); manifest && manifest->is_object()) out.manifest = std::move(*manifest);
   // Every format the job asked for: result.md as the row records it (the truth), the others as
   // the manifest does (publishing fails without it); one the manifest lacks is left out here and
   // answered artifact_missing when asked for.
-  json formats = json::array();
   for (const auto& name : formats_of(job.spec)) {
     const auto* f = find_result_format(name);
     if (name == "markdown") {
-      formats.push_back({{"format", name}, {"name", std::string(f->file)}, {"media_type", std::string(f->media_type)},
-                         {"size_bytes", bytes}, {"sha256", sha}});
+      out.formats.push_back({{"format", name}, {"name", std::string(f->file)}, {"media_type", std::string(f->media_type)},
+                             {"size_bytes", job.result_bytes.value_or(-1)}, {"sha256", job.result_sha256.value_or("")}});
       continue;
     }
-    for (const auto& e : m.value("formats", json::array()))
-      if (e.value("format", "") == name) formats.push_back(e);
+    for (const auto& e : out.manifest.value("formats", json::array()))
+      if (e.value("format", "") == name) out.formats.push_back(e);
   }
-  out.metadata = {{"job_id", job.id},
-                  {"media_type", "text/markdown"},
-                  {"size_bytes", bytes},
-                  {"sha256", sha},
-                  // The pages in this result; the document may have more (document_page_count).
-                  {"page_count", job.pages_total ? json(*job.pages_total) : m.value("page_count", json(nullptr))},
-                  {"document_page_count", m.value("page_count", json(nullptr))},
-                  {"warnings", m.value("warnings", json::array())},
-                  {"formats", std::move(formats)},
-                  {"assets", m.value("assets", json::array())},
-                  {"acceleration_used", m.value("acceleration_used", "cpu")},
-                  {"expires_at", opt_time(job.expires_at)}};
   return api_result<finished_result>::ok(std::move(out));
 }
 
-api_result<result_view> job_api::get_result(const std::string& id, const std::string& key, bool with_markdown) {
+api_result<job_result> job_service::get_result(const std::string& id, const std::string& key, bool with_markdown) {
   auto j = load(id, key, true);
-  if (!j) return fail_with<result_view>(*j.error);
+  if (!j) return fail_with<job_result>(*j.error);
   auto r = result_of(*j.value);
-  if (!r) return fail_with<result_view>(*r.error);
+  if (!r) return fail_with<job_result>(*r.error);
   const auto* fs = r.value->fs;
-  result_view out;
+  job_result out;
   const auto sha = j.value->result_sha256.value_or("");
   const auto bytes = j.value->result_bytes.value_or(-1);
   if (with_markdown) {
     auto md = fs->read_verified(id, "result.md", sha, bytes);
-    if (!md) return fail_with<result_view>(to_api_error(md.err()));
+    if (!md) return fail_with<job_result>(to_api_error(md.err()));
     out.markdown = std::move(*md);
   } else if (auto v = fs->verify(id, "result.md", sha, bytes); !v) {
-    return fail_with<result_view>(to_api_error(v.err()));
+    return fail_with<job_result>(to_api_error(v.err()));
   }
-  out.metadata = std::move(r.value->metadata);
-  return api_result<result_view>::ok(std::move(out));
+  out.manifest = std::move(r.value->manifest);
+  out.formats = std::move(r.value->formats);
+  out.job = std::move(*j.value);
+  return api_result<job_result>::ok(std::move(out));
 }
 
-api_result<result_view> job_api::get_artifact(const std::string& id, const std::string& key, const std::string& name) {
+api_result<artifact> job_service::get_artifact(const std::string& id, const std::string& key, const std::string& name) {
   auto r = get_result(id, key, false);
-  if (!r) return r;
-  for (const auto& a : r.value->metadata["assets"]) {
+  if (!r) return fail_with<artifact>(*r.error);
+  for (const auto& a : r.value->manifest.value("assets", json::array())) {
     if (a.value("name", "") != name) continue;
     api_error err;
     auto* fs = files(err);
-    if (!fs) return fail_with<result_view>(err);
+    if (!fs) return fail_with<artifact>(err);
     auto bytes = fs->read_verified(id, "assets/" + name, a.value("sha256", ""), a.value("size_bytes", -1));
-    if (!bytes) return fail_with<result_view>(to_api_error(bytes.err()));
-    result_view out;
-    out.metadata = {{"media_type", a.value("media_type", "application/octet-stream")}};
-    out.markdown = std::move(*bytes);
-    return api_result<result_view>::ok(std::move(out));
+    if (!bytes) return fail_with<artifact>(to_api_error(bytes.err()));
+    return api_result<artifact>::ok({a.value("media_type", "application/octet-stream"), std::move(*bytes)});
   }
-  return fail_with<result_view>({"artifact_not_found", "job " + id + " has no artifact " + name});
+  return fail_with<artifact>({"artifact_not_found", "job " + id + " has no artifact " + name});
 }
 
 namespace {
@@ -437,48 +387,44 @@ json format_names() {
   return names;
 }
 
-// The metadata entry of `format` (get_result's "formats"); nullptr when the manifest lacks it.
-const json* format_entry(const json& metadata, const std::string& format) {
-  for (const auto& e : metadata["formats"])
+// The entry of `format` in result_of's formats; nullptr when the manifest lacks it.
+const json* format_entry(const json& formats, const std::string& format) {
+  for (const auto& e : formats)
     if (e.value("format", "") == format) return &e;
   return nullptr;
 }
 }  // namespace
 
-api_result<result_view> job_api::get_result_format(const std::string& id, const std::string& key,
-                                                   const std::string& format) {
+api_result<result_file> job_service::get_result_format(const std::string& id, const std::string& key,
+                                                       const std::string& format) {
   if (!find_result_format(format))
-    return fail_with<result_view>({"format_unknown", "there is no result format '" + format.substr(0, 64) + "'",
+    return fail_with<result_file>({"format_unknown", "there is no result format '" + format.substr(0, 64) + "'",
                                    {{"format", format.substr(0, 64)}, {"formats", format_names()}}});
   auto j = load(id, key, true);
-  if (!j) return fail_with<result_view>(*j.error);
+  if (!j) return fail_with<result_file>(*j.error);
   // Said before the job has finished too: a format not asked for at submit will never be there.
   const auto asked = formats_of(j.value->spec);
   if (std::find(asked.begin(), asked.end(), format) == asked.end())
-    return fail_with<result_view>({"format_not_available",
+    return fail_with<result_file>({"format_not_available",
                                    "job " + id + " was not submitted with '" + format + "' in conversion.formats",
                                    {{"format", format}, {"formats", asked}}});
   auto r = result_of(*j.value);
-  if (!r) return fail_with<result_view>(*r.error);
-  const json* e = format_entry(r.value->metadata, format);
+  if (!r) return fail_with<result_file>(*r.error);
+  const json* e = format_entry(r.value->formats, format);
   if (!e)
-    return fail_with<result_view>({"artifact_missing", "the " + format + " result of job " + id + " is not recorded"});
+    return fail_with<result_file>({"artifact_missing", "the " + format + " result of job " + id + " is not recorded"});
   const auto name = e->value("name", "");
   auto bytes = r.value->fs->read_verified(id, name, e->value("sha256", ""), e->value("size_bytes", std::int64_t{-1}));
-  if (!bytes) return fail_with<result_view>(to_api_error(bytes.err()));
-  result_view out;
-  out.metadata = *e;
-  out.markdown = std::move(*bytes);
-  return api_result<result_view>::ok(std::move(out));
+  if (!bytes) return fail_with<result_file>(to_api_error(bytes.err()));
+  return api_result<result_file>::ok({name, e->value("media_type", ""), std::move(*bytes), e->value("sha256", "")});
 }
 
-api_result<result_files> job_api::get_result_files(const std::string& id, const std::string& key,
-                                                   std::uint64_t max_bytes) {
+api_result<result_files> job_service::get_result_files(const std::string& id, const std::string& key,
+                                                       std::uint64_t max_bytes) {
   auto j = load(id, key, true);
   if (!j) return fail_with<result_files>(*j.error);
   auto r = result_of(*j.value);
   if (!r) return fail_with<result_files>(*r.error);
-  const json& meta = r.value->metadata;
   // What goes in: every format (result.md first), then every asset; their recorded sizes bound
   // the memory this takes before anything is read.
   struct wanted {
@@ -487,13 +433,13 @@ api_result<result_files> job_api::get_result_files(const std::string& id, const 
   };
   std::vector<wanted> list;
   for (const auto& format : formats_of(j.value->spec)) {
-    const json* e = format_entry(meta, format);
+    const json* e = format_entry(r.value->formats, format);
     if (!e)
       return fail_with<result_files>({"artifact_missing", "the " + format + " result of job " + id + " is not recorded"});
     list.push_back({e->value("name", ""), e->value("media_type", ""), e->value("sha256", ""),
                     e->value("size_bytes", std::int64_t{0})});
   }
-  for (const auto& a : meta["assets"])
+  for (const auto& a : r.value->manifest.value("assets", json::array()))
     list.push_back({"assets/" + a.value("name", ""), a.value("media_type", "application/octet-stream"),
                     a.value("sha256", ""), a.value("size_bytes", std::int64_t{0})});
   std::uint64_t total = 0;
@@ -508,9 +454,8 @@ api_result<result_files> job_api::get_result_files(const std::string& id, const 
   for (auto& w : list) {
     auto bytes = r.value->fs->read_verified(id, w.name, w.sha256, w.bytes);
     if (!bytes) return fail_with<result_files>(to_api_error(bytes.err()));
-    out.files.push_back({std::move(w.name), std::move(w.media_type), std::move(*bytes)});
+    out.files.push_back({std::move(w.name), std::move(w.media_type), std::move(*bytes), std::move(w.sha256)});
   }
-  out.metadata = std::move(r.value->metadata);
   return api_result<result_files>::ok(std::move(out));
 }
 
