@@ -96,7 +96,7 @@ const std::vector<route>& routes() {
       {"GET", "/v1/convert/jobs/{job_id}/artifacts/{name}", a::keyed, l::handler, false, get_artifact},
       // docling-serve's v1 API over the same jobs (docling_routes.cpp), under QUIRE_DOCLING_PREFIX.
       // A sync convert waits for its job on a handler thread, up to QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS.
-      {"GET", "/health", a::open, l::probe, false, docling_health, f::docling},
+      {"GET", "/health", a::open, l::io, false, docling_health, f::docling},
       {"GET", "/version", a::ready, l::handler, false, docling_version, f::docling},
       {"POST", "/v1/convert/file", a::keyed, l::handler, true, docling_convert_file, f::docling},
       {"POST", "/v1/convert/file/async", a::keyed, l::handler, true, docling_convert_file_async, f::docling},
