@@ -133,6 +133,11 @@ std::optional<response> translate(const api_state& s, const docling_input& in, c
     details["field"] = problem.field;
     return error_response(problem.code, problem.field + ": " + problem.message, cid, details);
   }
+  // The job store keeps the Markdown only (for now): said at submit, so an async client hears it too.
+  if (t->want_json)
+    t->errors.push_back(dl::error_item("to_formats: json is not available from this service yet; json_content is null"));
+  if (t->want_text)
+    t->errors.push_back(dl::error_item("to_formats: text is not available from this service yet; text_content is null"));
   out.t = std::move(*t);
   out.spec = std::move(*spec);
   return std::nullopt;
@@ -213,10 +218,6 @@ response finished_answer(api_state& s, exchange& ex, const json& job, const dl::
     }
     doc.markdown = std::move(md);
   }
-  if (t.want_json)
-    errors.push_back(dl::error_item("to_formats: json is not available from this service yet; json_content is null"));
-  if (t.want_text)
-    errors.push_back(dl::error_item("to_formats: text is not available from this service yet; text_content is null"));
   return json_response(200, dl::convert_response(doc, "success", errors, dl::processing_seconds(job)));
 }
 

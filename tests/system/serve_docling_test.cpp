@@ -86,11 +86,11 @@ std::string native_markdown(lane& l, const std::string& pdf, const std::map<std:
 
 // Polls as DoclingServiceClient does (wait=5) until the task is terminal.
 json poll_until_done(int port, const std::string& task, const std::map<std::string, std::string>& auth,
-                     std::chrono::seconds limit) {
+                     std::chrono::seconds limit, const std::string& prefix = "") {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   json s;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto r = http(port, "GET", "/v1/status/poll/" + task + "?wait=5", auth);
+    auto r = http(port, "GET", prefix + "/v1/status/poll/" + task + "?wait=5", auth);
     if (r.status == 200) {
       s = r.json();
       if (s["task_status"] == "success" || s["task_status"] == "failure") return s;
@@ -154,6 +154,7 @@ TEST_CASE("docling-serve clients convert through quire: same Markdown as the nat
     CHECK((task["task_status"] == "pending" || task["task_status"] == "started"));
     // json is asked for and not available yet: said, never silently null.
     REQUIRE(task["errors"].is_array());
+    CHECK(task["errors"].dump().find("json is not available") != std::string::npos);
     const auto id = task["task_id"].get<std::string>();
     auto done = poll_until_done(port, id, auth, 60s);
     REQUIRE(done["task_status"] == "success");
@@ -200,7 +201,7 @@ TEST_CASE("docling-serve clients convert through quire: same Markdown as the nat
 }
 
 TEST_CASE("docling tasks outlive the service: a SIGKILL between submit and poll, and a sync wait past its limit") {
-  lane l("docling-restart",
+  lane l("docling_restart",
          {{"QUIRE_CPU_CONVERTERS", "1"}, {"QUIRE_MAX_ATTEMPTS", "3"}, {"QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS", "1"},
           {"QUIRE_DOCLING_PREFIX", "/docling"}});
   l.svc.start();
@@ -226,7 +227,7 @@ TEST_CASE("docling tasks outlive the service: a SIGKILL between submit and poll,
   REQUIRE(l.svc.wait_ready(60s));
 
   for (const auto& task : {waited, id}) {
-    auto done = poll_until_done(l.svc.port(), task, {}, 90s);
+    auto done = poll_until_done(l.svc.port(), task, {}, 60s, "/docling");
     INFO(l.svc.log());
     REQUIRE(done["task_status"] == "success");
     r = http(l.svc.port(), "GET", "/docling/v1/result/" + task);

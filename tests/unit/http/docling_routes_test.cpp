@@ -109,6 +109,7 @@ json body(const http::response& r) { return json::parse(r.body); }
 TEST_CASE("docling sync file convert: Open WebUI's request gets md_content of the job") {
   fake_service svc;
   actors::service_config cfg;
+  cfg.ocr_languages = {"deu", "eng"};
   http::api a(svc, cfg);
   auto r = a.handle(form("/v1/convert/file", {{"image_export_mode", "placeholder"}, {"do_ocr", "True"},
                                               {"ocr_lang", "en"}, {"table_mode", "accurate"}}));
@@ -122,6 +123,7 @@ TEST_CASE("docling sync file convert: Open WebUI's request gets md_content of th
   REQUIRE(svc.submissions.size() == 1);
   const auto& spec = svc.submissions[0].job_spec;
   CHECK(spec["conversion"]["ocr"] == "auto");
+  CHECK(spec["conversion"]["ocr_languages"] == "eng");
   CHECK(spec["conversion"]["extract_images"] == false);
   CHECK(svc.submissions[0].pdf == kPdf);
   CHECK(svc.last_wait == std::chrono::seconds(120));
