@@ -263,6 +263,9 @@ TEST_CASE("docling routes: X-Api-Key or Bearer, the same keys; 401 carries detai
   auto p = req("GET", "/v1/status/poll/" + kJob, {{"authorization", "Bearer sekret"}});
   CHECK(a.handle(p).status == 200);
   CHECK(a.handle(req("GET", "/health")).status == 200);  // open, as docling-serve's
+  // detail only on the docling routes: the native envelope is unchanged.
+  CHECK_FALSE(body(a.handle(req("GET", "/v1/convert/jobs/" + kJob)))["error"].is_null());
+  CHECK_FALSE(body(a.handle(req("GET", "/v1/convert/jobs/" + kJob))).contains("detail"));
   CHECK(svc.submissions.size() == 1);
 }
 
