@@ -307,6 +307,11 @@ std::optional<translation> translate(const option_values& in, const translate_li
     if (!handled.count(name) && !no_effect().count(name) && !enrichments().count(name) && !model_configs().count(name))
       report(name.substr(0, 64) + ": unknown option; ignored");
 
+  // JSON (quire's document model) and plain text are stored per job when asked for at submit.
+  json formats = json::array();
+  if (t.want_json) formats.push_back("json");
+  if (t.want_text) formats.push_back("text");
+  if (!formats.empty()) conv["formats"] = formats;
   t.job_spec = {{"conversion", conv}};
   if (!exec.empty()) t.job_spec["execution"] = exec;
   return t;

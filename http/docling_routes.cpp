@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "actors/result_formats.hpp"
 #include "http/detail/exchange.hpp"
 #include "http/docling.hpp"
 #include "http/job_spec.hpp"
@@ -133,11 +134,6 @@ std::optional<response> translate(const api_state& s, const docling_input& in, c
     details["field"] = problem.field;
     return error_response(problem.code, problem.field + ": " + problem.message, cid, details);
   }
-  // The job store keeps the Markdown only (for now): said at submit, so an async client hears it too.
-  if (t->want_json)
-    t->errors.push_back(dl::error_item("to_formats: json is not available from this service yet; json_content is null"));
-  if (t->want_text)
-    t->errors.push_back(dl::error_item("to_formats: text is not available from this service yet; text_content is null"));
   out.t = std::move(*t);
   out.spec = std::move(*spec);
   return std::nullopt;
@@ -200,7 +196,7 @@ response finished_answer(api_state& s, exchange& ex, const json& job, const dl::
     errors.push_back(dl::error_item(message, "document_backend", "quire"));
     return json_response(200, dl::convert_response(doc, dl::conversion_status_of(st), errors, dl::processing_seconds(job)));
   }
-  auto res = s.svc.get_result(id, ex.api_key_id, t.want_markdown || t.want_json || t.want_text);
+  auto res = s.svc.get_result(id, ex.api_key_id, t.want_markdown);
   if (!res) return docling_error(*res.error, cid);
   if (t.want_markdown) {
     auto md = std::move(res.value->markdown);
@@ -218,16 +214,38 @@ response finished_answer(api_state& s, exchange& ex, const json& job, const dl::
     }
     doc.markdown = std::move(md);
   }
+  // The other formats the job stored (conversion.formats): JSON is quire's document model
+  // (docs/document.md), not a DoclingDocument.
+  auto stored = [&](const char* format) -> std::optional<std::string> {
+    auto f = s.svc.get_result_format(id, ex.api_key_id, format);
+    if (f) return std::move(f.value->markdown);
+    errors.push_back(dl::error_item(std::string("to_formats: ") + format + " is not available for this task (" +
+                                    f.error->code + "); its field is null"));
+    return std::nullopt;
+  };
+  if (t.want_json) {
+    if (auto text = stored("json")) {
+      auto parsed = json::parse(*text, nullptr, false);
+      if (parsed.is_discarded()) errors.push_back(dl::error_item("to_formats: the stored json is not readable"));
+      else doc.json_content = std::move(parsed);
+    }
+  }
+  if (t.want_text) doc.text = stored("text");
   return json_response(200, dl::convert_response(doc, "success", errors, dl::processing_seconds(job)));
 }
 
 // The options a task was submitted with, as far as its answer depends on them, from its job
-// spec: extract_images tells whether images were asked for (the mode itself is not stored, so a
-// later result embeds them, the mode docling-serve defaults to when images are included).
+// spec: its formats, and extract_images for whether images were asked for (the mode itself is not
+// stored, so a later result embeds them).
 dl::translation stored_translation(const json& job) {
   dl::translation t;
-  const auto conv = job.value("job_spec", json::object()).value("conversion", json::object());
+  const auto& spec = job.value("job_spec", json::object());
+  const auto conv = spec.value("conversion", json::object());
   t.images = conv.value("extract_images", false) ? dl::image_mode::embedded : dl::image_mode::placeholder;
+  for (const auto& f : actors::formats_of(spec)) {
+    t.want_json = t.want_json || f == "json";
+    t.want_text = t.want_text || f == "text";
+  }
   return t;
 }
 

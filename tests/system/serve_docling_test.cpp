@@ -152,9 +152,7 @@ TEST_CASE("docling-serve clients convert through quire: same Markdown as the nat
     auto task = r.json();
     CHECK(task["task_type"] == "convert");
     CHECK((task["task_status"] == "pending" || task["task_status"] == "started"));
-    // json is asked for and not available yet: said, never silently null.
-    REQUIRE(task["errors"].is_array());
-    CHECK(task["errors"].dump().find("json is not available") != std::string::npos);
+    CHECK_FALSE(task.contains("errors"));  // the client's defaults are all honoured or change nothing
     const auto id = task["task_id"].get<std::string>();
     auto done = poll_until_done(port, id, auth, 60s);
     REQUIRE(done["task_status"] == "success");
@@ -163,18 +161,25 @@ TEST_CASE("docling-serve clients convert through quire: same Markdown as the nat
     REQUIRE(r.status == 200);
     CHECK(r.json()["status"] == "success");
     CHECK(r.json()["document"]["md_content"] == native);
+    // json (the client's default) is quire's document model, the same the native route serves.
+    const auto model = r.json()["document"]["json_content"];
+    REQUIRE(model.is_object());
+    CHECK(model == http(port, "GET", "/v1/convert/jobs/" + id + "/result/json", auth).json());
+    CHECK(model["markdown"] == native);
     // The same row on the native API.
     CHECK(http(port, "GET", "/v1/convert/jobs/" + id, auth).json()["job"]["status"] == "succeeded");
   }
 
   {  // base64 sources: file_sources (sync) and sources of kind file (async)
     auto r = post_json(port, "/v1/convert/source",
-                       {{"options", {{"to_formats", {"md"}}, {"image_export_mode", "placeholder"}}},
+                       {{"options", {{"to_formats", {"md", "text"}}, {"image_export_mode", "placeholder"}}},
                         {"file_sources", {{{"base64_string", base64(pdf)}, {"filename", "b64.pdf"}}}}},
                        auth);
     REQUIRE(r.status == 200);
     CHECK(r.json()["document"]["md_content"] == native);
     CHECK(r.json()["document"]["filename"] == "b64.pdf");
+    CHECK(r.json()["errors"] == json::array());
+    CHECK_FALSE(r.json()["document"]["text_content"].get<std::string>().empty());
 
     r = post_json(port, "/v1/convert/source/async",
                   {{"options", json::object()},

@@ -2,6 +2,7 @@
 // docling's client send them, the prefix setting, X-Api-Key, docling's `detail`, the sync wait.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "http/api.hpp"
@@ -70,6 +71,19 @@ struct fake_service : actors::service {
                                                        const std::string& name) override {
     if (name != "p1-img1.png") return actors::api_result<actors::result_view>::fail("artifact_not_found", "none");
     return actors::api_result<actors::result_view>::ok({{{"media_type", "image/png"}}, "PNG"});
+  }
+  actors::api_result<actors::result_view> get_result_format(const std::string& id, const std::string& k,
+                                                            const std::string& format) override {
+    auto j = get_job(id, k);
+    const auto asked = j.value->at("job_spec").value("conversion", json::object()).value("formats", json::array());
+    if (std::find(asked.begin(), asked.end(), format) == asked.end())
+      return actors::api_result<actors::result_view>::fail("format_not_available", "not asked for");
+    if (format == "json") return actors::api_result<actors::result_view>::ok({{}, R"({"blocks":[{"type":"heading"}]})"});
+    return actors::api_result<actors::result_view>::ok({{}, "Title\n"});
+  }
+  actors::api_result<actors::result_files> get_result_files(const std::string&, const std::string&,
+                                                            std::uint64_t) override {
+    return actors::api_result<actors::result_files>::fail("internal_error", "not used");
   }
   std::int64_t queued_jobs() const override { return 0; }
   int working_gpu_converters() const override { return 0; }
@@ -156,6 +170,19 @@ TEST_CASE("docling sync convert past QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS: 504 na
   CHECK(svc.last_wait == std::chrono::seconds(7));
 }
 
+TEST_CASE("docling sync convert: json and text from the formats stored with the job") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  auto r = a.handle(form("/v1/convert/file", {{"to_formats", "json"}, {"to_formats", "text"}}));
+  REQUIRE(r.status == 200);
+  auto b = body(r);
+  CHECK(b["document"]["md_content"].is_null());  // not asked for
+  CHECK(b["document"]["json_content"]["blocks"][0]["type"] == "heading");
+  CHECK(b["document"]["text_content"] == "Title\n");
+  CHECK(svc.submissions.back().job_spec["conversion"]["formats"] == json::array({"markdown", "json", "text"}));
+}
+
 TEST_CASE("docling failed job: 200 with status failure and the job's error, as docling answers") {
   fake_service svc;
   svc.final_status = "failed";
@@ -175,8 +202,11 @@ TEST_CASE("docling async file convert, poll and result; options not honoured are
   svc.final_status = "queued";
   actors::service_config cfg;
   http::api a(svc, cfg);
-  auto r = a.handle(form("/v1/convert/file/async",
-                         {{"to_formats", "md"}, {"to_formats", "html"}, {"target_type", "inbody"}}));
+  auto r = a.handle(form("/v1/convert/file/async", {{"to_formats", "md"},
+                                                    {"to_formats", "html"},
+                                                    {"to_formats", "json"},
+                                                    {"to_formats", "text"},
+                                                    {"target_type", "inbody"}}));
   REQUIRE(r.status == 200);
   auto b = body(r);
   CHECK(b["task_id"] == kJob);
@@ -201,6 +231,10 @@ TEST_CASE("docling async file convert, poll and result; options not honoured are
   r = a.handle(req("GET", "/v1/result/" + kJob));
   REQUIRE(r.status == 200);
   CHECK(body(r)["document"]["md_content"] == svc.markdown);
+  // The formats were stored with the job: the later result has them too.
+  CHECK(body(r)["document"]["json_content"] == json::parse(R"({"blocks":[{"type":"heading"}]})"));
+  CHECK(body(r)["document"]["text_content"] == "Title\n");
+  CHECK(body(r)["errors"] == json::array());
 
   CHECK(a.handle(req("GET", "/v1/status/poll/nope")).status == 404);
   CHECK(a.handle(req("GET", "/v1/result/" + std::string(26, 'a'))).status == 404);

@@ -112,10 +112,12 @@ TEST_CASE("to_formats: md/json/text are produced, other docling formats are repo
   CHECK(t.want_text);
   CHECK_FALSE(t.want_json);
   CHECK(t.errors.empty());
+  CHECK(t.job_spec["conversion"]["formats"] == json::array({"text"}));  // stored with the job
 
   t = ok({{"to_formats", {"json", "html", "doctags"}}});
   CHECK_FALSE(t.want_markdown);
   CHECK(t.want_json);
+  CHECK(t.job_spec["conversion"]["formats"] == json::array({"json"}));
   auto r = reports(t);
   CHECK(r.size() == 2);
   CHECK(mentions(r, "'html'"));
