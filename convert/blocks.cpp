@@ -617,6 +617,7 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
       b.kind = block_kind::heading;
       b.level = level;
       b.text = inline_md(lines, false, false, false);
+      dc.display_heading_styles.insert({quarter(info.size), info.bold, info.italic});
       if (merge_heading(b, info)) return;
       last_heading = info;
       last_heading_block = static_cast<int>(out.size());

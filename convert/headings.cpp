@@ -192,8 +192,11 @@ bool page_analyser::emit_run_in(const std::vector<const fline*>& lines, int regi
   if (text::last_cp(head.plain) == ':') return false;  // "Note:" and other labels
   const std::vector<const fline*> head_lines{&head};
   heading_info info;
-  const int level = heading_level(head_lines, head.plain, info);
+  int level = heading_level(head_lines, head.plain, info);
   if (!level) return false;
+  // LaTeX sets \paragraph in the font of \subsubsection: run in, it is the level below
+  if (!info.outlined && dc.display_heading_styles.count({quarter(info.size), info.bold, info.italic}))
+    level = std::min(level + 1, 6);
   block b;
   b.kind = block_kind::heading;
   b.page = page.number;

@@ -160,7 +160,8 @@ TEST_CASE("a heading set wholly in bold code font is a heading, a listing line i
 }
 
 TEST_CASE("a run-in heading (bold lead-in, wide space, text wrapping under it) is split off") {
-  std::string c = body_lines(720, kProse);
+  std::string c = text_at("F2", 11, 72, 750, "Linker settings");  // a heading on a line of its own
+  c += body_lines(720, kProse);
   // "Add new linker flags" is 107 pt wide in Helvetica-Bold 11: the text follows 1 em later
   c += text_at("F2", 11, 72, 680, "Add new linker flags");
   c += text_at("F1", 11, 190, 680, "Setting linker flags is specific to each system,");
@@ -171,7 +172,9 @@ TEST_CASE("a run-in heading (bold lead-in, wide space, text wrapping under it) i
   c += text_at("F1", 11, 160, 596, "morning crew before the tide turned.");
   const std::string out = md({{c}});
   INFO(out);
-  CHECK(has(out, "# Add new linker flags\n\nSetting linker flags is specific to each system, and on most"));
+  // in the style of the heading above, but run in: one level below it
+  CHECK(has(out, "# Linker settings\n"));
+  CHECK(has(out, "\n## Add new linker flags\n\nSetting linker flags is specific to each system, and on most"));
   CHECK_FALSE(has(out, "# Quay crane"));
-  CHECK(count(out, "#") == 1);
+  CHECK(count(out, "#") == 3);
 }
