@@ -787,11 +787,12 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     const float gap = prev ? f.box.y0 - prev->box.y1 : 0;
     // the next line of the flow, if nothing else (table, image, rule) comes first
     const fline* next = ei + 1 < flow.size() && flow[ei + 1].kind == 0 ? &flines[flow[ei + 1].index] : nullptr;
-    // a heading set in the code font, standing apart from any listing above or below it
-    if (f.mono && code_font_heading(f)) {
+    // a heading set in the code font, standing apart from any listing above or below it; one
+    // that only its weight tells apart also from any text above (not a heading's second line)
+    if (const int code_heading = f.mono ? code_font_heading(f) : 0) {
       const fline* above = ei > 0 && flow[ei - 1].kind == 0 ? &flines[flow[ei - 1].index] : nullptr;
       const float apart = lgap + 0.45f * f.size;
-      const bool alone_above = !above || !code_like(*above) || f.box.y0 - above->box.y1 > apart;
+      const bool alone_above = !above || ((code_heading == 1 && !code_like(*above)) || f.box.y0 - above->box.y1 > apart);
       const bool alone_below = !next || !code_like(*next) || next->box.y0 - f.box.y1 > apart;
       if (alone_above && alone_below) {
         flush();

@@ -152,21 +152,27 @@ int page_analyser::heading_level(const std::vector<const fline*>& lines, const s
 // A heading made only of inline code (an option, a command, a module: `workspace`, `npm ci`):
 // LaTeX sets it in bold typewriter, word processors in the code font and the heading colour, so
 // on the page it looks like a one-line listing. It is a heading when the outline lists it on this
-// page, or when it is bold (listings are not) and reads as a name: short, no closing punctuation,
-// not a shell command or a statement. The caller checks that it stands apart from any listing.
-bool page_analyser::code_font_heading(const fline& f) const {
-  if (!f.mono || f.chars < 2 || f.chars > 80 || f.marker || f.quote) return false;
+// page, or when it is bold (listings are not) and reads as a name: a few words starting with a
+// letter, no closing punctuation, quotes or brackets, not a shell command or a statement (a bold
+// macro call set apart in the text, `.PDF_BOOKMARKS OFF`, is an example, not a heading). The
+// caller checks that it stands apart from any listing (and, when only bold, from the text above).
+int page_analyser::code_font_heading(const fline& f) const {
+  if (!f.mono || f.chars < 2 || f.chars > 80 || f.marker || f.quote) return 0;
   for (size_t k = 1; k < f.pieces.size(); ++k)  // pieces standing apart: a row of a table
-    if (f.pieces[k]->box.x0 - f.pieces[k - 1]->box.x1 > 2.5f * std::max(f.size, 4.0f)) return false;
+    if (f.pieces[k]->box.x0 - f.pieces[k - 1]->box.x1 > 2.5f * std::max(f.size, 4.0f)) return 0;
   int letters = 0;
   for (size_t i = 0; i < f.plain.size() && letters < 2;)
     if (text::is_alpha(text::next_cp(f.plain, i))) ++letters;
-  if (letters < 2) return false;
-  if (outline_has(f.plain)) return true;
-  if (!f.bold || f.size < 0.8f * body || outline_elsewhere(f.plain)) return false;
+  if (letters < 2) return 0;
+  if (outline_has(f.plain)) return 1;
+  if (!f.bold || f.size < 0.8f * body || outline_elsewhere(f.plain)) return 0;
+  size_t i = 0;
+  if (!text::is_alpha(text::next_cp(f.plain, i))) return 0;
+  if (f.plain.find_first_of("\"'()[]`") != std::string::npos) return 0;
+  if (std::count(f.plain.begin(), f.plain.end(), ' ') > 3) return 0;
   const int lc = text::last_cp(f.plain);
-  if (lc == '.' || lc == ',' || lc == ';' || lc == ':') return false;
-  return !is_caption(f.plain) && !is_admonition(f.plain) && !looks_like_code(f.plain);
+  if (lc == '.' || lc == ',' || lc == ';' || lc == ':') return 0;
+  return !is_caption(f.plain) && !is_admonition(f.plain) && !looks_like_code(f.plain) ? 2 : 0;
 }
 
 bool page_analyser::emit_run_in(const std::vector<const fline*>& lines, int region) {
