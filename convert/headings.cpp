@@ -210,9 +210,11 @@ bool page_analyser::emit_run_in(const std::vector<const fline*>& lines, int regi
   b.box = head.box;
   b.level = level;
   b.text = inline_md(head_lines, false, false, false);
-  last_heading = info;
-  last_heading_block = static_cast<int>(out.size());
-  out.push_back(std::move(b));
+  if (!merge_heading(b, info)) {  // else the end of a heading wrapped onto the paragraph's line
+    last_heading = info;
+    last_heading_block = static_cast<int>(out.size());
+    out.push_back(std::move(b));
+  }
   const fline body_first = make_fline(body_pieces);
   std::vector<const fline*> body_lines = lines;
   body_lines[0] = &body_first;
