@@ -789,12 +789,14 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     const fline* next = ei + 1 < flow.size() && flow[ei + 1].kind == 0 ? &flines[flow[ei + 1].index] : nullptr;
     // a heading set in the code font, standing apart from any listing above or below it; one
     // that only its weight tells apart also from any text above (not a heading's second line)
-    if (const int code_heading = f.mono ? code_font_heading(f) : 0) {
+    if (f.mono) {
       const fline* above = ei > 0 && flow[ei - 1].kind == 0 ? &flines[flow[ei - 1].index] : nullptr;
       const float apart = lgap + 0.45f * f.size;
-      const bool alone_above = !above || ((code_heading == 1 && !code_like(*above)) || f.box.y0 - above->box.y1 > apart);
-      const bool alone_below = !next || !code_like(*next) || next->box.y0 - f.box.y1 > apart;
-      if (alone_above && alone_below) {
+      const bool far_above = !above || f.box.y0 - above->box.y1 > apart;
+      const bool alone = (far_above || !code_like(*above)) && (!next || !code_like(*next) || next->box.y0 - f.box.y1 > apart);
+      // (the lines of a listing stop here, before the outline is searched)
+      const int code_heading = alone ? code_font_heading(f) : 0;
+      if (code_heading == 1 || (code_heading == 2 && far_above)) {
         flush();
         st.kind = 1;
         st.lines.push_back(&f);
