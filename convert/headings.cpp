@@ -172,7 +172,7 @@ int page_analyser::code_font_heading(const fline& f) const {
   if (std::count(f.plain.begin(), f.plain.end(), ' ') > 3) return 0;
   const int lc = text::last_cp(f.plain);
   if (lc == '.' || lc == ',' || lc == ';' || lc == ':') return 0;
-  return !is_caption(f.plain) && !is_admonition(f.plain) && !looks_like_code(f.plain) ? 2 : 0;
+  return !text::is_caption_label(f.plain) && !is_admonition(f.plain) && !looks_like_code(f.plain) ? 2 : 0;
 }
 
 bool page_analyser::emit_run_in(const std::vector<const fline*>& lines, int region) {
