@@ -183,7 +183,8 @@ bool page_analyser::emit_run_in(const std::vector<const fline*>& lines, int regi
   if (k == 0 || k == first.pieces.size()) return false;
   const line& lead = *first.pieces[k - 1];
   const line& rest = *first.pieces[k];
-  if (rest.spans.empty() || rest.spans.front().bold || rest.size > 1.1f * lead.size) return false;
+  // (the text may open with a bold label of its own: `parseYAML` **New:** ...)
+  if (rest.spans.empty() || rest.size > 1.1f * lead.size) return false;
   // the space after the lead-in is wider than a word space (TeX puts 1 em there), but it is no
   // column gap
   const float gap = rest.box.x0 - lead.box.x1;
