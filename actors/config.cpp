@@ -90,6 +90,8 @@ const std::vector<setting_doc>& documented_settings() {
       {"QUIRE_MAX_QUEUE_DEPTH", "1000", "Queued jobs before 503 queue_full"},
       {"QUIRE_REQUEST_TIMEOUT_SECONDS", "30", "Time to write a response (and the longest wait for a handler thread)"},
       {"QUIRE_IDLE_TIMEOUT_SECONDS", "60", "Time to read one whole request, headers and body"},
+      {"QUIRE_DOCLING_PREFIX", "", "Path prefix of the docling-serve compatible routes, e.g. /docling (empty: /v1/convert/file… beside quire's own)"},
+      {"QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS", "120", "Longest wait of a synchronous docling convert for its job before 504 (the job goes on; poll its task_id)"},
       {"QUIRE_CPU_CONVERTERS", "0 when the policy is gpu_required, else 1",
        "CPU converters, each supervising one worker process"},
       {"QUIRE_WORKER_BINARY", "", "Program run as `<binary> worker` (unset: this executable)"},
@@ -332,6 +334,17 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_DOCUMENT_TIMEOUT_SECONDS", 1, 86400, c.document_timeout);
   num("QUIRE_REQUEST_TIMEOUT_SECONDS", 1, 3600, c.request_timeout);
   num("QUIRE_IDLE_TIMEOUT_SECONDS", 1, 3600, c.idle_timeout);
+  num("QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS", 1, 3600, c.docling_max_sync_wait);
+  if (auto v = env("QUIRE_DOCLING_PREFIX"); v && !trim(*v).empty()) {
+    auto p = trim(*v);
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    // Literal path segments only: the prefix is compared with request paths as it is.
+    const bool ok = p.front() == '/' && p.find("//") == std::string::npos &&
+                    p.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/") ==
+                        std::string::npos;
+    if (!ok) errors.push_back({"QUIRE_DOCLING_PREFIX", "expected a path like /docling (letters, digits, - . _ ~ and /), got '" + *v + "'"});
+    else c.docling_prefix = p == "/" ? "" : p;
+  }
   num("QUIRE_LEASE_SECONDS", 2, 3600, c.lease);
   num("QUIRE_HEARTBEAT_SECONDS", 1, 3600, c.heartbeat);
   num("QUIRE_READINESS_INTERVAL_SECONDS", 1, 3600, c.readiness_interval);

@@ -67,6 +67,11 @@ struct service_config {
   int worker_nice = 10;                            // QUIRE_WORKER_NICE (0-19)
   std::chrono::seconds document_timeout{600};      // QUIRE_DOCUMENT_TIMEOUT_SECONDS (default/max)
   std::chrono::seconds request_timeout{30};        // QUIRE_REQUEST_TIMEOUT_SECONDS
+  // The docling-serve compatible routes (http/docling_routes.cpp): the path prefix they sit under
+  // ("" = /v1/convert/file… beside quire's own) and how long a synchronous convert waits for its
+  // job before answering 504 (docling-serve's DOCLING_SERVE_MAX_SYNC_WAIT).
+  std::string docling_prefix;                          // QUIRE_DOCLING_PREFIX
+  std::chrono::seconds docling_max_sync_wait{120};     // QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS
   std::chrono::seconds idle_timeout{60};           // QUIRE_IDLE_TIMEOUT_SECONDS
   std::chrono::seconds lease{60};                  // QUIRE_LEASE_SECONDS
   std::chrono::seconds heartbeat{10};              // QUIRE_HEARTBEAT_SECONDS

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -56,6 +57,9 @@ class doc_context {
   std::vector<float> list_stack;
   // level given to headings numbered to each depth ("1.2" → depth 2), first come first kept
   std::map<int, int> section_levels;
+  // heading styles (size in quarter points, bold, italic) used by headings on lines of their own:
+  // a run-in heading in one of them ranks below them
+  std::set<std::tuple<int, bool, bool>> display_heading_styles;
   // the column gutter of the previous page (x0 == x1 when it had none)
   float gutter_x0 = 0, gutter_x1 = 0;
 

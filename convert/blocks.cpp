@@ -609,6 +609,7 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
     }
   }
   // headings
+  if (size > 0.93f * body && emit_run_in(lines, region)) return;
   const bool letters = std::any_of(plain.begin(), plain.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || (c & 0x80); });
   if (letters && first.quote == 0) {
     heading_info info;
@@ -616,6 +617,7 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
       b.kind = block_kind::heading;
       b.level = level;
       b.text = inline_md(lines, false, false, false);
+      dc.display_heading_styles.insert({quarter(info.size), info.bold, info.italic});
       if (merge_heading(b, info)) return;
       last_heading = info;
       last_heading_block = static_cast<int>(out.size());
@@ -785,6 +787,24 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     const float gap = prev ? f.box.y0 - prev->box.y1 : 0;
     // the next line of the flow, if nothing else (table, image, rule) comes first
     const fline* next = ei + 1 < flow.size() && flow[ei + 1].kind == 0 ? &flines[flow[ei + 1].index] : nullptr;
+    // a heading set in the code font, standing apart from any listing above or below it; one
+    // that only its weight tells apart also from any text above (not a heading's second line)
+    if (f.mono) {
+      const fline* above = ei > 0 && flow[ei - 1].kind == 0 ? &flines[flow[ei - 1].index] : nullptr;
+      const float apart = lgap + 0.45f * f.size;
+      const bool far_above = !above || f.box.y0 - above->box.y1 > apart;
+      const bool alone = (far_above || !code_like(*above)) && (!next || !code_like(*next) || next->box.y0 - f.box.y1 > apart);
+      // (the lines of a listing stop here, before the outline is searched)
+      const int code_heading = alone ? code_font_heading(f) : 0;
+      if (code_heading == 1 || (code_heading == 2 && far_above)) {
+        flush();
+        st.kind = 1;
+        st.lines.push_back(&f);
+        flush();
+        dc.list_stack.clear();
+        continue;
+      }
+    }
     if (st.kind == 3 && (((code_line_continues(*prev) || code_line_resumes(f)) && f.quote == prev->quote &&
                           gap <= 2.0f * f.size) ||
                          continues_code(st.lines, f, next))) {

@@ -149,6 +149,80 @@ int page_analyser::heading_level(const std::vector<const fline*>& lines, const s
   return std::clamp(level, 1, 6);
 }
 
+// A heading made only of inline code (an option, a command, a module: `workspace`, `npm ci`):
+// LaTeX sets it in bold typewriter, word processors in the code font and the heading colour, so
+// on the page it looks like a one-line listing. It is a heading when the outline lists it on this
+// page, or when it is bold (listings are not) and reads as a name: a few words starting with a
+// letter, no closing punctuation, quotes or brackets, not a shell command or a statement (a bold
+// macro call set apart in the text, `.PDF_BOOKMARKS OFF`, is an example, not a heading). The
+// caller checks that it stands apart from any listing (and, when only bold, from the text above).
+int page_analyser::code_font_heading(const fline& f) const {
+  if (!f.mono || f.chars < 2 || f.chars > 80 || f.marker || f.quote) return 0;
+  for (size_t k = 1; k < f.pieces.size(); ++k)  // pieces standing apart: a row of a table
+    if (f.pieces[k]->box.x0 - f.pieces[k - 1]->box.x1 > 2.5f * std::max(f.size, 4.0f)) return 0;
+  int letters = 0;
+  for (size_t i = 0; i < f.plain.size() && letters < 2;)
+    if (text::is_alpha(text::next_cp(f.plain, i))) ++letters;
+  if (letters < 2) return 0;
+  if (outline_has(f.plain)) return 1;
+  if (!f.bold || f.size < 0.8f * body || outline_elsewhere(f.plain)) return 0;
+  size_t i = 0;
+  if (!text::is_alpha(text::next_cp(f.plain, i))) return 0;
+  if (f.plain.find_first_of("\"'()[]`") != std::string::npos) return 0;
+  if (std::count(f.plain.begin(), f.plain.end(), ' ') > 3) return 0;
+  const int lc = text::last_cp(f.plain);
+  if (lc == '.' || lc == ',' || lc == ';' || lc == ':') return 0;
+  return !text::is_caption_label(f.plain) && !is_admonition(f.plain) && !looks_like_code(f.plain) ? 2 : 0;
+}
+
+bool page_analyser::emit_run_in(const std::vector<const fline*>& lines, int region) {
+  const fline& first = *lines.front();
+  if (lines.size() < 2 || first.quote || first.marker || first.pieces.size() < 2) return false;
+  size_t k = 0;  // the leading bold pieces
+  while (k < first.pieces.size() && style_bold(*first.pieces[k])) ++k;
+  if (k == 0 || k == first.pieces.size()) return false;
+  const line& lead = *first.pieces[k - 1];
+  const line& rest = *first.pieces[k];
+  // (the text may open with a bold label of its own: `parseYAML` **New:** ...)
+  if (rest.spans.empty() || rest.size > 1.1f * lead.size) return false;
+  // the space after the lead-in is wider than a word space (TeX puts 1 em there), but it is no
+  // column gap
+  const float gap = rest.box.x0 - lead.box.x1;
+  if (gap < 0.6f * first.size || gap > 3.0f * first.size) return false;
+  // the text wraps back under the lead-in: a term whose description hangs beside it is a
+  // definition list, not a heading
+  if (std::fabs(lines[1]->box.x0 - first.box.x0) > 0.7f * first.size) return false;
+  std::vector<int> head_pieces, body_pieces;
+  for (size_t i = 0; i < first.pieces.size(); ++i)
+    (i < k ? head_pieces : body_pieces).push_back(static_cast<int>(first.pieces[i] - page.lines.data()));
+  const fline head = make_fline(head_pieces);
+  if (text::last_cp(head.plain) == ':') return false;  // "Note:" and other labels
+  const std::vector<const fline*> head_lines{&head};
+  heading_info info;
+  int level = heading_level(head_lines, head.plain, info);
+  if (!level) return false;
+  // LaTeX sets \paragraph in the font of \subsubsection: run in, it is the level below
+  if (!info.outlined && dc.display_heading_styles.count({quarter(info.size), info.bold, info.italic}))
+    level = std::min(level + 1, 6);
+  block b;
+  b.kind = block_kind::heading;
+  b.page = page.number;
+  b.region = region;
+  b.box = head.box;
+  b.level = level;
+  b.text = inline_md(head_lines, false, false, false);
+  if (!merge_heading(b, info)) {  // else the end of a heading wrapped onto the paragraph's line
+    last_heading = info;
+    last_heading_block = static_cast<int>(out.size());
+    out.push_back(std::move(b));
+  }
+  const fline body_first = make_fline(body_pieces);
+  std::vector<const fline*> body_lines = lines;
+  body_lines[0] = &body_first;
+  emit_paragraph(body_lines, region);
+  return true;
+}
+
 namespace {
 
 // "Chapter 3", "Part II", "Appendix B", "4", "2.1": a label that names the heading under it.

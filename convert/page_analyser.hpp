@@ -192,6 +192,13 @@ struct page_analyser {
     bool outlined = false;
   };
   int heading_level(const std::vector<const fline*>& lines, const std::string& plain, heading_info& info);
+  // a line set wholly in a code font that names a section (an option or API heading such as
+  // `workspace`), not a one-line listing: 1 the outline lists it, 2 it is bold and reads as a
+  // name, 0 neither (see headings.cpp)
+  int code_font_heading(const fline& f) const;
+  // a run-in heading (LaTeX's \paragraph): a bold lead-in, a wide space, then the paragraph's
+  // text, which wraps back under the lead-in; emits both and returns true, else emits nothing
+  bool emit_run_in(const std::vector<const fline*>& lines, int region);
   // a heading right under the previous one that belongs to it ("Chapter 1" / "Introduction")
   bool merge_heading(block& b, const heading_info& info);
   heading_info last_heading;

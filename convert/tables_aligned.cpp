@@ -51,11 +51,14 @@ bool rule_between(const std::vector<hint>& hints, float y_top, float y_bottom, f
   return false;
 }
 
-// Widest gap between consecutive words of a band (0 with fewer than two words).
+// Widest gap between consecutive words of a band (0 with fewer than two words). The gap after a
+// list marker opening the band does not count: a list item drawn with its marker apart from the
+// text is no row of cells, and taking it for one would join the list above a table to the table.
 float widest_gap(const band& b) {
   float best = 0, right = -1e9f;
-  for (const auto& w : b.words) {
-    if (right > -1e8f) best = std::max(best, w.span.box.x0 - right);
+  for (std::size_t k = 0; k < b.words.size(); ++k) {
+    const auto& w = b.words[k];
+    if (right > -1e8f && !(k == 1 && is_list_marker(b.words[0].span.text))) best = std::max(best, w.span.box.x0 - right);
     right = std::max(right, w.span.box.x1);
   }
   return best;

@@ -60,6 +60,7 @@ const std::vector<error_kind> kErrors = {
     {"queue_full", 503, true},
     {"database_unavailable", 503, true},
     {"storage_full", 507, true},
+    {"sync_wait_exceeded", 504, true},
 };
 
 const error_kind& kind_of(const std::string& code) {
@@ -229,7 +230,18 @@ std::optional<response> authenticate(const api_state& s, exchange& ex) {
   return std::nullopt;
 }
 
+// docling-serve's clients read an error's text from `detail` (FastAPI's shape): on its routes the
+// envelope gets that field too, so both kinds of client understand the same answer.
+void add_docling_detail(response& r) {
+  if (r.status < 400) return;
+  auto body = json::parse(r.body, nullptr, false);
+  if (!body.is_object() || !body.contains("error") || !body["error"].is_object() || body.contains("detail")) return;
+  body["detail"] = body["error"].value("message", "");
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 response finish(const request& req, const exchange& ex, response r) {
+  if (ex.matched != nullptr && ex.matched->family == family::docling) add_docling_detail(r);
   r.headers.emplace_back("X-Correlation-ID", ex.correlation_id);
   const double seconds = std::chrono::duration<double>(clock_type::now() - ex.start).count();
   const std::string route = ex.matched ? std::string(ex.matched->path) : std::string("unmatched");
@@ -284,6 +296,7 @@ bool well_formed_job_id(std::string_view id) {
 
 api::api(actors::service& svc, const actors::service_config& cfg)
     : state_(new detail::api_state{svc, cfg, detail::license_info(cfg), detail::upload_slots(cfg.max_concurrent_uploads)}) {
+  set_docling_prefix(cfg.docling_prefix);
   using k = actors::metrics_registry::kind;
   auto& m = actors::service_metrics();
   m.declare("quire_http_uploads_in_flight", k::gauge,

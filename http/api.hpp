@@ -71,7 +71,7 @@ class api {
   void handle_async(const request& req, respond_fn respond);
 
   // Admission before a request waits for a handler thread (server.cpp calls this on its I/O thread,
-  // with only the request line and headers: no body copy). An upload (routes.hpp: POST /v1/convert/jobs) takes
+  // with only the request line and headers: no body copy). An upload (routes.hpp: POST /v1/convert/jobs, the docling convert routes) takes
   // one of QUIRE_MAX_CONCURRENT_UPLOADS slots from here until handle() returns, because each one
   // queued holds its whole body in memory; beyond the bound it is refused at once. nullopt:
   // admitted (pass the request to handle() with `admitted = true`); else the 503 to send.

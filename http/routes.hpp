@@ -31,6 +31,13 @@ enum class lane {
   handler,  // may block (the database, fsync, long polls): a handler thread
 };
 
+// Which API a route belongs to. docling-serve's routes (docling_routes.cpp) sit under
+// QUIRE_DOCLING_PREFIX, and their errors carry docling's `detail` beside quire's envelope.
+enum class family {
+  native,
+  docling,
+};
+
 struct route {
   std::string_view method;  // a GET route answers HEAD too
   std::string_view path;    // the template: literal segments and {name} parameters
@@ -40,7 +47,14 @@ struct route {
   // it is answered (each one waiting holds its whole body in memory), and is refused while the lane drains.
   bool upload;
   response (*handle)(detail::api_state&, detail::exchange&);
+  http::family family = family::native;
 };
+
+// Where the docling-serve routes are served: their paths with this prefix in front ("" = as
+// docling-serve has them, /v1/convert/file…; "/docling" = /docling/v1/convert/file…). Set once
+// at start (QUIRE_DOCLING_PREFIX) before any request is matched; api's constructor does it.
+void set_docling_prefix(std::string prefix);
+const std::string& docling_prefix();
 
 // Every route served, in the order they are matched.
 const std::vector<route>& routes();

@@ -258,7 +258,9 @@ class restinio_server final : public server {
             .read_next_http_message_timelimit(cfg.idle_timeout)
             .write_http_response_timelimit(cfg.request_timeout)
             // long polls (wait_seconds <= 20) and slow disks stay within this
-            .handle_request_timeout(cfg.request_timeout + std::chrono::seconds(25))
+            // and a synchronous docling convert waits up to QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS
+            .handle_request_timeout(std::max(cfg.request_timeout + std::chrono::seconds(25),
+                                             cfg.docling_max_sync_wait + cfg.request_timeout))
             // RESTinio's defaults leave the URL and headers unbounded (only http_parser's 80 KiB
             // total applies); these are far above what any client of this API sends. A body over
             // max_body_size is refused by RESTinio while parsing (connection closed, no response):

@@ -62,7 +62,9 @@ response from_error(const actors::api_error& e, const std::string& cid);
 response uploads_full(const api_state& s, const std::string& cid);
 // nullopt when the request may pass (no keys configured, or a valid key: ex.api_key_id set).
 std::optional<response> authenticate(const api_state& s, exchange& ex);
-// X-Correlation-ID, the request metrics and the access log line, for every answer.
+// X-Correlation-ID, the request metrics and the access log line, for every answer. An error
+// answered on a docling route also carries docling-serve's `detail` (the message), which its
+// clients show.
 response finish(const request& req, const exchange& ex, response r);
 // "Application/PDF; charset=x" → "application/pdf" (also trims and lowercases one list item).
 std::string media_type(std::string_view content_type);
@@ -94,5 +96,14 @@ response get_markdown(api_state& s, exchange& ex);
 response get_result_format(api_state& s, exchange& ex);
 response get_bundle(api_state& s, exchange& ex);
 response get_artifact(api_state& s, exchange& ex);
+// docling-serve's v1 API (docling_routes.cpp).
+response docling_health(api_state& s, exchange& ex);
+response docling_version(api_state& s, exchange& ex);
+response docling_convert_file(api_state& s, exchange& ex);
+response docling_convert_file_async(api_state& s, exchange& ex);
+response docling_convert_source(api_state& s, exchange& ex);
+response docling_convert_source_async(api_state& s, exchange& ex);
+response docling_poll(api_state& s, exchange& ex);
+response docling_result(api_state& s, exchange& ex);
 
 }  // namespace quire::http::detail

@@ -46,6 +46,27 @@ TEST_CASE("QUIRE_WORKER_NICE: 0 to 19") {
   }
 }
 
+TEST_CASE("QUIRE_DOCLING_PREFIX is a literal path; QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS a bounded number") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({}), errors);
+  CHECK(c.docling_prefix.empty());
+  CHECK(c.docling_max_sync_wait == std::chrono::seconds(120));
+  CHECK(load_config(env_of({{"QUIRE_DOCLING_PREFIX", "/docling/"}}), errors).docling_prefix == "/docling");
+  CHECK(load_config(env_of({{"QUIRE_DOCLING_PREFIX", "/"}}), errors).docling_prefix.empty());
+  CHECK(load_config(env_of({{"QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS", "5"}}), errors).docling_max_sync_wait ==
+        std::chrono::seconds(5));
+  CHECK(errors.empty());
+  for (const char* bad : {"docling", "/a//b", "/{x}", "/a b"}) {
+    errors.clear();
+    load_config(env_of({{"QUIRE_DOCLING_PREFIX", bad}}), errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].variable == "QUIRE_DOCLING_PREFIX");
+  }
+  errors.clear();
+  load_config(env_of({{"QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS", "0"}}), errors);
+  CHECK(errors.size() == 1);
+}
+
 TEST_CASE("QUIRE_DATA_SYNC chooses grouped or per-file durability for data-root writes") {
   std::vector<config_error> errors;
   CHECK_FALSE(load_config(env_of({{"QUIRE_DATA_SYNC", "per_file"}}), errors).grouped_sync);

@@ -3,7 +3,7 @@
 // F3 Courier, F4 Helvetica-Oblique, F5 Times-Roman (WinAnsi encoding, so "\225" is a bullet),
 // F6 a Type 3 font (no name, no flags) whose box glyphs all advance 600/1000 em: monospace only
 // by its advances; F7 Courier whose codes \200 and \201 draw a listing's line-break marks
-// (U+230B, U+21AA, named in the encoding's Differences) at Courier's advance;
+// (U+230B, U+21AA, named in the encoding's Differences) at Courier's advance; F8 Courier-Bold;
 // a page may carry one raster image as /Im0 (scans, image-only tables, photos).
 // Coordinates in content streams are PDF's (origin bottom left, 612 x 792 page).
 #pragma once
@@ -64,9 +64,9 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
   fz_var(failed);
   fz_try(ctx) {
     doc = pdf_create_document(ctx);
-    const char* names[] = {"Helvetica", "Helvetica-Bold", "Courier", "Helvetica-Oblique", "Times-Roman"};
-    pdf_obj* fonts[5];
-    for (int i = 0; i < 5; ++i) {
+    const char* names[] = {"Helvetica", "Helvetica-Bold", "Courier", "Helvetica-Oblique", "Times-Roman", "Courier-Bold"};
+    pdf_obj* fonts[6];
+    for (int i = 0; i < 6; ++i) {
       fz_font* f = fz_new_base14_font(ctx, names[i]);
       fonts[i] = pdf_add_simple_font(ctx, doc, f, PDF_SIMPLE_ENCODING_LATIN);
       fz_drop_font(ctx, f);
@@ -124,6 +124,7 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
       for (int i = 0; i < 5; ++i) pdf_dict_puts(ctx, fd, ("F" + std::to_string(i + 1)).c_str(), fonts[i]);
       pdf_dict_puts(ctx, fd, "F6", uniform);
       pdf_dict_puts(ctx, fd, "F7", marked);
+      pdf_dict_puts(ctx, fd, "F8", fonts[5]);
       if (const auto& im = pages[p].image) {
         fz_colorspace* cs = im->components == 3 ? fz_device_rgb(ctx) : fz_device_gray(ctx);
         fz_pixmap* pix = fz_new_pixmap(ctx, cs, im->width, im->height, nullptr, 0);
@@ -155,7 +156,7 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
       pdf_insert_page(ctx, doc, -1, page);
       pdf_drop_obj(ctx, page);
     }
-    for (int i = 0; i < 5; ++i) pdf_drop_obj(ctx, fonts[i]);
+    for (int i = 0; i < 6; ++i) pdf_drop_obj(ctx, fonts[i]);
     pdf_drop_obj(ctx, uniform);
     pdf_drop_obj(ctx, marked);
     pdf_write_options wo = pdf_default_write_options;

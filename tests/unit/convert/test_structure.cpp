@@ -142,3 +142,39 @@ TEST_CASE("heading levels have no gaps and section numbers give the depth") {
   CHECK(has(out, "\n## 2.2 Moorings\n"));
   CHECK_FALSE(has(out, "####"));
 }
+
+TEST_CASE("a heading set wholly in bold code font is a heading, a listing line is not") {
+  std::string c = body_lines(720, kProse);
+  c += text_at("F8", 11, 72, 670, "workspace");  // an option's heading, well apart from the text
+  c += body_lines(650, kProse);
+  // a listing whose middle line is bold (typed input): it stays one code block
+  c += text_at("F3", 11, 72, 600, "$ npm exec --package yo");
+  c += text_at("F8", 11, 72, 588, "npm run build");
+  c += text_at("F3", 11, 72, 576, "$ npm test");
+  c += body_lines(550, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "# `workspace`\n"));
+  CHECK(count(out, "#") == 1);
+  CHECK(has(out, "```\n$ npm exec --package yo\nnpm run build\n$ npm test\n```"));
+}
+
+TEST_CASE("a run-in heading (bold lead-in, wide space, text wrapping under it) is split off") {
+  std::string c = text_at("F2", 11, 72, 750, "Linker settings");  // a heading on a line of its own
+  c += body_lines(720, kProse);
+  // "Add new linker flags" is 107 pt wide in Helvetica-Bold 11: the text follows 1 em later
+  c += text_at("F2", 11, 72, 680, "Add new linker flags");
+  c += text_at("F1", 11, 190, 680, "Setting linker flags is specific to each system,");
+  c += body_lines(666, {"and on most of them they can be added with the ldflags setting of the", "target that needs them."});
+  // a term whose description hangs beside it is a definition list entry, not a heading
+  c += text_at("F2", 11, 72, 610, "Quay crane");
+  c += text_at("F1", 11, 160, 610, "The crane on the east quay, inspected in May by the");
+  c += text_at("F1", 11, 160, 596, "morning crew before the tide turned.");
+  const std::string out = md({{c}});
+  INFO(out);
+  // in the style of the heading above, but run in: one level below it
+  CHECK(has(out, "# Linker settings\n"));
+  CHECK(has(out, "\n## Add new linker flags\n\nSetting linker flags is specific to each system, and on most"));
+  CHECK_FALSE(has(out, "# Quay crane"));
+  CHECK(count(out, "#") == 3);
+}

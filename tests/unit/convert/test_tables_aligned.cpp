@@ -378,3 +378,36 @@ TEST_CASE("an italic label right above the header row stays out of the table", "
   CHECK(row_texts(t, 0) == std::vector<std::string>{"Flag", "Default", "Type"});
   CHECK(std::find(found[0].lines.begin(), found[0].lines.end(), 0) == found[0].lines.end());  // the label is left
 }
+
+TEST_CASE("a bulleted list right above a table stays out of it", "[tables][aligned]") {
+  // list items drawn with the bullet apart from the text, then a heading close on top of the
+  // header row: the bullet's gap is no column gutter, so the list does not swallow the table
+  page_builder p;
+  p.text(74, 60, "\xE2\x80\xA2");
+  p.text(98, 60, "npm stage reject <stage-id> - Reject a staged package");
+  p.text(74, 74, "\xE2\x80\xA2");
+  p.text(98, 74, "npm stage download <stage-id> - Download the tarball for inspection");
+  p.text(72, 96, "Requirements by Subcommand", true);
+  p.text(72, 110, "Command");
+  p.text(190, 110, "Requires 2FA");
+  p.text(300, 110, "Notes");
+  p.hrule(72, 420, 122);
+  const char* rows[3][3] = {{"npm stage publish", "No", "Designed for automated workflows"},
+                            {"npm stage list", "No", "View staged packages"},
+                            {"npm stage approve", "Yes", "Prompts for 2FA to publish"}};
+  float y = 126;
+  for (auto& r : rows) {
+    p.text(72, y, r[0]);
+    p.text(190, y, r[1]);
+    p.text(300, y, r[2]);
+    y += 16;
+  }
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 4);
+  CHECK(row_texts(t, 0) == std::vector<std::string>{"Command", "Requires 2FA", "Notes"});
+  CHECK(row_texts(t, 3) == std::vector<std::string>{"npm stage approve", "Yes", "Prompts for 2FA to publish"});
+  for (int i = 0; i < 5; ++i)  // neither list item nor the heading
+    CHECK(std::find(found[0].lines.begin(), found[0].lines.end(), i) == found[0].lines.end());
+}
