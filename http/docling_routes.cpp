@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "actors/result_formats.hpp"
+#include "http/detail/documents.hpp"
 #include "http/detail/exchange.hpp"
 #include "http/docling.hpp"
 #include "http/job_spec.hpp"
@@ -162,7 +163,7 @@ std::optional<response> submit(api_state& s, exchange& ex, const docling_input& 
   sub.pdf.assign(in.pdf.data(), in.pdf.size());
   auto res = s.svc.submit(sub);
   if (!res) return from_error(*res.error, cid);
-  job = std::move(res.value->job);
+  job = detail::job_document(std::move(res.value->job));
   return std::nullopt;
 }
 
@@ -204,8 +205,7 @@ response finished_answer(api_state& s, exchange& ex, const json& job, const dl::
       md = dl::rewrite_image_links(md, [&](const std::string& name) -> std::optional<std::string> {
         auto a = s.svc.get_artifact(id, ex.api_key_id, name);
         if (!a) return std::nullopt;
-        return "data:" + a.value->metadata.value("media_type", "application/octet-stream") + ";base64," +
-               dl::base64_encode(a.value->markdown);
+        return "data:" + a.value->media_type + ";base64," + dl::base64_encode(a.value->bytes);
       });
     } else if (t.images == dl::image_mode::referenced) {
       md = dl::rewrite_image_links(md, [&](const std::string& name) -> std::optional<std::string> {
@@ -218,7 +218,7 @@ response finished_answer(api_state& s, exchange& ex, const json& job, const dl::
   // (docs/document.md), not a DoclingDocument.
   auto stored = [&](const char* format) -> std::optional<std::string> {
     auto f = s.svc.get_result_format(id, ex.api_key_id, format);
-    if (f) return std::move(f.value->markdown);
+    if (f) return std::move(f.value->bytes);
     errors.push_back(dl::error_item(std::string("to_formats: ") + format + " is not available for this task (" +
                                     f.error->code + "); its field is null"));
     return std::nullopt;
@@ -265,7 +265,7 @@ response convert_sync(api_state& s, exchange& ex, reader read) {
   const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(s.cfg.docling_max_sync_wait);
   auto w = s.svc.wait_job(id, ex.api_key_id, limit);
   if (!w) return docling_error(*w.error, cid);
-  job = std::move(*w.value);
+  job = detail::job_document(std::move(*w.value));
   const auto st = job.value("status", "");
   if (st == "queued" || st == "running") {
     auto r = error_response("sync_wait_exceeded",
@@ -301,7 +301,7 @@ response docling_health(api_state&, exchange&) { return json_response(200, {{"st
 
 response docling_version(api_state& s, exchange&) {
   const auto info = s.svc.info();
-  return json_response(200, {{"quire", info.value("revision", json(nullptr))},
+  return json_response(200, {{"quire", info.revision},
                              {"docling-serve-api", "v1"},
                              {"engine", "quire (rules-based PDF converter)"}});
 }
@@ -326,7 +326,7 @@ response docling_poll(api_state& s, exchange& ex) {
   auto res = wait > 0 ? s.svc.wait_job(id, ex.api_key_id, std::chrono::milliseconds(static_cast<long>(wait * 1000)))
                       : s.svc.get_job(id, ex.api_key_id);
   if (!res) return docling_error(*res.error, cid);
-  return json_response(200, dl::task_status(*res.value));
+  return json_response(200, dl::task_status(detail::job_document(std::move(*res.value))));
 }
 
 response docling_result(api_state& s, exchange& ex) {
@@ -334,7 +334,7 @@ response docling_result(api_state& s, exchange& ex) {
   if (auto err = check_task_id(ex)) return std::move(*err);
   auto res = s.svc.get_job(ex.params.at("task_id"), ex.api_key_id);
   if (!res) return docling_error(*res.error, cid);
-  const auto& job = *res.value;
+  const auto job = detail::job_document(std::move(*res.value));
   const auto st = job.value("status", "");
   if (st == "queued" || st == "running")
     return docling_error({"job_not_finished", "Task result not found. Please wait for a completion status.",

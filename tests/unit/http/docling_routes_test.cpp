@@ -30,56 +30,72 @@ struct fake_service : actors::service {
   std::string markdown = "# Title\n\n![](assets/p1-img1.png)\n";
   std::chrono::milliseconds last_wait{0};
 
-  json job(const std::string& status) const {
-    json error = nullptr;
-    if (status == "failed") error = {{"code", "pdf_invalid"}, {"message", "cannot open"}};
-    return {{"job_id", kJob},
-            {"status", status},
-            {"source_filename", submissions.empty() ? "" : submissions.back().filename},
-            {"job_spec", submissions.empty() ? json::object() : submissions.back().job_spec},
-            {"error", error},
-            {"started_at", "2026-12-07T00:00:00.000Z"},
-            {"finished_at", status == "queued" ? json(nullptr) : json("2026-12-07T00:00:02.500Z")}};
+  // The job as the service answers it (the http layer renders its document): started at a fixed
+  // time, finished 2.5 s later unless queued.
+  storage::job_record job(const std::string& status) const {
+    storage::job_record j;
+    j.id = kJob;
+    j.status = *storage::parse_job_status(status);
+    if (!submissions.empty()) {
+      j.source_filename = submissions.back().filename;
+      j.spec = submissions.back().job_spec;
+    }
+    if (status == "failed") j.error = storage::job_error_info{"pdf_invalid", "cannot open", false};
+    const auto start = std::chrono::system_clock::time_point(std::chrono::milliseconds(1796601600000));
+    j.created_at = j.updated_at = start;
+    j.started_at = start;
+    if (status != "queued") j.finished_at = start + std::chrono::milliseconds(2500);
+    return j;
   }
   actors::readiness_snapshot readiness() const override { return snap; }
-  json info() const override { return {{"revision", "abc123"}}; }
+  actors::service_info info() const override {
+    actors::service_info i;
+    i.revision = "abc123";
+    return i;
+  }
   actors::api_result<actors::submitted> submit(const actors::submission& s) override {
     submissions.push_back(s);
     return actors::api_result<actors::submitted>::ok({job("queued"), false});
   }
-  actors::api_result<json> get_job(const std::string& id, const std::string&) override {
-    if (id != kJob) return actors::api_result<json>::fail("job_not_found", "no job " + id);
-    return actors::api_result<json>::ok(job(final_status));
+  actors::api_result<storage::job_record> get_job(const std::string& id, const std::string&) override {
+    if (id != kJob) return actors::api_result<storage::job_record>::fail("job_not_found", "no job " + id);
+    return actors::api_result<storage::job_record>::ok(job(final_status));
   }
-  actors::api_result<json> wait_job(const std::string& id, const std::string& k, std::chrono::milliseconds w) override {
+  actors::api_result<storage::job_record> wait_job(const std::string& id, const std::string& k,
+                                                   std::chrono::milliseconds w) override {
     last_wait = w;
     return get_job(id, k);
   }
   actors::api_result<actors::job_page> list_jobs(const actors::list_query&, const std::string&) override {
     return actors::api_result<actors::job_page>::ok({});
   }
-  actors::api_result<json> cancel_job(const std::string&, const std::string&) override {
-    return actors::api_result<json>::fail("job_not_cancelable", "finished");
+  actors::api_result<storage::job_record> cancel_job(const std::string&, const std::string&) override {
+    return actors::api_result<storage::job_record>::fail("job_not_cancelable", "finished");
   }
-  actors::api_result<actors::result_view> get_result(const std::string& id, const std::string& k, bool md) override {
+  actors::api_result<actors::job_result> get_result(const std::string& id, const std::string& k, bool md) override {
     auto j = get_job(id, k);
-    if (j.value->at("status") != "succeeded")
-      return actors::api_result<actors::result_view>::fail("job_not_succeeded", "not succeeded");
-    return actors::api_result<actors::result_view>::ok({{{"sha256", "ab"}}, md ? markdown : ""});
+    if (j.value->status != storage::job_status::succeeded)
+      return actors::api_result<actors::job_result>::fail("job_not_succeeded", "not succeeded");
+    actors::job_result r;
+    r.job = std::move(*j.value);
+    if (md) r.markdown = markdown;
+    return actors::api_result<actors::job_result>::ok(std::move(r));
   }
-  actors::api_result<actors::result_view> get_artifact(const std::string&, const std::string&,
-                                                       const std::string& name) override {
-    if (name != "p1-img1.png") return actors::api_result<actors::result_view>::fail("artifact_not_found", "none");
-    return actors::api_result<actors::result_view>::ok({{{"media_type", "image/png"}}, "PNG"});
+  actors::api_result<actors::artifact> get_artifact(const std::string&, const std::string&,
+                                                    const std::string& name) override {
+    if (name != "p1-img1.png") return actors::api_result<actors::artifact>::fail("artifact_not_found", "none");
+    return actors::api_result<actors::artifact>::ok({"image/png", "PNG"});
   }
-  actors::api_result<actors::result_view> get_result_format(const std::string& id, const std::string& k,
+  actors::api_result<actors::result_file> get_result_format(const std::string& id, const std::string& k,
                                                             const std::string& format) override {
     auto j = get_job(id, k);
-    const auto asked = j.value->at("job_spec").value("conversion", json::object()).value("formats", json::array());
+    const auto asked = j.value->spec.value("conversion", json::object()).value("formats", json::array());
     if (std::find(asked.begin(), asked.end(), format) == asked.end())
-      return actors::api_result<actors::result_view>::fail("format_not_available", "not asked for");
-    if (format == "json") return actors::api_result<actors::result_view>::ok({{}, R"({"blocks":[{"type":"heading"}]})"});
-    return actors::api_result<actors::result_view>::ok({{}, "Title\n"});
+      return actors::api_result<actors::result_file>::fail("format_not_available", "not asked for");
+    if (format == "json")
+      return actors::api_result<actors::result_file>::ok(
+          {"document.json", "application/json", R"({"blocks":[{"type":"heading"}]})", ""});
+    return actors::api_result<actors::result_file>::ok({"result.txt", "text/plain", "Title\n", ""});
   }
   actors::api_result<actors::result_files> get_result_files(const std::string&, const std::string&,
                                                             std::uint64_t) override {
