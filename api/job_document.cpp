@@ -1,11 +1,10 @@
 // The v1 job document; see job_document.hpp.
 #include "api/job_document.hpp"
 
-#include <cstdio>
-#include <ctime>
 
 // Header-only (the format table and formats_of, nlohmann-json only): the links name the formats.
 #include "actors/result_formats.hpp"
+#include "log/log.hpp"
 
 namespace quire::api {
 namespace {
@@ -35,7 +34,7 @@ json document(const storage::job_record& j, json spec) {
               {"source_filename", j.source_filename},
               {"input_bytes", j.input_bytes},
               {"error", error},
-              {"created_at", iso_time(j.created_at)},
+              {"created_at", log::iso_time(j.created_at)},
               {"started_at", iso_time_or_null(j.started_at)},
               {"finished_at", iso_time_or_null(j.finished_at)},
               {"expires_at", iso_time_or_null(j.expires_at)},
@@ -48,18 +47,9 @@ json document(const storage::job_record& j, json spec) {
 
 }  // namespace
 
-std::string iso_time(const storage::time_point& t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
+json iso_time_or_null(const std::optional<storage::time_point>& t) {
+  return t ? json(log::iso_time(*t)) : json(nullptr);
 }
-
-json iso_time_or_null(const std::optional<storage::time_point>& t) { return t ? json(iso_time(*t)) : json(nullptr); }
 
 json job_document(const storage::job_record& j) { return document(j, j.spec); }
 json job_document(storage::job_record&& j) { return document(j, std::move(j.spec)); }

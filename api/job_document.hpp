@@ -16,9 +16,7 @@
 
 namespace quire::api {
 
-// RFC 3339 UTC with milliseconds: "2026-01-02T03:04:05.678Z".
-std::string iso_time(const storage::time_point& t);
-// iso_time, or null when unset.
+// log::iso_time of the time (RFC 3339 UTC with milliseconds), or null when unset.
 nlohmann::json iso_time_or_null(const std::optional<storage::time_point>& t);
 
 // The job document: job_id, status, progress, attempts, job_spec, error, times, links, and the

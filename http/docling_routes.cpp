@@ -251,16 +251,22 @@ dl::translation stored_translation(const json& job) {
 
 using reader = std::optional<response> (*)(const request&, const std::string&, docling_input&);
 
+// Reads the request's document and options, translates them and submits the job (`job` its
+// document): what the sync and the async converts share.
+std::optional<response> read_and_submit(api_state& s, exchange& ex, reader read, accepted& a, json& job) {
+  docling_input in;
+  if (auto err = read(ex.req, ex.correlation_id, in)) return err;
+  if (auto err = translate(s, in, ex.correlation_id, a)) return err;
+  return submit(s, ex, in, a.spec, job);
+}
+
 // Submits, then waits for the job up to QUIRE_DOCLING_MAX_SYNC_WAIT_SECONDS; past it 504 as
 // docling-serve answers, naming the task so the client can still poll for it.
 response convert_sync(api_state& s, exchange& ex, reader read) {
   const auto& cid = ex.correlation_id;
-  docling_input in;
-  if (auto err = read(ex.req, cid, in)) return std::move(*err);
   accepted a;
-  if (auto err = translate(s, in, cid, a)) return std::move(*err);
   json job;
-  if (auto err = submit(s, ex, in, a.spec, job)) return std::move(*err);
+  if (auto err = read_and_submit(s, ex, read, a, job)) return std::move(*err);
   const auto id = job.value("job_id", "");
   const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(s.cfg.docling_max_sync_wait);
   auto w = s.svc.wait_job(id, ex.api_key_id, limit);
@@ -281,13 +287,9 @@ response convert_sync(api_state& s, exchange& ex, reader read) {
 }
 
 response convert_async(api_state& s, exchange& ex, reader read) {
-  const auto& cid = ex.correlation_id;
-  docling_input in;
-  if (auto err = read(ex.req, cid, in)) return std::move(*err);
   accepted a;
-  if (auto err = translate(s, in, cid, a)) return std::move(*err);
   json job;
-  if (auto err = submit(s, ex, in, a.spec, job)) return std::move(*err);
+  if (auto err = read_and_submit(s, ex, read, a, job)) return std::move(*err);
   auto body = dl::task_status(job);
   // The option reports cannot wait for the result (its options are not all stored): they are
   // part of the submit's answer, in a field docling's TaskStatusResponse does not have.

@@ -61,16 +61,6 @@ logger_state& state() {
   return *s;
 }
 
-std::string timestamp(std::chrono::system_clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[80];  // room for any int the format could print (the compiler checks the worst case)
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
 
 // A JSON string literal: quotes, backslashes and control characters escaped, invalid UTF-8
 // replaced by U+FFFD (a client's bytes never make the line invalid).
@@ -154,7 +144,7 @@ std::string render_json(level l, std::chrono::system_clock::time_point t, std::s
   std::string out;
   out.reserve(160);
   out += "{\"ts\":\"";
-  out += timestamp(t);
+  out += iso_time(t);
   out += "\",\"level\":\"";
   out += to_string(l);
   out += "\",\"event\":";
@@ -170,7 +160,7 @@ std::string render_json(level l, std::chrono::system_clock::time_point t, std::s
 }
 
 std::string render_text(level l, std::chrono::system_clock::time_point t, std::string_view event, const fields& f) {
-  std::string out = timestamp(t);
+  std::string out = iso_time(t);
   std::string lv(to_string(l));
   for (auto& c : lv) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   lv.resize(5, ' ');
@@ -236,6 +226,17 @@ void emit(level l, std::string_view event, const fields& f) noexcept {
     st.current.load(std::memory_order_acquire)->log(to_spdlog(l), spdlog::string_view_t(line.data(), line.size()));
   } catch (...) {
   }
+}
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[80];  // room for any int the format could print (the compiler checks the worst case)
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
 }
 
 }  // namespace quire::log

@@ -44,6 +44,10 @@ std::string_view to_string(format f);  // "auto", "json", "text"
 // objects. A field named like one of the line's own keys (ts, level, event) gets a trailing '_'.
 using fields = nlohmann::ordered_json;
 
+// RFC 3339 UTC with milliseconds, "2026-01-02T03:04:05.678Z": the log's `ts`, and every time the
+// API and the webhooks show.
+std::string iso_time(std::chrono::system_clock::time_point t);
+
 // Pure rendering (no trailing newline), for the writer and the tests.
 std::string render_json(level l, std::chrono::system_clock::time_point t, std::string_view event, const fields& f);
 std::string render_text(level l, std::chrono::system_clock::time_point t, std::string_view event, const fields& f);

@@ -3,8 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <ctime>
 #include <random>
 
 #include "log/log.hpp"
@@ -14,17 +12,6 @@
 namespace quire::notify {
 namespace {
 
-std::string iso_seconds(storage::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
-
 double jitter() {
   thread_local std::mt19937 gen{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.8, 1.2)(gen);
@@ -33,7 +20,7 @@ double jitter() {
 }  // namespace
 
 std::string event_body(const storage::webhook_delivery& d, const nlohmann::json& job_document) {
-  return nlohmann::json{{"type", d.event}, {"timestamp", iso_seconds(d.created_at)}, {"data", job_document}}.dump();
+  return nlohmann::json{{"type", d.event}, {"timestamp", log::iso_time(d.created_at)}, {"data", job_document}}.dump();
 }
 
 std::chrono::milliseconds retry_delay(const delivery_settings& s, int attempt) {

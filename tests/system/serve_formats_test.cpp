@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../unit/convert/hostile_pdf.hpp"
 #include "lane.hpp"
 
 using namespace quire::systest;
@@ -29,22 +30,7 @@ std::string pages_pdf(const std::vector<std::string>& contents) {
     kids += std::to_string(objs.size()) + " 0 R ";
   }
   objs[1] = "<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(contents.size()) + " >>";
-  std::string pdf = "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n";
-  std::vector<std::size_t> offsets;
-  for (std::size_t i = 0; i < objs.size(); ++i) {
-    offsets.push_back(pdf.size());
-    pdf += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
-  }
-  const std::size_t xref = pdf.size();
-  pdf += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
-  for (auto off : offsets) {
-    char line[24];
-    std::snprintf(line, sizeof line, "%010zu 00000 n \n", off);
-    pdf += line;
-  }
-  pdf += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-         std::to_string(xref) + "\n%%EOF\n";
-  return pdf;
+  return quire::test::objects_pdf(objs);
 }
 
 std::string text_at(const char* font, int size, int x, int y, const std::string& s) {
