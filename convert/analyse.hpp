@@ -20,12 +20,17 @@
 namespace quire::convert {
 
 struct outline_entry {
-  std::string key;  // text::key of the title
+  std::string key;   // text::key of the title
+  std::string bare;  // the key without its section number (unnumbered_key), computed once
   int level = 1;    // 1-based depth in the outline
   int page = 0;     // 1-based target page, 0 when unknown
   float y = -1;     // target y on that page, -1 when unknown
   bool used = false;
 };
+
+// A title key without its section number ("2 1 description" → "description", "chapter 3 tools"
+// → "tools", "a 2 glossary" → "glossary"): outlines often leave the numbers out, or keep only them.
+std::string unnumbered_key(const std::string& key);
 
 struct heading_style {
   float size = 0;

@@ -418,11 +418,7 @@ std::string page_analyser::code_text(const std::vector<const fline*>& lines) con
   return out;
 }
 
-namespace {
-
-// A title key without its section number ("2 1 description" → "description", "chapter 3 tools"
-// → "tools", "a 2 glossary" → "glossary"): outlines often leave the numbers out, or keep only them.
-std::string unnumbered(const std::string& key) {
+std::string unnumbered_key(const std::string& key) {
   std::vector<std::string> w;
   for (size_t i = 0; i < key.size();) {
     size_t j = key.find(' ', i);
@@ -440,24 +436,23 @@ std::string unnumbered(const std::string& key) {
   return out;
 }
 
-}  // namespace
 
 bool page_analyser::outline_has(const std::string& plain) const {
   if (dc.outline.empty()) return false;
-  const std::string k = text::key(plain), bare = unnumbered(k);
+  const std::string k = text::key(plain), bare = unnumbered_key(k);
   for (const auto& e : dc.outline)
-    if (!e.used && (!e.page || e.page == page.number) && (e.key == k || unnumbered(e.key) == bare)) return true;
+    if (!e.used && (!e.page || e.page == page.number) && (e.key == k || e.bare == bare)) return true;
   return false;
 }
 
 bool page_analyser::outline_elsewhere(const std::string& plain) const {
   if (dc.outline.empty()) return false;
-  const std::string k = unnumbered(text::key(plain));
+  const std::string k = unnumbered_key(text::key(plain));
   if (k.size() < 4) return false;
   // one entry only: a generic title ("Synopsis", "Further reading") may recur unlisted
   int entries = 0;
   for (const auto& e : dc.outline) {
-    if (unnumbered(e.key) != k) continue;
+    if (e.bare != k) continue;
     // targets can be one page off (an anchor set just before a page break)
     // and a contents list comes before what it lists
     if (!e.page || e.page <= page.number + 1 || ++entries > 1) return false;
@@ -472,12 +467,12 @@ outline_entry* page_analyser::outline_match(const std::string& plain) {
   const std::string k = text::key(plain);
   if (k.empty() || k.size() > 300) return nullptr;
   for (int pass = 0; pass < 2; ++pass) {
-    const std::string want = pass == 0 ? k : unnumbered(k);
+    const std::string want = pass == 0 ? k : unnumbered_key(k);
     if (want.empty()) continue;
     for (auto& e : dc.outline) {
       if (e.used || e.key.empty()) continue;
       if (e.page && e.page != page.number) continue;
-      if ((pass == 0 ? e.key : unnumbered(e.key)) == want) {
+      if ((pass == 0 ? e.key : e.bare) == want) {
         e.used = true;
         return &e;
       }

@@ -234,6 +234,7 @@ std::vector<outline_entry> load_outline(fz_context* ctx, fz_document* doc) {
     if (f.level < 8) stack.push_back({f.node->down, f.level + 1});
     outline_entry e;
     e.key = text::key(f.node->title ? f.node->title : "");
+    e.bare = unnumbered_key(e.key);
     e.level = f.level;
     const int page = page_of_location(ctx, doc, f.node->page);
     e.page = page >= 0 ? page + 1 : 0;

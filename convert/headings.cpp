@@ -100,6 +100,19 @@ int page_analyser::heading_level(const std::vector<const fline*>& lines, const s
   outline_entry* oe = nlines <= 4 ? outline_match(plain) : nullptr;
   bool heading = oe != nullptr;
   if (!heading) {
+    // first the style (cheap), then the exclusions (regexes, outline lookups): most paragraphs
+    // fail the style test, and a paragraph must pass both to be a heading
+    const float r = size / body;
+    if (nlines <= 3 && nchars <= 200) {
+      const int lc = text::last_cp(plain);
+      const bool bad_end = lc == ',' || lc == ';' || (lc == '.' && !all_bold && r < 1.3f);
+      if (r >= 1.15f && !bad_end) heading = true;
+      else if (r >= 1.05f && (all_bold || all_italic) && !bad_end) heading = true;
+      else if (all_bold && r >= 0.8f && nlines <= 2 && nchars <= 150 && lc != '.' && lc != ',' && lc != ';' &&
+               lc != ':' && (!code_only || nlines == 1))
+        heading = true;
+    }
+    if (!heading) return 0;
     int letters = 0;
     for (size_t i = 0; i < plain.size() && letters < 2;)
       if (text::is_alpha(text::next_cp(plain, i))) ++letters;
@@ -113,16 +126,6 @@ int page_analyser::heading_level(const std::vector<const fline*>& lines, const s
         const float gap = f->pieces[k]->box.x0 - f->pieces[k - 1]->box.x1;
         if (gap > 2.5f * std::max(size, 4.0f) && !(k == 1 && is_section_number(f->pieces[0]->text()))) return 0;
       }
-    const float r = size / body;
-    if (nlines <= 3 && nchars <= 200) {
-      const int lc = text::last_cp(plain);
-      const bool bad_end = lc == ',' || lc == ';' || (lc == '.' && !all_bold && r < 1.3f);
-      if (r >= 1.15f && !bad_end) heading = true;
-      else if (r >= 1.05f && (all_bold || all_italic) && !bad_end) heading = true;
-      else if (all_bold && r >= 0.8f && nlines <= 2 && nchars <= 150 && lc != '.' && lc != ',' && lc != ';' &&
-               lc != ':' && (!code_only || nlines == 1))
-        heading = true;
-    }
   }
   if (!heading) return 0;
   int level = 0;
