@@ -684,6 +684,7 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
   page_fonts fonts;
   std::vector<rawc> chars;
   std::vector<raw_line> raws;
+  std::vector<int> line_links;
   int block_no = 0;
   for (fz_stext_block* b = text->first_block; b; b = b->next, ++block_no) {
     if (b->type != FZ_STEXT_BLOCK_TEXT) continue;
@@ -696,6 +697,17 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
       }
       raw_line rl;
       rl.block = block_no;
+      // the links this line can touch (a contents or index page has hundreds: testing each
+      // character against all of them cost more than the rest of the line's work)
+      float cy_min = 1e30f, cy_max = -1e30f;
+      for (fz_stext_char* ch = l->first_char; ch; ch = ch->next) {
+        const float cy = ch->origin.y - 0.3f * (ch->size > 0 ? ch->size : 1);
+        cy_min = std::min(cy_min, cy);
+        cy_max = std::max(cy_max, cy);
+      }
+      line_links.clear();
+      for (size_t k = 0; k < links.size(); ++k)
+        if (cy_max >= links[k].box.y0 - 1 && cy_min <= links[k].box.y1 + 1) line_links.push_back(static_cast<int>(k));
       for (fz_stext_char* ch = l->first_char; ch; ch = ch->next) {
         int c = map_char(ch->c);
         if (c < 0) continue;
@@ -711,10 +723,10 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
         r.font = fonts.get(ctx, ch->font);
         r.link = -1;
         const float cx = (r.x0 + r.x1) / 2, cy = r.oy - 0.3f * r.size;
-        for (size_t k = 0; k < links.size(); ++k) {
-          const rect& lb = links[k].box;
+        for (int k : line_links) {
+          const rect& lb = links[static_cast<size_t>(k)].box;
           if (cx >= lb.x0 - 0.5f && cx <= lb.x1 + 0.5f && cy >= lb.y0 - 1 && cy <= lb.y1 + 1) {
-            r.link = static_cast<int>(k);
+            r.link = k;
             break;
           }
         }
