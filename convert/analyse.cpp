@@ -59,22 +59,29 @@ void doc_context::observe(const page_model& page) {
     if (l.size >= 1.12f * body || ((b || it) && l.size >= 0.8f * body && l.chars <= 150))
       note_heading_style(l.size, b, it);
   }
-  // vocabulary (for hyphen repair)
+  // vocabulary (for hyphen repair): whole words only, so neither the part before a hyphen at a
+  // line's end nor the first word of the line after it (the rest of the hyphenated word) is taken
   if (words_.size() < 200000) {
-    for (const auto& l : page.lines)
-      for (const auto& sp : l.spans) {
-        std::string w;
-        std::string_view t = sp.text;
-        for (size_t i = 0; i <= t.size();) {
-          int c = i < t.size() ? text::next_cp(t, i) : (++i, ' ');
-          if (text::is_alpha(c)) {
-            text::append_cp(w, text::to_lower(c));
-          } else {
-            if (w.size() >= 3) words_.insert(w);
-            w.clear();
-          }
+    bool after_hyphen = false;
+    for (const auto& l : page.lines) {
+      std::string t;
+      for (const auto& sp : l.spans) t += sp.text;
+      t = std::string(text::trim(t));
+      std::string w;
+      bool first = true;
+      for (size_t i = 0; i <= t.size();) {
+        const int c = i < t.size() ? text::next_cp(t, i) : (++i, ' ');
+        if (text::is_alpha(c)) {
+          text::append_cp(w, text::to_lower(c));
+          continue;
         }
+        const bool fragment = (first && after_hyphen) || (i >= t.size() && c == '-');
+        if (w.size() >= 2 && !fragment) words_.insert(w);
+        if (!w.empty()) first = false;
+        w.clear();
       }
+      after_hyphen = text::last_cp(t) == '-';
+    }
   }
 }
 

@@ -55,6 +55,7 @@ class doc_context {
   float body_size() const;
   float line_gap() const;  // typical vertical gap between lines of a body paragraph
   bool known_word(const std::string& lower) const { return words_.count(lower) != 0; }
+  std::size_t vocabulary_size() const { return words_.size(); }
 
   // refs seen so far (superscript numbers in body text), for telling footnotes from lists
   std::set<std::string> footnote_refs;

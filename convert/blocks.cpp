@@ -13,6 +13,10 @@
 
 namespace quire::convert {
 
+// Distinct words a document must have shown before "neither half of a hyphenated line end is a
+// word" counts as evidence of a hyphenation (a page or two of text knows too few words).
+constexpr std::size_t kMinVocabulary = 500;
+
 using layout::block;
 using layout::block_kind;
 using layout::line;
@@ -212,8 +216,12 @@ std::vector<span> page_analyser::join_spans(const std::vector<const fline*>& lin
       const int next = text::first_cp(ls.front().text);
       bool joined = false;
       if ((last == '-' || last == 0xAD || last == 0x2010) && text::is_lower(next)) {
-        // hyphen at the end of a line: a soft hyphen goes; a hard one stays unless the
-        // joined word is known from the document and the hyphenated form is not
+        // hyphen at the end of a line: a soft hyphen goes. A hard one goes when the joined word
+        // is known from the document, or when the halves are letters and neither is a word of its
+        // own ("imple-ments", "des-tinations" are hyphenations; "command-line", "right-to-left",
+        // "non-blocking" are compounds broken at a hyphen) — evidence only once the document has
+        // shown enough words (kMinVocabulary). In code (an option such as --disable-shared) it
+        // always stays.
         size_t cut = prev.size() - (last == '-' ? 1 : last == 0xAD ? 2 : 3);
         std::string head;
         for (size_t k = cut; k-- > 0;) {
@@ -226,11 +234,39 @@ std::vector<span> page_analyser::join_spans(const std::vector<const fline*>& lin
           if (ch == ' ' || ch == ',' || ch == '.' || ch == ';' || ch == ':' || ch == ')') break;
           tail += ch;
         }
-        std::string joined_word, lower;
-        joined_word = head + tail;
-        for (size_t k = 0; k < joined_word.size();) text::append_cp(lower, text::to_lower(text::next_cp(joined_word, k)));
-        bool head_alpha = !head.empty() && text::is_alpha(text::last_cp(head));
-        if (last != '-' || (head_alpha && dc.known_word(lower))) prev.erase(cut);
+        auto lowered = [](const std::string& w, bool* all_alpha) {
+          std::string l;
+          *all_alpha = !w.empty();
+          for (size_t k = 0; k < w.size();) {
+            const int c = text::next_cp(w, k);
+            *all_alpha = *all_alpha && text::is_alpha(c);
+            text::append_cp(l, text::to_lower(c));
+          }
+          return l;
+        };
+        bool joined_alpha = false, head_word = false, tail_word = false;
+        const std::string lower = lowered(head + tail, &joined_alpha);
+        // the letters the word has before the hyphen (an opening quote or bracket is no part of it)
+        std::string head_letters;
+        for (size_t k = 0; k < head.size();) {
+          const int c = text::next_cp(head, k);
+          if (text::is_alpha(c)) text::append_cp(head_letters, c);
+          else head_letters.clear();
+        }
+        std::string tail_letters;
+        for (size_t k = 0; k < tail.size();) {
+          const int c = text::next_cp(tail, k);
+          if (!text::is_alpha(c)) break;
+          text::append_cp(tail_letters, c);
+        }
+        const std::string head_lower = lowered(head_letters, &head_word);
+        const std::string tail_lower = lowered(tail_letters, &tail_word);
+        const bool head_alpha = !head.empty() && text::is_alpha(text::last_cp(head));
+        const bool code = out.back().mono;
+        const bool compound = dc.known_word(head_lower) || dc.known_word(tail_lower);
+        if (last != '-' || (!code && head_alpha && dc.known_word(lower)) ||
+            (!code && head_word && tail_word && !compound && dc.vocabulary_size() >= kMinVocabulary))
+          prev.erase(cut);
         joined = true;
       }
       if (!joined) prev += ' ';

@@ -111,6 +111,20 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
   // whitespace-only segments take no style
   for (auto& s : segs)
     if (!s.ref && text::trim(s.text).empty()) s.bold = s.italic = s.mono = false;
+  // Emphasis glued to a letter or digit outside it is part of a word or a formula (an italic
+  // variable with its exponent, "x2"; a bold name with a suffix): markers there split the word for
+  // search and, after a digit or before punctuation, are not even emphasis to a Markdown parser
+  // ("1*−x*2" stays literal). Such runs stay plain.
+  auto alnum_cp = [](int c) { return c > 0 && (text::is_alpha(c) || (c >= '0' && c <= '9')); };
+  for (size_t k = 0; k < segs.size(); ++k) {
+    segment& s = segs[k];
+    if (s.ref || s.mono || !(s.bold || s.italic) || s.text.empty()) continue;
+    const bool glued_before = k > 0 && !segs[k - 1].ref && s.text.front() != ' ' &&
+                              alnum_cp(text::last_cp(segs[k - 1].text));
+    const bool glued_after = k + 1 < segs.size() && !segs[k + 1].ref && s.text.back() != ' ' &&
+                             alnum_cp(text::first_cp(segs[k + 1].text));
+    if (glued_before || glued_after) s.bold = s.italic = false;
+  }
 
   // 2. render, links grouping consecutive segments with the same target
   std::string out;

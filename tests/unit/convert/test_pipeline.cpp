@@ -55,6 +55,40 @@ TEST_CASE("paragraph lines are joined and a line-end hyphen of a known word is r
   CHECK(has(out, "\n\nThe anemometer is checked"));
 }
 
+TEST_CASE("in a document that has shown many words, a line-end hyphen between non-words goes") {
+  // 600 distinct made-up words ("qab", "qac", ...) fill two pages: the document's vocabulary
+  std::vector<page_spec> pages;
+  int n = 0;
+  for (int p = 0; p < 2; ++p) {
+    std::vector<std::string> lines;
+    for (int l = 0; l < 30; ++l) {
+      std::string line;
+      for (int w = 0; w < 10; ++w, ++n) line += std::string(line.empty() ? "" : " ") + "q" + char('a' + n / 26 % 26) + char('a' + n % 26);
+      lines.push_back(line + ",");
+    }
+    pages.push_back({body_lines(740, lines)});
+  }
+  pages.push_back({body_lines(700, {"The salt water stung and the new pump imple-", "ments the plan; the salt-",
+                                    "stained ropes stay apart, and the \\(\223des-", "tinations\224\\) are listed."})});
+  const std::string out = md(pages);
+  INFO(out);
+  CHECK(has(out, "the new pump implements the plan;"));   // neither "imple" nor "ments" is a word
+  CHECK(has(out, "the salt-stained ropes"));               // "salt" is: a compound broken at its hyphen
+  CHECK(has(out, "(\u201cdestinations\u201d) are listed"));  // quotes are no part of the halves
+}
+
+TEST_CASE("emphasis glued to letters or digits outside it stays plain (formulas, suffixes)") {
+  // an italic variable with its exponent after a digit ("1 - x2/2" set as 1-<i>x</i>2/2), and an
+  // italic word standing apart
+  // (x positions from Helvetica's advances: each run starts where the previous one ends)
+  std::string c = text_at("F1", 11, 72, 700, "close to 1-") + text_at("F4", 11, 122.75f, 700, "x") +
+                  text_at("F1", 11, 128.25f, 700, "2/2, as the ") + text_at("F4", 11, 182.7f, 700, "notes ") +
+                  text_at("F1", 11, 212.7f, 700, "say.");
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "close to 1-x2/2, as the *notes* say."));
+}
+
 TEST_CASE("running headers, footers and page numbers are removed") {
   std::vector<page_spec> pages;
   const char* topics[] = {"the refit of the hull", "the new crane rails", "the paint shop roster"};
