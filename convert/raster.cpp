@@ -53,6 +53,63 @@ fz_pixmap* render_gray(fz_context* ctx, fz_page* page, float scale) {
   return pix;
 }
 
+// Pixel counts per gray level. Four interleaved tables: a page is mostly paper, and counting every
+// pixel into one bucket would make each increment wait for the one before.
+std::array<long, 256> gray_histogram(const image& img) {
+  std::array<std::array<long, 256>, 4> part{};
+  const std::size_t n = img.pixels.size();
+  const unsigned char* p = img.pixels.data();
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    ++part[0][p[i]];
+    ++part[1][p[i + 1]];
+    ++part[2][p[i + 2]];
+    ++part[3][p[i + 3]];
+  }
+  for (; i < n; ++i) ++part[0][p[i]];
+  std::array<long, 256> hist{};
+  for (int g = 0; g < 256; ++g) hist[g] = part[0][g] + part[1][g] + part[2][g] + part[3][g];
+  return hist;
+}
+
+unsigned char otsu_from(const std::array<long, 256>& counts, std::size_t pixels) {
+  std::array<double, 256> hist{};
+  for (int g = 0; g < 256; ++g) hist[g] = static_cast<double>(counts[g]);
+  const double total = static_cast<double>(pixels);
+  if (total == 0) return 128;
+  double sum_all = 0;
+  for (int i = 0; i < 256; ++i) sum_all += i * hist[i];
+  double weight_bg = 0, sum_bg = 0, best = -1;
+  int best_t = 128;
+  for (int t = 0; t < 256; ++t) {
+    weight_bg += hist[t];
+    if (weight_bg == 0) continue;
+    const double weight_fg = total - weight_bg;
+    if (weight_fg == 0) break;
+    sum_bg += t * hist[t];
+    const double mean_bg = sum_bg / weight_bg, mean_fg = (sum_all - sum_bg) / weight_fg;
+    const double between = weight_bg * weight_fg * (mean_bg - mean_fg) * (mean_bg - mean_fg);
+    if (between > best) best = between, best_t = t;
+  }
+  // Pixels <= best_t form the dark class; `ink` is an exclusive bound. A blank page has one
+  // class only: keep the conventional mid-gray so paper never counts as ink.
+  return best < 0 ? 128 : static_cast<unsigned char>(std::min(best_t + 1, 255));
+}
+
+unsigned char faint_from(const std::array<long, 256>& hist, std::size_t pixels, unsigned char ink) {
+  long seen = 0;
+  int paper = 255;
+  for (int g = 0; g < 256; ++g) {
+    seen += hist[g];
+    if (2 * seen >= static_cast<long>(pixels)) {
+      paper = g;
+      break;
+    }
+  }
+  const int gap = std::max(12, (paper - static_cast<int>(ink)) / 4);
+  return static_cast<unsigned char>(std::clamp(paper - gap, static_cast<int>(ink), 255));
+}
+
 }  // namespace
 
 bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out, std::string& error) {
@@ -88,58 +145,13 @@ bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out
   for (int y = 0; y < h; ++y)
     std::copy_n(samples + static_cast<size_t>(y) * stride, w, out.pixels.data() + static_cast<size_t>(y) * w);
   fz_drop_pixmap(ctx, pix);
-  out.ink = otsu_threshold(out);
-  out.faint = faint_threshold(out);
+  const std::array<long, 256> hist = gray_histogram(out);
+  out.ink = otsu_from(hist, out.pixels.size());
+  out.faint = faint_from(hist, out.pixels.size(), out.ink);
   return true;
 }
 
-namespace {
 
-// Pixel counts per gray level. Four interleaved tables: a page is mostly paper, and counting every
-// pixel into one bucket would make each increment wait for the one before.
-std::array<long, 256> gray_histogram(const image& img) {
-  std::array<std::array<long, 256>, 4> part{};
-  const std::size_t n = img.pixels.size();
-  const unsigned char* p = img.pixels.data();
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    ++part[0][p[i]];
-    ++part[1][p[i + 1]];
-    ++part[2][p[i + 2]];
-    ++part[3][p[i + 3]];
-  }
-  for (; i < n; ++i) ++part[0][p[i]];
-  std::array<long, 256> hist{};
-  for (int g = 0; g < 256; ++g) hist[g] = part[0][g] + part[1][g] + part[2][g] + part[3][g];
-  return hist;
-}
-
-}  // namespace
-
-unsigned char otsu_threshold(const image& img) {
-  std::array<double, 256> hist{};
-  const std::array<long, 256> counts = gray_histogram(img);
-  for (int g = 0; g < 256; ++g) hist[g] = static_cast<double>(counts[g]);
-  const double total = static_cast<double>(img.pixels.size());
-  if (total == 0) return 128;
-  double sum_all = 0;
-  for (int i = 0; i < 256; ++i) sum_all += i * hist[i];
-  double weight_bg = 0, sum_bg = 0, best = -1;
-  int best_t = 128;
-  for (int t = 0; t < 256; ++t) {
-    weight_bg += hist[t];
-    if (weight_bg == 0) continue;
-    const double weight_fg = total - weight_bg;
-    if (weight_fg == 0) break;
-    sum_bg += t * hist[t];
-    const double mean_bg = sum_bg / weight_bg, mean_fg = (sum_all - sum_bg) / weight_fg;
-    const double between = weight_bg * weight_fg * (mean_bg - mean_fg) * (mean_bg - mean_fg);
-    if (between > best) best = between, best_t = t;
-  }
-  // Pixels <= best_t form the dark class; `ink` is an exclusive bound. A blank page has one
-  // class only: keep the conventional mid-gray so paper never counts as ink.
-  return best < 0 ? 128 : static_cast<unsigned char>(std::min(best_t + 1, 255));
-}
 
 float estimate_skew(const image& img, float max_degrees) {
   // The bottom edges of ink (ink with paper below), in every second column: letters sit on
@@ -220,19 +232,10 @@ void deskew(image& img, float skew_degrees) {
   img.pixels = std::move(out);
 }
 
+unsigned char otsu_threshold(const image& img) { return otsu_from(gray_histogram(img), img.pixels.size()); }
+
 unsigned char faint_threshold(const image& img) {
-  const std::array<long, 256> hist = gray_histogram(img);
-  long seen = 0;
-  int paper = 255;
-  for (int g = 0; g < 256; ++g) {
-    seen += hist[g];
-    if (2 * seen >= static_cast<long>(img.pixels.size())) {
-      paper = g;
-      break;
-    }
-  }
-  const int gap = std::max(12, (paper - static_cast<int>(img.ink)) / 4);
-  return static_cast<unsigned char>(std::clamp(paper - gap, static_cast<int>(img.ink), 255));
+  return faint_from(gray_histogram(img), img.pixels.size(), img.ink);
 }
 
 float stroke_width(const image& img, int x0, int y0, int x1, int y1) {

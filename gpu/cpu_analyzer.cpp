@@ -3,6 +3,10 @@
 #include "gpu/cpu_analyzer.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -17,7 +21,7 @@ namespace {
 // root is its smallest index: the first pixel in raster order. The CUDA kernel does the same with
 // atomicMin, which is why the two agree on component identities and not just on the partition.
 struct PixelForest {
-  std::vector<std::uint32_t> parent;
+  std::uint32_t* parent;  // indexed by pixel; only the pixels in the forest are set
   std::uint32_t find(std::uint32_t x) {
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
     return x;
@@ -32,6 +36,37 @@ struct PixelForest {
 
 }  // namespace
 
+// The first index >= x below w where row (or, when given, also) is non-zero; paper is skipped eight
+// pixels at a time. Most of a page is paper, so the per-pixel passes below cost what its ink does.
+inline int next_ink(const std::uint8_t* row, const std::uint8_t* also, int x, int w) {
+  while (x + 8 <= w) {
+    std::uint64_t a, b = 0;
+    std::memcpy(&a, row + x, 8);
+    if (also) std::memcpy(&b, also + x, 8);
+    if (a | b) break;
+    x += 8;
+  }
+  while (x < w && !row[x] && !(also && also[x])) ++x;
+  return x;
+}
+
+// Per-thread work buffers, grown to the largest page seen and reused: a 150 dpi letter page needs
+// ~30 MB of them, and allocating (and zeroing) that per page cost more than the analysis. No
+// buffer needs clearing between pages: each stage writes every element a later stage reads.
+struct PageScratch {
+  std::vector<std::uint8_t> ink, m;
+  std::vector<std::uint16_t> hlen, vlen;
+  std::vector<std::uint32_t> parent;
+  std::vector<std::int32_t> slot;
+  std::vector<int> run_start;
+  void fit(std::size_t n, int w) {
+    if (ink.size() < n) {
+      ink.resize(n), m.resize(n), hlen.resize(n), vlen.resize(n), parent.resize(n), slot.resize(n);
+    }
+    run_start.assign(std::size_t(w), -1);
+  }
+};
+
 PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
   const int w = r.width, h = r.height;
   const std::size_t n = std::size_t(w) * h;
@@ -39,29 +74,41 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
   raw.width = w;
   raw.height = h;
 
+  // four interleaved tables: most pixels are paper, and one table would make each count wait
+  // for the one before
+  std::array<std::array<std::uint32_t, 256>, 4> part{};
   for (int y = 0; y < h; ++y) {
     const std::uint8_t* row = r.pixels + std::size_t(y) * r.stride;
-    for (int x = 0; x < w; ++x) ++raw.histogram[row[x]];
+    int x = 0;
+    for (; x + 4 <= w; x += 4) ++part[0][row[x]], ++part[1][row[x + 1]], ++part[2][row[x + 2]], ++part[3][row[x + 3]];
+    for (; x < w; ++x) ++part[0][row[x]];
   }
+  for (int g = 0; g < 256; ++g) raw.histogram[g] = part[0][g] + part[1][g] + part[2][g] + part[3][g];
   raw.threshold = p.threshold >= 0 ? p.threshold : otsu_threshold(raw.histogram.data(), p.min_contrast);
 
-  std::vector<std::uint8_t> ink(n);
+  thread_local PageScratch s;
+  s.fit(n, w);
+  std::uint8_t* ink = s.ink.data();
   for (int y = 0; y < h; ++y) {
     const std::uint8_t* row = r.pixels + std::size_t(y) * r.stride;
+    std::uint8_t* out = ink + std::size_t(y) * w;
+    long long count = 0;
     for (int x = 0; x < w; ++x) {
-      const bool k = row[x] < raw.threshold;
-      ink[std::size_t(y) * w + x] = k;
-      raw.ink_pixels += k;
+      const std::uint8_t k = row[x] < raw.threshold;
+      out[x] = k;
+      count += k;
     }
+    raw.ink_pixels += count;
   }
 
-  // Run lengths along rows and columns, stored per pixel (capped at 65535 by the size limit).
+  // Run lengths along rows and columns, stored per ink pixel (capped at 65535 by the size limit);
+  // the values at paper pixels are never read (component_pixel() is false there).
   const int L = p.min_rule_length;
-  std::vector<std::uint16_t> hlen(n, 0), vlen(n, 0);
+  std::uint16_t* hlen = s.hlen.data();
+  std::uint16_t* vlen = s.vlen.data();
   for (int y = 0; y < h; ++y) {
     const std::size_t base = std::size_t(y) * w;
-    for (int x = 0; x < w;) {
-      if (!ink[base + x]) { ++x; continue; }
+    for (int x = next_ink(ink + base, nullptr, 0, w); x < w; x = next_ink(ink + base, nullptr, x, w)) {
       int e = x;
       while (e + 1 < w && ink[base + e + 1]) ++e;
       const int len = e - x + 1;
@@ -70,28 +117,43 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
       x = e + 1;
     }
   }
-  for (int x = 0; x < w; ++x) {
-    for (int y = 0; y < h;) {
-      if (!ink[std::size_t(y) * w + x]) { ++y; continue; }
-      int e = y;
-      while (e + 1 < h && ink[std::size_t(e + 1) * w + x]) ++e;
-      const int len = e - y + 1;
-      for (int k = y; k <= e; ++k) vlen[std::size_t(k) * w + x] = std::uint16_t(len);
-      if (len >= L) raw.vruns.push_back({x, y, e});
-      y = e + 1;
+  // Columns are walked row by row (each column's open run remembered), not column by column:
+  // the same runs without striding through memory once per pixel.
+  auto close_column_run = [&](int x, int y0, int e) {
+    const int len = e - y0 + 1;
+    for (int k = y0; k <= e; ++k) vlen[std::size_t(k) * w + x] = std::uint16_t(len);
+    if (len >= L) raw.vruns.push_back({x, y0, e});
+  };
+  int* start = s.run_start.data();
+  for (int y = 0; y < h; ++y) {
+    const std::uint8_t* row = ink + std::size_t(y) * w;
+    const std::uint8_t* above = y > 0 ? row - w : nullptr;  // a run can only end under ink
+    for (int x = next_ink(row, above, 0, w); x < w; x = next_ink(row, above, x + 1, w)) {
+      if (row[x]) {
+        if (start[x] < 0) start[x] = y;
+      } else if (start[x] >= 0) {
+        close_column_run(x, start[x], y - 1);
+        start[x] = -1;
+      }
     }
   }
+  for (int x = 0; x < w; ++x)
+    if (start[x] >= 0) close_column_run(x, start[x], h - 1);
+  // in column order, as a column-by-column walk lists them
+  std::sort(raw.vruns.begin(), raw.vruns.end(), [](const Run& a, const Run& b) {
+    return a.fixed != b.fixed ? a.fixed < b.fixed : a.start < b.start;
+  });
 
-  // 8-connected components of the non-rule ink.
-  std::vector<std::uint8_t> m(n);
+  // 8-connected components of the non-rule ink. Only those pixels enter the forest; each is made
+  // its own root just before it is joined to its (earlier) neighbours.
+  std::uint8_t* m = s.m.data();
   for (std::size_t i = 0; i < n; ++i) m[i] = component_pixel(ink[i], hlen[i], vlen[i], L, p.max_rule_thickness);
-  PixelForest f;
-  f.parent.resize(n);
-  for (std::size_t i = 0; i < n; ++i) f.parent[i] = std::uint32_t(i);
+  PixelForest f{s.parent.data()};
   for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
+    for (int x = next_ink(m + std::size_t(y) * w, nullptr, 0, w); x < w;
+         x = next_ink(m + std::size_t(y) * w, nullptr, x + 1, w)) {
       const std::size_t i = std::size_t(y) * w + x;
-      if (!m[i]) continue;
+      f.parent[i] = std::uint32_t(i);
       const bool left = x > 0 && m[i - 1];
       const bool up = y > 0 && m[i - w];
       const bool ul = y > 0 && x > 0 && m[i - w - 1];
@@ -106,11 +168,13 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
         if (ur) f.unite(std::uint32_t(i), std::uint32_t(i - w + 1));
       }
     }
-  std::vector<std::int32_t> slot(n, -1);  // root index -> position in raw.components
+  // root index -> position in raw.components; a root is its component's first pixel in raster
+  // order, so its slot is written before any other pixel of the component reads it
+  std::int32_t* slot = s.slot.data();
   for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
+    for (int x = next_ink(m + std::size_t(y) * w, nullptr, 0, w); x < w;
+         x = next_ink(m + std::size_t(y) * w, nullptr, x + 1, w)) {
       const std::size_t i = std::size_t(y) * w + x;
-      if (!m[i]) continue;
       const std::uint32_t root = f.find(std::uint32_t(i));
       if (root == i) {
         slot[i] = std::int32_t(raw.components.size());
@@ -122,7 +186,7 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
       c.x1 = std::max<std::uint16_t>(c.x1, std::uint16_t(x));
       c.y1 = std::uint16_t(y);  // raster order: the last row seen is the bottom
     }
-  if (p.keep_mask) raw.mask = std::move(ink);
+  if (p.keep_mask) raw.mask.assign(ink, ink + n);
   return raw;
 }
 
