@@ -143,10 +143,10 @@ nlohmann::json fail(const std::string& code, const std::string& message) {
 
 // Forwards to the device analyzer and remembers whether it threw: the engine turns a device failure
 // under gpu_required into gpu_not_available, and only this tells the worker it was the device.
-class watched_analyzer final : public gpu::PageAnalyzer {
+class watched_analyzer final : public gpu::page_analyzer {
  public:
-  explicit watched_analyzer(gpu::PageAnalyzer* inner) : inner_(inner) {}
-  std::vector<gpu::PageAnalysis> analyze(const std::vector<gpu::Raster>& pages) override {
+  explicit watched_analyzer(gpu::page_analyzer* inner) : inner_(inner) {}
+  std::vector<gpu::page_analysis> analyze(const std::vector<gpu::raster_view>& pages) override {
     try {
       return inner_->analyze(pages);
     } catch (const std::invalid_argument&) {
@@ -162,19 +162,19 @@ class watched_analyzer final : public gpu::PageAnalyzer {
   std::string what;
 
  private:
-  gpu::PageAnalyzer* inner_;
+  gpu::page_analyzer* inner_;
 };
 
 struct device_binding {
   int device = -1;                            // -1: a CPU converter's worker
   bool test_fails = false;                    // --test-device-fails (test hooks only)
-  std::unique_ptr<gpu::PageAnalyzer> gpu;     // the device's analyzer (device >= 0)
-  std::unique_ptr<gpu::PageAnalyzer> cpu;     // the CPU reference, made on first use
+  std::unique_ptr<gpu::page_analyzer> gpu;     // the device's analyzer (device >= 0)
+  std::unique_ptr<gpu::page_analyzer> cpu;     // the CPU reference, made on first use
   std::string failure;                        // set once the device failed: it is not used again
 };
 
-gpu::AnalysisParams analysis_params() {
-  gpu::AnalysisParams p;
+gpu::analysis_params analysis_params() {
+  gpu::analysis_params p;
   p.dpi = convert::analysis_dpi;  // see convert.hpp: a caller-owned analyzer must use the engine's dpi
   return p;
 }
@@ -307,8 +307,8 @@ int run_worker(device_binding& dev) {
       }
     }
     if (dev.device >= 0) {
-      const gpu::DeviceReport report = gpu::discover_devices(true);
-      auto sel = gpu::select_analyzer(gpu::AccelerationPolicy::gpu_required, report, dev.device, analysis_params());
+      const gpu::device_report report = gpu::discover_devices(true);
+      auto sel = gpu::select_analyzer(gpu::acceleration_policy::gpu_required, report, dev.device, analysis_params());
       if (!sel.analyzer) {
         log::error("worker.device_unusable", {{"pid", ::getpid()}, {"device", dev.device}, {"message", sel.error}});
         return 4;

@@ -25,7 +25,7 @@
 #include "convert/document.hpp"
 
 namespace quire::gpu {
-class PageAnalyzer;  // gpu/page_analysis.hpp
+class page_analyzer;  // gpu/page_analysis.hpp
 }
 
 namespace quire::convert {
@@ -89,7 +89,7 @@ std::vector<std::string> installed_ocr_languages();
 std::string check_ocr_languages(const std::string& languages, std::vector<std::string>* missing = nullptr);
 
 // The resolution pages are rendered at for analysis. An analyzer passed in options::analyzer should
-// be made with gpu::AnalysisParams::dpi set to this (its pixel thresholds scale with the dpi).
+// be made with gpu::analysis_params::dpi set to this (its pixel thresholds scale with the dpi).
 constexpr int analysis_dpi = 150;
 
 struct options {
@@ -122,7 +122,7 @@ struct options {
   // Optional analyzer owned by the caller (a service converter owns one per GPU), used for the
   // pages that need analysis; it must outlive the call and is not used concurrently. Without one
   // the engine makes its own per `acceleration` (the CPU reference lazily, devices probed once).
-  gpu::PageAnalyzer* analyzer = nullptr;
+  gpu::page_analyzer* analyzer = nullptr;
 };
 
 struct page_stats {
