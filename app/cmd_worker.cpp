@@ -12,9 +12,9 @@
 //
 // Device binding: `--device N` makes this a GPU converter's worker. It builds its analyzer once with
 // gpu::select_analyzer for device N (self-test included) and exits before "ready" when the device does
-// not work. Jobs asking for gpu_required/gpu_prefer analyse on that device with no CPU fallback: if
+// not work. Jobs asking for gpu_required/gpu_prefer analyze on that device with no CPU fallback: if
 // the device fails mid-job (analyze() throws, e.g. a CUDA error) the job ends with code
-// "device_failed" and the service retries it elsewhere. Without --device the worker analyses on the
+// "device_failed" and the service retries it elsewhere. Without --device the worker analyzes on the
 // CPU reference; a gpu_prefer job then carries the engine's "GPU unavailable" warning and a
 // gpu_required one is refused (gpu_not_available).
 #include <CLI/CLI.hpp>
@@ -340,7 +340,7 @@ void add_worker_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("worker", "Internal: the isolated conversion process run by `quire serve`");
   cmd->group("");  // hidden from --help
   auto dev = std::make_shared<device_binding>();
-  cmd->add_option("--device", dev->device, "CUDA device this worker analyses on (a GPU converter's worker)")
+  cmd->add_option("--device", dev->device, "CUDA device this worker analyzes on (a GPU converter's worker)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--test-device-fails", dev->test_fails, "tests only (QUIRE_WORKER_TEST_HOOKS=1): the device fails");
   cmd->callback([dev] {

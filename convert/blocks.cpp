@@ -8,7 +8,7 @@
 #include <map>
 
 #include "convert/inline.hpp"
-#include "convert/page_analyser.hpp"
+#include "convert/page_analyzer.hpp"
 #include "convert/text.hpp"
 
 namespace quire::convert {
@@ -87,12 +87,12 @@ size_t continuation_mark_at(std::string_view s) {
 
 }  // namespace
 
-bool page_analyser::code_line_continues(const fline& f) const {
+bool page_analyzer::code_line_continues(const fline& f) const {
   return continuation_mark_at(f.plain) != std::string_view::npos;
 }
 
 // fvextra's left mark: a small arrow of its own before the rest of a line broken at a space
-bool page_analyser::code_line_resumes(const fline& f) const {
+bool page_analyzer::code_line_resumes(const fline& f) const {
   if (f.pieces.size() < 2) return false;
   const line& first = *f.pieces.front();
   const std::string whole = first.text();  // trim() views it: it must outlive `t`
@@ -101,7 +101,7 @@ bool page_analyser::code_line_resumes(const fline& f) const {
   return !t.empty() && continuation_start_mark(text::next_cp(t, i)) && i == t.size() && first.size < 0.8f * f.size;
 }
 
-page_analyser::fline page_analyser::make_fline(const std::vector<int>& pieces) const {
+page_analyzer::fline page_analyzer::make_fline(const std::vector<int>& pieces) const {
   fline f;
   for (int p : pieces) f.pieces.push_back(&page.lines[p]);
   bool bold = true, italic = true, mono = true;
@@ -132,7 +132,7 @@ page_analyser::fline page_analyser::make_fline(const std::vector<int>& pieces) c
   return f;
 }
 
-void page_analyser::detect_marker(fline& f) const {
+void page_analyzer::detect_marker(fline& f) const {
   // a vector bullet left of the line
   for (const auto& m : page.marks) {
     if (m.box.x1 > f.box.x0 - 1.0f || m.box.x1 < f.box.x0 - 3.0f * std::max(f.size, 6.0f)) continue;
@@ -174,7 +174,7 @@ void page_analyser::detect_marker(fline& f) const {
   f.text_x = piece_marker ? f.pieces[1]->box.x0 : f.box.x0 + (len + 1) * 0.5f * f.size;
 }
 
-int page_analyser::quote_depth(const fline& f) const {
+int page_analyzer::quote_depth(const fline& f) const {
   int depth = 0;
   for (const auto& r : vrules) {
     if (r.box.x1 > f.box.x0 - 1.0f || f.box.x0 - r.box.x1 > 80.0f) continue;
@@ -186,7 +186,7 @@ int page_analyser::quote_depth(const fline& f) const {
 }
 
 // spans of a group of lines, joined with spaces; hyphenated line ends repaired
-std::vector<span> page_analyser::join_spans(const std::vector<const fline*>& lines, bool strip_marker) const {
+std::vector<span> page_analyzer::join_spans(const std::vector<const fline*>& lines, bool strip_marker) const {
   std::vector<span> out;
   bool first_line = true;
   for (const fline* f : lines) {
@@ -276,7 +276,7 @@ std::vector<span> page_analyser::join_spans(const std::vector<const fline*>& lin
   return out;
 }
 
-std::string page_analyser::inline_md(const std::vector<const fline*>& lines, bool strip_marker, bool emphasis,
+std::string page_analyzer::inline_md(const std::vector<const fline*>& lines, bool strip_marker, bool emphasis,
                       bool block_start) {
   inline_options o;
   o.emphasis = emphasis;
@@ -292,7 +292,7 @@ namespace {
 // and the code stands well apart from them (more than a cell further right) or is set in another
 // font. Figures in the first column of a table of output ("1 1 1", "2 4 8") stand one cell from
 // the next column and are kept. Returns the pieces to drop, one per line.
-std::vector<const line*> line_number_pieces(const std::vector<const page_analyser::fline*>& lines, float cw) {
+std::vector<const line*> line_number_pieces(const std::vector<const page_analyzer::fline*>& lines, float cw) {
   if (lines.size() < 3) return {};
   std::vector<const line*> nums;
   float edge = 0, code_x0 = 1e9f;
@@ -325,7 +325,7 @@ std::vector<const line*> line_number_pieces(const std::vector<const page_analyse
 
 }  // namespace
 
-float page_analyser::code_wrap_edge(const std::vector<const fline*>& lines) const {
+float page_analyzer::code_wrap_edge(const std::vector<const fline*>& lines) const {
   rect box = rect::none();
   for (const fline* f : lines) box.include(f->box);
   // a shaded background: the code wraps inside it, as far from its right side as from its left
@@ -340,7 +340,7 @@ float page_analyser::code_wrap_edge(const std::vector<const fline*>& lines) cons
   return text_right > box.x0 ? text_right : 0.0f;
 }
 
-std::string page_analyser::code_text(const std::vector<const fline*>& lines) const {
+std::string page_analyzer::code_text(const std::vector<const fline*>& lines) const {
   // indentation in character cells: the cell is the advance of the monospace lines (a comment in
   // a proportional font has other advances)
   float x0 = 1e9f;
@@ -473,7 +473,7 @@ std::string unnumbered_key(const std::string& key) {
 }
 
 
-bool page_analyser::outline_has(const std::string& plain) const {
+bool page_analyzer::outline_has(const std::string& plain) const {
   if (dc.outline.empty()) return false;
   const std::string k = text::key(plain), bare = unnumbered_key(k);
   for (const auto& e : dc.outline)
@@ -481,7 +481,7 @@ bool page_analyser::outline_has(const std::string& plain) const {
   return false;
 }
 
-bool page_analyser::outline_elsewhere(const std::string& plain) const {
+bool page_analyzer::outline_elsewhere(const std::string& plain) const {
   if (dc.outline.empty()) return false;
   const std::string k = unnumbered_key(text::key(plain));
   if (k.size() < 4) return false;
@@ -498,7 +498,7 @@ bool page_analyser::outline_elsewhere(const std::string& plain) const {
 
 // outline entry for a heading-like text on this page: the same title, else the same title once
 // section numbers are set aside
-outline_entry* page_analyser::outline_match(const std::string& plain) {
+outline_entry* page_analyzer::outline_match(const std::string& plain) {
   if (dc.outline.empty()) return nullptr;
   const std::string k = text::key(plain);
   if (k.empty() || k.size() > 300) return nullptr;
@@ -517,7 +517,7 @@ outline_entry* page_analyser::outline_match(const std::string& plain) {
   return nullptr;
 }
 
-void page_analyser::find_page_refs() {
+void page_analyzer::find_page_refs() {
   for (size_t i = 0; i < page.lines.size(); ++i) {
     if (furniture[i]) continue;
     const auto& spans = page.lines[i].spans;
@@ -534,7 +534,7 @@ void page_analyser::find_page_refs() {
 // A small numbered text is a note when its number is cited on this page and it sits in the lower
 // part of the page (a footnote), or was cited earlier in the document (a list of endnotes); and
 // it has words after the number.
-bool page_analyser::note_label(const std::string& label, const rect& box, std::string_view rest) const {
+bool page_analyzer::note_label(const std::string& label, const rect& box, std::string_view rest) const {
   int letters = 0;
   for (size_t i = 0; i < rest.size() && letters < 3;)
     if (text::is_alpha(text::next_cp(rest, i))) ++letters;
@@ -543,11 +543,11 @@ bool page_analyser::note_label(const std::string& label, const rect& box, std::s
   return dc.footnote_refs.count(label) && !page_refs.count(label);
 }
 
-bool page_analyser::para_final(const fline& f) const {
+bool page_analyzer::para_final(const fline& f) const {
   return text::ends_sentence(f.plain) && f.box.x1 < region_right - 3.0f * f.size;
 }
 
-bool page_analyser::continues_paragraph(const std::vector<const fline*>& blk, const fline& f) const {
+bool page_analyzer::continues_paragraph(const std::vector<const fline*>& blk, const fline& f) const {
   const fline& prev = *blk.back();
   const fline& first = *blk.front();
   if (prev.quote != f.quote) return false;
@@ -594,7 +594,7 @@ bool page_analyser::continues_paragraph(const std::vector<const fline*>& blk, co
   return false;
 }
 
-void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int region) {
+void page_analyzer::emit_paragraph(const std::vector<const fline*>& lines, int region) {
   std::string plain;
   for (const fline* f : lines) plain += (plain.empty() ? "" : " ") + f->plain;
   const fline& first = *lines.front();
@@ -663,7 +663,7 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
   if (!b.text.empty()) out.push_back(std::move(b));
 }
 
-void page_analyser::emit_item(const std::vector<const fline*>& lines, int level, int region) {
+void page_analyzer::emit_item(const std::vector<const fline*>& lines, int level, int region) {
   const fline& first = *lines.front();
   block b;
   b.kind = block_kind::list_item;
@@ -694,7 +694,7 @@ void page_analyser::emit_item(const std::vector<const fline*>& lines, int level,
   out.push_back(std::move(b));
 }
 
-void page_analyser::emit_code(const std::vector<const fline*>& lines, int region) {
+void page_analyzer::emit_code(const std::vector<const fline*>& lines, int region) {
   block b;
   b.kind = block_kind::code;
   b.page = page.number;
@@ -706,7 +706,7 @@ void page_analyser::emit_code(const std::vector<const fline*>& lines, int region
   out.push_back(std::move(b));
 }
 
-bool page_analyser::code_like(const fline& f) const {
+bool page_analyzer::code_like(const fline& f) const {
   if (f.size >= 1.1f * body) return false;
   if (f.mono) return true;
   if (f.mono_share < 0.6f || f.marker || f.bold) return false;
@@ -715,7 +715,7 @@ bool page_analyser::code_like(const fline& f) const {
   return true;
 }
 
-bool page_analyser::continues_code(const std::vector<const fline*>& blk, const fline& f, const fline* next) const {
+bool page_analyzer::continues_code(const std::vector<const fline*>& blk, const fline& f, const fline* next) const {
   const fline& prev = *blk.back();
   if (f.quote != prev.quote || f.size >= 1.1f * body) return false;
   const float gap = f.box.y0 - prev.box.y1;
@@ -742,7 +742,7 @@ bool page_analyser::continues_code(const std::vector<const fline*>& blk, const f
   return (next && code_like(*next) && next->quote == f.quote && tight(f, *next)) || (first_mono && f.mono_share >= 0.25f);
 }
 
-void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region) {
+void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region) {
   builder_state st;
   // the right edge of the region's text, where a long line wraps: the longest prose line
   text_right = 0;
@@ -897,7 +897,7 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
   flush();
 }
 
-int page_analyser::list_level(const fline& f) {
+int page_analyzer::list_level(const fline& f) {
   auto& stack = dc.list_stack;
   const float x = f.marker_x;
   while (!stack.empty() && stack.back() > x + 3.0f) stack.pop_back();

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <regex>
 
-#include "convert/page_analyser.hpp"
+#include "convert/page_analyzer.hpp"
 #include "convert/text.hpp"
 
 namespace quire::convert {
@@ -74,7 +74,7 @@ bool only_leaders(std::string_view s) {
 
 }  // namespace
 
-void page_analyser::find_contents() {
+void page_analyzer::find_contents() {
   const int n = static_cast<int>(page.lines.size());
   toc_line.assign(n, 0);
   toc_indents.clear();
@@ -217,14 +217,14 @@ void page_analyser::find_contents() {
 }
 
 // every piece of the row is part of a contents/index list
-bool page_analyser::toc_entry(const fline& f) const {
+bool page_analyzer::toc_entry(const fline& f) const {
   if (toc_line.empty()) return false;
   for (const line* p : f.pieces)
     if (!toc_line[static_cast<size_t>(p - page.lines.data())]) return false;
   return true;
 }
 
-void page_analyser::emit_toc_entry(const fline& f, const std::string& wrapped, int region) {
+void page_analyzer::emit_toc_entry(const fline& f, const std::string& wrapped, int region) {
   std::string t = wrapped.empty() ? f.plain : wrapped + " " + f.plain;
   std::string number, title;
   if (split_leader_entry(t, title, number)) {

@@ -136,7 +136,7 @@ struct page_stats {
   // the page has text besides its running headers and footers, yet none of it reached the output
   bool text_lost = false;
   double milliseconds = 0;
-  // Raster analysis of the page: "blank", "text", "mixed", "image_only"; "" = not analysed (pages
+  // Raster analysis of the page: "blank", "text", "mixed", "image_only"; "" = not analyzed (pages
   // with a good text layer and no large images are not rendered).
   std::string page_kind;
 };

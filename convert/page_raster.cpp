@@ -150,7 +150,7 @@ std::string page_prefix(const layout::page_model& m) { return "page " + std::to_
 
 }  // namespace
 
-reason worth_analysing(const layout::page_model& page, const options& opts) {
+reason worth_analyzing(const layout::page_model& page, const options& opts) {
   if (opts.ocr == ocr_mode::force) return reason::forced_ocr;
   if (image_share(page) >= kImageShare) return reason::images;
   if (page.chars < kLittleText) return reason::little_text;
@@ -158,7 +158,7 @@ reason worth_analysing(const layout::page_model& page, const options& opts) {
 }
 
 bool decide_scanned(const findings& f, bool text_layer_test) {
-  if (!f.analysed) return text_layer_test;
+  if (!f.analyzed) return text_layer_test;
   return f.scanned || (text_layer_test && f.kind != gpu::page_kind::blank);
 }
 
@@ -248,10 +248,10 @@ std::vector<layout::rect> figure_boxes(const gpu::page_analysis& a, float scale,
   return out;
 }
 
-// ---- analyser ----
+// ---- analyzer ----
 
-analyser::analyser() = default;
-analyser::~analyser() = default;
+analyzer::analyzer() = default;
+analyzer::~analyzer() = default;
 
 namespace {
 gpu::analysis_params params() {
@@ -261,7 +261,7 @@ gpu::analysis_params params() {
 }
 }  // namespace
 
-std::optional<error> analyser::begin(const options& opts, conversion& out) {
+std::optional<error> analyzer::begin(const options& opts, conversion& out) {
   policy_ = opts.acceleration;
   active_ = nullptr;
   lazy_cpu_ = false;
@@ -303,10 +303,10 @@ std::optional<error> analyser::begin(const options& opts, conversion& out) {
   return std::nullopt;
 }
 
-result<findings> analyser::analyse(fz_context* ctx, fz_page* page, const options& opts,
+result<findings> analyzer::analyze(fz_context* ctx, fz_page* page, const options& opts,
                                    const layout::page_model& model, conversion& out) {
   findings f;
-  if (worth_analysing(model, opts) == reason::none) return f;
+  if (worth_analyzing(model, opts) == reason::none) return f;
   raster::image img;
   std::string why;
   if (!raster::render(ctx, page, analysis_dpi, kMaxAnalysisPixels, img, why)) {
@@ -340,7 +340,7 @@ result<findings> analyser::analyse(fz_context* ctx, fz_page* page, const options
       out.acceleration_used = "cpu";
     }
   }
-  f.analysed = true;
+  f.analyzed = true;
   f.kind = f.analysis.kind;
   f.scale = img.scale;
   f.x0 = img.x0;
@@ -349,9 +349,9 @@ result<findings> analyser::analyse(fz_context* ctx, fz_page* page, const options
   return f;
 }
 
-void analyser::apply(fz_context* ctx, fz_page* page, const options& opts, const findings& f,
+void analyzer::apply(fz_context* ctx, fz_page* page, const options& opts, const findings& f,
                      layout::page_model& model, conversion& out) {
-  if (!f.analysed) return;
+  if (!f.analyzed) return;
   // Not on OCR'd pages: there the recogniser tests for rules itself, word by word on its 300 dpi
   // raster (ocr.cpp), and a faint scanned grid seen at 150 dpi comes out incomplete — a missing
   // column rule makes the grid merge two columns (corpus scan_sheet: table F1 1.0 → 0.67 with

@@ -147,7 +147,7 @@ std::string describe_difference(const page_analysis& a, const page_analysis& b);
 class page_analyzer {
  public:
   virtual ~page_analyzer() = default;
-  // Analyses a batch; results are in input order. Throws std::invalid_argument on a bad raster
+  // Analyzes a batch; results are in input order. Throws std::invalid_argument on a bad raster
   // (null pixels, non-positive size, stride < width, more than 2^28 pixels) and std::runtime_error
   // when the device fails mid-batch (a converter should then mark itself unhealthy).
   virtual std::vector<page_analysis> analyze(const std::vector<raster_view>& pages) = 0;

@@ -44,7 +44,7 @@ analyzer_selection select_analyzer(acceleration_policy policy, const device_repo
   }
   sel.analyzer = make_cpu_analyzer(params);
   sel.acceleration_used = "cpu";
-  sel.warning = "GPU unavailable, analysed on the CPU: " + why;
+  sel.warning = "GPU unavailable, analyzed on the CPU: " + why;
   return sel;
 }
 

@@ -180,8 +180,8 @@ TEST_CASE("scanned pages: text in pixels that the text layer lacks, or a picture
   CHECK_FALSE(page_raster::scanned(a, page));
 
   page_raster::findings f;
-  CHECK(page_raster::decide_scanned(f, true));  // not analysed: the text-layer test decides
-  f.analysed = true;
+  CHECK(page_raster::decide_scanned(f, true));  // not analyzed: the text-layer test decides
+  f.analyzed = true;
   f.kind = gpu::page_kind::blank;
   CHECK_FALSE(page_raster::decide_scanned(f, true));  // an empty page is not a scan
   f.kind = gpu::page_kind::text;
@@ -245,12 +245,12 @@ TEST_CASE("a table grid that exists only as an image becomes rules in the page m
   options opts;
   opts.ocr = ocr_mode::off;
   conversion out;
-  page_raster::analyser an;
+  page_raster::analyzer an;
   REQUIRE_FALSE(an.begin(opts, out).has_value());
-  CHECK(page_raster::worth_analysing(model, opts) != page_raster::reason::none);
-  auto found = an.analyse(ctx, page, opts, model, out);
+  CHECK(page_raster::worth_analyzing(model, opts) != page_raster::reason::none);
+  auto found = an.analyze(ctx, page, opts, model, out);
   REQUIRE(found);
-  REQUIRE(found->analysed);
+  REQUIRE(found->analyzed);
   an.apply(ctx, page, opts, *found, model, out);
 
   int h = 0, v = 0;
@@ -305,7 +305,7 @@ TEST_CASE("a chart drawn with vector paths becomes one figure asset, in reading 
   REQUIRE(image != std::string::npos);
   CHECK(heading < image);
   CHECK(image < caption);
-  // Analysed for its little text; the bars hold most of the ink, yet the text layer keeps it no scan.
+  // Analyzed for its little text; the bars hold most of the ink, yet the text layer keeps it no scan.
   CHECK_FALSE(res->pages.at(0).page_kind.empty());
   CHECK_FALSE(res->pages.at(0).no_text_layer);
   CHECK_FALSE(res->pages.at(0).ocr_used);
@@ -325,7 +325,7 @@ TEST_CASE("an embedded photo next to text is extracted once, not cropped again")
   opts.extract_images = true;
   auto res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
-  // Analysed (the picture covers a real part of the page); most ink is the photo's, but the text
+  // Analyzed (the picture covers a real part of the page); most ink is the photo's, but the text
   // layer holds the text, so this is no scan.
   CHECK(res->pages.at(0).page_kind == "image_only");
   CHECK_FALSE(res->pages.at(0).no_text_layer);
@@ -334,7 +334,7 @@ TEST_CASE("an embedded photo next to text is extracted once, not cropped again")
   CHECK(res->pages.at(0).ocr_used == false);
 }
 
-TEST_CASE("only pages where it pays are analysed, with the caller's analyzer") {
+TEST_CASE("only pages where it pays are analyzed, with the caller's analyzer") {
   const raster_image grid = grid_image();
   std::string text_page;
   for (int i = 0; i < 8; ++i) text_page += "BT /F1 11 Tf 72 " + std::to_string(720 - 14 * i) + " Td (" +
@@ -390,7 +390,7 @@ TEST_CASE("a device that fails mid-run: gpu_required fails, gpu_prefer finishes 
   REQUIRE(res);
   CHECK(res->acceleration_used == "cpu");
   CHECK(has_warning(*res, "GPU failed"));
-  CHECK(res->pages.at(0).page_kind == "text");  // the page was still analysed, on the CPU
+  CHECK(res->pages.at(0).page_kind == "text");  // the page was still analyzed, on the CPU
 }
 
 TEST_CASE("the engine's own backend follows the policy and this machine's devices") {

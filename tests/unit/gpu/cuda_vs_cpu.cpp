@@ -1,4 +1,4 @@
-// CUDA vs CPU: every healthy device analyses a varied set of rasters (letter pages, scans, photos,
+// CUDA vs CPU: every healthy device analyzes a varied set of rasters (letter pages, scans, photos,
 // odd sizes, padded strides, mixed sizes within one launch, several chunk sizes, a fixed threshold,
 // 300 dpi) and must return exactly what the CPU reference returns, mask included.
 // Exit codes: 0 identical, 1 a difference or a broken device, 77 no CUDA device here (ctest: SKIPPED).

@@ -1,4 +1,4 @@
-// Stage 2 internals: the per-page analyser shared by furniture.cpp (running headers and
+// Stage 2 internals: the per-page analyzer shared by furniture.cpp (running headers and
 // footers), regions.cpp (tables, column gutters, reading order, the per-page driver) and
 // blocks.cpp (lines → paragraphs, headings, list items, code, quotes, footnotes).
 // Not part of the engine's API; only the stage-2 sources include it.
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "convert/analyse.hpp"
+#include "convert/analyze.hpp"
 #include "convert/layout.hpp"
 
 namespace quire::convert {
@@ -38,7 +38,7 @@ int edge_number(const layout::page_model& page, size_t i);
 int section_depth(const std::string& plain);
 
 // One page's analysis. run() does it all; the members are the stages, in the order run() calls them.
-struct page_analyser {
+struct page_analyzer {
   using block = layout::block;
   using line = layout::line;
   using rect = layout::rect;
@@ -91,7 +91,7 @@ struct page_analyser {
   std::set<std::string> page_refs;  // labels of the superscript references on this page
   std::vector<char> toc_line;       // per page line: 0, 1 entry of a contents/index list, 2 its wrapped start
 
-  page_analyser(doc_context& d, layout::page_model& p) : dc(d), page(p) {
+  page_analyzer(doc_context& d, layout::page_model& p) : dc(d), page(p) {
     body = dc.body_size();
     lgap = dc.line_gap();
     furniture.assign(page.lines.size(), 0);
