@@ -139,7 +139,7 @@ void page_analyzer::detect_marker(fline& f) const {
     const float cy = m.box.cy();
     if (cy < f.box.y0 || cy > f.box.y1) continue;
     if (m.box.height() > 0.8f * f.size) continue;
-    f.marker = 1;
+    f.marker = list_marker::bullet;
     f.marker_x = m.box.x0;
     f.text_x = f.box.x0;
     return;
@@ -153,7 +153,7 @@ void page_analyzer::detect_marker(fline& f) const {
   if (is_bullet_glyph(c) && (own_piece || (i < t.size() && t[i] == ' '))) {
     if ((c == '-' || c == '*' || c == 0x2013) && !own_piece && i + 1 < t.size() && t[i + 1] == ' ')
       return;  // "- -" and friends are not bullets
-    f.marker = 1;
+    f.marker = list_marker::bullet;
     f.marker_x = f.box.x0;
     f.strip = i;
     f.marker_piece = own_piece;
@@ -165,7 +165,7 @@ void page_analyzer::detect_marker(fline& f) const {
   size_t len = ordered_marker(t, label, delim);
   if (len == 0) return;
   const bool piece_marker = f.pieces.size() >= 2 && text::trim(first.text()).size() == len;
-  f.marker = 2;
+  f.marker = list_marker::ordered;
   f.label = label;
   f.delim = delim;
   f.marker_x = f.box.x0;
@@ -587,7 +587,7 @@ bool page_analyzer::continues_paragraph(const std::vector<const fline*>& blk, co
   } else {
     if (std::fabs(f.box.x0 - first.box.x0) <= tol) return true;
     // first-line indent: the paragraph's first line starts further right
-    if (f.box.x0 < first.box.x0 && first.box.x0 - f.box.x0 <= 4.0f * f.size && !prev.marker) return true;
+    if (f.box.x0 < first.box.x0 && first.box.x0 - f.box.x0 <= 4.0f * f.size && prev.marker == list_marker::none) return true;
   }
   // centred text
   if (std::fabs(f.box.cx() - prev.box.cx()) < 2.0f && prev.box.x0 > region_left + 2 * f.size) return true;
@@ -673,7 +673,7 @@ void page_analyzer::emit_item(const std::vector<const fline*>& lines, int level,
   b.level = level;
   b.box = rect::none();
   for (const fline* f : lines) b.box.include(f->box);
-  b.ordered = first.marker == 2;
+  b.ordered = first.marker == list_marker::ordered;
   if (b.ordered) {
     // footnote lists (endnotes): small numbered items whose numbers were referenced
     if (first.size <= 0.93f * body && note_label(first.label, b.box, first.plain.substr(std::min(first.strip, first.plain.size())))) {
@@ -709,7 +709,7 @@ void page_analyzer::emit_code(const std::vector<const fline*>& lines, int region
 bool page_analyzer::code_like(const fline& f) const {
   if (f.size >= 1.1f * body) return false;
   if (f.mono) return true;
-  if (f.mono_share < 0.6f || f.marker || f.bold) return false;
+  if (f.mono_share < 0.6f || f.marker != list_marker::none || f.bold) return false;
   for (const line* p : f.pieces)  // a heading with inline code (all bold, or set larger)
     if (p->size >= 1.1f * body) return false;
   return true;
@@ -727,7 +727,7 @@ bool page_analyzer::continues_code(const std::vector<const fline*>& blk, const f
     if (d > 0.5f * blk[i]->size) pitch = std::min(pitch, 1.15f * d);
   }
   const auto tight = [&](const fline& a, const fline& b) { return b.baseline - a.baseline <= pitch + 0.5f; };
-  if (!tight(prev, f) || f.marker) return false;
+  if (!tight(prev, f) || f.marker != list_marker::none) return false;
   for (const line* p : f.pieces)  // a heading set larger is not a comment
     if (p->size > 1.1f * prev.size) return false;
   // a comment starts within the code's width, at least as far in as the code around it, and is
@@ -747,19 +747,19 @@ void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region)
   // the right edge of the region's text, where a long line wraps: the longest prose line
   text_right = 0;
   for (const flow_elem& e : flow)
-    if (e.kind == 0 && !code_like(flines[e.index]) && flines[e.index].chars >= 20)
+    if (e.kind == flow_kind::line && !code_like(flines[e.index]) && flines[e.index].chars >= 20)
       text_right = std::max(text_right, flines[e.index].box.x1);
   auto flush = [&] {
     if (st.lines.empty()) return;
-    if (st.kind == 1) emit_paragraph(st.lines, region);
-    else if (st.kind == 2) emit_item(st.lines, list_level(*st.lines.front()), region);
-    else if (st.kind == 3) emit_code(st.lines, region);
+    if (st.kind == open_block::paragraph) emit_paragraph(st.lines, region);
+    else if (st.kind == open_block::list_item) emit_item(st.lines, list_level(*st.lines.front()), region);
+    else if (st.kind == open_block::code) emit_code(st.lines, region);
     st.lines.clear();
-    st.kind = 0;
+    st.kind = open_block::none;
   };
   for (size_t ei = 0; ei < flow.size(); ++ei) {
     const flow_elem& e = flow[ei];
-    if (e.kind == 1) {
+    if (e.kind == flow_kind::table) {
       flush();
       block b = table_blocks[e.index];
       b.region = region;
@@ -767,7 +767,7 @@ void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region)
       dc.list_stack.clear();
       continue;
     }
-    if (e.kind == 2) {
+    if (e.kind == flow_kind::image) {
       flush();
       const auto& im = page.images[e.index];
       if (im.asset >= 0) {
@@ -781,7 +781,7 @@ void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region)
       }
       continue;
     }
-    if (e.kind == 3) {
+    if (e.kind == flow_kind::rule) {
       flush();
       block b;
       b.kind = block_kind::rule;
@@ -796,7 +796,7 @@ void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region)
     if (toc_entry(f)) {
       flush();
       const bool wrapped_start = std::any_of(f.pieces.begin(), f.pieces.end(), [&](const line* p) {
-        return toc_line[static_cast<size_t>(p - page.lines.data())] == 2;
+        return toc_line[static_cast<size_t>(p - page.lines.data())] == toc_role::wrapped_start;
       });
       if (wrapped_start) {
         toc_wrap += (toc_wrap.empty() ? "" : " ") + f.plain;
@@ -817,26 +817,26 @@ void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region)
     const fline* prev = st.lines.empty() ? nullptr : st.lines.back();
     const float gap = prev ? f.box.y0 - prev->box.y1 : 0;
     // the next line of the flow, if nothing else (table, image, rule) comes first
-    const fline* next = ei + 1 < flow.size() && flow[ei + 1].kind == 0 ? &flines[flow[ei + 1].index] : nullptr;
+    const fline* next = ei + 1 < flow.size() && flow[ei + 1].kind == flow_kind::line ? &flines[flow[ei + 1].index] : nullptr;
     // a heading set in the code font, standing apart from any listing above or below it; one
     // that only its weight tells apart also from any text above (not a heading's second line)
     if (f.mono) {
-      const fline* above = ei > 0 && flow[ei - 1].kind == 0 ? &flines[flow[ei - 1].index] : nullptr;
+      const fline* above = ei > 0 && flow[ei - 1].kind == flow_kind::line ? &flines[flow[ei - 1].index] : nullptr;
       const float apart = lgap + 0.45f * f.size;
       const bool far_above = !above || f.box.y0 - above->box.y1 > apart;
       const bool alone = (far_above || !code_like(*above)) && (!next || !code_like(*next) || next->box.y0 - f.box.y1 > apart);
       // (the lines of a listing stop here, before the outline is searched)
-      const int code_heading = alone ? code_font_heading(f) : 0;
-      if (code_heading == 1 || (code_heading == 2 && far_above)) {
+      const code_heading why = alone ? code_font_heading(f) : code_heading::none;
+      if (why == code_heading::in_outline || (why == code_heading::bold_name && far_above)) {
         flush();
-        st.kind = 1;
+        st.kind = open_block::paragraph;
         st.lines.push_back(&f);
         flush();
         dc.list_stack.clear();
         continue;
       }
     }
-    if (st.kind == 3 && (((code_line_continues(*prev) || code_line_resumes(f)) && f.quote == prev->quote &&
+    if (st.kind == open_block::code && (((code_line_continues(*prev) || code_line_resumes(f)) && f.quote == prev->quote &&
                           gap <= 2.0f * f.size) ||
                          continues_code(st.lines, f, next))) {
       st.lines.push_back(&f);
@@ -844,35 +844,35 @@ void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region)
     }
     // code: a monospace line, or two or more mostly monospace lines in a row whatever their indent,
     // unless they carry on a paragraph or list item (wrapped prose that is mostly inline code)
-    const bool carries_on = (st.kind == 1 || st.kind == 2) && prev && !para_final(*prev) &&
+    const bool carries_on = (st.kind == open_block::paragraph || st.kind == open_block::list_item) && prev && !para_final(*prev) &&
                             gap <= lgap + 0.45f * f.size && f.quote == prev->quote;
     if (code_like(f) && (f.mono || (!carries_on && next && code_like(*next) && next->quote == f.quote &&
                                     next->box.y0 - f.box.y1 <= 4.0f * f.size))) {
       flush();
-      st.kind = 3;
+      st.kind = open_block::code;
       st.lines.push_back(&f);
       continue;
     }
-    if (f.marker == 2 && (f.size >= 1.15f * body || (f.bold && outline_has(f.plain)))) {
-      f.marker = 0;  // a numbered heading ("2. Methods"), not a list item
+    if (f.marker == list_marker::ordered && (f.size >= 1.15f * body || (f.bold && outline_has(f.plain)))) {
+      f.marker = list_marker::none;  // a numbered heading ("2. Methods"), not a list item
     }
-    if (f.marker) {
+    if (f.marker != list_marker::none) {
       // a wrapped paragraph line that happens to start with "3. " is not an item
       // nor is one that starts with "* " or "- " (a product, a minus) under a full line of text
-      const bool aligned_wrap = st.kind == 1 && prev && !para_final(*prev) && gap <= lgap + 0.3f * f.size &&
+      const bool aligned_wrap = st.kind == open_block::paragraph && prev && !para_final(*prev) && gap <= lgap + 0.3f * f.size &&
                                 std::fabs(f.box.x0 - prev->box.x0) < 1.0f;
-      const bool ascii_bullet = f.marker == 1 && !f.marker_piece && f.strip == 1 &&
+      const bool ascii_bullet = f.marker == list_marker::bullet && !f.marker_piece && f.strip == 1 &&
                                 (f.plain[0] == '*' || f.plain[0] == '-' || f.plain[0] == '+');
-      const bool wrapped = aligned_wrap && (f.marker == 2 || (ascii_bullet && prev->box.x1 >= region_right - 3.0f * f.size &&
+      const bool wrapped = aligned_wrap && (f.marker == list_marker::ordered || (ascii_bullet && prev->box.x1 >= region_right - 3.0f * f.size &&
                                                                text::last_cp(prev->plain) != ':'));
       if (!wrapped) {
         flush();
-        st.kind = 2;
+        st.kind = open_block::list_item;
         st.lines.push_back(&f);
         continue;
       }
     }
-    if (st.kind == 2) {
+    if (st.kind == open_block::list_item) {
       const fline& head = *st.lines.front();
       if (gap <= lgap + 0.6f * f.size && f.box.x0 > head.marker_x + 2.0f && f.quote == head.quote &&
           std::fabs(f.size - head.size) <= 0.15f * head.size && !f.mono) {
@@ -882,16 +882,16 @@ void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region)
       flush();
       dc.list_stack.clear();
     }
-    if (st.kind == 1 && continues_paragraph(st.lines, f)) {
+    if (st.kind == open_block::paragraph && continues_paragraph(st.lines, f)) {
       st.lines.push_back(&f);
       continue;
     }
     flush();
-    if (!f.marker) {
+    if (f.marker == list_marker::none) {
       // anything but an item closes the lists, unless it is indented under one
       if (dc.list_stack.empty() || f.box.x0 <= dc.list_stack.front() + 2.0f) dc.list_stack.clear();
     }
-    st.kind = 1;
+    st.kind = open_block::paragraph;
     st.lines.push_back(&f);
   }
   flush();

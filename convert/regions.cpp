@@ -122,7 +122,7 @@ void page_analyzer::find_tables() {
   std::vector<int> body_lines;
   std::vector<unit> us;
   for (size_t i = 0; i < page.lines.size(); ++i) {
-    if (furniture[i] || toc_line[i]) continue;
+    if (furniture[i] || toc_line[i] != toc_role::none) continue;
     body_lines.push_back(static_cast<int>(i));
     if (page.lines[i].chars > 0) us.push_back({page.lines[i].box, static_cast<int>(i), -1, -1, -1});
   }
@@ -448,9 +448,9 @@ void page_analyzer::run() {
     for (const auto& u : region) {
       rb.include(u.box);
       if (u.piece >= 0) pieces.push_back(u.piece);
-      else if (u.table >= 0) flow.push_back({1, u.table, u.box.y0});
-      else if (u.image >= 0) flow.push_back({2, u.image, u.box.y0});
-      else if (u.rule >= 0) flow.push_back({3, u.rule, u.box.y0});
+      else if (u.table >= 0) flow.push_back({flow_kind::table, u.table, u.box.y0});
+      else if (u.image >= 0) flow.push_back({flow_kind::image, u.image, u.box.y0});
+      else if (u.rule >= 0) flow.push_back({flow_kind::rule, u.rule, u.box.y0});
     }
     region_left = rb.x0;
     region_right = rb.x1;
@@ -459,7 +459,7 @@ void page_analyzer::run() {
       fline f = make_fline(rows[k].pieces);
       detect_marker(f);
       f.quote = quote_depth(f);
-      flow.push_back({0, static_cast<int>(flines.size()), f.box.y0});
+      flow.push_back({flow_kind::line, static_cast<int>(flines.size()), f.box.y0});
       flines.push_back(std::move(f));
     }
     std::stable_sort(flow.begin(), flow.end(), [](const flow_elem& a, const flow_elem& b) { return a.y < b.y; });
