@@ -30,7 +30,7 @@ const storage::artifact_store* data_root::files(std::string* why) {
       return nullptr;
     }
     files_.emplace(std::move(*opened));
-    // Best effort: without them each shard's first file makes its directory, as before.
+    // Best effort: a shard directory still missing is made by the shard's first file, only slower.
     if (auto s = files_->prepare_shards(); !s)
       log::warn("data_root.shards_not_prepared", {{"message", s.err().message}});
   }

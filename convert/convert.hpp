@@ -105,7 +105,7 @@ struct options {
   // pages (MuPDF cookie abort), so one absurd page cannot hang the caller.
   double timeout_seconds = 0;
   // Work budgets (0 = no limit). A document past one fails at once with errc::work_limit_exceeded:
-  // the same bytes would exceed it again, so the failure is final, not a retry (issue 16).
+  // the same bytes would exceed it again, so the failure is final, not a retry.
   struct work_limits {
     double page_seconds = 0;                  // wall time of one page (text, raster analysis, OCR)
     std::uint64_t page_content_bytes = 0;     // decompressed content-stream bytes of one page
