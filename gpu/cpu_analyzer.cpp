@@ -1,5 +1,5 @@
 // The CPU reference: the same pixel work as the CUDA kernels, written for clarity, in one pass per
-// stage. Its answers define "correct" for the CUDA implementation (tests/unit/gpu/cuda_vs_cpu.cpp).
+// stage. Its answers define "correct" for the CUDA implementation (tests/unit/gpu/test_cuda_vs_cpu.cpp).
 #include "gpu/cpu_analyzer.hpp"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // The CPU reference on synthetic rasters with known answers: thresholds, rules, components, regions.
-// These pin the semantics; cuda_vs_cpu.cpp then holds the CUDA kernels to the same answers.
+// These pin the semantics; test_cuda_vs_cpu.cpp then holds the CUDA kernels to the same answers.
 #include "gpu_test.hpp"
 
 #include "gpu/page_analysis.hpp"
