@@ -25,7 +25,7 @@ bool retryable_code(const std::string& code) {
   // gpu_not_available: the routing should never give a gpu_required job to a CPU converter, but if a
   // worker refuses one, another converter may still run it.
   // Not timeout or work_limit_exceeded: the same bytes take the same time and work again, so a
-  // retry would only hold a converter for another full budget (issue 16: 3 x 600 s per hostile PDF).
+  // retry would only hold a converter for another full budget (3 x 600 s for one hostile PDF).
   return code == "worker_crashed" || code == "worker_unavailable" || code == "internal" || code == "gpu_not_available";
 }
 

@@ -1,6 +1,6 @@
 // The service behind the v1 routes; see job_service.hpp. Durability order on submit: the input is
-// written and renamed into the job dir first and made durable (fsync'ed, or one syncfs per batch),
-// then the row is committed, then 202 is answered.
+// written in place to the data root's inputs/<shard>/<id>.pdf (artifact_store::begin_write) and
+// made durable (fsync'ed, or one syncfs per batch), then the row is committed, then 202 is answered.
 #include "actors/job_service.hpp"
 
 #include <algorithm>

@@ -66,7 +66,7 @@ log::fields readiness_change_fields(const readiness_snapshot& before, const read
 void check_revision(std::string_view running, std::string_view expected, std::vector<failing_check>& out);
 
 // Profile vs data-root wiring, marker and prod/eval collision. Initialises the root (marker
-// `.quire-root.json`, `jobs/`, `tmp/`) on first use when the directory exists and is empty of a marker.
+// `.quire-root.json`, `inputs/`, `jobs/`, `tmp/`) on first use when the directory exists and is empty of a marker.
 void check_data_root(const service_config& cfg, std::vector<failing_check>& out);
 
 // Free space the data root must keep: uploads that would leave less are refused (storage_full) and

@@ -4,7 +4,7 @@
 //   gpu_required  an idle GPU converter, or none (the job waits; it never falls back)
 //   gpu_prefer    an idle GPU converter, else an idle CPU converter (the worker's engine then records a
 //                 "GPU unavailable" warning in the result)
-//   cpu_only      an idle CPU converter, else an idle GPU converter (its worker analyses on the CPU, so
+//   cpu_only      an idle CPU converter, else an idle GPU converter (its worker analyzes on the CPU, so
 //                 a GPU-only prod lane still runs cpu_only jobs)
 #pragma once
 

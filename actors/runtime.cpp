@@ -30,7 +30,7 @@ const storage::artifact_store* data_root::files(std::string* why) {
       return nullptr;
     }
     files_.emplace(std::move(*opened));
-    // Best effort: without them each shard's first file makes its directory, as before.
+    // Best effort: a shard directory still missing is made by the shard's first file, only slower.
     if (auto s = files_->prepare_shards(); !s)
       log::warn("data_root.shards_not_prepared", {{"message", s.err().message}});
   }
@@ -169,7 +169,7 @@ std::vector<int> discover_gpus(runtime_context& ctx) {
     ctx.gpu_report = {{"enabled", false}, {"reason", "QUIRE_GPUS=none"}};
     return out;
   }
-  const gpu::DeviceReport r = gpu::discover_devices(true);
+  const gpu::device_report r = gpu::discover_devices(true);
   nlohmann::json devs = nlohmann::json::array();
   for (const auto& d : r.devices) {
     devs.push_back({{"index", d.index}, {"name", d.name}, {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
@@ -181,7 +181,7 @@ std::vector<int> discover_gpus(runtime_context& ctx) {
   }
   if (allow)
     for (int d : *allow)
-      if (std::none_of(r.devices.begin(), r.devices.end(), [&](const gpu::DeviceInfo& i) { return i.index == d; }))
+      if (std::none_of(r.devices.begin(), r.devices.end(), [&](const gpu::device_info& i) { return i.index == d; }))
         ctx.discovery_notes.push_back("QUIRE_GPUS names device " + std::to_string(d) + ", which is not visible");
   ctx.gpu_report = {{"enabled", true}, {"cuda_compiled", r.cuda_compiled}, {"driver_ok", r.driver_ok},
                     {"driver_version", r.driver_version}, {"runtime_version", r.runtime_version},

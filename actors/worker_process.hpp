@@ -12,7 +12,7 @@
 // The child writes result.md and assets/ into output_dir; the parent publishes them durably.
 // Plain POSIX (fork/exec, poll, waitpid): call it from a detached actor, never the CAF scheduler.
 //
-// Isolation (issue 16 item 4). Every child gets a clean environment (kept_environment(): no
+// Isolation. Every child gets a clean environment (kept_environment(): no
 // database URL, no API keys, nothing the service was given but the locale, PATH, Tesseract's and
 // the log's settings), no core dumps, a cap on open files and on the size of a file it writes.
 // With set_isolation() it also gets a private scratch directory (0700) under `scratch_parent`:

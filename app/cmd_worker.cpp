@@ -12,9 +12,9 @@
 //
 // Device binding: `--device N` makes this a GPU converter's worker. It builds its analyzer once with
 // gpu::select_analyzer for device N (self-test included) and exits before "ready" when the device does
-// not work. Jobs asking for gpu_required/gpu_prefer analyse on that device with no CPU fallback: if
+// not work. Jobs asking for gpu_required/gpu_prefer analyze on that device with no CPU fallback: if
 // the device fails mid-job (analyze() throws, e.g. a CUDA error) the job ends with code
-// "device_failed" and the service retries it elsewhere. Without --device the worker analyses on the
+// "device_failed" and the service retries it elsewhere. Without --device the worker analyzes on the
 // CPU reference; a gpu_prefer job then carries the engine's "GPU unavailable" warning and a
 // gpu_required one is refused (gpu_not_available).
 #include <CLI/CLI.hpp>
@@ -143,10 +143,10 @@ nlohmann::json fail(const std::string& code, const std::string& message) {
 
 // Forwards to the device analyzer and remembers whether it threw: the engine turns a device failure
 // under gpu_required into gpu_not_available, and only this tells the worker it was the device.
-class watched_analyzer final : public gpu::PageAnalyzer {
+class watched_analyzer final : public gpu::page_analyzer {
  public:
-  explicit watched_analyzer(gpu::PageAnalyzer* inner) : inner_(inner) {}
-  std::vector<gpu::PageAnalysis> analyze(const std::vector<gpu::Raster>& pages) override {
+  explicit watched_analyzer(gpu::page_analyzer* inner) : inner_(inner) {}
+  std::vector<gpu::page_analysis> analyze(const std::vector<gpu::raster_view>& pages) override {
     try {
       return inner_->analyze(pages);
     } catch (const std::invalid_argument&) {
@@ -162,19 +162,19 @@ class watched_analyzer final : public gpu::PageAnalyzer {
   std::string what;
 
  private:
-  gpu::PageAnalyzer* inner_;
+  gpu::page_analyzer* inner_;
 };
 
 struct device_binding {
   int device = -1;                            // -1: a CPU converter's worker
   bool test_fails = false;                    // --test-device-fails (test hooks only)
-  std::unique_ptr<gpu::PageAnalyzer> gpu;     // the device's analyzer (device >= 0)
-  std::unique_ptr<gpu::PageAnalyzer> cpu;     // the CPU reference, made on first use
+  std::unique_ptr<gpu::page_analyzer> gpu;     // the device's analyzer (device >= 0)
+  std::unique_ptr<gpu::page_analyzer> cpu;     // the CPU reference, made on first use
   std::string failure;                        // set once the device failed: it is not used again
 };
 
-gpu::AnalysisParams analysis_params() {
-  gpu::AnalysisParams p;
+gpu::analysis_params analysis_params() {
+  gpu::analysis_params p;
   p.dpi = convert::analysis_dpi;  // see convert.hpp: a caller-owned analyzer must use the engine's dpi
   return p;
 }
@@ -307,8 +307,8 @@ int run_worker(device_binding& dev) {
       }
     }
     if (dev.device >= 0) {
-      const gpu::DeviceReport report = gpu::discover_devices(true);
-      auto sel = gpu::select_analyzer(gpu::AccelerationPolicy::gpu_required, report, dev.device, analysis_params());
+      const gpu::device_report report = gpu::discover_devices(true);
+      auto sel = gpu::select_analyzer(gpu::acceleration_policy::gpu_required, report, dev.device, analysis_params());
       if (!sel.analyzer) {
         log::error("worker.device_unusable", {{"pid", ::getpid()}, {"device", dev.device}, {"message", sel.error}});
         return 4;
@@ -340,7 +340,7 @@ void add_worker_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("worker", "Internal: the isolated conversion process run by `quire serve`");
   cmd->group("");  // hidden from --help
   auto dev = std::make_shared<device_binding>();
-  cmd->add_option("--device", dev->device, "CUDA device this worker analyses on (a GPU converter's worker)")
+  cmd->add_option("--device", dev->device, "CUDA device this worker analyzes on (a GPU converter's worker)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--test-device-fails", dev->test_fails, "tests only (QUIRE_WORKER_TEST_HOOKS=1): the device fails");
   cmd->callback([dev] {

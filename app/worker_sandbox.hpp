@@ -1,4 +1,4 @@
-// quire::app — what `quire worker` does to itself before it takes its first job (issue 16 item 4):
+// quire::app — what `quire worker` does to itself before it takes its first job:
 // the process that parses untrusted PDFs keeps only what one job needs.
 //
 // The parent (actors/worker_process.cpp) already gave it a clean environment (no database URL, no

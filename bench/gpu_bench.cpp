@@ -18,11 +18,11 @@
 #include <thread>
 
 using namespace quire::gpu;
-using Clock = std::chrono::steady_clock;
+using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-bool read_pgm(const std::string& path, GrayImage* out) {
+bool read_pgm(const std::string& path, gray_image* out) {
   std::ifstream f(path, std::ios::binary);
   std::string magic;
   int w = 0, h = 0, maxval = 0;
@@ -38,19 +38,19 @@ bool read_pgm(const std::string& path, GrayImage* out) {
   skip(), f >> w, skip(), f >> h, skip(), f >> maxval;
   if (!f || magic != "P5" || w <= 0 || h <= 0 || maxval != 255) return false;
   f.get();
-  *out = GrayImage(w, h);
+  *out = gray_image(w, h);
   f.read(reinterpret_cast<char*>(out->pixels.data()), std::streamsize(out->pixels.size()));
   return bool(f);
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
 
 // Best of `repeat` runs over all pages (the first run warms caches and allocations and is not counted
 // when repeat > 1).
-double time_pages(PageAnalyzer& a, const std::vector<Raster>& pages, int repeat, std::vector<PageAnalysis>* out) {
+double time_pages(page_analyzer& a, const std::vector<raster_view>& pages, int repeat, std::vector<page_analysis>* out) {
   double best = 1e30;
   for (int r = 0; r < std::max(1, repeat) + (repeat > 1 ? 1 : 0); ++r) {
-    const auto t = Clock::now();
+    const auto t = clock_type::now();
     auto res = a.analyze(pages);
     const double s = seconds_since(t);
     if (repeat <= 1 || r > 0) best = std::min(best, s);
@@ -82,9 +82,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::vector<GrayImage> images;
+  std::vector<gray_image> images;
   for (int i = 0; i < pages; ++i) {
-    SyntheticSpec s;
+    synthetic_spec s;
     s.dpi = dpi, s.width = dpi * 17 / 2, s.height = dpi * 11, s.seed = std::uint64_t(i + 1);
     switch (i % 4) {  // a realistic mix: born-digital, scanned, table-only, photo
       case 0: break;
@@ -95,28 +95,28 @@ int main(int argc, char** argv) {
     images.push_back(make_synthetic_page(s));
   }
   for (const auto& path : pgms) {
-    GrayImage g;
+    gray_image g;
     if (!read_pgm(path, &g)) {
       std::fprintf(stderr, "cannot read %s (binary 8-bit PGM expected)\n", path.c_str());
       return 2;
     }
     images.push_back(std::move(g));
   }
-  std::vector<Raster> rasters;
+  std::vector<raster_view> rasters;
   long long pixels = 0;
   for (const auto& g : images) rasters.push_back(g.raster()), pixels += (long long)g.width * g.height;
   const double mpix = double(pixels) / 1e6;
   std::printf("pages: %zu (%d synthetic at %d dpi, %zu from files), %.1f Mpixel\n", images.size(), pages, dpi,
               pgms.size(), mpix);
 
-  const DeviceReport report = discover_devices(true);
+  const device_report report = discover_devices(true);
   std::printf("devices: %s\n", report.summary().c_str());
 
-  AnalysisParams p;
+  analysis_params p;
   p.dpi = dpi;
   p.pages_per_launch = batch;
   p.cpu_threads = 1;
-  std::vector<PageAnalysis> want, got;
+  std::vector<page_analysis> want, got;
   const double cpu1 = time_pages(*make_cpu_analyzer(p), rasters, 1, &want);
   p.cpu_threads = threads;
   const double cpun = time_pages(*make_cpu_analyzer(p), rasters, repeat, nullptr);
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   std::printf("RESULT backend=cpu threads=%d pages=%zu seconds=%.4f pages_per_s=%.2f\n", threads, images.size(), cpun, n / cpun);
 
   int mismatches = 0;
-  for (const DeviceInfo& d : report.devices) {
+  for (const device_info& d : report.devices) {
     if (!d.healthy) {
       std::printf("cuda:%d %s FAILED: %s\n", d.index, d.name.c_str(), d.error.c_str());
       ++mismatches;
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     }
     // Host threads matter for the CUDA backend too: they run the per-page post-processing.
     for (int host_threads : {1, threads}) {
-      AnalysisParams q = p;
+      analysis_params q = p;
       q.cpu_threads = host_threads;
       auto gpu = make_cuda_analyzer(d.index, q);
       const double g = time_pages(*gpu, rasters, repeat, &got);

@@ -8,7 +8,7 @@
 #include <map>
 
 #include "convert/inline.hpp"
-#include "convert/page_analyser.hpp"
+#include "convert/page_analyzer.hpp"
 #include "convert/text.hpp"
 
 namespace quire::convert {
@@ -87,12 +87,12 @@ size_t continuation_mark_at(std::string_view s) {
 
 }  // namespace
 
-bool page_analyser::code_line_continues(const fline& f) const {
+bool page_analyzer::code_line_continues(const fline& f) const {
   return continuation_mark_at(f.plain) != std::string_view::npos;
 }
 
 // fvextra's left mark: a small arrow of its own before the rest of a line broken at a space
-bool page_analyser::code_line_resumes(const fline& f) const {
+bool page_analyzer::code_line_resumes(const fline& f) const {
   if (f.pieces.size() < 2) return false;
   const line& first = *f.pieces.front();
   const std::string whole = first.text();  // trim() views it: it must outlive `t`
@@ -101,7 +101,7 @@ bool page_analyser::code_line_resumes(const fline& f) const {
   return !t.empty() && continuation_start_mark(text::next_cp(t, i)) && i == t.size() && first.size < 0.8f * f.size;
 }
 
-page_analyser::fline page_analyser::make_fline(const std::vector<int>& pieces) const {
+page_analyzer::fline page_analyzer::make_fline(const std::vector<int>& pieces) const {
   fline f;
   for (int p : pieces) f.pieces.push_back(&page.lines[p]);
   bool bold = true, italic = true, mono = true;
@@ -132,14 +132,14 @@ page_analyser::fline page_analyser::make_fline(const std::vector<int>& pieces) c
   return f;
 }
 
-void page_analyser::detect_marker(fline& f) const {
+void page_analyzer::detect_marker(fline& f) const {
   // a vector bullet left of the line
   for (const auto& m : page.marks) {
     if (m.box.x1 > f.box.x0 - 1.0f || m.box.x1 < f.box.x0 - 3.0f * std::max(f.size, 6.0f)) continue;
     const float cy = m.box.cy();
     if (cy < f.box.y0 || cy > f.box.y1) continue;
     if (m.box.height() > 0.8f * f.size) continue;
-    f.marker = 1;
+    f.marker = list_marker::bullet;
     f.marker_x = m.box.x0;
     f.text_x = f.box.x0;
     return;
@@ -153,7 +153,7 @@ void page_analyser::detect_marker(fline& f) const {
   if (is_bullet_glyph(c) && (own_piece || (i < t.size() && t[i] == ' '))) {
     if ((c == '-' || c == '*' || c == 0x2013) && !own_piece && i + 1 < t.size() && t[i + 1] == ' ')
       return;  // "- -" and friends are not bullets
-    f.marker = 1;
+    f.marker = list_marker::bullet;
     f.marker_x = f.box.x0;
     f.strip = i;
     f.marker_piece = own_piece;
@@ -165,7 +165,7 @@ void page_analyser::detect_marker(fline& f) const {
   size_t len = ordered_marker(t, label, delim);
   if (len == 0) return;
   const bool piece_marker = f.pieces.size() >= 2 && text::trim(first.text()).size() == len;
-  f.marker = 2;
+  f.marker = list_marker::ordered;
   f.label = label;
   f.delim = delim;
   f.marker_x = f.box.x0;
@@ -174,7 +174,7 @@ void page_analyser::detect_marker(fline& f) const {
   f.text_x = piece_marker ? f.pieces[1]->box.x0 : f.box.x0 + (len + 1) * 0.5f * f.size;
 }
 
-int page_analyser::quote_depth(const fline& f) const {
+int page_analyzer::quote_depth(const fline& f) const {
   int depth = 0;
   for (const auto& r : vrules) {
     if (r.box.x1 > f.box.x0 - 1.0f || f.box.x0 - r.box.x1 > 80.0f) continue;
@@ -186,7 +186,7 @@ int page_analyser::quote_depth(const fline& f) const {
 }
 
 // spans of a group of lines, joined with spaces; hyphenated line ends repaired
-std::vector<span> page_analyser::join_spans(const std::vector<const fline*>& lines, bool strip_marker) const {
+std::vector<span> page_analyzer::join_spans(const std::vector<const fline*>& lines, bool strip_marker) const {
   std::vector<span> out;
   bool first_line = true;
   for (const fline* f : lines) {
@@ -276,7 +276,7 @@ std::vector<span> page_analyser::join_spans(const std::vector<const fline*>& lin
   return out;
 }
 
-std::string page_analyser::inline_md(const std::vector<const fline*>& lines, bool strip_marker, bool emphasis,
+std::string page_analyzer::inline_md(const std::vector<const fline*>& lines, bool strip_marker, bool emphasis,
                       bool block_start) {
   inline_options o;
   o.emphasis = emphasis;
@@ -292,7 +292,7 @@ namespace {
 // and the code stands well apart from them (more than a cell further right) or is set in another
 // font. Figures in the first column of a table of output ("1 1 1", "2 4 8") stand one cell from
 // the next column and are kept. Returns the pieces to drop, one per line.
-std::vector<const line*> line_number_pieces(const std::vector<const page_analyser::fline*>& lines, float cw) {
+std::vector<const line*> line_number_pieces(const std::vector<const page_analyzer::fline*>& lines, float cw) {
   if (lines.size() < 3) return {};
   std::vector<const line*> nums;
   float edge = 0, code_x0 = 1e9f;
@@ -325,7 +325,7 @@ std::vector<const line*> line_number_pieces(const std::vector<const page_analyse
 
 }  // namespace
 
-float page_analyser::code_wrap_edge(const std::vector<const fline*>& lines) const {
+float page_analyzer::code_wrap_edge(const std::vector<const fline*>& lines) const {
   rect box = rect::none();
   for (const fline* f : lines) box.include(f->box);
   // a shaded background: the code wraps inside it, as far from its right side as from its left
@@ -340,7 +340,7 @@ float page_analyser::code_wrap_edge(const std::vector<const fline*>& lines) cons
   return text_right > box.x0 ? text_right : 0.0f;
 }
 
-std::string page_analyser::code_text(const std::vector<const fline*>& lines) const {
+std::string page_analyzer::code_text(const std::vector<const fline*>& lines) const {
   // indentation in character cells: the cell is the advance of the monospace lines (a comment in
   // a proportional font has other advances)
   float x0 = 1e9f;
@@ -473,7 +473,7 @@ std::string unnumbered_key(const std::string& key) {
 }
 
 
-bool page_analyser::outline_has(const std::string& plain) const {
+bool page_analyzer::outline_has(const std::string& plain) const {
   if (dc.outline.empty()) return false;
   const std::string k = text::key(plain), bare = unnumbered_key(k);
   for (const auto& e : dc.outline)
@@ -481,7 +481,7 @@ bool page_analyser::outline_has(const std::string& plain) const {
   return false;
 }
 
-bool page_analyser::outline_elsewhere(const std::string& plain) const {
+bool page_analyzer::outline_elsewhere(const std::string& plain) const {
   if (dc.outline.empty()) return false;
   const std::string k = unnumbered_key(text::key(plain));
   if (k.size() < 4) return false;
@@ -498,7 +498,7 @@ bool page_analyser::outline_elsewhere(const std::string& plain) const {
 
 // outline entry for a heading-like text on this page: the same title, else the same title once
 // section numbers are set aside
-outline_entry* page_analyser::outline_match(const std::string& plain) {
+outline_entry* page_analyzer::outline_match(const std::string& plain) {
   if (dc.outline.empty()) return nullptr;
   const std::string k = text::key(plain);
   if (k.empty() || k.size() > 300) return nullptr;
@@ -517,7 +517,7 @@ outline_entry* page_analyser::outline_match(const std::string& plain) {
   return nullptr;
 }
 
-void page_analyser::find_page_refs() {
+void page_analyzer::find_page_refs() {
   for (size_t i = 0; i < page.lines.size(); ++i) {
     if (furniture[i]) continue;
     const auto& spans = page.lines[i].spans;
@@ -534,7 +534,7 @@ void page_analyser::find_page_refs() {
 // A small numbered text is a note when its number is cited on this page and it sits in the lower
 // part of the page (a footnote), or was cited earlier in the document (a list of endnotes); and
 // it has words after the number.
-bool page_analyser::note_label(const std::string& label, const rect& box, std::string_view rest) const {
+bool page_analyzer::note_label(const std::string& label, const rect& box, std::string_view rest) const {
   int letters = 0;
   for (size_t i = 0; i < rest.size() && letters < 3;)
     if (text::is_alpha(text::next_cp(rest, i))) ++letters;
@@ -543,11 +543,11 @@ bool page_analyser::note_label(const std::string& label, const rect& box, std::s
   return dc.footnote_refs.count(label) && !page_refs.count(label);
 }
 
-bool page_analyser::para_final(const fline& f) const {
+bool page_analyzer::para_final(const fline& f) const {
   return text::ends_sentence(f.plain) && f.box.x1 < region_right - 3.0f * f.size;
 }
 
-bool page_analyser::continues_paragraph(const std::vector<const fline*>& blk, const fline& f) const {
+bool page_analyzer::continues_paragraph(const std::vector<const fline*>& blk, const fline& f) const {
   const fline& prev = *blk.back();
   const fline& first = *blk.front();
   if (prev.quote != f.quote) return false;
@@ -587,14 +587,14 @@ bool page_analyser::continues_paragraph(const std::vector<const fline*>& blk, co
   } else {
     if (std::fabs(f.box.x0 - first.box.x0) <= tol) return true;
     // first-line indent: the paragraph's first line starts further right
-    if (f.box.x0 < first.box.x0 && first.box.x0 - f.box.x0 <= 4.0f * f.size && !prev.marker) return true;
+    if (f.box.x0 < first.box.x0 && first.box.x0 - f.box.x0 <= 4.0f * f.size && prev.marker == list_marker::none) return true;
   }
   // centred text
   if (std::fabs(f.box.cx() - prev.box.cx()) < 2.0f && prev.box.x0 > region_left + 2 * f.size) return true;
   return false;
 }
 
-void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int region) {
+void page_analyzer::emit_paragraph(const std::vector<const fline*>& lines, int region) {
   std::string plain;
   for (const fline* f : lines) plain += (plain.empty() ? "" : " ") + f->plain;
   const fline& first = *lines.front();
@@ -663,7 +663,7 @@ void page_analyser::emit_paragraph(const std::vector<const fline*>& lines, int r
   if (!b.text.empty()) out.push_back(std::move(b));
 }
 
-void page_analyser::emit_item(const std::vector<const fline*>& lines, int level, int region) {
+void page_analyzer::emit_item(const std::vector<const fline*>& lines, int level, int region) {
   const fline& first = *lines.front();
   block b;
   b.kind = block_kind::list_item;
@@ -673,7 +673,7 @@ void page_analyser::emit_item(const std::vector<const fline*>& lines, int level,
   b.level = level;
   b.box = rect::none();
   for (const fline* f : lines) b.box.include(f->box);
-  b.ordered = first.marker == 2;
+  b.ordered = first.marker == list_marker::ordered;
   if (b.ordered) {
     // footnote lists (endnotes): small numbered items whose numbers were referenced
     if (first.size <= 0.93f * body && note_label(first.label, b.box, first.plain.substr(std::min(first.strip, first.plain.size())))) {
@@ -694,7 +694,7 @@ void page_analyser::emit_item(const std::vector<const fline*>& lines, int level,
   out.push_back(std::move(b));
 }
 
-void page_analyser::emit_code(const std::vector<const fline*>& lines, int region) {
+void page_analyzer::emit_code(const std::vector<const fline*>& lines, int region) {
   block b;
   b.kind = block_kind::code;
   b.page = page.number;
@@ -706,16 +706,16 @@ void page_analyser::emit_code(const std::vector<const fline*>& lines, int region
   out.push_back(std::move(b));
 }
 
-bool page_analyser::code_like(const fline& f) const {
+bool page_analyzer::code_like(const fline& f) const {
   if (f.size >= 1.1f * body) return false;
   if (f.mono) return true;
-  if (f.mono_share < 0.6f || f.marker || f.bold) return false;
+  if (f.mono_share < 0.6f || f.marker != list_marker::none || f.bold) return false;
   for (const line* p : f.pieces)  // a heading with inline code (all bold, or set larger)
     if (p->size >= 1.1f * body) return false;
   return true;
 }
 
-bool page_analyser::continues_code(const std::vector<const fline*>& blk, const fline& f, const fline* next) const {
+bool page_analyzer::continues_code(const std::vector<const fline*>& blk, const fline& f, const fline* next) const {
   const fline& prev = *blk.back();
   if (f.quote != prev.quote || f.size >= 1.1f * body) return false;
   const float gap = f.box.y0 - prev.box.y1;
@@ -727,7 +727,7 @@ bool page_analyser::continues_code(const std::vector<const fline*>& blk, const f
     if (d > 0.5f * blk[i]->size) pitch = std::min(pitch, 1.15f * d);
   }
   const auto tight = [&](const fline& a, const fline& b) { return b.baseline - a.baseline <= pitch + 0.5f; };
-  if (!tight(prev, f) || f.marker) return false;
+  if (!tight(prev, f) || f.marker != list_marker::none) return false;
   for (const line* p : f.pieces)  // a heading set larger is not a comment
     if (p->size > 1.1f * prev.size) return false;
   // a comment starts within the code's width, at least as far in as the code around it, and is
@@ -742,24 +742,24 @@ bool page_analyser::continues_code(const std::vector<const fline*>& blk, const f
   return (next && code_like(*next) && next->quote == f.quote && tight(f, *next)) || (first_mono && f.mono_share >= 0.25f);
 }
 
-void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region) {
+void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region) {
   builder_state st;
   // the right edge of the region's text, where a long line wraps: the longest prose line
   text_right = 0;
   for (const flow_elem& e : flow)
-    if (e.kind == 0 && !code_like(flines[e.index]) && flines[e.index].chars >= 20)
+    if (e.kind == flow_kind::line && !code_like(flines[e.index]) && flines[e.index].chars >= 20)
       text_right = std::max(text_right, flines[e.index].box.x1);
   auto flush = [&] {
     if (st.lines.empty()) return;
-    if (st.kind == 1) emit_paragraph(st.lines, region);
-    else if (st.kind == 2) emit_item(st.lines, list_level(*st.lines.front()), region);
-    else if (st.kind == 3) emit_code(st.lines, region);
+    if (st.kind == open_block::paragraph) emit_paragraph(st.lines, region);
+    else if (st.kind == open_block::list_item) emit_item(st.lines, list_level(*st.lines.front()), region);
+    else if (st.kind == open_block::code) emit_code(st.lines, region);
     st.lines.clear();
-    st.kind = 0;
+    st.kind = open_block::none;
   };
   for (size_t ei = 0; ei < flow.size(); ++ei) {
     const flow_elem& e = flow[ei];
-    if (e.kind == 1) {
+    if (e.kind == flow_kind::table) {
       flush();
       block b = table_blocks[e.index];
       b.region = region;
@@ -767,7 +767,7 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
       dc.list_stack.clear();
       continue;
     }
-    if (e.kind == 2) {
+    if (e.kind == flow_kind::image) {
       flush();
       const auto& im = page.images[e.index];
       if (im.asset >= 0) {
@@ -781,7 +781,7 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
       }
       continue;
     }
-    if (e.kind == 3) {
+    if (e.kind == flow_kind::rule) {
       flush();
       block b;
       b.kind = block_kind::rule;
@@ -796,7 +796,7 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     if (toc_entry(f)) {
       flush();
       const bool wrapped_start = std::any_of(f.pieces.begin(), f.pieces.end(), [&](const line* p) {
-        return toc_line[static_cast<size_t>(p - page.lines.data())] == 2;
+        return toc_line[static_cast<size_t>(p - page.lines.data())] == toc_role::wrapped_start;
       });
       if (wrapped_start) {
         toc_wrap += (toc_wrap.empty() ? "" : " ") + f.plain;
@@ -817,26 +817,26 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     const fline* prev = st.lines.empty() ? nullptr : st.lines.back();
     const float gap = prev ? f.box.y0 - prev->box.y1 : 0;
     // the next line of the flow, if nothing else (table, image, rule) comes first
-    const fline* next = ei + 1 < flow.size() && flow[ei + 1].kind == 0 ? &flines[flow[ei + 1].index] : nullptr;
+    const fline* next = ei + 1 < flow.size() && flow[ei + 1].kind == flow_kind::line ? &flines[flow[ei + 1].index] : nullptr;
     // a heading set in the code font, standing apart from any listing above or below it; one
     // that only its weight tells apart also from any text above (not a heading's second line)
     if (f.mono) {
-      const fline* above = ei > 0 && flow[ei - 1].kind == 0 ? &flines[flow[ei - 1].index] : nullptr;
+      const fline* above = ei > 0 && flow[ei - 1].kind == flow_kind::line ? &flines[flow[ei - 1].index] : nullptr;
       const float apart = lgap + 0.45f * f.size;
       const bool far_above = !above || f.box.y0 - above->box.y1 > apart;
       const bool alone = (far_above || !code_like(*above)) && (!next || !code_like(*next) || next->box.y0 - f.box.y1 > apart);
       // (the lines of a listing stop here, before the outline is searched)
-      const int code_heading = alone ? code_font_heading(f) : 0;
-      if (code_heading == 1 || (code_heading == 2 && far_above)) {
+      const code_heading why = alone ? code_font_heading(f) : code_heading::none;
+      if (why == code_heading::in_outline || (why == code_heading::bold_name && far_above)) {
         flush();
-        st.kind = 1;
+        st.kind = open_block::paragraph;
         st.lines.push_back(&f);
         flush();
         dc.list_stack.clear();
         continue;
       }
     }
-    if (st.kind == 3 && (((code_line_continues(*prev) || code_line_resumes(f)) && f.quote == prev->quote &&
+    if (st.kind == open_block::code && (((code_line_continues(*prev) || code_line_resumes(f)) && f.quote == prev->quote &&
                           gap <= 2.0f * f.size) ||
                          continues_code(st.lines, f, next))) {
       st.lines.push_back(&f);
@@ -844,35 +844,35 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
     }
     // code: a monospace line, or two or more mostly monospace lines in a row whatever their indent,
     // unless they carry on a paragraph or list item (wrapped prose that is mostly inline code)
-    const bool carries_on = (st.kind == 1 || st.kind == 2) && prev && !para_final(*prev) &&
+    const bool carries_on = (st.kind == open_block::paragraph || st.kind == open_block::list_item) && prev && !para_final(*prev) &&
                             gap <= lgap + 0.45f * f.size && f.quote == prev->quote;
     if (code_like(f) && (f.mono || (!carries_on && next && code_like(*next) && next->quote == f.quote &&
                                     next->box.y0 - f.box.y1 <= 4.0f * f.size))) {
       flush();
-      st.kind = 3;
+      st.kind = open_block::code;
       st.lines.push_back(&f);
       continue;
     }
-    if (f.marker == 2 && (f.size >= 1.15f * body || (f.bold && outline_has(f.plain)))) {
-      f.marker = 0;  // a numbered heading ("2. Methods"), not a list item
+    if (f.marker == list_marker::ordered && (f.size >= 1.15f * body || (f.bold && outline_has(f.plain)))) {
+      f.marker = list_marker::none;  // a numbered heading ("2. Methods"), not a list item
     }
-    if (f.marker) {
+    if (f.marker != list_marker::none) {
       // a wrapped paragraph line that happens to start with "3. " is not an item
       // nor is one that starts with "* " or "- " (a product, a minus) under a full line of text
-      const bool aligned_wrap = st.kind == 1 && prev && !para_final(*prev) && gap <= lgap + 0.3f * f.size &&
+      const bool aligned_wrap = st.kind == open_block::paragraph && prev && !para_final(*prev) && gap <= lgap + 0.3f * f.size &&
                                 std::fabs(f.box.x0 - prev->box.x0) < 1.0f;
-      const bool ascii_bullet = f.marker == 1 && !f.marker_piece && f.strip == 1 &&
+      const bool ascii_bullet = f.marker == list_marker::bullet && !f.marker_piece && f.strip == 1 &&
                                 (f.plain[0] == '*' || f.plain[0] == '-' || f.plain[0] == '+');
-      const bool wrapped = aligned_wrap && (f.marker == 2 || (ascii_bullet && prev->box.x1 >= region_right - 3.0f * f.size &&
+      const bool wrapped = aligned_wrap && (f.marker == list_marker::ordered || (ascii_bullet && prev->box.x1 >= region_right - 3.0f * f.size &&
                                                                text::last_cp(prev->plain) != ':'));
       if (!wrapped) {
         flush();
-        st.kind = 2;
+        st.kind = open_block::list_item;
         st.lines.push_back(&f);
         continue;
       }
     }
-    if (st.kind == 2) {
+    if (st.kind == open_block::list_item) {
       const fline& head = *st.lines.front();
       if (gap <= lgap + 0.6f * f.size && f.box.x0 > head.marker_x + 2.0f && f.quote == head.quote &&
           std::fabs(f.size - head.size) <= 0.15f * head.size && !f.mono) {
@@ -882,22 +882,22 @@ void page_analyser::build_blocks(const std::vector<flow_elem>& flow, int region)
       flush();
       dc.list_stack.clear();
     }
-    if (st.kind == 1 && continues_paragraph(st.lines, f)) {
+    if (st.kind == open_block::paragraph && continues_paragraph(st.lines, f)) {
       st.lines.push_back(&f);
       continue;
     }
     flush();
-    if (!f.marker) {
+    if (f.marker == list_marker::none) {
       // anything but an item closes the lists, unless it is indented under one
       if (dc.list_stack.empty() || f.box.x0 <= dc.list_stack.front() + 2.0f) dc.list_stack.clear();
     }
-    st.kind = 1;
+    st.kind = open_block::paragraph;
     st.lines.push_back(&f);
   }
   flush();
 }
 
-int page_analyser::list_level(const fline& f) {
+int page_analyzer::list_level(const fline& f) {
   auto& stack = dc.list_stack;
   const float x = f.marker_x;
   while (!stack.empty() && stack.back() > x + 3.0f) stack.pop_back();

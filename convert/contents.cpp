@@ -7,7 +7,7 @@
 #include <cstring>
 #include <regex>
 
-#include "convert/page_analyser.hpp"
+#include "convert/page_analyzer.hpp"
 #include "convert/text.hpp"
 
 namespace quire::convert {
@@ -74,9 +74,9 @@ bool only_leaders(std::string_view s) {
 
 }  // namespace
 
-void page_analyser::find_contents() {
+void page_analyzer::find_contents() {
   const int n = static_cast<int>(page.lines.size());
-  toc_line.assign(n, 0);
+  toc_line.assign(n, toc_role::none);
   toc_indents.clear();
   struct entry {
     std::vector<int> lines;  // title piece first, then leaders and the number
@@ -177,10 +177,10 @@ void page_analyser::find_contents() {
       const line& o = page.lines[j];
       if (furniture[j] || o.chars == 0 || o.chars > 12 || o.box.x1 > head.box.x0 + 1 || !same_row(o, head)) continue;
       if (head.box.x0 - o.box.x1 > 4.0f * head.size) continue;
-      toc_line[j] = 1;
+      toc_line[j] = toc_role::entry;
       x = std::min(x, o.box.x0);
     }
-    for (int i : entries[k].lines) toc_line[i] = 1;
+    for (int i : entries[k].lines) toc_line[i] = toc_role::entry;
     bool seen = false;
     for (float o : toc_indents) seen = seen || std::fabs(o - x) < 4.0f;
     if (!seen) toc_indents.push_back(x);
@@ -190,11 +190,11 @@ void page_analyser::find_contents() {
   int body_lines = 0;
   for (int i = 0; i < n; ++i) body_lines += !furniture[i] && page.lines[i].chars > 0;
   if (index.size() >= 6 && index.size() * 3 >= static_cast<size_t>(body_lines))
-    for (int i : index) toc_line[i] = 1;
+    for (int i : index) toc_line[i] = toc_role::entry;
   // an entry wrapped onto two lines: the line just above an entry, inside the list, ending in none
   std::vector<int> marked;
   for (int i = 0; i < n; ++i)
-    if (toc_line[i] == 1) marked.push_back(i);
+    if (toc_line[i] == toc_role::entry) marked.push_back(i);
   if (marked.size() < 3) return;
   float x0 = 1e9f, y0 = 1e9f, y1 = -1e9f;
   for (int i : marked) {
@@ -204,12 +204,12 @@ void page_analyser::find_contents() {
   }
   for (int i = 0; i < n; ++i) {
     const line& l = page.lines[i];
-    if (toc_line[i] || furniture[i] || l.chars == 0 || l.box.y0 < y0 || l.box.y1 > y1 || l.box.x0 < x0 - 2) continue;
+    if (toc_line[i] != toc_role::none || furniture[i] || l.chars == 0 || l.box.y0 < y0 || l.box.y1 > y1 || l.box.x0 < x0 - 2) continue;
     for (int e : marked) {
       const line& el = page.lines[e];
       const float gap = el.box.y0 - l.box.y1;
       if (gap >= -0.2f * l.size && gap < 0.8f * l.size && layout::overlap(l.box.x0, l.box.x1, el.box.x0, el.box.x1) > 0) {
-        toc_line[i] = 2;
+        toc_line[i] = toc_role::wrapped_start;
         break;
       }
     }
@@ -217,14 +217,14 @@ void page_analyser::find_contents() {
 }
 
 // every piece of the row is part of a contents/index list
-bool page_analyser::toc_entry(const fline& f) const {
+bool page_analyzer::toc_entry(const fline& f) const {
   if (toc_line.empty()) return false;
   for (const line* p : f.pieces)
-    if (!toc_line[static_cast<size_t>(p - page.lines.data())]) return false;
+    if (toc_line[static_cast<size_t>(p - page.lines.data())] == toc_role::none) return false;
   return true;
 }
 
-void page_analyser::emit_toc_entry(const fline& f, const std::string& wrapped, int region) {
+void page_analyzer::emit_toc_entry(const fline& f, const std::string& wrapped, int region) {
   std::string t = wrapped.empty() ? f.plain : wrapped + " " + f.plain;
   std::string number, title;
   if (split_leader_entry(t, title, number)) {

@@ -25,7 +25,7 @@
 #include "convert/document.hpp"
 
 namespace quire::gpu {
-class PageAnalyzer;  // gpu/page_analysis.hpp
+class page_analyzer;  // gpu/page_analysis.hpp
 }
 
 namespace quire::convert {
@@ -89,7 +89,7 @@ std::vector<std::string> installed_ocr_languages();
 std::string check_ocr_languages(const std::string& languages, std::vector<std::string>* missing = nullptr);
 
 // The resolution pages are rendered at for analysis. An analyzer passed in options::analyzer should
-// be made with gpu::AnalysisParams::dpi set to this (its pixel thresholds scale with the dpi).
+// be made with gpu::analysis_params::dpi set to this (its pixel thresholds scale with the dpi).
 constexpr int analysis_dpi = 150;
 
 struct options {
@@ -105,7 +105,7 @@ struct options {
   // pages (MuPDF cookie abort), so one absurd page cannot hang the caller.
   double timeout_seconds = 0;
   // Work budgets (0 = no limit). A document past one fails at once with errc::work_limit_exceeded:
-  // the same bytes would exceed it again, so the failure is final, not a retry (issue 16).
+  // the same bytes would exceed it again, so the failure is final, not a retry.
   struct work_limits {
     double page_seconds = 0;                  // wall time of one page (text, raster analysis, OCR)
     std::uint64_t page_content_bytes = 0;     // decompressed content-stream bytes of one page
@@ -122,7 +122,7 @@ struct options {
   // Optional analyzer owned by the caller (a service converter owns one per GPU), used for the
   // pages that need analysis; it must outlive the call and is not used concurrently. Without one
   // the engine makes its own per `acceleration` (the CPU reference lazily, devices probed once).
-  gpu::PageAnalyzer* analyzer = nullptr;
+  gpu::page_analyzer* analyzer = nullptr;
 };
 
 struct page_stats {
@@ -136,7 +136,7 @@ struct page_stats {
   // the page has text besides its running headers and footers, yet none of it reached the output
   bool text_lost = false;
   double milliseconds = 0;
-  // Raster analysis of the page: "blank", "text", "mixed", "image_only"; "" = not analysed (pages
+  // Raster analysis of the page: "blank", "text", "mixed", "image_only"; "" = not analyzed (pages
   // with a good text layer and no large images are not rendered).
   std::string page_kind;
 };

@@ -11,7 +11,7 @@
 #include <deque>
 #include <set>
 
-#include "convert/analyse.hpp"
+#include "convert/analyze.hpp"
 #include "convert/extract.hpp"
 #include "convert/ocr.hpp"
 #include "convert/page_raster.hpp"
@@ -61,7 +61,7 @@ struct engine::impl {
   fz_context* ctx = nullptr;
   diagnostics diag;
   std::unique_ptr<ocr::recognizer> recognizer;  // created on the first page that needs OCR
-  page_raster::analyser raster;  // page-raster analysis backend (devices probed once per engine)
+  page_raster::analyzer raster;  // page-raster analysis backend (devices probed once per engine)
 
   impl() {
     // MuPDF's resource cache (fonts, decoded images) is capped well below the default 256 MB
@@ -253,7 +253,7 @@ bool no_text_layer(const layout::page_model& m) {
   return m.chars == 0 || (m.chars < 20 && page_area > 0 && image_area > 0.5 * page_area);
 }
 
-// How many pages are observed ahead of the one being analysed (running headers, heading styles).
+// How many pages are observed ahead of the one being analyzed (running headers, heading styles).
 constexpr size_t kLookahead = 8;
 
 }  // namespace
@@ -332,7 +332,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
   auto finalize_front = [&] {
     held_page& h = window.front();
     const auto a0 = clock::now();
-    std::vector<layout::block> blocks = dc.analyse(h.model);
+    std::vector<layout::block> blocks = dc.analyze(h.model);
     h.stats.blocks = static_cast<int>(blocks.size());
     if (blocks.empty() && dc.content_chars > 0 && !h.stats.no_text_layer) {
       // never silent: a page with text that yields nothing is flagged and said
@@ -390,13 +390,13 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     h.stats.no_text_layer = !failed && no_text_layer(h.model);
     page_raster::findings seen;  // raster analysis, for the pages where it pays (page_raster.hpp)
     if (!failed) {
-      auto found = impl_->raster.analyse(ctx, page, opts, h.model, out);
+      auto found = impl_->raster.analyze(ctx, page, opts, h.model, out);
       if (!found) {
         fz_drop_page(ctx, page);
         return found.err();
       }
       seen = std::move(*found);
-      if (seen.analysed) h.stats.page_kind = gpu::to_string(seen.kind);
+      if (seen.analyzed) h.stats.page_kind = gpu::to_string(seen.kind);
       h.stats.no_text_layer = page_raster::decide_scanned(seen, h.stats.no_text_layer);
     }
     if (!failed && (opts.ocr == ocr_mode::force ||

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <regex>
 
-#include "convert/page_analyser.hpp"
+#include "convert/page_analyzer.hpp"
 #include "convert/text.hpp"
 
 namespace quire::convert {
@@ -51,7 +51,7 @@ int edge_number(const page_model& page, size_t i) {
 
 // A short line at the very top or bottom of the page, far from everything else: a running
 // header or footer even when it appears only once (first pages often have none).
-bool page_analyser::isolated_at_edge(int i) const {
+bool page_analyzer::isolated_at_edge(int i) const {
   const line& l = page.lines[i];
   const bool top = l.box.y1 <= 0.075f * page.height, bottom = l.box.y0 >= 0.93f * page.height;
   if (!top && !bottom) return false;
@@ -68,7 +68,7 @@ bool page_analyser::isolated_at_edge(int i) const {
   return nearest >= 2.2f * body;
 }
 
-void page_analyser::find_furniture() {
+void page_analyzer::find_furniture() {
   const int n = static_cast<int>(page.lines.size());
   std::vector<char> cand(n, 0);
   for (int i = 0; i < n; ++i) {

@@ -10,7 +10,7 @@
 #include <map>
 #include <regex>
 
-#include "convert/page_analyser.hpp"
+#include "convert/page_analyzer.hpp"
 #include "convert/text.hpp"
 
 namespace quire::convert {
@@ -56,7 +56,7 @@ int section_depth(const std::string& plain) {
   return static_cast<int>(std::count(num.begin(), num.end(), '.')) + 1;
 }
 
-int page_analyser::heading_level(const std::vector<const fline*>& lines, const std::string& plain,
+int page_analyzer::heading_level(const std::vector<const fline*>& lines, const std::string& plain,
                                  heading_info& info) {
   // the style of the text that is not code: a heading may hold inline code in another font
   std::map<int, int> sizes, mono_sizes;
@@ -159,28 +159,30 @@ int page_analyser::heading_level(const std::vector<const fline*>& lines, const s
 // letter, no closing punctuation, quotes or brackets, not a shell command or a statement (a bold
 // macro call set apart in the text, `.PDF_BOOKMARKS OFF`, is an example, not a heading). The
 // caller checks that it stands apart from any listing (and, when only bold, from the text above).
-int page_analyser::code_font_heading(const fline& f) const {
-  if (!f.mono || f.chars < 2 || f.chars > 80 || f.marker || f.quote) return 0;
+page_analyzer::code_heading page_analyzer::code_font_heading(const fline& f) const {
+  if (!f.mono || f.chars < 2 || f.chars > 80 || f.marker != list_marker::none || f.quote) return code_heading::none;
   for (size_t k = 1; k < f.pieces.size(); ++k)  // pieces standing apart: a row of a table
-    if (f.pieces[k]->box.x0 - f.pieces[k - 1]->box.x1 > 2.5f * std::max(f.size, 4.0f)) return 0;
+    if (f.pieces[k]->box.x0 - f.pieces[k - 1]->box.x1 > 2.5f * std::max(f.size, 4.0f)) return code_heading::none;
   int letters = 0;
   for (size_t i = 0; i < f.plain.size() && letters < 2;)
     if (text::is_alpha(text::next_cp(f.plain, i))) ++letters;
-  if (letters < 2) return 0;
-  if (outline_has(f.plain)) return 1;
-  if (!f.bold || f.size < 0.8f * body || outline_elsewhere(f.plain)) return 0;
+  if (letters < 2) return code_heading::none;
+  if (outline_has(f.plain)) return code_heading::in_outline;
+  if (!f.bold || f.size < 0.8f * body || outline_elsewhere(f.plain)) return code_heading::none;
   size_t i = 0;
-  if (!text::is_alpha(text::next_cp(f.plain, i))) return 0;
-  if (f.plain.find_first_of("\"'()[]`") != std::string::npos) return 0;
-  if (std::count(f.plain.begin(), f.plain.end(), ' ') > 3) return 0;
+  if (!text::is_alpha(text::next_cp(f.plain, i))) return code_heading::none;
+  if (f.plain.find_first_of("\"'()[]`") != std::string::npos) return code_heading::none;
+  if (std::count(f.plain.begin(), f.plain.end(), ' ') > 3) return code_heading::none;
   const int lc = text::last_cp(f.plain);
-  if (lc == '.' || lc == ',' || lc == ';' || lc == ':') return 0;
-  return !text::is_caption_label(f.plain) && !is_admonition(f.plain) && !looks_like_code(f.plain) ? 2 : 0;
+  if (lc == '.' || lc == ',' || lc == ';' || lc == ':') return code_heading::none;
+  return !text::is_caption_label(f.plain) && !is_admonition(f.plain) && !looks_like_code(f.plain)
+             ? code_heading::bold_name
+             : code_heading::none;
 }
 
-bool page_analyser::emit_run_in(const std::vector<const fline*>& lines, int region) {
+bool page_analyzer::emit_run_in(const std::vector<const fline*>& lines, int region) {
   const fline& first = *lines.front();
-  if (lines.size() < 2 || first.quote || first.marker || first.pieces.size() < 2) return false;
+  if (lines.size() < 2 || first.quote || first.marker != list_marker::none || first.pieces.size() < 2) return false;
   size_t k = 0;  // the leading bold pieces
   while (k < first.pieces.size() && style_bold(*first.pieces[k])) ++k;
   if (k == 0 || k == first.pieces.size()) return false;
@@ -238,7 +240,7 @@ bool label_only(const std::string& text) {
 
 }  // namespace
 
-bool page_analyser::merge_heading(block& b, const heading_info& info) {
+bool page_analyzer::merge_heading(block& b, const heading_info& info) {
   if (last_heading_block < 0 || last_heading_block + 1 != static_cast<int>(out.size())) return false;
   block& prev = out.back();
   if (prev.kind != block_kind::heading || prev.region != b.region || prev.page != b.page) return false;

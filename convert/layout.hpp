@@ -1,7 +1,7 @@
 // The engine's internal page model, shared by the pipeline stages:
 //
 //   extract (MuPDF stext + vector paths + images, or OCR words)  → page_model
-//   analyse (furniture, columns, tables, lists, code, headings)  → blocks
+//   analyze (furniture, columns, tables, lists, code, headings)  → blocks
 //   render  (blocks → Markdown)
 //
 // Coordinates are PDF points in MuPDF's space (origin top-left, y grows downwards).

@@ -62,7 +62,7 @@ layout::rect intersection(const layout::rect& a, const layout::rect& b) {
 }
 
 // Pixel box (inclusive) → points. The raster's pixel (x, y) covers [x, x+1) in device space.
-layout::rect to_points(const gpu::Box& b, float scale, float x0, float y0) {
+layout::rect to_points(const gpu::pixel_box& b, float scale, float x0, float y0) {
   return {x0 + b.x0 / scale, y0 + b.y0 / scale, x0 + (b.x1 + 1) / scale, y0 + (b.y1 + 1) / scale};
 }
 
@@ -150,7 +150,7 @@ std::string page_prefix(const layout::page_model& m) { return "page " + std::to_
 
 }  // namespace
 
-reason worth_analysing(const layout::page_model& page, const options& opts) {
+reason worth_analyzing(const layout::page_model& page, const options& opts) {
   if (opts.ocr == ocr_mode::force) return reason::forced_ocr;
   if (image_share(page) >= kImageShare) return reason::images;
   if (page.chars < kLittleText) return reason::little_text;
@@ -158,26 +158,26 @@ reason worth_analysing(const layout::page_model& page, const options& opts) {
 }
 
 bool decide_scanned(const findings& f, bool text_layer_test) {
-  if (!f.analysed) return text_layer_test;
-  return f.scanned || (text_layer_test && f.kind != gpu::PageKind::blank);
+  if (!f.analyzed) return text_layer_test;
+  return f.scanned || (text_layer_test && f.kind != gpu::page_kind::blank);
 }
 
-bool scanned(const gpu::PageAnalysis& a, const layout::page_model& page) {
-  if (a.kind == gpu::PageKind::blank) return false;
+bool scanned(const gpu::page_analysis& a, const layout::page_model& page) {
+  if (a.kind == gpu::page_kind::blank) return false;
   // Each glyph of the text layer is about one component in the raster (i, j and accents make two,
   // CJK characters several), so the raster "has text the layer lacks" only well beyond that.
   // A page with a real text layer is never called a scan, whatever its pixels show: OCR would
   // replace good text with recognised text (and a textured background can look like many glyphs).
   const int glyphs = a.components.text_like;
   if (page.chars < kScanMaxChars && glyphs >= 40 && glyphs >= 6 * page.chars + 40) return true;
-  return a.kind == gpu::PageKind::image_only && page.chars < 20;
+  return a.kind == gpu::page_kind::image_only && page.chars < 20;
 }
 
-std::vector<layout::rule> raster_rules(const gpu::PageAnalysis& a, float scale, float x0, float y0,
+std::vector<layout::rule> raster_rules(const gpu::page_analysis& a, float scale, float x0, float y0,
                                        const layout::page_model& page) {
   std::vector<layout::rule> found;
   for (const auto* lines : {&a.horizontal_rules, &a.vertical_rules})
-    for (const gpu::RulingLine& l : *lines) {
+    for (const gpu::ruling_line& l : *lines) {
       layout::rule r{to_points(l.box, scale, x0, y0), l.horizontal};
       const float length = r.horizontal ? r.box.width() : r.box.height();
       // A vector rule drawn on the page shows up in the raster too: keep the exact one. Two pixels
@@ -222,11 +222,11 @@ std::vector<layout::rule> raster_rules(const gpu::PageAnalysis& a, float scale, 
   return out;
 }
 
-std::vector<layout::rect> figure_boxes(const gpu::PageAnalysis& a, float scale, float x0, float y0,
+std::vector<layout::rect> figure_boxes(const gpu::page_analysis& a, float scale, float x0, float y0,
                                        const layout::page_model& page) {
   std::vector<layout::rect> out;
   const float page_area = std::max(1.f, page.width * page.height);
-  for (const gpu::Region& f : a.figures) {
+  for (const gpu::region& f : a.figures) {
     const layout::rect box = to_points(f.box, scale, x0, y0);
     const float fa = area(box);
     if (box.width() < kMinFigureSide || box.height() < kMinFigureSide || fa < kMinFigureArea) continue;
@@ -248,20 +248,20 @@ std::vector<layout::rect> figure_boxes(const gpu::PageAnalysis& a, float scale, 
   return out;
 }
 
-// ---- analyser ----
+// ---- analyzer ----
 
-analyser::analyser() = default;
-analyser::~analyser() = default;
+analyzer::analyzer() = default;
+analyzer::~analyzer() = default;
 
 namespace {
-gpu::AnalysisParams params() {
-  gpu::AnalysisParams p;
+gpu::analysis_params params() {
+  gpu::analysis_params p;
   p.dpi = analysis_dpi;
   return p;
 }
 }  // namespace
 
-std::optional<error> analyser::begin(const options& opts, conversion& out) {
+std::optional<error> analyzer::begin(const options& opts, conversion& out) {
   policy_ = opts.acceleration;
   active_ = nullptr;
   lazy_cpu_ = false;
@@ -284,7 +284,7 @@ std::optional<error> analyser::begin(const options& opts, conversion& out) {
   if (!device_) {
     // Probing (with a self-test per device) is done once per engine, not per document.
     if (!report_) report_ = gpu::discover_devices(true);
-    gpu::AnalyzerSelection sel = gpu::select_analyzer(gpu::AccelerationPolicy::gpu_required, *report_, -1, params());
+    gpu::analyzer_selection sel = gpu::select_analyzer(gpu::acceleration_policy::gpu_required, *report_, -1, params());
     if (!sel.analyzer) {
       // sel.error starts with the code itself; the message says only why.
       const std::string prefix = "gpu_not_available: ";
@@ -303,17 +303,17 @@ std::optional<error> analyser::begin(const options& opts, conversion& out) {
   return std::nullopt;
 }
 
-result<findings> analyser::analyse(fz_context* ctx, fz_page* page, const options& opts,
+result<findings> analyzer::analyze(fz_context* ctx, fz_page* page, const options& opts,
                                    const layout::page_model& model, conversion& out) {
   findings f;
-  if (worth_analysing(model, opts) == reason::none) return f;
+  if (worth_analyzing(model, opts) == reason::none) return f;
   raster::image img;
   std::string why;
   if (!raster::render(ctx, page, analysis_dpi, kMaxAnalysisPixels, img, why)) {
     out.warnings.push_back(page_prefix(model) + "raster analysis skipped: " + why);
     return f;
   }
-  const std::vector<gpu::Raster> batch{{img.pixels.data(), img.width, img.height, img.width}};
+  const std::vector<gpu::raster_view> batch{{img.pixels.data(), img.width, img.height, img.width}};
   for (;;) {
     if (!active_ || lazy_cpu_) {
       if (!cpu_) cpu_ = gpu::make_cpu_analyzer(params());
@@ -322,7 +322,7 @@ result<findings> analyser::analyse(fz_context* ctx, fz_page* page, const options
     }
     const bool on_device = active_->name().rfind("cuda:", 0) == 0;
     try {
-      std::vector<gpu::PageAnalysis> res = active_->analyze(batch);
+      std::vector<gpu::page_analysis> res = active_->analyze(batch);
       if (res.size() != 1) throw std::runtime_error("the analyzer returned no result");
       f.analysis = std::move(res.front());
       break;
@@ -340,7 +340,7 @@ result<findings> analyser::analyse(fz_context* ctx, fz_page* page, const options
       out.acceleration_used = "cpu";
     }
   }
-  f.analysed = true;
+  f.analyzed = true;
   f.kind = f.analysis.kind;
   f.scale = img.scale;
   f.x0 = img.x0;
@@ -349,9 +349,9 @@ result<findings> analyser::analyse(fz_context* ctx, fz_page* page, const options
   return f;
 }
 
-void analyser::apply(fz_context* ctx, fz_page* page, const options& opts, const findings& f,
+void analyzer::apply(fz_context* ctx, fz_page* page, const options& opts, const findings& f,
                      layout::page_model& model, conversion& out) {
-  if (!f.analysed) return;
+  if (!f.analyzed) return;
   // Not on OCR'd pages: there the recogniser tests for rules itself, word by word on its 300 dpi
   // raster (ocr.cpp), and a faint scanned grid seen at 150 dpi comes out incomplete — a missing
   // column rule makes the grid merge two columns (corpus scan_sheet: table F1 1.0 → 0.67 with

@@ -2,7 +2,7 @@
 //
 // Some of what a page shows exists only in its pixels: a scan's text, the grid of a table that is
 // part of an image, a chart drawn as a picture. For such pages the engine renders a grayscale
-// raster (raster::render, at options' analysis dpi), runs a gpu::PageAnalyzer on it (CUDA or the CPU
+// raster (raster::render, at options' analysis dpi), runs a gpu::page_analyzer on it (CUDA or the CPU
 // reference: identical results) and feeds three things back into the layout model:
 //
 //   1. scanned-page detection: the raster shows glyph-like ink that the text layer does not explain
@@ -15,11 +15,11 @@
 //      as layout::image so they come out as ![](prefix/name) in reading order (extract_images only;
 //      a figure that is an embedded image already extracted is not cropped twice).
 //
-// Which pages: only where it pays (worth_analysing). Born-digital text pages are not rendered, so
-// the common case costs nothing; a page that is analysed costs a 150 dpi render plus the analysis
+// Which pages: only where it pays (worth_analyzing). Born-digital text pages are not rendered, so
+// the common case costs nothing; a page that is analyzed costs a 150 dpi render plus the analysis
 // (about 0.1 s on one core with the CPU reference).
 //
-// Two calls per page while the fz_page is loaded: analyse() after extraction (its findings decide
+// Two calls per page while the fz_page is loaded: analyze() after extraction (its findings decide
 // OCR), then apply() after OCR (so the figure filter sees the OCR'd words too).
 #pragma once
 
@@ -41,15 +41,15 @@ namespace quire::convert::page_raster {
 
 // Why a page gets a raster analysis; none = it does not pay.
 enum class reason { none, forced_ocr, images, little_text };
-reason worth_analysing(const layout::page_model& page, const options& opts);
+reason worth_analyzing(const layout::page_model& page, const options& opts);
 
 // What the analysis of one page says; `analysis` is kept until apply().
 struct findings {
-  bool analysed = false;
-  gpu::PageKind kind = gpu::PageKind::blank;
+  bool analyzed = false;
+  gpu::page_kind kind = gpu::page_kind::blank;
   bool scanned = false;  // text (or a picture) in pixels only: OCR in automatic mode
-  gpu::PageAnalysis analysis;
-  float scale = 1;          // pixels per point of the analysed raster
+  gpu::page_analysis analysis;
+  float scale = 1;          // pixels per point of the analyzed raster
   float x0 = 0, y0 = 0;     // the raster's origin in points
 };
 
@@ -62,41 +62,41 @@ bool decide_scanned(const findings& f, bool text_layer_test);
 // The raster holds text that the text layer lacks: many glyph-sized components and far fewer
 // characters in the text layer (a scan, or text converted to outlines), or a picture-only page
 // with (almost) no characters.
-bool scanned(const gpu::PageAnalysis& a, const layout::page_model& page);
+bool scanned(const gpu::page_analysis& a, const layout::page_model& page);
 
 // Ruling lines of `a` as layout rules in points, minus those that a rule of `page` already covers
 // (vector rules are exact; the raster only adds what was not drawn as a path). Lines that cannot be
 // part of a table (no crossing rule, not one of a stack of parallel rules) are left out: a lone
 // line in a picture is no grid, and would otherwise come out as a thematic break.
-std::vector<layout::rule> raster_rules(const gpu::PageAnalysis& a, float scale, float x0, float y0,
+std::vector<layout::rule> raster_rules(const gpu::page_analysis& a, float scale, float x0, float y0,
                                        const layout::page_model& page);
 
 // Figure crop boxes of `a` in points that deserve an asset of their own: big enough to be a
 // figure, not an embedded image of the page that is already its own asset (same box), and not
 // mostly covered by text lines (very large type is figure-like ink to the analysis).
-std::vector<layout::rect> figure_boxes(const gpu::PageAnalysis& a, float scale, float x0, float y0,
+std::vector<layout::rect> figure_boxes(const gpu::page_analysis& a, float scale, float x0, float y0,
                                        const layout::page_model& page);
 
-// ---- the per-engine analyser ----
+// ---- the per-engine analyzer ----
 
-class analyser {
+class analyzer {
  public:
-  analyser();
-  ~analyser();
-  analyser(const analyser&) = delete;
-  analyser& operator=(const analyser&) = delete;
+  analyzer();
+  ~analyzer();
+  analyzer(const analyzer&) = delete;
+  analyzer& operator=(const analyzer&) = delete;
 
   // Resolves options' acceleration policy for one conversion: the caller's analyzer, else one
-  // this analyser owns (the CPU reference created lazily; a CUDA analyzer from device discovery,
+  // this analyzer owns (the CPU reference created lazily; a CUDA analyzer from device discovery,
   // done once and kept while it works). Sets out.acceleration_used; a gpu_prefer fallback adds a
   // warning. gpu_required without a working GPU → errc::gpu_not_available.
   std::optional<error> begin(const options& opts, conversion& out);
 
-  // Analyses the page when worth_analysing() says so; findings.analysed is false otherwise (also
+  // Analyzes the page when worth_analyzing() says so; findings.analyzed is false otherwise (also
   // when the page cannot be rendered: a warning says why). A device failure mid-run is
   // gpu_not_available under gpu_required; under gpu_prefer the page is redone on the CPU with a
   // warning and the rest of the conversion stays there.
-  result<findings> analyse(fz_context* ctx, fz_page* page, const options& opts, const layout::page_model& model,
+  result<findings> analyze(fz_context* ctx, fz_page* page, const options& opts, const layout::page_model& model,
                            conversion& out);
 
   // Adds the raster rules (unless the page was OCR'd) and, with extract_images, the figure crops.
@@ -104,10 +104,10 @@ class analyser {
              conversion& out);
 
  private:
-  gpu::PageAnalyzer* active_ = nullptr;            // for the current conversion
-  std::unique_ptr<gpu::PageAnalyzer> cpu_;         // the CPU reference, created on first need
-  std::unique_ptr<gpu::PageAnalyzer> device_;      // a CUDA analyzer this analyser owns
-  std::optional<gpu::DeviceReport> report_;        // device discovery, done once
+  gpu::page_analyzer* active_ = nullptr;            // for the current conversion
+  std::unique_ptr<gpu::page_analyzer> cpu_;         // the CPU reference, created on first need
+  std::unique_ptr<gpu::page_analyzer> device_;      // a CUDA analyzer this analyzer owns
+  std::optional<gpu::device_report> report_;        // device discovery, done once
   acceleration_policy policy_ = acceleration_policy::cpu_only;
   bool lazy_cpu_ = false;  // active_ is the CPU reference, to be created when a page needs it
 };

@@ -5,7 +5,7 @@
 #include <map>
 #include <numeric>
 
-#include "convert/page_analyser.hpp"
+#include "convert/page_analyzer.hpp"
 #include "convert/tables.hpp"
 #include "convert/text.hpp"
 
@@ -18,7 +18,7 @@ using layout::page_model;
 using layout::rect;
 using layout::span;
 
-std::vector<page_analyser::seg> page_analyser::merge_segments(std::vector<seg> s) {
+std::vector<page_analyzer::seg> page_analyzer::merge_segments(std::vector<seg> s) {
   std::sort(s.begin(), s.end(), [](const seg& p, const seg& q) {
     return std::fabs(p.pos - q.pos) > 1.0f ? p.pos < q.pos : p.a < q.a;
   });
@@ -42,7 +42,7 @@ std::vector<page_analyser::seg> page_analyser::merge_segments(std::vector<seg> s
 
 // Rules that form boxes or grids (tables, framed code) are taken; the others are thematic
 // breaks (horizontal) or blockquote bars (vertical).
-void page_analyser::classify_rules() {
+void page_analyzer::classify_rules() {
   std::vector<seg> hs, vs;
   for (const auto& r : page.rules) {
     if (r.horizontal) hs.push_back({r.box.cy(), r.box.x0, r.box.x1});
@@ -89,7 +89,7 @@ void page_analyser::classify_rules() {
 
 // Tables (convert/tables.hpp) among `lines` (indices into page.lines) and the vector shapes inside
 // `clip`; their text leaves the flow.
-void page_analyser::detect_tables(const std::vector<int>& lines, const rect& clip) {
+void page_analyzer::detect_tables(const std::vector<int>& lines, const rect& clip) {
   page_model sub;
   sub.number = page.number;
   sub.width = page.width;
@@ -118,11 +118,11 @@ void page_analyser::detect_tables(const std::vector<int>& lines, const rect& cli
 // Tables on the page without its furniture. On a page set in columns each column of each section
 // is searched on its own, so a table in one column is not read row by row together with the text
 // beside it; wide horizontal rules (a full-width table's rules) close a column section.
-void page_analyser::find_tables() {
+void page_analyzer::find_tables() {
   std::vector<int> body_lines;
   std::vector<unit> us;
   for (size_t i = 0; i < page.lines.size(); ++i) {
-    if (furniture[i] || toc_line[i]) continue;
+    if (furniture[i] || toc_line[i] != toc_role::none) continue;
     body_lines.push_back(static_cast<int>(i));
     if (page.lines[i].chars > 0) us.push_back({page.lines[i].box, static_cast<int>(i), -1, -1, -1});
   }
@@ -212,7 +212,7 @@ int side_switches(std::vector<std::pair<int, int>> drawn /* (seq, side) */) {
 // is a column's width and, when the sides were drawn row by row, few lines run across the band (a
 // page of full-width lines that split at wide sentence spaces is one column). Terms beside their
 // definitions or labels beside values are drawn row by row or have a narrow side, and stay one flow.
-bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g1) const {
+bool page_analyzer::find_gutter(const std::vector<unit>& us, float& g0, float& g1) const {
   float L = 1e9f, R = -1e9f;
   int text_units = 0;
   for (const auto& u : us) {
@@ -293,7 +293,7 @@ bool page_analyser::find_gutter(const std::vector<unit>& us, float& g0, float& g
   return true;
 }
 
-void page_analyser::order_units(std::vector<unit> us, std::vector<std::vector<unit>>& regions, int depth,
+void page_analyzer::order_units(std::vector<unit> us, std::vector<std::vector<unit>>& regions, int depth,
                                 int max_depth) {
   auto by_y = [](const unit& a, const unit& b) {
     return std::fabs(a.box.y0 - b.box.y0) > 1.0f ? a.box.y0 < b.box.y0 : a.box.x0 < b.box.x0;
@@ -379,7 +379,7 @@ void page_analyser::order_units(std::vector<unit> us, std::vector<std::vector<un
   if (!spanning.empty()) regions.push_back(std::move(spanning));
 }
 
-std::vector<page_analyser::row_t> page_analyser::make_rows(const std::vector<int>& pieces) const {
+std::vector<page_analyzer::row_t> page_analyzer::make_rows(const std::vector<int>& pieces) const {
   std::vector<int> idx = pieces;
   std::sort(idx.begin(), idx.end(), [&](int a, int b) { return page.lines[a].box.y0 < page.lines[b].box.y0; });
   std::vector<row_t> rows;
@@ -408,7 +408,7 @@ std::vector<page_analyser::row_t> page_analyser::make_rows(const std::vector<int
   return rows;
 }
 
-void page_analyser::run() {
+void page_analyzer::run() {
   find_furniture();
   find_page_refs();
   find_contents();
@@ -448,9 +448,9 @@ void page_analyser::run() {
     for (const auto& u : region) {
       rb.include(u.box);
       if (u.piece >= 0) pieces.push_back(u.piece);
-      else if (u.table >= 0) flow.push_back({1, u.table, u.box.y0});
-      else if (u.image >= 0) flow.push_back({2, u.image, u.box.y0});
-      else if (u.rule >= 0) flow.push_back({3, u.rule, u.box.y0});
+      else if (u.table >= 0) flow.push_back({flow_kind::table, u.table, u.box.y0});
+      else if (u.image >= 0) flow.push_back({flow_kind::image, u.image, u.box.y0});
+      else if (u.rule >= 0) flow.push_back({flow_kind::rule, u.rule, u.box.y0});
     }
     region_left = rb.x0;
     region_right = rb.x1;
@@ -459,7 +459,7 @@ void page_analyser::run() {
       fline f = make_fline(rows[k].pieces);
       detect_marker(f);
       f.quote = quote_depth(f);
-      flow.push_back({0, static_cast<int>(flines.size()), f.box.y0});
+      flow.push_back({flow_kind::line, static_cast<int>(flines.size()), f.box.y0});
       flines.push_back(std::move(f));
     }
     std::stable_sort(flow.begin(), flow.end(), [](const flow_elem& a, const flow_elem& b) { return a.y < b.y; });
@@ -467,8 +467,8 @@ void page_analyser::run() {
   }
 }
 
-std::vector<block> doc_context::analyse(page_model& page) {
-  page_analyser pa(*this, page);
+std::vector<block> doc_context::analyze(page_model& page) {
+  page_analyzer pa(*this, page);
   pa.flines.reserve(page.lines.size());
   pa.run();
   content_chars = page.unread_chars;

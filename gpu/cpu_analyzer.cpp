@@ -1,5 +1,5 @@
 // The CPU reference: the same pixel work as the CUDA kernels, written for clarity, in one pass per
-// stage. Its answers define "correct" for the CUDA implementation (tests/unit/gpu/cuda_vs_cpu.cpp).
+// stage. Its answers define "correct" for the CUDA implementation (tests/unit/gpu/test_cuda_vs_cpu.cpp).
 #include "gpu/cpu_analyzer.hpp"
 
 #include <algorithm>
@@ -20,7 +20,7 @@ namespace {
 // Union-find over pixel indices. unite() hangs the larger root under the smaller, so a component's
 // root is its smallest index: the first pixel in raster order. The CUDA kernel does the same with
 // atomicMin, which is why the two agree on component identities and not just on the partition.
-struct PixelForest {
+struct pixel_forest {
   std::uint32_t* parent;  // indexed by pixel; only the pixels in the forest are set
   std::uint32_t find(std::uint32_t x) {
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
@@ -53,7 +53,7 @@ inline int next_ink(const std::uint8_t* row, const std::uint8_t* also, int x, in
 // Per-thread work buffers, grown to the largest page seen and reused: a 150 dpi letter page needs
 // ~30 MB of them, and allocating (and zeroing) that per page cost more than the analysis. No
 // buffer needs clearing between pages: each stage writes every element a later stage reads.
-struct PageScratch {
+struct page_scratch {
   std::vector<std::uint8_t> ink, m;
   std::vector<std::uint16_t> hlen, vlen;
   std::vector<std::uint32_t> parent;
@@ -67,10 +67,10 @@ struct PageScratch {
   }
 };
 
-PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
+page_raw analyze_page_cpu(const raster_view& r, const analysis_params& p) {
   const int w = r.width, h = r.height;
   const std::size_t n = std::size_t(w) * h;
-  PageRaw raw;
+  page_raw raw;
   raw.width = w;
   raw.height = h;
 
@@ -86,7 +86,7 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
   for (int g = 0; g < 256; ++g) raw.histogram[g] = part[0][g] + part[1][g] + part[2][g] + part[3][g];
   raw.threshold = p.threshold >= 0 ? p.threshold : otsu_threshold(raw.histogram.data(), p.min_contrast);
 
-  thread_local PageScratch s;
+  thread_local page_scratch s;
   s.fit(n, w);
   std::uint8_t* ink = s.ink.data();
   for (int y = 0; y < h; ++y) {
@@ -140,7 +140,7 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
   for (int x = 0; x < w; ++x)
     if (start[x] >= 0) close_column_run(x, start[x], h - 1);
   // in column order, as a column-by-column walk lists them
-  std::sort(raw.vruns.begin(), raw.vruns.end(), [](const Run& a, const Run& b) {
+  std::sort(raw.vruns.begin(), raw.vruns.end(), [](const ink_run& a, const ink_run& b) {
     return a.fixed != b.fixed ? a.fixed < b.fixed : a.start < b.start;
   });
 
@@ -148,7 +148,7 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
   // its own root just before it is joined to its (earlier) neighbours.
   std::uint8_t* m = s.m.data();
   for (std::size_t i = 0; i < n; ++i) m[i] = component_pixel(ink[i], hlen[i], vlen[i], L, p.max_rule_thickness);
-  PixelForest f{s.parent.data()};
+  pixel_forest f{s.parent.data()};
   for (int y = 0; y < h; ++y)
     for (int x = next_ink(m + std::size_t(y) * w, nullptr, 0, w); x < w;
          x = next_ink(m + std::size_t(y) * w, nullptr, x + 1, w)) {
@@ -180,7 +180,7 @@ PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& p) {
         slot[i] = std::int32_t(raw.components.size());
         raw.components.push_back({root, 0, std::uint16_t(x), std::uint16_t(y), std::uint16_t(x), std::uint16_t(y)});
       }
-      Component& c = raw.components[std::size_t(slot[root])];
+      component& c = raw.components[std::size_t(slot[root])];
       c.pixels += 1;
       c.x0 = std::min<std::uint16_t>(c.x0, std::uint16_t(x));
       c.x1 = std::max<std::uint16_t>(c.x1, std::uint16_t(x));
@@ -221,13 +221,13 @@ void parallel_for(std::size_t n, int threads, const std::function<void(std::size
 
 namespace {
 
-class CpuAnalyzer final : public PageAnalyzer {
+class cpu_analyzer final : public page_analyzer {
  public:
-  explicit CpuAnalyzer(const AnalysisParams& p) : p_(resolve_params(p)) {}
+  explicit cpu_analyzer(const analysis_params& p) : p_(resolve_params(p)) {}
 
-  std::vector<PageAnalysis> analyze(const std::vector<Raster>& pages) override {
-    for (const Raster& r : pages) detail::validate(r);
-    std::vector<PageAnalysis> out(pages.size());
+  std::vector<page_analysis> analyze(const std::vector<raster_view>& pages) override {
+    for (const raster_view& r : pages) detail::validate(r);
+    std::vector<page_analysis> out(pages.size());
     detail::parallel_for(pages.size(), p_.cpu_threads,
                          [&](std::size_t i) { out[i] = detail::finish_page(detail::analyze_page_cpu(pages[i], p_), p_); });
     return out;
@@ -236,13 +236,13 @@ class CpuAnalyzer final : public PageAnalyzer {
   std::string name() const override { return "cpu"; }
 
  private:
-  AnalysisParams p_;
+  analysis_params p_;
 };
 
 }  // namespace
 
-std::unique_ptr<PageAnalyzer> make_cpu_analyzer(const AnalysisParams& params) {
-  return std::make_unique<CpuAnalyzer>(params);
+std::unique_ptr<page_analyzer> make_cpu_analyzer(const analysis_params& params) {
+  return std::make_unique<cpu_analyzer>(params);
 }
 
 }  // namespace quire::gpu

@@ -7,6 +7,6 @@
 namespace quire::gpu::detail {
 
 // Pixel statistics of one validated raster with resolved params.
-PageRaw analyze_page_cpu(const Raster& r, const AnalysisParams& resolved);
+page_raw analyze_page_cpu(const raster_view& r, const analysis_params& resolved);
 
 }  // namespace quire::gpu::detail

@@ -1,4 +1,4 @@
-// The CUDA PageAnalyzer: batches pages into chunks (pages_per_launch), each chunk one set of kernel
+// The CUDA page_analyzer: batches pages into chunks (pages_per_launch), each chunk one set of kernel
 // launches on one of two streams, so the host packs chunk i+1 into pinned memory and post-processes
 // chunk i-1 while the GPU works on chunk i. Buffers grow to the largest chunk seen and are reused.
 #include "gpu/cuda_analyzer.hpp"
@@ -25,11 +25,11 @@ void check(cudaError_t e, int device, const char* what) {
 
 // Upper bounds of what a page can produce: runs of >= L pixels need a gap between them; 8-connected
 // components need a background pixel between them in both directions.
-struct Caps {
+struct buffer_caps {
   unsigned long long hruns, vruns, comps;
 };
-Caps capacities(int w, int h, int min_len) {
-  return Caps{(unsigned long long)h * (w / (min_len + 1) + 1), (unsigned long long)w * (h / (min_len + 1) + 1),
+buffer_caps capacities(int w, int h, int min_len) {
+  return buffer_caps{(unsigned long long)h * (w / (min_len + 1) + 1), (unsigned long long)w * (h / (min_len + 1) + 1),
               (unsigned long long)((w + 1) / 2) * ((h + 1) / 2)};
 }
 
@@ -48,22 +48,22 @@ void host_alloc(T*& p, unsigned long long count, int dev) {
 }
 
 // One chunk in flight: its stream, device buffers and pinned host buffers.
-struct Slot {
+struct slot {
   cudaStream_t stream = nullptr;
   unsigned long long pixel_cap = 0, hrun_cap = 0, vrun_cap = 0, comp_cap = 0;
   int page_cap = 0;
-  PixelBuffers buf{};
+  pixel_buffers buf{};
   std::uint8_t* d_gray = nullptr;
-  PageDesc* d_desc = nullptr;
-  PageCounters* d_counters = nullptr;
-  detail::Run *d_hruns = nullptr, *d_vruns = nullptr;
-  detail::Component* d_comps = nullptr;
+  page_desc* d_desc = nullptr;
+  page_counters* d_counters = nullptr;
+  detail::ink_run *d_hruns = nullptr, *d_vruns = nullptr;
+  detail::component* d_comps = nullptr;
   std::uint8_t* h_gray = nullptr;
   std::uint8_t* h_mask = nullptr;
-  PageDesc* h_desc = nullptr;
-  PageCounters* h_counters = nullptr;
-  detail::Run *h_hruns = nullptr, *h_vruns = nullptr;
-  detail::Component* h_comps = nullptr;
+  page_desc* h_desc = nullptr;
+  page_counters* h_counters = nullptr;
+  detail::ink_run *h_hruns = nullptr, *h_vruns = nullptr;
+  detail::component* h_comps = nullptr;
   std::vector<std::size_t> inputs;  // input index of each page of the chunk
   bool busy = false;
 
@@ -75,19 +75,19 @@ struct Slot {
     for (void* p : {(void*)h_gray, (void*)h_mask, (void*)h_desc, (void*)h_counters, (void*)h_hruns, (void*)h_vruns,
                     (void*)h_comps})
       if (p) cudaFreeHost(p);
-    *this = Slot{stream};
+    *this = slot{stream};
   }
 };
 
-class CudaAnalyzer final : public PageAnalyzer {
+class cuda_analyzer final : public page_analyzer {
  public:
-  CudaAnalyzer(int device, const AnalysisParams& p) : dev_(device), p_(resolve_params(p)) {
+  cuda_analyzer(int device, const analysis_params& p) : dev_(device), p_(resolve_params(p)) {
     check(cudaSetDevice(dev_), dev_, "cudaSetDevice");
-    for (Slot& s : slots_) check(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), dev_, "cudaStreamCreate");
+    for (slot& s : slots_) check(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), dev_, "cudaStreamCreate");
   }
-  ~CudaAnalyzer() override {
+  ~cuda_analyzer() override {
     cudaSetDevice(dev_);
-    for (Slot& s : slots_) {
+    for (slot& s : slots_) {
       if (s.stream) cudaStreamSynchronize(s.stream);
       s.release();
       if (s.stream) cudaStreamDestroy(s.stream);
@@ -97,18 +97,18 @@ class CudaAnalyzer final : public PageAnalyzer {
 
   std::string name() const override { return "cuda:" + std::to_string(dev_); }
 
-  std::vector<PageAnalysis> analyze(const std::vector<Raster>& pages) override {
-    for (const Raster& r : pages) detail::validate(r);
+  std::vector<page_analysis> analyze(const std::vector<raster_view>& pages) override {
+    for (const raster_view& r : pages) detail::validate(r);
     check(cudaSetDevice(dev_), dev_, "cudaSetDevice");
-    for (Slot& s : slots_) {  // a previous call that threw may have left work in flight
+    for (slot& s : slots_) {  // a previous call that threw may have left work in flight
       if (s.busy) cudaStreamSynchronize(s.stream);
       s.busy = false;
     }
-    std::vector<PageAnalysis> out(pages.size());
+    std::vector<page_analysis> out(pages.size());
     const std::size_t per_launch = std::size_t(p_.pages_per_launch);
     int next = 0;
     for (std::size_t first = 0; first < pages.size(); first += per_launch) {
-      Slot& s = slots_[next];
+      slot& s = slots_[next];
       if (s.busy) finish(s, out);
       enqueue(s, pages, first, std::min(pages.size(), first + per_launch));
       next ^= 1;
@@ -119,7 +119,7 @@ class CudaAnalyzer final : public PageAnalyzer {
   }
 
  private:
-  void reserve(Slot& s, int pages, unsigned long long pixels, const Caps& caps) {
+  void reserve(slot& s, int pages, unsigned long long pixels, const buffer_caps& caps) {
     if (pages > s.page_cap) {
       device_alloc(s.d_desc, pages, dev_);
       device_alloc(s.d_counters, pages, dev_);
@@ -148,17 +148,17 @@ class CudaAnalyzer final : public PageAnalyzer {
     if (caps.comps > s.comp_cap) device_alloc(s.d_comps, caps.comps, dev_), host_alloc(s.h_comps, caps.comps, dev_), s.comp_cap = caps.comps;
   }
 
-  void enqueue(Slot& s, const std::vector<Raster>& pages, std::size_t first, std::size_t last) {
+  void enqueue(slot& s, const std::vector<raster_view>& pages, std::size_t first, std::size_t last) {
     const int n = int(last - first);
-    std::vector<PageDesc> desc(n);
+    std::vector<page_desc> desc(n);
     unsigned long long pixels = 0;
-    Caps total{0, 0, 0};
+    buffer_caps total{0, 0, 0};
     long long max_pixels = 0;
     int max_w = 0, max_h = 0;
     for (int k = 0; k < n; ++k) {
-      const Raster& r = pages[first + k];
-      const Caps c = capacities(r.width, r.height, p_.min_rule_length);
-      desc[k] = PageDesc{pixels, total.hruns, total.vruns, total.comps, std::uint32_t(c.hruns), std::uint32_t(c.vruns),
+      const raster_view& r = pages[first + k];
+      const buffer_caps c = capacities(r.width, r.height, p_.min_rule_length);
+      desc[k] = page_desc{pixels, total.hruns, total.vruns, total.comps, std::uint32_t(c.hruns), std::uint32_t(c.vruns),
                          std::uint32_t(c.comps), r.width, r.height};
       pixels += (unsigned long long)r.width * r.height;
       total.hruns += c.hruns, total.vruns += c.vruns, total.comps += c.comps;
@@ -168,7 +168,7 @@ class CudaAnalyzer final : public PageAnalyzer {
     reserve(s, n, pixels, total);
     // Pack the pages tightly into pinned memory so one DMA moves the whole chunk.
     for (int k = 0; k < n; ++k) {
-      const Raster& r = pages[first + k];
+      const raster_view& r = pages[first + k];
       std::uint8_t* dst = s.h_gray + desc[k].pixel;
       if (r.stride == r.width) std::memcpy(dst, r.pixels, std::size_t(r.width) * r.height);
       else
@@ -179,41 +179,41 @@ class CudaAnalyzer final : public PageAnalyzer {
     s.inputs.clear();
     for (std::size_t i = first; i < last; ++i) s.inputs.push_back(i);
 
-    check(cudaMemcpyAsync(s.d_desc, s.h_desc, n * sizeof(PageDesc), cudaMemcpyHostToDevice, s.stream), dev_, "copy descriptors");
+    check(cudaMemcpyAsync(s.d_desc, s.h_desc, n * sizeof(page_desc), cudaMemcpyHostToDevice, s.stream), dev_, "copy descriptors");
     check(cudaMemcpyAsync(s.d_gray, s.h_gray, pixels, cudaMemcpyHostToDevice, s.stream), dev_, "copy pixels");
-    check(cudaMemsetAsync(s.d_counters, 0, n * sizeof(PageCounters), s.stream), dev_, "clear counters");
-    const StageParams sp{p_.threshold, p_.min_contrast, p_.min_rule_length, p_.max_rule_thickness};
+    check(cudaMemsetAsync(s.d_counters, 0, n * sizeof(page_counters), s.stream), dev_, "clear counters");
+    const stage_params sp{p_.threshold, p_.min_contrast, p_.min_rule_length, p_.max_rule_thickness};
     check(launch_pipeline(s.d_desc, n, max_pixels, max_w, max_h, s.buf, s.d_counters, s.d_hruns, s.d_vruns, s.d_comps,
                           sp, s.stream),
           dev_, "kernel launch");
-    check(cudaMemcpyAsync(s.h_counters, s.d_counters, n * sizeof(PageCounters), cudaMemcpyDeviceToHost, s.stream), dev_,
+    check(cudaMemcpyAsync(s.h_counters, s.d_counters, n * sizeof(page_counters), cudaMemcpyDeviceToHost, s.stream), dev_,
           "copy counters");
     if (p_.keep_mask)
       check(cudaMemcpyAsync(s.h_mask, s.buf.ink, pixels, cudaMemcpyDeviceToHost, s.stream), dev_, "copy mask");
     s.busy = true;
   }
 
-  void finish(Slot& s, std::vector<PageAnalysis>& out) {
+  void finish(slot& s, std::vector<page_analysis>& out) {
     s.busy = false;
     check(cudaStreamSynchronize(s.stream), dev_, "pipeline");
     const int n = int(s.inputs.size());
     // Second round trip: the list lengths are known only now; copy just the filled parts.
     for (int k = 0; k < n; ++k) {
-      const PageDesc& d = s.h_desc[k];
-      const PageCounters& c = s.h_counters[k];
+      const page_desc& d = s.h_desc[k];
+      const page_counters& c = s.h_counters[k];
       if (c.nh > d.hcap || c.nv > d.vcap || c.nc > d.ccap)
         throw std::logic_error("quire_gpu: list capacity exceeded (a bound in capacities() is wrong)");
-      if (c.nh) check(cudaMemcpyAsync(s.h_hruns + d.hrun, s.d_hruns + d.hrun, c.nh * sizeof(detail::Run), cudaMemcpyDeviceToHost, s.stream), dev_, "copy runs");
-      if (c.nv) check(cudaMemcpyAsync(s.h_vruns + d.vrun, s.d_vruns + d.vrun, c.nv * sizeof(detail::Run), cudaMemcpyDeviceToHost, s.stream), dev_, "copy runs");
-      if (c.nc) check(cudaMemcpyAsync(s.h_comps + d.comp, s.d_comps + d.comp, c.nc * sizeof(detail::Component), cudaMemcpyDeviceToHost, s.stream), dev_, "copy components");
+      if (c.nh) check(cudaMemcpyAsync(s.h_hruns + d.hrun, s.d_hruns + d.hrun, c.nh * sizeof(detail::ink_run), cudaMemcpyDeviceToHost, s.stream), dev_, "copy runs");
+      if (c.nv) check(cudaMemcpyAsync(s.h_vruns + d.vrun, s.d_vruns + d.vrun, c.nv * sizeof(detail::ink_run), cudaMemcpyDeviceToHost, s.stream), dev_, "copy runs");
+      if (c.nc) check(cudaMemcpyAsync(s.h_comps + d.comp, s.d_comps + d.comp, c.nc * sizeof(detail::component), cudaMemcpyDeviceToHost, s.stream), dev_, "copy components");
     }
     check(cudaStreamSynchronize(s.stream), dev_, "copy results");
     // The O(runs + components) post-processing runs on the host, on cpu_threads threads, while the
     // GPU already works on the other slot's chunk.
     detail::parallel_for(std::size_t(n), p_.cpu_threads, [&](std::size_t k) {
-      const PageDesc& d = s.h_desc[k];
-      const PageCounters& c = s.h_counters[k];
-      detail::PageRaw raw;
+      const page_desc& d = s.h_desc[k];
+      const page_counters& c = s.h_counters[k];
+      detail::page_raw raw;
       raw.width = d.width;
       raw.height = d.height;
       std::copy(c.histogram, c.histogram + 256, raw.histogram.begin());
@@ -228,15 +228,15 @@ class CudaAnalyzer final : public PageAnalyzer {
   }
 
   int dev_;
-  AnalysisParams p_;
-  Slot slots_[2];
+  analysis_params p_;
+  slot slots_[2];
 };
 
 }  // namespace
 }  // namespace cuda
 
-std::unique_ptr<PageAnalyzer> make_cuda_analyzer(int device, const AnalysisParams& params, std::string* error) {
-  auto fail = [&](std::string why) -> std::unique_ptr<PageAnalyzer> {
+std::unique_ptr<page_analyzer> make_cuda_analyzer(int device, const analysis_params& params, std::string* error) {
+  auto fail = [&](std::string why) -> std::unique_ptr<page_analyzer> {
     if (error) *error = std::move(why);
     return nullptr;
   };
@@ -248,7 +248,7 @@ std::unique_ptr<PageAnalyzer> make_cuda_analyzer(int device, const AnalysisParam
   }
   if (device < 0 || device >= count) return fail("no CUDA device " + std::to_string(device) + " (" + std::to_string(count) + " visible)");
   try {
-    return std::make_unique<cuda::CudaAnalyzer>(device, params);
+    return std::make_unique<cuda::cuda_analyzer>(device, params);
   } catch (const std::exception& ex) {
     return fail(ex.what());
   }

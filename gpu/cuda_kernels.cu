@@ -5,16 +5,16 @@
 namespace quire::gpu::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr unsigned kFullWarp = 0xffffffffu;
+constexpr int threads_per_block = 256;
+constexpr unsigned full_warp = 0xffffffffu;
 
 // The loops marked "block-uniform" step over a page's pixels in block-sized strides whose bound
 // depends on the block, not the thread, so every thread of the block runs every iteration: warp
 // intrinsics and __syncthreads_count inside see all lanes; lanes past the end carry valid == false.
 
-__global__ void k_histogram(const PageDesc* desc, const std::uint8_t* gray, PageCounters* counters) {
+__global__ void k_histogram(const page_desc* desc, const std::uint8_t* gray, page_counters* counters) {
   __shared__ std::uint32_t h[256];
-  const PageDesc d = desc[blockIdx.y];
+  const page_desc d = desc[blockIdx.y];
   for (int k = threadIdx.x; k < 256; k += blockDim.x) h[k] = 0;
   __syncthreads();
   const long long n = (long long)d.width * d.height;
@@ -24,7 +24,7 @@ __global__ void k_histogram(const PageDesc* desc, const std::uint8_t* gray, Page
     const unsigned v = valid ? gray[d.pixel + i] : 256u;
     // Pages are mostly one level (white): lanes with equal values add once through a leader,
     // instead of 32 conflicting shared-memory atomics.
-    const unsigned peers = __match_any_sync(kFullWarp, v);
+    const unsigned peers = __match_any_sync(full_warp, v);
     if (v < 256u && (threadIdx.x & 31) == unsigned(__ffs(peers) - 1)) atomicAdd(&h[v], unsigned(__popc(peers)));
   }
   __syncthreads();
@@ -32,15 +32,15 @@ __global__ void k_histogram(const PageDesc* desc, const std::uint8_t* gray, Page
     if (h[k]) atomicAdd(&counters[blockIdx.y].histogram[k], h[k]);
 }
 
-__global__ void k_threshold(PageCounters* counters, int pages, StageParams sp) {
+__global__ void k_threshold(page_counters* counters, int pages, stage_params sp) {
   const int p = blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= pages) return;
   counters[p].threshold =
       sp.fixed_threshold >= 0 ? sp.fixed_threshold : detail::otsu_threshold(counters[p].histogram, sp.min_contrast);
 }
 
-__global__ void k_binarize(const PageDesc* desc, PixelBuffers buf, PageCounters* counters) {
-  const PageDesc d = desc[blockIdx.y];
+__global__ void k_binarize(const page_desc* desc, pixel_buffers buf, page_counters* counters) {
+  const page_desc d = desc[blockIdx.y];
   const int t = counters[blockIdx.y].threshold;
   const long long n = (long long)d.width * d.height;
   unsigned long long total = 0;
@@ -55,9 +55,9 @@ __global__ void k_binarize(const PageDesc* desc, PixelBuffers buf, PageCounters*
 }
 
 // One thread per row: runs are sequential by nature, and a page has thousands of rows per chunk page.
-__global__ void k_row_runs(const PageDesc* desc, PixelBuffers buf, PageCounters* counters, detail::Run* runs,
+__global__ void k_row_runs(const page_desc* desc, pixel_buffers buf, page_counters* counters, detail::ink_run* runs,
                            int min_len) {
-  const PageDesc d = desc[blockIdx.y];
+  const page_desc d = desc[blockIdx.y];
   const int y = blockIdx.x * blockDim.x + threadIdx.x;
   if (y >= d.height) return;
   const int w = d.width;
@@ -74,16 +74,16 @@ __global__ void k_row_runs(const PageDesc* desc, PixelBuffers buf, PageCounters*
     for (int k = x; k <= e; ++k) len_out[k] = std::uint16_t(len);
     if (len >= min_len) {
       const unsigned idx = atomicAdd(&counters[blockIdx.y].nh, 1u);
-      if (idx < d.hcap) runs[d.hrun + idx] = detail::Run{y, x, e};
+      if (idx < d.hcap) runs[d.hrun + idx] = detail::ink_run{y, x, e};
     }
     x = e + 1;
   }
 }
 
 // One thread per column: neighbouring threads read neighbouring bytes, so this one coalesces.
-__global__ void k_col_runs(const PageDesc* desc, PixelBuffers buf, PageCounters* counters, detail::Run* runs,
+__global__ void k_col_runs(const page_desc* desc, pixel_buffers buf, page_counters* counters, detail::ink_run* runs,
                            int min_len) {
-  const PageDesc d = desc[blockIdx.y];
+  const page_desc d = desc[blockIdx.y];
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   if (x >= d.width) return;
   const int w = d.width, h = d.height;
@@ -101,20 +101,20 @@ __global__ void k_col_runs(const PageDesc* desc, PixelBuffers buf, PageCounters*
     for (int k = y; k <= e; ++k) len_out[(unsigned long long)k * w] = std::uint16_t(len);
     if (len >= min_len) {
       const unsigned idx = atomicAdd(&counters[blockIdx.y].nv, 1u);
-      if (idx < d.vcap) runs[d.vrun + idx] = detail::Run{x, y, e};
+      if (idx < d.vcap) runs[d.vrun + idx] = detail::ink_run{x, y, e};
     }
     y = e + 1;
   }
 }
 
-__global__ void k_label_init(const PageDesc* desc, PixelBuffers buf, StageParams sp) {
-  const PageDesc d = desc[blockIdx.y];
+__global__ void k_label_init(const page_desc* desc, pixel_buffers buf, stage_params sp) {
+  const page_desc d = desc[blockIdx.y];
   const long long n = (long long)d.width * d.height;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     const unsigned long long g = d.pixel + i;
     const bool m = detail::component_pixel(buf.ink[g], buf.hlen[g], buf.vlen[g], sp.min_rule_length,
                                            sp.max_rule_thickness);
-    buf.label[g] = m ? std::uint32_t(i) : kNoLabel;
+    buf.label[g] = m ? std::uint32_t(i) : no_label;
     buf.count[g] = 0;
     buf.x0[g] = buf.y0[g] = 0xffffffffu;
     buf.x1[g] = buf.y1[g] = 0;
@@ -152,18 +152,18 @@ __device__ void unite(std::uint32_t* L, std::uint32_t a, std::uint32_t b) {
   }
 }
 
-__global__ void k_merge(const PageDesc* desc, PixelBuffers buf) {
-  const PageDesc d = desc[blockIdx.y];
+__global__ void k_merge(const page_desc* desc, pixel_buffers buf) {
+  const page_desc d = desc[blockIdx.y];
   const int w = d.width;
   const long long n = (long long)w * d.height;
   std::uint32_t* L = buf.label + d.pixel;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    if (L[i] == kNoLabel) continue;  // mask membership never changes, only labels among members
+    if (L[i] == no_label) continue;  // mask membership never changes, only labels among members
     const int x = int(i % w), y = int(i / w);
-    const bool left = x > 0 && L[i - 1] != kNoLabel;
-    const bool up = y > 0 && L[i - w] != kNoLabel;
-    const bool ul = y > 0 && x > 0 && L[i - w - 1] != kNoLabel;
-    const bool ur = y > 0 && x + 1 < w && L[i - w + 1] != kNoLabel;
+    const bool left = x > 0 && L[i - 1] != no_label;
+    const bool up = y > 0 && L[i - w] != no_label;
+    const bool ul = y > 0 && x > 0 && L[i - w - 1] != no_label;
+    const bool ur = y > 0 && x + 1 < w && L[i - w + 1] != no_label;
     const std::uint32_t me = std::uint32_t(i);
     // The same neighbour choice as the CPU (any choice that yields the full 8-connectivity would do).
     if (left) unite(L, me, me - 1);
@@ -176,28 +176,28 @@ __global__ void k_merge(const PageDesc* desc, PixelBuffers buf) {
   }
 }
 
-__global__ void k_compress(const PageDesc* desc, PixelBuffers buf) {
-  const PageDesc d = desc[blockIdx.y];
+__global__ void k_compress(const page_desc* desc, pixel_buffers buf) {
+  const page_desc d = desc[blockIdx.y];
   const long long n = (long long)d.width * d.height;
   std::uint32_t* L = buf.label + d.pixel;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    if (L[i] != kNoLabel) L[i] = find_root(L, std::uint32_t(i));
+    if (L[i] != no_label) L[i] = find_root(L, std::uint32_t(i));
 }
 
-__global__ void k_stats(const PageDesc* desc, PixelBuffers buf) {
-  const PageDesc d = desc[blockIdx.y];
+__global__ void k_stats(const page_desc* desc, pixel_buffers buf) {
+  const page_desc d = desc[blockIdx.y];
   const int w = d.width;
   const long long n = (long long)w * d.height;
   for (long long base = (long long)blockIdx.x * blockDim.x; base < n; base += (long long)gridDim.x * blockDim.x) {
     const long long i = base + threadIdx.x;  // block-uniform loop
     const bool valid = i < n;
-    const std::uint32_t r = valid ? buf.label[d.pixel + i] : kNoLabel;
+    const std::uint32_t r = valid ? buf.label[d.pixel + i] : no_label;
     const unsigned x = valid ? unsigned(i % w) : 0u, y = valid ? unsigned(i / w) : 0u;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     // A warp usually covers 32 pixels of one row: lanes of the same component reduce first, and one
     // leader does the global atomics (a page-sized component would otherwise serialise on one word).
-    const unsigned peers = __match_any_sync(kFullWarp, r);
-    if (r != kNoLabel) {
+    const unsigned peers = __match_any_sync(full_warp, r);
+    if (r != no_label) {
       const unsigned c = __popc(peers);
       const unsigned minx = __reduce_min_sync(peers, x), maxx = __reduce_max_sync(peers, x);
       const unsigned miny = __reduce_min_sync(peers, y), maxy = __reduce_max_sync(peers, y);
@@ -211,7 +211,7 @@ __global__ void k_stats(const PageDesc* desc, PixelBuffers buf) {
       }
     }
 #else
-    if (r != kNoLabel) {
+    if (r != no_label) {
       const unsigned long long g = d.pixel + r;
       atomicAdd(&buf.count[g], 1u);
       atomicMin(&buf.x0[g], x);
@@ -223,15 +223,15 @@ __global__ void k_stats(const PageDesc* desc, PixelBuffers buf) {
   }
 }
 
-__global__ void k_collect(const PageDesc* desc, PixelBuffers buf, PageCounters* counters, detail::Component* comps) {
-  const PageDesc d = desc[blockIdx.y];
+__global__ void k_collect(const page_desc* desc, pixel_buffers buf, page_counters* counters, detail::component* comps) {
+  const page_desc d = desc[blockIdx.y];
   const long long n = (long long)d.width * d.height;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     const unsigned long long g = d.pixel + i;
     if (buf.label[g] != std::uint32_t(i)) continue;
     const unsigned idx = atomicAdd(&counters[blockIdx.y].nc, 1u);
     if (idx < d.ccap)
-      comps[d.comp + idx] = detail::Component{std::uint32_t(i), buf.count[g], std::uint16_t(buf.x0[g]),
+      comps[d.comp + idx] = detail::component{std::uint32_t(i), buf.count[g], std::uint16_t(buf.x0[g]),
                                               std::uint16_t(buf.y0[g]), std::uint16_t(buf.x1[g]),
                                               std::uint16_t(buf.y1[g])};
   }
@@ -244,25 +244,25 @@ __global__ void k_probe(std::uint32_t* out, int n) {
 
 }  // namespace
 
-cudaError_t launch_pipeline(const PageDesc* desc, int pages, long long max_pixels, int max_w, int max_h,
-                            const PixelBuffers& buf, PageCounters* counters, detail::Run* hruns,
-                            detail::Run* vruns, detail::Component* comps, const StageParams& sp,
+cudaError_t launch_pipeline(const page_desc* desc, int pages, long long max_pixels, int max_w, int max_h,
+                            const pixel_buffers& buf, page_counters* counters, detail::ink_run* hruns,
+                            detail::ink_run* vruns, detail::component* comps, const stage_params& sp,
                             cudaStream_t stream) {
   // Enough blocks per page to fill the GPU with a few pages in flight; the loops stride the rest.
-  const long long want = (max_pixels + kThreads - 1) / kThreads;
+  const long long want = (max_pixels + threads_per_block - 1) / threads_per_block;
   const dim3 pixel_grid(unsigned(want < 512 ? (want < 1 ? 1 : want) : 512), unsigned(pages));
   const dim3 row_grid(unsigned((max_h + 127) / 128), unsigned(pages));
   const dim3 col_grid(unsigned((max_w + 127) / 128), unsigned(pages));
-  k_histogram<<<pixel_grid, kThreads, 0, stream>>>(desc, buf.gray, counters);
+  k_histogram<<<pixel_grid, threads_per_block, 0, stream>>>(desc, buf.gray, counters);
   k_threshold<<<(pages + 63) / 64, 64, 0, stream>>>(counters, pages, sp);
-  k_binarize<<<pixel_grid, kThreads, 0, stream>>>(desc, buf, counters);
+  k_binarize<<<pixel_grid, threads_per_block, 0, stream>>>(desc, buf, counters);
   k_row_runs<<<row_grid, 128, 0, stream>>>(desc, buf, counters, hruns, sp.min_rule_length);
   k_col_runs<<<col_grid, 128, 0, stream>>>(desc, buf, counters, vruns, sp.min_rule_length);
-  k_label_init<<<pixel_grid, kThreads, 0, stream>>>(desc, buf, sp);
-  k_merge<<<pixel_grid, kThreads, 0, stream>>>(desc, buf);
-  k_compress<<<pixel_grid, kThreads, 0, stream>>>(desc, buf);
-  k_stats<<<pixel_grid, kThreads, 0, stream>>>(desc, buf);
-  k_collect<<<pixel_grid, kThreads, 0, stream>>>(desc, buf, counters, comps);
+  k_label_init<<<pixel_grid, threads_per_block, 0, stream>>>(desc, buf, sp);
+  k_merge<<<pixel_grid, threads_per_block, 0, stream>>>(desc, buf);
+  k_compress<<<pixel_grid, threads_per_block, 0, stream>>>(desc, buf);
+  k_stats<<<pixel_grid, threads_per_block, 0, stream>>>(desc, buf);
+  k_collect<<<pixel_grid, threads_per_block, 0, stream>>>(desc, buf, counters, comps);
   return cudaGetLastError();
 }
 

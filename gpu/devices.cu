@@ -27,12 +27,12 @@ std::string self_test(int device) {
     if (h[i] != std::uint32_t(i) * 3u + 1u) return "probe kernel: wrong result at " + std::to_string(i);
 
   try {
-    SyntheticSpec a;
+    synthetic_spec a;
     a.width = 400, a.height = 520, a.dpi = 60, a.seed = 7, a.specks = 40;
-    SyntheticSpec b = a;
+    synthetic_spec b = a;
     b.width = 333, b.height = 301, b.seed = 8, b.grain = 12;
-    const GrayImage pa = make_synthetic_page(a), pb = make_synthetic_page(b);
-    AnalysisParams params;
+    const gray_image pa = make_synthetic_page(a), pb = make_synthetic_page(b);
+    analysis_params params;
     params.dpi = 60;
     params.keep_mask = true;
     params.pages_per_launch = 2;
@@ -51,8 +51,8 @@ std::string self_test(int device) {
 
 }  // namespace
 
-DeviceReport discover_devices(bool run_self_test) {
-  DeviceReport r;
+device_report discover_devices(bool run_self_test) {
+  device_report r;
   r.cuda_compiled = true;
   cudaRuntimeGetVersion(&r.runtime_version);
   int count = 0;
@@ -68,7 +68,7 @@ DeviceReport discover_devices(bool run_self_test) {
   r.driver_ok = true;
   if (count == 0) r.error = "no CUDA device visible";
   for (int i = 0; i < count; ++i) {
-    DeviceInfo info;
+    device_info info;
     info.index = i;
     cudaDeviceProp prop{};
     if (cudaError_t pe = cudaGetDeviceProperties(&prop, i); pe != cudaSuccess) {

@@ -5,13 +5,13 @@
 
 namespace quire::gpu {
 
-DeviceReport discover_devices(bool /*self_test*/) {
-  DeviceReport r;
+device_report discover_devices(bool /*self_test*/) {
+  device_report r;
   r.error = "built without CUDA";
   return r;
 }
 
-std::unique_ptr<PageAnalyzer> make_cuda_analyzer(int /*device*/, const AnalysisParams& /*params*/, std::string* error) {
+std::unique_ptr<page_analyzer> make_cuda_analyzer(int /*device*/, const analysis_params& /*params*/, std::string* error) {
   if (error) *error = "built without CUDA";
   return nullptr;
 }

@@ -2,10 +2,10 @@
 //
 // What this module offers (the only header a caller needs):
 //
-//   * PageAnalyzer: one interface, two implementations.
+//   * page_analyzer: one interface, two implementations.
 //       make_cpu_analyzer(params)           the reference (always available)
 //       make_cuda_analyzer(device, params)  CUDA kernels, many pages per launch (nullptr when unusable)
-//     Both return bit-identical PageAnalysis values for the same rasters: every pixel-level decision is
+//     Both return bit-identical page_analysis values for the same rasters: every pixel-level decision is
 //     integer arithmetic, and the post-processing from pixel statistics to regions is one shared C++
 //     function (detail::finish_page), so only the pixel work differs between the two.
 //
@@ -37,7 +37,7 @@
 namespace quire::gpu {
 
 // A view of one grayscale page; the caller owns the pixels for the duration of analyze().
-struct Raster {
+struct raster_view {
   const std::uint8_t* pixels = nullptr;
   int width = 0;
   int height = 0;
@@ -45,7 +45,7 @@ struct Raster {
 };
 
 // Everything in pixels scales with dpi when left at 0 (see resolve_params()).
-struct AnalysisParams {
+struct analysis_params {
   int dpi = 150;
   int threshold = -1;          // fixed threshold (ink iff value < threshold); -1 = Otsu per page
   int min_contrast = 48;       // Otsu class means closer than this: a flat page, no ink at all
@@ -57,7 +57,7 @@ struct AnalysisParams {
   int speck_pixels = 0;        // components this small are noise (0: max(1, dpi/75))
   int figure_gap = 0;          // figure-like parts closer than this join one figure (0: dpi/10)
   int text_cell = 0;           // grid cell for grouping text into blocks (0: dpi/12)
-  bool keep_mask = false;      // return the binarised page (PageAnalysis::mask)
+  bool keep_mask = false;      // return the binarised page (page_analysis::mask)
   int pages_per_launch = 8;    // CUDA: pages per kernel launch; two launches in flight
   int cpu_threads = 1;         // host threads (0: all cores): CPU backend per page; CUDA backend
                                // for the host-side post-processing of each chunk
@@ -65,42 +65,42 @@ struct AnalysisParams {
 
 // The params with every 0 replaced by its dpi-derived default; validates ranges (throws
 // std::invalid_argument on nonsense such as dpi <= 0).
-AnalysisParams resolve_params(const AnalysisParams& p);
+analysis_params resolve_params(const analysis_params& p);
 
-struct Box {  // inclusive pixel coordinates
+struct pixel_box {  // inclusive pixel coordinates
   int x0 = 0, y0 = 0, x1 = -1, y1 = -1;
   int width() const { return x1 - x0 + 1; }
   int height() const { return y1 - y0 + 1; }
   long long area() const { return (long long)width() * height(); }
-  bool operator==(const Box& o) const { return x0 == o.x0 && y0 == o.y0 && x1 == o.x1 && y1 == o.y1; }
+  bool operator==(const pixel_box& o) const { return x0 == o.x0 && y0 == o.y0 && x1 == o.x1 && y1 == o.y1; }
 };
 
 // A ruling line: the bounding box of a group of long runs in adjacent rows (horizontal) or columns
 // (vertical), with collinear pieces joined across small gaps (crossings drawn per cell, skewed scans:
 // such a box can be a few pixels thicker than max_rule_thickness). length() runs along the line,
 // thickness() across it.
-struct RulingLine {
-  Box box;
+struct ruling_line {
+  pixel_box box;
   bool horizontal = true;
   int length() const { return horizontal ? box.width() : box.height(); }
   int thickness() const { return horizontal ? box.height() : box.width(); }
-  bool operator==(const RulingLine& o) const { return box == o.box && horizontal == o.horizontal; }
+  bool operator==(const ruling_line& o) const { return box == o.box && horizontal == o.horizontal; }
 };
 
-enum class RegionKind { text, figure };
+enum class region_kind { text, figure };
 
-struct Region {
-  RegionKind kind = RegionKind::text;
-  Box box;                  // a figure's box is its crop box
+struct region {
+  region_kind kind = region_kind::text;
+  pixel_box box;                  // a figure's box is its crop box
   int components = 0;       // connected components inside
   long long ink_pixels = 0; // ink of those components
-  bool operator==(const Region& o) const {
+  bool operator==(const region& o) const {
     return kind == o.kind && box == o.box && components == o.components && ink_pixels == o.ink_pixels;
   }
 };
 
 // Connected components (8-connected) of the ink that is not part of a thin ruling line.
-struct ComponentStats {
+struct component_stats {
   int total = 0;              // not counting the leftovers of ruling lines (grid crossings)
   int specks = 0;             // <= speck_pixels: noise, dust, halftone dots
   int line_like = 0;          // thin strokes longer than a glyph that are not rules (broken or
@@ -110,57 +110,57 @@ struct ComponentStats {
   long long text_ink = 0;     // pixels of text-like components outside figures
   long long figure_ink = 0;   // pixels inside figure regions (figure-like and absorbed parts)
   int median_text_height = 0; // of text-like components; a proxy for the body font size
-  bool operator==(const ComponentStats& o) const;
+  bool operator==(const component_stats& o) const;
 };
 
-enum class PageKind {
+enum class page_kind {
   blank,       // no ink beyond specks and no ruling lines
   text,        // text-like ink only (rules allowed)
   mixed,       // text and figures
   image_only,  // >= 90% of the ink lies in figures: a scan or a full-page picture
 };
-const char* to_string(PageKind k);
+const char* to_string(page_kind k);
 
-struct PageAnalysis {
+struct page_analysis {
   int width = 0, height = 0;
   std::array<std::uint32_t, 256> histogram{};
   int threshold = 0;         // ink iff pixel < threshold (0: nothing is ink)
   long long ink_pixels = 0;  // after binarisation, rules included
   double ink_coverage() const { return width && height ? double(ink_pixels) / (double(width) * height) : 0.0; }
-  std::vector<RulingLine> horizontal_rules;  // outside figures, sorted by (y0, x0)
-  std::vector<RulingLine> vertical_rules;    // outside figures, sorted by (x0, y0)
-  ComponentStats components;
-  std::vector<Region> figures;      // crop boxes, sorted by (y0, x0)
-  std::vector<Region> text_blocks;  // coarse blocks of text-like ink, sorted by (y0, x0)
-  PageKind kind = PageKind::blank;
+  std::vector<ruling_line> horizontal_rules;  // outside figures, sorted by (y0, x0)
+  std::vector<ruling_line> vertical_rules;    // outside figures, sorted by (x0, y0)
+  component_stats components;
+  std::vector<region> figures;      // crop boxes, sorted by (y0, x0)
+  std::vector<region> text_blocks;  // coarse blocks of text-like ink, sorted by (y0, x0)
+  page_kind kind = page_kind::blank;
   std::vector<std::uint8_t> mask;   // width*height, 1 = ink; only with keep_mask
-  bool operator==(const PageAnalysis& o) const;
-  bool operator!=(const PageAnalysis& o) const { return !(*this == o); }
+  bool operator==(const page_analysis& o) const;
+  bool operator!=(const page_analysis& o) const { return !(*this == o); }
 };
 
 // First difference between two analyses in words ("" when equal); for tests and the benchmark.
-std::string describe_difference(const PageAnalysis& a, const PageAnalysis& b);
+std::string describe_difference(const page_analysis& a, const page_analysis& b);
 
 // One analyzer per converter/thread: analyze() is not re-entrant (the CUDA one owns streams and
 // buffers that it reuses from call to call), but separate analyzers may run concurrently, also on
 // the same device.
-class PageAnalyzer {
+class page_analyzer {
  public:
-  virtual ~PageAnalyzer() = default;
-  // Analyses a batch; results are in input order. Throws std::invalid_argument on a bad raster
+  virtual ~page_analyzer() = default;
+  // Analyzes a batch; results are in input order. Throws std::invalid_argument on a bad raster
   // (null pixels, non-positive size, stride < width, more than 2^28 pixels) and std::runtime_error
   // when the device fails mid-batch (a converter should then mark itself unhealthy).
-  virtual std::vector<PageAnalysis> analyze(const std::vector<Raster>& pages) = 0;
+  virtual std::vector<page_analysis> analyze(const std::vector<raster_view>& pages) = 0;
   virtual std::string name() const = 0;  // "cpu" or "cuda:<index>"
 };
 
-std::unique_ptr<PageAnalyzer> make_cpu_analyzer(const AnalysisParams& params = {});
+std::unique_ptr<page_analyzer> make_cpu_analyzer(const analysis_params& params = {});
 // nullptr when CUDA is not compiled in or the device cannot be used; *error (if given) says why.
-std::unique_ptr<PageAnalyzer> make_cuda_analyzer(int device, const AnalysisParams& params = {},
+std::unique_ptr<page_analyzer> make_cuda_analyzer(int device, const analysis_params& params = {},
                                                  std::string* error = nullptr);
 
 // ---- devices ----
-struct DeviceInfo {
+struct device_info {
   int index = -1;
   std::string name;
   int cc_major = 0, cc_minor = 0;
@@ -170,33 +170,33 @@ struct DeviceInfo {
   std::string error;      // why not healthy
 };
 
-struct DeviceReport {
+struct device_report {
   bool cuda_compiled = false;  // built with nvcc
   bool driver_ok = false;      // cudaGetDeviceCount succeeded
   int driver_version = 0, runtime_version = 0;
   std::string error;           // "no CUDA driver (cudaErrorInsufficientDriver)", "built without CUDA", ...
-  std::vector<DeviceInfo> devices;
+  std::vector<device_info> devices;
   int healthy_count() const;
   std::string summary() const;  // one line per device, for logs and /v1/info
 };
 
 // Lists visible devices; with self_test each one runs the analysis pipeline on a small synthetic page
 // and is healthy only if the result equals the CPU reference. Never throws.
-DeviceReport discover_devices(bool self_test = true);
+device_report discover_devices(bool self_test = true);
 
 // ---- policy ----
-enum class AccelerationPolicy { gpu_required, gpu_prefer, cpu_only };
-bool parse_policy(const std::string& s, AccelerationPolicy* out);  // "gpu_required" | "gpu_prefer" | "cpu_only"
+enum class acceleration_policy { gpu_required, gpu_prefer, cpu_only };
+bool parse_policy(const std::string& s, acceleration_policy* out);  // "gpu_required" | "gpu_prefer" | "cpu_only"
 
-struct AnalyzerSelection {
-  std::unique_ptr<PageAnalyzer> analyzer;  // nullptr only under gpu_required with no healthy device
+struct analyzer_selection {
+  std::unique_ptr<page_analyzer> analyzer;  // nullptr only under gpu_required with no healthy device
   std::string acceleration_used;           // "cuda:<i>" | "cpu" | "" (nothing)
   std::string warning;                     // set when gpu_prefer fell back to the CPU
   std::string error;                       // set when analyzer is nullptr (gpu_not_available)
 };
 
 // device < 0: the first healthy device of `report`. `report` comes from discover_devices().
-AnalyzerSelection select_analyzer(AccelerationPolicy policy, const DeviceReport& report, int device = -1,
-                                  const AnalysisParams& params = {});
+analyzer_selection select_analyzer(acceleration_policy policy, const device_report& report, int device = -1,
+                                  const analysis_params& params = {});
 
 }  // namespace quire::gpu

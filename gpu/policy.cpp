@@ -4,25 +4,25 @@
 
 namespace quire::gpu {
 
-bool parse_policy(const std::string& s, AccelerationPolicy* out) {
-  if (s == "gpu_required") *out = AccelerationPolicy::gpu_required;
-  else if (s == "gpu_prefer") *out = AccelerationPolicy::gpu_prefer;
-  else if (s == "cpu_only") *out = AccelerationPolicy::cpu_only;
+bool parse_policy(const std::string& s, acceleration_policy* out) {
+  if (s == "gpu_required") *out = acceleration_policy::gpu_required;
+  else if (s == "gpu_prefer") *out = acceleration_policy::gpu_prefer;
+  else if (s == "cpu_only") *out = acceleration_policy::cpu_only;
   else return false;
   return true;
 }
 
-AnalyzerSelection select_analyzer(AccelerationPolicy policy, const DeviceReport& report, int device,
-                                  const AnalysisParams& params) {
-  AnalyzerSelection sel;
-  if (policy == AccelerationPolicy::cpu_only) {
+analyzer_selection select_analyzer(acceleration_policy policy, const device_report& report, int device,
+                                  const analysis_params& params) {
+  analyzer_selection sel;
+  if (policy == acceleration_policy::cpu_only) {
     sel.analyzer = make_cpu_analyzer(params);
     sel.acceleration_used = "cpu";
     return sel;
   }
   std::string why;
-  const DeviceInfo* chosen = nullptr;
-  for (const DeviceInfo& d : report.devices)
+  const device_info* chosen = nullptr;
+  for (const device_info& d : report.devices)
     if ((device < 0 || d.index == device) && d.healthy) {
       chosen = &d;
       break;
@@ -38,13 +38,13 @@ AnalyzerSelection select_analyzer(AccelerationPolicy policy, const DeviceReport&
       return sel;
     }
   }
-  if (policy == AccelerationPolicy::gpu_required) {
+  if (policy == acceleration_policy::gpu_required) {
     sel.error = "gpu_not_available: " + why;
     return sel;
   }
   sel.analyzer = make_cpu_analyzer(params);
   sel.acceleration_used = "cpu";
-  sel.warning = "GPU unavailable, analysed on the CPU: " + why;
+  sel.warning = "GPU unavailable, analyzed on the CPU: " + why;
   return sel;
 }
 

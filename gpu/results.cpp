@@ -8,8 +8,8 @@
 
 namespace quire::gpu {
 
-AnalysisParams resolve_params(const AnalysisParams& in) {
-  AnalysisParams p = in;
+analysis_params resolve_params(const analysis_params& in) {
+  analysis_params p = in;
   if (p.dpi <= 0 || p.dpi > 2400) throw std::invalid_argument("quire_gpu: dpi must be in 1..2400");
   if (p.threshold < -1 || p.threshold > 256) throw std::invalid_argument("quire_gpu: threshold must be -1 or 0..256");
   if (p.pages_per_launch <= 0) throw std::invalid_argument("quire_gpu: pages_per_launch must be > 0");
@@ -25,23 +25,23 @@ AnalysisParams resolve_params(const AnalysisParams& in) {
   return p;
 }
 
-const char* to_string(PageKind k) {
+const char* to_string(page_kind k) {
   switch (k) {
-    case PageKind::blank: return "blank";
-    case PageKind::text: return "text";
-    case PageKind::mixed: return "mixed";
-    case PageKind::image_only: return "image_only";
+    case page_kind::blank: return "blank";
+    case page_kind::text: return "text";
+    case page_kind::mixed: return "mixed";
+    case page_kind::image_only: return "image_only";
   }
   return "?";
 }
 
-bool ComponentStats::operator==(const ComponentStats& o) const {
+bool component_stats::operator==(const component_stats& o) const {
   return total == o.total && specks == o.specks && line_like == o.line_like && text_like == o.text_like &&
          figure_like == o.figure_like &&
          text_ink == o.text_ink && figure_ink == o.figure_ink && median_text_height == o.median_text_height;
 }
 
-bool PageAnalysis::operator==(const PageAnalysis& o) const {
+bool page_analysis::operator==(const page_analysis& o) const {
   return width == o.width && height == o.height && histogram == o.histogram && threshold == o.threshold &&
          ink_pixels == o.ink_pixels && horizontal_rules == o.horizontal_rules &&
          vertical_rules == o.vertical_rules && components == o.components && figures == o.figures &&
@@ -49,7 +49,7 @@ bool PageAnalysis::operator==(const PageAnalysis& o) const {
 }
 
 namespace {
-std::string box_str(const Box& b) {
+std::string box_str(const pixel_box& b) {
   std::ostringstream s;
   s << "[" << b.x0 << "," << b.y0 << "-" << b.x1 << "," << b.y1 << "]";
   return s.str();
@@ -70,7 +70,7 @@ std::string first_diff(const char* what, const std::vector<T>& a, const std::vec
 }
 }  // namespace
 
-std::string describe_difference(const PageAnalysis& a, const PageAnalysis& b) {
+std::string describe_difference(const page_analysis& a, const page_analysis& b) {
   std::ostringstream s;
   if (a.width != b.width || a.height != b.height) {
     s << "size " << a.width << "x" << a.height << " vs " << b.width << "x" << b.height;
@@ -85,14 +85,14 @@ std::string describe_difference(const PageAnalysis& a, const PageAnalysis& b) {
     s << "ink_pixels " << a.ink_pixels << " vs " << b.ink_pixels;
     return s.str();
   }
-  auto rule = [](const RulingLine& r) { return box_str(r.box); };
-  auto region = [](const Region& r) {
+  auto rule_str = [](const ruling_line& r) { return box_str(r.box); };
+  auto region_str = [](const region& r) {
     return box_str(r.box) + " n=" + std::to_string(r.components) + " ink=" + std::to_string(r.ink_pixels);
   };
-  for (auto d : {first_diff("horizontal_rules", a.horizontal_rules, b.horizontal_rules, rule),
-                 first_diff("vertical_rules", a.vertical_rules, b.vertical_rules, rule),
-                 first_diff("figures", a.figures, b.figures, region),
-                 first_diff("text_blocks", a.text_blocks, b.text_blocks, region)})
+  for (auto d : {first_diff("horizontal_rules", a.horizontal_rules, b.horizontal_rules, rule_str),
+                 first_diff("vertical_rules", a.vertical_rules, b.vertical_rules, rule_str),
+                 first_diff("figures", a.figures, b.figures, region_str),
+                 first_diff("text_blocks", a.text_blocks, b.text_blocks, region_str)})
     if (!d.empty()) return d;
   const auto& c = a.components;
   const auto& d = b.components;
@@ -113,13 +113,13 @@ std::string describe_difference(const PageAnalysis& a, const PageAnalysis& b) {
   return {};
 }
 
-int DeviceReport::healthy_count() const {
+int device_report::healthy_count() const {
   int n = 0;
   for (const auto& d : devices) n += d.healthy ? 1 : 0;
   return n;
 }
 
-std::string DeviceReport::summary() const {
+std::string device_report::summary() const {
   std::ostringstream s;
   if (!cuda_compiled) return "built without CUDA";
   if (!driver_ok) return "no usable CUDA driver: " + error;
@@ -134,12 +134,12 @@ std::string DeviceReport::summary() const {
 
 namespace detail {
 
-void validate(const Raster& r) {
+void validate(const raster_view& r) {
   if (!r.pixels) throw std::invalid_argument("quire_gpu: raster has no pixels");
   if (r.width <= 0 || r.height <= 0) throw std::invalid_argument("quire_gpu: raster size must be positive");
   if (r.width > 65535 || r.height > 65535) throw std::invalid_argument("quire_gpu: raster side above 65535");
   if (r.stride < r.width) throw std::invalid_argument("quire_gpu: raster stride below width");
-  if ((long long)r.width * r.height > kMaxPagePixels) throw std::invalid_argument("quire_gpu: raster above 2^28 pixels");
+  if ((long long)r.width * r.height > max_page_pixels) throw std::invalid_argument("quire_gpu: raster above 2^28 pixels");
 }
 
 }  // namespace detail

@@ -7,20 +7,20 @@
 
 namespace quire::gpu {
 
-void GrayImage::fill(const Box& b, std::uint8_t v) {
+void gray_image::fill(const pixel_box& b, std::uint8_t v) {
   const int x0 = std::max(0, b.x0), y0 = std::max(0, b.y0);
   const int x1 = std::min(width - 1, b.x1), y1 = std::min(height - 1, b.y1);
   for (int y = y0; y <= y1; ++y)
     for (int x = x0; x <= x1; ++x) at(x, y) = v;
 }
 
-Box draw_glyph(GrayImage& img, int x, int y, int w, int h, Rng& rng, std::uint8_t ink) {
+pixel_box draw_glyph(gray_image& img, int x, int y, int w, int h, splitmix64& rng, std::uint8_t ink) {
   const int s = std::max(1, std::min(w, h) / 5);  // stroke width
   const int x1 = x + w - 1, y1 = y + h - 1;
   switch (rng.below(5)) {
     case 0:  // 'l'
       img.fill({x, y, x + s - 1, y1}, ink);
-      return Box{x, y, x + s - 1, y1};
+      return pixel_box{x, y, x + s - 1, y1};
     case 1:  // 'o'
       img.fill({x, y, x1, y + s - 1}, ink), img.fill({x, y1 - s + 1, x1, y1}, ink);
       img.fill({x, y, x + s - 1, y1}, ink), img.fill({x1 - s + 1, y, x1, y1}, ink);
@@ -35,10 +35,10 @@ Box draw_glyph(GrayImage& img, int x, int y, int w, int h, Rng& rng, std::uint8_
       img.fill({x, y, x + s - 1, y1}, ink), img.fill({x, y1 - s + 1, x1, y1}, ink);
       break;
   }
-  return Box{x, y, x1, y1};
+  return pixel_box{x, y, x1, y1};
 }
 
-int draw_text(GrayImage& img, const Box& area, int gh, int pitch, Rng& rng, std::uint8_t ink) {
+int draw_text(gray_image& img, const pixel_box& area, int gh, int pitch, splitmix64& rng, std::uint8_t ink) {
   int count = 0;
   const int gap = std::max(2, gh / 6), word_gap = std::max(gap + 2, gh * 3 / 5);
   for (int base = area.y0 + gh - 1; base <= area.y1; base += pitch) {
@@ -62,7 +62,7 @@ int draw_text(GrayImage& img, const Box& area, int gh, int pitch, Rng& rng, std:
   return count;
 }
 
-void draw_photo(GrayImage& img, const Box& area, Rng& rng) {
+void draw_photo(gray_image& img, const pixel_box& area, splitmix64& rng) {
   const int w = area.width(), h = area.height();
   for (int y = std::max(0, area.y0); y <= std::min(img.height - 1, area.y1); ++y)
     for (int x = std::max(0, area.x0); x <= std::min(img.width - 1, area.x1); ++x) {
@@ -71,13 +71,13 @@ void draw_photo(GrayImage& img, const Box& area, Rng& rng) {
     }
 }
 
-void add_specks(GrayImage& img, int count, Rng& rng, std::uint8_t ink) {
+void add_specks(gray_image& img, int count, splitmix64& rng, std::uint8_t ink) {
   for (int i = 0; i < count; ++i) img.at(rng.below(img.width), rng.below(img.height)) = ink;
 }
 
-GrayImage make_synthetic_page(const SyntheticSpec& s) {
-  GrayImage img(s.width, s.height);
-  Rng rng(s.seed);
+gray_image make_synthetic_page(const synthetic_spec& s) {
+  gray_image img(s.width, s.height);
+  splitmix64 rng(s.seed);
   const int margin = s.dpi * 3 / 4;
   const int gh = std::max(6, s.dpi / 10);  // ~7pt glyph boxes
   const int pitch = gh * 9 / 5;

@@ -9,21 +9,21 @@
 
 namespace quire::gpu {
 
-struct GrayImage {
+struct gray_image {
   int width = 0, height = 0, stride = 0;
   std::vector<std::uint8_t> pixels;  // stride*height, 255 = white
-  GrayImage() = default;
-  GrayImage(int w, int h, std::uint8_t fill = 255, int pad = 0)
+  gray_image() = default;
+  gray_image(int w, int h, std::uint8_t fill = 255, int pad = 0)
       : width(w), height(h), stride(w + pad), pixels(std::size_t(w + pad) * h, fill) {}
-  Raster raster() const { return Raster{pixels.data(), width, height, stride}; }
+  raster_view raster() const { return raster_view{pixels.data(), width, height, stride}; }
   std::uint8_t& at(int x, int y) { return pixels[std::size_t(y) * stride + x]; }
-  void fill(const Box& b, std::uint8_t v);  // clipped to the image
+  void fill(const pixel_box& b, std::uint8_t v);  // clipped to the image
 };
 
 // splitmix64: tiny, fast, and the same everywhere.
-struct Rng {
+struct splitmix64 {
   std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed) {}
+  explicit splitmix64(std::uint64_t seed) : s(seed) {}
   std::uint64_t next() {
     std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -34,18 +34,18 @@ struct Rng {
 };
 
 // Draws one pseudo-glyph (a few strokes, one connected component) of the given box; returns its box.
-Box draw_glyph(GrayImage& img, int x, int y, int w, int h, Rng& rng, std::uint8_t ink = 0);
+pixel_box draw_glyph(gray_image& img, int x, int y, int w, int h, splitmix64& rng, std::uint8_t ink = 0);
 
 // Lines of glyphs filling `area` (glyph height gh, line pitch pitch); returns the glyph count.
-int draw_text(GrayImage& img, const Box& area, int gh, int pitch, Rng& rng, std::uint8_t ink = 0);
+int draw_text(gray_image& img, const pixel_box& area, int gh, int pitch, splitmix64& rng, std::uint8_t ink = 0);
 
 // A photo-like area: smooth gradient plus grain, binarising into irregular blobs.
-void draw_photo(GrayImage& img, const Box& area, Rng& rng);
+void draw_photo(gray_image& img, const pixel_box& area, splitmix64& rng);
 
 // Salt-and-pepper noise: `count` isolated dark pixels (value `ink`) at random places.
-void add_specks(GrayImage& img, int count, Rng& rng, std::uint8_t ink = 40);
+void add_specks(gray_image& img, int count, splitmix64& rng, std::uint8_t ink = 40);
 
-struct SyntheticSpec {
+struct synthetic_spec {
   int dpi = 150;
   int width = 1275, height = 1650;  // US Letter at 150 dpi
   std::uint64_t seed = 1;
@@ -58,6 +58,6 @@ struct SyntheticSpec {
 };
 
 // A page of the kinds the converter meets: text, tables drawn only as pixels, figures, scans.
-GrayImage make_synthetic_page(const SyntheticSpec& spec);
+gray_image make_synthetic_page(const synthetic_spec& spec);
 
 }  // namespace quire::gpu

@@ -5,7 +5,7 @@
 // `document.md_content`, `status`, `errors`, `task_status`… back. This file is the pure part of
 // that: options → a quire job spec plus what the answer must contain, and a quire job record →
 // docling's response shapes. No service calls, no sockets (docling_routes.cpp does those), so every
-// rule here is unit-tested (tests/unit/http/docling_test.cpp). The contract is in docs/api.md.
+// rule here is unit-tested (tests/unit/http/test_docling.cpp). The contract is in docs/api.md.
 //
 // Options quire cannot honour (an HTML rendering, a VLM pipeline, picture descriptions…) are
 // accepted and named in the answer's `errors` (docling's ErrorItem, component_type "user_input"),

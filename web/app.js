@@ -406,7 +406,7 @@
     $('markdown-text').textContent = text;
     for (const img of $('rendered').querySelectorAll('img[data-asset]')) loadAsset(id, img);
     const meta = [`${result.page_count} page${result.page_count === 1 ? '' : 's'}`, formatBytes(result.size_bytes)];
-    if (result.acceleration_used) meta.push(`analysed on ${result.acceleration_used}`);
+    if (result.acceleration_used) meta.push(`analyzed on ${result.acceleration_used}`);
     if (Array.isArray(result.warnings) && result.warnings.length) meta.push(`warnings: ${result.warnings.join('; ')}`);
     $('result-meta').textContent = meta.join(' · ');
     const base = (job.source_filename || id).replace(/\.pdf$/i, '') || id;

@@ -1,7 +1,7 @@
 // Internal: what each backend computes per page (the pixel work), and the integer helpers both use.
 //
-// The CPU reference and the CUDA kernels produce a PageRaw each; detail::finish_page() turns it into
-// the public PageAnalysis with one shared piece of C++. Identical PageRaw in, identical result out.
+// The CPU reference and the CUDA kernels produce a page_raw each; detail::finish_page() turns it into
+// the public page_analysis with one shared piece of C++. Identical page_raw in, identical result out.
 // The helpers marked QUIRE_HD are compiled for host and device from this one definition, so the
 // threshold and the per-pixel rules cannot drift apart between the two implementations.
 #pragma once
@@ -21,28 +21,28 @@
 namespace quire::gpu::detail {
 
 // Rasters above this many pixels are refused: keeps every sum below in 64 bits and labels in 32.
-constexpr long long kMaxPagePixels = 1LL << 28;
+constexpr long long max_page_pixels = 1LL << 28;
 
 // A run of ink along a row (horizontal: fixed = y) or a column (vertical: fixed = x), inclusive ends.
-struct Run {
+struct ink_run {
   std::int32_t fixed, start, end;
 };
 
 // One connected component: root = index (y*width+x) of its first pixel in raster order, which both
 // backends arrive at (union by smaller index), so components can be matched and sorted by it.
-struct Component {
+struct component {
   std::uint32_t root;
   std::uint32_t pixels;
   std::uint16_t x0, y0, x1, y1;
 };
 
-struct PageRaw {
+struct page_raw {
   int width = 0, height = 0;
   std::array<std::uint32_t, 256> histogram{};
   int threshold = 0;
   long long ink_pixels = 0;
-  std::vector<Run> hruns, vruns;      // runs with length >= min_rule_length, any order
-  std::vector<Component> components;  // any order
+  std::vector<ink_run> hruns, vruns;      // runs with length >= min_rule_length, any order
+  std::vector<component> components;  // any order
   std::vector<std::uint8_t> mask;     // optional, 1 = ink
 };
 
@@ -91,7 +91,7 @@ QUIRE_HD inline bool component_pixel(bool ink, int hlen, int vlen, int min_rule_
 }
 
 // Raster validation shared by both backends (throws std::invalid_argument).
-void validate(const Raster& r);
+void validate(const raster_view& r);
 
 // Runs fn(0..n-1) on up to `threads` threads (0: all cores); rethrows the first exception.
 // The CPU analyzer uses it per page; the CUDA analyzer for the host-side finish_page() of a chunk.
@@ -99,6 +99,6 @@ void parallel_for(std::size_t n, int threads, const std::function<void(std::size
 
 // Pixel work -> public result: sorts runs and components, groups runs into ruling lines, classifies
 // components, builds figure regions and text blocks, decides the page kind. Resolved params only.
-PageAnalysis finish_page(PageRaw raw, const AnalysisParams& resolved);
+page_analysis finish_page(page_raw raw, const analysis_params& resolved);
 
 }  // namespace quire::gpu::detail

@@ -225,7 +225,7 @@ case_startup() {
 }
 
 # ---- secrets: files, never environment values ------------------------------------------------------
-# Issue 16: `docker inspect` showed the API keys and the lane and superuser database passwords. Now
+# No secret may show in `docker inspect` (API keys, the lane and superuser database passwords):
 # every container's configuration (environment, command, labels, mounts) is searched for every secret
 # value of the state file, the files Compose mounts are checked (0700 directory, 0400 files when run
 # as root, as this test is), and the lanes are seen to work with them (ensure_stack submitted a job

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The result formats one service job produced, as serve_formats_test.cpp fetched them into DIR:
+"""The result formats one service job produced, as test_serve_formats.cpp fetched them into DIR:
 
   result.md, document.json, chunks.json, result.txt   GET /v1/convert/jobs/{id}/result/{format}
   bundle.zip, bundle-embedded.zip                      GET …/result/bundle (?images=embedded)

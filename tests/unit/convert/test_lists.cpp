@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "convert/analyse.hpp"
+#include "convert/analyze.hpp"
 #include "convert/convert.hpp"
 #include "convert/layout.hpp"
 #include "engine_run.hpp"
@@ -53,7 +53,7 @@ TEST_CASE("LaTeX's third-level bullet (the asterisk operator) starts a list item
   doc_context dc;
   dc.page_count = 1;
   dc.observe(page);
-  const auto blocks = dc.analyse(page);
+  const auto blocks = dc.analyze(page);
   std::vector<std::pair<int, std::string>> items;
   for (const auto& b : blocks)
     if (b.kind == layout::block_kind::list_item) items.emplace_back(b.level, b.text);

@@ -1,5 +1,5 @@
 // Page-raster analysis in the engine (convert/page_raster.hpp): the pure conversions from a
-// gpu::PageAnalysis to the layout model, and the engine end to end on PDFs built in-process — a
+// gpu::page_analysis to the layout model, and the engine end to end on PDFs built in-process — a
 // table grid that exists only as an image, a chart drawn with vector paths, an embedded photo, a
 // blank page — plus the acceleration policy on a machine whose GPU state the test asks for.
 #include <catch2/catch.hpp>
@@ -90,24 +90,24 @@ const std::string kChartPage =
 
 // ---- a counting analyzer, and one whose device fails ----
 
-struct counting_analyzer : gpu::PageAnalyzer {
-  std::unique_ptr<gpu::PageAnalyzer> inner;
+struct counting_analyzer : gpu::page_analyzer {
+  std::unique_ptr<gpu::page_analyzer> inner;
   std::string label;
   int pages = 0;
   explicit counting_analyzer(std::string name) : label(std::move(name)) {
-    gpu::AnalysisParams p;
+    gpu::analysis_params p;
     p.dpi = analysis_dpi;
     inner = gpu::make_cpu_analyzer(p);
   }
-  std::vector<gpu::PageAnalysis> analyze(const std::vector<gpu::Raster>& r) override {
+  std::vector<gpu::page_analysis> analyze(const std::vector<gpu::raster_view>& r) override {
     pages += static_cast<int>(r.size());
     return inner->analyze(r);
   }
   std::string name() const override { return label; }
 };
 
-struct failing_device : gpu::PageAnalyzer {
-  std::vector<gpu::PageAnalysis> analyze(const std::vector<gpu::Raster>&) override {
+struct failing_device : gpu::page_analyzer {
+  std::vector<gpu::page_analysis> analyze(const std::vector<gpu::raster_view>&) override {
     throw std::runtime_error("cudaErrorLaunchFailure (unspecified launch failure)");
   }
   std::string name() const override { return "cuda:7"; }
@@ -118,14 +118,14 @@ bool has_warning(const conversion& c, const std::string& needle) {
                      [&](const std::string& w) { return w.find(needle) != std::string::npos; });
 }
 
-gpu::RulingLine line(int x0, int y0, int x1, int y1, bool horizontal) { return {{x0, y0, x1, y1}, horizontal}; }
+gpu::ruling_line line(int x0, int y0, int x1, int y1, bool horizontal) { return {{x0, y0, x1, y1}, horizontal}; }
 
 }  // namespace
 
 // ---- the pure conversions ----
 
 TEST_CASE("raster rules become layout rules in points, minus vector rules and lone lines") {
-  gpu::PageAnalysis a;
+  gpu::page_analysis a;
   a.horizontal_rules = {line(150, 300, 1051, 301, true), line(150, 600, 1051, 601, true)};
   a.vertical_rules = {line(150, 300, 151, 601, false), line(1050, 300, 1051, 601, false)};
   a.horizontal_rules.push_back(line(150, 1400, 1051, 1401, true));  // far below the grid, alone
@@ -157,8 +157,8 @@ TEST_CASE("raster rules become layout rules in points, minus vector rules and lo
 }
 
 TEST_CASE("scanned pages: text in pixels that the text layer lacks, or a picture with no text") {
-  gpu::PageAnalysis a;
-  a.kind = gpu::PageKind::text;
+  gpu::page_analysis a;
+  a.kind = gpu::page_kind::text;
   a.components.text_like = 900;
   layout::page_model page;
   CHECK(page_raster::scanned(a, page));  // no text layer at all
@@ -173,29 +173,29 @@ TEST_CASE("scanned pages: text in pixels that the text layer lacks, or a picture
   a.components.text_like = 12;
   page.chars = 0;
   CHECK_FALSE(page_raster::scanned(a, page));  // a few marks are no text
-  a.kind = gpu::PageKind::image_only;
+  a.kind = gpu::page_kind::image_only;
   CHECK(page_raster::scanned(a, page));
-  a.kind = gpu::PageKind::blank;
+  a.kind = gpu::page_kind::blank;
   a.components.text_like = 900;
   CHECK_FALSE(page_raster::scanned(a, page));
 
   page_raster::findings f;
-  CHECK(page_raster::decide_scanned(f, true));  // not analysed: the text-layer test decides
-  f.analysed = true;
-  f.kind = gpu::PageKind::blank;
+  CHECK(page_raster::decide_scanned(f, true));  // not analyzed: the text-layer test decides
+  f.analyzed = true;
+  f.kind = gpu::page_kind::blank;
   CHECK_FALSE(page_raster::decide_scanned(f, true));  // an empty page is not a scan
-  f.kind = gpu::PageKind::text;
+  f.kind = gpu::page_kind::text;
   f.scanned = true;
   CHECK(page_raster::decide_scanned(f, false));
 }
 
 TEST_CASE("figure boxes: big enough, not an embedded image already, not large type") {
-  gpu::PageAnalysis a;
-  gpu::Region fig;
-  fig.kind = gpu::RegionKind::figure;
+  gpu::page_analysis a;
+  gpu::region fig;
+  fig.kind = gpu::region_kind::figure;
   fig.box = {300, 600, 899, 1049};  // 288 x 216 pt
   a.figures = {fig};
-  gpu::Region icon = fig;
+  gpu::region icon = fig;
   icon.box = {100, 100, 139, 139};  // 19 pt: an icon
   a.figures.push_back(icon);
   layout::page_model page;
@@ -245,12 +245,12 @@ TEST_CASE("a table grid that exists only as an image becomes rules in the page m
   options opts;
   opts.ocr = ocr_mode::off;
   conversion out;
-  page_raster::analyser an;
+  page_raster::analyzer an;
   REQUIRE_FALSE(an.begin(opts, out).has_value());
-  CHECK(page_raster::worth_analysing(model, opts) != page_raster::reason::none);
-  auto found = an.analyse(ctx, page, opts, model, out);
+  CHECK(page_raster::worth_analyzing(model, opts) != page_raster::reason::none);
+  auto found = an.analyze(ctx, page, opts, model, out);
   REQUIRE(found);
-  REQUIRE(found->analysed);
+  REQUIRE(found->analyzed);
   an.apply(ctx, page, opts, *found, model, out);
 
   int h = 0, v = 0;
@@ -305,7 +305,7 @@ TEST_CASE("a chart drawn with vector paths becomes one figure asset, in reading 
   REQUIRE(image != std::string::npos);
   CHECK(heading < image);
   CHECK(image < caption);
-  // Analysed for its little text; the bars hold most of the ink, yet the text layer keeps it no scan.
+  // Analyzed for its little text; the bars hold most of the ink, yet the text layer keeps it no scan.
   CHECK_FALSE(res->pages.at(0).page_kind.empty());
   CHECK_FALSE(res->pages.at(0).no_text_layer);
   CHECK_FALSE(res->pages.at(0).ocr_used);
@@ -325,7 +325,7 @@ TEST_CASE("an embedded photo next to text is extracted once, not cropped again")
   opts.extract_images = true;
   auto res = e.convert(bytes_of(pdf), opts);
   REQUIRE(res);
-  // Analysed (the picture covers a real part of the page); most ink is the photo's, but the text
+  // Analyzed (the picture covers a real part of the page); most ink is the photo's, but the text
   // layer holds the text, so this is no scan.
   CHECK(res->pages.at(0).page_kind == "image_only");
   CHECK_FALSE(res->pages.at(0).no_text_layer);
@@ -334,7 +334,7 @@ TEST_CASE("an embedded photo next to text is extracted once, not cropped again")
   CHECK(res->pages.at(0).ocr_used == false);
 }
 
-TEST_CASE("only pages where it pays are analysed, with the caller's analyzer") {
+TEST_CASE("only pages where it pays are analyzed, with the caller's analyzer") {
   const raster_image grid = grid_image();
   std::string text_page;
   for (int i = 0; i < 8; ++i) text_page += "BT /F1 11 Tf 72 " + std::to_string(720 - 14 * i) + " Td (" +
@@ -390,12 +390,12 @@ TEST_CASE("a device that fails mid-run: gpu_required fails, gpu_prefer finishes 
   REQUIRE(res);
   CHECK(res->acceleration_used == "cpu");
   CHECK(has_warning(*res, "GPU failed"));
-  CHECK(res->pages.at(0).page_kind == "text");  // the page was still analysed, on the CPU
+  CHECK(res->pages.at(0).page_kind == "text");  // the page was still analyzed, on the CPU
 }
 
 TEST_CASE("the engine's own backend follows the policy and this machine's devices") {
   const auto pdf = quire::test::make_pdf({{kBody}});
-  const gpu::DeviceReport report = gpu::discover_devices(true);
+  const gpu::device_report report = gpu::discover_devices(true);
   const bool gpu_works = report.healthy_count() > 0;
   engine e;
   options opts;

@@ -5,14 +5,14 @@
 #include <exception>
 
 namespace mini_catch {
-std::vector<Case>& registry() { static std::vector<Case> r; return r; }
+std::vector<test_case>& registry() { static std::vector<test_case> r; return r; }
 int& failures() { static int n = 0; return n; }
 std::vector<std::string>& info() { static std::vector<std::string> v; return v; }
 void fail(const char* file, int line, const char* expr, bool fatal) {
   ++failures();
   std::fprintf(stderr, "%s:%d: FAILED: %s\n", file, line, expr);
   for (const auto& s : info()) std::fprintf(stderr, "  with: %s\n", s.c_str());
-  if (fatal) throw Failure{};
+  if (fatal) throw failure{};
 }
 }  // namespace mini_catch
 
@@ -22,7 +22,7 @@ int main() {
     const int before = mini_catch::failures();
     try {
       c.fn();
-    } catch (const mini_catch::Failure&) {
+    } catch (const mini_catch::failure&) {
     } catch (const std::exception& e) {
       ++mini_catch::failures();
       std::fprintf(stderr, "%s: unexpected exception: %s\n", c.name.c_str(), e.what());

@@ -7,17 +7,17 @@
 using namespace quire::gpu;
 
 namespace {
-DeviceReport no_driver() {
-  DeviceReport r;
+device_report no_driver() {
+  device_report r;
   r.cuda_compiled = true;
   r.error = "cudaErrorInsufficientDriver (CUDA driver version is insufficient for CUDA runtime version)";
   return r;
 }
-DeviceReport broken_device() {
-  DeviceReport r;
+device_report broken_device() {
+  device_report r;
   r.cuda_compiled = true;
   r.driver_ok = true;
-  DeviceInfo d;
+  device_info d;
   d.index = 0;
   d.name = "Test GPU";
   d.error = "probe kernel: cudaErrorNoKernelImageForDevice";
@@ -27,24 +27,24 @@ DeviceReport broken_device() {
 }  // namespace
 
 TEST_CASE("policy names parse", "[gpu][policy]") {
-  AccelerationPolicy p{};
+  acceleration_policy p{};
   CHECK(parse_policy("gpu_required", &p));
-  CHECK(p == AccelerationPolicy::gpu_required);
+  CHECK(p == acceleration_policy::gpu_required);
   CHECK(parse_policy("gpu_prefer", &p));
-  CHECK(p == AccelerationPolicy::gpu_prefer);
+  CHECK(p == acceleration_policy::gpu_prefer);
   CHECK(parse_policy("cpu_only", &p));
-  CHECK(p == AccelerationPolicy::cpu_only);
+  CHECK(p == acceleration_policy::cpu_only);
   CHECK_FALSE(parse_policy("gpu", &p));
 }
 
 TEST_CASE("gpu_required without a working GPU refuses; gpu_prefer falls back with a warning", "[gpu][policy]") {
-  for (const DeviceReport& r : {no_driver(), broken_device()}) {
-    const AnalyzerSelection req = select_analyzer(AccelerationPolicy::gpu_required, r);
+  for (const device_report& r : {no_driver(), broken_device()}) {
+    const analyzer_selection req = select_analyzer(acceleration_policy::gpu_required, r);
     CHECK(req.analyzer == nullptr);
     CHECK(req.acceleration_used.empty());
     CHECK(req.error.rfind("gpu_not_available", 0) == 0);
 
-    const AnalyzerSelection pref = select_analyzer(AccelerationPolicy::gpu_prefer, r);
+    const analyzer_selection pref = select_analyzer(acceleration_policy::gpu_prefer, r);
     REQUIRE(pref.analyzer != nullptr);
     CHECK(pref.acceleration_used == "cpu");
     CHECK(pref.analyzer->name() == "cpu");
@@ -52,27 +52,27 @@ TEST_CASE("gpu_required without a working GPU refuses; gpu_prefer falls back wit
     CHECK(pref.error.empty());
   }
   // The broken device is named with its error, not hidden.
-  const AnalyzerSelection req = select_analyzer(AccelerationPolicy::gpu_required, broken_device());
+  const analyzer_selection req = select_analyzer(acceleration_policy::gpu_required, broken_device());
   CHECK(req.error.find("NoKernelImage") != std::string::npos);
   CHECK(broken_device().summary().find("FAILED") != std::string::npos);
 }
 
 TEST_CASE("cpu_only always uses the CPU, with no warning", "[gpu][policy]") {
-  const AnalyzerSelection s = select_analyzer(AccelerationPolicy::cpu_only, broken_device());
+  const analyzer_selection s = select_analyzer(acceleration_policy::cpu_only, broken_device());
   REQUIRE(s.analyzer != nullptr);
   CHECK(s.acceleration_used == "cpu");
   CHECK(s.warning.empty());
 }
 
 TEST_CASE("discovery never throws and is self-consistent on this machine", "[gpu][devices]") {
-  const DeviceReport r = discover_devices(true);
+  const device_report r = discover_devices(true);
   CHECK_FALSE(r.summary().empty());
   if (!r.cuda_compiled || !r.driver_ok) {
     CHECK(r.devices.empty());
     CHECK_FALSE(r.error.empty());
   }
-  for (const DeviceInfo& d : r.devices) CHECK(d.healthy == d.error.empty());
-  const AnalyzerSelection s = select_analyzer(AccelerationPolicy::gpu_required, r);
+  for (const device_info& d : r.devices) CHECK(d.healthy == d.error.empty());
+  const analyzer_selection s = select_analyzer(acceleration_policy::gpu_required, r);
   if (r.healthy_count() > 0) {
     REQUIRE(s.analyzer != nullptr);
     CHECK(s.acceleration_used.rfind("cuda:", 0) == 0);

@@ -1,4 +1,4 @@
-// CUDA vs CPU: every healthy device analyses a varied set of rasters (letter pages, scans, photos,
+// CUDA vs CPU: every healthy device analyzes a varied set of rasters (letter pages, scans, photos,
 // odd sizes, padded strides, mixed sizes within one launch, several chunk sizes, a fixed threshold,
 // 300 dpi) and must return exactly what the CPU reference returns, mask included.
 // Exit codes: 0 identical, 1 a difference or a broken device, 77 no CUDA device here (ctest: SKIPPED).
@@ -12,19 +12,19 @@ using namespace quire::gpu;
 
 namespace {
 
-struct Corpus {
-  std::vector<GrayImage> images;
-  std::vector<Raster> rasters() const {
-    std::vector<Raster> r;
+struct corpus {
+  std::vector<gray_image> images;
+  std::vector<raster_view> rasters() const {
+    std::vector<raster_view> r;
     for (const auto& i : images) r.push_back(i.raster());
     return r;
   }
 };
 
-Corpus corpus_150dpi() {
-  Corpus c;
+corpus corpus_150dpi() {
+  corpus c;
   for (int i = 0; i < 6; ++i) {
-    SyntheticSpec s;
+    synthetic_spec s;
     s.seed = 1 + i;
     s.specks = i % 2 ? 300 : 0;
     s.grain = i % 3 == 2 ? 20 : 0;
@@ -33,19 +33,19 @@ Corpus corpus_150dpi() {
     c.images.push_back(make_synthetic_page(s));
   }
   // Odd shapes, all in the same launches as the letter pages.
-  GrayImage black1(1, 1, 0), white1(1, 1, 255), thin(3, 700, 255), flat(700, 3, 0), padded(257, 129, 255, 31);
+  gray_image black1(1, 1, 0), white1(1, 1, 255), thin(3, 700, 255), flat(700, 3, 0), padded(257, 129, 255, 31);
   for (int y = 0; y < 700; y += 2) thin.at(1, y) = 0;
-  Rng rng(5);
+  splitmix64 rng(5);
   draw_text(padded, {4, 4, 250, 120}, 12, 20, rng);
   for (auto* g : {&black1, &white1, &thin, &flat, &padded}) c.images.push_back(*g);
   // Padding bytes must never be read as pixels: fill them with ink.
-  GrayImage& p = c.images.back();
+  gray_image& p = c.images.back();
   for (int y = 0; y < p.height; ++y)
     for (int x = p.width; x < p.stride; ++x) p.pixels[std::size_t(y) * p.stride + x] = 0;
   return c;
 }
 
-int compare(PageAnalyzer& gpu, PageAnalyzer& cpu, const Corpus& c, const char* label) {
+int compare(page_analyzer& gpu, page_analyzer& cpu, const corpus& c, const char* label) {
   const auto got = gpu.analyze(c.rasters());
   const auto want = cpu.analyze(c.rasters());
   int bad = 0;
@@ -65,7 +65,7 @@ int compare(PageAnalyzer& gpu, PageAnalyzer& cpu, const Corpus& c, const char* l
 }  // namespace
 
 int main() {
-  const DeviceReport report = discover_devices(true);
+  const device_report report = discover_devices(true);
   std::printf("%s\n", report.summary().c_str());
   if (!report.cuda_compiled || !report.driver_ok || report.devices.empty()) {
     std::printf("SKIPPED: no CUDA device on this machine\n");
@@ -73,15 +73,15 @@ int main() {
   }
   int bad = 0;
   try {
-    const Corpus c150 = corpus_150dpi();
-    SyntheticSpec big;
+    const corpus c150 = corpus_150dpi();
+    synthetic_spec big;
     big.dpi = 300, big.width = 2550, big.height = 3300, big.seed = 42, big.specks = 500;
-    Corpus c300;
+    corpus c300;
     c300.images.push_back(make_synthetic_page(big));
     big.full_page_photo = true;
     c300.images.push_back(make_synthetic_page(big));
 
-    for (const DeviceInfo& d : report.devices) {
+    for (const device_info& d : report.devices) {
       std::printf("cuda:%d %s\n", d.index, d.name.c_str());
       if (!d.healthy) {
         std::printf("  FAILED self-test: %s\n", d.error.c_str());
@@ -89,7 +89,7 @@ int main() {
         continue;
       }
       for (int per_launch : {1, 3, 8}) {
-        AnalysisParams p;
+        analysis_params p;
         p.keep_mask = true;
         p.pages_per_launch = per_launch;
         auto gpu = make_cuda_analyzer(d.index, p);
@@ -98,11 +98,11 @@ int main() {
         bad += compare(*gpu, *cpu, c150, label.c_str());
         if (per_launch == 3) bad += compare(*gpu, *cpu, c150, "150dpi again (reused buffers)");
       }
-      AnalysisParams fixed;
+      analysis_params fixed;
       fixed.threshold = 128;
       fixed.keep_mask = true;
       bad += compare(*make_cuda_analyzer(d.index, fixed), *make_cpu_analyzer(fixed), c150, "fixed threshold 128");
-      AnalysisParams p300;
+      analysis_params p300;
       p300.dpi = 300;
       p300.keep_mask = true;
       p300.pages_per_launch = 2;

@@ -2,9 +2,9 @@
 //
 // The engine streams pages through a small look-ahead window. Each page is first *observed*
 // (document statistics: body font size, line spacing, heading styles, running header/footer
-// candidates, vocabulary for hyphen repair), and analysed once the window holds the pages after
+// candidates, vocabulary for hyphen repair), and analyzed once the window holds the pages after
 // it, so the decisions that need other pages (furniture, heading levels) see them. Everything
-// kept across pages is a bounded summary; page models are dropped once analysed.
+// kept across pages is a bounded summary; page models are dropped once analyzed.
 #pragma once
 
 #include <map>
@@ -47,9 +47,9 @@ class doc_context {
   // Stage 2a: called for every page as it enters the window, in page order.
   void observe(const layout::page_model& page);
   // Stage 2b: called for every page, in page order, once the pages after it were observed.
-  std::vector<layout::block> analyse(layout::page_model& page);
+  std::vector<layout::block> analyze(layout::page_model& page);
 
-  // of the page analysed last: its characters outside the running headers and footers
+  // of the page analyzed last: its characters outside the running headers and footers
   int content_chars = 0;
 
   float body_size() const;
@@ -70,7 +70,7 @@ class doc_context {
   float gutter_x0 = 0, gutter_x1 = 0;
 
  private:
-  friend struct page_analyser;
+  friend struct page_analyzer;
   std::map<int, long> size_chars_;   // size (quarter points) → characters, monospace aside
   std::map<int, long> mono_chars_;   // the same for monospace lines
   std::map<int, long> gap_count_;    // body line gap (quarter points) → count

@@ -1,4 +1,4 @@
-// Stage 2 internals: the per-page analyser shared by furniture.cpp (running headers and
+// Stage 2 internals: the per-page analyzer shared by furniture.cpp (running headers and
 // footers), regions.cpp (tables, column gutters, reading order, the per-page driver) and
 // blocks.cpp (lines → paragraphs, headings, list items, code, quotes, footnotes).
 // Not part of the engine's API; only the stage-2 sources include it.
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "convert/analyse.hpp"
+#include "convert/analyze.hpp"
 #include "convert/layout.hpp"
 
 namespace quire::convert {
@@ -38,13 +38,15 @@ int edge_number(const layout::page_model& page, size_t i);
 int section_depth(const std::string& plain);
 
 // One page's analysis. run() does it all; the members are the stages, in the order run() calls them.
-struct page_analyser {
+struct page_analyzer {
   using block = layout::block;
   using line = layout::line;
   using rect = layout::rect;
   using span = layout::span;
 
   // ---- working types
+  enum class list_marker { none, bullet, ordered };
+
   struct fline {
     std::vector<const line*> pieces;  // left to right
     rect box = rect::none();
@@ -54,7 +56,7 @@ struct page_analyser {
     int chars = 0;
     std::string plain;
     // list marker
-    int marker = 0;  // 0 none, 1 bullet, 2 ordered
+    list_marker marker = list_marker::none;
     std::string label;
     char delim = '.';
     float marker_x = 0, text_x = 0;
@@ -71,9 +73,11 @@ struct page_analyser {
     int rule = -1;   // index into standalone horizontal rules
   };
 
+  enum class flow_kind { line, table, image, rule };
+
   struct flow_elem {
-    int kind = 0;  // 0 line, 1 table, 2 image, 3 rule
-    int index = 0;
+    flow_kind kind = flow_kind::line;
+    int index = 0;  // into flines, table_blocks, page.images or hrules, by kind
     float y = 0;
   };
 
@@ -89,9 +93,10 @@ struct page_analyser {
   std::vector<block> out;
   bool found_gutter = false;
   std::set<std::string> page_refs;  // labels of the superscript references on this page
-  std::vector<char> toc_line;       // per page line: 0, 1 entry of a contents/index list, 2 its wrapped start
+  enum class toc_role : char { none, entry, wrapped_start };  // of a contents/index list
+  std::vector<toc_role> toc_line;   // per page line
 
-  page_analyser(doc_context& d, layout::page_model& p) : dc(d), page(p) {
+  page_analyzer(doc_context& d, layout::page_model& p) : dc(d), page(p) {
     body = dc.body_size();
     lgap = dc.line_gap();
     furniture.assign(page.lines.size(), 0);
@@ -170,8 +175,9 @@ struct page_analyser {
   outline_entry* outline_match(const std::string& plain);
 
   // the block builder: one region's flow elements → blocks
+  enum class open_block { none, paragraph, list_item, code };
   struct builder_state {
-    int kind = 0;  // 0 none, 1 paragraph, 2 list item, 3 code
+    open_block kind = open_block::none;
     std::vector<const fline*> lines;
   };
 
@@ -193,9 +199,9 @@ struct page_analyser {
   };
   int heading_level(const std::vector<const fline*>& lines, const std::string& plain, heading_info& info);
   // a line set wholly in a code font that names a section (an option or API heading such as
-  // `workspace`), not a one-line listing: 1 the outline lists it, 2 it is bold and reads as a
-  // name, 0 neither (see headings.cpp)
-  int code_font_heading(const fline& f) const;
+  // `workspace`), not a one-line listing: why it is one (see headings.cpp)
+  enum class code_heading { none, in_outline, bold_name };
+  code_heading code_font_heading(const fline& f) const;
   // a run-in heading (LaTeX's \paragraph): a bold lead-in, a wide space, then the paragraph's
   // text, which wraps back under the lead-in; emits both and returns true, else emits nothing
   bool emit_run_in(const std::vector<const fline*>& lines, int region);

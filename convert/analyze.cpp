@@ -1,12 +1,12 @@
-// Stage 2: document statistics (doc_context). See analyse.hpp for the streaming contract; the
-// per-page analysis is page_analyser (page_analyser.hpp): furniture.cpp, regions.cpp, blocks.cpp.
-#include "convert/analyse.hpp"
+// Stage 2: document statistics (doc_context). See analyze.hpp for the streaming contract; the
+// per-page analysis is page_analyzer (page_analyzer.hpp): furniture.cpp, regions.cpp, blocks.cpp.
+#include "convert/analyze.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
-#include "convert/page_analyser.hpp"
+#include "convert/page_analyzer.hpp"
 #include "convert/text.hpp"
 
 namespace quire::convert {
