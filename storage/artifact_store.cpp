@@ -349,17 +349,8 @@ fs::path artifact_store::input_path(std::string_view id) const {
   return root_ / "inputs" / std::string(id.substr(0, 2)) / (std::string(id) + ".pdf");
 }
 
-fs::path artifact_store::legacy_input_path(std::string_view id) const { return job_dir(id) / std::string(input_name); }
-
 fs::path artifact_store::file_path(std::string_view id, std::string_view name) const {
-  if (name != input_name) return job_dir(id) / std::string(name);
-  auto p = input_path(id);
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0 && errno == ENOENT) {
-    auto legacy = legacy_input_path(id);
-    if (::stat(legacy.c_str(), &st) == 0) return legacy;
-  }
-  return p;
+  return name == input_name ? input_path(id) : job_dir(id) / std::string(name);
 }
 
 result<atomic_writer> artifact_store::begin_write(std::string_view id, std::string_view name) const {
@@ -370,8 +361,7 @@ result<atomic_writer> artifact_store::begin_write(std::string_view id, std::stri
   p->sync = sync_;
   if (p->fault(write_step::create_temp)) return p->injected(write_step::create_temp);
   if (name == input_name) {
-    // An input is written in place (new uploads always in inputs/, whatever an earlier version
-    // left in the job dir): its job row publishes it, and is committed only once the input is
+    // An input is written in place: its job row publishes it, and is committed only once the input is
     // complete and durable. Until then nothing reads it; an aborted write removes it, and a crash
     // leaves a row-less input that reconciliation removes after the orphan grace. O_EXCL: an
     // input is never replaced. Saves the temp file's directory entry and the rename per upload.
@@ -430,8 +420,7 @@ result<file_info> artifact_store::adopt(std::string_view id, std::string_view na
       return make_error(errc::artifact_missing, fmt::format("staged {} of job {} is missing", name, id));
     return io_error("open", staged);
   }
-  // Hash while reading in large blocks: the only pass over the bytes (the old publish read them
-  // into memory and wrote them out again).
+  // Hash while reading in large blocks: the only pass over the bytes, which are never copied.
   detail::sha256_hasher hash;
   std::int64_t bytes = 0;
   std::string buf(1 << 16, '\0');
@@ -541,12 +530,6 @@ bool artifact_store::exists(std::string_view id, std::string_view name) const {
 
 status artifact_store::remove_file(std::string_view id, std::string_view name) const {
   if (!is_valid_job_id(id) || !valid_name(name)) return make_error(errc::invalid_argument, "bad artifact name");
-  if (name == input_name) {
-    // Both places: an input an earlier version wrote must not outlive the job's retention.
-    for (const auto& path : {input_path(id), legacy_input_path(id)})
-      if (auto s = unlink_durably(path); !s) return s;
-    return ok_v;
-  }
   return unlink_durably(file_path(id, name));
 }
 

@@ -11,9 +11,8 @@
 //   <root>/tmp/                        temp files; same filesystem, so rename() is atomic
 //
 // Why inputs live apart: a directory per job made at accept (mkdir: an inode, a directory block,
-// two entries, the parent's link count) was the largest single cost of accepting a submit. Roots
-// written by earlier versions keep inputs at jobs/<shard>/<id>/input.pdf; reads, exists() and
-// removals find them there too, new uploads always go to inputs/.
+// two entries, the parent's link count) would be the largest single cost of accepting a submit;
+// the input's shard directory exists already (prepare_shards).
 //
 // Every write goes: create temp in tmp/ → write → fsync(file) → rename into place →
 // fsync(destination dir). A reader therefore sees the old file or the new file, never a torn one,
@@ -153,8 +152,7 @@ class artifact_store {
   static constexpr std::string_view input_name = "input.pdf";
 
   std::filesystem::path job_dir(std::string_view job_id) const;             // jobs/ab/abcd…/
-  // Where `name` of the job is: inputs/ab/abcd….pdf for input_name (or, when only that exists, the
-  // place an earlier version put it), job_dir/name for the rest.
+  // Where `name` of the job is: inputs/ab/abcd….pdf for input_name, job_dir/name for the rest.
   std::filesystem::path file_path(std::string_view job_id, std::string_view name) const;
 
   // `name`: input_name ("input.pdf"), or relative to the job dir: "result.md",
@@ -203,7 +201,6 @@ class artifact_store {
  private:
   friend class atomic_writer;
   std::filesystem::path input_path(std::string_view job_id) const;         // inputs/ab/abcd….pdf
-  std::filesystem::path legacy_input_path(std::string_view job_id) const;  // jobs/ab/abcd…/input.pdf
   result<file_info> verify_into(std::string_view job_id, std::string_view name, std::string_view sha256,
                                 std::int64_t expected_bytes, std::string* keep) const;
   artifact_store(std::filesystem::path root, root_marker m, std::shared_ptr<detail::sync_group> sync)
