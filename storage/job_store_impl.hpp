@@ -1,4 +1,5 @@
-// Private: the state shared by job_store.cpp (transitions) and job_queries.cpp (reads, retention).
+// Private: the state shared by the files job_store is made of: job_store.cpp (the connection),
+// job_submit.cpp, job_transitions.cpp, job_queries.cpp (reads, retention) and webhook_outbox.cpp.
 #pragma once
 
 #include <mutex>
@@ -44,6 +45,14 @@ std::string webhooks_column();
 job_record parse_job(const pqxx::row& r);
 time_point from_us(std::int64_t us);
 std::int64_t to_us(time_point t);
+inline std::int64_t ms(std::chrono::milliseconds d) { return static_cast<std::int64_t>(d.count()); }
+inline std::int64_t secs(std::chrono::seconds d) { return static_cast<std::int64_t>(d.count()); }
+
+// Statements prepared once per connection (job_store::impl::connect), each by the file that runs them.
+void prepare_submit_statements(pqxx::connection& c);      // job_submit.cpp
+void prepare_transition_statements(pqxx::connection& c);  // job_transitions.cpp
+// NOTIFY the profile's listeners that work is claimable, after the commit (job_store.cpp).
+void announce_work(pqxx::connection& c, const std::string& profile);
 
 template <class T, class F>
 result<T> job_store::impl::run(F&& fn, std::chrono::milliseconds limit) {

@@ -19,7 +19,6 @@ std::string_view to_string(webhook_state s) {
 }
 
 namespace {
-std::int64_t ms(std::chrono::milliseconds d) { return static_cast<std::int64_t>(d.count()); }
 
 // The job snapshot comes back through jsonb_populate_record, so parse_job() reads it exactly as
 // it reads a live row.
