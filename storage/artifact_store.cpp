@@ -16,9 +16,9 @@
 #include <unordered_map>
 #include <fstream>
 
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
-#include "storage/sync_group.hpp"
+#include "storage/detail/sync_group.hpp"
 
 namespace fs = std::filesystem;
 
@@ -298,7 +298,7 @@ result<artifact_store> artifact_store::open(const fs::path& root, const std::str
                       fmt::format("data root {} belongs to profile '{}', this service is '{}'", root.string(),
                                   marker.profile, profile));
   // syncfs needs a descriptor on the filesystem; a long-lived one sees every writeback error
-  // reported after it was opened (see sync_group.hpp).
+  // reported after it was opened (see detail/sync_group.hpp).
   int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) return make_error(errc::data_root_not_writable, io_error("open", root).message);
   artifact_store store(root, std::move(marker), std::make_shared<detail::sync_group>(root_fd));

@@ -21,7 +21,7 @@
 // is committed only after the input is complete and durable, is what publishes it (begin_write).
 // A deferred write (durability::deferred) skips the fsyncs and becomes durable when
 // sync_deferred() returns: one syncfs of the data root, shared by every write made before it
-// (storage/sync_group.hpp). Leftover temp files are removed by reconcile_tmp(). Readers verify
+// (storage/detail/sync_group.hpp). Leftover temp files are removed by reconcile_tmp(). Readers verify
 // size and sha256 against what the database recorded.
 //
 // Thread safety: all methods may be called concurrently. Shared mutable state: the sync group of

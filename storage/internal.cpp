@@ -1,5 +1,5 @@
 // sha256, randomness and base32 for ids (OpenSSL).
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 
 #include <openssl/rand.h>
 

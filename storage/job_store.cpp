@@ -4,8 +4,8 @@
 // retention in job_queries.cpp.
 #include <fmt/core.h>
 
-#include "storage/job_store_impl.hpp"
-#include "storage/migrator_impl.hpp"
+#include "storage/detail/job_store_impl.hpp"
+#include "storage/detail/migrator_impl.hpp"
 
 namespace quire::storage {
 

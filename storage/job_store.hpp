@@ -70,7 +70,7 @@ struct store_options {
   std::chrono::milliseconds statement_timeout{std::chrono::seconds(15)};
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(5)};
   // Client-side bound on one call (all its statements), for a server that stopped answering and
-  // so enforces none of the above (call_watchdog.hpp): the socket is shut down, the call fails
+  // so enforces none of the above (detail/call_watchdog.hpp): the socket is shut down, the call fails
   // with database_unreachable. 0: statement_timeout + 2 s. ping() uses ping_timeout.
   std::chrono::milliseconds call_timeout{0};
   std::chrono::milliseconds ping_timeout{std::chrono::seconds(2)};

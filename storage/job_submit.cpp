@@ -8,7 +8,7 @@
 #include <optional>
 #include <tuple>
 
-#include "storage/job_store_impl.hpp"
+#include "storage/detail/job_store_impl.hpp"
 
 namespace quire::storage {
 

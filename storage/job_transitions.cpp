@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "storage/job_store_impl.hpp"
+#include "storage/detail/job_store_impl.hpp"
 
 namespace quire::storage {
 

@@ -3,7 +3,7 @@
 // statement is planned per call (exec_params): they run a few times a second at most.
 #include <fmt/core.h>
 
-#include "storage/job_store_impl.hpp"
+#include "storage/detail/job_store_impl.hpp"
 
 namespace quire::storage {
 

@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "storage/artifact_store.hpp"
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
 
 using namespace quire::storage;

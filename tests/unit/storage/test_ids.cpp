@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
 
 using namespace quire::storage;

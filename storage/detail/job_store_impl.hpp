@@ -5,8 +5,8 @@
 #include <mutex>
 #include <pqxx/pqxx>
 
-#include "storage/call_watchdog.hpp"
-#include "storage/internal.hpp"
+#include "storage/detail/call_watchdog.hpp"
+#include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
 
 namespace quire::storage {

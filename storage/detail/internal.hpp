@@ -1,5 +1,5 @@
-// Private helpers of quire_storage (not part of the public API; do not include from outside
-// storage/ except in its tests).
+// Private helpers of quire_storage (not part of the public API; nothing outside storage/ includes
+// it but storage's own tests and benchmarks).
 #pragma once
 
 #include <openssl/evp.h>
