@@ -4,6 +4,7 @@
 // retention in job_queries.cpp.
 #include <fmt/core.h>
 
+#include "storage/detail/connect_options.hpp"
 #include "storage/detail/job_store_impl.hpp"
 #include "storage/detail/migrator_impl.hpp"
 

@@ -38,15 +38,11 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/error.hpp"
+#include "storage/job_id.hpp"
 #include "storage/job_record.hpp"
 #include "storage/job_state.hpp"
 
 namespace quire::storage {
-
-// 16 random bytes (OpenSSL RAND_bytes) in lowercase RFC 4648 base32 without padding: 26 chars of
-// [a-z2-7]. Opaque, URL-safe, unguessable. The caller makes the id before writing the input file.
-std::string new_job_id();
-bool is_valid_job_id(std::string_view id);
 
 // sha256 (lowercase hex) of the canonical job spec (nlohmann dump: sorted keys, no spaces) + "\n"
 // + the input's sha256. Two submits are "the same payload" iff their fingerprints are equal.

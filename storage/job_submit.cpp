@@ -14,6 +14,14 @@ namespace quire::storage {
 
 using detail::make_error;
 
+std::string payload_fingerprint(const nlohmann::json& spec, std::string_view input_sha256) {
+  // nlohmann::json objects are std::map-backed: dump() is already canonical (sorted keys).
+  std::string canonical = spec.dump();
+  canonical.push_back('\n');
+  canonical.append(input_sha256);
+  return detail::sha256_hex(canonical);
+}
+
 void prepare_submit_statements(pqxx::connection& c) {
   const std::string cols = job_columns();
   c.prepare("insert_job",

@@ -9,6 +9,7 @@
 #include <map>
 #include <pqxx/pqxx>
 
+#include "storage/detail/connect_options.hpp"
 #include "storage/detail/internal.hpp"
 
 namespace quire::storage {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <pqxx/pqxx>
 
+#include "storage/detail/connect_options.hpp"
 #include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
 

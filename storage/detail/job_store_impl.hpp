@@ -1,5 +1,6 @@
-// Private: the state shared by the files job_store is made of: job_store.cpp (the connection),
-// job_submit.cpp, job_transitions.cpp, job_queries.cpp (reads, retention) and webhook_outbox.cpp.
+// Private to quire_storage_pg: the state shared by the files job_store is made of: job_store.cpp
+// (the connection), job_submit.cpp, job_transitions.cpp, job_queries.cpp (reads, retention) and
+// webhook_outbox.cpp.
 #pragma once
 
 #include <mutex>

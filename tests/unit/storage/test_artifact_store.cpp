@@ -17,7 +17,7 @@
 
 #include "storage/artifact_store.hpp"
 #include "storage/detail/internal.hpp"
-#include "storage/job_store.hpp"
+#include "storage/job_id.hpp"
 
 using namespace quire::storage;
 namespace fs = std::filesystem;
