@@ -11,7 +11,6 @@
 #include <fmt/core.h>
 
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
@@ -116,15 +115,30 @@ status write_root_marker(const fs::path& root, const std::string& profile) {
 
 result<std::optional<root_marker>> read_root_marker(const fs::path& root) {
   const fs::path path = root / root_marker_name;
-  std::ifstream in(path);
-  if (!in) {
-    std::error_code ec;
-    if (!fs::exists(path, ec) && !ec) return std::optional<root_marker>{};
-    return make_error(errc::data_root_corrupt, fmt::format("{} cannot be read", path.string()));
+  // ENOENT from the open itself: asking exists() afterwards could see a marker that another
+  // process published in between and call the unopened file unreadable.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<root_marker>{};
+    return make_error(errc::data_root_corrupt, io_error("open", path).message);
   }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto e = io_error("read", path);
+      ::close(fd);
+      return make_error(errc::data_root_corrupt, e.message);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
   root_marker marker;
   try {
-    auto j = nlohmann::json::parse(in);
+    auto j = nlohmann::json::parse(text);
     marker.format = j.at("format").get<int>();
     marker.profile = j.at("profile").get<std::string>();
     marker.root_id = j.at("root_id").get<std::string>();
