@@ -1,21 +1,11 @@
 // The pure readiness checks; see readiness.hpp for the contract.
 #include "actors/readiness.hpp"
 
-#include <fcntl.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
-#include <cerrno>
-
-#include <chrono>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <random>
 #include <set>
 #include <system_error>
-#include <sstream>
+
+#include "storage/data_root.hpp"
 
 namespace quire::actors {
 namespace fs = std::filesystem;
@@ -94,65 +84,7 @@ std::string resolved(const std::string& p) {
   return ec ? fs::path(p).lexically_normal().string() : c.string();
 }
 
-bool fsync_path(const fs::path& p, int flags) {
-  int fd = ::open(p.c_str(), flags);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// Writes the marker atomically (temp file, fsync, rename, fsync dir). False when not writable.
-bool write_marker(const fs::path& root, const std::string& profile) {
-  std::random_device rd;
-  std::ostringstream id;
-  id << std::hex << rd() << rd() << rd() << rd();
-  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  // Same shape as storage::root_marker, so either side can initialise a root.
-  nlohmann::json m = {{"format", 1}, {"profile", profile}, {"root_id", id.str()}, {"created_at", when}};
-  auto tmp = root / ".quire-root.json.tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << m.dump(2) << "\n";
-    if (!f.flush()) return false;
-  }
-  if (!fsync_path(tmp, O_RDONLY)) return false;
-  std::error_code ec;
-  fs::rename(tmp, root / ".quire-root.json", ec);
-  if (ec) return false;
-  return fsync_path(root, O_RDONLY | O_DIRECTORY);
-}
-
-// 0 when a file can be written and fsync'ed under tmp/, else the errno of the failing step
-// (ENOSPC/EDQUOT: the root is full, not broken).
-int probe_writable(const fs::path& root) {
-  auto probe = root / "tmp" / ".quire-write-probe";
-  std::error_code ec;
-  fs::create_directories(root / "tmp", ec);
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return errno != 0 ? errno : EIO;
-  int err = 0;
-  if (::write(fd, "ok", 2) != 2) err = errno != 0 ? errno : ENOSPC;  // a short write of 2 bytes: no room
-  else if (::fsync(fd) != 0) err = errno;
-  ::close(fd);
-  ::unlink(probe.c_str());
-  return err;
-}
-
-bool is_full_errno(int err) { return err == ENOSPC || err == EDQUOT; }
-
 }  // namespace
-
-std::optional<std::string> read_root_marker_profile(const std::string& data_root) {
-  std::ifstream f(fs::path(data_root) / ".quire-root.json");
-  if (!f) return std::nullopt;
-  auto j = nlohmann::json::parse(f, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("profile") || !j["profile"].is_string())
-    return std::string{};  // present but unreadable: never matches a real profile
-  return j["profile"].get<std::string>();
-}
 
 void check_data_root(const service_config& cfg, std::vector<failing_check>& out) {
   if (!cfg.prod_data_root.empty() && !cfg.eval_data_root.empty() &&
@@ -178,23 +110,30 @@ void check_data_root(const service_config& cfg, std::vector<failing_check>& out)
     out.push_back({reason::data_root_missing, "data root " + cfg.data_root + " does not exist"});
     return;
   }
-  if (int err = probe_writable(root); err != 0) {
-    if (is_full_errno(err))
+  // The same probe, marker and layout as artifact_store::open (storage/data_root.hpp): what passes
+  // here is what the store will accept.
+  if (auto probe = storage::probe_writable(root); !probe) {
+    if (probe.err().code == storage::errc::storage_full)
       out.push_back({reason::data_root_full, "no space left to write a file under " + cfg.data_root});
     else
-      out.push_back({reason::data_root_not_writable, "cannot write and fsync a file under " + cfg.data_root + ": " +
-                                                         std::generic_category().message(err)});
+      out.push_back({reason::data_root_not_writable,
+                     "cannot write and fsync a file under " + cfg.data_root + ": " + probe.err().message});
     return;
   }
-  auto marker = read_root_marker_profile(cfg.data_root);
-  if (!marker) {
-    if (!write_marker(root, cfg.profile))
-      out.push_back({reason::data_root_not_writable, "cannot write the root marker in " + cfg.data_root});
-    fs::create_directories(root / "jobs", ec);
-    return;
+  auto marker = storage::read_root_marker(root);
+  if (marker && !*marker) {  // a fresh root: this lane initialises it
+    auto made = storage::initialise_data_root(root, cfg.profile);
+    if (!made) {
+      out.push_back({reason::data_root_not_writable,
+                     "cannot write the root marker in " + cfg.data_root + ": " + made.err().message});
+      return;
+    }
+    marker = std::optional<storage::root_marker>(std::move(*made));  // another process's, if it was first
   }
-  if (*marker != cfg.profile)
-    out.push_back({reason::data_root_profile_mismatch, "data root marker says profile '" + *marker +
+  // A marker that cannot be read names no profile: it matches none.
+  const std::string profile = marker ? (*marker)->profile : std::string();
+  if (profile != cfg.profile)
+    out.push_back({reason::data_root_profile_mismatch, "data root marker says profile '" + profile +
                                                            "' but this lane is '" + cfg.profile + "'"});
 }
 
@@ -204,13 +143,10 @@ void check_data_root_space(const std::string& data_root, std::uint64_t reserve, 
   if (data_root.empty()) return;
   for (const auto& f : out)
     if (f.code == reason::data_root_full) return;  // the write probe already hit ENOSPC
-  struct statvfs v {};
-  if (::statvfs(data_root.c_str(), &v) != 0) return;
-  const auto free_bytes = static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
-  if (free_bytes < reserve)
-    out.push_back({reason::data_root_full, "data root " + data_root + " has " + std::to_string(free_bytes) +
-                                               " bytes free, under the reserve of " + std::to_string(reserve) +
-                                               " (QUIRE_MAX_UPLOAD_BYTES): uploads are refused until space is freed"});
+  // Nothing when the root cannot be inspected (io_error): check_data_root reports that.
+  if (auto room = storage::ensure_room(data_root, 0, reserve); !room && room.err().code == storage::errc::storage_full)
+    out.push_back({reason::data_root_full,
+                   room.err().message + " (QUIRE_MAX_UPLOAD_BYTES): uploads are refused until space is freed"});
 }
 
 void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out,

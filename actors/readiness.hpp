@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,8 +64,9 @@ log::fields readiness_change_fields(const readiness_snapshot& before, const read
 
 void check_revision(std::string_view running, std::string_view expected, std::vector<failing_check>& out);
 
-// Profile vs data-root wiring, marker and prod/eval collision. Initialises the root (marker
-// `.quire-root.json`, `inputs/`, `jobs/`, `tmp/`) on first use when the directory exists and is empty of a marker.
+// Profile vs data-root wiring, marker and prod/eval collision, and the write probe, all with the
+// data root's own checks (storage/data_root.hpp). Initialises the root (marker `.quire-root.json`,
+// `jobs/`, `inputs/`, `tmp/`) on first use, when the directory exists and has no marker.
 void check_data_root(const service_config& cfg, std::vector<failing_check>& out);
 
 // Free space the data root must keep: uploads that would leave less are refused (storage_full) and
@@ -86,8 +86,5 @@ void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_
 // The warnings every readiness answer and /v1/info carry for this configuration (the CPU override).
 std::vector<std::string> config_warnings(const service_config& cfg);
 void check_converters(int configured, int live, std::vector<failing_check>& out);
-
-// The marker file's profile, or nullopt when absent/unreadable.
-std::optional<std::string> read_root_marker_profile(const std::string& data_root);
 
 }  // namespace quire::actors

@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
 #include "storage/migrator.hpp"
 

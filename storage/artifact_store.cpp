@@ -1,30 +1,33 @@
-// artifact_store: the data root. Atomic durable writes (temp → fsync → rename → fsync dir),
-// sha256-verified reads, the root marker, and crash-safe deletion (rename into tmp/ first).
+// artifact_store: the jobs' files in the data root. Atomic durable writes (temp → fsync → rename →
+// fsync dir), sha256-verified reads and crash-safe deletion (rename into tmp/ first). The root's
+// marker, probe and free space are data_root.cpp's.
 #include "storage/artifact_store.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <fmt/chrono.h>
 #include <fmt/core.h>
 
 #include <cerrno>
-#include <cstring>
 #include <system_error>
 #include <unordered_map>
-#include <fstream>
 
-#include "storage/internal.hpp"
-#include "storage/job_store.hpp"
-#include "storage/sync_group.hpp"
+#include "storage/detail/file_ops.hpp"
+#include "storage/detail/internal.hpp"
+#include "storage/detail/sync_group.hpp"
+#include "storage/job_id.hpp"
 
 namespace fs = std::filesystem;
 
 namespace quire::storage {
 
+using detail::fsync_dir;
+using detail::io_error;
+using detail::make_dirs;
 using detail::make_error;
+using detail::temp_name;
+using detail::unlink_durably;
 
 std::string_view to_string(write_step s) {
   switch (s) {
@@ -40,52 +43,6 @@ std::string_view to_string(write_step s) {
 
 namespace {
 
-constexpr const char* marker_name = ".quire-root.json";
-
-// A full filesystem (or quota) is its own code: the caller can say "retry later" instead of
-// reporting a broken disk.
-error io_error(std::string_view what, const fs::path& p, int err = errno) {
-  const bool full = err == ENOSPC || err == EDQUOT;
-  return make_error(full ? errc::storage_full : errc::io_error,
-                    fmt::format("{} {}: {}", what, p.string(), std::generic_category().message(err)));  // strerror is not thread-safe
-}
-
-// fsync a directory so that entries created, renamed or removed in it survive a power loss.
-bool fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// Idempotent unlink (absent is success) that makes the removal durable.
-status unlink_durably(const fs::path& path) {
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return ok_v;
-    return io_error("unlink", path);
-  }
-  if (!fsync_dir(path.parent_path())) return io_error("fsync", path.parent_path());
-  return ok_v;
-}
-
-// mkdir -p that also fsyncs the parent of every directory it creates (durable = true): a new job
-// directory must itself be durable before a file renamed into it can be. Deferred writes leave
-// that to the filesystem sync that makes them durable.
-status make_dirs(const fs::path& dir, bool durable) {
-  if (::mkdir(dir.c_str(), 0755) != 0) {
-    const int err = errno;
-    std::error_code ec;
-    if (err == EEXIST && fs::is_directory(dir, ec)) return ok_v;
-    if (err != ENOENT || dir.empty() || dir == dir.parent_path()) return io_error("mkdir", dir, err);
-    if (auto s = make_dirs(dir.parent_path(), durable); !s) return s;
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", dir);
-  }
-  if (durable && !fsync_dir(dir.parent_path())) return io_error("fsync", dir.parent_path());
-  return ok_v;
-}
-status make_dirs_durable(const fs::path& dir) { return make_dirs(dir, true); }
-
 bool valid_name(std::string_view name) {
   if (name.empty() || name.front() == '/' || name.back() == '/') return false;
   std::size_t start = 0;
@@ -99,13 +56,6 @@ bool valid_name(std::string_view name) {
     start = end + 1;
   }
   return true;
-}
-
-std::string temp_name() { return detail::base32_lower(detail::random_bytes(10)) + ".tmp"; }
-
-std::string utc_now_iso() {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(
-                                                  std::chrono::system_clock::now())));
 }
 
 }  // namespace
@@ -247,74 +197,29 @@ result<artifact_store> artifact_store::open(const fs::path& root, const std::str
   std::error_code ec;
   if (!fs::exists(root, ec)) {
     if (!create) return make_error(errc::data_root_missing, fmt::format("data root {} does not exist", root.string()));
-    if (auto s = make_dirs_durable(root); !s)
-      return make_error(errc::data_root_not_writable, s.err().message);
+    if (auto s = make_dirs(root, true); !s) return make_error(errc::data_root_not_writable, s.err().message);
   }
   if (!fs::is_directory(root, ec))
     return make_error(errc::data_root_missing, fmt::format("data root {} is not a directory", root.string()));
-  for (const char* sub : {"jobs", "inputs", "tmp"})
-    if (auto s = make_dirs_durable(root / sub); !s) return make_error(errc::data_root_not_writable, s.err().message);
-
-  const fs::path marker_path = root / marker_name;
-  if (!fs::exists(marker_path, ec)) {
-    if (!create)
+  if (!create) {
+    auto existing = read_root_marker(root);
+    if (!existing) return existing.err();
+    if (!*existing)
       return make_error(errc::data_root_missing, fmt::format("data root {} is not initialised (no {})",
-                                                             root.string(), marker_name));
-    // Publish with link(): it fails if the marker appeared meanwhile, so two processes
-    // initialising the same root at once agree on one marker instead of overwriting each other.
-    nlohmann::json m{{"format", 1}, {"profile", profile},
-                     {"root_id", detail::base32_lower(detail::random_bytes(10))}, {"created_at", utc_now_iso()}};
-    const fs::path temp = root / "tmp" / temp_name();
-    {
-      int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (fd < 0) return make_error(errc::data_root_not_writable, io_error("create", temp).message);
-      std::string text = m.dump(2) + "\n";
-      bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-      ::close(fd);
-      if (!ok) {
-        ::unlink(temp.c_str());
-        return make_error(errc::data_root_not_writable, io_error("write", temp).message);
-      }
-    }
-    int rc = ::link(temp.c_str(), marker_path.c_str());
-    int err = errno;
-    ::unlink(temp.c_str());
-    if (rc != 0 && err != EEXIST) return make_error(errc::data_root_not_writable, io_error("link", marker_path, err).message);
-    fsync_dir(root);
+                                                             root.string(), root_marker_name));
   }
-  root_marker marker;
-  try {
-    std::ifstream in(marker_path);
-    auto j = nlohmann::json::parse(in);
-    marker.format = j.at("format").get<int>();
-    marker.profile = j.at("profile").get<std::string>();
-    marker.root_id = j.at("root_id").get<std::string>();
-    marker.created_at = j.at("created_at").get<std::string>();
-  } catch (const std::exception& e) {
-    return make_error(errc::data_root_corrupt, fmt::format("{}: {}", marker_path.string(), e.what()));
-  }
-  if (marker.profile != profile)
+  auto marker = initialise_data_root(root, profile);  // the layout; the marker only when create
+  if (!marker) return marker.err();
+  if (marker->profile != profile)
     return make_error(errc::data_root_profile_mismatch,
                       fmt::format("data root {} belongs to profile '{}', this service is '{}'", root.string(),
-                                  marker.profile, profile));
+                                  marker->profile, profile));
+  if (auto s = probe_writable(root); !s) return s.err();
   // syncfs needs a descriptor on the filesystem; a long-lived one sees every writeback error
-  // reported after it was opened (see sync_group.hpp).
+  // reported after it was opened (see detail/sync_group.hpp).
   int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) return make_error(errc::data_root_not_writable, io_error("open", root).message);
-  artifact_store store(root, std::move(marker), std::make_shared<detail::sync_group>(root_fd));
-  if (auto s = store.check_writable(); !s) return s.err();
-  return store;
-}
-
-status artifact_store::check_writable() const {
-  const fs::path probe = root_ / "tmp" / (".probe-" + temp_name());
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(errc::data_root_not_writable, io_error("create", probe).message);
-  bool ok = ::write(fd, "ok", 2) == 2;
-  ::close(fd);
-  ::unlink(probe.c_str());
-  if (!ok) return make_error(errc::data_root_not_writable, io_error("write", probe).message);
-  return ok_v;
+  return artifact_store(root, std::move(*marker), std::make_shared<detail::sync_group>(root_fd));
 }
 
 status artifact_store::sync_deferred(std::uint64_t oldest_ticket, std::uint64_t newest_ticket) const {
@@ -325,20 +230,10 @@ status artifact_store::sync_deferred(std::uint64_t oldest_ticket, std::uint64_t 
 
 std::uint64_t artifact_store::deferred_syncs_run() const { return sync_->syncs_run(); }
 
-result<space_info> artifact_store::space() const {
-  struct statvfs v {};
-  if (::statvfs(root_.c_str(), &v) != 0) return io_error("statvfs", root_);
-  return space_info{static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize,
-                    static_cast<std::uint64_t>(v.f_blocks) * v.f_frsize};
-}
+result<space_info> artifact_store::space() const { return free_space(root_); }
 
 status artifact_store::ensure_room(std::uint64_t bytes, std::uint64_t reserve) const {
-  auto s = space();
-  if (!s) return s.err();
-  if (s->free_bytes >= bytes && s->free_bytes - bytes >= reserve) return ok_v;
-  return make_error(errc::storage_full,
-                    fmt::format("data root {} has {} bytes free; {} needed ({} to write + {} reserve)",
-                                root_.string(), s->free_bytes, bytes + reserve, bytes, reserve));
+  return storage::ensure_room(root_, bytes, reserve);
 }
 
 fs::path artifact_store::job_dir(std::string_view id) const {
@@ -349,17 +244,8 @@ fs::path artifact_store::input_path(std::string_view id) const {
   return root_ / "inputs" / std::string(id.substr(0, 2)) / (std::string(id) + ".pdf");
 }
 
-fs::path artifact_store::legacy_input_path(std::string_view id) const { return job_dir(id) / std::string(input_name); }
-
 fs::path artifact_store::file_path(std::string_view id, std::string_view name) const {
-  if (name != input_name) return job_dir(id) / std::string(name);
-  auto p = input_path(id);
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0 && errno == ENOENT) {
-    auto legacy = legacy_input_path(id);
-    if (::stat(legacy.c_str(), &st) == 0) return legacy;
-  }
-  return p;
+  return name == input_name ? input_path(id) : job_dir(id) / std::string(name);
 }
 
 result<atomic_writer> artifact_store::begin_write(std::string_view id, std::string_view name) const {
@@ -370,11 +256,10 @@ result<atomic_writer> artifact_store::begin_write(std::string_view id, std::stri
   p->sync = sync_;
   if (p->fault(write_step::create_temp)) return p->injected(write_step::create_temp);
   if (name == input_name) {
-    // An input is written in place (new uploads always in inputs/, whatever an earlier version
-    // left in the job dir): its job row publishes it, and is committed only once the input is
-    // complete and durable. Until then nothing reads it; an aborted write removes it, and a crash
-    // leaves a row-less input that reconciliation removes after the orphan grace. O_EXCL: an
-    // input is never replaced. Saves the temp file's directory entry and the rename per upload.
+    // An input is written in place: its job row publishes it, and is committed only once the
+    // input is complete and durable. Until then nothing reads it; an aborted write removes it, and
+    // a crash leaves a row-less input that reconciliation removes after the orphan grace. O_EXCL:
+    // an input is never replaced. Saves the temp file's directory entry and the rename per upload.
     p->in_place = true;
     p->target = p->temp = input_path(id);
     p->fd = ::open(p->target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -430,8 +315,7 @@ result<file_info> artifact_store::adopt(std::string_view id, std::string_view na
       return make_error(errc::artifact_missing, fmt::format("staged {} of job {} is missing", name, id));
     return io_error("open", staged);
   }
-  // Hash while reading in large blocks: the only pass over the bytes (the old publish read them
-  // into memory and wrote them out again).
+  // Hash while reading in large blocks: the only pass over the bytes, which are never copied.
   detail::sha256_hasher hash;
   std::int64_t bytes = 0;
   std::string buf(1 << 16, '\0');
@@ -541,12 +425,6 @@ bool artifact_store::exists(std::string_view id, std::string_view name) const {
 
 status artifact_store::remove_file(std::string_view id, std::string_view name) const {
   if (!is_valid_job_id(id) || !valid_name(name)) return make_error(errc::invalid_argument, "bad artifact name");
-  if (name == input_name) {
-    // Both places: an input an earlier version wrote must not outlive the job's retention.
-    for (const auto& path : {input_path(id), legacy_input_path(id)})
-      if (auto s = unlink_durably(path); !s) return s;
-    return ok_v;
-  }
   return unlink_durably(file_path(id, name));
 }
 

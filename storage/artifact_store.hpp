@@ -2,8 +2,9 @@
 // durably, verified by sha256 when read. No database access here (see storage/maintenance.hpp
 // for the operations that need both the rows and the files).
 //
-// Layout (one data root per lane, a Docker volume in production):
-//   <root>/.quire-root.json            marker: {"format":1,"profile":"prod","root_id":"…","created_at":"…"}
+// Layout (one data root per lane, a Docker volume in production; the marker and the checks of the
+// root itself are data_root.hpp's):
+//   <root>/.quire-root.json            marker (data_root.hpp)
 //   <root>/inputs/<id[0:2]>/<id>.pdf   the upload (the artifact named "input.pdf"), sharded by the
 //                                      first two id chars; written at accept
 //   <root>/jobs/<id[0:2]>/<id>/        one directory per job, made by its first result file:
@@ -11,9 +12,8 @@
 //   <root>/tmp/                        temp files; same filesystem, so rename() is atomic
 //
 // Why inputs live apart: a directory per job made at accept (mkdir: an inode, a directory block,
-// two entries, the parent's link count) was the largest single cost of accepting a submit. Roots
-// written by earlier versions keep inputs at jobs/<shard>/<id>/input.pdf; reads, exists() and
-// removals find them there too, new uploads always go to inputs/.
+// two entries, the parent's link count) would be the largest single cost of accepting a submit;
+// the input's shard directory exists already (prepare_shards).
 //
 // Every write goes: create temp in tmp/ → write → fsync(file) → rename into place →
 // fsync(destination dir). A reader therefore sees the old file or the new file, never a torn one,
@@ -22,7 +22,7 @@
 // is committed only after the input is complete and durable, is what publishes it (begin_write).
 // A deferred write (durability::deferred) skips the fsyncs and becomes durable when
 // sync_deferred() returns: one syncfs of the data root, shared by every write made before it
-// (storage/sync_group.hpp). Leftover temp files are removed by reconcile_tmp(). Readers verify
+// (storage/detail/sync_group.hpp). Leftover temp files are removed by reconcile_tmp(). Readers verify
 // size and sha256 against what the database recorded.
 //
 // Thread safety: all methods may be called concurrently. Shared mutable state: the sync group of
@@ -43,22 +43,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "storage/data_root.hpp"
 #include "storage/error.hpp"
 
 namespace quire::storage {
-
-struct root_marker {
-  int format = 1;
-  std::string profile;
-  std::string root_id;     // random, identifies this data root (shown in /v1/info, logs)
-  std::string created_at;  // ISO 8601 UTC
-};
-
-// Free space of the data root's filesystem, as an unprivileged writer sees it (statvfs f_bavail).
-struct space_info {
-  std::uint64_t free_bytes = 0;
-  std::uint64_t total_bytes = 0;
-};
 
 struct file_info {
   std::int64_t bytes = 0;
@@ -111,17 +99,15 @@ class atomic_writer {
 
 class artifact_store {
  public:
-  // Opens the data root for `profile`. create=true: make the directory (and jobs/, inputs/, tmp/)
-  // and write the marker if absent (first initialisation). Errors: data_root_missing (create=false),
-  // data_root_not_writable, data_root_profile_mismatch, data_root_corrupt.
+  // Opens the data root for `profile`: makes jobs/, inputs/ and tmp/ where missing, checks the
+  // marker and that a file can be written (data_root.hpp). create=true: also make the directory and
+  // write the marker if absent (first initialisation). Errors: data_root_missing (create=false),
+  // data_root_not_writable, storage_full, data_root_profile_mismatch, data_root_corrupt.
   static result<artifact_store> open(const std::filesystem::path& root, const std::string& profile,
                                      bool create = true);
 
   const std::filesystem::path& root() const { return root_; }
   const root_marker& marker() const { return marker_; }
-
-  // Writes and removes a probe file in tmp/ (data_root_not_writable): for periodic readiness.
-  status check_writable() const;
 
   // Makes every shard directory of inputs/ and jobs/ that is missing (1,024 each: the first two
   // characters of a job id), durably. Otherwise the first file of each shard makes its directory
@@ -141,20 +127,19 @@ class artifact_store {
   // Syncs run by sync_deferred so far (tests and benchmarks: how well calls were grouped).
   std::uint64_t deferred_syncs_run() const;
 
-  // Free space (io_error when statvfs fails).
+  // Free space (free_space(): io_error when statvfs fails).
   result<space_info> space() const;
-  // storage_full unless `bytes` more still leave `reserve` free. Checked before an upload is
-  // written, so a full root refuses it before anything exists; the reserve keeps room for the
-  // results of jobs already accepted. Any write that still hits ENOSPC or EDQUOT fails with
-  // storage_full too, and its temp file is removed.
+  // storage_full unless `bytes` more still leave `reserve` free (storage::ensure_room). Checked
+  // before an upload is written, so a full root refuses it before anything exists; the reserve
+  // keeps room for the results of jobs already accepted. Any write that still hits ENOSPC or
+  // EDQUOT fails with storage_full too, and its temp file is removed.
   status ensure_room(std::uint64_t bytes, std::uint64_t reserve) const;
 
   // The name of a job's upload. Every other name is a file in the job directory.
   static constexpr std::string_view input_name = "input.pdf";
 
   std::filesystem::path job_dir(std::string_view job_id) const;             // jobs/ab/abcd…/
-  // Where `name` of the job is: inputs/ab/abcd….pdf for input_name (or, when only that exists, the
-  // place an earlier version put it), job_dir/name for the rest.
+  // Where `name` of the job is: inputs/ab/abcd….pdf for input_name, job_dir/name for the rest.
   std::filesystem::path file_path(std::string_view job_id, std::string_view name) const;
 
   // `name`: input_name ("input.pdf"), or relative to the job dir: "result.md",
@@ -203,7 +188,6 @@ class artifact_store {
  private:
   friend class atomic_writer;
   std::filesystem::path input_path(std::string_view job_id) const;         // inputs/ab/abcd….pdf
-  std::filesystem::path legacy_input_path(std::string_view job_id) const;  // jobs/ab/abcd…/input.pdf
   result<file_info> verify_into(std::string_view job_id, std::string_view name, std::string_view sha256,
                                 std::int64_t expected_bytes, std::string* keep) const;
   artifact_store(std::filesystem::path root, root_marker m, std::shared_ptr<detail::sync_group> sync)

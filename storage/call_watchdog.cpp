@@ -1,5 +1,5 @@
-// See call_watchdog.hpp.
-#include "storage/call_watchdog.hpp"
+// See detail/call_watchdog.hpp.
+#include "storage/detail/call_watchdog.hpp"
 
 #include <poll.h>
 #include <sys/resource.h>

@@ -1,12 +1,12 @@
-// sha256, randomness and base32 for ids (OpenSSL).
-#include "storage/internal.hpp"
+// sha256, randomness and base32 (OpenSSL), and the job ids made of them.
+#include "storage/detail/internal.hpp"
 
 #include <openssl/rand.h>
 
 #include <cstdlib>
 #include <stdexcept>
 
-#include "storage/job_store.hpp"
+#include "storage/job_id.hpp"
 
 namespace quire::storage::detail {
 
@@ -63,19 +63,6 @@ std::string base32_lower(std::string_view bytes) {
   return out;
 }
 
-std::string with_connect_options(const std::string& url, int seconds) {
-  if (url.find("connect_timeout") != std::string::npos) return url;
-  const std::string opts[] = {"connect_timeout=" + std::to_string(seconds), "keepalives=1", "keepalives_idle=30",
-                              "keepalives_interval=10", "keepalives_count=3"};
-  const bool is_uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
-  std::string out = url;
-  for (const auto& o : opts) {
-    if (is_uri) out += (out.find('?') == std::string::npos ? "?" : "&") + o;
-    else out += (out.empty() ? "" : " ") + o;
-  }
-  return out;
-}
-
 }  // namespace quire::storage::detail
 
 namespace quire::storage {
@@ -87,14 +74,6 @@ bool is_valid_job_id(std::string_view id) {
   for (char c : id)
     if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) return false;
   return true;
-}
-
-std::string payload_fingerprint(const nlohmann::json& spec, std::string_view input_sha256) {
-  // nlohmann::json objects are std::map-backed: dump() is already canonical (sorted keys).
-  std::string canonical = spec.dump();
-  canonical.push_back('\n');
-  canonical.append(input_sha256);
-  return detail::sha256_hex(canonical);
 }
 
 }  // namespace quire::storage

@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "storage/job_store_impl.hpp"
+#include "storage/detail/job_store_impl.hpp"
 
 namespace quire::storage {
 

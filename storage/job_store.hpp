@@ -38,15 +38,11 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/error.hpp"
+#include "storage/job_id.hpp"
 #include "storage/job_record.hpp"
 #include "storage/job_state.hpp"
 
 namespace quire::storage {
-
-// 16 random bytes (OpenSSL RAND_bytes) in lowercase RFC 4648 base32 without padding: 26 chars of
-// [a-z2-7]. Opaque, URL-safe, unguessable. The caller makes the id before writing the input file.
-std::string new_job_id();
-bool is_valid_job_id(std::string_view id);
 
 // sha256 (lowercase hex) of the canonical job spec (nlohmann dump: sorted keys, no spaces) + "\n"
 // + the input's sha256. Two submits are "the same payload" iff their fingerprints are equal.
@@ -70,7 +66,7 @@ struct store_options {
   std::chrono::milliseconds statement_timeout{std::chrono::seconds(15)};
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(5)};
   // Client-side bound on one call (all its statements), for a server that stopped answering and
-  // so enforces none of the above (call_watchdog.hpp): the socket is shut down, the call fails
+  // so enforces none of the above (detail/call_watchdog.hpp): the socket is shut down, the call fails
   // with database_unreachable. 0: statement_timeout + 2 s. ping() uses ping_timeout.
   std::chrono::milliseconds call_timeout{0};
   std::chrono::milliseconds ping_timeout{std::chrono::seconds(2)};

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 
 namespace quire::storage {
 

@@ -1,6 +1,6 @@
 // Migrations runner: embedded SQL files, applied in order under an advisory lock, each in its own
 // transaction with its checksum recorded. See migrator.hpp for the contract.
-#include "storage/migrator_impl.hpp"
+#include "storage/detail/migrator_impl.hpp"
 
 #include <fmt/core.h>
 #include <fmt/format.h>
@@ -9,7 +9,8 @@
 #include <map>
 #include <pqxx/pqxx>
 
-#include "storage/internal.hpp"
+#include "storage/detail/connect_options.hpp"
+#include "storage/detail/internal.hpp"
 
 namespace quire::storage {
 namespace detail {

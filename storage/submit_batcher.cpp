@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 #include "log/log.hpp"
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 
 namespace quire::storage {
 

@@ -9,7 +9,7 @@
 //
 // Intake is one committer at a time: a committer takes its batch, runs before_commit (the data
 // root sync), and only then may the next committer take one; the transactions themselves overlap.
-// The syncs are serialised anyway (one filesystem sync at a time, storage/sync_group.hpp), so a
+// The syncs are serialised anyway (one filesystem sync at a time, storage/detail/sync_group.hpp), so a
 // request that arrives during a sync waits for that sync's end either way; taking the batch when
 // the next sync can start, rather than at once, puts everything that arrived meanwhile into one
 // sync and one transaction instead of several small ones (measured: bench/README.md).

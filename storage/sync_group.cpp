@@ -1,6 +1,6 @@
 // sync_group: one syncfs at a time, covering every write that took its ticket before it started;
-// see sync_group.hpp.
-#include "storage/sync_group.hpp"
+// see detail/sync_group.hpp.
+#include "storage/detail/sync_group.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <system_error>
 
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 
 namespace quire::storage::detail {
 

@@ -3,7 +3,7 @@
 // statement is planned per call (exec_params): they run a few times a second at most.
 #include <fmt/core.h>
 
-#include "storage/job_store_impl.hpp"
+#include "storage/detail/job_store_impl.hpp"
 
 namespace quire::storage {
 
@@ -19,7 +19,6 @@ std::string_view to_string(webhook_state s) {
 }
 
 namespace {
-std::int64_t ms(std::chrono::milliseconds d) { return static_cast<std::int64_t>(d.count()); }
 
 // The job snapshot comes back through jsonb_populate_record, so parse_job() reads it exactly as
 // it reads a live row.

@@ -6,7 +6,8 @@
 #include <chrono>
 #include <pqxx/pqxx>
 
-#include "storage/internal.hpp"
+#include "storage/detail/connect_options.hpp"
+#include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
 
 namespace quire::storage {

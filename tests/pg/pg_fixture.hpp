@@ -10,7 +10,7 @@
 #include <pqxx/pqxx>
 #include <string>
 
-#include "storage/internal.hpp"
+#include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
 #include "storage/migrator.hpp"
 

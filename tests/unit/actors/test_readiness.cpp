@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "actors/readiness.hpp"
+#include "storage/data_root.hpp"
 
 using namespace quire::actors;
 namespace fs = std::filesystem;
@@ -44,7 +45,10 @@ TEST_CASE("a fresh data root is initialised with a marker, and a foreign marker 
   std::vector<failing_check> f;
   check_data_root(c, f);
   CHECK(f.empty());
-  CHECK(read_root_marker_profile(c.data_root) == std::optional<std::string>("eval"));
+  auto marker = quire::storage::read_root_marker(d.path);
+  REQUIRE(marker);
+  REQUIRE(marker->has_value());
+  CHECK((*marker)->profile == "eval");
   CHECK(fs::is_directory(d.path / "jobs"));
 
   c.profile = "prod";

@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "storage/artifact_store.hpp"
-#include "storage/internal.hpp"
-#include "storage/job_store.hpp"
+#include "storage/detail/internal.hpp"
+#include "storage/job_id.hpp"
 
 using namespace quire::storage;
 namespace fs = std::filesystem;
@@ -338,38 +338,6 @@ TEST_CASE("an upload lives in inputs/<shard>/<id>.pdf: accepting a job makes no 
   CHECK_FALSE(fs::exists(at));
   CHECK_FALSE(fs::exists(s->job_dir(id)));
   CHECK(s->list_jobs()->empty());
-}
-
-TEST_CASE("an input an earlier version left in the job dir is still read, listed and removed") {
-  temp_dir d;
-  auto s = artifact_store::open(d.path, "prod");
-  REQUIRE(s);
-  const auto id = new_job_id();
-  const auto legacy = s->job_dir(id) / "input.pdf";
-  fs::create_directories(legacy.parent_path());
-  { std::ofstream(legacy) << "%PDF-1.4 old"; }
-  CHECK(s->file_path(id, artifact_store::input_name) == legacy);
-  CHECK(s->exists(id, artifact_store::input_name));
-  auto back = s->read_verified(id, artifact_store::input_name, detail::sha256_hex("%PDF-1.4 old"));
-  REQUIRE(back);
-  CHECK(*back == "%PDF-1.4 old");
-  REQUIRE(s->list_jobs()->size() == 1);
-  // Retention removes it where it is; the job dir (results) stays until the job expires.
-  REQUIRE(s->remove_file(id, artifact_store::input_name));
-  CHECK_FALSE(fs::exists(legacy));
-  CHECK_FALSE(s->exists(id, artifact_store::input_name));
-  CHECK(fs::is_directory(s->job_dir(id)));
-  // A legacy root reopened gains inputs/ and a new upload goes there, not next to the old one.
-  fs::remove_all(d.path / "inputs");
-  auto again = artifact_store::open(d.path, "prod", false);
-  REQUIRE(again);
-  CHECK(fs::is_directory(d.path / "inputs"));
-  { std::ofstream(legacy) << "%PDF-1.4 old"; }
-  REQUIRE(again->write_file(id, artifact_store::input_name, "%PDF-1.7 new"));
-  CHECK(again->file_path(id, artifact_store::input_name) == d.path / "inputs" / id.substr(0, 2) / (id + ".pdf"));
-  REQUIRE(again->remove_job(id));
-  CHECK_FALSE(fs::exists(legacy));
-  CHECK(again->list_jobs()->empty());
 }
 
 TEST_CASE("reconcile_tmp keeps young temp files (writes in flight) and removes old ones") {

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "storage/artifact_store.hpp"
-#include "storage/job_store.hpp"
+#include "storage/job_id.hpp"
 
 using namespace quire::storage;
 namespace fs = std::filesystem;

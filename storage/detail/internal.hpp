@@ -1,5 +1,5 @@
-// Private helpers of quire_storage (not part of the public API; do not include from outside
-// storage/ except in its tests).
+// Private helpers of the storage libraries (not part of the public API; nothing outside storage/
+// includes it but storage's own tests and benchmarks). Built into quire_storage_files.
 #pragma once
 
 #include <openssl/evp.h>
@@ -27,13 +27,6 @@ class sha256_hasher {
 std::string sha256_hex(std::string_view data);
 std::string random_bytes(std::size_t n);      // OpenSSL RAND_bytes; aborts if the CSPRNG fails
 std::string base32_lower(std::string_view bytes);  // RFC 4648 alphabet, lowercase, no padding
-
-// `url` (a postgres:// URL or a key=value string) with connect_timeout and TCP keepalives added
-// unless the URL already sets connect_timeout: a connection attempt to a host that does not answer
-// fails in `seconds`, and a peer that vanished is noticed in about a minute instead of hours.
-std::string with_connect_options(const std::string& url, int seconds);
-// For connections made outside job_store (migrator, work listener): store_options' default.
-inline constexpr int kConnectTimeoutSeconds = 5;
 
 inline error make_error(errc code, std::string message) { return error{code, std::move(message), std::nullopt}; }
 

@@ -1,11 +1,13 @@
-// Private: the state shared by job_store.cpp (transitions) and job_queries.cpp (reads, retention).
+// Private to quire_storage_pg: the state shared by the files job_store is made of: job_store.cpp
+// (the connection), job_submit.cpp, job_transitions.cpp, job_queries.cpp (reads, retention) and
+// webhook_outbox.cpp.
 #pragma once
 
 #include <mutex>
 #include <pqxx/pqxx>
 
-#include "storage/call_watchdog.hpp"
-#include "storage/internal.hpp"
+#include "storage/detail/call_watchdog.hpp"
+#include "storage/detail/internal.hpp"
 #include "storage/job_store.hpp"
 
 namespace quire::storage {
@@ -44,6 +46,14 @@ std::string webhooks_column();
 job_record parse_job(const pqxx::row& r);
 time_point from_us(std::int64_t us);
 std::int64_t to_us(time_point t);
+inline std::int64_t ms(std::chrono::milliseconds d) { return static_cast<std::int64_t>(d.count()); }
+inline std::int64_t secs(std::chrono::seconds d) { return static_cast<std::int64_t>(d.count()); }
+
+// Statements prepared once per connection (job_store::impl::connect), each by the file that runs them.
+void prepare_submit_statements(pqxx::connection& c);      // job_submit.cpp
+void prepare_transition_statements(pqxx::connection& c);  // job_transitions.cpp
+// NOTIFY the profile's listeners that work is claimable, after the commit (job_store.cpp).
+void announce_work(pqxx::connection& c, const std::string& profile);
 
 template <class T, class F>
 result<T> job_store::impl::run(F&& fn, std::chrono::milliseconds limit) {

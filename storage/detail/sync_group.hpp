@@ -1,4 +1,4 @@
-// Private to quire_storage: the group filesystem sync behind artifact_store's deferred writes
+// Private to quire_storage_files: the group filesystem sync behind artifact_store's deferred writes
 // (artifact_store::sync_deferred). Not part of the public API.
 //
 // One syncfs(2) of the data root's filesystem makes every write made before it started durable
