@@ -4,7 +4,7 @@
 //
 //   * page_analyzer: one interface, two implementations.
 //       make_cpu_analyzer(params)           the reference (always available)
-//       make_cuda_analyzer(device, params)  CUDA kernels, many pages per launch (nullptr when unusable)
+//       make_cuda_analyzer(device, params)  CUDA kernels, many pages per launch (gpu_not_available when unusable)
 //     Both return bit-identical page_analysis values for the same rasters: every pixel-level decision is
 //     integer arithmetic, and the post-processing from pixel statistics to regions is one shared C++
 //     function (detail::finish_page), so only the pixel work differs between the two.
