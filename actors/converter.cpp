@@ -66,9 +66,9 @@ bool ensure_worker(converter_ctx& c) {
   // Its output is built in memory before it is written, so no file it writes can be larger than its
   // address space.
   if (c.files) c.worker->set_isolation({(c.files->root() / "tmp").string(), c.cfg().worker_memory_bytes, 256});
-  std::string err;
-  bool ok = c.worker->start(err);
-  if (!ok) log::error("worker.start_failed", {{"converter", c.index}, {"accel", c.accel}, {"message", err}});
+  const auto started = c.worker->start();
+  const bool ok = started.ok();
+  if (!ok) log::error("worker.start_failed", {{"converter", c.index}, {"accel", c.accel}, {"message", started.err().message}});
   if (ok) report_sandbox(c);
   set_live(c, ok);
   return ok;
@@ -116,8 +116,8 @@ class mailbox_links final : public converter_links {
 // Opens what the converter needs on first use (the database or the data root may appear later).
 void open_resources(converter_ctx& c) {
   nice_this_thread(c.cfg(), c.thread_niced);  // also the worker's PDEATHSIG parent thread
-  if (!c.store) c.store = open_store(*c.ctx);
-  if (!c.files) c.files = c.root->files();
+  if (!c.store) c.store = open_store(*c.ctx).value_or(nullptr);
+  if (!c.files) c.files = c.root->files().value_or(nullptr);
 }
 
 // Once a second while idle: restart a worker that died (unless its device failed).

@@ -82,7 +82,7 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, coordinator_args a
     int idle = 0;
     for (const auto& sl : s->slots()) idle += sl.usable && !sl.busy ? 1 : 0;
     if (idle == 0) return;
-    if (!s->store) s->store = open_store(*ctx);
+    if (!s->store) s->store = open_store(*ctx).value_or(nullptr);
     if (!s->store) return;
     auto lease_for = std::chrono::duration_cast<std::chrono::milliseconds>(ctx->cfg.lease);
     auto claimed = s->store->claim(ctx->instance, idle + s->lookahead, lease_for);
@@ -112,7 +112,7 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, coordinator_args a
     s->lookahead = std::min(handed, 64);
   };
   auto rescue = [=] {
-    if (!s->store) s->store = open_store(*ctx);
+    if (!s->store) s->store = open_store(*ctx).value_or(nullptr);
     if (!s->store) return;
     if (auto r = s->store->rescue_expired(); r && !r->empty()) {
       service_metrics().add("quire_lease_rescues_total", {}, static_cast<double>(r->size()));

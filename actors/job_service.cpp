@@ -27,7 +27,7 @@ storage::batcher_options submit_batching(const service_config& cfg) {
 
 }  // namespace
 
-store_pool::lease store_pool::borrow(storage::error& err) {
+storage::result<store_pool::lease> store_pool::borrow() {
   std::unique_lock l(mu_);
   cv_.wait(l, [&] { return !idle_.empty() || out_ < size_; });
   if (!idle_.empty()) {
@@ -40,11 +40,10 @@ store_pool::lease store_pool::borrow(storage::error& err) {
   l.unlock();
   auto opened = storage::job_store::open(opts_);
   if (!opened) {
-    err = opened.err();
     std::lock_guard g(mu_);
     --out_;
     cv_.notify_one();
-    return lease(*this, nullptr);
+    return opened.err();
   }
   return lease(*this, std::move(*opened));
 }
@@ -58,7 +57,7 @@ void store_pool::put_back(std::unique_ptr<storage::job_store> s) {
 }
 
 api_error to_api_error(const storage::error& e) {
-  switch (e.code) {
+  switch (e.code.as<errc>().value_or(errc::internal)) {
     case errc::job_not_found: return {"job_not_found", e.message};
     case errc::job_expired: return {"job_expired", e.message};
     case errc::idempotency_conflict: return {"idempotency_conflict", e.message};
@@ -70,10 +69,10 @@ api_error to_api_error(const storage::error& e) {
   }
   // Database and internal failures carry libpq/SQL text (statements, role names, hosts): that goes
   // to the service log, the client gets a stable code and a plain sentence.
-  log::error("storage.error", {{"code", std::string(storage::to_string(e.code))}, {"message", e.message}});
+  log::error("storage.error", {{"code", std::string(to_string(e.code))}, {"message", e.message}});
   if (e.code == errc::database_unreachable)
     return {"database_unavailable", "the database is unavailable or busy; retry later"};
-  return {"internal_error", "internal error (" + std::string(storage::to_string(e.code)) + "); details are in the service log"};
+  return {"internal_error", "internal error (" + std::string(to_string(e.code)) + "); details are in the service log"};
 }
 
 namespace {
@@ -122,24 +121,22 @@ int job_service::working_gpu_converters() const { return pub_.status()->live_gpu
 storage::status job_service::before_batch(const std::vector<std::uint64_t>& tickets) {
   service_metrics().observe("quire_submit_batch_size", {}, static_cast<double>(tickets.size()));
   if (!ctx_.cfg.grouped_sync) return storage::ok_v;  // every input was fsync'ed when written
-  api_error err;
-  auto* fs = files(err);
-  if (!fs) return storage::error{errc::io_error, err.message, std::nullopt};
+  auto fs = files();
+  if (!fs) return storage::error{errc::io_error, fs.err().message};
   // One sync covering the newest input; a sync failure after the oldest one fails the batch.
   const auto [oldest, newest] = std::minmax_element(tickets.begin(), tickets.end());
-  return sync_data_root(*fs, *oldest, *newest, "submit");
+  return sync_data_root(**fs, *oldest, *newest, "submit");
 }
 
-const storage::artifact_store* job_service::files(api_error& err) {
-  std::string why;
-  const auto* fs = root_.files(&why);
-  if (!fs) err = {"internal_error", "data root: " + why};
-  return fs;
+api_result<const storage::artifact_store*> job_service::files() {
+  auto fs = root_.files();
+  if (!fs) return api_error{"internal_error", "data root: " + fs.err().message};
+  return *fs;
 }
 
 template <class T>
 static api_result<T> fail_with(const api_error& e) {
-  return {std::nullopt, e};
+  return e;
 }
 
 api_result<submitted> job_service::submit(const submission& s) {
@@ -150,9 +147,9 @@ api_result<submitted> job_service::submit(const submission& s) {
 }
 
 void job_service::submit_async(const submission& s, std::function<void(api_result<submitted>)> done) {
-  api_error err;
-  auto* fs = files(err);
-  if (!fs) return done(fail_with<submitted>(err));
+  auto opened = files();
+  if (!opened) return done(fail_with<submitted>(opened.err()));
+  const storage::artifact_store* fs = *opened;
   // A full data root refuses the upload before anything is written; readiness is re-evaluated at
   // once so the lane reports data_root_full instead of taking more traffic.
   const auto reserve = data_root_reserve_bytes(ctx_.cfg);
@@ -160,10 +157,9 @@ void job_service::submit_async(const submission& s, std::function<void(api_resul
   // One key's share of the lane (QUIRE_MAX_JOBS_PER_KEY): counted before anything is written. Two
   // submits of one key racing may both pass at cap - 1; the cap is a fairness bound, not a ledger.
   if (ctx_.cfg.max_jobs_per_key > 0 && !s.api_key_id.empty()) {
-    storage::error db_err{errc::internal, "", {}};
-    auto store = pool_.borrow(db_err);
-    if (!store) return done(fail_with<submitted>(to_api_error(db_err)));
-    auto active = store->active_jobs_of(s.api_key_id);
+    auto store = pool_.borrow();
+    if (!store) return done(fail_with<submitted>(to_api_error(store.err())));
+    auto active = (*store)->active_jobs_of(s.api_key_id);
     if (!active) return done(fail_with<submitted>(to_api_error(active.err())));
     if (*active >= ctx_.cfg.max_jobs_per_key) {
       api_error quota{"key_quota_exceeded", "this API key has " + std::to_string(*active) +
@@ -230,7 +226,7 @@ api_result<submitted> job_service::finish_submit(const storage::artifact_store* 
     pub_.queued.fetch_add(1);
     links_.work_submitted();
   }
-  return api_result<submitted>::ok({std::move(res->job), res->replayed});
+  return submitted{std::move(res->job), res->replayed};
 }
 
 api_result<submitted> job_service::storage_refused(const storage::artifact_store& fs, const storage::error& e) {
@@ -243,17 +239,16 @@ api_result<submitted> job_service::storage_refused(const storage::artifact_store
 
 api_result<storage::job_record> job_service::load(const std::string& id, const std::string& key, bool expired_is_error) {
   if (!storage::is_valid_job_id(id)) return fail_with<storage::job_record>({"job_not_found", "no job " + id});
-  storage::error db_err{errc::internal, "", {}};
-  auto store = pool_.borrow(db_err);
-  if (!store) return fail_with<storage::job_record>(to_api_error(db_err));
-  auto j = store->get(id);
+  auto store = pool_.borrow();
+  if (!store) return fail_with<storage::job_record>(to_api_error(store.err()));
+  auto j = (*store)->get(id);
   if (!j) return fail_with<storage::job_record>(to_api_error(j.err()));
   // Jobs are visible only to the key that submitted them (when keys are in use).
   if (!key.empty() && j->api_key_id != key) return fail_with<storage::job_record>({"job_not_found", "no job " + id});
   if (expired_is_error && j->status == storage::job_status::expired)
     return fail_with<storage::job_record>({"job_expired", "job " + id + " has expired; its files were removed",
                                            {{"expired_from", j->expired_from ? std::string(storage::to_string(*j->expired_from)) : ""}}});
-  return api_result<storage::job_record>::ok(std::move(*j));
+  return std::move(*j);
 }
 
 api_result<storage::job_record> job_service::get_job(const std::string& id, const std::string& key) {
@@ -268,7 +263,7 @@ api_result<storage::job_record> job_service::wait_job(const std::string& id, con
     auto j = load(id, key, true);
     if (!j) return j;
     // A draining process answers long polls at once, so they cannot hold up the shutdown.
-    if (storage::is_terminal(j.value->status) || std::chrono::steady_clock::now() >= deadline || pub_.draining.load())
+    if (storage::is_terminal(j->status) || std::chrono::steady_clock::now() >= deadline || pub_.draining.load())
       return j;
     // Woken by any state change in this process; the 250 ms cap covers jobs run by other replicas.
     pub_.changes.wait(seen, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(250)));
@@ -279,10 +274,9 @@ api_result<job_page> job_service::list_jobs(const list_query& q, const std::stri
   storage::job_filter f;
   if (q.status) f.statuses.push_back(*storage::parse_job_status(*q.status));
   if (!key.empty()) f.api_key_id = key;
-  storage::error db_err{errc::internal, "", {}};
-  auto store = pool_.borrow(db_err);
-  if (!store) return fail_with<job_page>(to_api_error(db_err));
-  auto page = store->list(f, q.limit, q.cursor.empty() ? std::nullopt : std::optional<std::string>(q.cursor));
+  auto store = pool_.borrow();
+  if (!store) return fail_with<job_page>(to_api_error(store.err()));
+  auto page = (*store)->list(f, q.limit, q.cursor.empty() ? std::nullopt : std::optional<std::string>(q.cursor));
   if (!page) {
     if (page.err().code == errc::invalid_argument) return fail_with<job_page>({"validation_error", "cursor: " + page.err().message, {{"field", "cursor"}}});
     return fail_with<job_page>(to_api_error(page.err()));
@@ -290,27 +284,26 @@ api_result<job_page> job_service::list_jobs(const list_query& q, const std::stri
   job_page out;
   out.jobs = std::move(page->jobs);
   out.next_cursor = page->next_cursor.value_or("");
-  return api_result<job_page>::ok(std::move(out));
+  return out;
 }
 
 api_result<storage::job_record> job_service::cancel_job(const std::string& id, const std::string& key) {
   auto j = load(id, key, true);
   if (!j) return j;
-  storage::error db_err{errc::internal, "", {}};
-  auto store = pool_.borrow(db_err);
-  if (!store) return fail_with<storage::job_record>(to_api_error(db_err));
-  auto r = store->cancel(id, "client");
+  auto store = pool_.borrow();
+  if (!store) return fail_with<storage::job_record>(to_api_error(store.err()));
+  auto r = (*store)->cancel(id, "client");
   if (!r) {
     if (r.err().code == errc::illegal_transition) {
-      std::string cur = r.err().current_status ? std::string(storage::to_string(*r.err().current_status)) : "";
+      const std::string& cur = r.err().state;  // the job's status, by name
       return fail_with<storage::job_record>({"job_not_cancelable", "job is already " + cur, {{"status", cur}}});
     }
     return fail_with<storage::job_record>(to_api_error(r.err()));
   }
-  log_transition(id, j.value->status, r->status, r->attempt, {{"reason", "client"}});
+  log_transition(id, j->status, r->status, r->attempt, {{"reason", "client"}});
   // The converter running it here stops at its next tick; elsewhere, at its next heartbeat.
-  links_.job_canceled(id, j.value->status == storage::job_status::running);
-  return api_result<storage::job_record>::ok(std::move(*r));
+  links_.job_canceled(id, j->status == storage::job_status::running);
+  return std::move(*r);
 }
 
 api_result<job_service::finished_result> job_service::result_of(const storage::job_record& job) {
@@ -322,10 +315,10 @@ api_result<job_service::finished_result> job_service::result_of(const storage::j
     if (job.error) details["error"] = {{"code", job.error->code}, {"message", job.error->message}};
     return fail_with<finished_result>({"job_not_succeeded", "job is " + status, details});
   }
-  api_error err;
   finished_result out;
-  out.fs = files(err);
-  if (!out.fs) return fail_with<finished_result>(err);
+  auto fs = files();
+  if (!fs) return fail_with<finished_result>(fs.err());
+  out.fs = *fs;
   if (auto manifest = out.fs->read_manifest(job.id); manifest && manifest->is_object()) out.manifest = std::move(*manifest);
   // Every format the job asked for: result.md as the row records it (the truth), the others as
   // the manifest does (publishing fails without it); one the manifest lacks is left out here and
@@ -340,18 +333,18 @@ api_result<job_service::finished_result> job_service::result_of(const storage::j
     for (const auto& e : out.manifest.value("formats", json::array()))
       if (e.value("format", "") == name) out.formats.push_back(e);
   }
-  return api_result<finished_result>::ok(std::move(out));
+  return out;
 }
 
 api_result<job_result> job_service::get_result(const std::string& id, const std::string& key, bool with_markdown) {
   auto j = load(id, key, true);
-  if (!j) return fail_with<job_result>(*j.error);
-  auto r = result_of(*j.value);
-  if (!r) return fail_with<job_result>(*r.error);
-  const auto* fs = r.value->fs;
+  if (!j) return fail_with<job_result>(j.err());
+  auto r = result_of(*j);
+  if (!r) return fail_with<job_result>(r.err());
+  const auto* fs = r->fs;
   job_result out;
-  const auto sha = j.value->result_sha256.value_or("");
-  const auto bytes = j.value->result_bytes.value_or(-1);
+  const auto sha = j->result_sha256.value_or("");
+  const auto bytes = j->result_bytes.value_or(-1);
   if (with_markdown) {
     auto md = fs->read_verified(id, "result.md", sha, bytes);
     if (!md) return fail_with<job_result>(to_api_error(md.err()));
@@ -359,23 +352,22 @@ api_result<job_result> job_service::get_result(const std::string& id, const std:
   } else if (auto v = fs->verify(id, "result.md", sha, bytes); !v) {
     return fail_with<job_result>(to_api_error(v.err()));
   }
-  out.manifest = std::move(r.value->manifest);
-  out.formats = std::move(r.value->formats);
-  out.job = std::move(*j.value);
-  return api_result<job_result>::ok(std::move(out));
+  out.manifest = std::move(r->manifest);
+  out.formats = std::move(r->formats);
+  out.job = std::move(*j);
+  return out;
 }
 
 api_result<artifact> job_service::get_artifact(const std::string& id, const std::string& key, const std::string& name) {
   auto r = get_result(id, key, false);
-  if (!r) return fail_with<artifact>(*r.error);
-  for (const auto& a : r.value->manifest.value("assets", json::array())) {
+  if (!r) return fail_with<artifact>(r.err());
+  for (const auto& a : r->manifest.value("assets", json::array())) {
     if (a.value("name", "") != name) continue;
-    api_error err;
-    auto* fs = files(err);
-    if (!fs) return fail_with<artifact>(err);
-    auto bytes = fs->read_verified(id, "assets/" + name, a.value("sha256", ""), a.value("size_bytes", -1));
+    auto fs = files();
+    if (!fs) return fail_with<artifact>(fs.err());
+    auto bytes = (*fs)->read_verified(id, "assets/" + name, a.value("sha256", ""), a.value("size_bytes", -1));
     if (!bytes) return fail_with<artifact>(to_api_error(bytes.err()));
-    return api_result<artifact>::ok({a.value("media_type", "application/octet-stream"), std::move(*bytes)});
+    return artifact{a.value("media_type", "application/octet-stream"), std::move(*bytes)};
   }
   return fail_with<artifact>({"artifact_not_found", "job " + id + " has no artifact " + name});
 }
@@ -401,30 +393,30 @@ api_result<result_file> job_service::get_result_format(const std::string& id, co
     return fail_with<result_file>({"format_unknown", "there is no result format '" + format.substr(0, 64) + "'",
                                    {{"format", format.substr(0, 64)}, {"formats", format_names()}}});
   auto j = load(id, key, true);
-  if (!j) return fail_with<result_file>(*j.error);
+  if (!j) return fail_with<result_file>(j.err());
   // Said before the job has finished too: a format not asked for at submit will never be there.
-  const auto asked = formats_of(j.value->spec);
+  const auto asked = formats_of(j->spec);
   if (std::find(asked.begin(), asked.end(), format) == asked.end())
     return fail_with<result_file>({"format_not_available",
                                    "job " + id + " was not submitted with '" + format + "' in conversion.formats",
                                    {{"format", format}, {"formats", asked}}});
-  auto r = result_of(*j.value);
-  if (!r) return fail_with<result_file>(*r.error);
-  const json* e = format_entry(r.value->formats, format);
+  auto r = result_of(*j);
+  if (!r) return fail_with<result_file>(r.err());
+  const json* e = format_entry(r->formats, format);
   if (!e)
     return fail_with<result_file>({"artifact_missing", "the " + format + " result of job " + id + " is not recorded"});
   const auto name = e->value("name", "");
-  auto bytes = r.value->fs->read_verified(id, name, e->value("sha256", ""), e->value("size_bytes", std::int64_t{-1}));
+  auto bytes = r->fs->read_verified(id, name, e->value("sha256", ""), e->value("size_bytes", std::int64_t{-1}));
   if (!bytes) return fail_with<result_file>(to_api_error(bytes.err()));
-  return api_result<result_file>::ok({name, e->value("media_type", ""), std::move(*bytes), e->value("sha256", "")});
+  return result_file{name, e->value("media_type", ""), std::move(*bytes), e->value("sha256", "")};
 }
 
 api_result<result_files> job_service::get_result_files(const std::string& id, const std::string& key,
                                                        std::uint64_t max_bytes) {
   auto j = load(id, key, true);
-  if (!j) return fail_with<result_files>(*j.error);
-  auto r = result_of(*j.value);
-  if (!r) return fail_with<result_files>(*r.error);
+  if (!j) return fail_with<result_files>(j.err());
+  auto r = result_of(*j);
+  if (!r) return fail_with<result_files>(r.err());
   // What goes in: every format (result.md first), then every asset; their recorded sizes bound
   // the memory this takes before anything is read.
   struct wanted {
@@ -432,14 +424,14 @@ api_result<result_files> job_service::get_result_files(const std::string& id, co
     std::int64_t bytes;
   };
   std::vector<wanted> list;
-  for (const auto& format : formats_of(j.value->spec)) {
-    const json* e = format_entry(r.value->formats, format);
+  for (const auto& format : formats_of(j->spec)) {
+    const json* e = format_entry(r->formats, format);
     if (!e)
       return fail_with<result_files>({"artifact_missing", "the " + format + " result of job " + id + " is not recorded"});
     list.push_back({e->value("name", ""), e->value("media_type", ""), e->value("sha256", ""),
                     e->value("size_bytes", std::int64_t{0})});
   }
-  for (const auto& a : r.value->manifest.value("assets", json::array()))
+  for (const auto& a : r->manifest.value("assets", json::array()))
     list.push_back({"assets/" + a.value("name", ""), a.value("media_type", "application/octet-stream"),
                     a.value("sha256", ""), a.value("size_bytes", std::int64_t{0})});
   std::uint64_t total = 0;
@@ -452,11 +444,11 @@ api_result<result_files> job_service::get_result_files(const std::string& id, co
   result_files out;
   out.files.reserve(list.size());
   for (auto& w : list) {
-    auto bytes = r.value->fs->read_verified(id, w.name, w.sha256, w.bytes);
+    auto bytes = r->fs->read_verified(id, w.name, w.sha256, w.bytes);
     if (!bytes) return fail_with<result_files>(to_api_error(bytes.err()));
     out.files.push_back({std::move(w.name), std::move(w.media_type), std::move(*bytes), std::move(w.sha256)});
   }
-  return api_result<result_files>::ok(std::move(out));
+  return out;
 }
 
 }  // namespace quire::actors

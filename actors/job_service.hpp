@@ -23,15 +23,15 @@ class store_pool {
   class lease {
    public:
     lease(store_pool& p, std::unique_ptr<storage::job_store> s) : pool_(p), store_(std::move(s)) {}
+    lease(lease&& o) noexcept : pool_(o.pool_), store_(std::move(o.store_)) {}
     ~lease() { pool_.put_back(std::move(store_)); }
     storage::job_store* operator->() { return store_.get(); }
-    explicit operator bool() const { return store_ != nullptr; }
    private:
     store_pool& pool_;
     std::unique_ptr<storage::job_store> store_;
   };
-  // Blocks while every connection is in use; an empty lease when the database is unreachable.
-  lease borrow(storage::error& err);
+  // Blocks while every connection is in use; the error when the database is unreachable.
+  storage::result<lease> borrow();
 
  private:
   void put_back(std::unique_ptr<storage::job_store> s);
@@ -70,7 +70,8 @@ class job_service final : public service {
  private:
   // The job row, or the API error for a missing/foreign/expired job.
   api_result<storage::job_record> load(const std::string& id, const std::string& key, bool expired_is_error);
-  const storage::artifact_store* files(api_error& err);
+  // The data root, or internal_error saying why it cannot be opened.
+  api_result<const storage::artifact_store*> files();
   // A succeeded job's result: the data root, its manifest and its recorded formats (from the row
   // and the manifest; nothing verified yet), or the error for a job that has none (yet).
   struct finished_result {
@@ -95,7 +96,7 @@ class job_service final : public service {
   storage::submit_batcher batcher_;  // the submit path (group commit)
 };
 
-// Maps a storage error to the API's error codes.
+// Maps a storage error to the API's error codes: the one place storage's codes meet the wire's.
 api_error to_api_error(const storage::error& e);
 
 }  // namespace quire::actors

@@ -21,20 +21,17 @@
 
 namespace quire::actors {
 
-const storage::artifact_store* data_root::files(std::string* why) {
+storage::result<const storage::artifact_store*> data_root::files() {
   std::lock_guard l(mu_);
   if (!files_) {
     auto opened = storage::artifact_store::open(cfg_.data_root, cfg_.profile, false);
-    if (!opened) {
-      if (why) *why = opened.err().message;
-      return nullptr;
-    }
+    if (!opened) return opened.err();
     files_.emplace(std::move(*opened));
     // Best effort: a shard directory still missing is made by the shard's first file, only slower.
     if (auto s = files_->prepare_shards(); !s)
       log::warn("data_root.shards_not_prepared", {{"message", s.err().message}});
   }
-  return &*files_;
+  return static_cast<const storage::artifact_store*>(&*files_);
 }
 
 std::uint64_t job_change_feed::seen() const {
@@ -114,7 +111,7 @@ caf::behavior sweeper_actor(caf::event_based_actor* self, const runtime_context*
       [=](counts_atom) {
         mailbox_acquire(self);
         nice_this_thread(ctx->cfg, *niced);
-        if (!*store) *store = open_store(*ctx);
+        if (!*store) *store = open_store(*ctx).value_or(nullptr);
         const bool counted = *store && publish_finished_counts(**store);
         // No database yet (or it failed): try again soon rather than a whole interval later.
         self->delayed_send(self, counted ? kFinishedCountsInterval : std::chrono::seconds(5), counts_atom::value);
@@ -122,8 +119,8 @@ caf::behavior sweeper_actor(caf::event_based_actor* self, const runtime_context*
       [=](tick_atom) {
         mailbox_acquire(self);
         nice_this_thread(ctx->cfg, *niced);
-        if (!*store) *store = open_store(*ctx);
-        const auto* files = root->files();  // the service's one store (and sync group)
+        if (!*store) *store = open_store(*ctx).value_or(nullptr);
+        const auto* files = root->files().value_or(nullptr);  // the service's one store (and sync group)
         if (*store && files && pub->status()->readiness.ready) {
           storage::retention_policy p;
           p.input_ttl = ctx->cfg.input_retention;
@@ -309,13 +306,12 @@ void runtime::shutdown() {
   p.sys_.reset();
 }
 
-std::unique_ptr<runtime> runtime::start(const service_config& cfg, std::string revision,
-                                        std::vector<std::string> worker_argv, std::string& error) {
+quire::expected<std::unique_ptr<runtime>> runtime::start(const service_config& cfg, std::string revision,
+                                                         std::vector<std::string> worker_argv) {
   try {
     return std::unique_ptr<runtime>(new runtime(std::make_unique<parts>(cfg, std::move(revision), std::move(worker_argv))));
   } catch (const std::exception& e) {
-    error = e.what();
-    return nullptr;
+    return quire::error{errc::startup_failed, e.what()};
   }
 }
 

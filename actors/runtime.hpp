@@ -2,7 +2,7 @@
 // layer uses.
 //
 // Lifecycle (driven by `quire serve`):
-//   auto rt = runtime::start(cfg, revision, worker_argv, error);  // actors up, checks running
+//   auto rt = runtime::start(cfg, revision, worker_argv);  // actors up, checks running (or why not)
 //   ... serve HTTP with rt->jobs() as the actors::service ...
 //   rt->begin_drain();            // SIGTERM: readiness says `draining` at once, no new claims
 //   rt->wait_idle(grace);         // running jobs get the grace period to finish
@@ -18,14 +18,16 @@
 #include <string>
 #include <vector>
 
+#include "actors/errors.hpp"
 #include "actors/service.hpp"
 
 namespace quire::actors {
 
 class runtime {
  public:
-  static std::unique_ptr<runtime> start(const service_config& cfg, std::string revision,
-                                        std::vector<std::string> worker_argv, std::string& error);
+  // errc::startup_failed (actors/errors.hpp) saying why the actor system could not start.
+  static quire::expected<std::unique_ptr<runtime>> start(const service_config& cfg, std::string revision,
+                                                         std::vector<std::string> worker_argv);
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;

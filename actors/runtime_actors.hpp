@@ -47,6 +47,7 @@ void converter_actor(caf::blocking_actor* self, std::shared_ptr<converter_ctx> c
 // results, talking to the database, renewing leases) and the sweeper's run at the workers'
 // niceness (QUIRE_WORKER_NICE), set once per thread.
 void nice_this_thread(const service_config& cfg, bool& niced);
-std::unique_ptr<storage::job_store> open_store(const runtime_context& ctx, std::string* why = nullptr);
+// A job store on the service's settings (callers that only retry later take .value_or(nullptr)).
+storage::result<std::unique_ptr<storage::job_store>> open_store(const runtime_context& ctx);
 
 }  // namespace quire::actors

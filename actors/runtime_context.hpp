@@ -40,8 +40,8 @@ struct runtime_context {
 class data_root {
  public:
   explicit data_root(const service_config& cfg) : cfg_(cfg) {}
-  // nullptr (and *why) while it cannot be opened.
-  const storage::artifact_store* files(std::string* why = nullptr);
+  // The store, or why it cannot be opened (yet).
+  storage::result<const storage::artifact_store*> files();
 
  private:
   const service_config& cfg_;

@@ -26,28 +26,26 @@
 #include "actors/config.hpp"
 #include "actors/metrics.hpp"
 #include "actors/readiness.hpp"
+#include "base/expected.hpp"
 #include "storage/job_record.hpp"
 
 namespace quire::actors {
 
-// A failed service call: `code` is one of the API's stable error codes (docs/api.md).
+// A failed service call as the HTTP API answers it: `code` is one of the API's stable error codes
+// (docs/api.md) and `details` the JSON of the envelope's `details`. The API boundary's own error
+// type, not quire::error: its codes are the wire's vocabulary (most, like job_not_cancelable or
+// key_quota_exceeded, have no module error behind them) and its details are JSON, which the base
+// error type does not know. Module errors become api_errors in one place each: storage's in
+// to_api_error (job_service.hpp); the engine's reach the API as the job's recorded failure code.
 struct api_error {
   std::string code;
   std::string message;
   nlohmann::json details = nlohmann::json::object();
 };
 
-// Either a value or an api_error.
+// Either a value or an api_error: the one result shape (base/expected.hpp) with the API's error.
 template <class T>
-struct api_result {
-  std::optional<T> value;
-  std::optional<api_error> error;
-  static api_result ok(T v) { return {std::move(v), std::nullopt}; }
-  static api_result fail(std::string code, std::string message, nlohmann::json details = nlohmann::json::object()) {
-    return {std::nullopt, api_error{std::move(code), std::move(message), std::move(details)}};
-  }
-  explicit operator bool() const { return value.has_value(); }
-};
+using api_result = quire::expected<T, api_error>;
 
 // What POST /v1/convert/jobs hands to the service once the request is parsed and validated.
 struct submission {

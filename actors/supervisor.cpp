@@ -17,13 +17,8 @@ void nice_this_thread(const service_config& cfg, bool& niced) {
   if (cfg.worker_nice > 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), cfg.worker_nice);
 }
 
-std::unique_ptr<storage::job_store> open_store(const runtime_context& ctx, std::string* why) {
-  auto s = storage::job_store::open(ctx.store_opts);
-  if (!s) {
-    if (why) *why = s.err().message;
-    return nullptr;
-  }
-  return std::move(*s);
+storage::result<std::unique_ptr<storage::job_store>> open_store(const runtime_context& ctx) {
+  return storage::job_store::open(ctx.store_opts);
 }
 
 // The readiness contract's checks, in order (readiness.hpp); blocking (database, disk).
@@ -129,7 +124,11 @@ caf::behavior supervisor_actor(caf::event_based_actor* self, supervisor_args a) 
   };
   auto evaluate = [=] {
     std::string open_error;
-    if (!s->store) s->store = open_store(*a.ctx, &open_error);
+    if (!s->store) {
+      auto opened = open_store(*a.ctx);
+      if (opened) s->store = std::move(*opened);
+      else open_error = opened.err().message;
+    }
     auto snap = evaluate_readiness({*a.ctx, s->store.get(), a.pub->draining.load(), s->live_count(false),
                                     s->live_count(true), s->device_notes},
                                    *a.pub);

@@ -33,11 +33,10 @@ std::unique_ptr<notify::delivery_loop> start_webhook_delivery(const service_conf
     m.set("quire_webhooks_pending", {}, static_cast<double>(pending));
     m.set("quire_webhook_oldest_pending_age_seconds", {}, oldest);
   };
-  std::string error;
   auto loop = notify::delivery_loop::start(
-      std::move(s), [](const storage::job_record& j) { return api::job_document(j); }, std::move(obs), error);
-  if (!loop) throw std::runtime_error("webhooks: " + error);
-  return loop;
+      std::move(s), [](const storage::job_record& j) { return api::job_document(j); }, std::move(obs));
+  if (!loop) throw std::runtime_error("webhooks: " + loop.err().message);
+  return std::move(*loop);
 }
 
 }  // namespace quire::actors

@@ -56,7 +56,7 @@ bool kept_environment(const std::string& name) {
   return name.rfind("LC_", 0) == 0;
 }
 
-bool worker_process::make_scratch(std::string& error) {
+quire::status worker_process::make_scratch() {
   remove_scratch();
   drop_to_nobody_ = ::geteuid() == 0;
   std::string parent = iso_.scratch_parent;
@@ -65,10 +65,8 @@ bool worker_process::make_scratch(std::string& error) {
     // nobody may not be able to traverse the data root (a 0700 directory of root's): its scratch
     // lives in the system's temporary directory instead (inputs are then copied, not linked).
     parent = (fs::temp_directory_path(ec) / "quire-workers").string();
-    if (::mkdir(parent.c_str(), 0711) != 0 && errno != EEXIST) {
-      error = "cannot make " + parent + ": " + std::strerror(errno);
-      return false;
-    }
+    if (::mkdir(parent.c_str(), 0711) != 0 && errno != EEXIST)
+      return quire::error{errc::worker_unavailable, "cannot make " + parent + ": " + std::strerror(errno)};
   }
   // One serial for the whole process: every converter's worker gets a directory of its own (a
   // per-object count gave two converters the same one, and each start removed the other's input).
@@ -78,12 +76,12 @@ bool worker_process::make_scratch(std::string& error) {
   for (const char* sub : {"", "/in", "/out", "/tmp"}) {
     const std::string dir = scratch_ + sub;
     if (::mkdir(dir.c_str(), 0700) != 0 || (drop_to_nobody_ && ::chown(dir.c_str(), kNobody, kNobody) != 0)) {
-      error = "cannot make the worker's scratch directory " + dir + ": " + std::strerror(errno);
+      quire::error e{errc::worker_unavailable, "cannot make the worker's scratch directory " + dir + ": " + std::strerror(errno)};
       remove_scratch();
-      return false;
+      return e;
     }
   }
-  return true;
+  return quire::ok_v;
 }
 
 void worker_process::remove_scratch() {
@@ -141,24 +139,24 @@ worker_process::worker_process(std::vector<std::string> argv, std::uint64_t memo
 
 worker_process::~worker_process() { stop(std::chrono::milliseconds(500)); }
 
-bool worker_process::start(std::string& error, std::chrono::milliseconds ready_timeout) {
+quire::status worker_process::start(std::chrono::milliseconds ready_timeout) {
+  auto unavailable = [](std::string why) { return quire::error{errc::worker_unavailable, std::move(why)}; };
   stop(std::chrono::milliseconds(0));
   int jobs[2], events[2];
-  if (::pipe2(jobs, O_CLOEXEC) != 0) {
-    error = std::string("pipe: ") + std::strerror(errno);
-    return false;
-  }
+  if (::pipe2(jobs, O_CLOEXEC) != 0) return unavailable(std::string("pipe: ") + std::strerror(errno));
   if (::pipe2(events, O_CLOEXEC) != 0) {
-    error = std::string("pipe: ") + std::strerror(errno);
+    auto e = unavailable(std::string("pipe: ") + std::strerror(errno));
     ::close(jobs[0]);
     ::close(jobs[1]);
-    return false;
+    return e;
   }
   // Everything the child needs is prepared before fork: between fork and exec only
   // async-signal-safe calls are allowed (the service is multi-threaded).
-  if (!iso_.scratch_parent.empty() && !make_scratch(error)) {
-    for (int fd : {jobs[0], jobs[1], events[0], events[1]}) ::close(fd);
-    return false;
+  if (!iso_.scratch_parent.empty()) {
+    if (auto made = make_scratch(); !made) {
+      for (int fd : {jobs[0], jobs[1], events[0], events[1]}) ::close(fd);
+      return made.err();
+    }
   }
   const bool drop = !scratch_.empty() && drop_to_nobody_;
   sandbox_ = nullptr;
@@ -188,9 +186,9 @@ bool worker_process::start(std::string& error, std::chrono::milliseconds ready_t
 
   pid_t pid = ::fork();
   if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
+    auto e = unavailable(std::string("fork: ") + std::strerror(errno));
     for (int fd : {jobs[0], jobs[1], events[0], events[1]}) ::close(fd);
-    return false;
+    return e;
   }
   if (pid == 0) {
     // Die with the service rather than convert for nobody after a kill -9 of the parent.
@@ -235,14 +233,14 @@ bool worker_process::start(std::string& error, std::chrono::milliseconds ready_t
       auto msg = nlohmann::json::parse(line, nullptr, false);
       if (!msg.is_discarded() && msg.value("event", "") == "ready") {
         sandbox_ = msg.value("sandbox", nlohmann::json());
-        return true;
+        return quire::ok_v;
       }
       continue;
     }
-    error = st == read_status::timeout ? "worker did not become ready in time" : "worker exited at start";
+    std::string why = st == read_status::timeout ? "worker did not become ready in time" : "worker exited at start";
     kill_now();
-    if (st == read_status::eof) error += " (" + describe_exit(last_status_) + ")";
-    return false;
+    if (st == read_status::eof) why += " (" + describe_exit(last_status_) + ")";
+    return unavailable(std::move(why));
   }
 }
 

@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/errors.hpp"
+
 namespace quire::actors {
 
 struct worker_job {
@@ -74,8 +76,9 @@ class worker_process {
   worker_process(const worker_process&) = delete;
   worker_process& operator=(const worker_process&) = delete;
 
-  // Spawns the child and waits (up to `ready_timeout`) for its ready event.
-  bool start(std::string& error, std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
+  // Spawns the child and waits (up to `ready_timeout`) for its ready event; errc::worker_unavailable
+  // saying why not.
+  quire::status start(std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
   bool running() const { return pid_ > 0; }
   // Reaps the child if it died while idle; false when it is gone (call start() again).
   bool check_alive();
@@ -99,7 +102,7 @@ class worker_process {
 
  private:
   void kill_now();
-  bool make_scratch(std::string& error);
+  quire::status make_scratch();
   void remove_scratch();
   bool stage_input(const std::string& input, std::string& staged, std::string& error);
   bool collect_output(const std::string& output_dir, std::string& error);

@@ -116,8 +116,8 @@ class batch_run {
       return;
     }
     if (!worker.check_alive()) {
-      std::string error;
-      if (!worker.start(error)) return fail(item.input.string(), "worker_unavailable", error);
+      if (auto started = worker.start(); !started)
+        return fail(item.input.string(), std::string(to_string(started.err().code)), started.err().message);
     }
     fs::remove_all(scratch, ec);
     fs::create_directories(scratch, ec);

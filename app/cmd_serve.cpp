@@ -73,12 +73,12 @@ int run_serve(const setting_values& given) {
 
   std::string revision = quire::build::revision();
   std::vector<std::string> worker_argv{cfg.worker_binary.empty() ? self_exe() : cfg.worker_binary, "worker"};
-  std::string error;
-  auto rt = actors::runtime::start(cfg, revision, worker_argv, error);
-  if (!rt) {
-    log::critical("serve.start_failed", {{"message", error}});
+  auto started = actors::runtime::start(cfg, revision, worker_argv);
+  if (!started) {
+    log::critical("serve.start_failed", {{"message", started.err().message}});
     return 1;
   }
+  auto rt = std::move(*started);
   http::api api(rt->jobs(), cfg);
   std::unique_ptr<http::server> server;
   try {

@@ -141,21 +141,19 @@ nlohmann::json fail(const std::string& code, const std::string& message) {
   return {{"event", "done"}, {"ok", false}, {"code", code}, {"message", message}};
 }
 
-// Forwards to the device analyzer and remembers whether it threw: the engine turns a device failure
+// Forwards to the device analyzer and remembers whether it failed: the engine turns a device failure
 // under gpu_required into gpu_not_available, and only this tells the worker it was the device.
 class watched_analyzer final : public gpu::page_analyzer {
  public:
   explicit watched_analyzer(gpu::page_analyzer* inner) : inner_(inner) {}
-  std::vector<gpu::page_analysis> analyze(const std::vector<gpu::raster_view>& pages) override {
-    try {
-      return inner_->analyze(pages);
-    } catch (const std::invalid_argument&) {
-      throw;  // a bad raster is the page's problem, not the device's
-    } catch (const std::exception& e) {
+  quire::expected<std::vector<gpu::page_analysis>> analyze(const std::vector<gpu::raster_view>& pages) override {
+    auto res = inner_->analyze(pages);
+    // A bad raster is the page's problem, not the device's.
+    if (!res && res.err().code != gpu::errc::invalid_argument) {
       failed = true;
-      what = e.what();
-      throw;
+      what = res.err().message;
     }
+    return res;
   }
   std::string name() const override { return inner_->name(); }
   bool failed = false;
@@ -309,11 +307,12 @@ int run_worker(device_binding& dev) {
     if (dev.device >= 0) {
       const gpu::device_report report = gpu::discover_devices(true);
       auto sel = gpu::select_analyzer(gpu::acceleration_policy::gpu_required, report, dev.device, analysis_params());
-      if (!sel.analyzer) {
-        log::error("worker.device_unusable", {{"pid", ::getpid()}, {"device", dev.device}, {"message", sel.error}});
+      if (!sel) {
+        log::error("worker.device_unusable", {{"pid", ::getpid()}, {"device", dev.device},
+                                              {"message", std::string(to_string(sel.err().code)) + ": " + sel.err().message}});
         return 4;
       }
-      dev.gpu = std::move(sel.analyzer);
+      dev.gpu = std::move(sel->analyzer);
     }
     convert::engine engine;
     // Confinement last: the engine and any device are initialised with everything in reach, the

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -21,6 +22,19 @@ using namespace quire::gpu;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
+
+// The analyzer's result, or its error as an exception (main reports it and fails).
+std::vector<page_analysis> analysed(page_analyzer& a, const std::vector<raster_view>& pages) {
+  auto res = a.analyze(pages);
+  if (!res) throw std::runtime_error(a.name() + ": " + std::string(to_string(res.err().code)) + ": " + res.err().message);
+  return std::move(*res);
+}
+std::unique_ptr<page_analyzer> make_cuda_or_throw(int device, const analysis_params& p) {
+  auto made = make_cuda_analyzer(device, p);
+  if (!made) throw std::runtime_error("cuda:" + std::to_string(device) + ": " + made.err().message);
+  return std::move(*made);
+}
+
 
 bool read_pgm(const std::string& path, gray_image* out) {
   std::ifstream f(path, std::ios::binary);
@@ -51,7 +65,7 @@ double time_pages(page_analyzer& a, const std::vector<raster_view>& pages, int r
   double best = 1e30;
   for (int r = 0; r < std::max(1, repeat) + (repeat > 1 ? 1 : 0); ++r) {
     const auto t = clock_type::now();
-    auto res = a.analyze(pages);
+    auto res = analysed(a, pages);
     const double s = seconds_since(t);
     if (repeat <= 1 || r > 0) best = std::min(best, s);
     if (out) *out = std::move(res);
@@ -139,7 +153,7 @@ int main(int argc, char** argv) {
     for (int host_threads : {1, threads}) {
       analysis_params q = p;
       q.cpu_threads = host_threads;
-      auto gpu = make_cuda_analyzer(d.index, q);
+      auto gpu = make_cuda_or_throw(d.index, q);
       const double g = time_pages(*gpu, rasters, repeat, &got);
       int diff = 0;
       for (std::size_t i = 0; i < want.size(); ++i)

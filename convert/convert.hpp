@@ -7,8 +7,9 @@
 // MuPDF context, so use one engine per thread. Pages are processed one at a time and only a
 // small per-document summary is kept across pages, so memory does not grow with page count.
 //
-// Errors are values (`result<T>`), never exceptions across this boundary; codes are stable
-// strings that the CLI and the HTTP API pass on unchanged.
+// Errors are values (`result<T>` = quire::expected<T>, base/expected.hpp), never exceptions across
+// this boundary; codes (`errc`, domain "convert") have stable names that the CLI and the HTTP API
+// pass on unchanged.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/expected.hpp"
 #include "convert/document.hpp"
 
 namespace quire::gpu {
@@ -46,28 +48,24 @@ enum class errc {
 
 std::string_view to_string(errc code);  // "pdf_unreadable", ...
 
-struct error {
-  errc code;
-  std::string message;
-};
+}  // namespace quire::convert
 
-// Minimal expected<T, error>: holds a value or an error, never both.
+// Registers errc as the "convert" error domain (base/error.hpp).
+namespace quire {
+template <>
+struct error_domain<convert::errc> {
+  static constexpr std::string_view name = "convert";
+  static std::string_view to_string(convert::errc c) { return convert::to_string(c); }
+};
+}  // namespace quire
+
+namespace quire::convert {
+
+// The engine's errors are quire::error (base/error.hpp) with codes of the "convert" domain.
+using error = quire::error;
 template <class T>
-class result {
- public:
-  result(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
-  result(error err) : v_(std::move(err)) {}            // NOLINT(google-explicit-constructor)
-  explicit operator bool() const { return v_.index() == 0; }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() { return value(); }
-  const error& err() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, error> v_;
-};
+using result = quire::expected<T>;
+using quire::to_string;  // convert::to_string(e.code): the code's stable name
 
 enum class ocr_mode { automatic, off, force };
 
@@ -178,3 +176,4 @@ class engine {
 };
 
 }  // namespace quire::convert
+

@@ -1,13 +1,12 @@
 // The engine's side of page-raster analysis: which pages, which backend, and what the results
 // become in the layout model (see page_raster.hpp). MuPDF calls sit in small functions whose
-// fz_try blocks hold only C data; gpu/ reports errors as exceptions, which are caught here and
-// turned into warnings or errc::gpu_not_available, never let through the engine's boundary.
+// fz_try blocks hold only C data; gpu/'s errors (values, base/expected.hpp) become warnings or
+// errc::gpu_not_available here.
 #include "convert/page_raster.hpp"
 #include "convert/work_budget.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
 
 #include "convert/raster.hpp"
 
@@ -284,11 +283,9 @@ std::optional<error> analyzer::begin(const options& opts, conversion& out) {
   if (!device_) {
     // Probing (with a self-test per device) is done once per engine, not per document.
     if (!report_) report_ = gpu::discover_devices(true);
-    gpu::analyzer_selection sel = gpu::select_analyzer(gpu::acceleration_policy::gpu_required, *report_, -1, params());
-    if (!sel.analyzer) {
-      // sel.error starts with the code itself; the message says only why.
-      const std::string prefix = "gpu_not_available: ";
-      const std::string why = sel.error.rfind(prefix, 0) == 0 ? sel.error.substr(prefix.size()) : sel.error;
+    auto sel = gpu::select_analyzer(gpu::acceleration_policy::gpu_required, *report_, -1, params());
+    if (!sel) {
+      const std::string& why = sel.err().message;
       if (policy_ == acceleration_policy::gpu_required)
         return error{errc::gpu_not_available, "no working GPU for page analysis: " + why};
       out.warnings.push_back("GPU unavailable, page analysis runs on the CPU: " + why);
@@ -296,7 +293,7 @@ std::optional<error> analyzer::begin(const options& opts, conversion& out) {
       out.acceleration_used = "cpu";
       return std::nullopt;
     }
-    device_ = std::move(sel.analyzer);
+    device_ = std::move(sel->analyzer);
   }
   active_ = device_.get();
   out.acceleration_used = device_->name();
@@ -321,24 +318,23 @@ result<findings> analyzer::analyze(fz_context* ctx, fz_page* page, const options
       lazy_cpu_ = false;
     }
     const bool on_device = active_->name().rfind("cuda:", 0) == 0;
-    try {
-      std::vector<gpu::page_analysis> res = active_->analyze(batch);
-      if (res.size() != 1) throw std::runtime_error("the analyzer returned no result");
-      f.analysis = std::move(res.front());
+    auto res = active_->analyze(batch);
+    if (res && res->size() == 1) {
+      f.analysis = std::move(res->front());
       break;
-    } catch (const std::exception& e) {
-      if (!on_device) {
-        out.warnings.push_back(page_prefix(model) + "raster analysis failed: " + e.what());
-        return f;
-      }
-      // The device failed mid-run: drop what we own of it so the next conversion probes again.
-      if (active_ == device_.get()) device_.reset(), report_.reset();
-      active_ = nullptr;
-      if (policy_ == acceleration_policy::gpu_required)
-        return error{errc::gpu_not_available, std::string("the GPU failed during page analysis: ") + e.what()};
-      out.warnings.push_back(page_prefix(model) + "GPU failed, page analysis continues on the CPU: " + e.what());
-      out.acceleration_used = "cpu";
     }
+    const std::string what = res ? std::string("the analyzer returned no result") : res.err().message;
+    if (!on_device) {
+      out.warnings.push_back(page_prefix(model) + "raster analysis failed: " + what);
+      return f;
+    }
+    // The device failed mid-run: drop what we own of it so the next conversion probes again.
+    if (active_ == device_.get()) device_.reset(), report_.reset();
+    active_ = nullptr;
+    if (policy_ == acceleration_policy::gpu_required)
+      return error{errc::gpu_not_available, "the GPU failed during page analysis: " + what};
+    out.warnings.push_back(page_prefix(model) + "GPU failed, page analysis continues on the CPU: " + what);
+    out.acceleration_used = "cpu";
   }
   f.analyzed = true;
   f.kind = f.analysis.kind;

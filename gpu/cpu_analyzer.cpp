@@ -225,18 +225,25 @@ class cpu_analyzer final : public page_analyzer {
  public:
   explicit cpu_analyzer(const analysis_params& p) : p_(resolve_params(p)) {}
 
-  std::vector<page_analysis> analyze(const std::vector<raster_view>& pages) override {
-    for (const raster_view& r : pages) detail::validate(r);
+  expected<std::vector<page_analysis>> analyze(const std::vector<raster_view>& pages) override {
+    if (!p_) return p_.err();  // made with params resolve_params() refused
+    if (auto valid = detail::validate(pages); !valid) return valid.err();
+    const analysis_params& p = *p_;
     std::vector<page_analysis> out(pages.size());
-    detail::parallel_for(pages.size(), p_.cpu_threads,
-                         [&](std::size_t i) { out[i] = detail::finish_page(detail::analyze_page_cpu(pages[i], p_), p_); });
+    // The module's boundary: nothing escapes as an exception (only std::bad_alloc can be thrown here).
+    try {
+      detail::parallel_for(pages.size(), p.cpu_threads,
+                           [&](std::size_t i) { out[i] = detail::finish_page(detail::analyze_page_cpu(pages[i], p), p); });
+    } catch (const std::exception& e) {
+      return error{errc::internal, std::string("quire_gpu cpu: ") + e.what()};
+    }
     return out;
   }
 
   std::string name() const override { return "cpu"; }
 
  private:
-  analysis_params p_;
+  expected<analysis_params> p_;
 };
 
 }  // namespace

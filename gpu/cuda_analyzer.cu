@@ -81,7 +81,9 @@ struct slot {
 
 class cuda_analyzer final : public page_analyzer {
  public:
-  cuda_analyzer(int device, const analysis_params& p) : dev_(device), p_(resolve_params(p)) {
+  // `p` has been through resolve_params(). Throws std::runtime_error when the device cannot be set up
+  // (make_cuda_analyzer catches it).
+  cuda_analyzer(int device, const analysis_params& p) : dev_(device), p_(p) {
     check(cudaSetDevice(dev_), dev_, "cudaSetDevice");
     for (slot& s : slots_) check(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), dev_, "cudaStreamCreate");
   }
@@ -97,8 +99,20 @@ class cuda_analyzer final : public page_analyzer {
 
   std::string name() const override { return "cuda:" + std::to_string(dev_); }
 
-  std::vector<page_analysis> analyze(const std::vector<raster_view>& pages) override {
-    for (const raster_view& r : pages) detail::validate(r);
+  // The module's boundary: CUDA errors are thrown inside (check()) and become values here.
+  expected<std::vector<page_analysis>> analyze(const std::vector<raster_view>& pages) override {
+    if (auto valid = detail::validate(pages); !valid) return valid.err();
+    try {
+      return run(pages);
+    } catch (const std::logic_error& e) {
+      return error{errc::internal, e.what()};
+    } catch (const std::exception& e) {
+      return error{errc::device_failed, e.what()};
+    }
+  }
+
+ private:
+  std::vector<page_analysis> run(const std::vector<raster_view>& pages) {
     check(cudaSetDevice(dev_), dev_, "cudaSetDevice");
     for (slot& s : slots_) {  // a previous call that threw may have left work in flight
       if (s.busy) cudaStreamSynchronize(s.stream);
@@ -118,7 +132,6 @@ class cuda_analyzer final : public page_analyzer {
     return out;
   }
 
- private:
   void reserve(slot& s, int pages, unsigned long long pixels, const buffer_caps& caps) {
     if (pages > s.page_cap) {
       device_alloc(s.d_desc, pages, dev_);
@@ -235,11 +248,10 @@ class cuda_analyzer final : public page_analyzer {
 }  // namespace
 }  // namespace cuda
 
-std::unique_ptr<page_analyzer> make_cuda_analyzer(int device, const analysis_params& params, std::string* error) {
-  auto fail = [&](std::string why) -> std::unique_ptr<page_analyzer> {
-    if (error) *error = std::move(why);
-    return nullptr;
-  };
+expected<std::unique_ptr<page_analyzer>> make_cuda_analyzer(int device, const analysis_params& params) {
+  auto fail = [](std::string why) { return error{errc::gpu_not_available, std::move(why)}; };
+  auto resolved = resolve_params(params);
+  if (!resolved) return resolved.err();
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
@@ -248,7 +260,7 @@ std::unique_ptr<page_analyzer> make_cuda_analyzer(int device, const analysis_par
   }
   if (device < 0 || device >= count) return fail("no CUDA device " + std::to_string(device) + " (" + std::to_string(count) + " visible)");
   try {
-    return std::make_unique<cuda::cuda_analyzer>(device, params);
+    return std::unique_ptr<page_analyzer>(std::make_unique<cuda::cuda_analyzer>(device, *resolved));
   } catch (const std::exception& ex) {
     return fail(ex.what());
   }

@@ -36,13 +36,15 @@ std::string self_test(int device) {
     params.dpi = 60;
     params.keep_mask = true;
     params.pages_per_launch = 2;
-    std::string why;
-    auto gpu = make_cuda_analyzer(device, params, &why);
-    if (!gpu) return why;
-    const auto got = gpu->analyze({pa.raster(), pb.raster()});
+    auto gpu = make_cuda_analyzer(device, params);
+    if (!gpu) return gpu.err().message;
+    const auto got = (*gpu)->analyze({pa.raster(), pb.raster()});
+    if (!got) return "self-test: " + got.err().message;
     const auto want = make_cpu_analyzer(params)->analyze({pa.raster(), pb.raster()});
-    for (std::size_t i = 0; i < want.size(); ++i)
-      if (got[i] != want[i]) return "self-test differs from the CPU reference: " + describe_difference(got[i], want[i]);
+    if (!want) return "self-test (CPU reference): " + want.err().message;
+    for (std::size_t i = 0; i < want->size(); ++i)
+      if ((*got)[i] != (*want)[i])
+        return "self-test differs from the CPU reference: " + describe_difference((*got)[i], (*want)[i]);
   } catch (const std::exception& ex) {
     return std::string("self-test: ") + ex.what();
   }

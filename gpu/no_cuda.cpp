@@ -11,9 +11,8 @@ device_report discover_devices(bool /*self_test*/) {
   return r;
 }
 
-std::unique_ptr<page_analyzer> make_cuda_analyzer(int /*device*/, const analysis_params& /*params*/, std::string* error) {
-  if (error) *error = "built without CUDA";
-  return nullptr;
+expected<std::unique_ptr<page_analyzer>> make_cuda_analyzer(int /*device*/, const analysis_params& /*params*/) {
+  return error{errc::gpu_not_available, "built without CUDA"};
 }
 
 }  // namespace quire::gpu

@@ -4,7 +4,7 @@
 //
 //   * page_analyzer: one interface, two implementations.
 //       make_cpu_analyzer(params)           the reference (always available)
-//       make_cuda_analyzer(device, params)  CUDA kernels, many pages per launch (nullptr when unusable)
+//       make_cuda_analyzer(device, params)  CUDA kernels, many pages per launch (gpu_not_available when unusable)
 //     Both return bit-identical page_analysis values for the same rasters: every pixel-level decision is
 //     integer arithmetic, and the post-processing from pixel statistics to regions is one shared C++
 //     function (detail::finish_page), so only the pixel work differs between the two.
@@ -23,8 +23,11 @@
 //     plus what was used ("cuda:0", "cpu") and a warning when it fell back.
 //
 // Rasters are 8-bit grayscale, 0 = black, 255 = white, row-major with a stride (MuPDF's gray pixmaps).
-// The module depends on CUDA (optional) and the C++17 standard library only, so it builds standalone
-// on a GPU host (`cmake -S gpu -B build`).
+// The module depends on CUDA (optional), the C++17 standard library and the header-only base/ only,
+// so it builds standalone on a GPU host (`cmake -S gpu -B build`).
+//
+// Errors are values (quire::expected, base/expected.hpp) with codes of the "gpu" domain (errc below);
+// nothing in this API throws. CUDA failures inside the module are caught at this boundary.
 #pragma once
 
 #include <array>
@@ -32,7 +35,32 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "base/expected.hpp"
+
+namespace quire::gpu {
+
+// Stable error codes of this module. Add new ones at the end; never renumber or rename.
+enum class errc {
+  invalid_argument,   // a bad raster (null pixels, non-positive size, stride < width, over 2^28 pixels) or params
+  device_failed,      // the CUDA device failed mid-batch (a converter should then mark itself unhealthy)
+  gpu_not_available,  // no CUDA build, driver or healthy device to make an analyzer on
+  internal,           // a bug: should never be seen
+};
+std::string_view to_string(errc code);  // "invalid_argument", ...
+
+}  // namespace quire::gpu
+
+// Registers errc as the "gpu" error domain (base/error.hpp).
+namespace quire {
+template <>
+struct error_domain<gpu::errc> {
+  static constexpr std::string_view name = "gpu";
+  static std::string_view to_string(gpu::errc c) { return gpu::to_string(c); }
+};
+}  // namespace quire
 
 namespace quire::gpu {
 
@@ -63,9 +91,9 @@ struct analysis_params {
                                // for the host-side post-processing of each chunk
 };
 
-// The params with every 0 replaced by its dpi-derived default; validates ranges (throws
-// std::invalid_argument on nonsense such as dpi <= 0).
-analysis_params resolve_params(const analysis_params& p);
+// The params with every 0 replaced by its dpi-derived default; validates ranges (invalid_argument on
+// nonsense such as dpi <= 0).
+expected<analysis_params> resolve_params(const analysis_params& p);
 
 struct pixel_box {  // inclusive pixel coordinates
   int x0 = 0, y0 = 0, x1 = -1, y1 = -1;
@@ -147,17 +175,19 @@ std::string describe_difference(const page_analysis& a, const page_analysis& b);
 class page_analyzer {
  public:
   virtual ~page_analyzer() = default;
-  // Analyzes a batch; results are in input order. Throws std::invalid_argument on a bad raster
-  // (null pixels, non-positive size, stride < width, more than 2^28 pixels) and std::runtime_error
-  // when the device fails mid-batch (a converter should then mark itself unhealthy).
-  virtual std::vector<page_analysis> analyze(const std::vector<raster_view>& pages) = 0;
+  // Analyzes a batch; results are in input order. errc::invalid_argument on a bad raster (null
+  // pixels, non-positive size, stride < width, more than 2^28 pixels) or bad params, before any
+  // page is analyzed; errc::device_failed when the device fails mid-batch (a converter should then
+  // mark itself unhealthy).
+  virtual expected<std::vector<page_analysis>> analyze(const std::vector<raster_view>& pages) = 0;
   virtual std::string name() const = 0;  // "cpu" or "cuda:<index>"
 };
 
+// Never null. Params that resolve_params() refuses make every analyze() answer invalid_argument.
 std::unique_ptr<page_analyzer> make_cpu_analyzer(const analysis_params& params = {});
-// nullptr when CUDA is not compiled in or the device cannot be used; *error (if given) says why.
-std::unique_ptr<page_analyzer> make_cuda_analyzer(int device, const analysis_params& params = {},
-                                                 std::string* error = nullptr);
+// gpu_not_available when CUDA is not compiled in or the device cannot be used (the message says
+// why), invalid_argument for bad params.
+expected<std::unique_ptr<page_analyzer>> make_cuda_analyzer(int device, const analysis_params& params = {});
 
 // ---- devices ----
 struct device_info {
@@ -189,14 +219,14 @@ enum class acceleration_policy { gpu_required, gpu_prefer, cpu_only };
 bool parse_policy(const std::string& s, acceleration_policy* out);  // "gpu_required" | "gpu_prefer" | "cpu_only"
 
 struct analyzer_selection {
-  std::unique_ptr<page_analyzer> analyzer;  // nullptr only under gpu_required with no healthy device
-  std::string acceleration_used;           // "cuda:<i>" | "cpu" | "" (nothing)
+  std::unique_ptr<page_analyzer> analyzer;  // never null
+  std::string acceleration_used;           // "cuda:<i>" | "cpu"
   std::string warning;                     // set when gpu_prefer fell back to the CPU
-  std::string error;                       // set when analyzer is nullptr (gpu_not_available)
 };
 
 // device < 0: the first healthy device of `report`. `report` comes from discover_devices().
-analyzer_selection select_analyzer(acceleration_policy policy, const device_report& report, int device = -1,
-                                  const analysis_params& params = {});
+// gpu_not_available under gpu_required with no healthy device (the message says why).
+expected<analyzer_selection> select_analyzer(acceleration_policy policy, const device_report& report, int device = -1,
+                                            const analysis_params& params = {});
 
 }  // namespace quire::gpu

@@ -12,8 +12,8 @@ bool parse_policy(const std::string& s, acceleration_policy* out) {
   return true;
 }
 
-analyzer_selection select_analyzer(acceleration_policy policy, const device_report& report, int device,
-                                  const analysis_params& params) {
+expected<analyzer_selection> select_analyzer(acceleration_policy policy, const device_report& report, int device,
+                                            const analysis_params& params) {
   analyzer_selection sel;
   if (policy == acceleration_policy::cpu_only) {
     sel.analyzer = make_cpu_analyzer(params);
@@ -32,16 +32,15 @@ analyzer_selection select_analyzer(acceleration_policy policy, const device_repo
     else if (device >= 0) why = "cuda:" + std::to_string(device) + " is not a healthy device: " + report.summary();
     else why = "no healthy CUDA device: " + report.summary();
   } else {
-    sel.analyzer = make_cuda_analyzer(chosen->index, params, &why);
-    if (sel.analyzer) {
+    auto made = make_cuda_analyzer(chosen->index, params);
+    if (made) {
+      sel.analyzer = std::move(*made);
       sel.acceleration_used = sel.analyzer->name();
       return sel;
     }
+    why = made.err().message;
   }
-  if (policy == acceleration_policy::gpu_required) {
-    sel.error = "gpu_not_available: " + why;
-    return sel;
-  }
+  if (policy == acceleration_policy::gpu_required) return error{errc::gpu_not_available, why};
   sel.analyzer = make_cpu_analyzer(params);
   sel.acceleration_used = "cpu";
   sel.warning = "GPU unavailable, analyzed on the CPU: " + why;

@@ -4,16 +4,26 @@
 
 #include <algorithm>
 #include <sstream>
-#include <stdexcept>
 
 namespace quire::gpu {
 
-analysis_params resolve_params(const analysis_params& in) {
+std::string_view to_string(errc code) {
+  switch (code) {
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::device_failed: return "device_failed";
+    case errc::gpu_not_available: return "gpu_not_available";
+    case errc::internal: return "internal";
+  }
+  return "internal";
+}
+
+expected<analysis_params> resolve_params(const analysis_params& in) {
   analysis_params p = in;
-  if (p.dpi <= 0 || p.dpi > 2400) throw std::invalid_argument("quire_gpu: dpi must be in 1..2400");
-  if (p.threshold < -1 || p.threshold > 256) throw std::invalid_argument("quire_gpu: threshold must be -1 or 0..256");
-  if (p.pages_per_launch <= 0) throw std::invalid_argument("quire_gpu: pages_per_launch must be > 0");
-  if (p.cpu_threads < 0) throw std::invalid_argument("quire_gpu: cpu_threads must be >= 0");
+  auto bad = [](const char* why) { return error{errc::invalid_argument, std::string("quire_gpu: ") + why}; };
+  if (p.dpi <= 0 || p.dpi > 2400) return bad("dpi must be in 1..2400");
+  if (p.threshold < -1 || p.threshold > 256) return bad("threshold must be -1 or 0..256");
+  if (p.pages_per_launch <= 0) return bad("pages_per_launch must be > 0");
+  if (p.cpu_threads < 0) return bad("cpu_threads must be >= 0");
   if (p.min_rule_length <= 0) p.min_rule_length = std::max(8, p.dpi / 2);
   if (p.max_rule_thickness <= 0) p.max_rule_thickness = std::max(2, p.dpi / 30);
   if (p.rule_gap <= 0) p.rule_gap = std::max(2, p.dpi / 10);
@@ -134,12 +144,16 @@ std::string device_report::summary() const {
 
 namespace detail {
 
-void validate(const raster_view& r) {
-  if (!r.pixels) throw std::invalid_argument("quire_gpu: raster has no pixels");
-  if (r.width <= 0 || r.height <= 0) throw std::invalid_argument("quire_gpu: raster size must be positive");
-  if (r.width > 65535 || r.height > 65535) throw std::invalid_argument("quire_gpu: raster side above 65535");
-  if (r.stride < r.width) throw std::invalid_argument("quire_gpu: raster stride below width");
-  if ((long long)r.width * r.height > max_page_pixels) throw std::invalid_argument("quire_gpu: raster above 2^28 pixels");
+status validate(const std::vector<raster_view>& pages) {
+  auto bad = [](const char* why) { return error{errc::invalid_argument, std::string("quire_gpu: ") + why}; };
+  for (const raster_view& r : pages) {
+    if (!r.pixels) return bad("raster has no pixels");
+    if (r.width <= 0 || r.height <= 0) return bad("raster size must be positive");
+    if (r.width > 65535 || r.height > 65535) return bad("raster side above 65535");
+    if (r.stride < r.width) return bad("raster stride below width");
+    if ((long long)r.width * r.height > max_page_pixels) return bad("raster above 2^28 pixels");
+  }
+  return ok_v;
 }
 
 }  // namespace detail

@@ -28,29 +28,26 @@ std::string message_of(zip_error_t* err) {
 
 }  // namespace
 
-std::optional<std::string> make_zip(const std::vector<zip_entry>& entries, std::string& error) {
+actors::api_result<std::string> make_zip(const std::vector<zip_entry>& entries) {
+  auto failed = [](const std::string& why) { return actors::api_error{"internal_error", "cannot build the bundle: " + why}; };
   zip_error_t err;
   zip_error_init(&err);
   // The archive is written into this growing buffer; kept (zip_source_keep) past zip_close so
   // its bytes can be read back.
   zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &err);
-  if (!buffer) {
-    error = message_of(&err);
-    return std::nullopt;
-  }
+  if (!buffer) return failed(message_of(&err));
   zip_t* archive = zip_open_from_source(buffer, ZIP_TRUNCATE, &err);
   if (!archive) {
-    error = message_of(&err);
     zip_source_free(buffer);
-    return std::nullopt;
+    return failed(message_of(&err));
   }
   zip_error_fini(&err);
   zip_source_keep(buffer);
   auto give_up = [&] {
-    error = zip_strerror(archive);
+    auto e = failed(zip_strerror(archive));
     zip_discard(archive);
     zip_source_free(buffer);
-    return std::nullopt;
+    return e;
   };
   for (const auto& e : entries) {
     // No copy: libzip reads the caller's bytes when the archive is written (zip_close).
@@ -79,9 +76,9 @@ std::optional<std::string> make_zip(const std::vector<zip_entry>& entries, std::
     }
     zip_source_close(buffer);
   }
-  if (!read_ok) error = zip_error_strerror(zip_source_error(buffer));
+  const std::string why = read_ok ? "" : zip_error_strerror(zip_source_error(buffer));
   zip_source_free(buffer);
-  if (!read_ok) return std::nullopt;
+  if (!read_ok) return failed(why);
   return out;
 }
 

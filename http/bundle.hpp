@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/service.hpp"
+
 namespace quire::http {
 
 struct zip_entry {
@@ -18,8 +20,8 @@ struct zip_entry {
   bool compress = true;    // deflate; false: stored (images are compressed already)
 };
 
-// The archive's bytes, or nullopt with `error` set when libzip failed.
-std::optional<std::string> make_zip(const std::vector<zip_entry>& entries, std::string& error);
+// The archive's bytes, or 500 internal_error with libzip's reason.
+actors::api_result<std::string> make_zip(const std::vector<zip_entry>& entries);
 
 struct embedded_image {
   std::string name;        // the asset's file name (img-p1-1.png)

@@ -162,8 +162,8 @@ std::optional<response> submit(api_state& s, exchange& ex, const docling_input& 
   sub.job_spec = spec;
   sub.pdf.assign(in.pdf.data(), in.pdf.size());
   auto res = s.svc.submit(sub);
-  if (!res) return from_error(*res.error, cid);
-  job = detail::job_document(std::move(res.value->job));
+  if (!res) return from_error(res.err(), cid);
+  job = detail::job_document(std::move(res->job));
   return std::nullopt;
 }
 
@@ -198,14 +198,14 @@ response finished_answer(api_state& s, exchange& ex, const json& job, const dl::
     return json_response(200, dl::convert_response(doc, dl::conversion_status_of(st), errors, dl::processing_seconds(job)));
   }
   auto res = s.svc.get_result(id, ex.api_key_id, t.want_markdown);
-  if (!res) return docling_error(*res.error, cid);
+  if (!res) return docling_error(res.err(), cid);
   if (t.want_markdown) {
-    auto md = std::move(res.value->markdown);
+    auto md = std::move(res->markdown);
     if (t.images == dl::image_mode::embedded) {
       md = dl::rewrite_image_links(md, [&](const std::string& name) -> std::optional<std::string> {
         auto a = s.svc.get_artifact(id, ex.api_key_id, name);
         if (!a) return std::nullopt;
-        return "data:" + a.value->media_type + ";base64," + dl::base64_encode(a.value->bytes);
+        return "data:" + a->media_type + ";base64," + dl::base64_encode(a->bytes);
       });
     } else if (t.images == dl::image_mode::referenced) {
       md = dl::rewrite_image_links(md, [&](const std::string& name) -> std::optional<std::string> {
@@ -218,9 +218,9 @@ response finished_answer(api_state& s, exchange& ex, const json& job, const dl::
   // (docs/document.md), not a DoclingDocument.
   auto stored = [&](const char* format) -> std::optional<std::string> {
     auto f = s.svc.get_result_format(id, ex.api_key_id, format);
-    if (f) return std::move(f.value->bytes);
+    if (f) return std::move(f->bytes);
     errors.push_back(dl::error_item(std::string("to_formats: ") + format + " is not available for this task (" +
-                                    f.error->code + "); its field is null"));
+                                    f.err().code + "); its field is null"));
     return std::nullopt;
   };
   if (t.want_json) {
@@ -270,8 +270,8 @@ response convert_sync(api_state& s, exchange& ex, reader read) {
   const auto id = job.value("job_id", "");
   const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(s.cfg.docling_max_sync_wait);
   auto w = s.svc.wait_job(id, ex.api_key_id, limit);
-  if (!w) return docling_error(*w.error, cid);
-  job = detail::job_document(std::move(*w.value));
+  if (!w) return docling_error(w.err(), cid);
+  job = detail::job_document(std::move(*w));
   const auto st = job.value("status", "");
   if (st == "queued" || st == "running") {
     auto r = error_response("sync_wait_exceeded",
@@ -327,16 +327,16 @@ response docling_poll(api_state& s, exchange& ex) {
   const auto& id = ex.params.at("task_id");
   auto res = wait > 0 ? s.svc.wait_job(id, ex.api_key_id, std::chrono::milliseconds(static_cast<long>(wait * 1000)))
                       : s.svc.get_job(id, ex.api_key_id);
-  if (!res) return docling_error(*res.error, cid);
-  return json_response(200, dl::task_status(detail::job_document(std::move(*res.value))));
+  if (!res) return docling_error(res.err(), cid);
+  return json_response(200, dl::task_status(detail::job_document(std::move(*res))));
 }
 
 response docling_result(api_state& s, exchange& ex) {
   const auto& cid = ex.correlation_id;
   if (auto err = check_task_id(ex)) return std::move(*err);
   auto res = s.svc.get_job(ex.params.at("task_id"), ex.api_key_id);
-  if (!res) return docling_error(*res.error, cid);
-  const auto job = detail::job_document(std::move(*res.value));
+  if (!res) return docling_error(res.err(), cid);
+  const auto job = detail::job_document(std::move(*res));
   const auto st = job.value("status", "");
   if (st == "queued" || st == "running")
     return docling_error({"job_not_finished", "Task result not found. Please wait for a completion status.",

@@ -19,8 +19,8 @@ namespace {
 // Takes both by value: the job record moves into the answer's document.
 response submit_answer(actors::api_result<actors::submitted> res, std::optional<storage::job_record> waited,
                        const std::string& cid) {
-  if (!res) return from_error(*res.error, cid);
-  storage::job_record& job = waited ? *waited : res.value->job;
+  if (!res) return from_error(res.err(), cid);
+  storage::job_record& job = waited ? *waited : res->job;
   const int status = job.status == storage::job_status::succeeded || job.status == storage::job_status::failed ||
                              job.status == storage::job_status::canceled
                          ? 200
@@ -28,7 +28,7 @@ response submit_answer(actors::api_result<actors::submitted> res, std::optional<
   const auto location = "/v1/convert/jobs/" + job.id;
   auto r = json_response(status, {{"api_version", "v1"}, {"job", job_document(std::move(job))}});
   r.headers.emplace_back("Location", location);
-  if (res.value->replay) r.headers.emplace_back("X-Idempotent-Replay", "true");
+  if (res->replay) r.headers.emplace_back("X-Idempotent-Replay", "true");
   return r;
 }
 
@@ -176,8 +176,8 @@ response submit_job(api_state& s, exchange& ex) {
   auto res = s.svc.submit(sub);
   std::optional<storage::job_record> waited;
   if (res && wait > 0) {
-    auto w = s.svc.wait_job(res.value->job.id, ex.api_key_id, std::chrono::seconds(wait));
-    if (w) waited = std::move(*w.value);
+    auto w = s.svc.wait_job(res->job.id, ex.api_key_id, std::chrono::seconds(wait));
+    if (w) waited = std::move(*w);
   }
   return submit_answer(std::move(res), std::move(waited), cid);
 }
@@ -201,8 +201,8 @@ response list_jobs(api_state& s, exchange& ex) {
   }
   if (auto it = req.query.find("cursor"); it != req.query.end()) q.cursor = it->second;
   auto res = s.svc.list_jobs(q, ex.api_key_id);
-  if (!res) return from_error(*res.error, cid);
-  return json_response(200, job_page_document(std::move(*res.value)));
+  if (!res) return from_error(res.err(), cid);
+  return json_response(200, job_page_document(std::move(*res)));
 }
 
 response get_job(api_state& s, exchange& ex) {
@@ -212,14 +212,14 @@ response get_job(api_state& s, exchange& ex) {
   if (auto err = parse_wait(ex.req, wait, cid)) return std::move(*err);
   auto res = wait > 0 ? s.svc.wait_job(job_id, ex.api_key_id, std::chrono::seconds(wait))
                       : s.svc.get_job(job_id, ex.api_key_id);
-  if (!res) return from_error(*res.error, cid);
-  return json_response(200, {{"api_version", "v1"}, {"job", job_document(std::move(*res.value))}});
+  if (!res) return from_error(res.err(), cid);
+  return json_response(200, {{"api_version", "v1"}, {"job", job_document(std::move(*res))}});
 }
 
 response cancel_job(api_state& s, exchange& ex) {
   auto res = s.svc.cancel_job(ex.params.at("job_id"), ex.api_key_id);
-  if (!res) return from_error(*res.error, ex.correlation_id);
-  return json_response(200, {{"api_version", "v1"}, {"job", job_document(std::move(*res.value))}});
+  if (!res) return from_error(res.err(), ex.correlation_id);
+  return json_response(200, {{"api_version", "v1"}, {"job", job_document(std::move(*res))}});
 }
 
 response get_result(api_state& s, exchange& ex) {
@@ -229,9 +229,9 @@ response get_result(api_state& s, exchange& ex) {
   if (it != ex.req.query.end() && !inline_md && it->second != "false" && it->second != "0")
     return validation("inline", "must be true or false", cid);
   auto res = s.svc.get_result(ex.params.at("job_id"), ex.api_key_id, inline_md);
-  if (!res) return from_error(*res.error, cid);
-  json result = result_document(*res.value);
-  if (inline_md) result["markdown_content"] = std::move(res.value->markdown);
+  if (!res) return from_error(res.err(), cid);
+  json result = result_document(*res);
+  if (inline_md) result["markdown_content"] = std::move(res->markdown);
   return json_response(200, {{"api_version", "v1"}, {"result", result}});
 }
 
@@ -241,13 +241,13 @@ namespace {
 response format_download(api_state& s, exchange& ex, const std::string& format) {
   const auto& job_id = ex.params.at("job_id");
   auto res = s.svc.get_result_format(job_id, ex.api_key_id, format);
-  if (!res) return from_error(*res.error, ex.correlation_id);
+  if (!res) return from_error(res.err(), ex.correlation_id);
   const auto* f = actors::find_result_format(format);
   response r;
   r.headers.emplace_back("Content-Type", std::string(f->media_type));
   r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job_id + std::string(f->extension) + "\"");
-  r.headers.emplace_back("X-Content-SHA256", res.value->sha256);
-  r.body = std::move(res.value->bytes);
+  r.headers.emplace_back("X-Content-SHA256", res->sha256);
+  r.body = std::move(res->bytes);
   return r;
 }
 }  // namespace
@@ -266,14 +266,14 @@ response get_bundle(api_state& s, exchange& ex) {
     return validation("images", "must be files (the default: images under assets/) or embedded (data URIs)", cid);
   const bool embedded = it != ex.req.query.end() && it->second == "embedded";
   auto res = s.svc.get_result_files(job_id, ex.api_key_id, s.cfg.max_bundle_bytes);
-  if (!res) return from_error(*res.error, cid);
+  if (!res) return from_error(res.err(), cid);
   std::vector<embedded_image> images;
   if (embedded)
-    for (const auto& f : res.value->files)
+    for (const auto& f : res->files)
       if (f.name.rfind("assets/", 0) == 0) images.push_back({f.name.substr(7), f.media_type, f.bytes});
   std::string markdown;  // result.md with the images in it (embedded only)
   std::vector<zip_entry> entries;
-  for (const auto& f : res.value->files) {
+  for (const auto& f : res->files) {
     const bool image = f.name.rfind("assets/", 0) == 0;
     if (embedded && image) continue;
     if (embedded && f.name == "result.md") {
@@ -283,9 +283,8 @@ response get_bundle(api_state& s, exchange& ex) {
     }
     entries.push_back({f.name, f.bytes, !image});
   }
-  std::string error;
-  auto zip = make_zip(entries, error);
-  if (!zip) return error_response("internal_error", "cannot build the bundle: " + error, cid);
+  auto zip = make_zip(entries);
+  if (!zip) return from_error(zip.err(), cid);
   response r;
   r.headers.emplace_back("Content-Type", "application/zip");
   r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job_id + ".zip\"");
@@ -295,10 +294,10 @@ response get_bundle(api_state& s, exchange& ex) {
 
 response get_artifact(api_state& s, exchange& ex) {
   auto res = s.svc.get_artifact(ex.params.at("job_id"), ex.api_key_id, ex.params.at("name"));
-  if (!res) return from_error(*res.error, ex.correlation_id);
+  if (!res) return from_error(res.err(), ex.correlation_id);
   response r;
-  r.headers.emplace_back("Content-Type", res.value->media_type);
-  r.body = std::move(res.value->bytes);
+  r.headers.emplace_back("Content-Type", res->media_type);
+  r.body = std::move(res->bytes);
   return r;
 }
 

@@ -29,20 +29,17 @@ std::chrono::milliseconds retry_delay(const delivery_settings& s, int attempt) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(d, static_cast<double>(s.backoff_max.count()))));
 }
 
-std::unique_ptr<delivery_loop> delivery_loop::start(delivery_settings s, renderer render, delivery_observer obs,
-                                                    std::string& error) {
+quire::expected<std::unique_ptr<delivery_loop>> delivery_loop::start(delivery_settings s, renderer render,
+                                                                     delivery_observer obs) {
   auto key = decode_secret(s.secret);
-  if (!key) {
-    error = "the webhook secret must be whsec_ followed by the base64 of 24 to 64 bytes";
-    return nullptr;
-  }
+  if (!key)
+    return quire::error{errc::invalid_settings, "the webhook secret must be whsec_ followed by the base64 of 24 to 64 bytes"};
   std::map<std::string, std::string> keys;
   for (const auto& [id, secret] : s.key_secrets) {
     auto k = decode_secret(secret);
-    if (!k) {
-      error = "the webhook secret of API key " + id + " is not whsec_<base64 of 24 to 64 bytes>";
-      return nullptr;
-    }
+    if (!k)
+      return quire::error{errc::invalid_settings,
+                          "the webhook secret of API key " + id + " is not whsec_<base64 of 24 to 64 bytes>"};
     keys[id] = std::move(*k);
   }
   global_init();
@@ -132,8 +129,8 @@ bool delivery_loop::deliver_one(storage::job_store& store) {
   const auto& d = claimed->front();
   const auto started = std::chrono::steady_clock::now();
   post_outcome out;
-  std::string error;
-  if (auto to = resolve_destination(s_.destinations, d.url, error)) {
+  auto to = resolve_destination(s_.destinations, d.url);
+  if (to) {
     post_request req;
     req.url = d.url;
     req.to = std::move(*to);
@@ -147,7 +144,7 @@ bool delivery_loop::deliver_one(storage::job_store& store) {
     out = post(req);
     if (!out.delivered() && out.error.empty()) out.error = "HTTP " + std::to_string(out.http_status);
   } else {
-    out.error = "destination refused: " + error;
+    out.error = "destination refused: " + to.err().message;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   log::fields f{{"webhook_id", d.id}, {"job_id", d.job.id}, {"event", d.event}, {"attempt", d.attempt},

@@ -58,9 +58,9 @@ std::chrono::milliseconds retry_delay(const delivery_settings& s, int attempt);
 class delivery_loop {
  public:
   using renderer = std::function<nlohmann::json(const storage::job_record&)>;
-  // Starts the thread. nullptr with `error` set when the settings cannot work (bad secret).
-  static std::unique_ptr<delivery_loop> start(delivery_settings s, renderer render, delivery_observer obs,
-                                              std::string& error);
+  // Starts the thread; errc::invalid_settings when the settings cannot work (bad secret).
+  static quire::expected<std::unique_ptr<delivery_loop>> start(delivery_settings s, renderer render,
+                                                               delivery_observer obs);
   ~delivery_loop();  // stops and joins (an attempt in flight finishes, bounded by the timeout)
   void stop();
   void wake();       // look at the outbox now (e.g. a job just finished)

@@ -216,22 +216,17 @@ std::optional<std::string> check_url(const destination_policy& p, const std::str
   return std::nullopt;
 }
 
-std::optional<resolved_destination> resolve_destination(const destination_policy& p, const std::string& url,
-                                                        std::string& error) {
-  if (auto why = check_url(p, url)) {
-    error = *why;
-    return std::nullopt;
-  }
+quire::expected<resolved_destination> resolve_destination(const destination_policy& p, const std::string& url) {
+  auto refuse = [](std::string why) { return quire::error{errc::destination_refused, std::move(why)}; };
+  if (auto why = check_url(p, url)) return refuse(*why);
   std::string ignored;
   resolved_destination out{*parse_url(url, ignored), {}};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (int rc = getaddrinfo(out.url.host.c_str(), nullptr, &hints, &res); rc != 0) {
-    error = "cannot resolve " + out.url.host + ": " + gai_strerror(rc);
-    return std::nullopt;
-  }
+  if (int rc = getaddrinfo(out.url.host.c_str(), nullptr, &hints, &res); rc != 0)
+    return refuse("cannot resolve " + out.url.host + ": " + gai_strerror(rc));
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, freeaddrinfo);
   std::string refused;
   for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
@@ -247,8 +242,7 @@ std::optional<resolved_destination> resolve_destination(const destination_policy
     }
     if (refused.empty()) refused = std::string(text) + " (" + name(c) + ")";
   }
-  error = out.url.host + " resolves only to addresses this service does not allow, e.g. " + refused;
-  return std::nullopt;
+  return refuse(out.url.host + " resolves only to addresses this service does not allow, e.g. " + refused);
 }
 
 }  // namespace quire::notify

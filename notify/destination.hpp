@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "notify/errors.hpp"
+
 namespace quire::notify {
 
 struct destination_policy {
@@ -54,9 +56,8 @@ struct resolved_destination {
   url_parts url;
   std::string address;  // the checked numeric address the request must go to
 };
-// check_url, then getaddrinfo and the address checks: the first allowed address, or an error
-// text (error set, nullopt returned). Blocking (DNS).
-std::optional<resolved_destination> resolve_destination(const destination_policy& p, const std::string& url,
-                                                        std::string& error);
+// check_url, then getaddrinfo and the address checks: the first allowed address, or
+// errc::destination_refused saying why. Blocking (DNS).
+quire::expected<resolved_destination> resolve_destination(const destination_policy& p, const std::string& url);
 
 }  // namespace quire::notify

@@ -1,7 +1,7 @@
 // quire::storage — error codes and the result type shared by every storage header.
 //
-// Errors are values, never exceptions across the storage API (libpqxx and filesystem exceptions
-// are caught inside and mapped to these codes). The codes are stable strings: the readiness
+// Errors are values (quire::expected, base/expected.hpp), never exceptions across the storage API
+// (libpqxx and filesystem exceptions are caught inside and mapped to these codes). The codes are stable strings: the readiness
 // supervisor and the HTTP layer pass them on unchanged (`schema_version_mismatch`,
 // `database_profile_mismatch`, `artifact_missing`, ...). Add new codes at the end; never rename.
 #pragma once
@@ -9,9 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <variant>
 
+#include "base/expected.hpp"
 #include "storage/job_state.hpp"
 
 namespace quire::storage {
@@ -48,39 +47,41 @@ enum class errc {
 
 std::string_view to_string(errc code);  // "schema_version_mismatch", ...
 
-struct error {
-  errc code = errc::internal;
-  std::string message;
-  // For refused job transitions: the job's status at the time of refusal, when known.
-  std::optional<job_status> current_status;
-  // database_unreachable only: the connection broke while COMMIT was in flight, so the write may
-  // have been applied (pqxx::in_doubt_error). Callers must not undo what a committed row refers to.
-  bool outcome_unknown = false;
-};
+}  // namespace quire::storage
 
-// Minimal expected<T, error>: holds a value or an error, never both.
+// Registers errc as the "storage" error domain (base/error.hpp).
+namespace quire {
+template <>
+struct error_domain<storage::errc> {
+  static constexpr std::string_view name = "storage";
+  static std::string_view to_string(storage::errc c) { return storage::to_string(c); }
+};
+}  // namespace quire
+
+namespace quire::storage {
+
+// Storage errors are quire::error (base/error.hpp) with codes of the "storage" domain. Its two
+// extra fields carry what storage used to add here:
+//   state            a refused job transition: the job's status at the time, by name ("succeeded");
+//                    current_status() below reads it back typed
+//   outcome_unknown  database_unreachable only: the connection broke while COMMIT was in flight,
+//                    so the write may have been applied (pqxx::in_doubt_error). Callers must not
+//                    undo what a committed row refers to.
+// They live in the base type as plain data (a name, a flag) rather than as a storage-specific
+// subclass so that every module's errors stay one type and the base depends on no module.
+using error = quire::error;
 template <class T>
-class result {
- public:
-  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  result(error err) : v_(std::in_place_index<1>, std::move(err)) {}   // NOLINT(google-explicit-constructor)
-  explicit operator bool() const { return v_.index() == 0; }
-  bool ok() const { return v_.index() == 0; }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() { return value(); }
-  const T& operator*() const { return value(); }
-  const error& err() const { return std::get<1>(v_); }
+using result = quire::expected<T>;
+using quire::ok_t;
+using quire::ok_v;
+using status = quire::status;  // result<void>: success carries nothing
+using quire::to_string;          // storage::to_string(e.code): the code's stable name
 
- private:
-  std::variant<T, error> v_;
-};
-
-// result<void>: success carries nothing.
-struct ok_t {};
-inline constexpr ok_t ok_v{};
-using status = result<ok_t>;
+// The job's status when a transition was refused (error::state), when known.
+inline std::optional<job_status> current_status(const error& e) {
+  if (e.state.empty()) return std::nullopt;
+  return parse_job_status(e.state);
+}
 
 }  // namespace quire::storage
+

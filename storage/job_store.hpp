@@ -227,7 +227,8 @@ class job_store {
   // once would spend every attempt and fail an accepted job for want of disk space.
   result<job_record> defer(const lease& l, const job_error_info& e, std::chrono::milliseconds delay);
 
-  // queued|running → canceled. illegal_transition (current_status set) when already finished.
+  // queued|running → canceled. illegal_transition when already finished (error::state names the
+  // status; current_status() reads it).
   result<job_record> cancel(const std::string& id, std::string_view reason);
 
   // Running jobs whose lease expired: back to queued (with backoff) or failed (`lease_expired`)

@@ -77,7 +77,7 @@ error classify_lease_failure(pqxx::work& w, const lease& l, const std::string& p
   else
     e = make_error(errc::lease_lost, fmt::format("job {} is {}, no longer leased to {} (attempt {})", l.job_id,
                                                  to_string(st), l.owner, l.attempt));
-  e.current_status = st;
+  e.state = std::string(to_string(st));
   return e;
 }
 
@@ -259,7 +259,7 @@ result<job_record> job_store::cancel(const std::string& id, std::string_view rea
     error e = st == job_status::expired
                   ? make_error(errc::job_expired, fmt::format("job {} has expired", id))
                   : make_error(errc::illegal_transition, fmt::format("job {} is already {}", id, to_string(st)));
-    e.current_status = st;
+    e.state = std::string(to_string(st));
     return e;
   });
 }

@@ -90,10 +90,11 @@ QUIRE_HD inline bool component_pixel(bool ink, int hlen, int vlen, int min_rule_
   return true;
 }
 
-// Raster validation shared by both backends (throws std::invalid_argument).
-void validate(const raster_view& r);
+// Raster validation shared by both backends: invalid_argument naming the first bad raster's fault.
+status validate(const std::vector<raster_view>& pages);
 
-// Runs fn(0..n-1) on up to `threads` threads (0: all cores); rethrows the first exception.
+// Runs fn(0..n-1) on up to `threads` threads (0: all cores); rethrows the first exception (the
+// analyzers catch it at their public boundary, analyze()).
 // The CPU analyzer uses it per page; the CUDA analyzer for the host-side finish_page() of a chunk.
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn);
 

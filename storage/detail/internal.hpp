@@ -28,6 +28,6 @@ std::string sha256_hex(std::string_view data);
 std::string random_bytes(std::size_t n);      // OpenSSL RAND_bytes; aborts if the CSPRNG fails
 std::string base32_lower(std::string_view bytes);  // RFC 4648 alphabet, lowercase, no padding
 
-inline error make_error(errc code, std::string message) { return error{code, std::move(message), std::nullopt}; }
+inline error make_error(errc code, std::string message) { return error{code, std::move(message)}; }
 
 }  // namespace quire::storage::detail

@@ -83,10 +83,10 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
   scratch_dir root;
   REQUIRE(storage::artifact_store::open(root.path, "eval", true));
 
-  std::string error;
-  auto rt = actors::runtime::start(config_for(db.url(), root.path), "test-revision", {QUIRE_STUB_WORKER}, error);
-  REQUIRE(rt);
-  INFO("start error: " << error);
+  auto started = actors::runtime::start(config_for(db.url(), root.path), "test-revision", {QUIRE_STUB_WORKER});
+  INFO("start error: " << (started ? std::string() : started.err().message));
+  REQUIRE(started);
+  auto rt = std::move(*started);
   actors::service& svc = rt->jobs();  // what the HTTP handler threads call
   REQUIRE(eventually([&] { return svc.readiness().ready; }));
 
@@ -111,8 +111,8 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
         s.pdf = "%PDF-1.7 stub input " + std::string(static_cast<std::size_t>(10 * t + j), 'x');
         s.filename = "in.pdf";
         auto r = svc.submit(s);
-        if (!r) { note("submit: " + r.error->code + " " + r.error->message); continue; }
-        const std::string id = r.value->job.id;
+        if (!r) { note("submit: " + r.err().code + " " + r.err().message); continue; }
+        const std::string id = r->job.id;
         mine.push_back(id);
         std::lock_guard l(mu);
         expected[id] = "# stub " + id + "\n\ninput bytes: " + std::to_string(s.pdf.size()) + "\n";
@@ -124,16 +124,16 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
       (void)svc.working_gpu_converters();
       actors::list_query q;
       q.limit = 5;
-      if (auto page = svc.list_jobs(q, "key-" + std::to_string(t % 2)); !page) note("list: " + page.error->code);
+      if (auto page = svc.list_jobs(q, "key-" + std::to_string(t % 2)); !page) note("list: " + page.err().code);
       if (t == 0 && !mine.empty()) {
         auto c = svc.cancel_job(mine.back(), "key-0");
-        if (!c) note("cancel: " + c.error->code);
+        if (!c) note("cancel: " + c.err().code);
         std::lock_guard l(mu);
         canceled.push_back(mine.back());
       }
       for (const auto& id : mine) {
         auto w = svc.wait_job(id, "key-" + std::to_string(t % 2), 60s);
-        if (!w) note("wait " + id + ": " + w.error->code);
+        if (!w) note("wait " + id + ": " + w.err().code);
       }
     });
   }
@@ -148,8 +148,8 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
       s.job_spec = spec(0);
       s.pdf = "%PDF-1.7 idempotent";
       auto r = svc.submit(s);
-      if (r) idem_ids[static_cast<std::size_t>(i)] = r.value->job.id;
-      else note("idempotent submit: " + r.error->code);
+      if (r) idem_ids[static_cast<std::size_t>(i)] = r->job.id;
+      else note("idempotent submit: " + r.err().code);
     });
   }
   for (auto& t : racers) t.join();
@@ -169,14 +169,14 @@ TEST_CASE("runtime: handler threads submit, poll, list and cancel while the acto
     const std::string key = id == idem_ids[0] ? "key-0" : "";
     auto w = svc.wait_job(id, key, 60s);
     REQUIRE(w);
-    const std::string status(storage::to_string(w.value->status));
+    const std::string status(storage::to_string(w->status));
     const bool was_canceled = std::find(canceled.begin(), canceled.end(), id) != canceled.end();
     INFO("job " << id << " status " << status);
     if (was_canceled && status == "canceled") continue;
     REQUIRE(status == "succeeded");
     auto res = svc.get_result(id, key, true);
     REQUIRE(res);
-    CHECK(res.value->markdown == md);
+    CHECK(res->markdown == md);
   }
   // A converter records the outcome before its done message reaches the coordinator, which then
   // lowers the running count: wait for that message rather than race it.

@@ -99,7 +99,7 @@ struct counting_analyzer : gpu::page_analyzer {
     p.dpi = analysis_dpi;
     inner = gpu::make_cpu_analyzer(p);
   }
-  std::vector<gpu::page_analysis> analyze(const std::vector<gpu::raster_view>& r) override {
+  quire::expected<std::vector<gpu::page_analysis>> analyze(const std::vector<gpu::raster_view>& r) override {
     pages += static_cast<int>(r.size());
     return inner->analyze(r);
   }
@@ -107,8 +107,8 @@ struct counting_analyzer : gpu::page_analyzer {
 };
 
 struct failing_device : gpu::page_analyzer {
-  std::vector<gpu::page_analysis> analyze(const std::vector<gpu::raster_view>&) override {
-    throw std::runtime_error("cudaErrorLaunchFailure (unspecified launch failure)");
+  quire::expected<std::vector<gpu::page_analysis>> analyze(const std::vector<gpu::raster_view>&) override {
+    return quire::error{gpu::errc::device_failed, "cudaErrorLaunchFailure (unspecified launch failure)"};
   }
   std::string name() const override { return "cuda:7"; }
 };

@@ -12,7 +12,7 @@ using namespace quire::gpu;
 namespace {
 
 page_analysis analyze_one(const gray_image& img, analysis_params p = {}) {
-  return make_cpu_analyzer(p)->analyze({img.raster()}).at(0);
+  return make_cpu_analyzer(p)->analyze({img.raster()}).value().at(0);
 }
 
 // Solid rectangle "glyphs" of w x h every `step` pixels along a row: one text-like component each.
@@ -247,9 +247,9 @@ TEST_CASE("stride padding and threads do not change results; the mask is the bin
   std::vector<raster_view> rs;
   for (auto& im : imgs) rs.push_back(im.raster());
   p.cpu_threads = 1;
-  const auto one = make_cpu_analyzer(p)->analyze(rs);
+  const auto one = make_cpu_analyzer(p)->analyze(rs).value();
   p.cpu_threads = 3;
-  const auto three = make_cpu_analyzer(p)->analyze(rs);
+  const auto three = make_cpu_analyzer(p)->analyze(rs).value();
   REQUIRE(one.size() == 5);
   for (int i = 0; i < 5; ++i) CHECK(one[i] == three[i]);
   CHECK(one[0] != one[1]);  // different pages really differ (the comparison can fail)
@@ -258,12 +258,19 @@ TEST_CASE("stride padding and threads do not change results; the mask is the bin
 TEST_CASE("bad rasters and params are refused", "[gpu][cpu]") {
   auto cpu = make_cpu_analyzer();
   std::vector<std::uint8_t> px(100, 255);
-  REQUIRE_THROWS_AS(cpu->analyze({raster_view{nullptr, 10, 10, 10}}), std::invalid_argument);
-  REQUIRE_THROWS_AS(cpu->analyze({raster_view{px.data(), 10, 10, 9}}), std::invalid_argument);
-  REQUIRE_THROWS_AS(cpu->analyze({raster_view{px.data(), 0, 10, 10}}), std::invalid_argument);
+  // Errors are values: invalid_argument, never an exception across the module's API.
+  for (const raster_view& r : {raster_view{nullptr, 10, 10, 10}, raster_view{px.data(), 10, 10, 9}, raster_view{px.data(), 0, 10, 10}}) {
+    const auto res = cpu->analyze({r});
+    REQUIRE_FALSE(res);
+    CHECK(res.err().code == errc::invalid_argument);
+  }
   analysis_params bad;
   bad.dpi = 0;
-  REQUIRE_THROWS_AS(make_cpu_analyzer(bad), std::invalid_argument);
-  CHECK(cpu->analyze({}).empty());
+  const auto resolved = resolve_params(bad);
+  REQUIRE_FALSE(resolved);
+  CHECK(resolved.err().code == errc::invalid_argument);
+  CHECK(make_cpu_analyzer(bad)->analyze({}).err().code == errc::invalid_argument);
+  REQUIRE(cpu->analyze({}));
+  CHECK(cpu->analyze({})->empty());
   CHECK(cpu->name() == "cpu");
 }

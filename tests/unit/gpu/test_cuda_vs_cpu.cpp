@@ -7,10 +7,24 @@
 
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 
 using namespace quire::gpu;
 
 namespace {
+
+// The analyzer's result, or its error as an exception (main reports it and fails).
+std::vector<page_analysis> analysed(page_analyzer& a, const std::vector<raster_view>& pages) {
+  auto res = a.analyze(pages);
+  if (!res) throw std::runtime_error(a.name() + ": " + std::string(to_string(res.err().code)) + ": " + res.err().message);
+  return std::move(*res);
+}
+std::unique_ptr<page_analyzer> make_cuda_or_throw(int device, const analysis_params& p) {
+  auto made = make_cuda_analyzer(device, p);
+  if (!made) throw std::runtime_error("cuda:" + std::to_string(device) + ": " + made.err().message);
+  return std::move(*made);
+}
+
 
 struct corpus {
   std::vector<gray_image> images;
@@ -46,8 +60,8 @@ corpus corpus_150dpi() {
 }
 
 int compare(page_analyzer& gpu, page_analyzer& cpu, const corpus& c, const char* label) {
-  const auto got = gpu.analyze(c.rasters());
-  const auto want = cpu.analyze(c.rasters());
+  const auto got = analysed(gpu, c.rasters());
+  const auto want = analysed(cpu, c.rasters());
   int bad = 0;
   for (std::size_t i = 0; i < want.size(); ++i) {
     if (got[i] == want[i]) continue;
@@ -92,7 +106,7 @@ int main() {
         analysis_params p;
         p.keep_mask = true;
         p.pages_per_launch = per_launch;
-        auto gpu = make_cuda_analyzer(d.index, p);
+        auto gpu = make_cuda_or_throw(d.index, p);
         auto cpu = make_cpu_analyzer(p);
         const std::string label = "150dpi, " + std::to_string(per_launch) + " per launch";
         bad += compare(*gpu, *cpu, c150, label.c_str());
@@ -101,12 +115,12 @@ int main() {
       analysis_params fixed;
       fixed.threshold = 128;
       fixed.keep_mask = true;
-      bad += compare(*make_cuda_analyzer(d.index, fixed), *make_cpu_analyzer(fixed), c150, "fixed threshold 128");
+      bad += compare(*make_cuda_or_throw(d.index, fixed), *make_cpu_analyzer(fixed), c150, "fixed threshold 128");
       analysis_params p300;
       p300.dpi = 300;
       p300.keep_mask = true;
       p300.pages_per_launch = 2;
-      bad += compare(*make_cuda_analyzer(d.index, p300), *make_cpu_analyzer(p300), c300, "300dpi letter");
+      bad += compare(*make_cuda_or_throw(d.index, p300), *make_cpu_analyzer(p300), c300, "300dpi letter");
     }
   } catch (const std::exception& e) {
     std::printf("FAILED: %s\n", e.what());

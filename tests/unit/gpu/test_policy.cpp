@@ -39,29 +39,31 @@ TEST_CASE("policy names parse", "[gpu][policy]") {
 
 TEST_CASE("gpu_required without a working GPU refuses; gpu_prefer falls back with a warning", "[gpu][policy]") {
   for (const device_report& r : {no_driver(), broken_device()}) {
-    const analyzer_selection req = select_analyzer(acceleration_policy::gpu_required, r);
-    CHECK(req.analyzer == nullptr);
-    CHECK(req.acceleration_used.empty());
-    CHECK(req.error.rfind("gpu_not_available", 0) == 0);
+    const auto req = select_analyzer(acceleration_policy::gpu_required, r);
+    REQUIRE_FALSE(req);
+    CHECK(req.err().code == errc::gpu_not_available);
+    CHECK(to_string(req.err().code) == "gpu_not_available");
 
-    const analyzer_selection pref = select_analyzer(acceleration_policy::gpu_prefer, r);
-    REQUIRE(pref.analyzer != nullptr);
-    CHECK(pref.acceleration_used == "cpu");
-    CHECK(pref.analyzer->name() == "cpu");
-    CHECK_FALSE(pref.warning.empty());
-    CHECK(pref.error.empty());
+    const auto pref = select_analyzer(acceleration_policy::gpu_prefer, r);
+    REQUIRE(pref);
+    REQUIRE(pref->analyzer != nullptr);
+    CHECK(pref->acceleration_used == "cpu");
+    CHECK(pref->analyzer->name() == "cpu");
+    CHECK_FALSE(pref->warning.empty());
   }
   // The broken device is named with its error, not hidden.
-  const analyzer_selection req = select_analyzer(acceleration_policy::gpu_required, broken_device());
-  CHECK(req.error.find("NoKernelImage") != std::string::npos);
+  const auto req = select_analyzer(acceleration_policy::gpu_required, broken_device());
+  REQUIRE_FALSE(req);
+  CHECK(req.err().message.find("NoKernelImage") != std::string::npos);
   CHECK(broken_device().summary().find("FAILED") != std::string::npos);
 }
 
 TEST_CASE("cpu_only always uses the CPU, with no warning", "[gpu][policy]") {
-  const analyzer_selection s = select_analyzer(acceleration_policy::cpu_only, broken_device());
-  REQUIRE(s.analyzer != nullptr);
-  CHECK(s.acceleration_used == "cpu");
-  CHECK(s.warning.empty());
+  const auto s = select_analyzer(acceleration_policy::cpu_only, broken_device());
+  REQUIRE(s);
+  REQUIRE(s->analyzer != nullptr);
+  CHECK(s->acceleration_used == "cpu");
+  CHECK(s->warning.empty());
 }
 
 TEST_CASE("discovery never throws and is self-consistent on this machine", "[gpu][devices]") {
@@ -72,14 +74,16 @@ TEST_CASE("discovery never throws and is self-consistent on this machine", "[gpu
     CHECK_FALSE(r.error.empty());
   }
   for (const device_info& d : r.devices) CHECK(d.healthy == d.error.empty());
-  const analyzer_selection s = select_analyzer(acceleration_policy::gpu_required, r);
+  const auto s = select_analyzer(acceleration_policy::gpu_required, r);
   if (r.healthy_count() > 0) {
-    REQUIRE(s.analyzer != nullptr);
-    CHECK(s.acceleration_used.rfind("cuda:", 0) == 0);
+    REQUIRE(s);
+    REQUIRE(s->analyzer != nullptr);
+    CHECK(s->acceleration_used.rfind("cuda:", 0) == 0);
   } else {
-    CHECK(s.analyzer == nullptr);
+    CHECK_FALSE(s);
   }
-  std::string why;
-  CHECK(make_cuda_analyzer(4096, {}, &why) == nullptr);
-  CHECK_FALSE(why.empty());
+  const auto none = make_cuda_analyzer(4096, {});
+  REQUIRE_FALSE(none);
+  CHECK(none.err().code == errc::gpu_not_available);
+  CHECK_FALSE(none.err().message.empty());
 }

@@ -47,11 +47,11 @@ struct fake_service : actors::service {
   actors::service_info info() const override { return {}; }
   actors::api_result<actors::submitted> submit(const actors::submission& s) override {
     submissions.push_back(s);
-    return actors::api_result<actors::submitted>::ok({record(kJob), false});
+    return actors::submitted{record(kJob), false};
   }
   actors::api_result<storage::job_record> get_job(const std::string& id, const std::string&) override {
-    if (id != kJob) return actors::api_result<storage::job_record>::fail("job_not_found", "no job " + id);
-    return actors::api_result<storage::job_record>::ok(record(kJob));
+    if (id != kJob) return actors::api_error{"job_not_found", "no job " + id};
+    return record(kJob);
   }
   actors::api_result<storage::job_record> wait_job(const std::string& id, const std::string& k,
                                                    std::chrono::milliseconds) override {
@@ -59,10 +59,10 @@ struct fake_service : actors::service {
   }
   actors::api_result<actors::job_page> list_jobs(const actors::list_query& q, const std::string&) override {
     listed = q;
-    return actors::api_result<actors::job_page>::ok({{record(kJob)}, ""});
+    return actors::job_page{{record(kJob)}, ""};
   }
   actors::api_result<storage::job_record> cancel_job(const std::string&, const std::string&) override {
-    return actors::api_result<storage::job_record>::fail("job_not_cancelable", "finished");
+    return actors::api_error{"job_not_cancelable", "finished"};
   }
   actors::api_result<actors::job_result> get_result(const std::string&, const std::string&, bool md) override {
     actors::job_result r;
@@ -71,29 +71,28 @@ struct fake_service : actors::service {
     r.job.result_sha256 = "ab";
     r.job.result_bytes = 3;
     if (md) r.markdown = "# x";
-    return actors::api_result<actors::job_result>::ok(std::move(r));
+    return r;
   }
   actors::api_result<actors::artifact> get_artifact(const std::string&, const std::string&,
                                                     const std::string&) override {
-    return actors::api_result<actors::artifact>::fail("artifact_not_found", "none");
+    return actors::api_error{"artifact_not_found", "none"};
   }
   // The job asked for markdown and json; chunks and text were not asked for.
   actors::api_result<actors::result_file> get_result_format(const std::string&, const std::string&,
                                                             const std::string& format) override {
-    using r = actors::api_result<actors::result_file>;
-    if (format == "markdown") return r::ok({"result.md", "text/markdown", "# x", "ab"});
-    if (format == "json") return r::ok({"document.json", "application/json", R"({"blocks":[]})", "cd"});
-    if (format == "chunks" || format == "text") return r::fail("format_not_available", "not asked for");
-    return r::fail("format_unknown", "no such format");
+    using f = actors::result_file;
+    if (format == "markdown") return f{"result.md", "text/markdown", "# x", "ab"};
+    if (format == "json") return f{"document.json", "application/json", R"({"blocks":[]})", "cd"};
+    if (format == "chunks" || format == "text") return actors::api_error{"format_not_available", "not asked for"};
+    return actors::api_error{"format_unknown", "no such format"};
   }
   std::uint64_t bundle_limit_seen = 0;
   actors::api_result<actors::result_files> get_result_files(const std::string&, const std::string&,
                                                             std::uint64_t max_bytes) override {
     bundle_limit_seen = max_bytes;
-    return actors::api_result<actors::result_files>::ok(
-        {{{"result.md", "text/markdown", "# x\n\n![](assets/img-p1-1.png)\n", ""},
+    return actors::result_files{{{"result.md", "text/markdown", "# x\n\n![](assets/img-p1-1.png)\n", ""},
           {"document.json", "application/json", R"({"blocks":[]})", ""},
-          {"assets/img-p1-1.png", "image/png", "PNGDATA", ""}}});
+          {"assets/img-p1-1.png", "image/png", "PNGDATA", ""}}};
   }
   std::int64_t queued_jobs() const override { return queued; }
   int gpus = 0;
@@ -720,7 +719,7 @@ TEST_CASE("handle_async: a submit is answered when its commit completes, holding
   CHECK(answers[0].status == 503);
   CHECK(body(answers[0])["error"]["details"]["limit"] == "max_concurrent_uploads");
 
-  svc.pending[0](actors::api_result<actors::submitted>::ok({record(kJob), true}));
+  svc.pending[0](actors::submitted{record(kJob), true});
   REQUIRE(answers.size() == 2);
   CHECK(answers[1].status == 202);
   CHECK(body(answers[1])["job"]["job_id"] == kJob);
@@ -732,7 +731,7 @@ TEST_CASE("handle_async: a submit is answered when its commit completes, holding
   // A failed commit answers its error, and gives the slot back too.
   a.handle_async(up("async-3"), collect);
   REQUIRE(svc.pending.size() == 2);
-  svc.pending[1](actors::api_result<actors::submitted>::fail("database_unavailable", "retry later"));
+  svc.pending[1](actors::api_error{"database_unavailable", "retry later"});
   REQUIRE(answers.size() == 3);
   CHECK(answers[2].status == 503);
   CHECK(body(answers[2])["error"]["code"] == "database_unavailable");

@@ -55,11 +55,11 @@ struct fake_service : actors::service {
   }
   actors::api_result<actors::submitted> submit(const actors::submission& s) override {
     submissions.push_back(s);
-    return actors::api_result<actors::submitted>::ok({job("queued"), false});
+    return actors::submitted{job("queued"), false};
   }
   actors::api_result<storage::job_record> get_job(const std::string& id, const std::string&) override {
-    if (id != kJob) return actors::api_result<storage::job_record>::fail("job_not_found", "no job " + id);
-    return actors::api_result<storage::job_record>::ok(job(final_status));
+    if (id != kJob) return actors::api_error{"job_not_found", "no job " + id};
+    return storage::job_record(job(final_status));
   }
   actors::api_result<storage::job_record> wait_job(const std::string& id, const std::string& k,
                                                    std::chrono::milliseconds w) override {
@@ -67,39 +67,38 @@ struct fake_service : actors::service {
     return get_job(id, k);
   }
   actors::api_result<actors::job_page> list_jobs(const actors::list_query&, const std::string&) override {
-    return actors::api_result<actors::job_page>::ok({});
+    return actors::job_page{};
   }
   actors::api_result<storage::job_record> cancel_job(const std::string&, const std::string&) override {
-    return actors::api_result<storage::job_record>::fail("job_not_cancelable", "finished");
+    return actors::api_error{"job_not_cancelable", "finished"};
   }
   actors::api_result<actors::job_result> get_result(const std::string& id, const std::string& k, bool md) override {
     auto j = get_job(id, k);
-    if (j.value->status != storage::job_status::succeeded)
-      return actors::api_result<actors::job_result>::fail("job_not_succeeded", "not succeeded");
+    if (j->status != storage::job_status::succeeded)
+      return actors::api_error{"job_not_succeeded", "not succeeded"};
     actors::job_result r;
-    r.job = std::move(*j.value);
+    r.job = std::move(*j);
     if (md) r.markdown = markdown;
-    return actors::api_result<actors::job_result>::ok(std::move(r));
+    return r;
   }
   actors::api_result<actors::artifact> get_artifact(const std::string&, const std::string&,
                                                     const std::string& name) override {
-    if (name != "p1-img1.png") return actors::api_result<actors::artifact>::fail("artifact_not_found", "none");
-    return actors::api_result<actors::artifact>::ok({"image/png", "PNG"});
+    if (name != "p1-img1.png") return actors::api_error{"artifact_not_found", "none"};
+    return actors::artifact{"image/png", "PNG"};
   }
   actors::api_result<actors::result_file> get_result_format(const std::string& id, const std::string& k,
                                                             const std::string& format) override {
     auto j = get_job(id, k);
-    const auto asked = j.value->spec.value("conversion", json::object()).value("formats", json::array());
+    const auto asked = j->spec.value("conversion", json::object()).value("formats", json::array());
     if (std::find(asked.begin(), asked.end(), format) == asked.end())
-      return actors::api_result<actors::result_file>::fail("format_not_available", "not asked for");
+      return actors::api_error{"format_not_available", "not asked for"};
     if (format == "json")
-      return actors::api_result<actors::result_file>::ok(
-          {"document.json", "application/json", R"({"blocks":[{"type":"heading"}]})", ""});
-    return actors::api_result<actors::result_file>::ok({"result.txt", "text/plain", "Title\n", ""});
+      return actors::result_file{"document.json", "application/json", R"({"blocks":[{"type":"heading"}]})", ""};
+    return actors::result_file{"result.txt", "text/plain", "Title\n", ""};
   }
   actors::api_result<actors::result_files> get_result_files(const std::string&, const std::string&,
                                                             std::uint64_t) override {
-    return actors::api_result<actors::result_files>::fail("internal_error", "not used");
+    return actors::api_error{"internal_error", "not used"};
   }
   std::int64_t queued_jobs() const override { return 0; }
   int working_gpu_converters() const override { return 0; }

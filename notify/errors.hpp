@@ -1,0 +1,32 @@
+// quire::notify — the webhook module's error codes (domain "notify", base/error.hpp). Add new codes
+// at the end; never rename.
+#pragma once
+
+#include <string_view>
+
+#include "base/expected.hpp"
+
+namespace quire::notify {
+
+enum class errc {
+  invalid_settings,     // the delivery settings cannot work (a malformed signing secret)
+  destination_refused,  // the URL, or every address its host resolves to, is outside the policy
+};
+
+constexpr std::string_view to_string(errc code) {
+  switch (code) {
+    case errc::invalid_settings: return "invalid_settings";
+    case errc::destination_refused: return "destination_refused";
+  }
+  return "invalid_settings";
+}
+
+}  // namespace quire::notify
+
+namespace quire {
+template <>
+struct error_domain<notify::errc> {
+  static constexpr std::string_view name = "notify";
+  static std::string_view to_string(notify::errc c) { return notify::to_string(c); }
+};
+}  // namespace quire
