@@ -43,9 +43,27 @@ void add_keys(const std::string& text, char sep, std::vector<std::string>& keys)
 
 }  // namespace
 
-std::string service_config::effective_acceleration_policy() const {
-  if (!acceleration_policy.empty()) return acceleration_policy;
-  return profile == "prod" ? "gpu_required" : "cpu_only";
+convert::acceleration_policy service_config::default_acceleration() const {
+  if (acceleration_policy) return *acceleration_policy;
+  return profile == "prod" ? convert::acceleration_policy::gpu_required : convert::acceleration_policy::cpu_only;
+}
+
+api::spec_limits job_spec_limits(const service_config& cfg) {
+  api::spec_limits l;
+  l.max_timeout_seconds = static_cast<int>(cfg.document_timeout.count());
+  l.default_policy = cfg.default_acceleration();
+  l.ocr_languages = &cfg.ocr_languages;
+  l.webhooks = &cfg.webhook_destinations;
+  return l;
+}
+
+api::work_budget work_budget_of(const service_config& cfg) {
+  api::work_budget b;
+  b.max_pages = cfg.max_pages;
+  b.limits = {static_cast<double>(cfg.page_timeout.count()), cfg.page_content_bytes, cfg.document_content_bytes,
+              cfg.page_operators};
+  b.timeout_seconds = 0;  // the converter stops the worker at the job's document_timeout_seconds
+  return b;
 }
 
 std::optional<std::vector<int>> service_config::gpu_allowlist() const {
@@ -299,11 +317,13 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
     }
     if (!ok) errors.push_back({"QUIRE_GPUS", "expected 'all', 'none' or device indices like '0,1', got '" + *v + "'"});
   }
-  str("QUIRE_ACCELERATION_POLICY", c.acceleration_policy);
-  if (!c.acceleration_policy.empty() && c.acceleration_policy != "gpu_required" &&
-      c.acceleration_policy != "gpu_prefer" && c.acceleration_policy != "cpu_only")
-    errors.push_back({"QUIRE_ACCELERATION_POLICY",
-                      "expected gpu_required, gpu_prefer or cpu_only, got '" + c.acceleration_policy + "'"});
+  std::string policy;
+  str("QUIRE_ACCELERATION_POLICY", policy);
+  if (!policy.empty()) {
+    convert::acceleration_policy p{};
+    if (convert::parse_acceleration_policy(policy, &p)) c.acceleration_policy = p;
+    else errors.push_back({"QUIRE_ACCELERATION_POLICY", "expected gpu_required, gpu_prefer or cpu_only, got '" + policy + "'"});
+  }
   num("QUIRE_HTTP_THREADS", 1, 256, c.http_threads);
   num("QUIRE_MAX_CONCURRENT_UPLOADS", 1, 100000, c.max_concurrent_uploads);
   num("QUIRE_MAX_CONNECTIONS", 2, 1000000, c.max_connections);
@@ -359,7 +379,7 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   str("QUIRE_WORKER_BINARY", c.worker_binary);
   str("QUIRE_SOURCE_ARCHIVE", c.source_archive);
   str("QUIRE_SOURCE_URL", c.source_url);
-  if (!c.cpu_converters_set && c.effective_acceleration_policy() == "gpu_required") c.cpu_converters = 0;
+  if (!c.cpu_converters_set && c.default_acceleration() == convert::acceleration_policy::gpu_required) c.cpu_converters = 0;
   // The fault-injection hook exists only where the test hooks are switched on explicitly.
   if (auto hooks = env("QUIRE_WORKER_TEST_HOOKS"); hooks && trim(*hooks) == "1")
     num("QUIRE_TEST_FAIL_DEVICE", 0, 1023, c.test_fail_device_converter);

@@ -13,12 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "api/job_spec.hpp"
+#include "convert/acceleration.hpp"
 #include "log/log.hpp"
 #include "notify/destination.hpp"
 
 namespace quire::actors {
 
 struct service_config {
+  static constexpr convert::options::work_limits recommended_limits = convert::options::work_limits::recommended();
   std::string profile = "eval";              // QUIRE_PROFILE: prod | eval
   std::string data_root;                     // QUIRE_DATA_ROOT (required for serve)
   std::string prod_data_root;                // QUIRE_PROD_DATA_ROOT (collision check)
@@ -37,7 +40,9 @@ struct service_config {
   int cpu_converters = 1;
   bool cpu_converters_set = false;           // QUIRE_CPU_CONVERTERS was given explicitly
   std::string gpus = "all";                  // QUIRE_GPUS: "all" (every working device), "none", or "0,1"
-  std::string acceleration_policy;           // QUIRE_ACCELERATION_POLICY (default per profile)
+  // QUIRE_ACCELERATION_POLICY: a job spec's policy when it names none; unset: per profile
+  // (default_acceleration()).
+  std::optional<convert::acceleration_policy> acceleration_policy;
   int http_threads = 16;                     // QUIRE_HTTP_THREADS
   int max_concurrent_uploads = 32;           // QUIRE_MAX_CONCURRENT_UPLOADS
   int max_connections = 1024;                // QUIRE_MAX_CONNECTIONS (open HTTP connections)
@@ -55,17 +60,18 @@ struct service_config {
   int max_attempts = 3;                      // QUIRE_MAX_ATTEMPTS
   int max_pages = 2000;                      // QUIRE_MAX_PAGES per document
   // Work budgets of one conversion (convert::options::limits); past one a job fails at once with
-  // work_limit_exceeded, never retried. 0 = no limit.
-  std::chrono::seconds page_timeout{60};                    // QUIRE_PAGE_TIMEOUT_SECONDS
-  std::uint64_t page_content_bytes = 128ull << 20;          // QUIRE_PAGE_CONTENT_BYTES
-  std::uint64_t document_content_bytes = 2048ull << 20;     // QUIRE_DOCUMENT_CONTENT_BYTES
-  std::uint64_t page_operators = 2000000;                   // QUIRE_PAGE_OPERATORS
+  // work_limit_exceeded, never retried. 0 = no limit. By default the engine's recommended ones,
+  // which `quire convert` applies too.
+  std::chrono::seconds page_timeout{static_cast<long>(recommended_limits.page_seconds)};  // QUIRE_PAGE_TIMEOUT_SECONDS
+  std::uint64_t page_content_bytes = recommended_limits.page_content_bytes;          // QUIRE_PAGE_CONTENT_BYTES
+  std::uint64_t document_content_bytes = recommended_limits.document_content_bytes;  // QUIRE_DOCUMENT_CONTENT_BYTES
+  std::uint64_t page_operators = recommended_limits.page_operators;                  // QUIRE_PAGE_OPERATORS
   // QUIRE_MAX_JOBS_PER_KEY: queued + running jobs one API key may have (429 key_quota_exceeded
   // past it), so one client cannot fill the lane's converters and queue; 0 = no cap. Only with keys.
   int max_jobs_per_key = 100;
   std::uint64_t worker_memory_bytes = 4ull << 30;  // QUIRE_WORKER_MEMORY_BYTES (RLIMIT_AS)
   int worker_nice = 10;                            // QUIRE_WORKER_NICE (0-19)
-  std::chrono::seconds document_timeout{600};      // QUIRE_DOCUMENT_TIMEOUT_SECONDS (default/max)
+  std::chrono::seconds document_timeout{api::default_document_timeout_seconds};  // QUIRE_DOCUMENT_TIMEOUT_SECONDS (default/max)
   std::chrono::seconds request_timeout{30};        // QUIRE_REQUEST_TIMEOUT_SECONDS
   // The docling-serve compatible routes (http/docling_routes.cpp): the path prefix they sit under
   // ("" = /v1/convert/file… beside quire's own) and how long a synchronous convert waits for its
@@ -107,12 +113,15 @@ struct service_config {
 
   // true when this lane's jobs may run on the CPU although the profile expects GPUs: a prod lane
   // whose QUIRE_ACCELERATION_POLICY overrides gpu_required (local testing, compose.prod-cpu.yaml).
-  bool cpu_override() const { return profile == "prod" && effective_acceleration_policy() != "gpu_required"; }
+  bool cpu_override() const {
+    return profile == "prod" && default_acceleration() != convert::acceleration_policy::gpu_required;
+  }
   // Device indices QUIRE_GPUS allows: nullopt = all, empty = none.
   std::optional<std::vector<int>> gpu_allowlist() const;
 
   // The effective policy: the explicit setting, else gpu_required for prod and cpu_only for eval.
-  std::string effective_acceleration_policy() const;
+  convert::acceleration_policy default_acceleration() const;
+  std::string effective_acceleration_policy() const { return std::string(convert::to_string(default_acceleration())); }
 };
 
 struct config_error {
@@ -121,6 +130,13 @@ struct config_error {
 };
 
 // Reads one variable; returns nullopt when unset. Tests pass a map-backed lookup.
+// The lane's settings a submitted job spec is parsed and admitted under (its default policy and
+// timeout, the timeout's ceiling, the installed OCR languages, the webhook destinations); they
+// refer into `cfg`, which must outlive them.
+api::spec_limits job_spec_limits(const service_config& cfg);
+// The lane's work budgets for one conversion (QUIRE_MAX_PAGES, QUIRE_PAGE_*, QUIRE_DOCUMENT_CONTENT_BYTES).
+api::work_budget work_budget_of(const service_config& cfg);
+
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
 env_lookup process_env();
 

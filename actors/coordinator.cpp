@@ -13,6 +13,7 @@
 #include "actors/metrics.hpp"
 #include "actors/routing.hpp"
 #include "actors/runtime_actors.hpp"
+#include "api/job_spec.hpp"
 
 namespace quire::actors {
 namespace {
@@ -89,14 +90,16 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, coordinator_args a
     if (!claimed) return;
     int handed = 0;
     for (auto& job : *claimed) {
-      const std::string policy = job.job.spec.value("execution", nlohmann::json::object())
-                                     .value("acceleration_policy", ctx->cfg.effective_acceleration_policy());
+      // A spec that cannot be read goes to any converter, whose job_run fails it (invalid_argument).
+      api::spec_problem unreadable;
+      const auto spec = api::read_stored_spec(job.job.spec, job_spec_limits(ctx->cfg), unreadable);
+      const auto policy = spec ? spec->execution.acceleration : convert::acceleration_policy::cpu_only;
       const int next = pick_converter(policy, s->slots());
       if (next < 0) {
         // No free converter satisfies the job's policy (e.g. gpu_required while only CPU converters
         // are idle): hand it back unspent; it is claimed again when a matching converter frees up.
         s->store->release(job.lease, "no_matching_converter");
-        log::debug("job.unplaced", {{"job_id", job.job.id}, {"acceleration_policy", policy}});
+        log::debug("job.unplaced", {{"job_id", job.job.id}, {"acceleration_policy", std::string(convert::to_string(policy))}});
         s->handed_back = true;
         ++handed;
         continue;

@@ -13,6 +13,7 @@
 #include "actors/metrics.hpp"
 #include "actors/result_formats.hpp"
 #include "actors/worker_process.hpp"
+#include "api/job_spec.hpp"
 
 namespace quire::actors {
 namespace {
@@ -27,31 +28,6 @@ bool retryable_code(const std::string& code) {
   // Not timeout or work_limit_exceeded: the same bytes take the same time and work again, so a
   // retry would only hold a converter for another full budget (3 x 600 s for one hostile PDF).
   return code == "worker_crashed" || code == "worker_unavailable" || code == "internal" || code == "gpu_not_available";
-}
-
-nlohmann::json worker_options(const storage::job_record& j, const service_config& cfg) {
-  const auto& conv = j.spec.value("conversion", nlohmann::json::object());
-  // The formats besides result.md (always written), with the options that shape them.
-  auto formats = nlohmann::json::array();
-  for (const auto& f : formats_of(j.spec))
-    if (f != "markdown") formats.push_back(f);
-  return {{"first_page", conv.value("first_page", 1)},
-          {"last_page", conv.value("last_page", 0)},
-          {"max_pages", cfg.max_pages},
-          {"limits", {{"page_seconds", cfg.page_timeout.count()},
-                      {"page_content_bytes", cfg.page_content_bytes},
-                      {"document_content_bytes", cfg.document_content_bytes},
-                      {"page_operators", cfg.page_operators}}},
-          {"extract_images", conv.value("extract_images", false)},
-          {"asset_prefix", "assets/"},
-          {"ocr", conv.value("ocr", "auto")},
-          {"ocr_languages", conv.value("ocr_languages", "eng")},
-          {"formats", formats},
-          {"page_markers", conv.value("page_markers", false)},
-          {"chunk_limit", conv.value("chunk_size", 2000)},
-          {"chunk_unit", conv.value("chunk_unit", "characters")},
-          {"acceleration_policy",
-           j.spec.value("execution", nlohmann::json::object()).value("acceleration_policy", "cpu_only")}};
 }
 
 // What publishing put in place: the result's, the other formats' and the assets' sizes and hashes,
@@ -85,6 +61,16 @@ class job_run {
         staging_(c.files->root() / "tmp" / ("work-" + job_.id + "-" + std::to_string(lease_.attempt))) {}
 
   void run() {
+    // The row's spec, as this or an earlier release stored it (api::read_stored_spec). One that
+    // cannot be read would convert the same way on any converter: it fails at once.
+    api::spec_problem problem;
+    auto spec = api::read_stored_spec(job_.spec, job_spec_limits(cfg_), problem);
+    if (!spec) {
+      fail("invalid_argument", "the job's spec cannot be read: " + problem.field + ": " + problem.message, false);
+      c_.job_changed();
+      return;
+    }
+    spec_ = std::move(*spec);
     if (!ensure_worker(c_)) {
       release("worker_unavailable");
       c_.recheck_readiness();
@@ -120,9 +106,10 @@ class job_run {
     wj.job_id = job_.id;
     wj.input_path = c_.files->file_path(job_.id, "input.pdf").string();
     wj.output_dir = staging_.string();
-    wj.options = worker_options(job_, cfg_);
-    wj.timeout = std::chrono::seconds(job_.spec.value("execution", nlohmann::json::object())
-                                          .value("document_timeout_seconds", static_cast<int>(cfg_.document_timeout.count())));
+    wj.spec = spec_;
+    wj.budget = work_budget_of(cfg_);
+    wj.asset_prefix = "assets/";
+    wj.timeout = std::chrono::seconds(spec_.execution.document_timeout_seconds);
     return wj;
   }
 
@@ -207,7 +194,7 @@ class job_run {
   bool root_full() const { return !c_.files->ensure_room(0, data_root_reserve_bytes(cfg_)); }
 
   void finish_succeeded(const worker_outcome& outcome) {
-    for (const auto& name : formats_of(job_.spec)) {
+    for (const auto& name : spec_.conversion.formats) {
       const std::string file(find_result_format(name)->file);
       if (!fs::exists(staging_ / file)) return fail("internal", "worker reported success but wrote no " + file, true);
     }
@@ -254,7 +241,7 @@ class job_run {
     }
     // The other formats the job asked for (document.json, chunks.json, result.txt): published like
     // result.md, by rename, covered by the same sync, removed with the job directory by retention.
-    for (const auto& name : formats_of(job_.spec)) {
+    for (const auto& name : spec_.conversion.formats) {
       const auto* f = find_result_format(name);
       const std::string file(f->file);
       auto info = c_.files->adopt(job_.id, file, staging_ / file, durability);
@@ -353,6 +340,7 @@ class job_run {
   converter_ctx& c_;
   const service_config& cfg_;
   const storage::job_record& job_;
+  api::job_spec spec_;  // job_.spec, read at the start of run()
   storage::lease lease_;
   const std::chrono::milliseconds lease_for_;
   const steady::time_point started_;

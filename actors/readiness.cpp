@@ -151,7 +151,7 @@ void check_data_root_space(const std::string& data_root, std::uint64_t reserve, 
 
 void check_gpu(const service_config& cfg, int working_gpus, std::vector<failing_check>& out,
                const std::string& detail) {
-  if (cfg.effective_acceleration_policy() == "gpu_required" && working_gpus <= 0)
+  if (cfg.default_acceleration() == convert::acceleration_policy::gpu_required && working_gpus <= 0)
     out.push_back({reason::gpu_unavailable, "acceleration policy gpu_required but no working GPU converter" +
                                                 (detail.empty() ? std::string() : ": " + detail)});
 }

@@ -10,16 +10,25 @@ int first_free(const std::vector<converter_slot>& slots, bool gpu) {
 }
 }  // namespace
 
-int pick_converter(const std::string& policy, const std::vector<converter_slot>& slots) {
-  if (policy == "cpu_only") {
-    int i = first_free(slots, false);
-    return i >= 0 ? i : first_free(slots, true);
-  }
-  if (policy == "gpu_prefer") {
-    int i = first_free(slots, true);
-    return i >= 0 ? i : first_free(slots, false);
+int pick_converter(convert::acceleration_policy policy, const std::vector<converter_slot>& slots) {
+  switch (policy) {
+    case convert::acceleration_policy::cpu_only: {
+      int i = first_free(slots, false);
+      return i >= 0 ? i : first_free(slots, true);
+    }
+    case convert::acceleration_policy::gpu_prefer: {
+      int i = first_free(slots, true);
+      return i >= 0 ? i : first_free(slots, false);
+    }
+    case convert::acceleration_policy::gpu_required: break;
   }
   return first_free(slots, true);
+}
+
+int pick_converter(const std::string& policy, const std::vector<converter_slot>& slots) {
+  auto p = convert::acceleration_policy::gpu_required;
+  convert::parse_acceleration_policy(policy, &p);
+  return pick_converter(p, slots);
 }
 
 }  // namespace quire::actors

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "convert/acceleration.hpp"
+
 namespace quire::actors {
 
 struct converter_slot {
@@ -19,8 +21,10 @@ struct converter_slot {
   bool busy = false;
 };
 
-// Index of the converter to use, or -1 when none that satisfies `policy` is free. Unknown policies
-// are treated as gpu_required (never run a job somewhere it did not allow).
+// Index of the converter to use, or -1 when none that satisfies `policy` is free.
+int pick_converter(convert::acceleration_policy policy, const std::vector<converter_slot>& slots);
+// The same by the policy's name; an unknown name is treated as gpu_required (never run a job
+// somewhere it did not allow).
 int pick_converter(const std::string& policy, const std::vector<converter_slot>& slots);
 
 }  // namespace quire::actors

@@ -298,7 +298,8 @@ worker_outcome worker_process::run_staged(const worker_job& job, const std::stri
                                           const std::string& output_dir, const std::function<bool(int, int)>& tick) {
   worker_outcome out;
   nlohmann::json msg = {{"job_id", job.job_id}, {"input", input}, {"output_dir", output_dir},
-                        {"options", job.options}};
+                        {"spec", api::to_json(job.spec)}, {"budget", api::to_json(job.budget)},
+                        {"asset_prefix", job.asset_prefix}};
   const auto started = steady::now();
   const bool limited = job.timeout.count() > 0;
   const auto deadline = started + job.timeout;

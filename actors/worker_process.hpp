@@ -5,7 +5,8 @@
 // Protocol: newline-delimited JSON. The parent writes jobs to the child's fd 3; the child writes
 // events to its fd 4 (stdout is redirected to stderr so stray prints cannot corrupt the stream):
 //   child → {"event":"ready","pid":N}                                        once, at start
-//   parent → {"job_id","input","output_dir","options":{…}}                   one job
+//   parent → {"job_id","input","output_dir","spec":{…},"budget":{…},"asset_prefix"}   one job
+//            (spec: the job spec's canonical JSON, budget: the work budget; api/job_spec.hpp)
 //   child → {"event":"progress","pages_done":N,"pages_total":M}             after each page
 //   child → {"event":"done","ok":true,"page_count":N,"warnings":[…],"assets":[{name,media_type}],…}
 //        or {"event":"done","ok":false,"code":"pdf_unreadable","message":"…"}
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "actors/errors.hpp"
+#include "api/job_spec.hpp"
 
 namespace quire::actors {
 
@@ -40,7 +42,9 @@ struct worker_job {
   std::string job_id;
   std::string input_path;
   std::string output_dir;
-  nlohmann::json options;                 // see cmd_worker.cpp: first_page, last_page, max_pages, …
+  api::job_spec spec;                     // what to convert, and into which formats
+  api::work_budget budget;                // the lane's (or `quire convert`'s) work budgets
+  std::string asset_prefix;               // how the Markdown links extracted images
   std::chrono::milliseconds timeout{0};   // wall time for the whole document; 0 = none
 };
 

@@ -3,7 +3,7 @@
 
 
 // Header-only (the format table and formats_of, nlohmann-json only): the links name the formats.
-#include "actors/result_formats.hpp"
+#include "api/result_formats.hpp"
 #include "log/log.hpp"
 
 namespace quire::api {
@@ -21,7 +21,7 @@ json document(const storage::job_record& j, json spec) {
   if (j.status == storage::job_status::succeeded) {
     links["result"] = self + "/result";
     // One link per format the job asked for ("markdown", "json", "chunks", "text"), and the bundle.
-    for (const auto& f : actors::formats_of(spec)) links[f] = self + "/result/" + f;
+    for (const auto& f : formats_of(spec)) links[f] = self + "/result/" + f;
     links["bundle"] = self + "/result/bundle";
   }
   json doc = {{"job_id", j.id},

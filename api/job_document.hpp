@@ -4,7 +4,7 @@
 // of a job's webhooks (notify::delivery_loop, started by actors/webhooks.cpp). http/ depends on
 // actors/, never the reverse, so the one renderer both use sits below both: it knows the job
 // record (storage/job_record.hpp, no PostgreSQL) and nlohmann-json, plus the header-only format
-// table actors/result_formats.hpp for the per-format links (a table that belongs down here too). The API's other
+// table api/result_formats.hpp for the per-format links. The API's other
 // documents (job pages, result metadata, /v1/info) are only ever HTTP bodies and are built in http/.
 #pragma once
 

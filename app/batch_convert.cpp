@@ -25,6 +25,7 @@
 
 #include "actors/worker_process.hpp"
 #include "app/batch_plan.hpp"
+#include "api/result_formats.hpp"
 #include "app/convert_cli.hpp"
 
 namespace quire::app {
@@ -127,23 +128,13 @@ class batch_run {
     job.job_id = item.input.string();
     job.input_path = fs::absolute(item.input, ec).string();
     job.output_dir = fs::absolute(scratch, ec).string();
-    job.options = {{"first_page", args_.first_page},
-                   {"last_page", args_.last_page},
-                   {"max_pages", 0},
-                   {"extract_images", images},
-                   {"asset_prefix", images ? asset_link_prefix(item) : std::string()},
-                   {"ocr", args_.ocr},
-                   {"ocr_languages", args_.ocr_languages},
-                   {"acceleration_policy", args_.acceleration},
-                   {"page_markers", args_.page_markers},
-                   {"formats", nlohmann::json::array({args_.format})},
-                   {"chunk_limit", args_.chunk_size},
-                   {"chunk_unit", args_.chunk_unit},
-                   {"limits", {{"page_seconds", args_.limits.page_seconds},
-                               {"page_content_bytes", args_.limits.page_content_bytes},
-                               {"document_content_bytes", args_.limits.document_content_bytes},
-                               {"page_operators", args_.limits.page_operators}}}};
-    job.timeout = std::chrono::milliseconds(static_cast<long long>(args_.timeout * 1000));
+    job.spec = args_.spec;
+    job.spec.conversion.extract_images = images;
+    job.asset_prefix = images ? asset_link_prefix(item) : std::string();
+    // --timeout stops the worker from here (a hung page included), not inside its engine.
+    job.budget = args_.budget;
+    job.budget.timeout_seconds = 0;
+    job.timeout = std::chrono::milliseconds(static_cast<long long>(args_.budget.timeout_seconds * 1000));
     auto& mine = in_progress_[static_cast<std::size_t>(slot)];
     const auto outcome = worker.run(job, [&](int pages_done, int) {
       mine = pages_done;
@@ -163,9 +154,7 @@ class batch_run {
       }
     }
     // the worker wrote the format asked for next to result.md (cmd_worker.cpp)
-    const fs::path result = scratch / (args_.format == "json"     ? "document.json"
-                                       : args_.format == "chunks" ? "chunks.json"
-                                                                  : "result.md");
+    const fs::path result = scratch / std::string(api::find_result_format(args_.format)->file);
     if (!move_file(result, item.output, error)) return fail(item.input.string(), "io_error", error);
     for (const auto& p : r.value("pages", nlohmann::json::array()))
       if (p.value("no_text_layer", false) && !p.value("ocr_used", false))

@@ -31,19 +31,32 @@ bool write_file(const std::filesystem::path& path, std::string_view bytes) {
   return static_cast<bool>(f.flush());
 }
 
-// --pages A or A-B (1-based, inclusive) into args.first_page/last_page; false when malformed.
+// --pages A or A-B (1-based, inclusive) into the spec's first_page/last_page; false when malformed.
 bool parse_pages(convert_args& a) {
   if (a.pages.empty()) return true;
   std::smatch m;
   static const std::regex range(R"((\d{1,9})(?:-(\d{1,9}))?)");
   if (!std::regex_match(a.pages, m, range)) return false;
-  a.first_page = std::stoi(m[1]);
-  a.last_page = m[2].matched ? std::stoi(m[2]) : a.first_page;
+  auto& c = a.spec.conversion;
+  c.first_page = std::stoi(m[1]);
+  c.last_page = m[2].matched ? std::stoi(m[2]) : c.first_page;
   return true;  // out-of-range pages are the engine's invalid_argument (exit 1)
 }
 
-convert::chunk_options chunking(const convert_args& a) {
-  return {a.chunk_size, a.chunk_unit == "tokens" ? convert::chunk_unit::tokens : convert::chunk_unit::characters};
+// The flag values of an option that takes one of these (the job spec's names for them).
+template <class Range>
+std::vector<std::string> names_of(const Range& values) {
+  std::vector<std::string> out;
+  for (auto v : values) {
+    using api::to_string;
+    using convert::to_string;
+    out.emplace_back(to_string(v));
+  }
+  return out;
+}
+template <class E>
+std::vector<std::string> names_of(std::initializer_list<E> values) {
+  return names_of<std::initializer_list<E>>(values);
 }
 
 // The many-file form: more than one input, a directory, or an -o that is (or ends like) a directory.
@@ -70,25 +83,15 @@ int run_convert(const convert_args& a) {
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 
-  convert::options opts;
-  opts.first_page = a.first_page;
-  opts.last_page = a.last_page;
-  opts.ocr_languages = a.ocr_languages;
-  opts.ocr = a.ocr == "off" ? convert::ocr_mode::off
-             : a.ocr == "force" ? convert::ocr_mode::force
-                                : convert::ocr_mode::automatic;
-  opts.timeout_seconds = a.timeout;
-  opts.limits = a.limits;
-  opts.page_markers = a.page_markers;
-  convert::parse_acceleration_policy(a.acceleration, &opts.acceleration);  // checked by CLI11
-  opts.extract_images = !a.assets_dir.empty();
-  if (opts.extract_images) {
+  std::string asset_prefix;
+  if (a.spec.conversion.extract_images) {
     // Links in the Markdown are relative to the Markdown file when there is one.
     std::filesystem::path base = a.output.empty() ? std::filesystem::current_path()
                                                   : std::filesystem::absolute(a.output).parent_path();
     auto rel = std::filesystem::absolute(a.assets_dir).lexically_relative(base);
-    opts.asset_prefix = rel.empty() ? a.assets_dir + "/" : rel.generic_string() + "/";
+    asset_prefix = rel.empty() ? a.assets_dir + "/" : rel.generic_string() + "/";
   }
+  const convert::options opts = api::to_convert_options(a.spec, a.budget, asset_prefix);
 
   convert::engine engine;
   auto res = engine.convert(std::as_bytes(std::span(bytes)), opts);
@@ -116,7 +119,7 @@ int run_convert(const convert_args& a) {
   std::string text = res->markdown;
   if (a.format == "json") text = convert::document_json(*res);
   if (a.format == "chunks") {
-    const convert::chunk_options co = chunking(a);
+    const convert::chunk_options& co = a.spec.conversion.chunks;
     text = convert::chunks_json(convert::make_chunks(res->doc, co), co);
   }
   if (a.output.empty() || a.output == "-") {
@@ -158,40 +161,40 @@ void add_convert_command(CLI::App& app) {
                   "stats, warnings and timings; chunks: heading-aware chunks for retrieval (--chunk-size)")
       ->check(CLI::IsMember({"markdown", "json", "chunks"}));
   cmd->add_flag("--json", args->json, "Same as --format json");
-  cmd->add_flag("--page-markers", args->page_markers,
+  cmd->add_flag("--page-markers", args->spec.conversion.page_markers,
                 "Put <!-- page N --> before the first block of each page in the Markdown");
-  cmd->add_option("--chunk-size", args->chunk_size,
+  cmd->add_option("--chunk-size", args->spec.conversion.chunks.limit,
                   "--format chunks: the most a chunk holds (default 2000); only a table, code block or paragraph "
                   "longer than that alone is split")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--chunk-unit", args->chunk_unit,
                   "Unit of --chunk-size: characters (default) or tokens (approximated as 4 characters each)")
-      ->check(CLI::IsMember({"characters", "tokens"}));
+      ->check(CLI::IsMember(names_of({convert::chunk_unit::characters, convert::chunk_unit::tokens})));
   cmd->add_option("--pages", args->pages,
                   "Convert only pages A-B (or the single page A); 1-based and inclusive: --pages 2-3 is the second and "
                   "third page");
   cmd->add_option("--ocr", args->ocr, "OCR for pages without text: auto, off, force")
-      ->check(CLI::IsMember({"auto", "off", "force"}));
-  auto* langs = cmd->add_option("--ocr-languages", args->ocr_languages,
+      ->check(CLI::IsMember(names_of({convert::ocr_mode::automatic, convert::ocr_mode::off, convert::ocr_mode::force})));
+  auto* langs = cmd->add_option("--ocr-languages", args->spec.conversion.ocr_languages,
                                 "Tesseract languages for OCR joined by +, e.g. eng+deu (default eng); refused "
                                 "when one is not installed");
   // cpu_only by default: a one-shot conversion should not probe GPUs unless asked to.
   cmd->add_option("--acceleration", args->acceleration,
                   "Page-raster analysis: cpu_only (default), gpu_prefer (CPU fallback with a warning), "
                   "gpu_required (fails with gpu_not_available without a working GPU)")
-      ->check(CLI::IsMember({"cpu_only", "gpu_prefer", "gpu_required"}));
-  cmd->add_option("--timeout", args->timeout, "Give up on a file after this many seconds (0 = no limit)")
+      ->check(CLI::IsMember(names_of(convert::acceleration_policies)));
+  cmd->add_option("--timeout", args->budget.timeout_seconds, "Give up on a file after this many seconds (0 = no limit)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--page-timeout", args->limits.page_seconds,
+  cmd->add_option("--page-timeout", args->budget.limits.page_seconds,
                   "Fail a file whose page takes longer than this many seconds (default 60, 0 = no limit)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--page-content-limit", args->limits.page_content_bytes,
+  cmd->add_option("--page-content-limit", args->budget.limits.page_content_bytes,
                   "Fail a file whose page's content streams inflate past this size (default 128MiB, 0 = no limit)")
       ->transform(CLI::AsSizeValue(false));
-  cmd->add_option("--document-content-limit", args->limits.document_content_bytes,
+  cmd->add_option("--document-content-limit", args->budget.limits.document_content_bytes,
                   "The same, summed over the pages converted (default 2GiB, 0 = no limit)")
       ->transform(CLI::AsSizeValue(false));
-  cmd->add_option("--page-operator-limit", args->limits.page_operators,
+  cmd->add_option("--page-operator-limit", args->budget.limits.page_operators,
                   "Fail a file whose page draws more than this many operations (default 2000000, 0 = no limit)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-j,--jobs", args->jobs, "Many files: how many convert at once (default: one per CPU core)")
@@ -200,6 +203,13 @@ void add_convert_command(CLI::App& app) {
                 "Many files: leave a PDF whose output already exists alone (default: replace the output)");
   cmd->callback([args, langs] {
     if (args->json) args->format = "json";
+    // The flags onto the job spec (CLI11 has checked the names).
+    auto& c = args->spec.conversion;
+    if (!args->ocr.empty()) api::parse_ocr_mode(args->ocr, &c.ocr);
+    if (!args->chunk_unit.empty()) api::parse_chunk_unit(args->chunk_unit, &c.chunks.unit);
+    if (!args->acceleration.empty()) convert::parse_acceleration_policy(args->acceleration, &args->spec.execution.acceleration);
+    c.extract_images = !args->assets_dir.empty();
+    if (args->format != "markdown") c.formats = {"markdown", args->format};  // both "json" and "chunks" follow "markdown" in the table
     if (!parse_pages(*args)) {
       fmt::print(stderr, "quire convert: error: invalid_argument: --pages wants A or A-B, got '{}'\n",
                  args->pages);
@@ -207,7 +217,7 @@ void add_convert_command(CLI::App& app) {
     }
     if (langs->count() > 0) {
       std::vector<std::string> missing;
-      if (auto problem = convert::check_ocr_languages(args->ocr_languages, &missing); !problem.empty()) {
+      if (auto problem = convert::check_ocr_languages(c.ocr_languages, &missing); !problem.empty()) {
         std::string installed;
         for (const auto& l : convert::installed_ocr_languages()) installed += (installed.empty() ? "" : ", ") + l;
         fmt::print(stderr, "quire convert: error: ocr_language_unavailable: {}\n  installed: {}\n", problem,

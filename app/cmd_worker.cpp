@@ -41,7 +41,8 @@
 #include <vector>
 
 #include "actors/config.hpp"
-#include "actors/result_formats.hpp"
+#include "api/job_spec.hpp"
+#include "api/result_formats.hpp"
 #include "actors/worker_wire.hpp"
 #include "app/commands.hpp"
 #include "app/worker_sandbox.hpp"
@@ -185,25 +186,13 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   test_hooks(bytes);
   if (auto probed = probe_hook(bytes, job)) return *probed;
 
-  const auto& o = job.value("options", nlohmann::json::object());
-  convert::options opts;
-  opts.first_page = o.value("first_page", 1);
-  opts.last_page = o.value("last_page", 0);
-  opts.max_pages = o.value("max_pages", 0);
-  const auto& lim = o.value("limits", nlohmann::json::object());
-  opts.limits.page_seconds = lim.value("page_seconds", 0.0);
-  opts.limits.page_content_bytes = lim.value("page_content_bytes", std::uint64_t{0});
-  opts.limits.document_content_bytes = lim.value("document_content_bytes", std::uint64_t{0});
-  opts.limits.page_operators = lim.value("page_operators", std::uint64_t{0});
-  opts.extract_images = o.value("extract_images", false);
-  opts.asset_prefix = o.value("asset_prefix", "assets/");
-  const auto ocr = o.value("ocr", "auto");
-  opts.ocr = ocr == "off" ? convert::ocr_mode::off : ocr == "force" ? convert::ocr_mode::force : convert::ocr_mode::automatic;
-  opts.ocr_languages = o.value("ocr_languages", "eng");
-  opts.page_markers = o.value("page_markers", false);
-  // The job's acceleration policy decides where page-raster analysis runs (CPU when unset).
-  if (!convert::parse_acceleration_policy(o.value("acceleration_policy", "cpu_only"), &opts.acceleration))
-    return fail("invalid_argument", "unknown acceleration_policy");
+  // The job spec's canonical JSON and the work budget, as the parent wrote them (api/job_spec.hpp).
+  api::spec_problem problem;
+  const auto spec = api::read_stored_spec(job.value("spec", nlohmann::json::object()), {}, problem);
+  if (!spec) return fail("invalid_argument", "job spec: " + problem.field + ": " + problem.message);
+  // The job's acceleration policy decides where page-raster analysis runs.
+  convert::options opts = api::to_convert_options(*spec, api::read_work_budget(job.value("budget", nlohmann::json::object())),
+                                                  job.value("asset_prefix", ""));
   if (dev.test_fails && dev.failure.empty()) dev.failure = "test hook: the device reported a failure";
   std::optional<watched_analyzer> watched;
   if (dev.device >= 0 && opts.acceleration != convert::acceleration_policy::cpu_only) {
@@ -243,20 +232,16 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   if (!md.flush()) return fail("io_error", "cannot write result.md");
   // The other formats asked for, from the same document model, under their artifact names
   // (actors/result_formats.hpp): document.json, chunks.json, result.txt.
-  for (const auto& format : o.value("formats", nlohmann::json::array())) {
-    const auto* f = format.is_string() ? actors::find_result_format(format.get<std::string>()) : nullptr;
-    if (!f) return fail("invalid_argument", "unknown result format " + format.dump());
+  for (const auto& format : spec->conversion.formats) {
+    const auto* f = api::find_result_format(format);
+    if (!f) return fail("invalid_argument", "unknown result format " + format);
     std::string body;
     if (f->name == "markdown") {
       continue;  // result.md, always written
     } else if (f->name == "json") {
       body = convert::document_json(*res);
     } else if (f->name == "chunks") {
-      convert::chunk_options co;
-      co.limit = std::max(1, o.value("chunk_limit", co.limit));
-      co.unit = o.value("chunk_unit", "characters") == "tokens" ? convert::chunk_unit::tokens
-                                                                : convert::chunk_unit::characters;
-      body = convert::chunks_json(convert::make_chunks(res->doc, co), co);
+      body = convert::chunks_json(convert::make_chunks(res->doc, spec->conversion.chunks), spec->conversion.chunks);
     } else if (f->name == "text") {
       body = convert::document_text(res->doc);
     }

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <string>
-
-#include "convert/convert.hpp"
 #include <vector>
+
+#include "api/job_spec.hpp"
 
 namespace quire::app {
 
@@ -14,17 +14,14 @@ struct convert_args {
   std::string output;
   std::string assets_dir;
   std::string pages;
-  int first_page = 1;  // from pages (1-based, inclusive)
-  int last_page = 0;   // 0 = end of the document
-  std::string ocr = "auto";
-  std::string ocr_languages = "eng";
-  std::string acceleration = "cpu_only";
+  // The conversion asked for, with the job spec's defaults (api/job_spec.hpp): --pages, --ocr,
+  // --ocr-languages, --acceleration, --page-markers, --chunk-size and --chunk-unit fill it in, and
+  // --format and --assets its formats and extract_images.
+  api::job_spec spec;
+  std::string ocr, acceleration, chunk_unit;  // those flags' text; "" = not given
   std::string format = "markdown";  // markdown | json | chunks (--json is --format json)
-  bool page_markers = false;        // <!-- page N --> lines in the Markdown (and in the JSON's markdown)
-  int chunk_size = 2000;            // --format chunks: the limit per chunk ...
-  std::string chunk_unit = "characters";  // ... in characters or (approximate) tokens
-  double timeout = 0;
-  convert::options::work_limits limits = convert::options::work_limits::recommended();
+  // --timeout (in the engine: 0 = no limit), --page-timeout and the content and operator limits.
+  api::work_budget budget;
   bool json = false;
   int jobs = 0;                     // 0 = one per core
   bool skip_existing = false;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/expected.hpp"
+#include "convert/acceleration.hpp"
 #include "convert/document.hpp"
 
 namespace quire::gpu {
@@ -69,13 +70,7 @@ using quire::to_string;  // convert::to_string(e.code): the code's stable name
 
 enum class ocr_mode { automatic, off, force };
 
-// Where page-raster analysis (scanned-page detection, rules and figures found in the pixels) runs.
-// gpu_required: on a CUDA device or not at all (errc::gpu_not_available); gpu_prefer: a CUDA device
-// when one works, else the CPU with a warning; cpu_only: the CPU reference (identical results, the
-// default: a library call or a one-shot CLI run should not probe devices unless asked).
-enum class acceleration_policy { cpu_only, gpu_prefer, gpu_required };
-std::string_view to_string(acceleration_policy p);                        // "cpu_only", ...
-bool parse_acceleration_policy(std::string_view s, acceleration_policy* out);
+// acceleration_policy, its to_string and parse_acceleration_policy: convert/acceleration.hpp.
 
 // OCR language models (Tesseract .traineddata) this machine can use, sorted: "eng", "deu",
 // "chi_sim", … ("osd", orientation and script detection only, is not a language and is left out).
@@ -112,7 +107,7 @@ struct options {
     // What `quire convert` applies unless told otherwise (the service's QUIRE_PAGE_* defaults are the
     // same numbers): the quality gate converts every eval document within them, and a hostile file
     // past them fails in about a second instead of holding a converter for minutes.
-    static work_limits recommended() { return {60, 128ull << 20, 2048ull << 20, 2000000}; }
+    static constexpr work_limits recommended() { return {60, 128ull << 20, 2048ull << 20, 2000000}; }
   } limits;
   // Called after each page (pages done, pages total). Returning false cancels (errc::canceled).
   std::function<bool(int, int)> progress;

@@ -16,24 +16,6 @@ extern "C" {
 
 namespace quire::convert {
 
-std::string_view to_string(acceleration_policy p) {
-  switch (p) {
-    case acceleration_policy::cpu_only: return "cpu_only";
-    case acceleration_policy::gpu_prefer: return "gpu_prefer";
-    case acceleration_policy::gpu_required: return "gpu_required";
-  }
-  return "cpu_only";
-}
-
-bool parse_acceleration_policy(std::string_view s, acceleration_policy* out) {
-  for (auto p : {acceleration_policy::cpu_only, acceleration_policy::gpu_prefer, acceleration_policy::gpu_required})
-    if (s == to_string(p)) {
-      *out = p;
-      return true;
-    }
-  return false;
-}
-
 namespace page_raster {
 namespace {
 

@@ -9,10 +9,10 @@
 #include <utility>
 
 #include "actors/result_formats.hpp"
+#include "api/job_spec.hpp"
 #include "http/detail/documents.hpp"
 #include "http/detail/exchange.hpp"
 #include "http/docling.hpp"
-#include "http/job_spec.hpp"
 #include "http/multipart.hpp"
 
 namespace quire::http::detail {
@@ -113,7 +113,7 @@ std::optional<response> read_source(const request& req, const std::string& cid, 
 // job spec (so OCR languages, limits and defaults are checked in one place).
 struct accepted {
   dl::translation t;
-  json spec;
+  quire::api::job_spec spec;
 };
 
 std::optional<response> translate(const api_state& s, const docling_input& in, const std::string& cid, accepted& out) {
@@ -124,12 +124,8 @@ std::optional<response> translate(const api_state& s, const docling_input& in, c
   std::string field, message;
   auto t = dl::translate(in.options, lim, field, message);
   if (!t) return validation(field, message, cid);
-  spec_limits limits;
-  limits.max_timeout_seconds = lim.max_timeout_seconds;
-  limits.default_policy = cfg.effective_acceleration_policy();
-  limits.ocr_languages = &cfg.ocr_languages;
-  spec_problem problem;
-  auto spec = validate_job_spec(t->job_spec.dump(), limits, problem);
+  quire::api::spec_problem problem;
+  auto spec = quire::api::parse_job_spec(t->job_spec.dump(), actors::job_spec_limits(cfg), problem);
   if (!spec) {
     json details = problem.details;
     details["field"] = problem.field;
@@ -142,7 +138,8 @@ std::optional<response> translate(const api_state& s, const docling_input& in, c
 
 // The one place these routes create a job (actors::service::submit), with the native submit's
 // checks: queue depth, size, a PDF at all, a GPU when the policy requires one.
-std::optional<response> submit(api_state& s, exchange& ex, const docling_input& in, const json& spec, json& job) {
+std::optional<response> submit(api_state& s, exchange& ex, const docling_input& in, const quire::api::job_spec& spec,
+                               json& job) {
   const auto& cfg = s.cfg;
   const auto& cid = ex.correlation_id;
   if (s.svc.queued_jobs() >= cfg.max_queue_depth)
@@ -152,14 +149,14 @@ std::optional<response> submit(api_state& s, exchange& ex, const docling_input& 
                           {{"max_upload_bytes", cfg.max_upload_bytes}});
   if (in.pdf.empty()) return validation("files", "is empty", cid);
   if (!looks_like_pdf(in.pdf)) return validation("files", "is not a PDF (no %PDF- header); quire converts PDFs only", cid);
-  if (spec["execution"].value("acceleration_policy", "") == "gpu_required" && s.svc.working_gpu_converters() <= 0)
+  if (spec.execution.acceleration == convert::acceleration_policy::gpu_required && s.svc.working_gpu_converters() <= 0)
     return error_response("gpu_not_available", "acceleration_policy gpu_required, but this lane has no working GPU",
                           cid, {{"acceleration_policy", "gpu_required"}});
   actors::submission sub;
   sub.api_key_id = ex.api_key_id;
   sub.correlation_id = cid;
   sub.filename = in.filename;
-  sub.job_spec = spec;
+  sub.job_spec = quire::api::to_json(spec);
   sub.pdf.assign(in.pdf.data(), in.pdf.size());
   auto res = s.svc.submit(sub);
   if (!res) return from_error(res.err(), cid);

@@ -6,10 +6,10 @@
 #include <utility>
 
 #include "actors/result_formats.hpp"
+#include "api/job_spec.hpp"
 #include "http/bundle.hpp"
 #include "http/detail/documents.hpp"
 #include "http/detail/exchange.hpp"
-#include "http/job_spec.hpp"
 #include "http/multipart.hpp"
 
 namespace quire::http::detail {
@@ -148,13 +148,8 @@ response submit_job(api_state& s, exchange& ex) {
                           {{"max_upload_bytes", cfg.max_upload_bytes}});
   if (up.pdf.empty()) return validation("file", "is empty", cid);
   if (!looks_like_pdf(up.pdf)) return validation("file", "is not a PDF (no %PDF- header)", cid);
-  spec_limits limits;
-  limits.max_timeout_seconds = static_cast<int>(cfg.document_timeout.count());
-  limits.default_policy = cfg.effective_acceleration_policy();
-  limits.ocr_languages = &cfg.ocr_languages;
-  limits.webhooks = &cfg.webhook_destinations;
-  spec_problem problem;
-  auto spec = validate_job_spec(up.spec_text, limits, problem);
+  quire::api::spec_problem problem;
+  auto spec = quire::api::parse_job_spec(up.spec_text, actors::job_spec_limits(cfg), problem);
   if (!spec) {
     json details = problem.details;
     details["field"] = problem.field;
@@ -162,11 +157,11 @@ response submit_job(api_state& s, exchange& ex) {
   }
   // gpu_required never falls back: with no working GPU converter now, refuse rather than queue a job
   // nothing can run. Retryable: a GPU may come back (another replica, a restart).
-  if ((*spec)["execution"].value("acceleration_policy", "") == "gpu_required" && s.svc.working_gpu_converters() <= 0)
+  if (spec->execution.acceleration == convert::acceleration_policy::gpu_required && s.svc.working_gpu_converters() <= 0)
     return error_response("gpu_not_available", "acceleration_policy gpu_required, but this lane has no working GPU",
                           cid, {{"acceleration_policy", "gpu_required"}});
   sub.filename = std::move(up.filename);
-  sub.job_spec = std::move(*spec);
+  sub.job_spec = quire::api::to_json(*spec);
   sub.pdf.assign(up.pdf.data(), up.pdf.size());
   // Nothing to wait for after the commit: answered when it is done, from the batcher's thread.
   if (wait == 0 && ex.respond) {

@@ -125,7 +125,7 @@ TEST_CASE("gpu_unavailable says why, and the prod CPU override is a warning") {
   REQUIRE(f.size() == 1);
   CHECK(f[0].message.find("no CUDA driver") != std::string::npos);
   CHECK(config_warnings(c).empty());
-  c.acceleration_policy = "gpu_prefer";
+  c.acceleration_policy = quire::convert::acceleration_policy::gpu_prefer;
   f.clear();
   check_gpu(c, 0, f);
   CHECK(f.empty());
