@@ -17,9 +17,18 @@
 
 #include "actors/config.hpp"
 #include "app/commands.hpp"
+#include "app/database_url.hpp"
 #include "storage/migrator.hpp"
 
 namespace quire::app {
+
+std::optional<std::string> database_url_from_env(const char* command) {
+  std::vector<actors::config_error> errors;
+  auto url = actors::secret_setting(actors::process_env(), "QUIRE_DATABASE_URL", errors);
+  for (const auto& e : errors) fmt::print(stderr, "{}: {}: {}\n", command, e.variable, e.message);
+  if (!errors.empty()) return std::nullopt;
+  return url.value_or("");
+}
 
 void add_sweep_command(CLI::App& app);  // cmd_sweep.cpp
 
@@ -35,16 +44,6 @@ struct migrate_args {
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
-// QUIRE_DATABASE_URL, or the file QUIRE_DATABASE_URL_FILE names (actors::secret_setting); "" when
-// neither is set. An unreadable file is reported and ends the command.
-std::optional<std::string> database_url_from_env(const char* command) {
-  std::vector<actors::config_error> errors;
-  auto url = actors::secret_setting(actors::process_env(), "QUIRE_DATABASE_URL", errors);
-  for (const auto& e : errors) fmt::print(stderr, "{}: {}: {}\n", command, e.variable, e.message);
-  if (!errors.empty()) return std::nullopt;
-  return url.value_or("");
 }
 
 int fail(const storage::error& e) {

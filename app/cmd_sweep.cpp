@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/config.hpp"
+#include "app/database_url.hpp"
 #include "storage/artifact_store.hpp"
 #include "storage/job_store.hpp"
 #include "storage/maintenance.hpp"
@@ -33,16 +34,6 @@ struct sweep_args {
 std::string env_or(const char* name, const std::string& v) {
   const char* e = std::getenv(name);
   return !v.empty() ? v : (e != nullptr ? std::string(e) : std::string());
-}
-
-// QUIRE_DATABASE_URL, or the file QUIRE_DATABASE_URL_FILE names (actors::secret_setting); "" when
-// neither is set. An unreadable file is reported and ends the command.
-std::optional<std::string> database_url_from_env(const char* command) {
-  std::vector<actors::config_error> errors;
-  auto url = actors::secret_setting(actors::process_env(), "QUIRE_DATABASE_URL", errors);
-  for (const auto& e : errors) fmt::print(stderr, "{}: {}: {}\n", command, e.variable, e.message);
-  if (!errors.empty()) return std::nullopt;
-  return url.value_or("");
 }
 
 int fail(const storage::error& e) {

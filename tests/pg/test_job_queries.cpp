@@ -301,12 +301,23 @@ TEST_CASE("a connection the server closed while idle is replaced before the next
   auto s = open_store(db.url());
   auto job = submit_ok(*s, request());
   REQUIRE(s->set_clock_for_testing(t0));
+  // pg_terminate_backend() only signals: the connections are closed once the backends have gone,
+  // which is what a restarted database leaves behind (and what the next call must cope with).
   auto kill_store_backends = [&] {
     pqxx::connection admin(db.url());
     pqxx::nontransaction n(admin);
-    return n.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                  " WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        .size();
+    // (OFFSET 0 keeps the filter apart: PostgreSQL may evaluate a WHERE clause's terms in any order)
+    const auto killed = n.exec("SELECT pid, pg_terminate_backend(pid) FROM (SELECT pid FROM pg_stat_activity"
+                               " WHERE datname = current_database() AND pid <> pg_backend_pid() OFFSET 0) others");
+    for (int i = 0; i < 500; ++i) {
+      bool alive = false;
+      for (const auto& row : killed)
+        alive = alive || n.exec_params1("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", row[0].as<int>())[0]
+                                 .as<int>() > 0;
+      if (!alive) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return killed.size();
   };
   REQUIRE(kill_store_backends() >= 1);
   // A restarted or restarting database closes idle connections: the first call after it must not
