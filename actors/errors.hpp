@@ -25,10 +25,4 @@ constexpr std::string_view to_string(errc code) {
 
 }  // namespace quire::actors
 
-namespace quire {
-template <>
-struct error_domain<actors::errc> {
-  static constexpr std::string_view name = "actors";
-  static std::string_view to_string(actors::errc c) { return actors::to_string(c); }
-};
-}  // namespace quire
+QUIRE_ERROR_DOMAIN(actors, "actors")  // errc as the "actors" error domain (base/error.hpp)

@@ -3,10 +3,7 @@
 // Modeled on CAF's `caf::error` (a code plus its category) and LevelDB's `Status`. Each module keeps
 // its own code enum (`convert::errc`, `storage::errc`, `gpu::errc`) and registers it once:
 //
-//   template <> struct quire::error_domain<convert::errc> {
-//     static constexpr std::string_view name = "convert";
-//     static std::string_view to_string(convert::errc c) { return convert::to_string(c); }
-//   };
+//   QUIRE_ERROR_DOMAIN(convert, "convert")  // at global scope, after convert::errc and its to_string
 //
 // after which a `convert::errc` converts implicitly to an `error_code`, compares with one
 // (`e.code == storage::errc::job_not_found`), and `to_string(e.code)` gives its stable name
@@ -37,6 +34,17 @@ struct is_error_enum : std::false_type {};
 template <class E>
 struct is_error_enum<E, std::void_t<decltype(error_domain<E>::name)>> : std::is_enum<E> {};
 }  // namespace detail
+
+// Registers quire::<module>::errc, printed by quire::<module>::to_string(errc), as the error domain
+// `domain_name`. At global scope, once per module, in the header that declares the enum.
+#define QUIRE_ERROR_DOMAIN(module, domain_name)                                          \
+  namespace quire {                                                                      \
+  template <>                                                                            \
+  struct error_domain<module::errc> {                                                    \
+    static constexpr std::string_view name = domain_name;                                \
+    static std::string_view to_string(module::errc c) { return module::to_string(c); }   \
+  };                                                                                     \
+  }
 
 // True for the enums registered through error_domain.
 template <class E>

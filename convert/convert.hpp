@@ -51,14 +51,7 @@ std::string_view to_string(errc code);  // "pdf_unreadable", ...
 
 }  // namespace quire::convert
 
-// Registers errc as the "convert" error domain (base/error.hpp).
-namespace quire {
-template <>
-struct error_domain<convert::errc> {
-  static constexpr std::string_view name = "convert";
-  static std::string_view to_string(convert::errc c) { return convert::to_string(c); }
-};
-}  // namespace quire
+QUIRE_ERROR_DOMAIN(convert, "convert")  // errc as the "convert" error domain (base/error.hpp)
 
 namespace quire::convert {
 

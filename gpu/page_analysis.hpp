@@ -53,14 +53,7 @@ std::string_view to_string(errc code);  // "invalid_argument", ...
 
 }  // namespace quire::gpu
 
-// Registers errc as the "gpu" error domain (base/error.hpp).
-namespace quire {
-template <>
-struct error_domain<gpu::errc> {
-  static constexpr std::string_view name = "gpu";
-  static std::string_view to_string(gpu::errc c) { return gpu::to_string(c); }
-};
-}  // namespace quire
+QUIRE_ERROR_DOMAIN(gpu, "gpu")  // errc as the "gpu" error domain (base/error.hpp)
 
 namespace quire::gpu {
 

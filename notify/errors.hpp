@@ -23,10 +23,4 @@ constexpr std::string_view to_string(errc code) {
 
 }  // namespace quire::notify
 
-namespace quire {
-template <>
-struct error_domain<notify::errc> {
-  static constexpr std::string_view name = "notify";
-  static std::string_view to_string(notify::errc c) { return notify::to_string(c); }
-};
-}  // namespace quire
+QUIRE_ERROR_DOMAIN(notify, "notify")  // errc as the "notify" error domain (base/error.hpp)

@@ -49,14 +49,7 @@ std::string_view to_string(errc code);  // "schema_version_mismatch", ...
 
 }  // namespace quire::storage
 
-// Registers errc as the "storage" error domain (base/error.hpp).
-namespace quire {
-template <>
-struct error_domain<storage::errc> {
-  static constexpr std::string_view name = "storage";
-  static std::string_view to_string(storage::errc c) { return storage::to_string(c); }
-};
-}  // namespace quire
+QUIRE_ERROR_DOMAIN(storage, "storage")  // errc as the "storage" error domain (base/error.hpp)
 
 namespace quire::storage {
 
