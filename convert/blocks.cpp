@@ -234,18 +234,12 @@ std::vector<span> page_analyzer::join_spans(const std::vector<const fline*>& lin
           if (ch == ' ' || ch == ',' || ch == '.' || ch == ';' || ch == ':' || ch == ')') break;
           tail += ch;
         }
-        auto lowered = [](const std::string& w, bool* all_alpha) {
+        auto lowered = [](const std::string& w) {
           std::string l;
-          *all_alpha = !w.empty();
-          for (size_t k = 0; k < w.size();) {
-            const int c = text::next_cp(w, k);
-            *all_alpha = *all_alpha && text::is_alpha(c);
-            text::append_cp(l, text::to_lower(c));
-          }
+          for (size_t k = 0; k < w.size();) text::append_cp(l, text::to_lower(text::next_cp(w, k)));
           return l;
         };
-        bool joined_alpha = false, head_word = false, tail_word = false;
-        const std::string lower = lowered(head + tail, &joined_alpha);
+        const std::string lower = lowered(head + tail);
         // the letters the word has before the hyphen (an opening quote or bracket is no part of it)
         std::string head_letters;
         for (size_t k = 0; k < head.size();) {
@@ -259,8 +253,8 @@ std::vector<span> page_analyzer::join_spans(const std::vector<const fline*>& lin
           if (!text::is_alpha(c)) break;
           text::append_cp(tail_letters, c);
         }
-        const std::string head_lower = lowered(head_letters, &head_word);
-        const std::string tail_lower = lowered(tail_letters, &tail_word);
+        const bool head_word = !head_letters.empty(), tail_word = !tail_letters.empty();
+        const std::string head_lower = lowered(head_letters), tail_lower = lowered(tail_letters);
         const bool head_alpha = !head.empty() && text::is_alpha(text::last_cp(head));
         const bool code = out.back().mono;
         const bool compound = dc.known_word(head_lower) || dc.known_word(tail_lower);
