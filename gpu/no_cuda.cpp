@@ -1,6 +1,6 @@
 // Built instead of the .cu files when nvcc is absent or QUIRE_WITH_CUDA=OFF: the CUDA entry points
-// still exist and report, truthfully, that this build has no GPU support, so callers (policy, the
-// readiness check) need no #ifdefs and gpu_required fails closed.
+// still exist and report, truthfully, that this build has no GPU support, so callers (device
+// selection, the readiness check) need no #ifdefs and a caller that requires a GPU fails closed.
 #include "gpu/page_analysis.hpp"
 
 namespace quire::gpu {

@@ -19,8 +19,9 @@
 //     reference). A failing device is listed with its error, never dropped. With no driver, no device
 //     or a build without nvcc it returns a report that says so; it never crashes.
 //
-//   * Policy: select_analyzer(policy, ...) turns gpu_required / gpu_prefer / cpu_only into an analyzer
-//     plus what was used ("cuda:0", "cpu") and a warning when it fell back.
+//   * Device choice: select_cuda_analyzer(report, device) makes a CUDA analyzer on a healthy device of
+//     a discovery report, or says why there is none. Whether to fall back to the CPU reference then is
+//     the caller's acceleration policy, not this module's (quire's lives in convert/acceleration.hpp).
 //
 // Rasters are 8-bit grayscale, 0 = black, 255 = white, row-major with a stride (MuPDF's gray pixmaps).
 // The module depends on CUDA (optional), the C++17 standard library and the header-only base/ only,
@@ -207,19 +208,12 @@ struct device_report {
 // and is healthy only if the result equals the CPU reference. Never throws.
 device_report discover_devices(bool self_test = true);
 
-// ---- policy ----
-enum class acceleration_policy { gpu_required, gpu_prefer, cpu_only };
-bool parse_policy(const std::string& s, acceleration_policy* out);  // "gpu_required" | "gpu_prefer" | "cpu_only"
-
-struct analyzer_selection {
-  std::unique_ptr<page_analyzer> analyzer;  // never null
-  std::string acceleration_used;           // "cuda:<i>" | "cpu"
-  std::string warning;                     // set when gpu_prefer fell back to the CPU
-};
-
-// device < 0: the first healthy device of `report`. `report` comes from discover_devices().
-// gpu_not_available under gpu_required with no healthy device (the message says why).
-expected<analyzer_selection> select_analyzer(acceleration_policy policy, const device_report& report, int device = -1,
-                                            const analysis_params& params = {});
+// ---- choosing a device ----
+// A CUDA analyzer on `device`, or (device < 0) on the first healthy device of `report` (from
+// discover_devices()). gpu_not_available when there is none or it cannot be used: the message says
+// why (no CUDA build, no driver, the device's failed self-test). Never a CPU analyzer: falling back
+// is the caller's decision (make_cpu_analyzer).
+expected<std::unique_ptr<page_analyzer>> select_cuda_analyzer(const device_report& report, int device = -1,
+                                                              const analysis_params& params = {});
 
 }  // namespace quire::gpu
