@@ -156,17 +156,15 @@ env_lookup process_env() {
   };
 }
 
-bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
+std::optional<listen_address> parse_listen(const std::string& text) {
   std::string t = trim(text);
   auto colon = t.rfind(':');
-  if (colon == std::string::npos) return false;
+  if (colon == std::string::npos) return std::nullopt;
   std::string h = t.substr(0, colon);
   std::uint64_t p = 0;
-  if (!parse_uint(t.substr(colon + 1), 1, 65535, p)) return false;
+  if (!parse_uint(t.substr(colon + 1), 1, 65535, p)) return std::nullopt;
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  host = h.empty() ? "0.0.0.0" : h;
-  port = static_cast<std::uint16_t>(p);
-  return true;
+  return listen_address{h.empty() ? "0.0.0.0" : h, static_cast<std::uint16_t>(p)};
 }
 
 std::optional<std::string> secret_setting(const env_lookup& env, const std::string& name,
@@ -212,11 +210,14 @@ log::settings load_log_settings(const env_lookup& env, std::vector<config_error>
 namespace {
 // QUIRE_WEBHOOK_*: the destination policy, the signing secrets and the retry bounds.
 void load_webhook_settings(const env_lookup& env, service_config& c, std::vector<config_error>& errors) {
-  std::string why;
-  if (auto v = env("QUIRE_WEBHOOK_ALLOWED_HOSTS"); v && !notify::parse_allowed_hosts(*v, c.webhook_destinations, why))
-    errors.push_back({"QUIRE_WEBHOOK_ALLOWED_HOSTS", why});
-  if (auto v = env("QUIRE_WEBHOOK_ALLOW_NETWORKS"); v && !notify::parse_allowed_networks(*v, c.webhook_destinations, why))
-    errors.push_back({"QUIRE_WEBHOOK_ALLOW_NETWORKS", why});
+  if (auto v = env("QUIRE_WEBHOOK_ALLOWED_HOSTS")) {
+    if (auto hosts = notify::parse_allowed_hosts(*v)) c.webhook_destinations.allowed_hosts = std::move(*hosts);
+    else errors.push_back({"QUIRE_WEBHOOK_ALLOWED_HOSTS", hosts.err().message});
+  }
+  if (auto v = env("QUIRE_WEBHOOK_ALLOW_NETWORKS")) {
+    if (auto networks = notify::parse_allowed_networks(*v)) c.webhook_destinations.networks = *networks;
+    else errors.push_back({"QUIRE_WEBHOOK_ALLOW_NETWORKS", networks.err().message});
+  }
   if (auto v = env("QUIRE_WEBHOOK_SECRET")) c.webhook_secret = trim(*v);
   if (!c.webhook_secret.empty() && !notify::decode_secret(c.webhook_secret))
     errors.push_back({"QUIRE_WEBHOOK_SECRET", "expected whsec_ followed by the base64 of 24 to 64 random bytes"});
@@ -287,8 +288,12 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   if (auto url = secret_setting(env, "QUIRE_DATABASE_URL", errors)) c.database_url = trim(*url);
   str("QUIRE_EXPECTED_REVISION", c.expected_revision);
   if (auto v = env("QUIRE_LISTEN"); v && !trim(*v).empty()) {
-    if (!parse_listen(*v, c.listen_host, c.listen_port))
+    if (auto a = parse_listen(*v)) {
+      c.listen_host = a->host;
+      c.listen_port = a->port;
+    } else {
       errors.push_back({"QUIRE_LISTEN", "expected host:port, got '" + *v + "'"});
+    }
   }
   if (auto v = env("QUIRE_API_KEYS")) add_keys(*v, ',', c.api_keys);
   if (auto v = env("QUIRE_API_KEYS_FILE"); v && !trim(*v).empty()) {
@@ -320,8 +325,7 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   std::string policy;
   str("QUIRE_ACCELERATION_POLICY", policy);
   if (!policy.empty()) {
-    convert::acceleration_policy p{};
-    if (convert::parse_acceleration_policy(policy, &p)) c.acceleration_policy = p;
+    if (auto p = convert::parse_acceleration_policy(policy)) c.acceleration_policy = *p;
     else errors.push_back({"QUIRE_ACCELERATION_POLICY", "expected gpu_required, gpu_prefer or cpu_only, got '" + policy + "'"});
   }
   num("QUIRE_HTTP_THREADS", 1, 256, c.http_threads);
@@ -329,8 +333,14 @@ service_config load_config(const env_lookup& env, std::vector<config_error>& err
   num("QUIRE_MAX_CONNECTIONS", 2, 1000000, c.max_connections);
   num("QUIRE_MAX_CONNECTIONS_PER_PEER", 1, 1000000, c.max_connections_per_peer);
   if (auto v = env("QUIRE_PROBE_LISTEN"); v && !trim(*v).empty()) {
-    if (trim(*v) != "off" && !parse_listen(*v, c.probe_host, c.probe_port))
-      errors.push_back({"QUIRE_PROBE_LISTEN", "expected host:port or 'off', got '" + *v + "'"});
+    if (trim(*v) != "off") {
+      if (auto a = parse_listen(*v)) {
+        c.probe_host = a->host;
+        c.probe_port = a->port;
+      } else {
+        errors.push_back({"QUIRE_PROBE_LISTEN", "expected host:port or 'off', got '" + *v + "'"});
+      }
+    }
   } else if (c.listen_port < 65535) {
     c.probe_port = static_cast<std::uint16_t>(c.listen_port + 1);
   } else {

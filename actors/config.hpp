@@ -124,12 +124,14 @@ struct service_config {
   std::string effective_acceleration_policy() const { return std::string(convert::to_string(default_acceleration())); }
 };
 
+// One bad setting. The settings readers below (load_config, load_log_settings, secret_setting) add
+// every one they find to the caller's list instead of stopping at the first, so one start reports
+// all of them (docs/architecture.md, "Errors": an accumulator, not an error out-parameter).
 struct config_error {
   std::string variable;  // e.g. "QUIRE_LISTEN"
   std::string message;
 };
 
-// Reads one variable; returns nullopt when unset. Tests pass a map-backed lookup.
 // The lane's settings a submitted job spec is parsed and admitted under (its default policy and
 // timeout, the timeout's ceiling, the installed OCR languages, the webhook destinations); they
 // refer into `cfg`, which must outlive them.
@@ -137,6 +139,7 @@ api::spec_limits job_spec_limits(const service_config& cfg);
 // The lane's work budgets for one conversion (QUIRE_MAX_PAGES, QUIRE_PAGE_*, QUIRE_DOCUMENT_CONTENT_BYTES).
 api::work_budget work_budget_of(const service_config& cfg);
 
+// Reads one variable; returns nullopt when unset. Tests pass a map-backed lookup.
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
 env_lookup process_env();
 
@@ -165,7 +168,13 @@ const std::vector<setting_doc>& documented_settings();
 // its log settings from the environment `quire serve` passes on.
 log::settings load_log_settings(const env_lookup& env, std::vector<config_error>& errors);
 
-// "host:port" → parts; accepts "[v6]:port" and ":port" (all interfaces).
-bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port);
+// QUIRE_LISTEN's and QUIRE_PROBE_LISTEN's form.
+struct listen_address {
+  std::string host;  // an IPv6 literal without brackets; "0.0.0.0" for ":port"
+  std::uint16_t port = 0;
+};
+// "host:port" → parts; accepts "[v6]:port" and ":port" (all interfaces). nullopt when it is not
+// that form or the port is outside 1-65535 (the caller's settings error says what was expected).
+std::optional<listen_address> parse_listen(const std::string& text);
 
 }  // namespace quire::actors

@@ -14,12 +14,12 @@ namespace {
 
 using json = nlohmann::json;
 
-bool fail(spec_problem& p, std::string field, std::string message) {
+bool fail(field_problem& p, std::string field, std::string message) {
   p = {std::move(field), std::move(message)};
   return false;
 }
 
-bool only_known(const json& obj, const std::string& prefix, const std::set<std::string>& known, spec_problem& p) {
+bool only_known(const json& obj, const std::string& prefix, const std::set<std::string>& known, field_problem& p) {
   if (!obj.is_object()) return fail(p, prefix.empty() ? "$" : prefix, "must be an object");
   for (const auto& [k, v] : obj.items()) {
     if (known.count(k)) continue;
@@ -31,7 +31,7 @@ bool only_known(const json& obj, const std::string& prefix, const std::set<std::
 }
 
 bool get_int(const json& obj, const std::string& key, const std::string& path, long lo, long hi, long& out,
-             spec_problem& p) {
+             field_problem& p) {
   if (!obj.contains(key)) return true;
   const auto& v = obj[key];
   if (!v.is_number_integer()) return fail(p, path, "must be an integer");
@@ -42,7 +42,7 @@ bool get_int(const json& obj, const std::string& key, const std::string& path, l
   return true;
 }
 
-bool get_bool(const json& obj, const std::string& key, const std::string& path, bool& out, spec_problem& p) {
+bool get_bool(const json& obj, const std::string& key, const std::string& path, bool& out, field_problem& p) {
   if (!obj.contains(key)) return true;
   if (!obj[key].is_boolean()) return fail(p, path, "must be a boolean");
   out = obj[key].get<bool>();
@@ -50,7 +50,7 @@ bool get_bool(const json& obj, const std::string& key, const std::string& path, 
 }
 
 bool get_enum(const json& obj, const std::string& key, const std::string& path, const std::set<std::string>& allowed,
-              std::string& out, spec_problem& p) {
+              std::string& out, field_problem& p) {
   if (!obj.contains(key)) return true;
   const auto& v = obj[key];
   std::string list;
@@ -62,7 +62,7 @@ bool get_enum(const json& obj, const std::string& key, const std::string& path, 
 
 // Every '+'-joined name of `spec` must be in `installed`; else the problem lists what is missing
 // and what this lane has, so a client can pick again without a second request.
-bool unavailable_languages(const std::string& spec, const std::vector<std::string>& installed, spec_problem& p) {
+bool unavailable_languages(const std::string& spec, const std::vector<std::string>& installed, field_problem& p) {
   json missing = json::array();
   std::size_t start = 0;
   while (start <= spec.size()) {
@@ -125,19 +125,18 @@ class duplicate_keys {
 // notify: {"url": "https://..."}: an http(s) URL whose host the lane allows (check_url; the
 // resolved addresses are checked again at every delivery attempt).
 bool valid_notify(const json& notify, const spec_limits& limits, bool stored, std::optional<std::string>& url,
-                  spec_problem& p) {
+                  field_problem& p) {
   if (!only_known(notify, "notify", {"url"}, p)) return false;
   if (!notify.contains("url") || !notify["url"].is_string()) return fail(p, "notify.url", "must be a URL string");
   const auto text = notify["url"].get<std::string>();
-  std::string why;
-  if (!notify::parse_url(text, why)) return fail(p, "notify.url", why);
+  if (auto u = notify::parse_url(text); !u) return fail(p, "notify.url", u.err().message);
   static const notify::destination_policy none;
   if (stored) {
     url = text;
     return true;
   }
-  if (auto refused = notify::check_url(limits.webhooks ? *limits.webhooks : none, text)) {
-    fail(p, "notify.url", *refused);
+  if (auto allowed = notify::check_url(limits.webhooks ? *limits.webhooks : none, text); !allowed) {
+    fail(p, "notify.url", allowed.err().message);
     p.code = "notify_url_not_allowed";
     return false;
   }
@@ -147,7 +146,7 @@ bool valid_notify(const json& notify, const spec_limits& limits, bool stored, st
 
 // conversion.formats: an array of result format names (api/result_formats.hpp), each at most
 // once; canonical: in the table's order, "markdown" always first (it is always produced).
-bool valid_formats(const json& conv, json& out, spec_problem& p) {
+bool valid_formats(const json& conv, json& out, field_problem& p) {
   if (!conv.contains("formats")) return true;
   const auto& v = conv["formats"];
   std::string list;
@@ -176,8 +175,10 @@ bool valid_formats(const json& conv, json& out, spec_problem& p) {
 
 // The spec in `in`, checked and with its defaults filled in. `stored`: a spec that was admitted
 // before (a job row, the worker's copy), so the lane's admission checks are not made again.
-std::optional<job_spec> parse_object(const json& in, const spec_limits& limits, bool stored, spec_problem& p) {
-  if (!only_known(in, "", {"conversion", "execution", "retention", "notify"}, p)) return std::nullopt;
+// The helpers above write the first problem into `p` and answer false; this answers it.
+quire::expected<job_spec, field_problem> parse_object(const json& in, const spec_limits& limits, bool stored) {
+  field_problem p;
+  if (!only_known(in, "", {"conversion", "execution", "retention", "notify"}, p)) return p;
 
   const json conv = in.value("conversion", json::object());
   const json exec = in.value("execution", json::object());
@@ -208,12 +209,12 @@ std::optional<job_spec> parse_object(const json& in, const spec_limits& limits, 
       !get_bool(conv, "page_markers", "conversion.page_markers", s.conversion.page_markers, p) ||
       !get_int(conv, "chunk_size", "conversion.chunk_size", 1, 1000000, chunk_size, p) ||
       !get_enum(conv, "chunk_unit", "conversion.chunk_unit", units, chunk_unit, p))
-    return std::nullopt;
+    return p;
   const bool chunks = std::find(formats.begin(), formats.end(), "chunks") != formats.end();
   for (const char* key : {"chunk_size", "chunk_unit"})
     if (conv.contains(key) && !chunks) {
       fail(p, std::string("conversion.") + key, "applies only when conversion.formats includes \"chunks\"");
-      return std::nullopt;
+      return p;
     }
   if (conv.contains("ocr_languages")) {
     const auto& v = conv["ocr_languages"];
@@ -222,15 +223,15 @@ std::optional<job_spec> parse_object(const json& in, const spec_limits& limits, 
         v.get<std::string>().front() == '+' || v.get<std::string>().back() == '+' ||
         v.get<std::string>().find("++") != std::string::npos) {
       fail(p, "conversion.ocr_languages", "must be tesseract language codes joined by '+', e.g. \"eng+deu\"");
-      return std::nullopt;
+      return p;
     }
     s.conversion.ocr_languages = v.get<std::string>();
     if (!stored && limits.ocr_languages && !unavailable_languages(s.conversion.ocr_languages, *limits.ocr_languages, p))
-      return std::nullopt;
+      return p;
   }
   if (last != 0 && last < first) {
     fail(p, "conversion.last_page", "must be 0 (end of document) or >= first_page");
-    return std::nullopt;
+    return p;
   }
   // A stored spec keeps the timeout it was admitted with, even where the lane's ceiling was lowered
   // since (QUIRE_DOCUMENT_TIMEOUT_SECONDS' own range bounds it).
@@ -239,10 +240,10 @@ std::optional<job_spec> parse_object(const json& in, const spec_limits& limits, 
       !get_enum(exec, "acceleration_policy", "execution.acceleration_policy", policies, policy, p) ||
       !get_int(exec, "document_timeout_seconds", "execution.document_timeout_seconds", 1, max_timeout, timeout, p) ||
       !get_int(exec, "priority", "execution.priority", -100, 100, priority, p))
-    return std::nullopt;
+    return p;
   if (!only_known(ret, "retention", {"pin"}, p) || !get_bool(ret, "pin", "retention.pin", s.pin, p))
-    return std::nullopt;
-  if (in.contains("notify") && !valid_notify(in["notify"], limits, stored, s.notify_url, p)) return std::nullopt;
+    return p;
+  if (in.contains("notify") && !valid_notify(in["notify"], limits, stored, s.notify_url, p)) return p;
 
   s.conversion.first_page = static_cast<int>(first);
   s.conversion.last_page = static_cast<int>(last);
@@ -252,7 +253,7 @@ std::optional<job_spec> parse_object(const json& in, const spec_limits& limits, 
     s.conversion.chunks.limit = static_cast<int>(chunk_size);
     parse_chunk_unit(chunk_unit, &s.conversion.chunks.unit);
   }
-  convert::parse_acceleration_policy(policy, &s.execution.acceleration);
+  if (auto a = convert::parse_acceleration_policy(policy)) s.execution.acceleration = *a;
   s.execution.document_timeout_seconds = static_cast<int>(timeout);
   s.execution.priority = static_cast<int>(priority);
   return s;
@@ -301,25 +302,19 @@ bool parse_chunk_unit(std::string_view text, convert::chunk_unit* out) {
   return false;
 }
 
-std::optional<job_spec> parse_job_spec(std::string_view text, const spec_limits& limits, spec_problem& p) {
+quire::expected<job_spec, field_problem> parse_job_spec(std::string_view text, const spec_limits& limits) {
   json in = json::object();
   if (!text.empty()) {
     auto dups = std::make_shared<duplicate_keys>();
     in = json::parse(text, [dups](int d, json::parse_event_t e, json& v) { return (*dups)(d, e, v); }, false);
-    if (in.is_discarded()) {
-      fail(p, "job_spec", "is not valid JSON");
-      return std::nullopt;
-    }
-    if (!dups->first().empty()) {
-      fail(p, dups->first().substr(0, 128), "is given more than once");
-      return std::nullopt;
-    }
+    if (in.is_discarded()) return field_problem{"job_spec", "is not valid JSON"};
+    if (!dups->first().empty()) return field_problem{dups->first().substr(0, 128), "is given more than once"};
   }
-  return parse_object(in, limits, false, p);
+  return parse_object(in, limits, false);
 }
 
-std::optional<job_spec> read_stored_spec(const json& stored, const spec_limits& service, spec_problem& p) {
-  return parse_object(stored, service, true, p);
+quire::expected<job_spec, field_problem> read_stored_spec(const json& stored, const spec_limits& service) {
+  return parse_object(stored, service, true);
 }
 
 json to_json(const job_spec& s) {

@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/field_problem.hpp"
+#include "base/expected.hpp"
 #include "convert/acceleration.hpp"
 #include "convert/convert.hpp"
 #include "convert/document.hpp"
@@ -70,17 +72,11 @@ struct spec_limits {
   const notify::destination_policy* webhooks = nullptr;
 };
 
-struct spec_problem {
-  std::string field;    // JSON path of the offending field
-  std::string message;
-  std::string code = "validation_error";              // the API error code (both are 422)
-  nlohmann::json details = nlohmann::json::object();  // extra details beside "field"
-};
-
 // The API's job_spec text; empty means "no job_spec given" (all defaults). The first problem is
 // reported with its JSON path (e.g. "execution.document_timeout_seconds"); a key repeated within
-// one object is refused.
-std::optional<job_spec> parse_job_spec(std::string_view text, const spec_limits& limits, spec_problem& problem);
+// one object is refused. The problem's code is validation_error, or ocr_language_unavailable and
+// notify_url_not_allowed for what this lane does not offer.
+quire::expected<job_spec, field_problem> parse_job_spec(std::string_view text, const spec_limits& limits);
 
 // The canonical JSON. Optional parts appear only when they change something (formats besides
 // Markdown, chunk options with chunks, page_markers when true, notify when set), so a spec
@@ -90,10 +86,9 @@ nlohmann::json to_json(const job_spec& spec);
 // A stored spec (a job row's, or the worker's copy): the canonical JSON of this or an earlier
 // release. Missing fields take their defaults (the lane's policy and timeout from `service`); the
 // lane's own admission checks (installed languages, webhook destinations, the timeout ceiling) are
-// not made again: the spec passed them when it was submitted. nullopt with `problem` set when it
-// is not a spec at all.
-std::optional<job_spec> read_stored_spec(const nlohmann::json& stored, const spec_limits& service,
-                                         spec_problem& problem);
+// not made again: the spec passed them when it was submitted. The problem says why it is not a
+// spec at all.
+quire::expected<job_spec, field_problem> read_stored_spec(const nlohmann::json& stored, const spec_limits& service);
 
 // The API's names of the OCR modes: "auto", "off", "force".
 std::string_view to_string(convert::ocr_mode mode);

@@ -43,22 +43,24 @@ std::string self_exe() {
   return ec ? std::string("quire") : p.string();
 }
 
-// Moves a finished file into place: rename on one file system, else copy and remove.
-bool move_file(const fs::path& from, const fs::path& to, std::string& error) {
+// Moves a finished file into place: rename on one file system, else copy and remove. Fails with
+// actors::errc::io_error, the code a worker's own output failures carry (worker_process.cpp).
+quire::status move_file(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   fs::create_directories(to.parent_path(), ec);
   fs::rename(from, to, ec);
-  if (!ec) return true;
+  if (!ec) return quire::ok_v;
   const fs::path tmp = fs::path(to).concat(".quire-partial");
   fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
   if (!ec) fs::rename(tmp, to, ec);
   if (ec) {
+    // the message before the clean-up, which resets ec
+    quire::error failed{actors::errc::io_error, "cannot write " + to.string() + ": " + ec.message()};
     fs::remove(tmp, ec);
-    error = "cannot write " + to.string() + ": " + ec.message();
-    return false;
+    return failed;
   }
   fs::remove(from, ec);
-  return true;
+  return quire::ok_v;
 }
 
 // The shared state of one batch run: the work list, the counters and stderr.
@@ -146,16 +148,19 @@ class batch_run {
       return fail(item.input.string(), outcome.code, outcome.message);
 
     const auto& r = outcome.result;
-    std::string error;
+    auto failed_move = [&](const quire::error& e) {
+      fail(item.input.string(), std::string(to_string(e.code)), e.message);
+    };
     if (images) {
       for (const auto& a : r.value("assets", nlohmann::json::array())) {
         const std::string name = a.value("name", "");
-        if (!move_file(scratch / "assets" / name, item.assets / name, error)) return fail(item.input.string(), "io_error", error);
+        if (quire::status moved = move_file(scratch / "assets" / name, item.assets / name); !moved)
+          return failed_move(moved.err());
       }
     }
     // the worker wrote the format asked for next to result.md (cmd_worker.cpp)
     const fs::path result = scratch / std::string(api::find_result_format(args_.format)->file);
-    if (!move_file(result, item.output, error)) return fail(item.input.string(), "io_error", error);
+    if (quire::status moved = move_file(result, item.output); !moved) return failed_move(moved.err());
     for (const auto& p : r.value("pages", nlohmann::json::array()))
       if (p.value("no_text_layer", false) && !p.value("ocr_used", false))
         say(fmt::format("quire convert: warning: {}: page {} has no text layer (scanned image?)", item.input.string(),

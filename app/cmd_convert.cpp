@@ -207,7 +207,7 @@ void add_convert_command(CLI::App& app) {
     auto& c = args->spec.conversion;
     if (!args->ocr.empty()) api::parse_ocr_mode(args->ocr, &c.ocr);
     if (!args->chunk_unit.empty()) api::parse_chunk_unit(args->chunk_unit, &c.chunks.unit);
-    if (!args->acceleration.empty()) convert::parse_acceleration_policy(args->acceleration, &args->spec.execution.acceleration);
+    if (auto a = convert::parse_acceleration_policy(args->acceleration)) args->spec.execution.acceleration = *a;
     c.extract_images = !args->assets_dir.empty();
     if (args->format != "markdown") c.formats = {"markdown", args->format};  // both "json" and "chunks" follow "markdown" in the table
     if (!parse_pages(*args)) {

@@ -11,11 +11,11 @@
 // service's died-while-running path, testable without a GPU); without the variable it is refused.
 //
 // Device binding: `--device N` makes this a GPU converter's worker. It builds its analyzer once with
-// gpu::select_analyzer for device N (self-test included) and exits before "ready" when the device does
-// not work. Jobs asking for gpu_required/gpu_prefer analyze on that device with no CPU fallback: if
-// the device fails mid-job (analyze() throws, e.g. a CUDA error) the job ends with code
-// "device_failed" and the service retries it elsewhere. Without --device the worker analyzes on the
-// CPU reference; a gpu_prefer job then carries the engine's "GPU unavailable" warning and a
+// gpu::select_cuda_analyzer for device N (self-test included) and exits before "ready" when the
+// device does not work. Jobs asking for gpu_required/gpu_prefer analyze on that device with no CPU
+// fallback: if the device fails mid-job (analyze() throws, e.g. a CUDA error) the job ends with
+// code "device_failed" and the service retries it elsewhere. Without --device the worker analyzes
+// on the CPU reference; a gpu_prefer job then carries the engine's "GPU unavailable" warning and a
 // gpu_required one is refused (gpu_not_available).
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
@@ -187,9 +187,8 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   if (auto probed = probe_hook(bytes, job)) return *probed;
 
   // The job spec's canonical JSON and the work budget, as the parent wrote them (api/job_spec.hpp).
-  api::spec_problem problem;
-  const auto spec = api::read_stored_spec(job.value("spec", nlohmann::json::object()), {}, problem);
-  if (!spec) return fail("invalid_argument", "job spec: " + problem.field + ": " + problem.message);
+  const auto spec = api::read_stored_spec(job.value("spec", nlohmann::json::object()), {});
+  if (!spec) return fail("invalid_argument", "job spec: " + spec.err().field + ": " + spec.err().message);
   // The job's acceleration policy decides where page-raster analysis runs.
   convert::options opts = api::to_convert_options(*spec, api::read_work_budget(job.value("budget", nlohmann::json::object())),
                                                   job.value("asset_prefix", ""));
@@ -231,7 +230,7 @@ nlohmann::json run_job(convert::engine& engine, device_binding& dev, const nlohm
   md.write(res->markdown.data(), static_cast<std::streamsize>(res->markdown.size()));
   if (!md.flush()) return fail("io_error", "cannot write result.md");
   // The other formats asked for, from the same document model, under their artifact names
-  // (actors/result_formats.hpp): document.json, chunks.json, result.txt.
+  // (api/result_formats.hpp): document.json, chunks.json, result.txt.
   for (const auto& format : spec->conversion.formats) {
     const auto* f = api::find_result_format(format);
     if (!f) return fail("invalid_argument", "unknown result format " + format);
@@ -291,13 +290,13 @@ int run_worker(device_binding& dev) {
     }
     if (dev.device >= 0) {
       const gpu::device_report report = gpu::discover_devices(true);
-      auto sel = gpu::select_analyzer(gpu::acceleration_policy::gpu_required, report, dev.device, analysis_params());
+      auto sel = gpu::select_cuda_analyzer(report, dev.device, analysis_params());
       if (!sel) {
         log::error("worker.device_unusable", {{"pid", ::getpid()}, {"device", dev.device},
                                               {"message", std::string(to_string(sel.err().code)) + ": " + sel.err().message}});
         return 4;
       }
-      dev.gpu = std::move(sel->analyzer);
+      dev.gpu = std::move(*sel);
     }
     convert::engine engine;
     // Confinement last: the engine and any device are initialised with everything in reach, the

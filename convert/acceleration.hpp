@@ -4,6 +4,7 @@
 // converter routing) can parse and print it without linking the engine.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 namespace quire::convert {
@@ -26,14 +27,11 @@ inline std::string_view to_string(acceleration_policy p) {
   return "cpu_only";
 }
 
-// false (and *out unchanged) for any other text.
-inline bool parse_acceleration_policy(std::string_view s, acceleration_policy* out) {
+// The policy of that name; nothing for any other text.
+inline std::optional<acceleration_policy> parse_acceleration_policy(std::string_view s) {
   for (auto p : acceleration_policies)
-    if (s == to_string(p)) {
-      *out = p;
-      return true;
-    }
-  return false;
+    if (s == to_string(p)) return p;
+  return std::nullopt;
 }
 
 }  // namespace quire::convert

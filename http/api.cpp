@@ -194,7 +194,13 @@ response json_response(int status, const json& body) {
 }
 
 response validation(const std::string& field, const std::string& message, const std::string& cid) {
-  return error_response("validation_error", field + ": " + message, cid, {{"field", field}});
+  return refused({field, message}, cid);
+}
+
+response refused(const quire::api::field_problem& p, const std::string& cid) {
+  json details = p.details;
+  details["field"] = p.field;
+  return error_response(p.code, p.field + ": " + p.message, cid, details);
 }
 
 response from_error(const actors::api_error& e, const std::string& cid) {

@@ -111,13 +111,10 @@ bool blank(const std::vector<std::string>& values) {
 
 }  // namespace
 
-bool from_json(const json& options, option_values& out, std::string& problem) {
-  out.clear();
-  if (options.is_null()) return true;
-  if (!options.is_object()) {
-    problem = "must be an object";
-    return false;
-  }
+quire::expected<option_values, field_problem> from_json(const json& options) {
+  option_values out;
+  if (options.is_null()) return out;
+  if (!options.is_object()) return field_problem{"options", "must be an object"};
   for (const auto& [name, v] : options.items()) {
     auto& values = out[name];
     auto add = [&values](const json& x) {
@@ -130,7 +127,7 @@ bool from_json(const json& options, option_values& out, std::string& problem) {
     else
       add(v);
   }
-  return true;
+  return out;
 }
 
 std::string tesseract_language(std::string_view docling_name) {
@@ -158,13 +155,10 @@ json error_item(const std::string& message, const std::string& component_type, c
   return {{"component_type", component_type}, {"module_name", module_name}, {"error_message", message}};
 }
 
-std::optional<translation> translate(const option_values& in, const translate_limits& limits, std::string& field,
-                                     std::string& message) {
+quire::expected<translation, field_problem> translate(const option_values& in, const translate_limits& limits) {
   translation t;
-  auto fail = [&](std::string f, std::string m) {
-    field = std::move(f);
-    message = std::move(m);
-    return std::nullopt;
+  auto fail = [](std::string field, std::string message) {
+    return field_problem{std::move(field), std::move(message)};
   };
   auto report = [&t](const std::string& m) { t.errors.push_back(error_item(m)); };
   auto boolean = [&](const std::string& name, bool fallback, bool& out) {

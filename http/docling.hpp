@@ -20,17 +20,21 @@
 #include <string_view>
 #include <vector>
 
+#include "api/field_problem.hpp"
+#include "base/expected.hpp"
+
 namespace quire::http::docling {
 
 using json = nlohmann::json;
+using field_problem = quire::api::field_problem;  // why an option is refused (422)
 
 // Options as they arrive, by name: a repeated form field (`-F to_formats=md -F to_formats=text`)
 // or a JSON list gives several values; a JSON boolean or number its text ("true", "3").
 using option_values = std::map<std::string, std::vector<std::string>>;
 
-// A JSON `options` object flattened to option_values. Nested objects (a custom VLM config…) are
-// kept as their JSON text. false with `problem` set when `options` is not an object.
-bool from_json(const json& options, option_values& out, std::string& problem);
+// A JSON `options` object flattened to option_values (null: none). Nested objects (a custom VLM
+// config…) are kept as their JSON text. A problem with the field "options" when it is not an object.
+quire::expected<option_values, field_problem> from_json(const json& options);
 
 enum class image_mode { placeholder, embedded, referenced };
 
@@ -50,10 +54,9 @@ struct translate_limits {
   int max_timeout_seconds = 600;                            // QUIRE_DOCUMENT_TIMEOUT_SECONDS
 };
 
-// The options of one request. nullopt when a value is malformed: `field` and `message` say which
-// and why (422 validation_error).
-std::optional<translation> translate(const option_values& in, const translate_limits& limits, std::string& field,
-                                     std::string& message);
+// The options of one request. When a value is malformed, a problem naming the option and why
+// (422 validation_error).
+quire::expected<translation, field_problem> translate(const option_values& in, const translate_limits& limits);
 
 // A docling OCR language name as Tesseract's: ISO 639-1 ("en", EasyOCR's and RapidOCR's style)
 // and the few region forms clients send ("zh-cn", "ch_sim") map to Tesseract models ("eng",

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <utility>
 
-#include "actors/result_formats.hpp"
 #include "api/job_spec.hpp"
+#include "api/result_formats.hpp"
 #include "http/detail/documents.hpp"
 #include "http/detail/exchange.hpp"
 #include "http/docling.hpp"
@@ -69,9 +69,9 @@ std::optional<response> read_source(const request& req, const std::string& cid, 
                           cid);
   const auto body = json::parse(req.body, nullptr, false);
   if (!body.is_object()) return validation("body", "is not a JSON object", cid);
-  std::string problem;
-  if (!dl::from_json(body.value("options", json(nullptr)), in.options, problem))
-    return validation("options", problem, cid);
+  auto options = dl::from_json(body.value("options", json(nullptr)));
+  if (!options) return refused(options.err(), cid);
+  in.options = std::move(*options);
   const char* no_urls =
       "quire does not fetch documents from URLs; send the document itself (file_sources with base64_string, or "
       "POST /v1/convert/file)";
@@ -121,16 +121,10 @@ std::optional<response> translate(const api_state& s, const docling_input& in, c
   dl::translate_limits lim;
   lim.ocr_languages = &cfg.ocr_languages;
   lim.max_timeout_seconds = static_cast<int>(cfg.document_timeout.count());
-  std::string field, message;
-  auto t = dl::translate(in.options, lim, field, message);
-  if (!t) return validation(field, message, cid);
-  quire::api::spec_problem problem;
-  auto spec = quire::api::parse_job_spec(t->job_spec.dump(), actors::job_spec_limits(cfg), problem);
-  if (!spec) {
-    json details = problem.details;
-    details["field"] = problem.field;
-    return error_response(problem.code, problem.field + ": " + problem.message, cid, details);
-  }
+  auto t = dl::translate(in.options, lim);
+  if (!t) return refused(t.err(), cid);
+  auto spec = quire::api::parse_job_spec(t->job_spec.dump(), actors::job_spec_limits(cfg));
+  if (!spec) return refused(spec.err(), cid);
   out.t = std::move(*t);
   out.spec = std::move(*spec);
   return std::nullopt;
@@ -239,7 +233,7 @@ dl::translation stored_translation(const json& job) {
   const auto& spec = job.value("job_spec", json::object());
   const auto conv = spec.value("conversion", json::object());
   t.images = conv.value("extract_images", false) ? dl::image_mode::embedded : dl::image_mode::placeholder;
-  for (const auto& f : actors::formats_of(spec)) {
+  for (const auto& f : quire::api::formats_of(spec)) {
     t.want_json = t.want_json || f == "json";
     t.want_text = t.want_text || f == "text";
   }

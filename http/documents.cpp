@@ -1,7 +1,7 @@
 // The v1 API's documents built from the service's typed answers; see detail/documents.hpp.
 #include "http/detail/documents.hpp"
 
-#include "actors/result_formats.hpp"
+#include "api/result_formats.hpp"
 
 namespace quire::http::detail {
 
@@ -56,10 +56,10 @@ json info_document(const actors::service_info& i, const actors::service_config& 
             {"max_document_timeout_seconds", cfg.document_timeout.count()},
             {"input_types", {"application/pdf"}},
             {"output_types", {"text/markdown"}},
-            // conversion.formats a job may name (actors/result_formats.hpp), and the bundle's bound.
+            // conversion.formats a job may name (api/result_formats.hpp), and the bundle's bound.
             {"result_formats", [] {
                auto names = json::array();
-               for (const auto& f : actors::result_formats) names.push_back(std::string(f.name));
+               for (const auto& f : quire::api::result_formats) names.push_back(std::string(f.name));
                return names;
              }()},
             {"max_bundle_bytes", cfg.max_bundle_bytes},

@@ -5,8 +5,8 @@
 #include <string_view>
 #include <utility>
 
-#include "actors/result_formats.hpp"
 #include "api/job_spec.hpp"
+#include "api/result_formats.hpp"
 #include "http/bundle.hpp"
 #include "http/detail/documents.hpp"
 #include "http/detail/exchange.hpp"
@@ -148,13 +148,8 @@ response submit_job(api_state& s, exchange& ex) {
                           {{"max_upload_bytes", cfg.max_upload_bytes}});
   if (up.pdf.empty()) return validation("file", "is empty", cid);
   if (!looks_like_pdf(up.pdf)) return validation("file", "is not a PDF (no %PDF- header)", cid);
-  quire::api::spec_problem problem;
-  auto spec = quire::api::parse_job_spec(up.spec_text, actors::job_spec_limits(cfg), problem);
-  if (!spec) {
-    json details = problem.details;
-    details["field"] = problem.field;
-    return error_response(problem.code, problem.field + ": " + problem.message, cid, details);
-  }
+  auto spec = quire::api::parse_job_spec(up.spec_text, actors::job_spec_limits(cfg));
+  if (!spec) return refused(spec.err(), cid);
   // gpu_required never falls back: with no working GPU converter now, refuse rather than queue a job
   // nothing can run. Retryable: a GPU may come back (another replica, a restart).
   if (spec->execution.acceleration == convert::acceleration_policy::gpu_required && s.svc.working_gpu_converters() <= 0)
@@ -237,7 +232,7 @@ response format_download(api_state& s, exchange& ex, const std::string& format) 
   const auto& job_id = ex.params.at("job_id");
   auto res = s.svc.get_result_format(job_id, ex.api_key_id, format);
   if (!res) return from_error(res.err(), ex.correlation_id);
-  const auto* f = actors::find_result_format(format);
+  const auto* f = quire::api::find_result_format(format);
   response r;
   r.headers.emplace_back("Content-Type", std::string(f->media_type));
   r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job_id + std::string(f->extension) + "\"");

@@ -3,10 +3,9 @@
 
 namespace quire::http {
 
-std::optional<nlohmann::json> validate_job_spec(const std::string& text, const spec_limits& limits,
-                                                spec_problem& problem) {
-  auto spec = quire::api::parse_job_spec(text, limits, problem);
-  if (!spec) return std::nullopt;
+quire::expected<nlohmann::json, field_problem> validate_job_spec(const std::string& text, const spec_limits& limits) {
+  auto spec = quire::api::parse_job_spec(text, limits);
+  if (!spec) return std::move(spec).err();
   return quire::api::to_json(*spec);
 }
 

@@ -4,18 +4,16 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 
 #include "api/job_spec.hpp"
 
 namespace quire::http {
 
+using quire::api::field_problem;
 using quire::api::spec_limits;
-using quire::api::spec_problem;
 
-// `text` empty means "no job_spec given" (all defaults).
-std::optional<nlohmann::json> validate_job_spec(const std::string& text, const spec_limits& limits,
-                                                spec_problem& problem);
+// `text` empty means "no job_spec given" (all defaults). The problem is api::parse_job_spec's.
+quire::expected<nlohmann::json, field_problem> validate_job_spec(const std::string& text, const spec_limits& limits);
 
 }  // namespace quire::http

@@ -70,9 +70,9 @@ address_class classify_v6(const unsigned char* b) {
 bool allowed(const destination_policy& p, address_class c) {
   switch (c) {
     case address_class::public_: return true;
-    case address_class::loopback: return p.allow_loopback;
-    case address_class::private_: return p.allow_private;
-    case address_class::link_local: return p.allow_link_local;
+    case address_class::loopback: return p.networks.loopback;
+    case address_class::private_: return p.networks.private_;
+    case address_class::link_local: return p.networks.link_local;
     case address_class::forbidden: return false;
   }
   return false;
@@ -112,43 +112,36 @@ bool host_matches(const std::string& entry, const url_parts& u) {
 
 }  // namespace
 
-bool parse_allowed_hosts(const std::string& text, destination_policy& p, std::string& error) {
-  p.allowed_hosts.clear();
+quire::expected<std::vector<std::string>> parse_allowed_hosts(const std::string& text) {
+  std::vector<std::string> hosts;
   for (auto& item : split_commas(text)) {
-    if (item.find_first_of("/@?# ") != std::string::npos || item == "*" || item == "*.") {
-      error = "'" + item + "' is not a host, host:port or *.domain entry";
-      return false;
-    }
-    p.allowed_hosts.push_back(lower(item));
+    if (item.find_first_of("/@?# ") != std::string::npos || item == "*" || item == "*.")
+      return quire::error{errc::invalid_settings, "'" + item + "' is not a host, host:port or *.domain entry"};
+    hosts.push_back(lower(item));
   }
-  return true;
+  return hosts;
 }
 
-bool parse_allowed_networks(const std::string& text, destination_policy& p, std::string& error) {
-  p.allow_loopback = p.allow_private = p.allow_link_local = false;
+quire::expected<network_classes> parse_allowed_networks(const std::string& text) {
+  network_classes n;
   for (auto& item : split_commas(text)) {
     const auto v = lower(item);
-    if (v == "loopback") p.allow_loopback = true;
-    else if (v == "private") p.allow_private = true;
-    else if (v == "link_local") p.allow_link_local = true;
-    else {
-      error = "expected a comma list of loopback, private, link_local; got '" + item + "'";
-      return false;
-    }
+    if (v == "loopback") n.loopback = true;
+    else if (v == "private") n.private_ = true;
+    else if (v == "link_local") n.link_local = true;
+    else
+      return quire::error{errc::invalid_settings,
+                          "expected a comma list of loopback, private, link_local; got '" + item + "'"};
   }
-  return true;
+  return n;
 }
 
-std::optional<url_parts> parse_url(const std::string& url, std::string& error) {
-  if (url.size() > 2048) {
-    error = "is longer than 2048 characters";
-    return std::nullopt;
-  }
+quire::expected<url_parts> parse_url(const std::string& url) {
+  auto invalid = [](std::string why) { return quire::error{errc::invalid_url, std::move(why)}; };
+  if (url.size() > 2048) return invalid("is longer than 2048 characters");
   std::unique_ptr<CURLU, void (*)(CURLU*)> h(curl_url(), curl_url_cleanup);
-  if (!h || curl_url_set(h.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
-    error = "is not an absolute URL";
-    return std::nullopt;
-  }
+  if (!h || curl_url_set(h.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+    return invalid("is not an absolute URL");
   auto part = [&](CURLUPart what, unsigned flags = 0) -> std::optional<std::string> {
     char* v = nullptr;
     if (curl_url_get(h.get(), what, &v, flags) != CURLUE_OK || v == nullptr) return std::nullopt;
@@ -158,30 +151,15 @@ std::optional<url_parts> parse_url(const std::string& url, std::string& error) {
   };
   url_parts out;
   out.scheme = lower(part(CURLUPART_SCHEME).value_or(""));
-  if (out.scheme != "http" && out.scheme != "https") {
-    error = "must be an http or https URL";
-    return std::nullopt;
-  }
-  if (part(CURLUPART_USER) || part(CURLUPART_PASSWORD)) {
-    error = "must not carry credentials";
-    return std::nullopt;
-  }
-  if (part(CURLUPART_FRAGMENT)) {
-    error = "must not have a fragment";
-    return std::nullopt;
-  }
+  if (out.scheme != "http" && out.scheme != "https") return invalid("must be an http or https URL");
+  if (part(CURLUPART_USER) || part(CURLUPART_PASSWORD)) return invalid("must not carry credentials");
+  if (part(CURLUPART_FRAGMENT)) return invalid("must not have a fragment");
   auto host = part(CURLUPART_HOST);
-  if (!host || host->empty()) {
-    error = "has no host";
-    return std::nullopt;
-  }
+  if (!host || host->empty()) return invalid("has no host");
   out.host = lower(*host);
   if (out.host.size() >= 2 && out.host.front() == '[') {
     out.host = out.host.substr(1, out.host.size() - 2);
-    if (auto zone = out.host.find('%'); zone != std::string::npos) {
-      error = "must not name an IPv6 zone";
-      return std::nullopt;
-    }
+    if (out.host.find('%') != std::string::npos) return invalid("must not name an IPv6 zone");
   }
   auto port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
   out.port = static_cast<std::uint16_t>(port ? std::stoi(*port) : 0);
@@ -204,23 +182,24 @@ std::optional<address_class> classify_literal(const std::string& host) {
   return std::nullopt;
 }
 
-std::optional<std::string> check_url(const destination_policy& p, const std::string& url) {
-  std::string why;
-  auto u = parse_url(url, why);
-  if (!u) return why;
+quire::status check_url(const destination_policy& p, const std::string& url) {
+  auto u = parse_url(url);
+  if (!u) return std::move(u).err();
+  auto refuse = [](std::string why) { return quire::error{errc::destination_refused, std::move(why)}; };
   if (std::none_of(p.allowed_hosts.begin(), p.allowed_hosts.end(), [&](const std::string& e) { return host_matches(e, *u); }))
-    return "host " + u->host + (p.allowed_hosts.empty() ? " is not allowed: this service allows no webhook destinations"
-                                                         : " is not on this service's webhook allow-list");
+    return refuse("host " + u->host +
+                  (p.allowed_hosts.empty() ? " is not allowed: this service allows no webhook destinations"
+                                           : " is not on this service's webhook allow-list"));
   if (auto c = classify_literal(u->host); c && !allowed(p, *c))
-    return "address " + u->host + " is " + name(*c) + ", which this service does not allow";
-  return std::nullopt;
+    return refuse("address " + u->host + " is " + name(*c) + ", which this service does not allow");
+  return quire::ok_v;
 }
 
 quire::expected<resolved_destination> resolve_destination(const destination_policy& p, const std::string& url) {
   auto refuse = [](std::string why) { return quire::error{errc::destination_refused, std::move(why)}; };
-  if (auto why = check_url(p, url)) return refuse(*why);
-  std::string ignored;
-  resolved_destination out{*parse_url(url, ignored), {}};
+  // A URL that does not parse is refused too: to the delivery, both are a destination it must not use.
+  if (auto checked = check_url(p, url); !checked) return refuse(std::move(checked).err().message);
+  resolved_destination out{*parse_url(url), {}};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -20,19 +20,24 @@
 
 namespace quire::notify {
 
+// The address classes a destination may resolve to besides public ones (all refused by default).
+struct network_classes {
+  bool loopback = false;
+  bool private_ = false;
+  bool link_local = false;
+};
+
 struct destination_policy {
   // "host", "host:port" or "*.domain[:port]" (any subdomain, not the domain itself); lowercase.
   // Without a port an entry allows any port.
   std::vector<std::string> allowed_hosts;
-  bool allow_loopback = false;
-  bool allow_private = false;
-  bool allow_link_local = false;
+  network_classes networks;
 };
 
-// QUIRE_WEBHOOK_ALLOWED_HOSTS (comma-separated) and QUIRE_WEBHOOK_ALLOW_NETWORKS (comma-separated
-// loopback, private, link_local). false: `error` says what is wrong.
-bool parse_allowed_hosts(const std::string& text, destination_policy& p, std::string& error);
-bool parse_allowed_networks(const std::string& text, destination_policy& p, std::string& error);
+// QUIRE_WEBHOOK_ALLOWED_HOSTS (comma-separated entries, lowercased) and QUIRE_WEBHOOK_ALLOW_NETWORKS
+// (comma-separated loopback, private, link_local); errc::invalid_settings saying what is wrong.
+quire::expected<std::vector<std::string>> parse_allowed_hosts(const std::string& text);
+quire::expected<network_classes> parse_allowed_networks(const std::string& text);
 
 struct url_parts {
   std::string scheme;  // "http" | "https"
@@ -40,17 +45,19 @@ struct url_parts {
   std::uint16_t port = 0;
 };
 
-// The URL's parts (parsed by libcurl's URL API), or nullopt with `error` set.
-std::optional<url_parts> parse_url(const std::string& url, std::string& error);
+// The URL's parts (parsed by libcurl's URL API), or errc::invalid_url saying what is wrong with it
+// ("must be an http or https URL").
+quire::expected<url_parts> parse_url(const std::string& url);
 
 enum class address_class { public_, loopback, private_, link_local, forbidden };
 address_class classify(const sockaddr* addr);
 // The same for a numeric address text ("127.0.0.1", "::1"); nullopt when it is not one.
 std::optional<address_class> classify_literal(const std::string& host);
 
-// The submit-time check: nullopt when `url` may be used, else why not. An IP-literal host is
+// The submit-time check: whether `url` may be used. errc::invalid_url when it does not parse
+// (parse_url), errc::destination_refused when the policy does not allow it. An IP-literal host is
 // checked like a resolved address; a name is checked at each delivery attempt.
-std::optional<std::string> check_url(const destination_policy& p, const std::string& url);
+quire::status check_url(const destination_policy& p, const std::string& url);
 
 struct resolved_destination {
   url_parts url;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/field_problem.hpp"
 #include "http/api.hpp"
 #include "http/routes.hpp"
 
@@ -55,8 +56,11 @@ struct exchange {
 };
 
 response json_response(int status, const json& body);
-// 422 validation_error naming the field.
+// 422 validation_error naming the field: refused({field, message}).
 response validation(const std::string& field, const std::string& message, const std::string& cid);
+// A validator's field_problem (the job spec's, docling's options'): its code (422), "<field>:
+// <message>", and its details with "field" added. The one place that mapping is made.
+response refused(const quire::api::field_problem& p, const std::string& cid);
 response from_error(const actors::api_error& e, const std::string& cid);
 // The 503 for an upload over QUIRE_MAX_CONCURRENT_UPLOADS.
 response uploads_full(const api_state& s, const std::string& cid);

@@ -140,16 +140,45 @@ TEST_CASE("the probe listener defaults to loopback on the next port, and can be 
 }
 
 TEST_CASE("listen addresses") {
-  std::string h;
-  std::uint16_t p = 0;
-  CHECK(parse_listen(":8081", h, p));
-  CHECK(h == "0.0.0.0");
-  CHECK(p == 8081);
-  CHECK(parse_listen("[::1]:80", h, p));
-  CHECK(h == "::1");
-  CHECK_FALSE(parse_listen("host:0", h, p));
-  CHECK_FALSE(parse_listen("host:70000", h, p));
-  CHECK_FALSE(parse_listen("host", h, p));
+  auto any = parse_listen(":8081");
+  REQUIRE(any);
+  CHECK(any->host == "0.0.0.0");
+  CHECK(any->port == 8081);
+  auto v6 = parse_listen(" [::1]:80 ");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 80);
+  CHECK_FALSE(parse_listen("host:0"));
+  CHECK_FALSE(parse_listen("host:70000"));
+  CHECK_FALSE(parse_listen("host"));
+}
+
+TEST_CASE("the webhook destination settings: parsed into the policy, or one error each with its text") {
+  std::vector<config_error> errors;
+  auto c = load_config(env_of({{"QUIRE_WEBHOOK_ALLOWED_HOSTS", "Hooks.Example.com, *.corp.example:8443"},
+                               {"QUIRE_WEBHOOK_ALLOW_NETWORKS", "loopback,link_local"},
+                               {"QUIRE_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw4uWGc+Gy3Ws="}}),
+                       errors);
+  CHECK(errors.empty());
+  CHECK(c.webhook_destinations.allowed_hosts == std::vector<std::string>{"hooks.example.com", "*.corp.example:8443"});
+  CHECK(c.webhook_destinations.networks.loopback);
+  CHECK_FALSE(c.webhook_destinations.networks.private_);
+  CHECK(c.webhook_destinations.networks.link_local);
+
+  errors.clear();
+  load_config(env_of({{"QUIRE_WEBHOOK_ALLOWED_HOSTS", "https://hooks.example.com"},
+                      {"QUIRE_WEBHOOK_ALLOW_NETWORKS", "loopback,everything"},
+                      {"QUIRE_LISTEN", "host:0"},
+                      {"QUIRE_PROBE_LISTEN", "nowhere"}}),
+              errors);
+  std::map<std::string, std::string> by_variable;
+  for (auto& e : errors) by_variable[e.variable] = e.message;
+  CHECK(by_variable["QUIRE_WEBHOOK_ALLOWED_HOSTS"] ==
+        "'https://hooks.example.com' is not a host, host:port or *.domain entry");
+  CHECK(by_variable["QUIRE_WEBHOOK_ALLOW_NETWORKS"] ==
+        "expected a comma list of loopback, private, link_local; got 'everything'");
+  CHECK(by_variable["QUIRE_LISTEN"] == "expected host:port, got 'host:0'");
+  CHECK(by_variable["QUIRE_PROBE_LISTEN"] == "expected host:port or 'off', got 'nowhere'");
 }
 
 TEST_CASE("API keys from a file, one per line, comments skipped") {

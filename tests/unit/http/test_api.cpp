@@ -261,6 +261,8 @@ TEST_CASE("a job naming an OCR language the lane lacks is refused at submit with
   CHECK(body(r)["error"]["details"]["field"] == "conversion.ocr_languages");
   CHECK(body(r)["error"]["details"]["missing"] == json{"deu"});
   CHECK(body(r)["error"]["details"]["installed"] == json{"eng", "fra"});
+  CHECK(body(r)["error"]["message"] ==
+        "conversion.ocr_languages: OCR language(s) not installed on this service: deu (GET /v1/info lists ocr_languages)");
   CHECK(svc.submissions.empty());
 
   raw.query["job_spec"] = R"({"conversion":{"ocr":"force","ocr_languages":"fra"}})";

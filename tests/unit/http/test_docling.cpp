@@ -11,19 +11,18 @@ namespace {
 docling::translation ok(const docling::option_values& in, const std::vector<std::string>* langs = nullptr) {
   docling::translate_limits lim;
   lim.ocr_languages = langs;
-  std::string field, message;
-  auto t = docling::translate(in, lim, field, message);
-  INFO(field << ": " << message);
+  auto t = docling::translate(in, lim);
+  INFO((t ? "" : t.err().field + ": " + t.err().message));
   REQUIRE(t);
   return *t;
 }
 
 std::string refused(const docling::option_values& in) {
-  std::string field, message;
-  auto t = docling::translate(in, {}, field, message);
-  CHECK_FALSE(t);
-  CHECK_FALSE(message.empty());
-  return field;
+  auto t = docling::translate(in, {});
+  REQUIRE_FALSE(t);
+  CHECK_FALSE(t.err().message.empty());
+  CHECK(t.err().code == "validation_error");
+  return t.err().field;
 }
 
 // The error_message texts of a translation's reports.
@@ -152,12 +151,11 @@ TEST_CASE("page_range as repeated form fields, a JSON pair or docling's open end
 TEST_CASE("document_timeout is capped at the service's limit, and that is reported") {
   docling::translate_limits lim;
   lim.max_timeout_seconds = 300;
-  std::string f, m;
-  auto t = docling::translate({{"document_timeout", {"12.5"}}}, lim, f, m);
+  auto t = docling::translate({{"document_timeout", {"12.5"}}}, lim);
   REQUIRE(t);
   CHECK(t->job_spec["execution"]["document_timeout_seconds"] == 13);
   CHECK(t->errors.empty());
-  t = docling::translate({{"document_timeout", {"1000"}}}, lim, f, m);
+  t = docling::translate({{"document_timeout", {"1000"}}}, lim);
   REQUIRE(t);
   CHECK(t->job_spec["execution"]["document_timeout_seconds"] == 300);
   CHECK(t->errors.size() == 1);
@@ -191,12 +189,11 @@ TEST_CASE("what quire cannot do is accepted and reported, what changes nothing i
 }
 
 TEST_CASE("a JSON options object flattens to the same values as a form") {
-  docling::option_values v;
-  std::string problem;
-  REQUIRE(docling::from_json(json::parse(R"({"to_formats": ["md", "text"], "do_ocr": false, "page_range": [2, 4],
+  auto flat = docling::from_json(json::parse(R"({"to_formats": ["md", "text"], "do_ocr": false, "page_range": [2, 4],
       "ocr_lang": "en", "document_timeout": 30, "picture_description_api": null,
-      "vlm_pipeline_model_api": {"url": "http://x"}})"),
-                             v, problem));
+      "vlm_pipeline_model_api": {"url": "http://x"}})"));
+  REQUIRE(flat);
+  auto& v = *flat;
   CHECK(v["to_formats"] == std::vector<std::string>{"md", "text"});
   CHECK(v["do_ocr"] == std::vector<std::string>{"false"});
   CHECK(v["page_range"] == std::vector<std::string>{"2", "4"});
@@ -206,9 +203,13 @@ TEST_CASE("a JSON options object flattens to the same values as a form") {
   CHECK(t.job_spec["conversion"]["ocr"] == "off");
   CHECK(t.job_spec["conversion"]["first_page"] == 2);
   CHECK(reports(t).size() == 1);  // the VLM API config
-  CHECK_FALSE(docling::from_json(json::array(), v, problem));
-  CHECK(docling::from_json(json(nullptr), v, problem));
-  CHECK(v.empty());
+  auto not_object = docling::from_json(json::array());
+  REQUIRE_FALSE(not_object);
+  CHECK(not_object.err().field == "options");
+  CHECK(not_object.err().message == "must be an object");
+  auto none = docling::from_json(json(nullptr));
+  REQUIRE(none);
+  CHECK(none->empty());
 }
 
 TEST_CASE("task status: quire's job states in docling's words") {

@@ -295,6 +295,29 @@ TEST_CASE("docling source convert: base64 file sources in both shapes; URL sourc
   CHECK(svc.submissions.size() == before);
 }
 
+TEST_CASE("docling options refused: 422 validation_error naming the option, its message as docling's detail") {
+  fake_service svc;
+  actors::service_config cfg;
+  http::api a(svc, cfg);
+  const auto b64 = http::docling::base64_encode(kPdf);
+  auto refusal = [](const http::response& r) {
+    CHECK(r.status == 422);
+    const auto b = body(r);
+    CHECK(b["detail"] == b["error"]["message"]);
+    return json{{"code", b["error"]["code"]}, {"message", b["error"]["message"]}, {"details", b["error"]["details"]}};
+  };
+  CHECK(refusal(a.handle(source("/v1/convert/source",
+                                {{"options", json::array()}, {"file_sources", {{{"base64_string", b64}}}}}))) ==
+        json{{"code", "validation_error"}, {"message", "options: must be an object"}, {"details", {{"field", "options"}}}});
+  CHECK(refusal(a.handle(form("/v1/convert/file", {{"do_ocr", "maybe"}}))) ==
+        json{{"code", "validation_error"}, {"message", "do_ocr: must be a boolean"}, {"details", {{"field", "do_ocr"}}}});
+  CHECK(refusal(a.handle(form("/v1/convert/file", {{"page_range", "5"}, {"page_range", "2"}}))) ==
+        json{{"code", "validation_error"},
+             {"message", "page_range: must be two page numbers from 1, [first, last], first <= last"},
+             {"details", {{"field", "page_range"}}}});
+  CHECK(svc.submissions.empty());
+}
+
 TEST_CASE("docling routes: X-Api-Key or Bearer, the same keys; 401 carries detail") {
   fake_service svc;
   actors::service_config cfg;
