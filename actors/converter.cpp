@@ -2,13 +2,13 @@
 // runs the jobs the coordinator gives it, one at a time (job_run.cpp). A blocking actor: it waits
 // on the worker for a whole job, and reads its mailbox between the worker's progress events, so a
 // cancel or a hand-back reaches it while the job runs.
-#include "actors/converter.hpp"
+#include "actors/detail/converter.hpp"
 
 #include <chrono>
 
-#include "actors/actor_messages.hpp"
+#include "actors/detail/actor_messages.hpp"
+#include "actors/detail/runtime_actors.hpp"
 #include "actors/metrics.hpp"
-#include "actors/runtime_actors.hpp"
 #include "actors/worker_process.hpp"
 
 namespace quire::actors {

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "actors/actor_messages.hpp"
-#include "actors/job_log.hpp"
+#include "actors/detail/actor_messages.hpp"
+#include "actors/detail/job_log.hpp"
+#include "actors/detail/routing.hpp"
+#include "actors/detail/runtime_actors.hpp"
 #include "actors/metrics.hpp"
-#include "actors/routing.hpp"
-#include "actors/runtime_actors.hpp"
 #include "api/job_spec.hpp"
 
 namespace quire::actors {
@@ -91,8 +91,7 @@ caf::behavior coordinator_actor(caf::event_based_actor* self, coordinator_args a
     int handed = 0;
     for (auto& job : *claimed) {
       // A spec that cannot be read goes to any converter, whose job_run fails it (invalid_argument).
-      api::spec_problem unreadable;
-      const auto spec = api::read_stored_spec(job.job.spec, job_spec_limits(ctx->cfg), unreadable);
+      const auto spec = api::read_stored_spec(job.job.spec, job_spec_limits(ctx->cfg));
       const auto policy = spec ? spec->execution.acceleration : convert::acceleration_policy::cpu_only;
       const int next = pick_converter(policy, s->slots());
       if (next < 0) {

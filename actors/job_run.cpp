@@ -8,12 +8,13 @@
 #include <filesystem>
 #include <thread>
 
-#include "actors/converter.hpp"
-#include "actors/job_log.hpp"
+#include "actors/detail/converter.hpp"
+#include "actors/detail/job_log.hpp"
+#include "actors/detail/readiness_checks.hpp"
 #include "actors/metrics.hpp"
-#include "actors/result_formats.hpp"
 #include "actors/worker_process.hpp"
 #include "api/job_spec.hpp"
+#include "api/result_formats.hpp"
 
 namespace quire::actors {
 namespace {
@@ -63,9 +64,9 @@ class job_run {
   void run() {
     // The row's spec, as this or an earlier release stored it (api::read_stored_spec). One that
     // cannot be read would convert the same way on any converter: it fails at once.
-    api::spec_problem problem;
-    auto spec = api::read_stored_spec(job_.spec, job_spec_limits(cfg_), problem);
+    auto spec = api::read_stored_spec(job_.spec, job_spec_limits(cfg_));
     if (!spec) {
+      const auto& problem = spec.err();
       fail("invalid_argument", "the job's spec cannot be read: " + problem.field + ": " + problem.message, false);
       c_.job_changed();
       return;
@@ -195,7 +196,7 @@ class job_run {
 
   void finish_succeeded(const worker_outcome& outcome) {
     for (const auto& name : spec_.conversion.formats) {
-      const std::string file(find_result_format(name)->file);
+      const std::string file(api::find_result_format(name)->file);
       if (!fs::exists(staging_ / file)) return fail("internal", "worker reported success but wrote no " + file, true);
     }
     // Publish only while the lease is still ours (a fenced renewal): a process that lost it (paused,
@@ -242,7 +243,7 @@ class job_run {
     // The other formats the job asked for (document.json, chunks.json, result.txt): published like
     // result.md, by rename, covered by the same sync, removed with the job directory by retention.
     for (const auto& name : spec_.conversion.formats) {
-      const auto* f = find_result_format(name);
+      const auto* f = api::find_result_format(name);
       const std::string file(f->file);
       auto info = c_.files->adopt(job_.id, file, staging_ / file, durability);
       if (!info) return info.err();

@@ -1,14 +1,15 @@
-// The service behind the v1 routes; see job_service.hpp. Durability order on submit: the input is
+// The service behind the v1 routes; see detail/job_service.hpp. Durability order on submit: the input is
 // written in place to the data root's inputs/<shard>/<id>.pdf (artifact_store::begin_write) and
 // made durable (fsync'ed, or one syncfs per batch), then the row is committed, then 202 is answered.
-#include "actors/job_service.hpp"
+#include "actors/detail/job_service.hpp"
 
 #include <algorithm>
 #include <future>
 
-#include "actors/job_log.hpp"
+#include "actors/detail/job_log.hpp"
+#include "actors/detail/readiness_checks.hpp"
 #include "actors/metrics.hpp"
-#include "actors/result_formats.hpp"
+#include "api/result_formats.hpp"
 
 namespace quire::actors {
 namespace {
@@ -323,8 +324,8 @@ api_result<job_service::finished_result> job_service::result_of(const storage::j
   // Every format the job asked for: result.md as the row records it (the truth), the others as
   // the manifest does (publishing fails without it); one the manifest lacks is left out here and
   // answered artifact_missing when asked for.
-  for (const auto& name : formats_of(job.spec)) {
-    const auto* f = find_result_format(name);
+  for (const auto& name : api::formats_of(job.spec)) {
+    const auto* f = api::find_result_format(name);
     if (name == "markdown") {
       out.formats.push_back({{"format", name}, {"name", std::string(f->file)}, {"media_type", std::string(f->media_type)},
                              {"size_bytes", job.result_bytes.value_or(-1)}, {"sha256", job.result_sha256.value_or("")}});
@@ -375,7 +376,7 @@ api_result<artifact> job_service::get_artifact(const std::string& id, const std:
 namespace {
 json format_names() {
   json names = json::array();
-  for (const auto& f : result_formats) names.push_back(std::string(f.name));
+  for (const auto& f : api::result_formats) names.push_back(std::string(f.name));
   return names;
 }
 
@@ -389,13 +390,13 @@ const json* format_entry(const json& formats, const std::string& format) {
 
 api_result<result_file> job_service::get_result_format(const std::string& id, const std::string& key,
                                                        const std::string& format) {
-  if (!find_result_format(format))
+  if (!api::find_result_format(format))
     return fail_with<result_file>({"format_unknown", "there is no result format '" + format.substr(0, 64) + "'",
                                    {{"format", format.substr(0, 64)}, {"formats", format_names()}}});
   auto j = load(id, key, true);
   if (!j) return fail_with<result_file>(j.err());
   // Said before the job has finished too: a format not asked for at submit will never be there.
-  const auto asked = formats_of(j->spec);
+  const auto asked = api::formats_of(j->spec);
   if (std::find(asked.begin(), asked.end(), format) == asked.end())
     return fail_with<result_file>({"format_not_available",
                                    "job " + id + " was not submitted with '" + format + "' in conversion.formats",
@@ -424,7 +425,7 @@ api_result<result_files> job_service::get_result_files(const std::string& id, co
     std::int64_t bytes;
   };
   std::vector<wanted> list;
-  for (const auto& format : formats_of(j->spec)) {
+  for (const auto& format : api::formats_of(j->spec)) {
     const json* e = format_entry(r->formats, format);
     if (!e)
       return fail_with<result_files>({"artifact_missing", "the " + format + " result of job " + id + " is not recorded"});

@@ -1,5 +1,5 @@
-// See routing.hpp.
-#include "actors/routing.hpp"
+// See detail/routing.hpp.
+#include "actors/detail/routing.hpp"
 
 namespace quire::actors {
 namespace {
@@ -26,9 +26,8 @@ int pick_converter(convert::acceleration_policy policy, const std::vector<conver
 }
 
 int pick_converter(const std::string& policy, const std::vector<converter_slot>& slots) {
-  auto p = convert::acceleration_policy::gpu_required;
-  convert::parse_acceleration_policy(policy, &p);
-  return pick_converter(p, slots);
+  const auto p = convert::parse_acceleration_policy(policy);
+  return pick_converter(p.value_or(convert::acceleration_policy::gpu_required), slots);
 }
 
 }  // namespace quire::actors

@@ -1,5 +1,5 @@
-// quire serve's runtime: starts the actor system and its actors (runtime_actors.hpp says who owns
-// what) and the job service the HTTP layer calls (job_service.hpp), and runs the lifecycle: drain,
+// quire serve's runtime: starts the actor system and its actors (detail/runtime_actors.hpp says who owns
+// what) and the job service the HTTP layer calls (detail/job_service.hpp), and runs the lifecycle: drain,
 // hand back, shutdown. Also the two actors that only talk to the coordinator or to storage:
 //   notifier   LISTENs for new work (storage::work_listener) and wakes the coordinator
 //   sweeper    retention and data-root reconciliation every QUIRE_SWEEP_INTERVAL_SECONDS
@@ -10,11 +10,12 @@
 #include <algorithm>
 #include <thread>
 
-#include "actors/actor_messages.hpp"
-#include "actors/job_service.hpp"
+#include "actors/detail/actor_messages.hpp"
+#include "actors/detail/job_service.hpp"
+#include "actors/detail/readiness_checks.hpp"
+#include "actors/detail/runtime_actors.hpp"
+#include "actors/detail/webhooks.hpp"
 #include "actors/metrics.hpp"
-#include "actors/runtime_actors.hpp"
-#include "actors/webhooks.hpp"
 #include "actors/worker_process.hpp"
 #include "gpu/page_analysis.hpp"
 #include "storage/maintenance.hpp"

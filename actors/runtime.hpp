@@ -32,7 +32,7 @@ class runtime {
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
 
-  // The job operations, readiness and /v1/info for the HTTP layer (job_service.hpp); valid until
+  // The job operations, readiness and /v1/info for the HTTP layer (detail/job_service.hpp); valid until
   // the runtime is destroyed.
   service& jobs();
 

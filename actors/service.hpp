@@ -8,11 +8,13 @@
 //                         crash-isolated `quire worker` (worker_process.hpp)
 //   retention sweeper     runs the store's sweep periodically
 // and hands the HTTP layer a `service` (below): the one layer between a route and the job store.
-// Its one production implementation is job_service (job_service.hpp); the interface exists so the
-// routes can be tested against a fake. Plain C++ with no CAF types, so the RESTinio translation
-// units do not pay for CAF headers. It answers typed values (the job record, a result's manifest);
-// the API's JSON documents are rendered by http/ (api/job_document.hpp for the job document, which
-// webhooks share). Configuration comes from config.hpp, metrics from metrics.hpp.
+// Its one production implementation is job_service (detail/job_service.hpp); the interface exists
+// so the routes can be tested against a fake. Plain C++ with no CAF types, so the RESTinio
+// translation units do not pay for CAF headers. It answers typed values (the job record, a
+// result's manifest); the API's JSON documents are rendered by http/ (api/job_document.hpp for the
+// job document, which webhooks share). Configuration comes from config.hpp, metrics from
+// metrics.hpp, the module's error codes from errors.hpp, the worker's side of the worker protocol
+// from worker_wire.hpp. Everything under actors/detail/ is internal to the module.
 #pragma once
 
 #include <chrono>
@@ -36,7 +38,8 @@ namespace quire::actors {
 // type, not quire::error: its codes are the wire's vocabulary (most, like job_not_cancelable or
 // key_quota_exceeded, have no module error behind them) and its details are JSON, which the base
 // error type does not know. Module errors become api_errors in one place each: storage's in
-// to_api_error (job_service.hpp); the engine's reach the API as the job's recorded failure code.
+// to_api_error (detail/job_service.hpp); the engine's reach the API as the job's recorded failure
+// code.
 struct api_error {
   std::string code;
   std::string message;
@@ -136,7 +139,7 @@ class service {
   // One extracted image (an entry of the result manifest's assets, by name).
   virtual api_result<artifact> get_artifact(const std::string& id, const std::string& api_key_id,
                                             const std::string& name) = 0;
-  // One result format of a job ("markdown", "json", "chunks", "text": actors/result_formats.hpp),
+  // One result format of a job ("markdown", "json", "chunks", "text": api/result_formats.hpp),
   // verified. A format the job did not ask for at submit is 404 format_not_available; an unknown
   // name 404 format_unknown.
   virtual api_result<result_file> get_result_format(const std::string& id, const std::string& api_key_id,

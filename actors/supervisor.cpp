@@ -1,13 +1,14 @@
 // The readiness supervisor: re-evaluates the readiness contract every QUIRE_READINESS_INTERVAL_SECONDS
 // and on events, keeps the converters' liveness and the device notes, and publishes all of it as
-// one immutable service_status (runtime_context.hpp).
+// one immutable service_status (detail/runtime_context.hpp).
 #include <sys/resource.h>
 #include <algorithm>
 #include <unistd.h>
 
-#include "actors/actor_messages.hpp"
+#include "actors/detail/actor_messages.hpp"
+#include "actors/detail/readiness_checks.hpp"
+#include "actors/detail/runtime_actors.hpp"
 #include "actors/metrics.hpp"
-#include "actors/runtime_actors.hpp"
 
 namespace quire::actors {
 

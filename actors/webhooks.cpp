@@ -1,5 +1,5 @@
-// Starts the webhook delivery loop for `quire serve`; see webhooks.hpp.
-#include "actors/webhooks.hpp"
+// Starts the webhook delivery loop for `quire serve`; see detail/webhooks.hpp.
+#include "actors/detail/webhooks.hpp"
 
 #include <stdexcept>
 

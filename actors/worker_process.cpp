@@ -100,21 +100,22 @@ void worker_process::clear_scratch() {
 }
 
 // The input as in/input.pdf: a hard link (same file system as the data root, no copy), a copy
-// where linking fails. The child may read it, never write it (Landlock).
-bool worker_process::stage_input(const std::string& input, std::string& staged, std::string& error) {
-  staged = scratch_ + "/in/input.pdf";
+// where linking fails. The child may read it, never write it (Landlock). Answers the staged path,
+// or errc::io_error.
+quire::expected<std::string> worker_process::stage_input(const std::string& input) {
+  std::string staged = scratch_ + "/in/input.pdf";
   std::error_code ec;
   fs::remove(staged, ec);
-  if (::link(input.c_str(), staged.c_str()) == 0) return true;
-  if (!fs::copy_file(input, staged, ec) || (drop_to_nobody_ && ::chown(staged.c_str(), kNobody, kNobody) != 0)) {
-    error = "cannot stage the input for the worker: " + (ec ? ec.message() : std::string(std::strerror(errno)));
-    return false;
-  }
-  return true;
+  if (::link(input.c_str(), staged.c_str()) == 0) return staged;
+  if (!fs::copy_file(input, staged, ec) || (drop_to_nobody_ && ::chown(staged.c_str(), kNobody, kNobody) != 0))
+    return quire::error{errc::io_error, "cannot stage the input for the worker: " +
+                                            (ec ? ec.message() : std::string(std::strerror(errno)))};
+  return staged;
 }
 
 // Moves what the child wrote in out/ into the job's output directory (same file system: renames).
-bool worker_process::collect_output(const std::string& output_dir, std::string& error) {
+// errc::io_error when something cannot be moved.
+quire::status worker_process::collect_output(const std::string& output_dir) {
   std::error_code ec;
   fs::create_directories(output_dir, ec);
   for (const auto& e : fs::directory_iterator(scratch_ + "/out", ec)) {
@@ -125,13 +126,11 @@ bool worker_process::collect_output(const std::string& output_dir, std::string& 
       ec.clear();
       fs::copy(e.path(), target, fs::copy_options::recursive, ec);
     }
-    if (ec) {
-      error = "cannot move the worker's output " + e.path().string() + ": " + ec.message();
-      return false;
-    }
+    if (ec)
+      return quire::error{errc::io_error, "cannot move the worker's output " + e.path().string() + ": " + ec.message()};
   }
-  if (ec) error = "cannot list the worker's output: " + ec.message();
-  return !ec;
+  if (ec) return quire::error{errc::io_error, "cannot list the worker's output: " + ec.message()};
+  return quire::ok_v;
 }
 
 worker_process::worker_process(std::vector<std::string> argv, std::uint64_t memory_limit_bytes, int nice)
@@ -276,18 +275,24 @@ worker_outcome worker_process::run(const worker_job& job, const std::function<bo
   std::string input = job.input_path, output_dir = job.output_dir;
   if (!scratch_.empty()) {
     clear_scratch();
-    if (!stage_input(job.input_path, input, out.message)) {
+    quire::expected<std::string> staged = stage_input(job.input_path);
+    if (!staged) {
       out.outcome = worker_outcome::kind::failed;
-      out.code = "io_error";
+      out.code = std::string(to_string(staged.err().code));
+      out.message = std::move(staged.err().message);
       return out;
     }
+    input = std::move(*staged);
     output_dir = scratch_ + "/out";
   }
   out = run_staged(job, input, output_dir, tick);
   if (!scratch_.empty()) {
-    if (out.outcome == worker_outcome::kind::succeeded && !collect_output(job.output_dir, out.message)) {
-      out.outcome = worker_outcome::kind::failed;
-      out.code = "io_error";
+    if (out.outcome == worker_outcome::kind::succeeded) {
+      if (quire::status collected = collect_output(job.output_dir); !collected) {
+        out.outcome = worker_outcome::kind::failed;
+        out.code = std::string(to_string(collected.err().code));
+        out.message = std::move(collected.err().message);
+      }
     }
     if (pid_ > 0) clear_scratch();  // a dead child's directory goes with it (start() makes a new one)
   }

@@ -108,8 +108,8 @@ class worker_process {
   void kill_now();
   quire::status make_scratch();
   void remove_scratch();
-  bool stage_input(const std::string& input, std::string& staged, std::string& error);
-  bool collect_output(const std::string& output_dir, std::string& error);
+  quire::expected<std::string> stage_input(const std::string& input);  // the staged path
+  quire::status collect_output(const std::string& output_dir);
   void clear_scratch();
   std::string describe_exit(int status) const;
   worker_outcome run_staged(const worker_job& job, const std::string& input, const std::string& output_dir,

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <thread>
 
-#include "actors/result_formats.hpp"
+#include "api/result_formats.hpp"
 #include "pg_fixture.hpp"
 #include "storage/artifact_store.hpp"
 #include "storage/maintenance.hpp"
@@ -56,7 +56,7 @@ void finish_ok(job_store& s, const artifact_store& files, const std::string& id)
     const fs::path staging = files.root() / "tmp" / ("work-" + id);
     fs::create_directories(staging);
     file_info result;
-    for (const auto& f : quire::actors::result_formats) {
+    for (const auto& f : quire::api::result_formats) {
       const std::string name(f.file);
       std::ofstream(staging / name) << f.name << " result of " << id << "\n";
       auto info = files.adopt(id, name, staging / name);
@@ -71,7 +71,7 @@ void finish_ok(job_store& s, const artifact_store& files, const std::string& id)
 
 // Whether every result format's file of the job is there (all), or none is (!all).
 bool result_files_exist(const artifact_store& files, const std::string& id, bool all) {
-  for (const auto& f : quire::actors::result_formats)
+  for (const auto& f : quire::api::result_formats)
     if (files.exists(id, f.file) != all) return false;
   return true;
 }

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "actors/readiness.hpp"
+#include "actors/detail/readiness_checks.hpp"
 #include "storage/data_root.hpp"
 
 using namespace quire::actors;

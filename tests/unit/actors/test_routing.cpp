@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "actors/routing.hpp"
+#include "actors/detail/routing.hpp"
 
 using quire::actors::converter_slot;
 using quire::actors::pick_converter;

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "actors/runtime_context.hpp"
+#include "actors/detail/runtime_context.hpp"
 
 namespace quire::actors {
 

@@ -10,7 +10,7 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "actors/runtime_context.hpp"
+#include "actors/detail/runtime_context.hpp"
 #include "actors/service.hpp"
 #include "storage/submit_batcher.hpp"
 

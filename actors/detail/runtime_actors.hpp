@@ -15,8 +15,8 @@
 #include <memory>
 #include <vector>
 
-#include "actors/converter.hpp"
-#include "actors/runtime_context.hpp"
+#include "actors/detail/converter.hpp"
+#include "actors/detail/runtime_context.hpp"
 
 namespace quire::actors {
 
