@@ -1,13 +1,13 @@
 // Stage 2: document statistics (doc_context). See analyze.hpp for the streaming contract; the
-// per-page analysis is page_analyzer (page_analyzer.hpp): furniture.cpp, regions.cpp, blocks.cpp.
-#include "convert/analyze.hpp"
+// per-page analysis is page_analyzer (detail/page_analyzer.hpp lists the files that define it).
+#include "convert/detail/analyze.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
-#include "convert/page_analyzer.hpp"
-#include "convert/text.hpp"
+#include "convert/detail/page_analyzer.hpp"
+#include "convert/detail/text.hpp"
 
 namespace quire::convert {
 
@@ -107,7 +107,7 @@ float doc_context::line_gap() const {
 
 void doc_context::note_heading_style(float size, bool bold, bool italic) {
   for (auto& s : styles_)
-    if (std::fabs(s.size - size) < 0.3f && s.bold == bold && s.italic == italic) {
+    if (s.is(size, bold, italic)) {
       ++s.count;
       return;
     }
@@ -120,7 +120,7 @@ int doc_context::level_for(float size, bool bold, bool italic) {
   note_heading_style(size, bold, italic);
   heading_style* self = nullptr;
   for (auto& s : styles_)
-    if (std::fabs(s.size - size) < 0.3f && s.bold == bold && s.italic == italic) self = &s;
+    if (s.is(size, bold, italic)) self = &s;
   if (self->level) return self->level;
   const float body = body_size();
   auto weight = [](const heading_style& s) { return (s.bold ? 2 : 0) + (s.italic ? 1 : 0); };
@@ -170,6 +170,14 @@ bool doc_context::recurs_apart(const std::string& sig) const {
   const int n = static_cast<int>(hits.size());
   if (n >= 64 || 2 * n >= page_count) return true;
   return n >= 3 && hits.back().page - hits.front().page + 1 > n;
+}
+
+bool doc_context::starts_run(const std::string& sig, int page, float y) const {
+  auto it = band_.find(sig);
+  if (it == band_.end()) return true;
+  for (const auto& h : it->second)
+    if (h.page == page - 1 && std::fabs(h.y - y) < 20.0f) return false;
+  return true;
 }
 
 // A number that is the page's index minus an offset that at least three pages (or most of the

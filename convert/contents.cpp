@@ -7,8 +7,8 @@
 #include <cstring>
 #include <regex>
 
-#include "convert/page_analyzer.hpp"
-#include "convert/text.hpp"
+#include "convert/detail/page_analyzer.hpp"
+#include "convert/detail/text.hpp"
 
 namespace quire::convert {
 

@@ -11,14 +11,14 @@
 #include <deque>
 #include <set>
 
-#include "convert/analyze.hpp"
-#include "convert/extract.hpp"
-#include "convert/ocr.hpp"
-#include "convert/page_raster.hpp"
-#include "convert/page_tree.hpp"
-#include "convert/render.hpp"
-#include "convert/text.hpp"
-#include "convert/work_budget.hpp"
+#include "convert/detail/analyze.hpp"
+#include "convert/detail/extract.hpp"
+#include "convert/detail/ocr.hpp"
+#include "convert/detail/page_raster.hpp"
+#include "convert/detail/page_tree.hpp"
+#include "convert/detail/render.hpp"
+#include "convert/detail/text.hpp"
+#include "convert/detail/work_budget.hpp"
 
 extern "C" {
 #include <mupdf/pdf.h>
@@ -78,12 +78,10 @@ struct engine::impl {
     if (ctx) fz_drop_context(ctx);
   }
 
-  // Opens `pdf` as a PDF document; on failure returns nullptr and sets `err`.
-  fz_document* open(std::span<const std::byte> pdf, error& err) {
-    if (pdf.empty()) {
-      err = {errc::pdf_empty, "the input is empty (0 bytes)"};
-      return nullptr;
-    }
+  // Opens `pdf` as a PDF document (never null): pdf_empty, pdf_unreadable or pdf_encrypted when it
+  // cannot be.
+  result<fz_document*> open(std::span<const std::byte> pdf) {
+    if (pdf.empty()) return error{errc::pdf_empty, "the input is empty (0 bytes)"};
     fz_document* doc = nullptr;
     fz_stream* stm = nullptr;
     int failed = 0;
@@ -95,14 +93,11 @@ struct engine::impl {
     }
     fz_always(ctx) { fz_drop_stream(ctx, stm); }
     fz_catch(ctx) { failed = 1; }
-    if (failed || !doc) {
-      err = {errc::pdf_unreadable, std::string("not a readable PDF: ") + fz_caught_message(ctx)};
-      return nullptr;
-    }
+    if (failed || !doc)
+      return error{errc::pdf_unreadable, std::string("not a readable PDF: ") + fz_caught_message(ctx)};
     if (fz_needs_password(ctx, doc) && !fz_authenticate_password(ctx, doc, "")) {
       fz_drop_document(ctx, doc);
-      err = {errc::pdf_encrypted, "the PDF is encrypted and needs a password"};
-      return nullptr;
+      return error{errc::pdf_encrypted, "the PDF is encrypted and needs a password"};
     }
     return doc;
   }
@@ -112,28 +107,25 @@ namespace {
 
 // The MuPDF calls that can throw, each wrapped so that no function holding C++ objects contains a
 // setjmp (fz_try): the values cross the longjmp through fz_var'd locals only.
-bool count_pages_of(fz_context* ctx, fz_document* doc, int& n, std::string& why) {
+// MuPDF's failures here are errc::pdf_unreadable with its message.
+result<int> count_pages_of(fz_context* ctx, fz_document* doc) {
   int count = 0, failed = 0;
   fz_var(count);
   fz_var(failed);
   fz_try(ctx) { count = fz_count_pages(ctx, doc); }
   fz_catch(ctx) { failed = 1; }
-  if (failed) {
-    why = std::string("cannot count pages: ") + fz_caught_message(ctx);
-    return false;
-  }
-  n = count;
-  return true;
+  if (failed) return error{errc::pdf_unreadable, std::string("cannot count pages: ") + fz_caught_message(ctx)};
+  return count;
 }
 
-fz_page* load_page_of(fz_context* ctx, fz_document* doc, int index, std::string& why) {
+result<fz_page*> load_page_of(fz_context* ctx, fz_document* doc, int index) {
   fz_page* page = nullptr;
+  int failed = 0;
   fz_var(page);
+  fz_var(failed);
   fz_try(ctx) { page = fz_load_page(ctx, doc, index); }
-  fz_catch(ctx) {
-    page = nullptr;
-    why = fz_caught_message(ctx);
-  }
+  fz_catch(ctx) { failed = 1; }
+  if (failed) return error{errc::pdf_unreadable, fz_caught_message(ctx)};
   return page;
 }
 
@@ -148,34 +140,33 @@ bool census_of(fz_context* ctx, pdf_document* doc, int limit, page_tree_census& 
 
 // The root's /Count is only a claim: believe the pages that are there (a cycle back to the root
 // claimed a million and "converted" them all, each a failed page). Lowers n to what the page tree
-// holds, saying so in warning; false (with why) when it holds none. count_pages and convert both
-// count through it, so they never disagree about a document.
-bool bound_by_page_tree(fz_context* ctx, fz_document* doc, int& n, std::string& why, std::string& warning) {
+// holds, saying so in warning; errc::pdf_unreadable when it holds none. count_pages and convert
+// both count through it, so they never disagree about a document.
+status bound_by_page_tree(fz_context* ctx, fz_document* doc, int& n, std::string& warning) {
   pdf_document* pdoc = pdf_specifics(ctx, doc);
   page_tree_census census;
-  if (!pdoc || n <= 0 || !census_of(ctx, pdoc, n, census) || (census.repeats == 0 && census.leaves >= n)) return true;
-  if (census.leaves == 0) {
-    why = "the page tree holds no page (it claims " + std::to_string(n) + ")";
-    return false;
-  }
+  if (!pdoc || n <= 0 || !census_of(ctx, pdoc, n, census) || (census.repeats == 0 && census.leaves >= n)) return ok_v;
+  if (census.leaves == 0)
+    return error{errc::pdf_unreadable, "the page tree holds no page (it claims " + std::to_string(n) + ")"};
   warning = "the page tree is broken (" + std::string(census.repeats > 0 ? "it refers back to itself; " : "") +
             "it claims " + std::to_string(n) + " pages but holds " + std::to_string(std::min(census.leaves, n)) +
             "): only those are converted";
   n = std::min(census.leaves, n);
-  return true;
+  return ok_v;
 }
 
 // Regroups a flat page tree so that loading page N does not walk N kids (page_tree.hpp). A failure
-// leaves the document readable the slow way; it is reported, not fatal.
-bool regroup_page_tree_of(fz_context* ctx, fz_document* doc, std::string& why) {
+// leaves the document readable the slow way; it is reported (as a warning), not fatal.
+status regroup_page_tree_of(fz_context* ctx, fz_document* doc) {
   pdf_document* pdoc = pdf_specifics(ctx, doc);
-  if (!pdoc) return true;
+  if (!pdoc) return ok_v;
   int failed = 0;
   fz_var(failed);
   fz_try(ctx) { regroup_flat_page_tree(ctx, pdoc); }
   fz_catch(ctx) { failed = 1; }
-  if (failed) why = std::string("could not regroup the page tree: ") + fz_caught_message(ctx);
-  return !failed;
+  if (failed)
+    return error{errc::pdf_unreadable, std::string("could not regroup the page tree: ") + fz_caught_message(ctx)};
+  return ok_v;
 }
 
 fz_outline* load_outline_root(fz_context* ctx, fz_document* doc) {
@@ -202,15 +193,14 @@ engine::~engine() = default;
 result<int> engine::count_pages(std::span<const std::byte> pdf) {
   fz_context* ctx = impl_->ctx;
   if (!ctx) return error{errc::internal, "could not create a MuPDF context"};
-  error err{errc::internal, ""};
-  fz_document* doc = impl_->open(pdf, err);
-  if (!doc) return err;
-  int n = 0;
-  std::string why;
+  result<fz_document*> opened = impl_->open(pdf);
+  if (!opened) return opened.err();
+  fz_document* doc = *opened;
+  result<int> n = count_pages_of(ctx, doc);
   std::string warning;
-  const bool ok = count_pages_of(ctx, doc, n, why) && bound_by_page_tree(ctx, doc, n, why, warning);
+  status bounded = n ? bound_by_page_tree(ctx, doc, *n, warning) : status(n.err());
   fz_drop_document(ctx, doc);
-  if (!ok) return error{errc::pdf_unreadable, why};
+  if (!bounded) return bounded.err();
   return n;
 }
 
@@ -265,17 +255,18 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
   if (!ctx) return error{errc::internal, "could not create a MuPDF context"};
   impl_->diag = {};
 
-  error err{errc::internal, ""};
-  fz_document* doc = impl_->open(pdf, err);
-  if (!doc) return err;
+  result<fz_document*> opened = impl_->open(pdf);
+  if (!opened) return opened.err();
+  fz_document* doc = *opened;
   struct doc_guard {
     fz_context* c;
     fz_document* d;
     ~doc_guard() { fz_drop_document(c, d); }
   } guard{ctx, doc};
 
-  int page_count = 0;
-  if (std::string why; !count_pages_of(ctx, doc, page_count, why)) return error{errc::pdf_unreadable, why};
+  result<int> counted = count_pages_of(ctx, doc);
+  if (!counted) return counted.err();
+  int page_count = *counted;
   if (page_count <= 0) {
     // no pages in a file MuPDF had to rebuild: truncated or damaged, not an empty document
     pdf_document* pdoc = pdf_specifics(ctx, doc);
@@ -284,8 +275,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     return error{errc::pdf_empty, "the PDF has no pages"};
   }
   std::string tree_warning;
-  if (std::string why; !bound_by_page_tree(ctx, doc, page_count, why, tree_warning))
-    return error{errc::pdf_unreadable, why};
+  if (status bounded = bound_by_page_tree(ctx, doc, page_count, tree_warning); !bounded) return bounded.err();
 
   const int first = opts.first_page;
   const int last = opts.last_page == 0 ? page_count : opts.last_page;
@@ -299,7 +289,7 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
   conversion out;
   out.page_count = page_count;
   if (!tree_warning.empty()) out.warnings.push_back(tree_warning);
-  if (std::string why; !regroup_page_tree_of(ctx, doc, why)) out.warnings.push_back(why);
+  if (status regrouped = regroup_page_tree_of(ctx, doc); !regrouped) out.warnings.push_back(regrouped.err().message);
   if (auto e = impl_->raster.begin(opts, out)) return *e;
   doc_context dc;
   dc.page_count = page_count;
@@ -351,8 +341,10 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     const auto p0 = clock::now();
     held_page h;
     h.stats.number = pno;
-    std::string message;
-    fz_page* page = load_page_of(ctx, doc, pno - 1, message);
+    std::string message;  // why the page failed: a warning once the page is done
+    result<fz_page*> loaded = load_page_of(ctx, doc, pno - 1);
+    fz_page* page = loaded.value_or(nullptr);
+    if (!loaded) message = std::move(loaded.err().message);
     int failed = page ? 0 : 1;
     std::optional<clock::time_point> page_deadline;
     if (lim.page_seconds > 0) page_deadline = p0 + page_time;
@@ -378,7 +370,10 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
     page_ops = 0;
     if (page_deadline) watchdog.arm(*page_deadline);
     if (!failed) {
-      if (!extract_page(ctx, page, pno, xo, out.assets, h.model, message)) failed = 1;
+      if (status got = extract_page(ctx, page, pno, xo, out.assets, h.model); !got) {
+        failed = 1;
+        message = std::move(got.err().message);
+      }
     }
     // Out of time already: no raster analysis or OCR of a page that is over its budget.
     if (page_deadline && clock::now() > *page_deadline && (!doc_deadline || *page_deadline < *doc_deadline)) {
@@ -408,15 +403,14 @@ result<conversion> engine::convert(std::span<const std::byte> pdf, const options
       scanned.number = pno;
       scanned.width = h.model.width;
       scanned.height = h.model.height;
-      std::string why;
-      if (impl_->recognizer->recognize(ctx, page, opts.ocr_languages, scanned, why)) {
+      if (status recognized = impl_->recognizer->recognize(ctx, page, opts.ocr_languages, scanned)) {
         h.model.lines = std::move(scanned.lines);
         h.model.chars = scanned.chars;
         h.model.from_ocr = true;
         h.stats.ocr_used = true;
         h.stats.chars = h.model.chars;
       } else {
-        out.warnings.push_back("page " + std::to_string(pno) + ": OCR failed: " + why);
+        out.warnings.push_back("page " + std::to_string(pno) + ": OCR failed: " + recognized.err().message);
       }
     }
     if (!failed) impl_->raster.apply(ctx, page, opts, seen, h.model, out);

@@ -1,8 +1,8 @@
-#include "convert/footnote_refs.hpp"
+#include "convert/detail/footnote_refs.hpp"
 
 #include <cstdlib>
 
-#include "convert/inline.hpp"
+#include "convert/detail/inline.hpp"
 
 namespace quire::convert {
 namespace {

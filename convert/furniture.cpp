@@ -5,13 +5,15 @@
 // number that is the outermost line of the page is furniture further in too (the outer fifth)
 // when it follows the page sequence: its value minus the page index is what most pages show. Text
 // set larger than the body that recurs on consecutive pages (a slide's title over the build steps
-// of one frame) stays where the outline lists it on that page, unless it recurs apart (odd/even
-// heads) or on half the pages.
+// of one frame, the continuation slides of a long one) is that run's heading once: where the
+// outline lists it, else on the first page of the run (with an outline that does not list it,
+// only a title with a continuation counter); unless it recurs apart (odd/even heads) or
+// on half the pages.
 #include <algorithm>
 #include <regex>
 
-#include "convert/page_analyzer.hpp"
-#include "convert/text.hpp"
+#include "convert/detail/page_analyzer.hpp"
+#include "convert/detail/text.hpp"
 
 namespace quire::convert {
 
@@ -21,6 +23,27 @@ using layout::line;
 using layout::page_model;
 using layout::rect;
 using layout::span;
+
+namespace {
+// Removes the last `bytes` bytes of the line's text (and the blanks before them) from its spans.
+void drop_tail(line& l, size_t bytes) {
+  for (auto it = l.spans.rbegin(); it != l.spans.rend() && bytes > 0; ++it) {
+    const size_t n = std::min(bytes, it->text.size());
+    it->text.erase(it->text.size() - n);
+    bytes -= n;
+  }
+  while (!l.spans.empty()) {
+    std::string& last = l.spans.back().text;
+    while (!last.empty() && last.back() == ' ') last.pop_back();
+    if (!last.empty()) break;
+    l.spans.pop_back();
+  }
+  int chars = 0;
+  for (const auto& sp : l.spans)
+    for (unsigned char c : sp.text) chars += c != ' ' && (c & 0xC0) != 0x80;
+  l.chars = chars;
+}
+}  // namespace
 
 bool is_page_number(std::string_view raw) {
   std::string s(text::trim(raw));
@@ -68,6 +91,29 @@ bool page_analyzer::isolated_at_edge(int i) const {
   return nearest >= 2.2f * body;
 }
 
+// The title a run of pages repeats in its band, kept on this page as the run's heading. Its
+// continuation mark ("– 1/13", "(1/2)") is dropped: the pages that repeat the title are one
+// section in the Markdown, and the outline lists the title without it.
+bool page_analyzer::keeps_run_title(int i) {
+  line& l = page.lines[i];
+  if (l.size < 1.15f * body) return false;
+  const std::string t = l.text();
+  const std::string sig = text::signature(t);
+  if (dc.recurs_apart(sig)) return false;
+  const std::string_view shown = text::trim(t);
+  const std::string bare(text::without_continuation(shown));
+  bool keep = outline_has(t) || (bare.size() < shown.size() && outline_has(bare));
+  if (!keep) {
+    const std::string k = text::key(bare), k_bare = unnumbered_key(k);
+    const bool listed = std::any_of(dc.outline.begin(), dc.outline.end(),
+                                    [&](const outline_entry& e) { return e.key == k || e.bare == k_bare; });
+    // an outline that does not list it lists sections, not slides: a counter still marks a title
+    keep = !listed && (dc.outline.empty() || bare.size() < shown.size()) && dc.starts_run(sig, page.number, l.box.cy());
+  }
+  if (keep && bare.size() < shown.size()) drop_tail(l, t.size() - (shown.data() - t.data()) - bare.size());
+  return keep;
+}
+
 void page_analyzer::find_furniture() {
   const int n = static_cast<int>(page.lines.size());
   std::vector<char> cand(n, 0);
@@ -81,8 +127,8 @@ void page_analyzer::find_furniture() {
     std::string t = l.text();
     if (is_page_number(t)) cand[i] = 1;
     else if (dc.page_count > 1 && dc.repeated_in_band(text::signature(t), page.number, l.box.cy()) &&
-             !(l.size >= 1.15f * body && outline_has(t) && !dc.recurs_apart(text::signature(t))))
-      cand[i] = 2;  // a large title on a run of pages that the outline places here is that page's heading
+             !keeps_run_title(i))
+      cand[i] = 2;
     else if (l.chars <= 60 && l.size <= 1.05f * body && isolated_at_edge(i)) cand[i] = 3;
   }
   // a candidate is furniture only when everything on its row is a candidate too

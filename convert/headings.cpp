@@ -10,8 +10,8 @@
 #include <map>
 #include <regex>
 
-#include "convert/page_analyzer.hpp"
-#include "convert/text.hpp"
+#include "convert/detail/page_analyzer.hpp"
+#include "convert/detail/text.hpp"
 
 namespace quire::convert {
 
@@ -134,9 +134,18 @@ int page_analyzer::heading_level(const std::vector<const fline*>& lines, const s
     info.outlined = true;
     // remember the style's level for headings the outline does not list
     for (auto& s : dc.styles_)
-      if (std::fabs(s.size - size) < 0.3f && s.bold == all_bold && s.italic == all_italic && !s.level) s.level = level;
+      if (s.is(size, all_bold, all_italic)) {
+        if (!s.level) s.level = level;
+        s.outline_levels |= 1u << std::clamp(level, 0, 31);
+      }
+    dc.last_outlined_level = level;
   } else {
     level = dc.level_for(size, all_bold, all_italic);
+    // a style the outline lists at several depths (a slide's frame title) says nothing of the
+    // depth: a heading the outline leaves out sits below the last one it lists
+    for (const auto& s : dc.styles_)
+      if (s.is(size, all_bold, all_italic) && (s.outline_levels & (s.outline_levels - 1)) && dc.last_outlined_level)
+        level = dc.last_outlined_level + 1;
   }
   // section numbers: all headings numbered to one depth share a level, one below the depth above
   if (const int d = section_depth(plain)) {

@@ -1,6 +1,6 @@
-#include "convert/inline.hpp"
+#include "convert/detail/inline.hpp"
 
-#include "convert/text.hpp"
+#include "convert/detail/text.hpp"
 
 namespace quire::convert {
 namespace {
@@ -124,6 +124,33 @@ std::string render_inline(const std::vector<layout::span>& spans, const std::vec
     const bool glued_after = k + 1 < segs.size() && !segs[k + 1].ref && s.text.back() != ' ' &&
                              alnum_cp(text::first_cp(segs[k + 1].text));
     if (glued_before || glued_after) s.bold = s.italic = false;
+  }
+
+  // An inline code box drawn with padding (a browser's) leaves a gap that reads as a space before
+  // the punctuation after it ("`x` .") and after an opening bracket before it ("( `x`"); nobody
+  // writes those spaces, so they go.
+  // (a colon is left alone: "`RB` : Reachable Bytes" is a way to set a definition)
+  auto closing = [](char c) { return c == '.' || c == ',' || c == ';' || c == '!' || c == '?' || c == ')' || c == ']'; };
+  auto plain = [&](size_t k, int link) { return !segs[k].ref && !segs[k].mono && segs[k].link == link; };
+  for (size_t k = 0; k < segs.size(); ++k) {
+    if (!segs[k].mono || segs[k].ref) continue;
+    size_t j = k + 1;
+    while (j < segs.size() && plain(j, segs[k].link) && text::trim(segs[j].text).empty()) ++j;
+    if (j < segs.size() && plain(j, segs[k].link)) {
+      std::string& t = segs[j].text;
+      const size_t b = t.find_first_not_of(' ');
+      const bool gap = b > 0 || j > k + 1 || segs[k].text.back() == ' ';
+      if (gap && b != std::string::npos && closing(t[b]) && (b + 1 == t.size() || t[b + 1] == ' ' || t[b + 1] == ')' || t[b + 1] == ']')) {
+        while (!segs[k].text.empty() && segs[k].text.back() == ' ') segs[k].text.pop_back();
+        for (size_t m = k + 1; m < j; ++m) segs[m].text.clear();
+        t.erase(0, b);
+      }
+    }
+    if (k > 0 && plain(k - 1, segs[k].link)) {
+      std::string& t = segs[k - 1].text;
+      const size_t e = t.find_last_not_of(' ');
+      if (e != std::string::npos && e + 1 < t.size() && (t[e] == '(' || t[e] == '[')) t.erase(e + 1);
+    }
   }
 
   // 2. render, links grouping consecutive segments with the same target

@@ -1,7 +1,7 @@
 // OCR: render a page (raster.hpp), recognise it with Tesseract, place the words into the layout
 // model (ocr_placement.cpp). The language checks are in ocr_languages.cpp. See ocr.hpp for the
 // contract.
-#include "convert/ocr.hpp"
+#include "convert/detail/ocr.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "convert/ocr_words.hpp"
-#include "convert/raster.hpp"
+#include "convert/detail/ocr_words.hpp"
+#include "convert/detail/raster.hpp"
 
 #ifdef QUIRE_HAVE_TESSERACT
 #include <dlfcn.h>
@@ -59,26 +59,23 @@ struct recognizer::impl {
   std::unique_ptr<tesseract::TessBaseAPI> api;
   std::string languages;  // the spec `api` was initialised with
 
-  bool ensure(const std::string& spec, std::string& error) {
-    if (api && languages == spec) return true;
-    if (std::string problem = check_languages(spec); !problem.empty()) {
-      error = problem;
-      return false;
-    }
+  // Tesseract initialised for `spec`; errc::invalid_argument when a model is missing or will not load.
+  status ensure(const std::string& spec) {
+    if (api && languages == spec) return ok_v;
+    if (std::string problem = check_languages(spec); !problem.empty()) return error{errc::invalid_argument, problem};
     api.reset();
     auto fresh = std::make_unique<tesseract::TessBaseAPI>();
     // Tesseract's diagnostics must not reach our stderr (`quire convert` without -o writes only
     // Markdown to stdout, and the service logs structured lines).
     const std::vector<std::string> names{"debug_file"}, values{"/dev/null"};
     const std::string dir = tessdata_dir();
-    if (fresh->Init(dir.c_str(), spec.c_str(), tesseract::OEM_LSTM_ONLY, nullptr, 0, &names, &values, false) != 0) {
-      error = "Tesseract could not load the OCR language model(s) '" + spec + "' (TESSDATA_PREFIX)";
-      return false;
-    }
+    if (fresh->Init(dir.c_str(), spec.c_str(), tesseract::OEM_LSTM_ONLY, nullptr, 0, &names, &values, false) != 0)
+      return error{errc::invalid_argument,
+                   "Tesseract could not load the OCR language model(s) '" + spec + "' (TESSDATA_PREFIX)"};
     fresh->SetPageSegMode(tesseract::PSM_AUTO);
     api = std::move(fresh);
     languages = spec;
-    return true;
+    return ok_v;
   }
 
   // Tesseract's LSTM loops ask OpenMP for a fixed thread count, which the usual
@@ -218,19 +215,14 @@ struct recognizer::impl {
 recognizer::recognizer(settings s) : impl_(std::make_unique<impl>()) { impl_->cfg = s; }
 recognizer::~recognizer() = default;
 
-bool recognizer::recognize(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out,
-                           std::string& error) {
-  if (!ctx || !page) {
-    error = "no page to recognise";
-    return false;
-  }
-  if (!impl_->ensure(languages, error)) return false;
-  if (impl_->deadline && std::chrono::steady_clock::now() >= *impl_->deadline) {
-    error = "OCR stopped at the deadline";
-    return false;
-  }
-  raster::image img;
-  if (!raster::render(ctx, page, impl_->cfg.dpi, impl_->cfg.max_pixels, img, error)) return false;
+status recognizer::recognize(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out) {
+  if (!ctx || !page) return error{errc::invalid_argument, "no page to recognise"};
+  if (status ready = impl_->ensure(languages); !ready) return ready;
+  if (impl_->deadline && std::chrono::steady_clock::now() >= *impl_->deadline)
+    return error{errc::timeout, "OCR stopped at the deadline"};
+  result<raster::image> rendered = raster::render(ctx, page, impl_->cfg.dpi, impl_->cfg.max_pixels);
+  if (!rendered) return rendered.err();
+  raster::image& img = *rendered;
   impl_->turned = {};
   if (impl_->cfg.deskew) {
     // Below a tenth of a degree a row drifts under a point across the page: not worth the blur.
@@ -240,17 +232,14 @@ bool recognizer::recognize(fz_context* ctx, fz_page* page, const std::string& la
     }
   }
   std::vector<detail::word> words = impl_->recognise(img);
-  if (impl_->timed_out) {
-    error = "OCR stopped at the deadline";
-    return false;
-  }
+  if (impl_->timed_out) return error{errc::timeout, "OCR stopped at the deadline"};
   detail::place_words(std::move(words), {img.scale, img.x0, img.y0}, out);
   if (out.width <= 0 || out.height <= 0) {
     out.width = static_cast<float>(img.width / img.scale);
     out.height = static_cast<float>(img.height / img.scale);
   }
   out.from_ocr = true;
-  return true;
+  return ok_v;
 }
 
 #else  // built without Tesseract: recognition reports why it cannot run.
@@ -264,10 +253,8 @@ struct recognizer::impl {
 recognizer::recognizer(settings s) : impl_(std::make_unique<impl>()) { impl_->cfg = s; }
 recognizer::~recognizer() = default;
 
-bool recognizer::recognize(fz_context*, fz_page*, const std::string& languages, layout::page_model&,
-                           std::string& error) {
-  error = check_languages(languages);
-  return false;
+status recognizer::recognize(fz_context*, fz_page*, const std::string& languages, layout::page_model&) {
+  return error{errc::invalid_argument, check_languages(languages)};
 }
 
 #endif
@@ -277,10 +264,9 @@ float recognizer::last_skew() const { return impl_->turned.degrees; }
 
 void recognizer::set_deadline(std::optional<std::chrono::steady_clock::time_point> when) { impl_->deadline = when; }
 
-bool recognize_page(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out,
-                    std::string& error) {
+status recognize_page(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out) {
   recognizer once;
-  return once.recognize(ctx, page, languages, out, error);
+  return once.recognize(ctx, page, languages, out);
 }
 
 }  // namespace quire::convert::ocr

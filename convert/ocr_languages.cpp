@@ -1,7 +1,7 @@
 // OCR languages: where Tesseract's models are, which are installed, and checking a language spec
 // ("eng+deu") before any work. See ocr.hpp (quire::convert::ocr) and convert.hpp (the engine's
 // installed_ocr_languages / check_ocr_languages).
-#include "convert/ocr.hpp"
+#include "convert/detail/ocr.hpp"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // OCR word placement: Tesseract's words (pixels) become layout lines (points) with sizes, bold and
 // splits at wide gaps, and a levelled page's other contents follow the turn. No Tesseract here, so
 // the geometry is tested on its own (tests/unit/convert/test_ocr_layout.cpp). See ocr.hpp.
-#include "convert/ocr.hpp"
+#include "convert/detail/ocr.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "convert/ocr_words.hpp"
+#include "convert/detail/ocr_words.hpp"
 #include "utf8/utf8.hpp"
 
 namespace quire::convert::ocr::detail {

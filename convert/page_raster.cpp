@@ -2,13 +2,13 @@
 // become in the layout model (see page_raster.hpp). MuPDF calls sit in small functions whose
 // fz_try blocks hold only C data; gpu/'s errors (values, base/expected.hpp) become warnings or
 // errc::gpu_not_available here.
-#include "convert/page_raster.hpp"
-#include "convert/work_budget.hpp"
+#include "convert/detail/page_raster.hpp"
+#include "convert/detail/work_budget.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "convert/raster.hpp"
+#include "convert/detail/raster.hpp"
 
 extern "C" {
 #include <mupdf/fitz.h>
@@ -87,9 +87,8 @@ bool touches(const layout::rect& a, const layout::rect& b, float tol) {
 }
 
 // Renders the page area `box` (points) in colour and encodes it as PNG. Only C data lives in the
-// fz_try block; the bytes are copied out after it.
-bool crop_png(fz_context* ctx, fz_page* page, const layout::rect& box, std::vector<std::uint8_t>& png,
-              std::string& why) {
+// fz_try block; the bytes are copied out after it. errc::pdf_unreadable when MuPDF fails.
+result<std::vector<std::uint8_t>> crop_png(fz_context* ctx, fz_page* page, const layout::rect& box) {
   float scale = kFigureDpi / 72.f;
   const double pixels = double(box.width()) * scale * box.height() * scale;
   if (pixels > kMaxFigurePixels) scale *= static_cast<float>(std::sqrt(kMaxFigurePixels / pixels));
@@ -117,14 +116,13 @@ bool crop_png(fz_context* ctx, fz_page* page, const layout::rect& box, std::vect
   fz_catch(ctx) { failed = 1; }
   if (failed || !buf) {
     fz_drop_buffer(ctx, buf);
-    why = std::string("cannot render a figure: ") + fz_caught_message(ctx);
-    return false;
+    return error{errc::pdf_unreadable, std::string("cannot render a figure: ") + fz_caught_message(ctx)};
   }
   unsigned char* data = nullptr;
   const size_t len = fz_buffer_storage(ctx, buf, &data);
-  png.assign(data, data + len);
+  std::vector<std::uint8_t> png(data, data + len);
   fz_drop_buffer(ctx, buf);
-  return true;
+  return png;
 }
 
 std::string page_prefix(const layout::page_model& m) { return "page " + std::to_string(m.number) + ": "; }
@@ -265,7 +263,7 @@ std::optional<error> analyzer::begin(const options& opts, conversion& out) {
   if (!device_) {
     // Probing (with a self-test per device) is done once per engine, not per document.
     if (!report_) report_ = gpu::discover_devices(true);
-    auto sel = gpu::select_analyzer(gpu::acceleration_policy::gpu_required, *report_, -1, params());
+    auto sel = gpu::select_cuda_analyzer(*report_, -1, params());
     if (!sel) {
       const std::string& why = sel.err().message;
       if (policy_ == acceleration_policy::gpu_required)
@@ -275,7 +273,7 @@ std::optional<error> analyzer::begin(const options& opts, conversion& out) {
       out.acceleration_used = "cpu";
       return std::nullopt;
     }
-    device_ = std::move(sel->analyzer);
+    device_ = std::move(*sel);
   }
   active_ = device_.get();
   out.acceleration_used = device_->name();
@@ -286,12 +284,12 @@ result<findings> analyzer::analyze(fz_context* ctx, fz_page* page, const options
                                    const layout::page_model& model, conversion& out) {
   findings f;
   if (worth_analyzing(model, opts) == reason::none) return f;
-  raster::image img;
-  std::string why;
-  if (!raster::render(ctx, page, analysis_dpi, kMaxAnalysisPixels, img, why)) {
-    out.warnings.push_back(page_prefix(model) + "raster analysis skipped: " + why);
+  result<raster::image> rendered = raster::render(ctx, page, analysis_dpi, kMaxAnalysisPixels);
+  if (!rendered) {
+    out.warnings.push_back(page_prefix(model) + "raster analysis skipped: " + rendered.err().message);
     return f;
   }
+  const raster::image& img = *rendered;
   const std::vector<gpu::raster_view> batch{{img.pixels.data(), img.width, img.height, img.width}};
   for (;;) {
     if (!active_ || lazy_cpu_) {
@@ -341,12 +339,13 @@ void analyzer::apply(fz_context* ctx, fz_page* page, const options& opts, const 
   if (!opts.extract_images) return;
   int k = 0;
   for (const layout::rect& box : figure_boxes(f.analysis, f.scale, f.x0, f.y0, model)) {
-    asset a;
-    std::string why;
-    if (!crop_png(ctx, page, box, a.bytes, why)) {
-      out.warnings.push_back(page_prefix(model) + why);
+    result<std::vector<std::uint8_t>> png = crop_png(ctx, page, box);
+    if (!png) {
+      out.warnings.push_back(page_prefix(model) + png.err().message);
       continue;
     }
+    asset a;
+    a.bytes = std::move(*png);
     a.name = "fig-p" + std::to_string(model.number) + "-" + std::to_string(++k) + ".png";
     a.media_type = "image/png";
     model.images.push_back({box, static_cast<int>(out.assets.size())});

@@ -1,6 +1,6 @@
 // See page_tree.hpp. Written in C style on purpose: MuPDF unwinds with longjmp, so these frames
 // hold only C data (pdf_obj references released in fz_always), never C++ objects.
-#include "convert/page_tree.hpp"
+#include "convert/detail/page_tree.hpp"
 
 namespace quire::convert {
 namespace {

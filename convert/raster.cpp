@@ -1,8 +1,8 @@
 // Page rendering for OCR and the raster measurements it needs. MuPDF reports errors with
 // setjmp/longjmp: the fz_try blocks hold only C data, and the samples are copied into the
 // std::vector after the block.
-#include "convert/raster.hpp"
-#include "convert/work_budget.hpp"
+#include "convert/detail/raster.hpp"
+#include "convert/detail/work_budget.hpp"
 
 #include <algorithm>
 #include <array>
@@ -112,27 +112,20 @@ unsigned char faint_from(const std::array<long, 256>& hist, std::size_t pixels, 
 
 }  // namespace
 
-bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out, std::string& error) {
+result<image> render(fz_context* ctx, fz_page* page, int dpi, long max_pixels) {
   fz_rect bounds = fz_empty_rect;
-  if (!page_bounds(ctx, page, bounds)) {
-    error = std::string("cannot measure the page: ") + fz_caught_message(ctx);
-    return false;
-  }
+  if (!page_bounds(ctx, page, bounds))
+    return error{errc::pdf_unreadable, std::string("cannot measure the page: ") + fz_caught_message(ctx)};
   const double w_pt = bounds.x1 - bounds.x0, h_pt = bounds.y1 - bounds.y0;
-  if (!(w_pt > 0 && h_pt > 0)) {
-    error = "the page has an empty size";
-    return false;
-  }
+  if (!(w_pt > 0 && h_pt > 0)) return error{errc::pdf_unreadable, "the page has an empty size"};
   double scale = std::max(dpi, 1) / 72.0;
   const double pixels = w_pt * scale * h_pt * scale;
   if (max_pixels > 0 && pixels > static_cast<double>(max_pixels))
     scale *= std::sqrt(static_cast<double>(max_pixels) / pixels);
 
   fz_pixmap* pix = render_gray(ctx, page, static_cast<float>(scale));
-  if (!pix) {
-    error = std::string("cannot render the page: ") + fz_caught_message(ctx);
-    return false;
-  }
+  if (!pix) return error{errc::pdf_unreadable, std::string("cannot render the page: ") + fz_caught_message(ctx)};
+  image out;
   const int w = fz_pixmap_width(ctx, pix), h = fz_pixmap_height(ctx, pix);
   const int stride = fz_pixmap_stride(ctx, pix);
   const unsigned char* samples = fz_pixmap_samples(ctx, pix);
@@ -148,7 +141,7 @@ bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out
   const std::array<long, 256> hist = gray_histogram(out);
   out.ink = otsu_from(hist, out.pixels.size());
   out.faint = faint_from(hist, out.pixels.size(), out.ink);
-  return true;
+  return out;
 }
 
 

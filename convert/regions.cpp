@@ -1,13 +1,13 @@
-// Stage 2, steps 2-4 and the per-page driver: tables (convert/tables.hpp) and the rules they do
+// Stage 2, steps 2-4 and the per-page driver: tables (convert/detail/tables.hpp) and the rules they do
 // not use (thematic breaks, blockquote bars), column gutters and reading order, visual rows.
 #include <algorithm>
 #include <functional>
 #include <map>
 #include <numeric>
 
-#include "convert/page_analyzer.hpp"
-#include "convert/tables.hpp"
-#include "convert/text.hpp"
+#include "convert/detail/page_analyzer.hpp"
+#include "convert/detail/tables.hpp"
+#include "convert/detail/text.hpp"
 
 namespace quire::convert {
 
@@ -87,7 +87,7 @@ void page_analyzer::classify_rules() {
     if (!v_used[j] && !in_table(vs[j].pos, (vs[j].a + vs[j].b) / 2)) vrules.push_back({{vs[j].pos - 0.5f, vs[j].a, vs[j].pos + 0.5f, vs[j].b}, false});
 }
 
-// Tables (convert/tables.hpp) among `lines` (indices into page.lines) and the vector shapes inside
+// Tables (convert/detail/tables.hpp) among `lines` (indices into page.lines) and the vector shapes inside
 // `clip`; their text leaves the flow.
 void page_analyzer::detect_tables(const std::vector<int>& lines, const rect& clip) {
   page_model sub;
@@ -106,7 +106,10 @@ void page_analyzer::detect_tables(const std::vector<int>& lines, const rect& cli
   sub.links = page.links;
   sub.from_ocr = page.from_ocr;
   for (int i : lines) sub.lines.push_back(page.lines[i]);
-  for (auto& d : tables::detect(sub, body)) {
+  const tables::hyphen_rule hyphenated = [this](const std::string& head, const std::string& tail) {
+    return dc.hyphen_breaks_word(head, tail);
+  };
+  for (auto& d : tables::detect(sub, body, hyphenated)) {
     if (d.table.rows.empty()) continue;
     for (int k : d.lines)
       if (k >= 0 && k < static_cast<int>(lines.size())) claimed[lines[k]] = 1;
@@ -428,12 +431,25 @@ void page_analyzer::run() {
   for (size_t k = 0; k < hrules.size(); ++k) {
     const rect& b = hrules[k].box;
     if (b.width() < 0.3f * page.width || in_band(b, page.height)) continue;
-    // an underline or a rule touching text is not a thematic break
+    // an underline or a rule touching text is not a thematic break; nor is the border a browser
+    // draws under a large heading (GitHub's h1/h2 style, a little further down), nor a table's
+    // top or bottom rule (booktabs) that the table's cells left outside its box
     bool near_text = false;
-    for (const auto& u : us)
-      if (u.piece >= 0 && layout::overlap(u.box.x0, u.box.x1, b.x0, b.x1) > 0 &&
-          (std::fabs(u.box.y1 - b.y0) < 3.0f || std::fabs(b.y1 - u.box.y0) < 1.5f))
-        near_text = true;
+    for (const auto& u : us) {
+      if (u.image >= 0 || u.rule >= 0 || layout::overlap(u.box.x0, u.box.x1, b.x0, b.x1) <= 0) continue;
+      if (u.piece >= 0) {
+        const float size = page.lines[u.piece].size;
+        const float below = b.y0 - u.box.y1;
+        if (std::fabs(below) < 3.0f || std::fabs(b.y1 - u.box.y0) < 1.5f ||
+            (size >= 1.15f * body && below > 0 && below < 0.8f * size))
+          near_text = true;
+      } else if (u.table >= 0) {
+        const bool covers = layout::overlap(u.box.x0, u.box.x1, b.x0, b.x1) > 0.5f * u.box.width();
+        if (covers && ((u.box.y0 - b.y1 > -1.0f && u.box.y0 - b.y1 < 1.2f * body) ||
+                       (b.y0 - u.box.y1 > -1.0f && b.y0 - u.box.y1 < 1.2f * body)))
+          near_text = true;
+      }
+    }
     if (!near_text) us.push_back({b, -1, -1, -1, static_cast<int>(k)});
   }
   std::vector<std::vector<unit>> regions;

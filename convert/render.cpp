@@ -1,10 +1,10 @@
-#include "convert/render.hpp"
+#include "convert/detail/render.hpp"
 
-#include "convert/footnote_refs.hpp"
-#include "convert/inline.hpp"
+#include "convert/detail/footnote_refs.hpp"
+#include "convert/detail/inline.hpp"
+#include "convert/detail/tables.hpp"
+#include "convert/detail/text.hpp"
 #include "convert/plain.hpp"
-#include "convert/tables.hpp"
-#include "convert/text.hpp"
 
 #include <algorithm>
 
@@ -82,6 +82,14 @@ std::string block_markdown(const block& b, const std::vector<asset>& assets, con
     case block_kind::rule:
       body = "---";
       break;
+  }
+  // a paragraph or listing inside a list item sits at the item's content offset
+  if ((b.kind == block_kind::paragraph || b.kind == block_kind::code) && b.in_item >= 0 &&
+      static_cast<size_t>(b.in_item) < indent.size()) {
+    indent.resize(static_cast<size_t>(b.in_item) + 1);
+    size_t spaces = 0;
+    for (size_t w : indent) spaces += w;
+    body = prefix_lines(body, std::string(spaces, ' '));
   }
   return prefix_lines(body, quote_prefix(b.quote));
 }
@@ -169,12 +177,16 @@ std::vector<document_block> document_builder::finish() {
   for (size_t i = 0; i < body_.size(); ++i) {
     const block& b = body_[i].b;
     const bool item = b.kind == block_kind::list_item;
-    const bool same_list = item && !out.empty() && out.back().type == block_type::list && i > 0 &&
-                           body_[i - 1].b.kind == block_kind::list_item && body_[i - 1].b.quote == b.quote;
+    // a paragraph or listing of an item (its second paragraph, a command under it) stays in the list
+    const bool in_item = (b.kind == block_kind::paragraph || b.kind == block_kind::code) && b.in_item >= 0;
+    const bool after_list = i > 0 && body_[i - 1].b.quote == b.quote &&
+                            (body_[i - 1].b.kind == block_kind::list_item || body_[i - 1].b.in_item >= 0);
+    const bool same_list = (item || in_item) && !out.empty() && out.back().type == block_type::list && after_list;
     if (!same_list) indent.clear();
     std::string md = block_markdown(b, assets_, prefix_, indent);
     if (same_list) {
-      out.back().markdown += "\n" + md;
+      // an item's own blocks are set apart by a blank line (a loose list), its lines are not
+      out.back().markdown += (in_item || body_[i - 1].b.in_item >= 0 ? "\n\n" : "\n") + md;
     } else {
       document_block d;
       d.type = type_of(b.kind);
@@ -196,6 +208,11 @@ std::vector<document_block> document_builder::finish() {
       it.level = b.level;
       it.parts = body_[i].parts;
       d.items.push_back(std::move(it));
+    } else if (same_list) {
+      list_item& it = d.items.back();
+      it.markdown += "\n\n" + md;
+      it.text += "\n" + b.text;
+      it.parts.insert(it.parts.end(), body_[i].parts.begin(), body_[i].parts.end());
     } else {
       d.text = b.text;
       for (const auto& row : b.rows) {
@@ -204,7 +221,7 @@ std::vector<document_block> document_builder::finish() {
       }
     }
     for (const auto& p : body_[i].parts) {
-      if (!d.parts.empty() && item && d.parts.back().page == p.page) {
+      if (!d.parts.empty() && (item || same_list) && d.parts.back().page == p.page) {
         bbox& u = d.parts.back().box;
         u = {std::min(u.x0, p.box.x0), std::min(u.y0, p.box.y0), std::max(u.x1, p.box.x1), std::max(u.y1, p.box.y1)};
       } else {

@@ -1,12 +1,12 @@
 // Table detection entry points: detect (ruled first, then aligned), cross-page merging and
 // GFM rendering. The detectors live in tables_ruled.cpp and tables_aligned.cpp.
-#include "convert/tables.hpp"
+#include "convert/detail/tables.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 
-#include "convert/tables_internal.hpp"
+#include "convert/detail/tables_internal.hpp"
 
 namespace quire::convert::tables {
 namespace {
@@ -74,7 +74,7 @@ std::string pipe_safe(const std::string& s) {
 
 }  // namespace
 
-std::vector<detected> detect(const layout::page_model& page, float body_font_size) {
+std::vector<detected> detect(const layout::page_model& page, float body_font_size, const hyphen_rule& hyphenated) {
   float em = body_font_size;
   if (em <= 0) {
     std::vector<float> sizes;
@@ -84,8 +84,8 @@ std::vector<detected> detect(const layout::page_model& page, float body_font_siz
     if (em <= 0) em = 10;
   }
   std::vector<bool> used(page.lines.size(), false);
-  auto out = detail::detect_ruled(page, em, used);
-  auto aligned = detail::detect_aligned(page, em, used);
+  auto out = detail::detect_ruled(page, em, hyphenated, used);
+  auto aligned = detail::detect_aligned(page, em, hyphenated, used);
   out.insert(out.end(), std::make_move_iterator(aligned.begin()), std::make_move_iterator(aligned.end()));
   std::stable_sort(out.begin(), out.end(),
                    [](const detected& a, const detected& b) { return a.table.box.y0 < b.table.box.y0; });

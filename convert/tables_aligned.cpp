@@ -18,7 +18,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "convert/tables_internal.hpp"
+#include "convert/detail/tables_internal.hpp"
 
 namespace quire::convert::tables::detail {
 namespace {
@@ -272,7 +272,7 @@ bool looks_like_table(const word_grid& grid) {
 // Turns the bands of one region into a table, or returns false.
 bool build_region(const layout::page_model& page, const std::vector<band>& bands, std::size_t first,
                   std::size_t last, const std::vector<bool>& split, const std::vector<hint>& hints, float em,
-                  detected& out) {
+                  const hyphen_rule& hyphenated, detected& out) {
   std::vector<const band*> split_bands;
   for (std::size_t b = first; b <= last; ++b)
     if (split[b]) split_bands.push_back(&bands[b]);
@@ -394,12 +394,24 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
     for (std::size_t c = 0; c < ncols; ++c)
       for (const auto& w : cells[c]) column_right[c] = std::max(column_right[c], w.span.box.x1);
   // Whether every non-empty cell of `band` continues a cell of `row` whose last line had no room
-  // for the band's first word in that column (so the line must have wrapped there), and at least
+  // for the band's first word in that column (so the line must have wrapped there; or a word
+  // broke at a hyphen, see above), and at least
   // one of those lines reads as cut short: several words, or a break after a hyphen, slash, dot
   // or comma. A narrow column of one-word cells ("NodeSource" over "Datadog") never has room for
   // the next word, so room alone says nothing there.
+  // A word broken at a hyphen in one cell and finished in lower case below it says the band is
+  // wrapped text whatever room the other cells had left: TeX breaks a narrow cell's lines for
+  // the whole paragraph, not greedily, so a line may end with room for the next word.
+  auto hyphen_break = [&](const std::vector<cell_words>& row, const std::vector<cell_words>& band) {
+    for (std::size_t c = 0; c < ncols; ++c) {
+      if (band[c].empty() || row[c].empty()) continue;
+      if (broken_at_hyphen(row[c].back().span.text, band[c].front().span.text)) return true;
+    }
+    return false;
+  };
   auto wraps_into = [&](const std::vector<cell_words>& row, const std::vector<cell_words>& band) {
-    bool cut_short = false;
+    const bool broken_word = hyphen_break(row, band);
+    bool cut_short = broken_word;
     for (std::size_t c = 0; c < ncols; ++c) {
       if (band[c].empty()) continue;
       if (row[c].empty()) return false;
@@ -413,7 +425,7 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
         }
       const word& next = band[c].front();
       const float space = 0.25f * std::max(next.span.size, 1.0f);
-      if (line_end + space + next.span.box.width() <= column_right[c] + 0.5f) return false;
+      if (!broken_word && line_end + space + next.span.box.width() <= column_right[c] + 0.5f) return false;
       const char end = last.span.text.empty() ? ' ' : last.span.text.back();
       if (words_on_line >= 2 || end == '-' || end == '/' || end == '.' || end == ',' || end == '_') cut_short = true;
     }
@@ -452,14 +464,14 @@ bool build_region(const layout::page_model& page, const std::vector<band>& bands
   if (grid.size() < 3 || !looks_like_table(grid)) return false;
   std::vector<float> column_x{rx0};
   for (const auto& g : gutters) column_x.push_back(g.x1);
-  return finish_table(page, std::move(grid), column_x, 3, out);
+  return finish_table(page, std::move(grid), column_x, 3, hyphenated, out);
 }
 
 // A header row left alone at the foot of a page (groff tbl does not keep it with the body): one
 // row of at least three widely spaced cells, ruled underneath, with nothing after it but the
 // footer zone. Returned as a one-row table so the engine can merge the body from the next page.
 bool orphan_header(const layout::page_model& page, const std::vector<band>& bands, std::size_t b,
-                   const std::vector<hint>& hints, float em, detected& out) {
+                   const std::vector<hint>& hints, float em, const hyphen_rule& hyphenated, detected& out) {
   const band& hb = bands[b];
   bool ruled = false;
   float rule_y = 0;
@@ -480,12 +492,13 @@ bool orphan_header(const layout::page_model& page, const std::vector<band>& band
   if (cells.size() < 3) return false;
   for (const auto& c : cells)
     if (c.size() > 4 || (c.size() == 1 && is_list_marker(c.front().span.text))) return false;  // labels, not prose
-  return finish_table(page, word_grid{cells}, column_x, 1, out);
+  return finish_table(page, word_grid{cells}, column_x, 1, hyphenated, out);
 }
 
 }  // namespace
 
-std::vector<detected> detect_aligned(const layout::page_model& page, float em, std::vector<bool>& used) {
+std::vector<detected> detect_aligned(const layout::page_model& page, float em, const hyphen_rule& hyphenated,
+                                     std::vector<bool>& used) {
   std::vector<detected> out;
   std::vector<int> ids;
   for (std::size_t i = 0; i < page.lines.size(); ++i)
@@ -526,8 +539,8 @@ std::vector<detected> detect_aligned(const layout::page_model& page, float em, s
     // trailing narrow bands hugging the last row (wrapped last-row cells)
     while (last + 1 < bands.size() && last + 1 < j && bands[last + 1].y0 - bands[last].y1 <= 0.35f * em) ++last;
     detected d;
-    if (build_region(page, bands, first, last, split, hints, em, d) ||
-        (last == i && orphan_header(page, bands, i, hints, em, d))) {
+    if (build_region(page, bands, first, last, split, hints, em, hyphenated, d) ||
+        (last == i && orphan_header(page, bands, i, hints, em, hyphenated, d))) {
       for (int line : d.lines) used[line] = true;
       out.push_back(std::move(d));
     }

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "convert/tables_internal.hpp"
+#include "convert/detail/tables_internal.hpp"
 
 namespace quire::convert::tables::detail {
 namespace {
@@ -94,7 +94,8 @@ std::size_t filled(const std::vector<cell_words>& row) {
 
 }  // namespace
 
-std::vector<detected> detect_ruled(const layout::page_model& page, float em, std::vector<bool>& used) {
+std::vector<detected> detect_ruled(const layout::page_model& page, float em, const hyphen_rule& hyphenated,
+                                   std::vector<bool>& used) {
   std::vector<detected> out;
   const auto segs = collect_segments(page);
   if (segs.size() < 4) return out;
@@ -174,7 +175,7 @@ std::vector<detected> detect_ruled(const layout::page_model& page, float em, std
     const bool empty_body = grid.size() == 1 && ngrid >= 2 &&
                             std::all_of(band_row.begin(), band_row.end(), [](int r) { return r <= 0; });
     detected d;
-    if (!finish_table(page, std::move(grid), column_x, empty_body ? 1 : 2, d)) continue;
+    if (!finish_table(page, std::move(grid), column_x, empty_body ? 1 : 2, hyphenated, d)) continue;
     if (empty_body) d.table.rows.emplace_back(d.table.rows.front().size());
     d.table.box = bb;
     for (int line : d.lines) used[line] = true;

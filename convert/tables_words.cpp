@@ -1,10 +1,11 @@
 // Words, bands and cell text: the geometry both table detectors work on.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 
-#include "convert/inline.hpp"
-#include "convert/tables_internal.hpp"
+#include "convert/detail/inline.hpp"
+#include "convert/detail/tables_internal.hpp"
 
 namespace quire::convert::tables::detail {
 namespace {
@@ -140,15 +141,31 @@ std::vector<band> build_bands(const layout::page_model& page, const std::vector<
   return bands;
 }
 
-std::string cell_text(const cell_words& words, const layout::page_model& page) {
+bool broken_at_hyphen(const std::string& end, const std::string& next) {
+  return end.size() >= 3 && end.back() == '-' && std::isalpha(static_cast<unsigned char>(end[end.size() - 2])) &&
+         !next.empty() && std::islower(static_cast<unsigned char>(next.front()));
+}
+
+std::string cell_text(const cell_words& words, const layout::page_model& page, const hyphen_rule& hyphenated) {
   // the engine's inline renderer does emphasis, code, links and escaping; it takes the spaces
   // as given, so each word carries the space that separated it from the previous one (wrapped
-  // lines of a cell are joined with a space)
+  // lines of a cell are joined with a space, or none after a line-end hyphen of a word)
   std::vector<layout::span> spans;
   spans.reserve(words.size());
   for (std::size_t i = 0; i < words.size(); ++i) {
     layout::span s = words[i].span;
-    const bool glue = i > 0 && words[i].line == words[i - 1].line && !words[i].space_before;
+    bool glue = i > 0 && words[i].line == words[i - 1].line && !words[i].space_before;
+    if (i > 0 && words[i].line != words[i - 1].line && !spans.back().mono) {
+      std::string& prev = spans.back().text;
+      if (broken_at_hyphen(prev, s.text)) {
+        glue = true;
+        std::size_t start = prev.find_last_of(" (\"", prev.size() - 2);
+        start = start == std::string::npos ? 0 : start + 1;
+        std::size_t end = 0;
+        while (end < s.text.size() && std::isalpha(static_cast<unsigned char>(s.text[end]))) ++end;
+        if (hyphenated && hyphenated(prev.substr(start, prev.size() - 1 - start), s.text.substr(0, end))) prev.pop_back();
+      }
+    }
     if (i > 0 && !glue) s.text.insert(s.text.begin(), ' ');
     spans.push_back(std::move(s));
   }
@@ -177,7 +194,7 @@ bool is_list_marker(const std::string& text) {
 }
 
 bool finish_table(const layout::page_model& page, word_grid grid, std::vector<float> column_x,
-                  std::size_t min_rows, detected& out) {
+                  std::size_t min_rows, const hyphen_rule& hyphenated, detected& out) {
   // drop rows and columns that hold no word at all
   std::erase_if(grid, [](const std::vector<cell_words>& row) {
     return std::all_of(row.begin(), row.end(), [](const cell_words& c) { return c.empty(); });
@@ -208,7 +225,7 @@ bool finish_table(const layout::page_model& page, word_grid grid, std::vector<fl
   for (const auto& row : kept) {
     std::vector<layout::table_cell> cells;
     for (const auto& cell : row) {
-      cells.push_back(layout::table_cell{cell_text(cell, page)});
+      cells.push_back(layout::table_cell{cell_text(cell, page, hyphenated)});
       for (const auto& w : cell) {
         ++placed[w.line];
         const auto& r = w.span.box;

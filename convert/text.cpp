@@ -1,4 +1,4 @@
-#include "convert/text.hpp"
+#include "convert/detail/text.hpp"
 
 #include <cctype>
 #include <regex>
@@ -351,6 +351,21 @@ std::string fold(std::string_view s, bool digits_as_hash) {
 
 std::string key(std::string_view s) { return fold(s, false); }
 std::string signature(std::string_view s) { return fold(s, true); }
+
+std::string_view without_continuation(std::string_view s) {
+  static const std::regex re(
+      "^(.*?\\S)\\s*(?:(?:-|\xE2\x80\x93|\xE2\x80\x94|,|:)\\s*)?"
+      "(?:\\(\\s*(?:(?:step|part|slide)\\s+)?\\d{1,3}\\s*/\\s*\\d{1,3}\\s*\\)|(?:(?:step|part|slide)\\s+)?\\d{1,3}\\s*/\\s*\\d{1,3}|"
+      "\\((?:cont\\.?|cont'd|cont\xE2\x80\x99" "d|continued)\\))\\s*$",
+      std::regex::icase);
+  std::match_results<std::string_view::const_iterator> m;
+  if (s.size() > 300 || !std::regex_match(s.begin(), s.end(), m, re)) return s;
+  const std::string_view bare = s.substr(0, static_cast<size_t>(m.length(1)));
+  size_t i = 0;
+  while (i < bare.size())
+    if (is_alpha(next_cp(bare, i))) return bare;
+  return s;  // "12/13" alone is a number, not a title with a counter
+}
 
 bool ends_sentence(std::string_view s) {
   s = trim(s);

@@ -1,5 +1,5 @@
 // Work budgets that need MuPDF; see work_budget.hpp.
-#include "convert/work_budget.hpp"
+#include "convert/detail/work_budget.hpp"
 
 #include <atomic>
 

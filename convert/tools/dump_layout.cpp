@@ -5,7 +5,7 @@
 #include <iterator>
 #include <vector>
 
-#include "convert/extract.hpp"
+#include "convert/detail/extract.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
     fz_page* page = fz_load_page(ctx, doc, p - 1);
     quire::convert::layout::page_model m;
     std::vector<quire::convert::asset> assets;
-    std::string err;
-    quire::convert::extract_page(ctx, page, p, {}, assets, m, err);
+    if (quire::status got = quire::convert::extract_page(ctx, page, p, {}, assets, m); !got)
+      printf("=== page %d failed: %s\n", p, got.err().message.c_str());
     printf("=== page %d (%.0fx%.0f) lines=%zu rules=%zu marks=%zu fills=%zu images=%zu links=%zu\n", p, m.width,
            m.height, m.lines.size(), m.rules.size(), m.marks.size(), m.fills.size(), m.images.size(), m.links.size());
     for (auto& l : m.lines) {

@@ -40,9 +40,51 @@ struct page_spec {
   std::optional<raster_image> image;  // the XObject /Im0 of this page
 };
 
+// One bookmark: its depth (1 = top), title and target page (0-based).
+struct outline_spec {
+  int level = 1;
+  std::string title;
+  int page = 0;
+};
+
 struct build_options {
   std::string user_password;  // non-empty: encrypt (AES-256)
+  std::vector<outline_spec> outline;  // the document outline (bookmarks), in order
 };
+
+// Adds the outline: each entry is the child of the last entry one level up.
+inline void add_outline(fz_context* ctx, pdf_document* doc, const std::vector<outline_spec>& entries) {
+  pdf_obj* root = pdf_add_new_dict(ctx, doc, 4);
+  pdf_dict_put(ctx, root, PDF_NAME(Type), PDF_NAME(Outlines));
+  std::vector<pdf_obj*> parents{root}, last{nullptr}, items;
+  for (const auto& e : entries) {
+    const size_t depth = static_cast<size_t>(std::clamp(e.level, 1, static_cast<int>(parents.size())));
+    parents.resize(depth);
+    last.resize(depth);
+    pdf_obj* parent = parents.back();
+    pdf_obj* it = pdf_add_new_dict(ctx, doc, 6);
+    items.push_back(it);
+    pdf_dict_put_text_string(ctx, it, PDF_NAME(Title), e.title.c_str());
+    pdf_dict_put(ctx, it, PDF_NAME(Parent), parent);
+    pdf_obj* dest = pdf_dict_put_array(ctx, it, PDF_NAME(Dest), 2);
+    pdf_array_push(ctx, dest, pdf_lookup_page_obj(ctx, doc, e.page));
+    pdf_array_push(ctx, dest, PDF_NAME(Fit));
+    if (pdf_obj* prev = last.back()) {
+      pdf_dict_put(ctx, prev, PDF_NAME(Next), it);
+      pdf_dict_put(ctx, it, PDF_NAME(Prev), prev);
+    } else {
+      pdf_dict_put(ctx, parent, PDF_NAME(First), it);
+    }
+    pdf_dict_put(ctx, parent, PDF_NAME(Last), it);
+    last.back() = it;
+    parents.push_back(it);
+    last.push_back(nullptr);
+  }
+  pdf_dict_put_int(ctx, root, PDF_NAME(Count), static_cast<int64_t>(entries.size()));
+  pdf_dict_put(ctx, pdf_dict_get(ctx, pdf_trailer(ctx, doc), PDF_NAME(Root)), PDF_NAME(Outlines), root);
+  for (pdf_obj* it : items) pdf_drop_obj(ctx, it);
+  pdf_drop_obj(ctx, root);
+}
 
 // Text helpers for content streams.
 inline std::string text_at(const char* font, float size, float x, float y, const std::string& s) {
@@ -156,6 +198,7 @@ inline std::string make_pdf(const std::vector<page_spec>& pages, const build_opt
       pdf_insert_page(ctx, doc, -1, page);
       pdf_drop_obj(ctx, page);
     }
+    if (!opts.outline.empty()) add_outline(ctx, doc, opts.outline);
     for (int i = 0; i < 6; ++i) pdf_drop_obj(ctx, fonts[i]);
     pdf_drop_obj(ctx, uniform);
     pdf_drop_obj(ctx, marked);

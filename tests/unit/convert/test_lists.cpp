@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "convert/analyze.hpp"
 #include "convert/convert.hpp"
-#include "convert/layout.hpp"
+#include "convert/detail/analyze.hpp"
+#include "convert/detail/layout.hpp"
 #include "engine_run.hpp"
 
 using namespace quire::convert;

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <string>
 
-#include "convert/ocr.hpp"
-#include "convert/raster.hpp"
+#include "convert/detail/ocr.hpp"
+#include "convert/detail/raster.hpp"
 #include "pdf_builder.hpp"
 
 using namespace quire::convert;
@@ -91,11 +91,11 @@ TEST_CASE("OCR recovers the text, positions and heading size of an image-only pa
   REQUIRE(make_scan(m, kLetter, 200));
   layout::page_model page;
   page.width = kPageW, page.height = kPageH;
-  std::string error;
-  const bool ok = ocr::recognize_page(m.ctx, m.page, "eng", page, error);
+  const quire::status ok = ocr::recognize_page(m.ctx, m.page, "eng", page);
   if (!ocr::available()) {  // built without Tesseract or without the eng model: a clear refusal
-    CHECK_FALSE(ok);
-    CHECK_FALSE(error.empty());
+    REQUIRE_FALSE(ok);
+    CHECK(ok.err().code == errc::invalid_argument);
+    CHECK_FALSE(ok.err().message.empty());
     return;
   }
   REQUIRE(ok);
@@ -136,20 +136,21 @@ TEST_CASE("one recognizer serves several pages and language changes") {
   mupdf m;
   REQUIRE(make_scan(m, "BT /F1 14 Tf 72 700 Td (Granite quarry inspection notes) Tj ET", 150));
   ocr::recognizer rec;
-  std::string error;
   for (int round = 0; round < 2; ++round) {
     layout::page_model page;
-    REQUIRE(rec.recognize(m.ctx, m.page, "eng", page, error));
+    REQUIRE(rec.recognize(m.ctx, m.page, "eng", page));
     CHECK(find_span(page, "quarry inspection"));
     // The model was left empty: the page size comes from the render.
     CHECK(page.width == Approx(kPageW).margin(1));
     CHECK(page.height == Approx(kPageH).margin(1));
   }
   layout::page_model page;
-  CHECK_FALSE(rec.recognize(m.ctx, m.page, "eng+zzqmissing", page, error));
-  CHECK(error.find("zzqmissing") != std::string::npos);
+  const quire::status missing = rec.recognize(m.ctx, m.page, "eng+zzqmissing", page);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.err().code == errc::invalid_argument);
+  CHECK(missing.err().message.find("zzqmissing") != std::string::npos);
   CHECK(page.lines.empty());
-  REQUIRE(rec.recognize(m.ctx, m.page, "eng", page, error));  // still usable after the failure
+  REQUIRE(rec.recognize(m.ctx, m.page, "eng", page));  // still usable after the failure
   CHECK(find_span(page, "Granite"));
 }
 
@@ -157,8 +158,10 @@ TEST_CASE("a missing or malformed OCR language is a clear error, not a crash") {
   mupdf m;
   REQUIRE(make_scan(m, "BT /F1 12 Tf 72 700 Td (text) Tj ET", 100));
   layout::page_model page;
-  std::string error;
-  CHECK_FALSE(ocr::recognize_page(m.ctx, m.page, "zzqmissing", page, error));
+  const quire::status refused = ocr::recognize_page(m.ctx, m.page, "zzqmissing", page);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::invalid_argument);
+  const std::string& error = refused.err().message;
   if (ocr::available()) {
     CHECK(error.find("zzqmissing") != std::string::npos);
     CHECK(error.find("not installed") != std::string::npos);
@@ -180,15 +183,16 @@ TEST_CASE("a missing or malformed OCR language is a clear error, not a crash") {
 TEST_CASE("pages render at the requested resolution, huge ones capped in pixels") {
   mupdf m;
   REQUIRE(make_scan(m, "BT /F1 12 Tf 72 700 Td (text) Tj ET", 100));
-  raster::image img;
-  std::string error;
-  REQUIRE(raster::render(m.ctx, m.page, 300, 40'000'000, img, error));
-  CHECK(img.scale == Approx(300 / 72.0));
-  CHECK(img.width == 2550);
-  CHECK(img.height == 3300);
-  CHECK(img.pixels.size() == static_cast<size_t>(img.width) * img.height);
+  result<raster::image> full = raster::render(m.ctx, m.page, 300, 40'000'000);
+  REQUIRE(full);
+  CHECK(full->scale == Approx(300 / 72.0));
+  CHECK(full->width == 2550);
+  CHECK(full->height == 3300);
+  CHECK(full->pixels.size() == static_cast<size_t>(full->width) * full->height);
 
-  REQUIRE(raster::render(m.ctx, m.page, 300, 1'000'000, img, error));
+  result<raster::image> capped = raster::render(m.ctx, m.page, 300, 1'000'000);
+  REQUIRE(capped);
+  const raster::image& img = *capped;
   CHECK(static_cast<long>(img.width) * img.height <= 1'002'000);  // rounding to whole pixels
   CHECK(img.scale < 300 / 72.0);
   CHECK(static_cast<float>(img.width) / img.height == Approx(kPageW / kPageH).epsilon(0.01));
@@ -200,15 +204,18 @@ TEST_CASE("OCR stops at the deadline and works again once it is lifted") {
   REQUIRE(make_scan(m, kLetter, 200));
   ocr::recognizer rec;
   layout::page_model page;
-  std::string error;
   rec.set_deadline(std::chrono::steady_clock::now() - std::chrono::seconds(1));  // already passed
-  CHECK_FALSE(rec.recognize(m.ctx, m.page, "eng", page, error));
-  CHECK(error.find("deadline") != std::string::npos);
+  const quire::status late = rec.recognize(m.ctx, m.page, "eng", page);
+  REQUIRE_FALSE(late);
+  CHECK(late.err().code == errc::timeout);
+  CHECK(late.err().message.find("deadline") != std::string::npos);
   rec.set_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(2));  // passes mid-page
-  CHECK_FALSE(rec.recognize(m.ctx, m.page, "eng", page, error));
+  const quire::status cut = rec.recognize(m.ctx, m.page, "eng", page);
+  REQUIRE_FALSE(cut);
+  CHECK(cut.err().code == errc::timeout);
   CHECK(page.lines.empty());
   rec.set_deadline(std::nullopt);
-  REQUIRE(rec.recognize(m.ctx, m.page, "eng", page, error));
+  REQUIRE(rec.recognize(m.ctx, m.page, "eng", page));
   CHECK(find_span(page, "Harvest Report"));
 }
 
@@ -223,8 +230,7 @@ TEST_CASE("a skewed scan is levelled: its lines come out straight") {
   REQUIRE(make_scan(m, kLetter, 200, placement));
   ocr::recognizer rec;
   layout::page_model page;
-  std::string error;
-  REQUIRE(rec.recognize(m.ctx, m.page, "eng", page, error));
+  REQUIRE(rec.recognize(m.ctx, m.page, "eng", page));
   INFO(all_text(page));
   CHECK(std::abs(rec.last_skew()) == Approx(1.5).margin(0.2));
   const layout::span* body = find_span(page, "seven hundred apples");

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "convert/ocr.hpp"
-#include "convert/raster.hpp"
+#include "convert/detail/ocr.hpp"
+#include "convert/detail/raster.hpp"
 
 using namespace quire::convert;
 using ocr::detail::word;

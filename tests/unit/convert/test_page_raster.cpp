@@ -1,4 +1,4 @@
-// Page-raster analysis in the engine (convert/page_raster.hpp): the pure conversions from a
+// Page-raster analysis in the engine (convert/detail/page_raster.hpp): the pure conversions from a
 // gpu::page_analysis to the layout model, and the engine end to end on PDFs built in-process — a
 // table grid that exists only as an image, a chart drawn with vector paths, an embedded photo, a
 // blank page — plus the acceleration policy on a machine whose GPU state the test asks for.
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "convert/convert.hpp"
-#include "convert/extract.hpp"
-#include "convert/page_raster.hpp"
+#include "convert/detail/extract.hpp"
+#include "convert/detail/page_raster.hpp"
 #include "gpu/page_analysis.hpp"
 #include "pdf_builder.hpp"
 
@@ -218,11 +218,11 @@ TEST_CASE("figure boxes: big enough, not an embedded image already, not large ty
 }
 
 TEST_CASE("acceleration policies parse and print") {
-  acceleration_policy p = acceleration_policy::cpu_only;
-  CHECK(parse_acceleration_policy("gpu_required", &p));
-  CHECK(p == acceleration_policy::gpu_required);
-  CHECK(to_string(p) == "gpu_required");
-  CHECK_FALSE(parse_acceleration_policy("gpu", &p));
+  const auto p = parse_acceleration_policy("gpu_required");
+  REQUIRE(p);
+  CHECK(*p == acceleration_policy::gpu_required);
+  CHECK(to_string(*p) == "gpu_required");
+  CHECK_FALSE(parse_acceleration_policy("gpu"));
   CHECK(to_string(errc::gpu_not_available) == "gpu_not_available");
 }
 
@@ -238,8 +238,7 @@ TEST_CASE("a table grid that exists only as an image becomes rules in the page m
   fz_page* page = fz_load_page(ctx, doc, 0);
   layout::page_model model;
   std::vector<asset> assets;
-  std::string why;
-  REQUIRE(extract_page(ctx, page, 1, {}, assets, model, why));
+  REQUIRE(extract_page(ctx, page, 1, {}, assets, model));
   CHECK(model.rules.empty());  // nothing drawn as a path
 
   options opts;

@@ -1,4 +1,4 @@
-// The flat page-tree regrouping (convert/page_tree.hpp): after it, every page is still found at its
+// The flat page-tree regrouping (convert/detail/page_tree.hpp): after it, every page is still found at its
 // number, in its order, with the attributes it inherits, and page numbers found upward (links,
 // outlines) are unchanged; trees it must not touch are left alone; and the engine's output for a
 // flat document is the same text in the same order.
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "convert/convert.hpp"
-#include "convert/page_tree.hpp"
+#include "convert/detail/page_tree.hpp"
 #include "pdf_builder.hpp"
 
 using namespace quire::convert;

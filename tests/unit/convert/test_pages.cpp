@@ -9,9 +9,11 @@
 #include "engine_run.hpp"
 
 using namespace quire::convert;
+using quire::test::build_options;
 using quire::test::make_pdf;
 using quire::test::page_spec;
 using quire::test::text_at;
+using quire::test::count;
 using quire::test::has;
 
 namespace {
@@ -135,4 +137,62 @@ TEST_CASE("odd and even running heads and outer page numbers are furniture") {
   CHECK_FALSE(has(r.markdown, "Chapter 2. Moorings"));
   for (int p = 11; p <= 14; ++p) CHECK_FALSE(has(r.markdown, std::to_string(p)));
   CHECK(has(r.markdown, "This page is about the winter moorings."));
+}
+
+TEST_CASE("a slide title repeated over a frame's pages is one heading, without its counter") {
+  // no outline: the first page of each run of pages that repeat a large title carries the heading
+  std::vector<page_spec> pages;
+  const char* titles[] = {"Cable Winches \226 1/3", "Cable Winches \226 2/3", "Cable Winches \226 3/3",
+                          "Deck Lighting (1/2)", "Deck Lighting (2/2)", "Rope Storage", "Rope Storage"};
+  const char* topics[] = {"the drum brake", "the pawl", "the spare cable", "the mast lamps",
+                          "the spare bulbs", "the coils", "the drying rack"};
+  for (int p = 0; p < 7; ++p) {
+    std::string c = text_at("F2", 20, 40, 760, titles[p]);
+    c += text_at("F1", 11, 72, 690, std::string("This slide is about ") + topics[p] + ".");
+    c += text_at("F1", 11, 72, 676, "The crew checks it before every sailing.");
+    pages.push_back({c});
+  }
+  const conversion r = run(pages);
+  INFO(r.markdown);
+  CHECK(count(r.markdown, "Cable Winches") == 1);
+  CHECK(has(r.markdown, "# Cable Winches\n"));
+  CHECK(count(r.markdown, "Deck Lighting") == 1);
+  CHECK(has(r.markdown, "# Deck Lighting\n"));
+  CHECK(count(r.markdown, "Rope Storage") == 1);
+  CHECK(has(r.markdown, "# Rope Storage\n"));
+  CHECK_FALSE(has(r.markdown, "1/3"));
+  CHECK_FALSE(has(r.markdown, "(2/2)"));
+  CHECK(has(r.markdown, "This slide is about the drying rack."));
+  // each title comes before its first page's text
+  CHECK(r.markdown.find("Deck Lighting") < r.markdown.find("the mast lamps"));
+  CHECK(r.markdown.find("the spare cable") < r.markdown.find("Deck Lighting"));
+}
+
+TEST_CASE("with an outline, a slide title it lists heads the run once; one it leaves out sits below") {
+  // the outline lists the frame-title style at two depths, so an unlisted frame title takes its
+  // depth from the last listed heading, not from its style
+  std::vector<page_spec> pages;
+  const char* titles[] = {"Harbour Works", "Cable Winches (1/2)", "Cable Winches (2/2)", "Winch Example",
+                          "Dry Dock", "Slipway"};
+  const char* topics[] = {"the harbour", "the drum brake", "the pawl", "a worked example", "the dock gate",
+                          "the cradle"};
+  for (int p = 0; p < 6; ++p) {
+    std::string c = text_at("F2", 20, 40, 760, titles[p]);
+    c += text_at("F1", 11, 72, 690, std::string("This slide is about ") + topics[p] + ".");
+    c += text_at("F1", 11, 72, 676, "The crew checks it before every sailing.");
+    pages.push_back({c});
+  }
+  build_options o;
+  o.outline = {{1, "Harbour Works", 0}, {2, "Cable Winches", 1}, {1, "Dry Dock", 4}, {2, "Slipway", 5}};
+  const std::string pdf = make_pdf(pages, o);
+  engine e;
+  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), {});
+  REQUIRE(r);
+  INFO(r->markdown);
+  CHECK(has(r->markdown, "# Harbour Works\n"));
+  CHECK(has(r->markdown, "\n## Cable Winches\n"));
+  CHECK(count(r->markdown, "Cable Winches") == 1);
+  CHECK(has(r->markdown, "\n### Winch Example\n"));
+  CHECK(has(r->markdown, "\n# Dry Dock\n"));
+  CHECK(has(r->markdown, "\n## Slipway\n"));
 }

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "convert/convert.hpp"
-#include "convert/extract.hpp"
+#include "convert/detail/extract.hpp"
 #include "engine_run.hpp"
 
 using namespace quire::convert;
@@ -128,6 +128,37 @@ TEST_CASE("glyph bullets, numbered items, nesting by indentation and continuatio
   CHECK(has(out, "- Rinse the buckets\n- Check the ropes for wear and replace the frayed ones before the next tide\n"
                  "  1. Starboard lines first\n  2. Port lines second\n- Sign the sheet\n"));
   CHECK(has(out, "\n\nThat is all for the morning round."));
+}
+
+TEST_CASE("a paragraph or listing set at an item's text indent belongs to that item") {
+  std::string c = body_lines(720, {"To use a dictionary:"});
+  c += text_at("F1", 11, 72, 700, "1.") + text_at("F1", 11, 86, 700, "Create the dictionary");
+  c += text_at("F1", 11, 86, 676, "It is written next to the samples, and the tool reads it back later.");
+  c += text_at("F1", 11, 72, 652, "2.") + text_at("F1", 11, 86, 652, "Compress with the dictionary");
+  c += text_at("F3", 10, 86, 628, "zstd -D dictionaryName FILE");
+  c += text_at("F1", 11, 72, 604, "3.") + text_at("F1", 11, 86, 604, "Decompress it again");
+  c += body_lines(580, {"The tool checks the dictionary's identifier first."});
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "1. Create the dictionary\n\n   It is written next to the samples, and the tool reads it back later.\n\n"
+                 "2. Compress with the dictionary\n\n   ```\n   zstd -D dictionaryName FILE\n   ```\n\n3. Decompress it again"));
+  // text back at the margin ends the list
+  CHECK(has(out, "again\n\nThe tool checks"));
+}
+
+TEST_CASE("a list that goes on in the next column keeps its depth") {
+  // items at the left edge of each column: the second column's items are not nested under the first's
+  std::string c;
+  for (int i = 0; i < 6; ++i)
+    c += text_at("F1", 10, 72, 700 - 14.0f * i, "\225") + text_at("F1", 10, 84, 700 - 14.0f * i, "left item " + std::to_string(i) + " of the list");
+  for (int i = 0; i < 6; ++i)
+    c += text_at("F1", 10, 320, 700 - 14.0f * i, "\225") + text_at("F1", 10, 332, 700 - 14.0f * i, "right item " + std::to_string(i) + " of the list");
+  c += text_at("F1", 10, 320, 600, "Improvements made in this release follow.");
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "- left item 5 of the list\n- right item 0 of the list\n"));
+  CHECK_FALSE(has(out, "  - right item"));
+  CHECK(has(out, "\n\nImprovements made in this release follow."));
 }
 
 TEST_CASE("bullets drawn as vector shapes are list markers") {

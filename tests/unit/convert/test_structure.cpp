@@ -178,3 +178,30 @@ TEST_CASE("a run-in heading (bold lead-in, wide space, text wrapping under it) i
   CHECK_FALSE(has(out, "# Quay crane"));
   CHECK(count(out, "#") == 3);
 }
+
+TEST_CASE("a border under a heading and a table's outer rules are no thematic breaks; a rule apart is") {
+  // a browser's h2 border a little under the heading; booktabs' top and bottom rules a few points
+  // off the table's text; a rule with space around it between two paragraphs
+  std::string c = text_at("F2", 20, 72, 720, "Harbour Operations");
+  c += "0.6 w 72 708 m 540 708 l S\n";
+  c += body_lines(680, kProse);
+  c += "0.8 w 72 626 m 400 626 l S\n";
+  const char* rows[4][3] = {{"Berth", "Crane", "Shift"}, {"North", "C-12", "early"}, {"South", "C-14", "late"},
+                            {"West", "C-9", "night"}};
+  float y = 614;
+  for (auto& r : rows) {
+    c += text_at("F1", 11, 72, y, r[0]) + text_at("F1", 11, 200, y, r[1]) + text_at("F1", 11, 330, y, r[2]);
+    if (y == 614) c += "0.4 w 72 609 m 400 609 l S\n";
+    y -= 14;
+  }
+  c += "0.8 w 72 " + std::to_string(y + 8) + " m 400 " + std::to_string(y + 8) + " l S\n";
+  c += body_lines(500, kProse);
+  c += "0.5 w 200 455 m 400 455 l S\n";
+  c += body_lines(420, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "# Harbour Operations\n"));
+  CHECK(has(out, "| Berth | Crane | Shift |"));
+  CHECK(count(out, "\n---\n") == 1);
+  CHECK(out.find("\n---\n") > out.find("| West |"));
+}

@@ -65,11 +65,8 @@ TEST_CASE("cells wrapped on an even line pitch continue their row", "[tables][al
   // groff tbl: no padding between rows, so a text row that fills fewer than half the cells, all
   // of them under filled cells of the row above, is the wrapped rest of those cells
   page_builder p;
-  const float xs[6] = {90, 150, 200, 250, 340, 380};
-  auto row = [&](float y, std::vector<const char*> cells) {
-    for (std::size_t c = 0; c < cells.size(); ++c)
-      if (*cells[c]) p.text(xs[c], y, cells[c]);
-  };
+  const std::vector<float> xs = {90, 150, 200, 250, 340, 380};
+  auto row = [&](float y, std::vector<const char*> cells) { p.row(xs, y, cells); };
   row(100, {"Site", "Orders", "Ratio", "Contact", "Grade", "State"});
   p.hrule(90, 430, 112);
   row(114, {"Gorsey", "3775", "0.57", "E.", "B", "rejected"});
@@ -91,11 +88,8 @@ TEST_CASE("several cells wrapped at once on an even pitch continue their row", "
   // LaTeX p{} columns: no padding between rows, and a long row wraps in two cells at once. Each
   // wrapped line carries on a cell whose line above had no room for its first word.
   page_builder p;
-  const float xs[4] = {72, 170, 300, 350};
-  auto row = [&](float y, std::vector<const char*> cells) {
-    for (std::size_t c = 0; c < cells.size(); ++c)
-      if (*cells[c]) p.text(xs[c], y, cells[c]);
-  };
+  const std::vector<float> xs = {72, 170, 300, 350};
+  auto row = [&](float y, std::vector<const char*> cells) { p.row(xs, y, cells); };
   row(100, {"Argument", "Description", "Required", "Example"});
   p.hrule(72, 420, 112);
   row(114, {"--node-version", "The version that is", "No", "v19.0.0"});
@@ -110,6 +104,53 @@ TEST_CASE("several cells wrapped at once on an even pitch continue their row", "
   CHECK(row_texts(t, 3) == std::vector<std::string>{"--versions-file", "This file is used to list older releases.", "No",
                                                     "./out/prev-doc. json"});
   CHECK(row_texts(t, 4) == std::vector<std::string>{"--apilinks", "An index of modules", "No", "./links"});
+}
+
+TEST_CASE("a word broken at a hyphen in a narrow cell continues its row, room elsewhere or not", "[tables][aligned]") {
+  // TeX breaks a p{} cell for the whole paragraph: "references" may end a line that had room for
+  // "the", so room says nothing; "Snap-" over "shots," does.
+  page_builder p;
+  const std::vector<float> xs = {72, 200, 270};
+  auto row = [&](float y, std::vector<const char*> cells) { p.row(xs, y, cells); };
+  row(100, {"Label key", "Resources", "Description"});
+  p.hrule(72, 420, 112);
+  row(114, {"gc.root", "Content,", "Keep this"});
+  row(126, {"", "Snapshots", "object."});
+  row(138, {"gc.ref.content", "Content,", "Resource"});
+  row(150, {"", "Snap-", "references"});
+  row(162, {"", "shots,", "the given"});
+  row(174, {"", "Images", "content blob"});
+  row(186, {"gc.expire", "Leases", "When to expire."});
+  const auto found = tables::detect(p.page, 10);
+  REQUIRE(found.size() == 1);
+  const auto& t = found[0].table;
+  REQUIRE(t.rows.size() == 4);
+  CHECK(row_texts(t, 2)[2] == "Resource references the given content blob");
+  CHECK(row_texts(t, 3)[0] == "gc.expire");
+}
+
+TEST_CASE("a cell's line-end hyphen joins the next line: gone where it broke a word, kept in a compound", "[tables][aligned]") {
+  page_builder p;
+  const std::vector<float> xs = {72, 200, 270};
+  auto row = [&](float y, std::vector<const char*> cells) { p.row(xs, y, cells); };
+  row(100, {"Label key", "Resources", "Description"});
+  p.hrule(72, 420, 112);
+  row(114, {"gc.root", "Content,", "A command-"});
+  row(126, {"", "Snap-", "line flag."});
+  row(138, {"", "shots", ""});
+  row(150, {"gc.expire", "Leases", "When to expire."});
+  row(162, {"gc.flat", "Leases", "Flat labels."});
+  // the engine's rule: the document knows "snapshots", and "command" is a word of its own
+  const tables::hyphen_rule rule = [](const std::string& head, const std::string& tail) {
+    return head + tail == "Snapshots";
+  };
+  const auto found = tables::detect(p.page, 10, rule);
+  REQUIRE(found.size() == 1);
+  CHECK(row_texts(found[0].table, 1) == std::vector<std::string>{"gc.root", "Content, Snapshots", "A command-line flag."});
+  // without a rule every hyphen stays, and still no space is put after it
+  const auto plain = tables::detect(p.page, 10);
+  REQUIRE(plain.size() == 1);
+  CHECK(row_texts(plain[0].table, 1)[1] == "Content, Snap-shots");
 }
 
 TEST_CASE("padded rows with wrapped lines are grouped by the larger row gap", "[tables][aligned]") {

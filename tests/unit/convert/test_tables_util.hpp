@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "convert/layout.hpp"
-#include "convert/tables.hpp"
+#include "convert/detail/layout.hpp"
+#include "convert/detail/tables.hpp"
 
 namespace quire::convert::test_tables {
 
@@ -37,6 +37,12 @@ struct page_builder {
     ln.box = s.box;
     page.lines.push_back(ln);
     return static_cast<int>(page.lines.size()) - 1;
+  }
+
+  // One visual row: each non-empty cell's text at its column's x.
+  void row(const std::vector<float>& xs, float y, const std::vector<const char*>& cells) {
+    for (std::size_t c = 0; c < cells.size() && c < xs.size(); ++c)
+      if (*cells[c]) text(xs[c], y, cells[c]);
   }
 
   // Right-aligned text ending at x1.

@@ -1,8 +1,8 @@
-// Unicode and Markdown helpers (convert/text.hpp) and inline rendering (convert/inline.hpp).
+// Unicode and Markdown helpers (convert/detail/text.hpp) and inline rendering (convert/detail/inline.hpp).
 #include <catch2/catch.hpp>
 
-#include "convert/inline.hpp"
-#include "convert/text.hpp"
+#include "convert/detail/inline.hpp"
+#include "convert/detail/text.hpp"
 
 using namespace quire::convert;
 
@@ -17,6 +17,19 @@ TEST_CASE("keys and signatures for matching titles and running headers") {
   CHECK(text::key("  Chapter 3: The  Détour! ") == "chapter 3 the détour");
   CHECK(text::signature("Page 12 of 40") == text::signature("Page 3 of 40"));
   CHECK(text::signature("Page 12 of 40") != text::signature("Part 12 of 40"));
+}
+
+TEST_CASE("a slide title's continuation counter or mark is set apart from the title") {
+  CHECK(text::without_continuation("Example: DSP48_MACC \u2013 1/13") == "Example: DSP48_MACC");
+  CHECK(text::without_continuation("Running the Script \u2013 Step 2/4") == "Running the Script");
+  CHECK(text::without_continuation("Yosys Commands 1/3") == "Yosys Commands");
+  CHECK(text::without_continuation("Projects using it \u2013 (1/2)") == "Projects using it");
+  CHECK(text::without_continuation("The Cell Structure(2/2)") == "The Cell Structure");
+  CHECK(text::without_continuation("Results (cont.)") == "Results");
+  // no mark, or nothing but numbers: unchanged
+  CHECK(text::without_continuation("Ratios and rates") == "Ratios and rates");
+  CHECK(text::without_continuation("12/13") == "12/13");
+  CHECK(text::without_continuation("Part 1/2 of the plan") == "Part 1/2 of the plan");
 }
 
 TEST_CASE("sentence ends") {
@@ -75,4 +88,28 @@ TEST_CASE("inline rendering: emphasis hugs the words, code, links, footnote refe
   CHECK(render_inline(spans, links, o, &refs) ==
         "Use **bold words** and `code()` or [*this page*](https://example.com/a).[^2]");
   CHECK(refs.count("2") == 1);
+}
+
+TEST_CASE("the gap a padded code box leaves before punctuation or after a bracket is no space") {
+  auto sp = [](std::string t, bool m = false) {
+    layout::span s;
+    s.text = std::move(t);
+    s.mono = m;
+    return s;
+  };
+  const std::vector<layout::link> links;
+  inline_options o;
+  CHECK(render_inline({sp("syntax with "), sp("@VARIABLE@", true), sp(" .")}, links, o, nullptr) ==
+        "syntax with `@VARIABLE@`.");
+  CHECK(render_inline({sp("with "), sp("{% if %}", true), sp(" , "), sp("{% elif %}", true), sp(" blocks")}, links, o,
+                      nullptr) == "with `{% if %}`, `{% elif %}` blocks");
+  CHECK(render_inline({sp("the mode ( "), sp("-Dmode=developer", true), sp(" ) is")}, links, o, nullptr) ==
+        "the mode (`-Dmode=developer`) is");
+  // a space before a word, or a dot that starts a name, stays
+  CHECK(render_inline({sp("run "), sp("make", true), sp(" .gitignore")}, links, o, nullptr) == "run `make` .gitignore");
+  CHECK(render_inline({sp("run "), sp("make", true), sp(" now")}, links, o, nullptr) == "run `make` now");
+  CHECK(render_inline({sp("numbered "), sp("%1, %2,", true), sp(" ... and")}, links, o, nullptr) ==
+        "numbered `%1, %2,` ... and");
+  CHECK(render_inline({sp("where "), sp("RB", true), sp(" : Reachable Bytes")}, links, o, nullptr) ==
+        "where `RB` : Reachable Bytes");
 }

@@ -3,8 +3,9 @@
 // Not part of the public API (see convert.hpp).
 #pragma once
 
-#include <string>
 #include <vector>
+
+#include "convert/convert.hpp"
 
 extern "C" {
 struct fz_context;
@@ -29,8 +30,9 @@ struct image {
 };
 
 // Renders `page` at `dpi`, lowered as needed so the raster holds at most `max_pixels` pixels (huge
-// pages must not exhaust memory). Returns false with `error` set on failure.
-bool render(fz_context* ctx, fz_page* page, int dpi, long max_pixels, image& out, std::string& error);
+// pages must not exhaust memory). Fails with errc::pdf_unreadable when MuPDF cannot measure or
+// draw the page, or the page has no area.
+result<image> render(fz_context* ctx, fz_page* page, int dpi, long max_pixels);
 
 // Skew of the text lines in degrees: lines run along y = y0 + x·tan(skew) (y down, so a positive
 // skew falls to the right). Found by the projection profile: the angle at which ink piles up into

@@ -1,6 +1,14 @@
-// Stage 2 internals: the per-page analyzer shared by furniture.cpp (running headers and
-// footers), regions.cpp (tables, column gutters, reading order, the per-page driver) and
-// blocks.cpp (lines → paragraphs, headings, list items, code, quotes, footnotes).
+// Stage 2 internals: the per-page analyzer. Its members are defined, stage by stage, in
+//   furniture.cpp    running headers, footers and page numbers
+//   contents.cpp     tables of contents and indexes (a nested list)
+//   regions.cpp      tables and the rules they leave (thematic breaks, quote bars), column
+//                    gutters and reading order, visual rows; the per-page driver (run)
+//   flow_lines.cpp   a row's pieces → one flow line: style, list marker, quote depth
+//   blocks.cpp       the block builder: flow lines → paragraphs, list items, footnotes, ...
+//   code_blocks.cpp  listings: which lines are code, and the code's text
+//   line_joins.cpp   a block's lines → inline Markdown (hyphenated line ends repaired)
+//   headings.cpp     whether a finished paragraph is a heading, and its level
+//   outline.cpp      the PDF outline matched against heading-like text
 // Not part of the engine's API; only the stage-2 sources include it.
 #pragma once
 
@@ -10,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "convert/analyze.hpp"
-#include "convert/layout.hpp"
+#include "convert/detail/analyze.hpp"
+#include "convert/detail/layout.hpp"
 
 namespace quire::convert {
 
@@ -109,6 +117,8 @@ struct page_analyzer {
   bool isolated_at_edge(int i) const;
 
   void find_furniture();
+  bool keeps_run_title(int i);
+
 
   // ---------------------------------------------------------------- 1b. notes and contents
   // Superscript numbers after a word (page_refs): a small numbered note is their definition.
@@ -128,7 +138,7 @@ struct page_analyzer {
   // breaks (horizontal) or blockquote bars (vertical).
   void classify_rules();
 
-  // Tables (convert/tables.hpp) on the page without its furniture, column by column on a page set
+  // Tables (convert/detail/tables.hpp) on the page without its furniture, column by column on a page set
   // in columns; their text leaves the flow.
   void find_tables();
 
@@ -179,7 +189,11 @@ struct page_analyzer {
   struct builder_state {
     open_block kind = open_block::none;
     std::vector<const fline*> lines;
+    int in_item = -1;  // paragraph, code: the open list item it belongs to (item_under)
   };
+  // The deepest open list item whose text starts where `f` does, or further right: a block that
+  // starts there (a second paragraph, a listing) belongs to that item; -1 for none.
+  int item_under(const fline& f) const;
 
   float region_right = 0, region_left = 0;
 

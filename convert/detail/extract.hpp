@@ -18,7 +18,7 @@ extern "C" {
 #include <vector>
 
 #include "convert/convert.hpp"
-#include "convert/layout.hpp"
+#include "convert/detail/layout.hpp"
 
 namespace quire::convert {
 
@@ -40,10 +40,10 @@ struct extract_options {
 // something in the reader's viewer; such a link's text is kept as plain text.
 bool safe_link_target(std::string_view uri);
 
-// Fills `out` from `page`. MuPDF errors are caught inside and reported as false + `error` (the
-// model then holds whatever was collected before the error). `assets` receives the page's images
-// when options.images is set.
-bool extract_page(fz_context* ctx, fz_page* page, int number, const extract_options& options,
-                  std::vector<asset>& assets, layout::page_model& out, std::string& error);
+// Fills `out` from `page`. MuPDF errors are caught inside and answered as errc::pdf_unreadable
+// with MuPDF's message (the model then holds whatever was collected before the error, which the
+// engine keeps). `assets` receives the page's images when options.images is set.
+status extract_page(fz_context* ctx, fz_page* page, int number, const extract_options& options,
+                    std::vector<asset>& assets, layout::page_model& out);
 
 }  // namespace quire::convert

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "convert/layout.hpp"
-#include "convert/tables.hpp"
+#include "convert/detail/layout.hpp"
+#include "convert/detail/tables.hpp"
 
 namespace quire::convert::tables::detail {
 
@@ -39,23 +39,29 @@ std::vector<band> build_bands(const layout::page_model& page, const std::vector<
 using cell_words = std::vector<word>;
 using word_grid = std::vector<std::vector<cell_words>>;
 
+// Whether a cell line that ends with `end` (a word) and the line under it that starts with `next`
+// show a word broken at a hyphen: a letter and a hyphen, then a lower-case letter.
+bool broken_at_hyphen(const std::string& end, const std::string& next);
+
 // Inline Markdown of one cell ('|' escaped, no line breaks).
-std::string cell_text(const cell_words& words, const layout::page_model& page);
+std::string cell_text(const cell_words& words, const layout::page_model& page, const hyphen_rule& hyphenated);
 
 // Builds the output block from a word grid: drops rows and columns that are empty throughout,
 // fills `lines` with the page lines all of whose words were placed. Returns false when fewer than
 // `min_rows` rows or 2 columns remain.
 bool finish_table(const layout::page_model& page, word_grid grid, std::vector<float> column_x,
-                  std::size_t min_rows, detected& out);
+                  std::size_t min_rows, const hyphen_rule& hyphenated, detected& out);
 
 // Shared constants/heuristics.
 bool is_list_marker(const std::string& text);
 float median(std::vector<float> v);
 
 // Strategy 1: grids of rules. Marks the lines it consumes in `used`.
-std::vector<detected> detect_ruled(const layout::page_model& page, float em, std::vector<bool>& used);
+std::vector<detected> detect_ruled(const layout::page_model& page, float em, const hyphen_rule& hyphenated,
+                                   std::vector<bool>& used);
 
 // Strategy 2: column alignment; horizontal rules in the page serve as row/header hints.
-std::vector<detected> detect_aligned(const layout::page_model& page, float em, std::vector<bool>& used);
+std::vector<detected> detect_aligned(const layout::page_model& page, float em, const hyphen_rule& hyphenated,
+                                     std::vector<bool>& used);
 
 }  // namespace quire::convert::tables::detail

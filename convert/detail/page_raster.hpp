@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "convert/convert.hpp"
-#include "convert/layout.hpp"
+#include "convert/detail/layout.hpp"
 #include "gpu/page_analysis.hpp"
 
 extern "C" {

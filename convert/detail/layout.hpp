@@ -131,6 +131,7 @@ struct block {
   rect box;
   std::string text;       // inline Markdown for headings, paragraphs, list items, quotes, footnotes
   int level = 0;          // heading level 1..6, list/quote nesting depth (0 = top)
+  int in_item = -1;       // paragraph, code: part of the list item open at this depth (-1: none)
   bool ordered = false;   // list_item: numbered
   std::string marker;     // list_item: "1." / "3)" / "-" ; footnote: its label
   std::string language;   // code: info string when known

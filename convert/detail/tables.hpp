@@ -11,10 +11,11 @@
 // Pure functions of their inputs: no global state, deterministic.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "convert/layout.hpp"
+#include "convert/detail/layout.hpp"
 
 namespace quire::convert::tables {
 
@@ -23,9 +24,16 @@ struct detected {
   std::vector<int> lines;  // indices into page.lines whose text the table consumed
 };
 
+// Whether a hyphen that ends a line of a cell broke one word there (the hyphen goes: "Snap-" over
+// "shots") rather than a compound (it stays: "command-" over "line"): `head` is the line's last
+// word without its hyphen, `tail` the next line's first word. The engine answers from the words
+// the document has shown; without a rule every such hyphen stays. Either way the two lines'
+// halves join without a space.
+using hyphen_rule = std::function<bool(const std::string& head, const std::string& tail)>;
+
 // Tables on one page, top to bottom. body_font_size: the document's dominant text size (used as
 // the unit for gaps and tolerances; the page's median line size is used when it is <= 0).
-std::vector<detected> detect(const layout::page_model& page, float body_font_size);
+std::vector<detected> detect(const layout::page_model& page, float body_font_size, const hyphen_rule& hyphenated = {});
 
 // A table at the top of a page that continues `previous` (same column structure; a repeated
 // header row is dropped) is appended to it; returns false (and leaves `previous` unchanged) when

@@ -7,6 +7,7 @@
 // kept across pages is a bounded summary; page models are dropped once analyzed.
 #pragma once
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
@@ -15,7 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "convert/layout.hpp"
+#include "convert/detail/layout.hpp"
 
 namespace quire::convert {
 
@@ -37,6 +38,9 @@ struct heading_style {
   bool bold = false, italic = false;
   int count = 0;   // times seen as a candidate
   int level = 0;   // assigned when first emitted (0 = not yet)
+  unsigned outline_levels = 0;  // bit L: the outline lists a heading in this style at level L
+  // the same style: sizes within 0.3 pt, the same weight and slant
+  bool is(float sz, bool b, bool i) const { return std::fabs(size - sz) < 0.3f && bold == b && italic == i; }
 };
 
 class doc_context {
@@ -56,13 +60,25 @@ class doc_context {
   float line_gap() const;  // typical vertical gap between lines of a body paragraph
   bool known_word(const std::string& lower) const { return words_.count(lower) != 0; }
   std::size_t vocabulary_size() const { return words_.size(); }
+  // Whether a hard hyphen at a line end between `head` (the text before it, back to a space or an
+  // opening bracket or quote) and `tail` (what the next line starts with) broke one word there
+  // (line_joins.cpp says on what evidence).
+  bool hyphen_breaks_word(const std::string& head, const std::string& tail) const;
 
   // refs seen so far (superscript numbers in body text), for telling footnotes from lists
   std::set<std::string> footnote_refs;
-  // x of the markers of the open (nested) lists, outermost first; survives page breaks
-  std::vector<float> list_stack;
+  // the open (nested) lists, outermost first: where each level's markers stand and where its
+  // items' text starts (a second paragraph or a listing of the item starts there), measured from
+  // the left edge of the item's region, so that a list going on in the next column or on the next
+  // page keeps its depth; survives page breaks
+  struct open_list {
+    float marker_x = 0, text_x = 0;
+  };
+  std::vector<open_list> list_stack;
   // level given to headings numbered to each depth ("1.2" → depth 2), first come first kept
   std::map<int, int> section_levels;
+  // level of the last heading the outline listed (0 before the first)
+  int last_outlined_level = 0;
   // heading styles (size in quarter points, bold, italic) used by headings on lines of their own:
   // a run-in heading in one of them ranks below them
   std::set<std::tuple<int, bool, bool>> display_heading_styles;
@@ -92,6 +108,8 @@ class doc_context {
   // whether the band text `sig` is set on pages that are not one run of consecutive pages (odd/even
   // heads, a head broken by chapter openings), or on half the pages of the document
   bool recurs_apart(const std::string& sig) const;
+  // whether the band text `sig` at height y on `page` is not on the page before (at that height)
+  bool starts_run(const std::string& sig, int page, float y) const;
   // whether `value` printed on page `page` follows the page sequence that most pages show
   bool in_page_sequence(int page, int value) const;
 };

@@ -16,8 +16,9 @@
 // Use in the engine, per page, while the fz_page is still loaded:
 //   if (opts.ocr == ocr_mode::force || (opts.ocr == ocr_mode::automatic && ocr::needs_ocr(model))) {
 //     layout::page_model scanned;  (number, width, height copied from `model`)
-//     if (recognizer.recognize(ctx, page, opts.ocr_languages, scanned, why)) → take scanned.lines
-//       (and .chars), set model.from_ocr and page_stats::ocr_used; else add `why` as a warning.
+//     if (status done = recognizer.recognize(ctx, page, opts.ocr_languages, scanned)) → take
+//       scanned.lines (and .chars), set model.from_ocr and page_stats::ocr_used;
+//       else add done.err().message as a warning.
 //   }
 //   and once everything else is in the model (raster rules, figures): recognizer.level(model).
 #pragma once
@@ -28,7 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "convert/layout.hpp"
+#include "convert/convert.hpp"
+#include "convert/detail/layout.hpp"
 
 extern "C" {
 struct fz_context;
@@ -76,10 +78,10 @@ class recognizer {
   recognizer& operator=(const recognizer&) = delete;
 
   // Renders `page` and appends the recognised lines to `out.lines` (sets out.from_ocr, and
-  // out.width/height when unset). Returns false with `error` set on failure (missing model,
-  // render failure, Tesseract failure); `out` is then unchanged.
-  bool recognize(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out,
-                 std::string& error);
+  // out.width/height when unset). On failure `out` is unchanged and the error says why:
+  // errc::invalid_argument (no page, a language model missing or not loadable),
+  // errc::pdf_unreadable (the page cannot be rendered), errc::timeout (the deadline passed).
+  status recognize(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out);
 
   // A skewed scan is straightened before recognition, so the recognised lines are level, in the
   // page's points turned about the page centre. Whatever else describes the same page in page
@@ -137,7 +139,6 @@ void level(layout::page_model& page, const turn& t);
 }  // namespace detail
 
 // One-shot form of recognizer::recognize (initialises Tesseract for this call only).
-bool recognize_page(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out,
-                    std::string& error);
+status recognize_page(fz_context* ctx, fz_page* page, const std::string& languages, layout::page_model& out);
 
 }  // namespace quire::convert::ocr

@@ -30,6 +30,11 @@ std::string key(std::string_view s);
 // Like key(), but every digit run becomes '#' (page numbers differ from page to page).
 std::string signature(std::string_view s);
 
+// `s` without a trailing continuation mark: a counter ("– 2/13", "(1/2)", "Step 3/4", "1/3") or
+// "(cont.)", "(continued)", "(cont'd)", and the dash or comma before it; `s` itself without one.
+// Slides repeat a frame's title with such a mark on each of its pages.
+std::string_view without_continuation(std::string_view s);
+
 // "Figure 3:", "Fig. 2.1", "Table 4 –", "Listing 7." ...: the label a caption starts with (the
 // word in any case, then a number, a capital letter or a roman numeral; "Table of Contents" is not
 // one). headings.cpp keeps such lines from becoming headings; render.cpp makes them captions.

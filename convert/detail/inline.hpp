@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "convert/layout.hpp"
+#include "convert/detail/layout.hpp"
 
 namespace quire::convert {
 

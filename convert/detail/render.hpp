@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "convert/convert.hpp"
-#include "convert/layout.hpp"
+#include "convert/detail/layout.hpp"
 
 namespace quire::convert {
 
