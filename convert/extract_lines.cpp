@@ -23,6 +23,9 @@ struct raw_line {
   int block = -1;
 };
 
+// A character dot leaders are drawn with: a period, a middle dot, an ellipsis.
+bool is_leader_char(int c) { return c == '.' || c == 0xB7 || c == 0x2026; }
+
 // Whether two vertically overlapping raw lines are one visual row: on (nearly) the same baseline,
 // or side by side (a superscript or subscript beside its text). Lines of two page columns with
 // different leading overlap too, but neither holds: joining them would chain the rows of one
@@ -203,6 +206,7 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
     float last_x1 = -1e9f, last_size = 0;
     bool saw_space = false;
     bool any = false;
+    int leader_run = 0;  // leader characters ending the text so far (spaces between them allowed)
     auto emit = [&](size_t b, size_t e) {
       while (b < e && chars[kept[b]].space) ++b;
       while (e > b && chars[kept[e - 1]].space) --e;
@@ -220,11 +224,16 @@ void build_lines(fz_context* ctx, fz_stext_page* text, const std::vector<layout:
       if (any) {
         const float gap = c.x0 - last_x1;
         const float em = std::max(last_size, c.size);
-        if (gap > (saw_space ? 1.8f : 0.5f) * em || gap < -2.0f * em) {
+        // a dot leader goes on across the wider steps TeX's \leaders boxes leave on the grid they
+        // align to: split there and its pieces look like table columns and hide the entry's page
+        const bool in_leader = leader_run >= 1 && is_leader_char(c.c) && gap >= 0 && gap <= 1.5f * em;
+        if (!in_leader && (gap > (saw_space ? 1.8f : 0.5f) * em || gap < -2.0f * em)) {
           emit(start, k);
           start = k;
+          leader_run = 0;
         }
       }
+      leader_run = is_leader_char(c.c) ? leader_run + 1 : 0;
       any = true;
       saw_space = false;
       last_x1 = std::max(last_x1, c.x1);

@@ -91,6 +91,69 @@ TEST_CASE("a table of contents with dot leaders becomes a nested list") {
   CHECK_FALSE(has(out, ". . ."));
 }
 
+// One contents row: the title at x, then each further piece (leader runs, lone dots, the number)
+// drawn on its own at its x, as TeX's \leaders boxes and a right-aligned page number are.
+std::string contents_row(const char* font, float x, float y, const std::string& title,
+                         const std::vector<std::pair<float, std::string>>& pieces) {
+  std::string c = text_at(font, 10, x, y, title);
+  for (const auto& [px, t] : pieces) c += text_at(font, 10, px, y, t);
+  return c;
+}
+
+TEST_CASE("a two-column table of contents: leaders drawn in pieces, each column nested on its own") {
+  std::string c = text_at("F2", 18, 72, 750, "Contents");
+  // left column: chapters at 72, sections at 86, one piece of leaders per row
+  c += contents_row("F2", 72, 710, "1 Tides", {{270, "5"}});
+  c += contents_row("F1", 86, 696, "1.1 Tide tables", {{170, ". . . . . . . . . . . . . . ."}, {270, "5"}});
+  c += contents_row("F1", 86, 682, "1.2 Spring tides", {{170, ". . . . . . . . . . . . . . ."}, {270, "6"}});
+  c += text_at("F2", 10, 72, 662, "2 Moorings .. 8");  // a title that leaves room for two dots
+  // leaders and the page number in one piece after the title's
+  c += contents_row("F1", 86, 648, "2.1 Lines", {{140, ". . . . . . . . . . . . . . . . . . . . . . 8"}});
+  // right column: chapters at 320, sections at 334; the leader's last dots stand a wider step
+  // apart (separate pieces), or only one dot fits after a long title
+  c += contents_row("F2", 320, 710, "3 Cranes", {{520, "11"}});
+  c += contents_row("F1", 334, 696, "3.1 Load charts", {{430, ". . . . . . . . . . . ."}, {493, "."}, {500, "."}, {520, "11"}});
+  c += contents_row("F1", 334, 682, "3.2 Inspection of the hooks", {{497, "."}, {520, "12"}});
+  c += contents_row("F1", 334, 668, "3.3 Slings", {{430, ". . . . . . . . . . . ."}, {493, "."}, {500, "."}, {520, "13"}});
+  c += contents_row("F2", 320, 648, "4 Signals", {{520, "15"}});
+  c += contents_row("F1", 334, 634, "4.1 Hand signals", {{430, ". . . . . . . . . . . ."}, {493, "."}, {500, "."}, {520, "15"}});
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "- 1 Tides \xE2\x80\x94 5\n  - 1.1 Tide tables \xE2\x80\x94 5\n  - 1.2 Spring tides \xE2\x80\x94 6\n"
+                 "- 2 Moorings \xE2\x80\x94 8\n  - 2.1 Lines \xE2\x80\x94 8\n"));
+  // the right column's chapters sit at the top level too, not below the left column's sections
+  CHECK(has(out, "- 3 Cranes \xE2\x80\x94 11\n  - 3.1 Load charts \xE2\x80\x94 11\n"
+                 "  - 3.2 Inspection of the hooks \xE2\x80\x94 12\n  - 3.3 Slings \xE2\x80\x94 13\n"
+                 "- 4 Signals \xE2\x80\x94 15\n  - 4.1 Hand signals \xE2\x80\x94 15"));
+  CHECK_FALSE(has(out, "|"));
+  CHECK_FALSE(has(out, " ."));
+}
+
+TEST_CASE("an index's group letter is no part of the entry below it; contents go on for a few lines overleaf") {
+  std::string c = text_at("F2", 18, 72, 750, "Index");
+  c += text_at("F2", 14, 72, 716, "A");
+  c += contents_row("F1", 72, 700, "anchors", {{150, ". . . . . . . . . . . . . . . . ."}, {270, "4"}});
+  c += contents_row("F1", 72, 688, "awnings", {{150, ". . . . . . . . . . . . . . . . ."}, {270, "9"}});
+  c += text_at("F2", 14, 72, 664, "B");
+  c += contents_row("F1", 72, 648, "bollards", {{150, ". . . . . . . . . . . . . . . . ."}, {270, "7"}});
+  c += contents_row("F1", 72, 636, "buoys", {{150, ". . . . . . . . . . . . . . . . ."}, {270, "12"}});
+  // overleaf: two more entries, then the text
+  std::string c2 = contents_row("F1", 72, 740, "cleats", {{150, ". . . . . . . . . . . . . . . . ."}, {270, "3"}});
+  c2 += contents_row("F1", 72, 728, "cranes", {{150, ". . . . . . . . . . . . . . . . ."}, {270, "11"}});
+  c2 += body_lines(690, kProse);
+  c2 += text_at("F1", 10, 72, 670, "Count the turns of the capstan 1..10");
+  c2 += body_lines(650, kProse);
+  const std::string out = md({{c}, {c2}});
+  INFO(out);
+  CHECK(has(out, "- anchors \xE2\x80\x94 4\n"));
+  CHECK(has(out, "- bollards \xE2\x80\x94 7\n"));
+  CHECK_FALSE(has(out, "A anchors"));
+  CHECK_FALSE(has(out, "B bollards"));
+  CHECK(has(out, "- cleats \xE2\x80\x94 3\n- cranes \xE2\x80\x94 11"));
+  CHECK(has(out, "capstan 1..10"));  // two dots within a word are no leader
+  CHECK_FALSE(has(out, "capstan 1 \xE2\x80\x94"));
+}
+
 TEST_CASE("a heading set on two lines is one heading") {
   std::string c = text_at("F2", 20, 72, 720, "Chapter 1");
   c += text_at("F2", 20, 72, 680, "Harbour Operations");
