@@ -239,10 +239,25 @@ bool page_analyzer::emit_run_in(const std::vector<const fline*>& lines, int regi
 
 namespace {
 
-// "Chapter 3", "Part II", "Appendix B", "4", "2.1": a label that names the heading under it.
+// "Chapter 3", "Part II", "Appendix B", "Chapter One", "4", "2.1": a label that names the heading
+// under it.
 bool label_only(const std::string& text) {
   static const std::regex re(
-      R"(^((chapter|part|appendix|section|book|lecture|unit|module|kapitel|chapitre|teil)\s+[0-9A-Za-z.]{1,8}|[0-9]{1,3}(\.[0-9]{1,3})*\.?|[IVX]{1,5}\.?)$)",
+      R"(^((chapter|part|appendix|section|book|lecture|unit|module|kapitel|chapitre|teil)\s+[0-9A-Za-z.]{1,10}|[0-9]{1,3}(\.[0-9]{1,3})*\.?|[IVX]{1,5}\.?)$)",
+      std::regex::icase);
+  return std::regex_match(std::string(text::trim(text)), re);
+}
+
+// "CHAPTER" set on a line of its own, its number on the next (Sphinx's chapter openings set
+// "CHAPTER" small and "ONE" large above the title).
+bool bare_label(const std::string& text) {
+  static const std::regex re(R"(^(chapter|part|appendix|book|lecture|unit|module|kapitel|chapitre|teil)$)", std::regex::icase);
+  return std::regex_match(std::string(text::trim(text)), re);
+}
+
+bool label_number(const std::string& text) {
+  static const std::regex re(
+      R"(^([0-9]{1,3}|[IVXLC]{1,6}|[A-Z]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)$)",
       std::regex::icase);
   return std::regex_match(std::string(text::trim(text)), re);
 }
@@ -257,7 +272,9 @@ bool page_analyzer::merge_heading(block& b, const heading_info& info) {
   const float size = std::max(info.size, last_heading.size);
   if (gap < -0.3f * size) return false;
   bool merge = false;
-  if (label_only(prev.text) && gap <= 3.0f * size && !label_only(b.text)) {
+  if (bare_label(prev.text) && label_number(b.text) && gap <= 3.0f * size) {
+    merge = true;  // "CHAPTER" + "ONE": a label, merged in turn with the title below it
+  } else if (label_only(prev.text) && gap <= 3.0f * size && !label_only(b.text)) {
     merge = true;
   } else if (gap <= 0.8f * size && !info.outlined && !last_heading.outlined && !section_depth(b.text) &&
              std::fabs(info.size - last_heading.size) < 0.5f && info.bold == last_heading.bold &&

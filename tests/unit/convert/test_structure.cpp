@@ -166,6 +166,22 @@ TEST_CASE("a heading set on two lines is one heading") {
   CHECK(count(out, "#") == 1);
 }
 
+TEST_CASE("a chapter label set over two lines above the title heads it as one heading") {
+  // Sphinx's chapter opening: "CHAPTER" small, its number spelled out large, the title below
+  std::string c = text_at("F2", 10, 480, 700, "CHAPTER");
+  c += text_at("F2", 20, 490, 676, "ONE");
+  c += text_at("F2", 20, 430, 630, "ARTICLES");
+  c += body_lines(590, kProse);
+  c += body_lines(550, kProse);
+  c += text_at("F2", 14, 72, 500, "1.1 Harbour Operations");
+  c += body_lines(470, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "# CHAPTER ONE ARTICLES\n"));
+  CHECK_FALSE(has(out, "# ONE"));
+  CHECK(count(out, "\n#") + (out.rfind("#", 0) == 0 ? 1 : 0) == 2);
+}
+
 TEST_CASE("captions and admonition labels are not headings") {
   std::string c = body_lines(720, kProse);
   c += text_at("F2", 11, 72, 680, "Figure 2: Tide gauge readings at the east quay");
