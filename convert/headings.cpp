@@ -31,10 +31,13 @@ bool is_admonition(const std::string& plain) {
 }
 
 // Shell commands, paths and code set in a heading font: "./configure 2>&1 | tee log",
-// "cd /usr/src/x", "cc -c foo.c", "a = b;".
+// "cd /usr/src/x", "cc -c foo.c", "a = b;", "sdcc main.c foo1.rel foo2.rel" (a lower-case command
+// word and nothing but two or more file names after it; "Moving from setup.py to pyproject.toml"
+// has words between them).
 bool looks_like_code(const std::string& plain) {
   static const std::regex re(R"([|<>{}$;=\\]|^\./|(^|\s)/\w+/|(^|\s)--?[A-Za-z])");
-  return std::regex_search(plain, re);
+  static const std::regex command(R"(^[a-z][a-z0-9_+-]*(\s+[\w+-]+\.[A-Za-z0-9]{1,4}){2,}$)");
+  return std::regex_search(plain, re) || std::regex_match(plain, command);
 }
 
 // "1", "2.3", "A.1", "IV", "3)" : a section number standing alone as a piece of its own.

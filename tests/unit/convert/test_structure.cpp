@@ -182,6 +182,20 @@ TEST_CASE("a chapter label set over two lines above the title heads it as one he
   CHECK(count(out, "\n#") + (out.rfind("#", 0) == 0 ? 1 : 0) == 2);
 }
 
+TEST_CASE("a command line set in bold between paragraphs is no heading; a title naming files is") {
+  std::string c = body_lines(720, kProse);
+  c += text_at("F2", 11, 72, 680, "sdcc main.c foo1.rel foo2.rel");
+  c += body_lines(650, kProse);
+  c += text_at("F2", 11, 72, 600, "Moving from setup.py to pyproject.toml");
+  c += body_lines(585, kProse);
+  c += body_lines(545, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK_FALSE(has(out, "# sdcc"));
+  CHECK(has(out, "sdcc main.c foo1.rel foo2.rel"));
+  CHECK(has(out, "# Moving from setup.py to pyproject.toml\n"));
+}
+
 TEST_CASE("captions and admonition labels are not headings") {
   std::string c = body_lines(720, kProse);
   c += text_at("F2", 11, 72, 680, "Figure 2: Tide gauge readings at the east quay");
