@@ -267,6 +267,30 @@ bool label_number(const std::string& text) {
 
 }  // namespace
 
+// A glossary or option list set as bold terms with their descriptions indented below them
+// (DocBook's variablelist, LyX's description): each term passes for a heading on its own. Two or
+// more such pairs on a page make them a definition list: the terms become bold paragraphs.
+void page_analyzer::demote_definition_terms() {
+  const float body = dc.body_size();
+  std::vector<int> terms;
+  for (int h : bold_line_headings) {
+    if (h + 1 >= static_cast<int>(out.size())) continue;
+    const block& term = out[h];
+    const block& desc = out[h + 1];
+    if (term.kind != block_kind::heading || desc.kind != block_kind::paragraph || desc.region != term.region) continue;
+    const float below = desc.box.y0 - term.box.y1;
+    if (below < -0.2f * body || below > 1.2f * body) continue;
+    if (desc.box.x0 < term.box.x0 + 0.8f * body) continue;  // the description stands indented under the term
+    terms.push_back(h);
+  }
+  if (terms.size() < 2) return;
+  for (int h : terms) {
+    out[h].kind = block_kind::paragraph;
+    out[h].text = "**" + out[h].text + "**";
+    out[h].level = 0;
+  }
+}
+
 bool page_analyzer::merge_heading(block& b, const heading_info& info) {
   if (last_heading_block < 0 || last_heading_block + 1 != static_cast<int>(out.size())) return false;
   block& prev = out.back();

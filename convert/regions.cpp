@@ -481,6 +481,7 @@ void page_analyzer::run() {
     std::stable_sort(flow.begin(), flow.end(), [](const flow_elem& a, const flow_elem& b) { return a.y < b.y; });
     build_blocks(flow, static_cast<int>(ri));
   }
+  demote_definition_terms();
 }
 
 std::vector<block> doc_context::analyze(page_model& page) {

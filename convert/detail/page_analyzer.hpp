@@ -223,6 +223,10 @@ struct page_analyzer {
   bool merge_heading(block& b, const heading_info& info);
   heading_info last_heading;
   int last_heading_block = -1;  // index in `out` of the last heading emitted
+  // headings only their body-size bold set apart (no outline entry, one line): a definition
+  // list's terms look the same until the page shows their descriptions indented under them
+  std::vector<int> bold_line_headings;  // indices in `out`
+  void demote_definition_terms();
 
   // contents.cpp: a contents/index entry as a list item
   bool toc_entry(const fline& f) const;

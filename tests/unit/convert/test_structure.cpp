@@ -196,6 +196,28 @@ TEST_CASE("a command line set in bold between paragraphs is no heading; a title 
   CHECK(has(out, "# Moving from setup.py to pyproject.toml\n"));
 }
 
+TEST_CASE("bold terms with their descriptions indented below them are a definition list, not headings") {
+  std::string c = text_at("F2", 16, 72, 740, "Glossary");
+  c += body_lines(715, kProse);
+  float y = 680;
+  for (const auto& [term, desc] : std::vector<std::pair<std::string, std::string>>{
+           {"ATS", "Automatic Transfer Switch."}, {"PDU", "Power Distribution Unit."}, {"UPS", "Uninterruptible Power Supply."}}) {
+    c += text_at("F2", 11, 72, y, term);
+    c += text_at("F1", 11, 92, y - 13, desc);
+    y -= 34;
+  }
+  c += text_at("F2", 11, 72, y - 10, "Cabling");  // a bold heading over text that is not indented
+  c += body_lines(y - 25, kProse);
+  c += body_lines(y - 65, kProse);
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "**ATS**\n\nAutomatic Transfer Switch."));
+  CHECK(has(out, "**UPS**\n\nUninterruptible Power Supply."));
+  CHECK_FALSE(has(out, "# ATS"));
+  CHECK_FALSE(has(out, "# PDU"));
+  CHECK(has(out, "# Cabling\n"));
+}
+
 TEST_CASE("captions and admonition labels are not headings") {
   std::string c = body_lines(720, kProse);
   c += text_at("F2", 11, 72, 680, "Figure 2: Tide gauge readings at the east quay");
