@@ -153,7 +153,7 @@ void page_analyzer::emit_paragraph(const std::vector<const fline*>& lines, int r
       last_heading = info;
       last_heading_block = static_cast<int>(out.size());
       if (!info.outlined && info.bold && !info.italic && lines.size() == 1 && info.size < 1.1f * body)
-        bold_line_headings.push_back(last_heading_block);
+        bold_line_headings.push_back({last_heading_block, info.size});
       out.push_back(std::move(b));
       return;
     }

@@ -268,12 +268,16 @@ bool label_number(const std::string& text) {
 }  // namespace
 
 // A glossary or option list set as bold terms with their descriptions indented below them
-// (DocBook's variablelist, LyX's description): each term passes for a heading on its own. Two or
-// more such pairs on a page make them a definition list: the terms become bold paragraphs.
+// (DocBook's variablelist, LyX's description, groff's .TP): each term passes for a heading on its
+// own. Two or more such pairs set alike on a page (the same term size and description indent) make
+// them a definition list, and so does one on a later page set like one seen before: the terms
+// become bold paragraphs. A heading outdented from the text around it (groff's .SS), or whose
+// text sits where the page's terms do, stays a heading.
 void page_analyzer::demote_definition_terms() {
   const float body = dc.body_size();
-  std::vector<int> terms;
-  for (int h : bold_line_headings) {
+  std::vector<bold_line_heading> pairs;
+  for (const bold_line_heading& t : bold_line_headings) {
+    const int h = t.block;
     if (h + 1 >= static_cast<int>(out.size())) continue;
     const block& term = out[h];
     const block& desc = out[h + 1];
@@ -281,13 +285,42 @@ void page_analyzer::demote_definition_terms() {
     const float below = desc.box.y0 - term.box.y1;
     if (below < -0.2f * body || below > 1.2f * body) continue;
     if (desc.box.x0 < term.box.x0 + 0.8f * body) continue;  // the description stands indented under the term
-    terms.push_back(h);
+    pairs.push_back(t);
   }
-  if (terms.size() < 2) return;
-  for (int h : terms) {
-    out[h].kind = block_kind::paragraph;
-    out[h].text = "**" + out[h].text + "**";
-    out[h].level = 0;
+  if (pairs.empty()) return;
+  // the left edge of each region's other paragraphs
+  std::map<int, float> text_left;
+  for (size_t k = 0; k < out.size(); ++k) {
+    if (out[k].kind != block_kind::paragraph) continue;
+    const bool is_desc = std::any_of(pairs.begin(), pairs.end(), [&](const bold_line_heading& t) { return t.block + 1 == static_cast<int>(k); });
+    if (is_desc) continue;
+    auto [it, fresh] = text_left.emplace(out[k].region, out[k].box.x0);
+    if (!fresh) it->second = std::min(it->second, out[k].box.x0);
+  }
+  std::vector<bold_line_heading> terms;
+  for (const bold_line_heading& t : pairs) {
+    const block& term = out[t.block];
+    const block& desc = out[t.block + 1];
+    if (auto it = text_left.find(term.region); it != text_left.end() && term.box.x0 < it->second - 0.5f * body) continue;
+    const bool over_terms = std::any_of(pairs.begin(), pairs.end(), [&](const bold_line_heading& o) {
+      return o.block != t.block && std::fabs(out[o.block].box.x0 - desc.box.x0) < 2.0f;
+    });
+    if (!over_terms) terms.push_back(t);
+  }
+  // the style of a pair: the term's size and the description's indent
+  auto style = [&](const bold_line_heading& t) {
+    return std::make_pair(quarter(t.size), static_cast<int>(std::lround(out[t.block + 1].box.x0 - out[t.block].box.x0)));
+  };
+  std::map<std::pair<int, int>, int> alike;
+  for (const bold_line_heading& t : terms) ++alike[style(t)];
+  for (const bold_line_heading& t : terms) {
+    const auto st = style(t);
+    if (alike[st] < 2 && !dc.definition_list_styles.count(st)) continue;
+    dc.definition_list_styles.insert(st);
+    block& b = out[t.block];
+    b.kind = block_kind::paragraph;
+    b.text = "**" + b.text + "**";
+    b.level = 0;
   }
 }
 

@@ -82,6 +82,9 @@ class doc_context {
   // heading styles (size in quarter points, bold, italic) used by headings on lines of their own:
   // a run-in heading in one of them ranks below them
   std::set<std::tuple<int, bool, bool>> display_heading_styles;
+  // definition lists seen so far: their terms' size (quarter points) and how far the descriptions
+  // stand indented from the terms (whole points), so that a page with one more such pair follows suit
+  std::set<std::pair<int, int>> definition_list_styles;
   // the last page that held a table of contents or an index (0 before the first): a list that
   // ends a few entries into the next page is still one
   int last_contents_page = 0;

@@ -225,7 +225,11 @@ struct page_analyzer {
   int last_heading_block = -1;  // index in `out` of the last heading emitted
   // headings only their body-size bold set apart (no outline entry, one line): a definition
   // list's terms look the same until the page shows their descriptions indented under them
-  std::vector<int> bold_line_headings;  // indices in `out`
+  struct bold_line_heading {
+    int block;  // index in `out`
+    float size;
+  };
+  std::vector<bold_line_heading> bold_line_headings;
   void demote_definition_terms();
 
   // contents.cpp: a contents/index entry as a list item

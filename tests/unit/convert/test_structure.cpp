@@ -209,13 +209,40 @@ TEST_CASE("bold terms with their descriptions indented below them are a definiti
   c += text_at("F2", 11, 72, y - 10, "Cabling");  // a bold heading over text that is not indented
   c += body_lines(y - 25, kProse);
   c += body_lines(y - 65, kProse);
-  const std::string out = md({{c}});
+  // overleaf, one more term set the same way goes on the list
+  std::string c2 = text_at("F2", 11, 72, 720, "VRLA");
+  c2 += text_at("F1", 11, 92, 707, "Valve Regulated Lead Acid.");
+  c2 += body_lines(670, kProse);
+  const std::string out = md({{c}, {c2}});
   INFO(out);
   CHECK(has(out, "**ATS**\n\nAutomatic Transfer Switch."));
   CHECK(has(out, "**UPS**\n\nUninterruptible Power Supply."));
   CHECK_FALSE(has(out, "# ATS"));
   CHECK_FALSE(has(out, "# PDU"));
   CHECK(has(out, "# Cabling\n"));
+  CHECK(has(out, "**VRLA**\n\nValve Regulated Lead Acid."));
+}
+
+TEST_CASE("a man page's subsection heading over its option list stays a heading; the options do not") {
+  // groff -man: .SS outdented from the text, .TP tags at the text's edge, their text indented
+  std::string c = text_at("F2", 11, 72, 740, "OPTIONS");
+  c += text_at("F1", 11, 108, 722, "The shell reads these options when it starts.");
+  c += text_at("F2", 11, 90, 700, "Startup Options");
+  c += text_at("F1", 11, 108, 686, "These apply when the shell is invoked.");
+  float y = 664;
+  for (const auto& [term, desc] : std::vector<std::pair<std::string, std::string>>{
+           {"login", "Act as if invoked as a login shell."}, {"noediting", "Do not use the line editor."},
+           {"restricted", "The shell becomes restricted."}}) {
+    c += text_at("F2", 11, 108, y, term);
+    c += text_at("F1", 11, 144, y - 13, desc);
+    y -= 34;
+  }
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "# Startup Options\n"));
+  CHECK(has(out, "**login**\n\nAct as if invoked as a login shell."));
+  CHECK(has(out, "**restricted**"));
+  CHECK_FALSE(has(out, "# login"));
 }
 
 TEST_CASE("captions and admonition labels are not headings") {
