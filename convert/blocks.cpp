@@ -162,7 +162,9 @@ void page_analyzer::emit_paragraph(const std::vector<const fline*>& lines, int r
   b.text = inline_md(lines, false, true);
   const fline& last = *lines.back();
   b.continues = !text::ends_sentence(last.plain) && text::last_cp(last.plain) != ':';
-  if (!b.text.empty()) out.push_back(std::move(b));
+  if (b.text.empty()) return;
+  if (lines.size() == 1 && outline_elsewhere(plain)) outline_title_lines.push_back({static_cast<int>(out.size()), plain});
+  out.push_back(std::move(b));
 }
 
 void page_analyzer::emit_item(const std::vector<const fline*>& lines, int level, int region) {

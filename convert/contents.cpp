@@ -258,6 +258,28 @@ void page_analyzer::find_contents() {
   }
 }
 
+void page_analyzer::list_unnumbered_contents() {
+  const auto& ls = outline_title_lines;
+  for (size_t i = 0; i < ls.size();) {
+    size_t j = i + 1;
+    while (j < ls.size() && ls[j].block == ls[j - 1].block + 1 && out[ls[j].block].region == out[ls[i].block].region) ++j;
+    if (j - i >= 3) {
+      // nesting by section-number depth, the shallowest entry of the run at the top
+      int top = 99;
+      for (size_t k = i; k < j; ++k) top = std::min(top, section_depth(ls[k].plain));
+      for (size_t k = i; k < j; ++k) {
+        block& b = out[ls[k].block];
+        b.kind = block_kind::list_item;
+        b.marker = "-";
+        b.level = std::min(std::max(0, section_depth(ls[k].plain) - top), 5);
+        b.text = text::escape_markdown(ls[k].plain, true);
+        b.continues = false;
+      }
+    }
+    i = j;
+  }
+}
+
 // every piece of the row is part of a contents/index list
 bool page_analyzer::toc_entry(const fline& f) const {
   if (toc_line.empty()) return false;

@@ -482,6 +482,7 @@ void page_analyzer::run() {
     build_blocks(flow, static_cast<int>(ri));
   }
   demote_definition_terms();
+  list_unnumbered_contents();
 }
 
 std::vector<block> doc_context::analyze(page_model& page) {

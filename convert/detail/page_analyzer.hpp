@@ -231,6 +231,14 @@ struct page_analyzer {
   };
   std::vector<bold_line_heading> bold_line_headings;
   void demote_definition_terms();
+  // one-line paragraphs that are the title of an outline entry on a later page: three or more in a
+  // row are a contents list without page numbers (a word processor's linked contents)
+  struct outline_title_line {
+    int block;  // index in `out`
+    std::string plain;
+  };
+  std::vector<outline_title_line> outline_title_lines;
+  void list_unnumbered_contents();
 
   // contents.cpp: a contents/index entry as a list item
   bool toc_entry(const fline& f) const;

@@ -196,3 +196,36 @@ TEST_CASE("with an outline, a slide title it lists heads the run once; one it le
   CHECK(has(r->markdown, "\n# Dry Dock\n"));
   CHECK(has(r->markdown, "\n## Slipway\n"));
 }
+
+TEST_CASE("lines that are the outline's titles of later pages, three or more in a row, are a contents list") {
+  // a word processor's linked contents: the titles alone, no page numbers, no leaders
+  std::string front = text_at("F2", 20, 72, 740, "Harbour FAQ");
+  front += quire::test::body_lines(700, {"This list answers the questions harbour staff ask most often, one section each."});
+  const char* entries[] = {"1 GENERAL QUESTIONS", "1.1 WHO RUNS THE HARBOUR?", "1.2 WHEN DOES THE GATE OPEN?",
+                           "2 MOORING", "2.1 HOW LONG MAY I MOOR?"};
+  float y = 660;
+  for (const char* e : entries) {
+    front += text_at("F2", 11, 72, y, e);
+    y -= 22;
+  }
+  // (a preface between: an entry whose section starts on the very next page reads as a heading set
+  // just before a page break, as outline targets can be one page off)
+  std::vector<page_spec> pages{{front}, {quire::test::body_lines(720, {"The harbour opened in the spring of that year."})}};
+  for (const char* e : entries) {
+    std::string c = text_at("F2", 14, 72, 740, e);
+    c += quire::test::body_lines(710, {"The harbour master answers this in the notice board at the east quay every spring."});
+    pages.push_back({c});
+  }
+  build_options o;
+  o.outline = {{1, "1 GENERAL QUESTIONS", 2}, {2, "1.1 WHO RUNS THE HARBOUR?", 3}, {2, "1.2 WHEN DOES THE GATE OPEN?", 4},
+               {1, "2 MOORING", 5}, {2, "2.1 HOW LONG MAY I MOOR?", 6}};
+  const std::string pdf = make_pdf(pages, o);
+  engine e;
+  auto r = e.convert(std::as_bytes(std::span(pdf.data(), pdf.size())), {});
+  REQUIRE(r);
+  INFO(r->markdown);
+  CHECK(has(r->markdown, "- 1 GENERAL QUESTIONS\n  - 1.1 WHO RUNS THE HARBOUR?\n  - 1.2 WHEN DOES THE GATE OPEN?\n"
+                         "- 2 MOORING\n  - 2.1 HOW LONG MAY I MOOR?\n"));
+  CHECK(count(r->markdown, "# 1.1 WHO RUNS THE HARBOUR?") == 1);  // the section itself keeps its heading
+  CHECK_FALSE(has(r->markdown, "**1 GENERAL QUESTIONS**"));
+}
