@@ -333,8 +333,17 @@ void page_analyzer::build_blocks(const std::vector<flow_elem>& flow, int region)
                                 std::fabs(f.box.x0 - prev->box.x0) < 1.0f;
       const bool ascii_bullet = f.marker == list_marker::bullet && !f.marker_piece && f.strip == 1 &&
                                 (f.plain[0] == '*' || f.plain[0] == '-' || f.plain[0] == '+');
-      const bool wrapped = aligned_wrap && (f.marker == list_marker::ordered || (ascii_bullet && prev->box.x1 >= region_right - 3.0f * f.size &&
-                                                               text::last_cp(prev->plain) != ':'));
+      bool wrapped = aligned_wrap && (f.marker == list_marker::ordered || (ascii_bullet && prev->box.x1 >= region_right - 3.0f * f.size &&
+                                                         text::last_cp(prev->plain) != ':'));
+      // the same inside an item: a line at the item's text edge under a full line that ends no
+      // sentence ("... JSVAL_TO_OBJECT" / "(o) to o.toObjectOrNull()") carries the item on
+      if (!wrapped && st.kind == open_block::list_item && prev && f.marker == list_marker::ordered && !f.marker_piece) {
+        const fline& head = *st.lines.front();
+        const float prev_text_x = prev == &head ? head.text_x : prev->box.x0;
+        wrapped = gap <= lgap + 0.3f * f.size && std::fabs(f.box.x0 - prev_text_x) < 0.6f * f.size &&
+                  std::fabs(f.box.x0 - head.text_x) < 0.6f * f.size && prev->box.x1 >= region_right - 3.0f * f.size &&
+                  !text::ends_sentence(prev->plain) && text::last_cp(prev->plain) != ':';
+      }
       if (!wrapped) {
         flush();
         st.kind = open_block::list_item;

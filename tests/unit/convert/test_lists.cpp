@@ -79,3 +79,22 @@ TEST_CASE("a wrapped line of a paragraph that starts with an asterisk or a minus
   CHECK(out.substr(from, to - from).find('\n') == std::string::npos);  // one paragraph
   CHECK(has(out, "- the first option\n- the second option"));
 }
+
+TEST_CASE("an item's wrapped line that starts like a marker, at the item's text edge under a full line, goes on") {
+  std::string c = text_at("F5", 11, 72, 720, "\225");
+  c += text_at("F5", 11, 84, 720, "Ray Strode (34): configure: bump mozjs requirement to 52 jsauthority: JSVAL_TO_OBJECT");
+  c += text_at("F5", 11, 84, 706, "(o) to o.toObjectOrNull() jsauthority: JSVAL_TO_STRING (s) to s.toString().");
+  c += text_at("F5", 11, 72, 686, "\225");
+  c += text_at("F5", 11, 84, 686, "Colin Walters (17): PolkitSystemBusName: Add public API.");
+  c += text_at("F5", 11, 72, 666, "\225");
+  c += text_at("F5", 11, 84, 666, "Sub-items still start where their markers stand:");
+  c += text_at("F5", 11, 96, 652, "(a) the first of them");
+  c += text_at("F5", 11, 96, 638, "(b) the second of them");
+  const std::string out = md(c);
+  INFO(out);
+  CHECK(has(out, "JSVAL_TO_OBJECT (o) to o.toObjectOrNull()"));
+  CHECK_FALSE(has(out, "1) to o.toObjectOrNull"));
+  CHECK(has(out, "- Colin Walters (17)"));
+  CHECK(has(out, "the first of them"));
+  CHECK_FALSE(has(out, "them:(a)"));
+}
