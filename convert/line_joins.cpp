@@ -17,6 +17,25 @@ constexpr std::size_t kMinVocabulary = 500;
 
 using layout::span;
 
+bool doc_context::known_joined(const std::string& head, const std::string& tail) const {
+  // the letters either side of the hyphen: the vocabulary holds runs of letters ("LC_MES" +
+  // "SAGES" is "messages")
+  std::string lower;
+  for (size_t k = 0; k < head.size();) {
+    const int c = text::next_cp(head, k);
+    if (text::is_alpha(c)) text::append_cp(lower, text::to_lower(c));
+    else lower.clear();
+  }
+  if (lower.empty()) return false;
+  const size_t head_letters = lower.size();
+  for (size_t k = 0; k < tail.size();) {
+    const int c = text::next_cp(tail, k);
+    if (!text::is_alpha(c)) break;
+    text::append_cp(lower, text::to_lower(c));
+  }
+  return lower.size() > head_letters && known_word(lower);
+}
+
 bool doc_context::hyphen_breaks_word(const std::string& head, const std::string& tail) const {
   auto lowered = [](const std::string& w) {
     std::string l;
@@ -95,6 +114,23 @@ std::vector<span> page_analyzer::join_spans(const std::vector<const fline*>& lin
         }
         const bool code = out.back().mono;
         if (last != '-' || (!code && dc.hyphen_breaks_word(head, tail))) prev.erase(cut);
+        joined = true;
+      } else if (last == '-' && prev.size() >= 2 && std::isalnum(static_cast<unsigned char>(prev[prev.size() - 2])) &&
+                 (text::is_upper(next) || (next >= '0' && next <= '9'))) {
+        // before a capital or a digit: a compound broken at its hyphen ("CVE-2018-" / "19788",
+        // "UTF-" / "8", "Jean-" / "Pierre") keeps it, with no space; a capitalised word the
+        // document shows whole elsewhere ("EEP-" / "ROM", "FUNC-" / "NAME") was hyphenated there
+        std::string head, tail;
+        for (size_t k = prev.size() - 1; k-- > 0;) {
+          const unsigned char ch = static_cast<unsigned char>(prev[k]);
+          if (ch == ' ' || ch == '(' || ch == '"' || ch == '*' || ch == '`') break;
+          head.insert(head.begin(), prev[k]);
+        }
+        for (char ch : ls.front().text) {
+          if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') break;
+          tail += ch;
+        }
+        if (!out.back().mono && dc.known_joined(head, tail)) prev.pop_back();
         joined = true;
       }
       if (!joined) prev += ' ';

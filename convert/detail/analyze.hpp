@@ -64,6 +64,9 @@ class doc_context {
   // opening bracket or quote) and `tail` (what the next line starts with) broke one word there
   // (line_joins.cpp says on what evidence).
   bool hyphen_breaks_word(const std::string& head, const std::string& tail) const;
+  // Whether `head` + `tail` (a word broken at a line-end hyphen before a capital: "EEP" + "ROM") is
+  // a word the document shows whole.
+  bool known_joined(const std::string& head, const std::string& tail) const;
 
   // refs seen so far (superscript numbers in body text), for telling footnotes from lists
   std::set<std::string> footnote_refs;

@@ -245,6 +245,20 @@ TEST_CASE("a man page's subsection heading over its option list stays a heading;
   CHECK_FALSE(has(out, "# login"));
 }
 
+TEST_CASE("a line-end hyphen before a capital or a digit: a compound keeps it, a word the document knows whole loses it") {
+  std::string c = body_lines(720, kProse);
+  c += text_at("F1", 11, 72, 680, "The programmer writes the EEPROM first and then the flash of the chip on the board.");
+  c += text_at("F1", 11, 72, 666, "This release fixes the advisory filed as CVE-2018-");
+  c += text_at("F1", 11, 72, 652, "19788 for high user ids, and the contents of the EEP-");
+  c += text_at("F1", 11, 72, 638, "ROM survive a reset of the board; the files stay UTF-");
+  c += text_at("F1", 11, 72, 624, "8 encoded whatever the locale of the machine is.");
+  const std::string out = md({{c}});
+  INFO(out);
+  CHECK(has(out, "CVE-2018-19788 for high"));
+  CHECK(has(out, "the EEPROM survive"));
+  CHECK(has(out, "stay UTF-8 encoded"));
+}
+
 TEST_CASE("captions and admonition labels are not headings") {
   std::string c = body_lines(720, kProse);
   c += text_at("F2", 11, 72, 680, "Figure 2: Tide gauge readings at the east quay");
