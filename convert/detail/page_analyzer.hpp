@@ -223,8 +223,9 @@ struct page_analyzer {
   bool merge_heading(block& b, const heading_info& info);
   heading_info last_heading;
   int last_heading_block = -1;  // index in `out` of the last heading emitted
-  // headings only their body-size bold set apart (no outline entry, one line): a definition
-  // list's terms look the same until the page shows their descriptions indented under them
+  // headings that only their weight sets apart from the text (one bold line of body size, not in
+  // the outline): a definition list's terms look the same until the page shows their
+  // descriptions indented under them
   struct bold_line_heading {
     int block;  // index in `out`
     float size;
