@@ -18,13 +18,19 @@ using layout::line;
 
 namespace {
 
+// Where the digits or roman-numeral letters that end `t` begin (t.size() when none do).
+size_t number_start(std::string_view t) {
+  size_t e = t.size();
+  while (e > 0 && (std::isdigit(static_cast<unsigned char>(t[e - 1])) || std::strchr("ivxlcIVXLC", t[e - 1]))) --e;
+  return e;
+}
+
 // "Title . . . . 12": the title and the number around three or more leader characters (dots,
 // ellipses, middle dots, underscores), or two set apart; false when `t` is not such a line.
 // Written out by hand: std::regex backtracks badly on long runs of dots.
 bool split_leader_entry(std::string_view t, std::string& title, std::string& number) {
   t = text::trim(t);
-  size_t e = t.size();
-  while (e > 0 && (std::isdigit(static_cast<unsigned char>(t[e - 1])) || std::strchr("ivxlcIVXLC", t[e - 1]))) --e;
+  const size_t e = number_start(t);
   const std::string_view num = t.substr(e);
   if (num.empty() || num.size() > 7) return false;
   const bool digits = std::isdigit(static_cast<unsigned char>(num[0]));
@@ -78,8 +84,7 @@ int only_leaders(std::string_view s) {
 
 // ". . . . 35": leaders then a page number, nothing else (`number` gets the number)
 bool leaders_then_number(std::string_view t, std::string& number) {
-  size_t e = t.size();
-  while (e > 0 && (std::isdigit(static_cast<unsigned char>(t[e - 1])) || std::strchr("ivxlcIVXLC", t[e - 1]))) --e;
+  const size_t e = number_start(t);
   const std::string_view num = t.substr(e);
   if (num.empty() || !(arabic(num) || std::all_of(num.begin(), num.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)); })))
     return false;

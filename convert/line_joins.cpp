@@ -17,6 +17,17 @@ constexpr std::size_t kMinVocabulary = 500;
 
 using layout::span;
 
+namespace {
+
+// The word that ends at `end` in `s` (back to a space or an opening bracket or quote).
+std::string word_before(const std::string& s, size_t end) {
+  size_t b = end;
+  while (b > 0 && s[b - 1] != ' ' && s[b - 1] != '(' && s[b - 1] != '"') --b;
+  return s.substr(b, end - b);
+}
+
+}  // namespace
+
 bool doc_context::known_joined(const std::string& head, const std::string& tail) const {
   // the letters either side of the hyphen: the vocabulary holds runs of letters ("LC_MES" +
   // "SAGES" is "messages")
@@ -101,12 +112,7 @@ std::vector<span> page_analyzer::join_spans(const std::vector<const fline*>& lin
         // shown enough words (kMinVocabulary). In code (an option such as --disable-shared) it
         // always stays.
         size_t cut = prev.size() - (last == '-' ? 1 : last == 0xAD ? 2 : 3);
-        std::string head;
-        for (size_t k = cut; k-- > 0;) {
-          unsigned char ch = static_cast<unsigned char>(prev[k]);
-          if (ch == ' ' || ch == '(' || ch == '"') break;
-          head.insert(head.begin(), prev[k]);
-        }
+        const std::string head = word_before(prev, cut);
         std::string tail;
         for (char ch : ls.front().text) {
           if (ch == ' ' || ch == ',' || ch == '.' || ch == ';' || ch == ':' || ch == ')') break;
@@ -120,12 +126,8 @@ std::vector<span> page_analyzer::join_spans(const std::vector<const fline*>& lin
         // before a capital or a digit: a compound broken at its hyphen ("CVE-2018-" / "19788",
         // "UTF-" / "8", "Jean-" / "Pierre") keeps it, with no space; a capitalised word the
         // document shows whole elsewhere ("EEP-" / "ROM", "FUNC-" / "NAME") was hyphenated there
-        std::string head, tail;
-        for (size_t k = prev.size() - 1; k-- > 0;) {
-          const unsigned char ch = static_cast<unsigned char>(prev[k]);
-          if (ch == ' ' || ch == '(' || ch == '"' || ch == '*' || ch == '`') break;
-          head.insert(head.begin(), prev[k]);
-        }
+        const std::string head = word_before(prev, prev.size() - 1);
+        std::string tail;
         for (char ch : ls.front().text) {
           if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') break;
           tail += ch;
